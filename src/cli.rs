@@ -1,0 +1,338 @@
+//! The command line: clap definitions and the dispatch to the library. Raw flags become validated
+//! configuration here (ripgrep's habit), so the rest of the code never re-checks arguments.
+
+use crate::error::{Error, Result};
+use crate::spec::{self, Spec};
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const ABOUT: &str = "Contract-conformance harness for NetApp ONTAP's REST API";
+const LONG_ABOUT: &str = "\
+Contract-conformance harness for NetApp ONTAP's REST API.
+
+It checks what generic API fuzzers cannot: ONTAP's fields= selection, query filters, paging,
+ordering, PATCH restrictions, error envelopes and error codes, and it leaves a live cluster as it
+found it. The contract is data (specs/); the built-in reference mock serves the same contract.
+
+Typical uses:
+  ontap-conform run                                 the whole suite against the built-in mock
+  ontap-conform run --target https://cluster1 --user admin --password-env ONTAP_PASSWORD
+  ontap-conform run --target URL ... --record baseline/      before an upgrade
+  ontap-conform run --target URL ... --compare baseline/     after it
+  ontap-conform mock                                serve the mock for Ansible, Terraform, scripts
+  ontap-conform spec list                           the endpoint catalog
+
+Exit codes: 0 no failure, 1 a check failed, 2 usage or configuration error,
+3 target unreachable or not ONTAP-like, 4 drift against a recorded baseline.";
+
+#[derive(Debug, Parser)]
+#[command(name = "ontap-conform", version, about = ABOUT, long_about = LONG_ABOUT, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the conformance suite against a target (the built-in mock by default)
+    Run(Box<RunArgs>),
+    /// Serve the reference ONTAP mock over HTTPS
+    Mock(Box<MockArgs>),
+    /// Inspect the contract: the endpoint catalog, one definition, OpenAPI export, doc lint
+    Spec(SpecArgs),
+    /// Compare two recordings made with `run --record` (offline)
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// Read the contract from this directory instead of the built-in copy of specs/
+    #[arg(long, value_name = "DIR", global = true)]
+    pub specs: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: SpecCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SpecCommand {
+    /// Print the endpoint catalog: path, methods, introduced in, number of rules
+    List,
+    /// Print one definition (e.g. `duo`, `owner`) or one endpoint (e.g. `/api/security/login/messages`)
+    Show {
+        /// A definition name or an endpoint path
+        name: String,
+        /// Print the raw JSON instead of the readable summary
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an OpenAPI 3.1 document built from specs/ (for Schemathesis, Prism, generators)
+    Openapi {
+        /// Write to FILE instead of standard output
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Report the NetApp doc examples that contradict the declared types
+    ///
+    /// Exits non-zero only for defects in specs/ itself; contradictions in the docs are reported,
+    /// because the declared types win.
+    Lint {
+        /// Directory of NetApp reference pages as text
+        #[arg(
+            long,
+            value_name = "DIR",
+            env = "ONTAP_CONFORM_SEEDS",
+            default_value = "../shared/seeds"
+        )]
+        seeds: PathBuf,
+        /// Print the findings as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The baseline recording
+    #[arg(value_name = "DIR_A")]
+    pub a: PathBuf,
+    /// The recording to compare with it
+    #[arg(value_name = "DIR_B")]
+    pub b: PathBuf,
+    /// Also write the drift as JSON to FILE
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// Flags of `ontap-conform mock`.
+#[derive(Debug, Clone, Args)]
+pub struct MockArgs {
+    /// Address to listen on; port 0 picks a free port (the chosen address is printed)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8443")]
+    pub listen: String,
+    /// Serve plain HTTP instead of HTTPS
+    #[arg(long, conflicts_with_all = ["cert", "key"])]
+    pub plain_http: bool,
+    /// PEM certificate to serve (default: a self-signed one made at start)
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// PEM private key of --cert
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// ONTAP version to report in /api/cluster; endpoints introduced later answer 404
+    #[arg(long, value_name = "VERSION", default_value = "9.14.1")]
+    pub ontap_version: String,
+    /// User name of the cluster administrator (role admin)
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "ONTAP_MOCK_ADMIN_USER",
+        default_value = "admin"
+    )]
+    pub admin_user: String,
+    /// Password of the cluster administrator
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "ONTAP_MOCK_ADMIN_PASSWORD",
+        default_value = "netapp1!",
+        hide_env_values = true
+    )]
+    pub admin_password: String,
+    /// User name of the SVM administrator (role vsadmin)
+    #[arg(
+        long,
+        value_name = "NAME",
+        env = "ONTAP_MOCK_SVM_USER",
+        default_value = "vsadmin"
+    )]
+    pub svm_user: String,
+    /// Password of the SVM administrator
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "ONTAP_MOCK_SVM_PASSWORD",
+        default_value = "netapp1!",
+        hide_env_values = true
+    )]
+    pub svm_password: String,
+    /// The SVM the SVM administrator manages
+    #[arg(long, value_name = "SVM", default_value = "svm1")]
+    pub svm_user_svm: String,
+    /// Load this data set (JSON) instead of the built-in fixtures
+    #[arg(long, value_name = "FILE")]
+    pub fixtures: Option<PathBuf>,
+    /// Keep state in FILE across restarts (written atomically after every change)
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// Break one rule of the contract on purpose (repeatable; see --list-faults)
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<String>,
+    /// List the fault switches, one line each, and exit
+    #[arg(long)]
+    pub list_faults: bool,
+    /// Largest request body accepted, in bytes; larger ones answer 413
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    pub max_body: usize,
+    /// Read the contract from this directory instead of the built-in copy of specs/
+    #[arg(long, value_name = "DIR")]
+    pub specs: Option<PathBuf>,
+}
+
+/// Flags of `ontap-conform run`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunArgs {
+    /// Base URL of the target (e.g. https://cluster1.example.com); default: the built-in mock
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// User name for HTTP Basic auth (a cluster administrator)
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Read the password from this environment variable (otherwise it is asked for)
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// Do not verify the target's TLS certificate (like curl -k)
+    #[arg(long, conflicts_with = "ca_cert")]
+    pub insecure: bool,
+    /// Verify the target's certificate against this PEM CA certificate
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// An SVM administrator, for the role checks
+    #[arg(long, value_name = "NAME")]
+    pub svm_user: Option<String>,
+    /// Read the SVM administrator's password from this environment variable
+    #[arg(long, value_name = "VAR")]
+    pub svm_password_env: Option<String>,
+    /// Seconds to wait for each answer
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Requests in flight at once
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// TOML file with run settings and targets (see README)
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Which target of the config file to use (default: its first)
+    #[arg(long = "target-name", value_name = "NAME")]
+    pub target_name: Option<String>,
+    /// Generated cases per property check
+    #[arg(long, value_name = "N")]
+    pub cases: Option<u32>,
+    /// Seed of the generators: the same seed sends the same requests
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Send only GET requests
+    #[arg(long, conflicts_with = "allow_destructive")]
+    pub read_only: bool,
+    /// Also run POST, DELETE and PATCHes that cannot be restored or could lock people out
+    #[arg(long)]
+    pub allow_destructive: bool,
+    /// Run only these checks (repeatable; see --list-checks)
+    #[arg(long = "check", value_name = "NAME")]
+    pub checks: Vec<String>,
+    /// Run only against these endpoints (repeatable; a catalog path)
+    #[arg(long = "endpoint", value_name = "PATH")]
+    pub endpoints: Vec<String>,
+    /// List the checks with their evidence and exit
+    #[arg(long)]
+    pub list_checks: bool,
+    /// Write a report: json=FILE or junit=FILE (repeatable)
+    #[arg(long = "report", value_name = "FORMAT=FILE")]
+    pub reports: Vec<String>,
+    /// Warnings fail the run too
+    #[arg(long)]
+    pub strict: bool,
+    /// Record a baseline of the target's behaviour into DIR
+    #[arg(long, value_name = "DIR", conflicts_with = "compare")]
+    pub record: Option<PathBuf>,
+    /// Compare the target's behaviour with the baseline in DIR (drift exits 4)
+    #[arg(long, value_name = "DIR")]
+    pub compare: Option<PathBuf>,
+    /// Built-in mock only: the ONTAP version it reports
+    #[arg(long, value_name = "VERSION")]
+    pub ontap_version: Option<String>,
+    /// Built-in mock only: break one rule on purpose (repeatable; see `mock --list-faults`)
+    #[arg(long = "fault", value_name = "NAME")]
+    pub faults: Vec<String>,
+    /// Do not show the progress bar
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Read the contract from this directory instead of the built-in copy of specs/
+    #[arg(long, value_name = "DIR")]
+    pub specs: Option<PathBuf>,
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match dispatch(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e.exit_code();
+            if !matches!(e, Error::Failed(_) | Error::Drift(_)) || !e.to_string().is_empty() {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+pub fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Spec(args) => spec_command(args),
+        Command::Mock(args) => crate::mock::cli::main(*args),
+        Command::Run(args) => crate::run::cli_main(*args),
+        Command::Diff(args) => crate::run::diff_main(args),
+    }
+}
+
+fn out(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("standard output", e)),
+    }
+}
+
+fn spec_command(args: SpecArgs) -> Result<()> {
+    let spec = Spec::load(args.specs.as_deref())?;
+    match args.command {
+        SpecCommand::List => out(&crate::spec::show::list(spec)),
+        SpecCommand::Show { name, json } => out(&crate::spec::show::show(spec, &name, json)?),
+        SpecCommand::Openapi { output } => {
+            let doc =
+                serde_json::to_string_pretty(&spec::openapi::openapi(spec)).expect("JSON") + "\n";
+            match output {
+                None => out(&doc),
+                Some(path) => crate::fsutil::write_atomic(&path, doc.as_bytes()),
+            }
+        }
+        SpecCommand::Lint { seeds, json } => {
+            if !seeds.is_dir() {
+                return Err(Error::Usage(format!(
+                    "--seeds {}: not a directory; expected a directory of NetApp reference pages as .txt (like ../shared/seeds)",
+                    seeds.display()
+                )));
+            }
+            let pages = spec::seeds::read_dir(&seeds).map_err(|e| Error::io(&seeds, e))?;
+            let report = spec::lint::lint(spec, &pages);
+            if json {
+                out(&(serde_json::to_string_pretty(&report).expect("JSON") + "\n"))
+            } else {
+                out(&spec::lint::render(&report))
+            }
+        }
+    }
+}

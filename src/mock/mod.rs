@@ -1,0 +1,2 @@
+//! The reference ONTAP mock.
+pub mod cli;

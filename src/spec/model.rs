@@ -1,0 +1,222 @@
+//! The shapes of the files in `specs/`, as serde reads them. Unknown keys are errors, so a typo in
+//! a catalog file is reported with its JSON pointer instead of being silently ignored.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// How a rule is known, which sets how hard the harness may judge it (ONTAP-BEHAVIOR.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Evidence {
+    /// Stated in NetApp's REST API reference pages (the seeds).
+    Doc,
+    /// Stated by NetApp's generated client or public REST conventions.
+    Lib,
+    /// Seen on real clusters, never written down by NetApp.
+    Obs,
+}
+
+impl Evidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evidence::Doc => "doc",
+            Evidence::Lib => "lib",
+            Evidence::Obs => "obs",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Evidence> {
+        match s {
+            "doc" => Some(Evidence::Doc),
+            "lib" => Some(Evidence::Lib),
+            "obs" => Some(Evidence::Obs),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Evidence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The HTTP methods a catalog entry may list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Method {
+    GET,
+    POST,
+    PATCH,
+    DELETE,
+}
+
+impl Method {
+    pub const ALL: [Method; 4] = [Method::GET, Method::POST, Method::PATCH, Method::DELETE];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::GET => "GET",
+            Method::POST => "POST",
+            Method::PATCH => "PATCH",
+            Method::DELETE => "DELETE",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Method> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A collection path lists records; an instance path names one record by its keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Collection,
+    Instance,
+}
+
+/// One `specs/endpoints/<family>.json` file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyFile {
+    pub family: String,
+    /// The schema (under `specs/schemas/`) of one record of this family.
+    pub resource: String,
+    pub description: String,
+    pub endpoints: Vec<EndpointDef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointDef {
+    pub path: String,
+    pub kind: Kind,
+    pub introduced_in: String,
+    pub evidence: Evidence,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path_parameters: Vec<PathParam>,
+    pub methods: BTreeMap<Method, MethodDef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<RuleDef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathParam {
+    /// The dotted field the path segment carries (`owner.uuid`).
+    pub name: String,
+    pub description: String,
+    pub schema: Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodDef {
+    pub evidence: Evidence,
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cli: Option<String>,
+    /// Names from `specs/parameters.json`, or `filters` for every gettable field.
+    #[serde(default)]
+    pub query: Vec<String>,
+    /// The schema of the request body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    /// Dotted fields a POST body must hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub required: Vec<String>,
+    /// Creates or deletes records: only with `--allow-destructive` or against the built-in mock.
+    #[serde(default)]
+    pub destructive: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_in: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed_error: Option<RemovedError>,
+    /// Status code (or `default`) to schema name.
+    pub responses: BTreeMap<String, String>,
+    #[serde(default)]
+    pub errors: Vec<ErrorCodeDef>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RemovedError {
+    pub code: String,
+    pub message: String,
+}
+
+/// What kind of situation a documented error code answers; the mock and the checks both read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Condition {
+    NotFound,
+    Duplicate,
+    RoleDenied,
+    InvalidValue,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorCodeDef {
+    pub code: String,
+    pub status: Vec<u16>,
+    pub evidence: Evidence,
+    pub when: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleDef {
+    pub id: String,
+    pub evidence: Evidence,
+    pub text: String,
+}
+
+/// `specs/conventions.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConventionsFile {
+    #[serde(rename = "$comment", default)]
+    pub comment: String,
+    pub rules: Vec<ConventionRule>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConventionRule {
+    pub id: String,
+    pub evidence: Evidence,
+    pub applies: Applies,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Applies {
+    /// `collection`, `instance` or `any`.
+    pub kind: String,
+    /// Every one of these methods must be in the endpoint for the rule to apply.
+    pub methods: Vec<Method>,
+}
+
+/// One entry of `specs/parameters.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueryParamDef {
+    pub description: String,
+    pub schema: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<String>,
+    pub evidence: Evidence,
+}

@@ -1,0 +1,270 @@
+//! A resource's schema flattened into dotted fields (`owner.uuid`, `banner`) with the access flags
+//! the `x-ontap-*` keywords declare. The mock, the generators and the checks all read this one
+//! model, so a flag added to a schema changes all three at once.
+
+use super::model::Evidence;
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+
+/// JSON types a field can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    String,
+    Boolean,
+    Integer,
+    Number,
+    Array,
+    Object,
+}
+
+impl FieldType {
+    pub fn from_schema(s: &str) -> Option<FieldType> {
+        Some(match s {
+            "string" => FieldType::String,
+            "boolean" => FieldType::Boolean,
+            "integer" => FieldType::Integer,
+            "number" => FieldType::Number,
+            "array" => FieldType::Array,
+            "object" => FieldType::Object,
+            _ => return None,
+        })
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldType::String => "string",
+            FieldType::Boolean => "boolean",
+            FieldType::Integer => "integer",
+            FieldType::Number => "number",
+            FieldType::Array => "array",
+            FieldType::Object => "object",
+        }
+    }
+    /// Whether a JSON value has this type.
+    pub fn accepts(self, v: &Value) -> bool {
+        match self {
+            FieldType::String => v.is_string(),
+            FieldType::Boolean => v.is_boolean(),
+            FieldType::Integer => v.is_i64() || v.is_u64(),
+            FieldType::Number => v.is_number(),
+            FieldType::Array => v.is_array(),
+            FieldType::Object => v.is_object(),
+        }
+    }
+}
+
+/// Access flags, from the `x-ontap-*` keywords of a property and of the properties around it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Flags {
+    /// Names the record (`x-ontap-keys` of the resource).
+    pub key: bool,
+    /// Rejected in POST and PATCH bodies.
+    pub read_only: bool,
+    /// Accepted in POST, rejected in PATCH.
+    pub patch_forbidden: bool,
+    /// Accepted in writes, never returned by a GET.
+    pub write_only: bool,
+    /// Returned only by the POST that creates the record; never by a GET.
+    pub post_response_only: bool,
+    /// Only the cluster administrator may change it.
+    pub admin_only: bool,
+    /// CRLF in a written value comes back as LF.
+    pub crlf_normalised: bool,
+    /// Writing "" unsets the field: a GET afterwards returns it absent or "".
+    pub empty_unsets: bool,
+    /// Changing it can lock people out: only with `--allow-destructive` or against the mock.
+    pub lockout: bool,
+    /// Patchable according to the lib, but a path key: never exercised.
+    pub patch_untested: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    /// Dotted path from the record's root.
+    pub path: String,
+    pub ty: FieldType,
+    pub description: String,
+    /// The merged leaf schema: type and constraints, without `x-ontap-*` keywords.
+    pub schema: Value,
+    pub enum_values: Vec<Value>,
+    pub minimum: Option<i64>,
+    pub maximum: Option<i64>,
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    pub flags: Flags,
+    /// The field whose value this one is derived from (`fingerprint` from `secret_key`).
+    pub derived_from: Option<String>,
+    /// Evidence per keyword; `default` is the evidence of anything not named.
+    pub evidence: BTreeMap<String, Evidence>,
+    pub default_evidence: Evidence,
+}
+
+impl Field {
+    /// A GET may return it.
+    pub fn gettable(&self) -> bool {
+        !self.flags.write_only && !self.flags.post_response_only
+    }
+    /// A PATCH body may carry it.
+    pub fn patchable(&self) -> bool {
+        !self.flags.read_only
+            && !self.flags.patch_forbidden
+            && !self.flags.key
+            && !self.flags.post_response_only
+            && !self.flags.patch_untested
+    }
+    /// A POST body may carry it.
+    pub fn postable(&self) -> bool {
+        !self.flags.read_only && !self.flags.post_response_only
+    }
+    /// A PATCH carrying it must be rejected.
+    pub fn patch_rejected(&self) -> bool {
+        (self.flags.read_only || self.flags.patch_forbidden || self.flags.key)
+            && !self.flags.post_response_only
+            && !self.flags.patch_untested
+    }
+    /// The evidence behind one keyword of this field (`maxLength`, `x-ontap-read-only`, ...).
+    pub fn evidence_of(&self, keyword: &str) -> Evidence {
+        self.evidence
+            .get(keyword)
+            .copied()
+            .unwrap_or(self.default_evidence)
+    }
+    /// Whether a value obeys the field's type and constraints.
+    pub fn accepts(&self, v: &Value) -> bool {
+        self.violation(v).is_none()
+    }
+    /// The keyword a value breaks (`type`, `enum`, `minimum`, `maximum`, `minLength`, `maxLength`).
+    pub fn violation(&self, v: &Value) -> Option<&'static str> {
+        if !self.ty.accepts(v) {
+            return Some("type");
+        }
+        if !self.enum_values.is_empty() && !self.enum_values.contains(v) {
+            return Some("enum");
+        }
+        if let Some(n) = v.as_i64() {
+            if self.minimum.is_some_and(|m| n < m) {
+                return Some("minimum");
+            }
+            if self.maximum.is_some_and(|m| n > m) {
+                return Some("maximum");
+            }
+        }
+        if let Some(s) = v.as_str() {
+            let len = s.chars().count() as u64;
+            if self.min_length.is_some_and(|m| len < m) {
+                return Some("minLength");
+            }
+            if self.max_length.is_some_and(|m| len > m) {
+                return Some("maxLength");
+            }
+        }
+        None
+    }
+}
+
+/// One record type (`duo`, `login_messages`, `totp`), flattened.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resource {
+    pub name: String,
+    /// Dotted key fields, in path order.
+    pub keys: Vec<String>,
+    /// Leaf fields, in schema order. Objects such as `owner` are not fields; their leaves are.
+    pub fields: Vec<Field>,
+    /// Object prefixes (`owner`, `svm`, `account`) whose leaves are fields.
+    pub objects: Vec<String>,
+}
+
+impl Resource {
+    pub fn field(&self, path: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.path == path)
+    }
+    pub fn gettable(&self) -> impl Iterator<Item = &Field> {
+        self.fields.iter().filter(|f| f.gettable())
+    }
+    pub fn patchable(&self) -> impl Iterator<Item = &Field> {
+        self.fields.iter().filter(|f| f.patchable())
+    }
+    /// Fields that a GET never returns (write-only secrets, POST-response-only values).
+    pub fn secrets(&self) -> impl Iterator<Item = &Field> {
+        self.fields.iter().filter(|f| !f.gettable())
+    }
+    /// Whether `path` names a field or an object of fields (`owner`).
+    pub fn knows(&self, path: &str) -> bool {
+        self.field(path).is_some() || self.objects.iter().any(|o| o == path)
+    }
+    /// The fields a collection GET returns without `fields`: the keys and `name` if the resource
+    /// has one (ONTAP-BEHAVIOR.md section 3).
+    pub fn default_collection_fields(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        if self.field("name").is_some() && !out.contains(&"name") {
+            out.push("name");
+        }
+        out
+    }
+}
+
+/// Reads a dotted path out of a record.
+pub fn get_path<'a>(record: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut cur = record;
+    for part in path.split('.') {
+        cur = cur.as_object()?.get(part)?;
+    }
+    Some(cur)
+}
+
+/// Writes a dotted path into a record, creating objects on the way.
+pub fn set_path(record: &mut Map<String, Value>, path: &str, value: Value) {
+    let mut parts = path.split('.').peekable();
+    let mut cur = record;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            cur.insert(part.to_string(), value);
+            return;
+        }
+        let slot = cur
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
+        }
+        cur = slot.as_object_mut().expect("just made an object");
+    }
+}
+
+/// Removes a dotted path from a record, and objects left empty by it.
+pub fn remove_path(record: &mut Map<String, Value>, path: &str) -> Option<Value> {
+    match path.split_once('.') {
+        None => record.remove(path),
+        Some((head, rest)) => {
+            let inner = record.get_mut(head)?.as_object_mut()?;
+            let out = remove_path(inner, rest);
+            if inner.is_empty() {
+                record.remove(head);
+            }
+            out
+        }
+    }
+}
+
+/// Every dotted leaf path of a JSON object, with its value (arrays are leaves).
+pub fn leaf_paths(value: &Value) -> Vec<(String, &Value)> {
+    fn walk<'a>(prefix: &str, v: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+        match v {
+            Value::Object(m) if !m.is_empty() || prefix.is_empty() => {
+                for (k, child) in m {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&p, child, out);
+                }
+            }
+            _ => out.push((prefix.to_string(), v)),
+        }
+    }
+    let mut out = Vec::new();
+    walk("", value, &mut out);
+    out
+}

@@ -1,0 +1,216 @@
+//! Access checks: what an SVM administrator may see and change, and which methods a path refuses.
+
+use crate::checks::judge;
+use crate::checks::read::{baseline, identity, sample_paths};
+use crate::checks::write::{body_of, different_value, visible_to_svm};
+use crate::client::{Auth, Request};
+use crate::run::ctx::Ctx;
+use crate::spec::Endpoint;
+use crate::spec::model::{Condition, Kind, Method};
+use crate::spec::resource::get_path;
+use serde_json::json;
+
+pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "role-restrictions";
+    if !ctx.client.has_svm_user() {
+        return ctx.skip(C, ep, "no SVM administrator given (--svm-user)");
+    }
+    match ep.kind() {
+        Kind::Collection => {
+            if !ep.has(Method::GET) {
+                return ctx.skip(C, ep, "no GET");
+            }
+            ctx.ran(C, ep);
+            ctx.count_cases(1);
+            let admin: Vec<String> = baseline(ctx, ep)
+                .iter()
+                .map(|r| identity(ep, ctx, r))
+                .collect();
+            let Some(x) = ctx
+                .send(
+                    C,
+                    ep,
+                    Request::get(format!("{}?fields=*", ep.path())).auth(Auth::Svm),
+                )
+                .await
+            else {
+                return;
+            };
+            if !x.response.is_success() {
+                return;
+            }
+            let seen: Vec<String> = x
+                .response
+                .records()
+                .cloned()
+                .unwrap_or_default()
+                .iter()
+                .map(|r| identity(ep, ctx, r))
+                .collect();
+            if let Some(extra) = seen.iter().find(|s| !admin.contains(s)) {
+                ctx.find_rule(C, ep, "GET", "role-visibility", format!("the SVM administrator sees record {extra}, which the cluster administrator does not"), Some(&x), "a subset of the admin's records");
+            } else if admin.len() > 1 && seen.len() == admin.len() {
+                ctx.find_rule(
+                    C,
+                    ep,
+                    "GET",
+                    "role-visibility",
+                    format!(
+                        "the SVM administrator sees all {} records, the cluster's and every SVM's",
+                        seen.len()
+                    ),
+                    Some(&x),
+                    "only its own SVM's records",
+                );
+            }
+        }
+        Kind::Instance => {
+            let res = ctx.spec.resource_of(ep);
+            let guarded: Vec<_> = res.patchable().filter(|f| f.flags.admin_only).collect();
+            if guarded.is_empty() || !ep.has(Method::PATCH) {
+                return ctx.skip(C, ep, "no admin-only field to protect");
+            }
+            let visible = visible_to_svm(ctx, ep).await;
+            let mut ran = false;
+            for f in guarded {
+                if f.flags.lockout && !ctx.may_destroy() {
+                    ctx.skip(
+                        C,
+                        ep,
+                        format!("{} is a lock-out field: --allow-destructive", f.path),
+                    );
+                    continue;
+                }
+                let Some(rec) = visible.iter().find(|r| get_path(r, &f.path).is_some()) else {
+                    continue;
+                };
+                let Some(path) = ctx.instance_path(ep, rec) else {
+                    continue;
+                };
+                let Some(value) = different_value(ctx, f, get_path(rec, &f.path), C) else {
+                    continue;
+                };
+                ran = true;
+                ctx.count_cases(1);
+                let Some(before) = ctx.protect(C, ep, &path).await else {
+                    continue;
+                };
+                let Some(x) = ctx
+                    .send(
+                        C,
+                        ep,
+                        Request::new("PATCH", path.clone())
+                            .json(body_of(&[(f.path.clone(), value)]))
+                            .auth(Auth::Svm),
+                    )
+                    .await
+                else {
+                    continue;
+                };
+                let documented = ep
+                    .documented_error(Method::PATCH, Condition::RoleDenied, Some(&f.path))
+                    .map(|e| e.code.clone());
+                let code = x.response.error_code();
+                let refused = x.response.status == 403
+                    || (x.response.status == 400
+                        && (code.as_deref() == Some("6") || code == documented));
+                let after = ctx
+                    .client
+                    .send(Request::get(format!("{path}?fields=*")))
+                    .await
+                    .ok()
+                    .and_then(|a| a.response.json);
+                let changed = after
+                    .as_ref()
+                    .is_some_and(|a| get_path(a, &f.path) != get_path(&before, &f.path));
+                if x.response.is_success() || changed {
+                    ctx.find(
+                        C,
+                        ep,
+                        "PATCH",
+                        f.evidence_of("x-ontap-admin-only"),
+                        "admin-only",
+                        format!(
+                            "the SVM administrator changed the admin-only {} ({}; now {})",
+                            f.path,
+                            x.response.summary(),
+                            judge::show(after.as_ref().and_then(|a| get_path(a, &f.path)))
+                        ),
+                        Some(&x),
+                        "403, or 400 with code 6, and no change",
+                    );
+                } else if !refused {
+                    ctx.find_rule(
+                        C,
+                        ep,
+                        "PATCH",
+                        "role-denied",
+                        format!(
+                            "the SVM administrator's change of {} was refused with {}",
+                            f.path,
+                            x.response.summary()
+                        ),
+                        Some(&x),
+                        "403, or 400 with code 6",
+                    );
+                }
+            }
+            if ran {
+                ctx.ran(C, ep);
+            } else {
+                ctx.skip(
+                    C,
+                    ep,
+                    "no admin-only field with a value on a record the SVM administrator sees",
+                );
+            }
+        }
+    }
+}
+
+pub async fn method_not_allowed(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "method-not-allowed";
+    let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
+        return ctx.skip(C, ep, "no record to address");
+    };
+    let mut methods: Vec<&str> = vec!["PUT"];
+    if ctx.may_destroy() {
+        for m in Method::ALL {
+            if !ep.has(m) {
+                methods.push(m.as_str());
+            }
+        }
+    }
+    ctx.ran(C, ep);
+    for m in methods {
+        ctx.count_cases(1);
+        let mut req = Request::new(m, path.clone());
+        if m != "GET" && m != "DELETE" {
+            req = req.json(json!({}));
+        }
+        let Some(x) = ctx.send(C, ep, req).await else {
+            continue;
+        };
+        if x.response.status != 405 {
+            ctx.find_rule(
+                C,
+                ep,
+                m,
+                "method-not-allowed",
+                format!(
+                    "{m}, which the catalog does not list for this path, answered {}",
+                    x.response.summary()
+                ),
+                Some(&x),
+                "405 with the error envelope",
+            );
+        }
+    }
+    if !ctx.may_destroy() {
+        ctx.skip(
+            C,
+            ep,
+            "only PUT was probed; other unlisted methods need --allow-destructive",
+        );
+    }
+}

@@ -1,0 +1,276 @@
+//! Pure judgements: functions of an answer and the contract, with no I/O, so that each is
+//! unit-tested on its own and the checks only decide what to send.
+
+use crate::client::Response;
+use crate::spec::Spec;
+use crate::spec::resource::{Field, FieldType, Resource, get_path, leaf_paths};
+use serde_json::Value;
+use std::cmp::Ordering;
+
+/// What is wrong with an error answer's envelope (empty when it is right).
+pub fn envelope_problems(spec: &Spec, resp: &Response) -> Vec<String> {
+    let Some(json) = &resp.json else {
+        let ct = resp.content_type.as_deref().unwrap_or("no content type");
+        return vec![format!(
+            "the body of a {} answer is not JSON ({ct})",
+            resp.status
+        )];
+    };
+    spec.validate("error_response", json)
+        .into_iter()
+        .map(|v| {
+            if v.pointer.is_empty() {
+                v.message
+            } else {
+                format!("{}: {}", v.pointer, v.message)
+            }
+        })
+        .collect()
+}
+
+/// Fields a record holds that the resource does not declare (`_links` aside).
+pub fn unknown_fields(res: &Resource, record: &Value) -> Vec<String> {
+    leaf_paths(record)
+        .into_iter()
+        .map(|(p, _)| p)
+        .filter(|p| !is_link(p) && !res.knows(p))
+        .collect()
+}
+
+/// Key fields a record lacks.
+pub fn missing_keys(res: &Resource, record: &Value) -> Vec<String> {
+    res.keys
+        .iter()
+        .filter(|k| get_path(record, k).is_none())
+        .cloned()
+        .collect()
+}
+
+pub fn is_link(path: &str) -> bool {
+    path == "_links" || path.starts_with("_links.") || path.contains("._links")
+}
+
+/// Whether a record's leaf path may appear in an answer to `fields=requested` (plus keys, filter
+/// fields, `_links`, and the siblings of a key inside its key object).
+pub fn allowed_in_selection(
+    res: &Resource,
+    requested: &[&str],
+    filters: &[&str],
+    path: &str,
+) -> bool {
+    if is_link(path) {
+        return true;
+    }
+    let covered = |sel: &str| path == sel || path.starts_with(&format!("{sel}."));
+    if requested.iter().chain(filters).any(|s| covered(s)) {
+        return true;
+    }
+    if res.keys.iter().any(|k| k == path) {
+        return true;
+    }
+    // A key object (owner, svm, account) may come whole.
+    res.keys
+        .iter()
+        .any(|k| match (k.rsplit_once('.'), path.rsplit_once('.')) {
+            (Some((kp, _)), Some((pp, _))) => kp == pp,
+            _ => false,
+        })
+}
+
+/// ONTAP's query-filter semantics, evaluated client-side: does `value` match `expr`?
+/// A record whose field is unset matches only `null`.
+pub fn filter_matches(expr: &str, value: Option<&Value>) -> bool {
+    match expr {
+        "null" => return value.is_none(),
+        "!null" => return value.is_some(),
+        _ => {}
+    }
+    let Some(value) = value else { return false };
+    if let Some(rest) = expr.strip_prefix('!') {
+        return !filter_matches(rest, Some(value));
+    }
+    expr.split('|').any(|alt| match_one(alt, value))
+}
+
+fn as_number(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn match_one(alt: &str, value: &Value) -> bool {
+    for (op, f) in [
+        (
+            "<=",
+            (|o: Ordering| o != Ordering::Greater) as fn(Ordering) -> bool,
+        ),
+        (">=", |o| o != Ordering::Less),
+        ("<", |o| o == Ordering::Less),
+        (">", |o| o == Ordering::Greater),
+    ] {
+        if let Some(rhs) = alt.strip_prefix(op) {
+            return match (as_number(value), rhs.parse::<f64>().ok()) {
+                (Some(a), Some(b)) => a.partial_cmp(&b).is_some_and(f),
+                _ => f(value_text(value).as_str().cmp(rhs)),
+            };
+        }
+    }
+    if let Some((lo, hi)) = alt.split_once("..")
+        && let (Some(v), Ok(lo), Ok(hi)) = (as_number(value), lo.parse::<f64>(), hi.parse::<f64>())
+    {
+        return lo <= v && v <= hi;
+    }
+    let text = value_text(value);
+    if alt.contains('*') {
+        return glob(alt, &text);
+    }
+    match value {
+        Value::Number(n) => alt.parse::<f64>().ok() == n.as_f64(),
+        _ => text == alt,
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The order `order_by` sorts values in: numbers numerically, strings by bytes, false < true.
+pub fn compare_values(a: &Value, b: &Value) -> Ordering {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(Ordering::Equal),
+        (Value::Bool(x), Value::Bool(y)) => x.cmp(y),
+        (Value::String(x), Value::String(y)) => x.cmp(y),
+        _ => value_text(a).cmp(&value_text(b)),
+    }
+}
+
+/// What a GET after a PATCH should show for a field that was sent `sent`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expect {
+    Exactly(Value),
+    /// `""` on an `empty_unsets` field: absent or "".
+    AbsentOrEmpty,
+    /// A write-only field: never returned.
+    Absent,
+}
+
+pub fn expected_after_patch(field: &Field, sent: &Value) -> Expect {
+    if field.flags.write_only {
+        return Expect::Absent;
+    }
+    if let Some(s) = sent.as_str() {
+        let s = if field.flags.crlf_normalised {
+            s.replace("\r\n", "\n")
+        } else {
+            s.to_string()
+        };
+        if s.is_empty() && field.flags.empty_unsets {
+            return Expect::AbsentOrEmpty;
+        }
+        return Expect::Exactly(Value::String(s));
+    }
+    Expect::Exactly(sent.clone())
+}
+
+pub fn meets(expect: &Expect, got: Option<&Value>) -> bool {
+    match expect {
+        Expect::Exactly(v) => got == Some(v),
+        Expect::AbsentOrEmpty => got.is_none() || got == Some(&Value::String(String::new())),
+        Expect::Absent => got.is_none(),
+    }
+}
+
+/// A short text of a JSON value for messages (long strings cut).
+pub fn show(v: Option<&Value>) -> String {
+    match v {
+        None => "(absent)".into(),
+        Some(v) => {
+            let s = v.to_string();
+            if s.chars().count() > 60 {
+                format!("{}…", s.chars().take(57).collect::<String>())
+            } else {
+                s
+            }
+        }
+    }
+}
+
+/// Whether a field's values can be filtered with comparison operators.
+pub fn is_numeric(f: &Field) -> bool {
+    matches!(f.ty, FieldType::Integer | FieldType::Number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn filters_follow_ontap() {
+        let s = json!("svm1");
+        assert!(filter_matches("svm1", Some(&s)));
+        assert!(!filter_matches("SVM1", Some(&s)), "case-sensitive");
+        assert!(filter_matches("svm*", Some(&s)));
+        assert!(filter_matches("*1", Some(&s)));
+        assert!(!filter_matches("!svm1", Some(&s)));
+        assert!(filter_matches("svm2|svm1", Some(&s)));
+        assert!(
+            !filter_matches("!svm2", None),
+            "unset fields match only null"
+        );
+        assert!(filter_matches("null", None));
+        assert!(!filter_matches("null", Some(&s)));
+        assert!(filter_matches("!null", Some(&s)));
+        let n = json!(2);
+        assert!(
+            filter_matches("<3", Some(&n))
+                && filter_matches(">=2", Some(&n))
+                && !filter_matches(">2", Some(&n))
+        );
+        assert!(filter_matches("1..2", Some(&n)) && !filter_matches("3..5", Some(&n)));
+        assert!(
+            filter_matches("true", Some(&json!(true)))
+                && !filter_matches("true", Some(&json!(false)))
+        );
+        assert!(glob("a*b*c", "axxbyyc") && !glob("a*b*c", "axxc"));
+    }
+
+    #[test]
+    fn selection_allows_key_objects() {
+        let spec = Spec::builtin();
+        let duo = spec.resource("duo").unwrap();
+        assert!(allowed_in_selection(duo, &["comment"], &[], "owner.name"));
+        assert!(allowed_in_selection(duo, &["comment"], &[], "comment"));
+        assert!(!allowed_in_selection(duo, &["comment"], &[], "api_host"));
+        assert!(allowed_in_selection(
+            duo,
+            &["comment"],
+            &["api_host"],
+            "api_host"
+        ));
+    }
+}

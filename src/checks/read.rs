@@ -1,0 +1,726 @@
+//! Checks that only read: the survey that feeds the passive checks, not-found, unknown and
+//! out-of-range parameters, write-only secrets, field selection, filters, paging, ordering and the
+//! version gate. Each property draws its cases from the contract and the records the target
+//! returned, runs them concurrently, and shrinks the first failure to a minimal request.
+
+use crate::checks::judge::{self, allowed_in_selection, compare_values, filter_matches};
+use crate::client::{Auth, Exchange, Request};
+use crate::generate;
+use crate::run::ctx::{Ctx, with_query};
+use crate::run::property::{Case, Failure, property};
+use crate::spec::Endpoint;
+use crate::spec::model::{Condition, Kind, Method};
+use crate::spec::resource::{Field, FieldType, get_path, leaf_paths};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Records of an endpoint's family as discovered (GET collection?fields=*).
+pub fn baseline<'a>(ctx: &'a Ctx, ep: &Endpoint) -> &'a [Value] {
+    ctx.records
+        .get(&ep.family)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+}
+
+/// A record's identity: its key values joined.
+pub fn identity(ep: &Endpoint, ctx: &Ctx, r: &Value) -> String {
+    ctx.spec
+        .resource_of(ep)
+        .keys
+        .iter()
+        .map(|k| judge::show(get_path(r, k)))
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Paths to GET for an endpoint: the collection itself, or up to `n` discovered records.
+pub fn sample_paths(ctx: &Ctx, ep: &Endpoint, n: usize) -> Vec<String> {
+    match ep.kind() {
+        Kind::Collection => vec![ep.path().to_string()],
+        Kind::Instance => baseline(ctx, ep)
+            .iter()
+            .filter_map(|r| ctx.instance_path(ep, r))
+            .take(n)
+            .collect(),
+    }
+}
+
+/// Reads each endpoint the way a client would, so that the passive checks judge real answers:
+/// the collection with and without `fields=*`, and each record (up to a few) the same ways.
+pub async fn survey(ctx: &Ctx, ep: &Endpoint) {
+    for path in sample_paths(ctx, ep, 4) {
+        ctx.send(
+            "response-schema",
+            ep,
+            Request::get(format!("{path}?fields=*")),
+        )
+        .await;
+        ctx.send("response-schema", ep, Request::get(path.clone()))
+            .await;
+        ctx.send(
+            "response-schema",
+            ep,
+            Request::get(format!("{path}?fields=*")).accept("application/json"),
+        )
+        .await;
+    }
+    ctx.count_cases(1);
+}
+
+fn random_instance(ep: &Endpoint, keys: &[String]) -> String {
+    let names = ep.path_keys();
+    let pairs: Vec<(&str, &str)> = names
+        .iter()
+        .zip(keys)
+        .map(|(n, v)| (*n, v.as_str()))
+        .collect();
+    ep.render(&pairs)
+}
+
+pub async fn not_found(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "not-found";
+    if ep.kind() != Kind::Instance || !ep.has(Method::GET) {
+        return ctx.skip(C, ep, "judged on instance paths");
+    }
+    let expected = ep
+        .documented_error(Method::GET, Condition::NotFound, None)
+        .map(|e| e.code.clone())
+        .unwrap_or_else(|| "4".into());
+    let n = ep.path_keys().len();
+    let strategy = proptest::collection::vec(generate::random_key(), n..=n);
+    let exp = expected.clone();
+    property(
+        ctx,
+        C,
+        ep,
+        "GET",
+        strategy,
+        ctx.cases,
+        true,
+        move |keys: Vec<String>| {
+            let exp = exp.clone();
+            async move {
+                let path = random_instance(ep, &keys);
+                let Some(x) = ctx.send(C, ep, Request::get(path)).await else {
+                    return Case::Skip;
+                };
+                if x.response.error_code().as_deref() != Some(exp.as_str()) {
+                    return Case::Fail(Failure::rule(
+                        "not-found-code",
+                        format!(
+                            "a key that names no record answered {}",
+                            x.response.summary()
+                        ),
+                        x,
+                        format!("404 with error code {exp}"),
+                    ));
+                }
+                if x.response.status != 404 {
+                    return Case::Fail(Failure::rule(
+                        "not-found-status",
+                        format!(
+                            "a key that names no record answered status {}",
+                            x.response.status
+                        ),
+                        x,
+                        "404".into(),
+                    ));
+                }
+                Case::Pass
+            }
+        },
+    )
+    .await;
+}
+
+pub async fn unknown_parameter(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "unknown-parameter";
+    let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
+        return ctx.skip(C, ep, "no record to read");
+    };
+    property(
+        ctx,
+        C,
+        ep,
+        "GET",
+        generate::unknown_param(),
+        ctx.cases.min(8),
+        true,
+        |name: String| {
+            let path = path.clone();
+            async move {
+                let Some(x) = ctx
+                    .send(C, ep, Request::get(with_query(&path, &[(&name, "1")])))
+                    .await
+                else {
+                    return Case::Skip;
+                };
+                if x.response.status != 400 || x.response.error_code().as_deref() != Some("262179")
+                {
+                    return Case::Fail(Failure::rule(
+                        "unknown-parameter",
+                        format!("unknown parameter {name} answered {}", x.response.summary()),
+                        x,
+                        "400 with error code 262179".into(),
+                    ));
+                }
+                Case::Pass
+            }
+        },
+    )
+    .await;
+}
+
+pub async fn parameter_range(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "parameter-range";
+    let Some(def) = ep.method(Method::GET) else {
+        return ctx.skip(C, ep, "no GET");
+    };
+    let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
+        return ctx.skip(C, ep, "no record to read");
+    };
+    let mut probes = Vec::new();
+    for name in &def.query {
+        let Some(p) = ctx.spec.params.get(name) else {
+            continue;
+        };
+        if let Some(max) = p.schema.get("maximum").and_then(Value::as_i64) {
+            probes.push((name.clone(), (max + 1).to_string()));
+        }
+        if p.schema.get("type").and_then(Value::as_str) == Some("integer") {
+            probes.push((name.clone(), "not-a-number".to_string()));
+        }
+    }
+    if probes.is_empty() {
+        return ctx.skip(C, ep, "GET takes no parameter with a documented range");
+    }
+    ctx.ran(C, ep);
+    for (name, value) in probes {
+        ctx.count_cases(1);
+        let Some(x) = ctx
+            .send(C, ep, Request::get(with_query(&path, &[(&name, &value)])))
+            .await
+        else {
+            continue;
+        };
+        if x.response.status != 400 {
+            ctx.find_rule(
+                C,
+                ep,
+                "GET",
+                "parameter-range",
+                format!("{name}={value} answered {}", x.response.summary()),
+                Some(&x),
+                "400",
+            );
+        }
+    }
+}
+
+pub async fn write_only_secret(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "write-only-secret";
+    let res = ctx.spec.resource_of(ep);
+    let secrets: Vec<&Field> = res.secrets().collect();
+    if secrets.is_empty() {
+        return ctx.skip(C, ep, "no write-only field");
+    }
+    let paths = sample_paths(ctx, ep, 3);
+    if paths.is_empty() {
+        return ctx.skip(C, ep, "no record to read");
+    }
+    ctx.ran(C, ep);
+    for path in paths {
+        let mut asks = vec!["*".to_string(), "**".to_string()];
+        asks.extend(secrets.iter().map(|f| f.path.clone()));
+        let all: Vec<String> = res.fields.iter().map(|f| f.path.clone()).collect();
+        asks.push(all.join(","));
+        let mut reqs: Vec<Request> = asks
+            .iter()
+            .map(|a| Request::get(with_query(&path, &[("fields", a)])))
+            .collect();
+        reqs.push(Request::get(path.clone()));
+        for req in reqs {
+            ctx.count_cases(1);
+            let Some(x) = ctx.send(C, ep, req).await else {
+                continue;
+            };
+            if !x.response.is_success() {
+                continue;
+            }
+            let Some(json) = &x.response.json else {
+                continue;
+            };
+            for (p, _) in leaf_paths(json) {
+                let bare = strip_records(&p);
+                if let Some(f) = secrets.iter().find(|f| f.path == bare) {
+                    ctx.find_rule(
+                        C,
+                        ep,
+                        "GET",
+                        "write-only-secret",
+                        format!("{} was returned (its value is redacted here)", f.path),
+                        Some(&x),
+                        &format!("{} never in a GET answer", f.path),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `records.3.owner.name` -> `owner.name`.
+fn strip_records(p: &str) -> String {
+    let mut parts: Vec<&str> = p.split('.').collect();
+    if parts.first() == Some(&"records") {
+        parts.remove(0);
+        if parts.first().is_some_and(|s| s.parse::<usize>().is_ok()) {
+            parts.remove(0);
+        }
+    }
+    parts.join(".")
+}
+
+/// The records of an answer: `records` of a collection, or the body of an instance.
+fn answer_records(ep: &Endpoint, x: &Exchange) -> Vec<Value> {
+    match ep.kind() {
+        Kind::Collection => x.response.records().cloned().unwrap_or_default(),
+        Kind::Instance => x.response.json.clone().into_iter().collect(),
+    }
+}
+
+pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "field-selection";
+    let res = ctx.spec.resource_of(ep);
+    let base = baseline(ctx, ep);
+    let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
+        return ctx.skip(C, ep, "no record to read");
+    };
+    let gettable: Vec<String> = res.gettable().map(|f| f.path.clone()).collect();
+    let find_base = |r: &Value| {
+        base.iter()
+            .find(|b| identity(ep, ctx, b) == identity(ep, ctx, r))
+    };
+    property(
+        ctx,
+        C,
+        ep,
+        "GET",
+        generate::subset(gettable.clone()),
+        ctx.cases,
+        true,
+        |want: Vec<String>| {
+            let path = path.clone();
+            async move {
+                let list = want.join(",");
+                let Some(x) = ctx
+                    .send(C, ep, Request::get(with_query(&path, &[("fields", &list)])))
+                    .await
+                else {
+                    return Case::Skip;
+                };
+                if !x.response.is_success() {
+                    return Case::Fail(Failure::rule(
+                        "fields-subset",
+                        format!("fields={list} answered {}", x.response.summary()),
+                        x,
+                        "200".into(),
+                    ));
+                }
+                let requested: Vec<&str> = want.iter().map(String::as_str).collect();
+                for r in answer_records(ep, &x) {
+                    for (p, _) in leaf_paths(&r) {
+                        if !allowed_in_selection(res, &requested, &[], &p) {
+                            return Case::Fail(Failure::rule(
+                                "fields-subset",
+                                format!("fields={list} returned {p}, which was not asked for"),
+                                x,
+                                format!("only {list}, the keys and _links"),
+                            ));
+                        }
+                    }
+                    if let Some(b) = find_base(&r) {
+                        for w in &want {
+                            if get_path(b, w).is_some() && get_path(&r, w).is_none() {
+                                return Case::Fail(Failure::rule(
+                                    "fields-subset",
+                                    format!(
+                                        "fields={list} did not return {w}, which has a value ({})",
+                                        judge::show(get_path(b, w))
+                                    ),
+                                    x,
+                                    format!("{w} in the answer"),
+                                ));
+                            }
+                        }
+                    }
+                }
+                Case::Pass
+            }
+        },
+    )
+    .await;
+    // fields=* returns nothing outside the gettable list.
+    if let Some(x) = ctx
+        .send(C, ep, Request::get(with_query(&path, &[("fields", "*")])))
+        .await
+    {
+        for r in answer_records(ep, &x) {
+            for (p, _) in leaf_paths(&r) {
+                if !judge::is_link(&p) && !gettable.contains(&p) && res.knows(&p) {
+                    ctx.find_rule(
+                        C,
+                        ep,
+                        "GET",
+                        "fields-star",
+                        format!("fields=* returned {p}, which is not gettable"),
+                        Some(&x),
+                        "only gettable fields",
+                    );
+                }
+            }
+        }
+    }
+    // An unknown field name.
+    if let Some(x) = ctx
+        .send(
+            C,
+            ep,
+            Request::get(with_query(&path, &[("fields", "no_such_field_xyz")])),
+        )
+        .await
+    {
+        let r = &x.response;
+        if r.status != 400
+            || r.error_code().as_deref() != Some("262197")
+            || r.error_target() != Some("fields")
+        {
+            ctx.find_rule(
+                C,
+                ep,
+                "GET",
+                "fields-unknown",
+                format!(
+                    "fields=no_such_field_xyz answered {} target {:?}",
+                    r.summary(),
+                    r.error_target()
+                ),
+                Some(&x),
+                "400, error code 262197, target fields",
+            );
+        }
+    }
+    // A collection without fields returns the keys only.
+    if ep.kind() == Kind::Collection
+        && let Some(x) = ctx.send(C, ep, Request::get(path.clone())).await
+    {
+        let defaults = res.default_collection_fields();
+        for r in answer_records(ep, &x) {
+            if let Some((p, _)) = leaf_paths(&r)
+                .into_iter()
+                .find(|(p, _)| !allowed_in_selection(res, &defaults, &[], p))
+            {
+                ctx.find_rule(
+                    C,
+                    ep,
+                    "GET",
+                    "collection-default-fields",
+                    format!("a collection GET without fields returned {p}"),
+                    Some(&x),
+                    &format!("only {} and _links", defaults.join(", ")),
+                );
+                break;
+            }
+        }
+    }
+}
+
+/// Scalar gettable fields and the values the target returned for them.
+fn observed(ctx: &Ctx, ep: &Endpoint) -> Vec<(Field, Vec<Value>)> {
+    let res = ctx.spec.resource_of(ep);
+    let base = baseline(ctx, ep);
+    res.gettable()
+        .filter(|f| !matches!(f.ty, FieldType::Array | FieldType::Object))
+        .map(|f| {
+            let mut vals: Vec<Value> = base
+                .iter()
+                .filter_map(|r| get_path(r, &f.path).cloned())
+                .collect();
+            vals.dedup();
+            (f.clone(), vals)
+        })
+        .collect()
+}
+
+pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "query-filter";
+    if ep.kind() != Kind::Collection {
+        return ctx.skip(C, ep, "filters apply to collections");
+    }
+    let base = baseline(ctx, ep);
+    if base.is_empty() {
+        return ctx.skip(C, ep, "the collection is empty");
+    }
+    let cands = observed(ctx, ep);
+    let strategy = generate::filter_draw(cands.len());
+    let cands = &cands;
+    property(ctx, C, ep, "GET", strategy, ctx.cases, true, |(i, op, a, b, cut)| async move {
+        let (f, vals) = &cands[i];
+        let Some(expr) = generate::build_filter(f, vals, op, a, b, cut) else { return Case::Skip };
+        let mut want: Vec<String> = base.iter().filter(|r| filter_matches(&expr, get_path(r, &f.path))).map(|r| identity(ep, ctx, r)).collect();
+        want.sort();
+        let path = with_query(ep.path(), &[(&f.path, &expr), ("fields", "*")]);
+        let Some(x) = ctx.send(C, ep, Request::get(path)).await else { return Case::Skip };
+        if !x.response.is_success() {
+            return Case::Fail(Failure::rule("query-filter", format!("filter {}={expr} answered {}", f.path, x.response.summary()), x, "200".into()));
+        }
+        let mut got: Vec<String> = answer_records(ep, &x).iter().map(|r| identity(ep, ctx, r)).collect();
+        got.sort();
+        if got != want {
+            return Case::Fail(Failure::rule("query-filter", format!("filter {}={expr} returned {got:?}; the unfiltered collection filtered client-side gives {want:?}", f.path), x, format!("records {want:?}")));
+        }
+        Case::Pass
+    })
+    .await;
+}
+
+pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "paging";
+    if ep.kind() != Kind::Collection {
+        return ctx.skip(C, ep, "paging applies to collections");
+    }
+    let base = baseline(ctx, ep);
+    let total = base.len();
+    let mut want: Vec<String> = base.iter().map(|r| identity(ep, ctx, r)).collect();
+    want.sort();
+    let want = &want;
+    property(ctx, C, ep, "GET", 1..=total.max(1) + 1, ctx.cases.min(8), true, |n: usize| async move {
+        let mut path = with_query(ep.path(), &[("max_records", &n.to_string())]);
+        let mut seen: Vec<String> = Vec::new();
+        for _page in 0..total + 3 {
+            let Some(x) = ctx.send(C, ep, Request::get(path.clone())).await else { return Case::Skip };
+            if !x.response.is_success() {
+                return Case::Fail(Failure::rule("paging-max-records", format!("max_records={n} answered {}", x.response.summary()), x, "200".into()));
+            }
+            let recs = answer_records(ep, &x);
+            let num = x.response.json.as_ref().and_then(|j| j.get("num_records")).and_then(Value::as_u64);
+            if recs.len() > n {
+                return Case::Fail(Failure::rule("paging-max-records", format!("max_records={n} returned {} records", recs.len()), x, format!("at most {n} records")));
+            }
+            if num != Some(recs.len() as u64) {
+                return Case::Fail(Failure::rule("num-records", format!("num_records is {num:?} for {} records", recs.len()), x, format!("num_records {}", recs.len())));
+            }
+            seen.extend(recs.iter().map(|r| identity(ep, ctx, r)));
+            let next = x.response.json.as_ref().and_then(|j| j.pointer("/_links/next/href")).and_then(Value::as_str).map(String::from);
+            match next {
+                Some(href) if seen.len() >= total => {
+                    return Case::Fail(Failure::rule("paging-next", format!("after all {total} records a next link remains ({href})"), x, "no next link on the last page".into()));
+                }
+                Some(href) => path = href.find("/api/").map(|i| href[i..].to_string()).unwrap_or(href),
+                None if seen.len() < total => {
+                    return Case::Fail(Failure::rule("paging-next", format!("no next link after {} of {total} records", seen.len()), x, "a next link while records remain".into()));
+                }
+                None => {
+                    let mut sorted = seen.clone();
+                    sorted.sort();
+                    if &sorted != want {
+                        return Case::Fail(Failure::rule("paging-next", format!("following next with max_records={n} gave {seen:?}; every record once is {want:?}"), x, format!("{want:?}")));
+                    }
+                    return Case::Pass;
+                }
+            }
+        }
+        Case::Fail(Failure::plain("paging-next", format!("next links did not end after {} pages", total + 3)))
+    })
+    .await;
+    let Some(x) = ctx
+        .send(
+            C,
+            ep,
+            Request::get(with_query(ep.path(), &[("return_records", "false")])),
+        )
+        .await
+    else {
+        return;
+    };
+    let json = x.response.json.clone().unwrap_or(Value::Null);
+    let num = json.get("num_records").and_then(Value::as_u64);
+    if num != Some(total as u64)
+        || json
+            .get("records")
+            .is_some_and(|r| r.as_array().is_some_and(|a| !a.is_empty()))
+    {
+        ctx.find_rule(
+            C,
+            ep,
+            "GET",
+            "return-records",
+            format!(
+                "return_records=false answered num_records {num:?} with records {}",
+                if json.get("records").is_some() {
+                    "present"
+                } else {
+                    "absent"
+                }
+            ),
+            Some(&x),
+            &format!("num_records {total} and no records"),
+        );
+    }
+}
+
+pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "ordering";
+    if ep.kind() != Kind::Collection {
+        return ctx.skip(C, ep, "order_by applies to collections");
+    }
+    let cands: Vec<(Field, Vec<Value>)> = observed(ctx, ep)
+        .into_iter()
+        .filter(|(_, v)| {
+            v.iter()
+                .map(|x| x.to_string())
+                .collect::<BTreeSet<_>>()
+                .len()
+                >= 2
+        })
+        .collect();
+    if cands.is_empty() {
+        return ctx.skip(C, ep, "no field has two different values");
+    }
+    let cands = &cands;
+    property(
+        ctx,
+        C,
+        ep,
+        "GET",
+        (0..cands.len(), 0..3usize),
+        ctx.cases.min(12),
+        true,
+        |(i, dir)| async move {
+            let f = &cands[i].0;
+            let order = match dir {
+                0 => f.path.clone(),
+                1 => format!("{} asc", f.path),
+                _ => format!("{} desc", f.path),
+            };
+            let Some(x) = ctx
+                .send(
+                    C,
+                    ep,
+                    Request::get(with_query(
+                        ep.path(),
+                        &[("order_by", &order), ("fields", "*")],
+                    )),
+                )
+                .await
+            else {
+                return Case::Skip;
+            };
+            if !x.response.is_success() {
+                return Case::Fail(Failure::rule(
+                    "order-by",
+                    format!("order_by={order} answered {}", x.response.summary()),
+                    x,
+                    "200".into(),
+                ));
+            }
+            let vals: Vec<Value> = answer_records(ep, &x)
+                .iter()
+                .filter_map(|r| get_path(r, &f.path).cloned())
+                .collect();
+            for w in vals.windows(2) {
+                let o = compare_values(&w[0], &w[1]);
+                let bad = if dir == 2 {
+                    o == std::cmp::Ordering::Less
+                } else {
+                    o == std::cmp::Ordering::Greater
+                };
+                if bad {
+                    let shown: Vec<String> = vals.iter().map(|v| judge::show(Some(v))).collect();
+                    return Case::Fail(Failure::rule(
+                        "order-by",
+                        format!(
+                            "order_by={order} returned {} in the order {}",
+                            f.path,
+                            shown.join(", ")
+                        ),
+                        x,
+                        format!(
+                            "{} sorted {}",
+                            f.path,
+                            if dir == 2 { "descending" } else { "ascending" }
+                        ),
+                    ));
+                }
+            }
+            Case::Pass
+        },
+    )
+    .await;
+}
+
+pub async fn version_gate(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "version-gate";
+    if ep.available_in(ctx.version) {
+        return ctx.skip(C, ep, format!("available in the target's {}", ctx.version));
+    }
+    if ep.kind() != Kind::Collection {
+        return ctx.skip(
+            C,
+            ep,
+            "judged on its collection (a random key answers 404 either way)",
+        );
+    }
+    ctx.ran(C, ep);
+    ctx.count_cases(1);
+    let Some(x) = ctx.send(C, ep, Request::get(ep.path())).await else {
+        return;
+    };
+    if x.response.status != 404 {
+        ctx.find_rule(
+            C,
+            ep,
+            "GET",
+            "version-gate",
+            format!(
+                "introduced in {}, but ONTAP {} answered {}",
+                ep.def.introduced_in,
+                ctx.version,
+                x.response.summary()
+            ),
+            Some(&x),
+            "404",
+        );
+    }
+}
+
+/// auth-required: no credentials, and a wrong password, answer 401.
+pub async fn auth_required(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "auth-required";
+    let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
+        return ctx.skip(C, ep, "no record to read");
+    };
+    ctx.ran(C, ep);
+    for (auth, what) in [
+        (Auth::None, "no credentials"),
+        (Auth::Wrong, "a wrong password"),
+    ] {
+        ctx.count_cases(1);
+        let Some(x) = ctx
+            .send(C, ep, Request::get(format!("{path}?fields=*")).auth(auth))
+            .await
+        else {
+            continue;
+        };
+        if x.response.status != 401 {
+            ctx.find_rule(
+                C,
+                ep,
+                "GET",
+                "auth-required",
+                format!("a GET with {what} answered {}", x.response.summary()),
+                Some(&x),
+                "401",
+            );
+        }
+    }
+}

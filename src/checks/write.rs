@@ -1,0 +1,942 @@
+//! Checks that change records: PATCH round trips, forbidden and invalid fields, atomicity,
+//! collection PATCH, create/delete and the documented error codes. Each saves a record before its
+//! first change ([`Ctx::protect`]); the run restores and verifies every saved record afterwards,
+//! also when a check fails midway or the run is interrupted.
+
+use crate::checks::judge::{self, expected_after_patch, meets};
+use crate::checks::read::{baseline, identity};
+use crate::client::{Auth, Exchange, Request};
+use crate::generate;
+use crate::run::ctx::{Ctx, with_query};
+use crate::run::property::{Case, Failure, property};
+use crate::spec::Endpoint;
+use crate::spec::model::{Condition, Kind, Method};
+use crate::spec::resource::{Field, get_path, set_path};
+use proptest::strategy::{Strategy, ValueTree};
+use serde_json::{Map, Value, json};
+
+/// Builds a JSON object from dotted fields.
+pub fn body_of(pairs: &[(String, Value)]) -> Value {
+    let mut m = Map::new();
+    for (p, v) in pairs {
+        set_path(&mut m, p, v.clone());
+    }
+    Value::Object(m)
+}
+
+/// Fields a check may change on a record in this run's mode: patchable, and restorable unless the
+/// run may be destructive (lock-out fields and write-only secrets only then).
+pub fn changeable<'a>(ctx: &Ctx, ep: &'a Endpoint, record: &Value) -> Vec<&'a Field> {
+    let res = ctx.spec.resource_of(ep);
+    res.patchable()
+        .filter(|f| !f.flags.lockout || ctx.may_destroy())
+        .filter(|f| {
+            if f.flags.write_only {
+                ctx.may_destroy()
+            } else {
+                get_path(record, &f.path).is_some() || f.flags.empty_unsets
+            }
+        })
+        .collect()
+}
+
+/// A valid value for a field that differs from `current`, drawn deterministically.
+pub fn different_value(ctx: &Ctx, f: &Field, current: Option<&Value>, salt: &str) -> Option<Value> {
+    let mut runner = generate::runner(ctx.seed, &format!("different {salt} {}", f.path));
+    let strat = generate::valid_value(f);
+    (0..64)
+        .filter_map(|_| strat.new_tree(&mut runner).ok())
+        .map(|t| t.current())
+        .find(|v| Some(v) != current && f.accepts(v))
+}
+
+/// The instance endpoint of a family and a record it can change, or why not.
+fn target_record<'a>(
+    ctx: &'a Ctx,
+    ep: &'a Endpoint,
+    check: &str,
+) -> Result<(&'a Endpoint, &'a Value, String), String> {
+    if ep.kind() != Kind::Instance {
+        return Err("judged on instance paths".into());
+    }
+    if !ep.has(Method::PATCH) || !ep.has(Method::GET) {
+        return Err("no PATCH and GET on this path".into());
+    }
+    let base = baseline(ctx, ep);
+    let rec = base
+        .iter()
+        .max_by_key(|r| changeable(ctx, ep, r).len())
+        .ok_or_else(|| "no record to change".to_string())?;
+    let path = ctx
+        .instance_path(ep, rec)
+        .ok_or_else(|| format!("{check}: a record lacks its keys"))?;
+    Ok((ep, rec, path))
+}
+
+async fn read_back(ctx: &Ctx, check: &str, ep: &Endpoint, path: &str) -> Option<(Value, Exchange)> {
+    let x = ctx
+        .send(check, ep, Request::get(format!("{path}?fields=*")))
+        .await?;
+    let v = x
+        .response
+        .json
+        .clone()
+        .filter(|_| x.response.is_success())?;
+    Some((v, x))
+}
+
+pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "patch-roundtrip";
+    let (ep, rec, path) = match target_record(ctx, ep, C) {
+        Ok(t) => t,
+        Err(why) => return ctx.skip(C, ep, why),
+    };
+    let fields: Vec<Field> = changeable(ctx, ep, rec).into_iter().cloned().collect();
+    if fields.is_empty() {
+        return ctx.skip(
+            C,
+            ep,
+            "no field this mode may change (see --allow-destructive)",
+        );
+    }
+    if ctx.protect(C, ep, &path).await.is_none() {
+        return ctx.skip(C, ep, "the record could not be read before changing it");
+    }
+    let path = &path;
+    let fields = &fields;
+    property(
+        ctx,
+        C,
+        ep,
+        "PATCH",
+        generate::patch_body(fields.clone()),
+        ctx.cases,
+        false,
+        |pairs: Vec<(String, Value)>| async move {
+            let body = body_of(&pairs);
+            let Some(x) = ctx
+                .send(C, ep, Request::new("PATCH", path.clone()).json(body))
+                .await
+            else {
+                return Case::Skip;
+            };
+            if !x.response.is_success() {
+                return Case::Fail(Failure::rule(
+                    "patch-roundtrip",
+                    format!("a valid PATCH answered {}", x.response.summary()),
+                    x,
+                    "200".into(),
+                ));
+            }
+            let Some((after, gx)) = read_back(ctx, C, ep, path).await else {
+                return Case::Skip;
+            };
+            for (p, sent) in &pairs {
+                let f = fields
+                    .iter()
+                    .find(|f| &f.path == p)
+                    .expect("generated from these fields");
+                let want = expected_after_patch(f, sent);
+                let got = get_path(&after, p);
+                if !meets(&want, got) {
+                    let crlf = sent.as_str().is_some_and(|s| s.contains("\r\n"))
+                        && got.and_then(Value::as_str) == sent.as_str();
+                    let (rule, ev, what) = if crlf {
+                        (
+                            "crlf-normalised",
+                            f.evidence_of("x-ontap-crlf-normalised"),
+                            "CRLF came back as CRLF, not LF",
+                        )
+                    } else if f.flags.write_only {
+                        (
+                            "write-only-secret",
+                            f.evidence_of("x-ontap-write-only"),
+                            "a write-only field came back",
+                        )
+                    } else {
+                        (
+                            "patch-roundtrip",
+                            crate::checks::rule_evidence(ctx.spec, "patch-roundtrip"),
+                            "the value was not stored",
+                        )
+                    };
+                    let mut x = x.clone();
+                    x.response = gx.response.clone();
+                    return Case::Fail(
+                        Failure::rule(
+                            rule,
+                            format!(
+                                "{what}: sent {p}={}, read back {}",
+                                judge::show(Some(sent)),
+                                judge::show(got)
+                            ),
+                            x,
+                            format!("{p} = {want:?}"),
+                        )
+                        .with_evidence(ev),
+                    );
+                }
+            }
+            Case::Pass
+        },
+    )
+    .await;
+}
+
+pub async fn patch_forbidden(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "patch-forbidden";
+    let (ep, rec, path) = match target_record(ctx, ep, C) {
+        Ok(t) => t,
+        Err(why) => return ctx.skip(C, ep, why),
+    };
+    let res = ctx.spec.resource_of(ep);
+    let fields: Vec<&Field> = res.fields.iter().filter(|f| f.patch_rejected()).collect();
+    if fields.is_empty() {
+        return ctx.skip(C, ep, "no read-only or PATCH-forbidden field");
+    }
+    if ctx.protect(C, ep, &path).await.is_none() {
+        return ctx.skip(C, ep, "the record could not be read before changing it");
+    }
+    ctx.ran(C, ep);
+    for f in fields {
+        ctx.count_cases(1);
+        // Its current value: even a target that wrongly accepts it changes nothing.
+        let Some(value) = get_path(rec, &f.path)
+            .cloned()
+            .or_else(|| different_value(ctx, f, None, C))
+        else {
+            continue;
+        };
+        let body = body_of(&[(f.path.clone(), value)]);
+        let Some(x) = ctx
+            .send(C, ep, Request::new("PATCH", path.clone()).json(body))
+            .await
+        else {
+            continue;
+        };
+        let kw = if f.flags.read_only {
+            "x-ontap-read-only"
+        } else {
+            "x-ontap-patch-forbidden"
+        };
+        if x.response.status != 400 {
+            ctx.find(
+                C,
+                ep,
+                "PATCH",
+                f.evidence_of(kw),
+                kw.trim_start_matches("x-ontap-"),
+                format!(
+                    "{} in a PATCH body answered {}",
+                    f.path,
+                    x.response.summary()
+                ),
+                Some(&x),
+                &format!("400, error code 262196, target {}", f.path),
+            );
+        } else if x.response.error_code().as_deref() != Some("262196")
+            || x.response.error_target() != Some(f.path.as_str())
+        {
+            ctx.find_rule(
+                C,
+                ep,
+                "PATCH",
+                "patch-forbidden-code",
+                format!(
+                    "{} was rejected with {} target {:?}",
+                    f.path,
+                    x.response.summary(),
+                    x.response.error_target()
+                ),
+                Some(&x),
+                &format!("error code 262196, target {}", f.path),
+            );
+        }
+    }
+}
+
+/// Invalid (field, value, broken keyword) candidates of a record, in this mode.
+fn invalid_candidates(ctx: &Ctx, ep: &Endpoint) -> Vec<(Field, Value, &'static str)> {
+    ctx.spec
+        .resource_of(ep)
+        .patchable()
+        .filter(|f| !f.flags.lockout || ctx.may_destroy())
+        .filter(|f| !f.flags.write_only || ctx.may_destroy())
+        .flat_map(|f| {
+            generate::invalid_values(f)
+                .into_iter()
+                .map(move |(v, k)| (f.clone(), v, k))
+        })
+        .collect()
+}
+
+fn keyword_evidence(f: &Field, kw: &str) -> crate::spec::model::Evidence {
+    f.evidence_of(kw)
+}
+
+pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "patch-invalid";
+    let (ep, _rec, path) = match target_record(ctx, ep, C) {
+        Ok(t) => t,
+        Err(why) => return ctx.skip(C, ep, why),
+    };
+    let cands = invalid_candidates(ctx, ep);
+    if cands.is_empty() {
+        return ctx.skip(C, ep, "no field this mode may send invalid values to");
+    }
+    if ctx.protect(C, ep, &path).await.is_none() {
+        return ctx.skip(C, ep, "the record could not be read before changing it");
+    }
+    let (path, cands) = (&path, &cands);
+    property(
+        ctx,
+        C,
+        ep,
+        "PATCH",
+        0..cands.len(),
+        ctx.cases.min(cands.len() as u32 * 2),
+        false,
+        |i: usize| async move {
+            let (f, v, kw) = &cands[i];
+            let Some(x) = ctx
+                .send(
+                    C,
+                    ep,
+                    Request::new("PATCH", path.clone())
+                        .json(body_of(&[(f.path.clone(), v.clone())])),
+                )
+                .await
+            else {
+                return Case::Skip;
+            };
+            let documented =
+                ep.documented_error(Method::PATCH, Condition::InvalidValue, Some(&f.path));
+            let want_code = documented
+                .map(|e| e.code.clone())
+                .unwrap_or_else(|| "262197".into());
+            if x.response.status != 400 {
+                return Case::Fail(
+                    Failure::rule(
+                        "patch-invalid",
+                        format!(
+                            "{}={} (breaks {kw}) answered {}",
+                            f.path,
+                            judge::show(Some(v)),
+                            x.response.summary()
+                        ),
+                        x,
+                        format!("400, error code {want_code}, target {}", f.path),
+                    )
+                    .with_evidence(keyword_evidence(f, kw)),
+                );
+            }
+            if x.response.error_code().as_deref() != Some(want_code.as_str())
+                || x.response.error_target() != Some(f.path.as_str())
+            {
+                let f2 = Failure::rule(
+                    "patch-invalid-code",
+                    format!(
+                        "{}={} (breaks {kw}) was rejected with {} target {:?}",
+                        f.path,
+                        judge::show(Some(v)),
+                        x.response.summary(),
+                        x.response.error_target()
+                    ),
+                    x,
+                    format!("error code {want_code}, target {}", f.path),
+                );
+                return Case::Fail(match documented {
+                    Some(d) => f2.with_evidence(d.evidence),
+                    None => f2,
+                });
+            }
+            Case::Pass
+        },
+    )
+    .await;
+    // Malformed bodies.
+    for raw in [
+        "{\"comment\": ",
+        "[1, 2]",
+        "\"text\"",
+        "42",
+        "null",
+        "{\"a\":1}{\"b\":2}",
+    ] {
+        ctx.count_cases(1);
+        let Some(x) = ctx
+            .send(C, ep, Request::new("PATCH", path.clone()).raw(raw))
+            .await
+        else {
+            continue;
+        };
+        if x.response.status != 400 {
+            ctx.find_rule(
+                C,
+                ep,
+                "PATCH",
+                "bad-input-status",
+                format!("the body {raw:?} answered {}", x.response.summary()),
+                Some(&x),
+                "400",
+            );
+        }
+    }
+}
+
+pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "patch-atomic";
+    let (ep, rec, path) = match target_record(ctx, ep, C) {
+        Ok(t) => t,
+        Err(why) => return ctx.skip(C, ep, why),
+    };
+    let valid: Vec<&Field> = changeable(ctx, ep, rec)
+        .into_iter()
+        .filter(|f| !f.flags.write_only)
+        .collect();
+    let invalid = invalid_candidates(ctx, ep);
+    let mut pairs = Vec::new();
+    for v in &valid {
+        let Some(val) = different_value(ctx, v, get_path(rec, &v.path), C) else {
+            continue;
+        };
+        for (f, bad, _) in invalid.iter().filter(|(f, _, _)| f.path != v.path) {
+            pairs.push((v.path.clone(), val.clone(), f.path.clone(), bad.clone()));
+        }
+        pairs.push((v.path.clone(), val, "no_such_field".into(), json!(1)));
+    }
+    if pairs.is_empty() {
+        return ctx.skip(C, ep, "no field this mode may change");
+    }
+    if ctx.protect(C, ep, &path).await.is_none() {
+        return ctx.skip(C, ep, "the record could not be read before changing it");
+    }
+    let (path, pairs) = (&path, &pairs);
+    property(
+        ctx,
+        C,
+        ep,
+        "PATCH",
+        0..pairs.len(),
+        ctx.cases.min(pairs.len() as u32),
+        false,
+        |i: usize| async move {
+            let (good, val, bad, badv) = &pairs[i];
+            let Some((before, _)) = read_back(ctx, C, ep, path).await else {
+                return Case::Skip;
+            };
+            let body = body_of(&[(good.clone(), val.clone()), (bad.clone(), badv.clone())]);
+            let Some(x) = ctx
+                .send(C, ep, Request::new("PATCH", path.clone()).json(body))
+                .await
+            else {
+                return Case::Skip;
+            };
+            if x.response.is_success() {
+                // Not this check's rule (patch-invalid judges acceptance); nothing to compare.
+                return Case::Skip;
+            }
+            let Some((after, _)) = read_back(ctx, C, ep, path).await else {
+                return Case::Skip;
+            };
+            if get_path(&after, good) != get_path(&before, good) {
+                return Case::Fail(Failure::rule(
+                    "patch-atomic",
+                    format!(
+                        "a PATCH rejected for {bad} ({}) still changed {good} from {} to {}",
+                        x.response.summary(),
+                        judge::show(get_path(&before, good)),
+                        judge::show(get_path(&after, good))
+                    ),
+                    x,
+                    format!("{good} unchanged"),
+                ));
+            }
+            Case::Pass
+        },
+    )
+    .await;
+}
+
+pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "collection-patch";
+    if ep.kind() != Kind::Collection || !ep.has(Method::PATCH) {
+        return ctx.skip(C, ep, "no PATCH on the collection");
+    }
+    let Some(inst) = ctx.spec.instance_of(ep) else {
+        return ctx.skip(C, ep, "no instance path to read records back");
+    };
+    let base = baseline(ctx, ep);
+    let res = ctx.spec.resource_of(ep);
+    // A field to change, present on every matching record or unsettable with "".
+    let Some(field) = res
+        .patchable()
+        .filter(|f| !f.flags.write_only && (!f.flags.lockout || ctx.may_destroy()))
+        .max_by_key(|f| {
+            (
+                f.flags.empty_unsets,
+                base.iter()
+                    .filter(|r| get_path(r, &f.path).is_some())
+                    .count(),
+            )
+        })
+    else {
+        return ctx.skip(C, ep, "no field this mode may change");
+    };
+    let mut filters: Vec<(String, String)> = Vec::new();
+    if let Some(r) = base.first() {
+        for k in &res.keys {
+            if let Some(Value::String(s)) = get_path(r, k)
+                && generate::filter_safe(s)
+            {
+                filters.push((k.clone(), s.clone()));
+                break;
+            }
+        }
+    }
+    // A value shared by several records, but not all of them.
+    'outer: for f in res.gettable().filter(|f| !f.flags.key) {
+        for r in base {
+            if let Some(v) = get_path(r, &f.path) {
+                let text = match v {
+                    Value::String(s) if generate::filter_safe(s) => s.clone(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => continue,
+                };
+                let n = base
+                    .iter()
+                    .filter(|o| get_path(o, &f.path) == Some(v))
+                    .count();
+                if n >= 2 && n < base.len() {
+                    filters.push((f.path.clone(), text));
+                    break 'outer;
+                }
+            }
+        }
+    }
+    if filters.is_empty() {
+        return ctx.skip(C, ep, "no filter value to select part of the collection");
+    }
+    // Only records whose field can be put back are eligible.
+    let safe = |r: &Value| get_path(r, &field.path).is_some() || field.flags.empty_unsets;
+    ctx.ran(C, ep);
+    for (fname, fval) in filters {
+        ctx.count_cases(1);
+        let matching: Vec<&Value> = base
+            .iter()
+            .filter(|r| judge::filter_matches(&fval, get_path(r, &fname)))
+            .collect();
+        if matching.iter().any(|r| !safe(r)) {
+            continue;
+        }
+        for r in &matching {
+            if let Some(p) = ctx.instance_path(inst, r) {
+                ctx.protect(C, inst, &p).await;
+            }
+        }
+        let Some(value) = different_value(ctx, field, None, &format!("{C} {fname}")) else {
+            continue;
+        };
+        let path = with_query(ep.path(), &[(&fname, &fval)]);
+        let Some(x) = ctx
+            .send(
+                C,
+                ep,
+                Request::new("PATCH", path).json(body_of(&[(field.path.clone(), value.clone())])),
+            )
+            .await
+        else {
+            continue;
+        };
+        let num = x
+            .response
+            .json
+            .as_ref()
+            .and_then(|j| j.get("num_records"))
+            .and_then(Value::as_u64);
+        if !x.response.is_success() || num != Some(matching.len() as u64) {
+            ctx.find_rule(
+                C,
+                ep,
+                "PATCH",
+                "collection-patch",
+                format!(
+                    "PATCH ?{fname}={fval} answered {} with num_records {num:?}; {} records match",
+                    x.response.summary(),
+                    matching.len()
+                ),
+                Some(&x),
+                &format!("200 with num_records {}", matching.len()),
+            );
+            continue;
+        }
+        let Some(after) = ctx
+            .send(
+                C,
+                ep,
+                Request::get(with_query(ep.path(), &[("fields", "*")])),
+            )
+            .await
+        else {
+            continue;
+        };
+        let want = expected_after_patch(field, &value);
+        for r in after.response.records().cloned().unwrap_or_default() {
+            let id = identity(ep, ctx, &r);
+            let was = base.iter().find(|b| identity(ep, ctx, b) == id);
+            let matched = matching.iter().any(|m| identity(ep, ctx, m) == id);
+            let now = get_path(&r, &field.path);
+            let ok = if matched {
+                meets(&want, now)
+            } else {
+                was.is_none_or(|b| get_path(b, &field.path) == now)
+            };
+            if !ok {
+                ctx.find_rule(
+                    C,
+                    ep,
+                    "PATCH",
+                    "collection-patch",
+                    format!(
+                        "after PATCH ?{fname}={fval} setting {}, record {id} ({}) holds {}",
+                        field.path,
+                        if matched { "matching" } else { "not matching" },
+                        judge::show(now)
+                    ),
+                    Some(&x),
+                    if matched {
+                        "the new value"
+                    } else {
+                        "its old value"
+                    },
+                );
+                break;
+            }
+        }
+    }
+}
+
+pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "create-delete";
+    if ep.kind() != Kind::Collection || !ep.has(Method::POST) {
+        return ctx.skip(C, ep, "no POST on this path");
+    }
+    if !ctx.may_destroy() {
+        return ctx.skip(
+            C,
+            ep,
+            "destructive: runs only with --allow-destructive or against the built-in mock",
+        );
+    }
+    let Some(inst) = ctx.spec.instance_of(ep) else {
+        return ctx.skip(C, ep, "no instance path");
+    };
+    if !inst.has(Method::DELETE)
+        || inst
+            .method_removed_in(Method::DELETE, ctx.version)
+            .is_some()
+    {
+        return ctx.skip(
+            C,
+            ep,
+            format!("no DELETE in ONTAP {} to undo a POST", ctx.version),
+        );
+    }
+    let Some(rec) = baseline(ctx, ep).last().cloned() else {
+        return ctx.skip(C, ep, "no record to re-create");
+    };
+    let Some(path) = ctx.instance_path(inst, &rec) else {
+        return;
+    };
+    let res = ctx.spec.resource_of(ep);
+    let def = ep.method(Method::POST).expect("has POST");
+    ctx.ran(C, ep);
+    ctx.count_cases(1);
+    // 1. DELETE, then GET answers 404 code 4.
+    let Some(x) = ctx
+        .send(C, inst, Request::new("DELETE", path.clone()))
+        .await
+    else {
+        return;
+    };
+    if !x.response.is_success() {
+        ctx.find_rule(
+            C,
+            inst,
+            "DELETE",
+            "create-delete",
+            format!("DELETE answered {}", x.response.summary()),
+            Some(&x),
+            "200",
+        );
+        return;
+    }
+    if let Some(g) = ctx.send(C, inst, Request::get(path.clone())).await
+        && (g.response.status != 404 || g.response.error_code().as_deref() != Some("4"))
+    {
+        ctx.find_rule(
+            C,
+            inst,
+            "GET",
+            "create-delete",
+            format!("after DELETE, GET answered {}", g.response.summary()),
+            Some(&g),
+            "404 with error code 4",
+        );
+    }
+    // 2. POST it back: its postable fields, and generated values for required ones it lacks.
+    let mut pairs: Vec<(String, Value)> = res
+        .fields
+        .iter()
+        .filter(|f| f.postable() && f.gettable())
+        .filter_map(|f| Some((f.path.clone(), get_path(&rec, &f.path)?.clone())))
+        .collect();
+    for req in &def.required {
+        if !pairs.iter().any(|(p, _)| p == req)
+            && let Some(f) = res.field(req)
+            && let Some(v) = different_value(ctx, f, None, C)
+        {
+            pairs.push((req.clone(), v));
+        }
+    }
+    let Some(x) = ctx
+        .send(
+            C,
+            ep,
+            Request::new("POST", with_query(ep.path(), &[("return_records", "true")]))
+                .json(body_of(&pairs)),
+        )
+        .await
+    else {
+        ctx.restore_problems.lock().unwrap().push(format!(
+            "{path}: deleted by create-delete and not re-created (no answer to POST)"
+        ));
+        return;
+    };
+    if x.response.status != 201 {
+        ctx.find_rule(
+            C,
+            ep,
+            "POST",
+            "create-delete",
+            format!(
+                "POST of the deleted record answered {}",
+                x.response.summary()
+            ),
+            Some(&x),
+            "201 with Location",
+        );
+        if !x.response.is_success() {
+            ctx.restore_problems.lock().unwrap().push(format!(
+                "{path}: deleted by create-delete and not re-created ({})",
+                x.response.summary()
+            ));
+            return;
+        }
+    }
+    match &x.response.location {
+        Some(loc) if loc.ends_with(&path) => {}
+        other => ctx.find_rule(
+            C,
+            ep,
+            "POST",
+            "create-delete",
+            format!("POST answered Location {other:?}"),
+            Some(&x),
+            &format!("Location naming {path}"),
+        ),
+    }
+    let Some(g) = ctx
+        .send(C, inst, Request::get(format!("{path}?fields=*")))
+        .await
+    else {
+        return;
+    };
+    for (p, v) in &pairs {
+        let f = res.field(p).expect("from the resource");
+        if f.gettable()
+            && !meets(
+                &expected_after_patch(f, v),
+                get_path(g.response.json.as_ref().unwrap_or(&Value::Null), p),
+            )
+        {
+            ctx.find_rule(
+                C,
+                inst,
+                "GET",
+                "create-delete",
+                format!(
+                    "after POST, {p} reads {} instead of {}",
+                    judge::show(g.response.json.as_ref().and_then(|j| get_path(j, p))),
+                    judge::show(Some(v))
+                ),
+                Some(&g),
+                "what was posted",
+            );
+            break;
+        }
+    }
+}
+
+pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "error-code";
+    let mut ran = false;
+    for (m, def) in &ep.def.methods {
+        for e in &def.errors {
+            let Some(cond) = e.condition else { continue };
+            let expect = |x: &Exchange| {
+                x.response.error_code().as_deref() == Some(e.code.as_str())
+                    && e.status.contains(&x.response.status)
+            };
+            let exp_text = format!("status {:?} with error code {}", e.status, e.code);
+            let x = match cond {
+                Condition::NotFound if *m != Method::GET && ep.kind() == Kind::Instance => {
+                    let keys: Vec<String> = ep
+                        .path_keys()
+                        .iter()
+                        .map(|_| "00000000-0000-4000-8000-0000000000ff".to_string())
+                        .collect();
+                    let pairs: Vec<(&str, &str)> = ep
+                        .path_keys()
+                        .into_iter()
+                        .zip(keys.iter().map(String::as_str))
+                        .collect();
+                    let path = ep.render(&pairs);
+                    let res = ctx.spec.resource_of(ep);
+                    let body = res
+                        .patchable()
+                        .find(|f| {
+                            !f.flags.lockout && f.ty == crate::spec::resource::FieldType::String
+                        })
+                        .map(|f| body_of(&[(f.path.clone(), json!("x"))]));
+                    let mut req = Request::new(m.as_str(), path);
+                    if *m == Method::PATCH {
+                        req = req.json(body.unwrap_or(json!({})));
+                    }
+                    ctx.send(C, ep, req).await
+                }
+                Condition::InvalidValue | Condition::RoleDenied if *m == Method::PATCH => {
+                    let Some(fname) = &e.field else { continue };
+                    let Some(f) = ctx.spec.resource_of(ep).field(fname) else {
+                        continue;
+                    };
+                    if f.flags.lockout && !ctx.may_destroy() {
+                        ctx.skip(C, ep, format!("error {} needs a change of the lock-out field {fname}: --allow-destructive", e.code));
+                        continue;
+                    }
+                    let svm = cond == Condition::RoleDenied;
+                    if svm && !ctx.client.has_svm_user() {
+                        ctx.skip(
+                            C,
+                            ep,
+                            format!("error {} needs an SVM administrator (--svm-user)", e.code),
+                        );
+                        continue;
+                    }
+                    let recs = if svm {
+                        visible_to_svm(ctx, ep).await
+                    } else {
+                        baseline(ctx, ep).to_vec()
+                    };
+                    let Some(rec) = recs
+                        .into_iter()
+                        .find(|r| get_path(r, fname).is_some() || !svm)
+                    else {
+                        ctx.skip(C, ep, format!("no record to provoke error {}", e.code));
+                        continue;
+                    };
+                    let Some(path) = ctx.instance_path(ep, &rec) else {
+                        continue;
+                    };
+                    ctx.protect(C, ep, &path).await;
+                    let value = if svm {
+                        different_value(ctx, f, get_path(&rec, fname), C)
+                    } else {
+                        generate::invalid_values(f).first().map(|(v, _)| v.clone())
+                    };
+                    let Some(value) = value else { continue };
+                    let auth = if svm { Auth::Svm } else { Auth::Admin };
+                    ctx.send(
+                        C,
+                        ep,
+                        Request::new("PATCH", path)
+                            .json(body_of(&[(fname.clone(), value)]))
+                            .auth(auth),
+                    )
+                    .await
+                }
+                Condition::Duplicate if *m == Method::POST => {
+                    if !ctx.may_destroy() {
+                        ctx.skip(
+                            C,
+                            ep,
+                            format!("error {} needs a POST: --allow-destructive", e.code),
+                        );
+                        continue;
+                    }
+                    let Some(rec) = baseline(ctx, ep).first().cloned() else {
+                        continue;
+                    };
+                    let res = ctx.spec.resource_of(ep);
+                    let mut pairs: Vec<(String, Value)> = Vec::new();
+                    for r in &m_required(ep, *m) {
+                        let Some(f) = res.field(r) else { continue };
+                        let v = get_path(&rec, r)
+                            .cloned()
+                            .or_else(|| different_value(ctx, f, None, C));
+                        if let Some(v) = v {
+                            pairs.push((r.clone(), v));
+                        }
+                    }
+                    ctx.send(C, ep, Request::new("POST", ep.path()).json(body_of(&pairs)))
+                        .await
+                }
+                _ => continue,
+            };
+            ran = true;
+            ctx.count_cases(1);
+            let Some(x) = x else { continue };
+            if !expect(&x) {
+                ctx.find(
+                    C,
+                    ep,
+                    m.as_str(),
+                    e.evidence,
+                    &format!("error-{}", e.code),
+                    format!("{} ({}) answered {}", e.when, m, x.response.summary()),
+                    Some(&x),
+                    &exp_text,
+                );
+            }
+        }
+    }
+    if ran {
+        ctx.ran(C, ep);
+    } else {
+        ctx.skip(
+            C,
+            ep,
+            "no documented error code with a condition the harness can provoke here",
+        );
+    }
+}
+
+fn m_required(ep: &Endpoint, m: Method) -> Vec<String> {
+    ep.method(m).map(|d| d.required.clone()).unwrap_or_default()
+}
+
+/// Records of an endpoint's family as the SVM administrator sees them.
+pub async fn visible_to_svm(ctx: &Ctx, ep: &Endpoint) -> Vec<Value> {
+    let Some(coll) = ctx.spec.collection_of(ep) else {
+        return Vec::new();
+    };
+    let Some(x) = ctx
+        .client
+        .send(Request::get(with_query(coll.path(), &[("fields", "*")])).auth(Auth::Svm))
+        .await
+        .ok()
+    else {
+        return Vec::new();
+    };
+    x.response.records().cloned().unwrap_or_default()
+}

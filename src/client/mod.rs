@@ -1,0 +1,426 @@
+//! The target, as the harness sees it: a real HTTP client (reqwest over rustls, Basic auth,
+//! timeouts, bounded concurrency) that turns each request into an [`Exchange`], and renders any
+//! request as a curl command with every secret redacted.
+
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// Whose credentials a request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Auth {
+    /// The cluster administrator (`--user`).
+    Admin,
+    /// The SVM administrator (`--svm-user`).
+    Svm,
+    /// No Authorization header.
+    None,
+    /// The admin's name with a wrong password.
+    Wrong,
+}
+
+/// A request body: JSON, or raw bytes for malformed-input probes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Body {
+    Json(Value),
+    Raw(String),
+}
+
+/// One request, independent of any client (checks build these; the client sends them).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Request {
+    pub method: String,
+    /// Path and query, already encoded (`/api/security/login/messages?fields=*`).
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<Body>,
+    pub auth: Auth,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accept: Option<String>,
+}
+
+impl Request {
+    pub fn new(method: &str, path: impl Into<String>) -> Self {
+        Request {
+            method: method.to_string(),
+            path: path.into(),
+            body: None,
+            auth: Auth::Admin,
+            accept: None,
+        }
+    }
+    pub fn get(path: impl Into<String>) -> Self {
+        Request::new("GET", path)
+    }
+    pub fn json(mut self, body: Value) -> Self {
+        self.body = Some(Body::Json(body));
+        self
+    }
+    pub fn raw(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(Body::Raw(body.into()));
+        self
+    }
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+    pub fn accept(mut self, accept: &str) -> Self {
+        self.accept = Some(accept.to_string());
+        self
+    }
+}
+
+/// What came back.
+#[derive(Debug, Clone, Serialize)]
+pub struct Response {
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    pub content_type: Option<String>,
+    /// The body as text (lossy for invalid UTF-8).
+    pub text: String,
+    /// The body as JSON, when it is JSON.
+    #[serde(skip)]
+    pub json: Option<Value>,
+    pub millis: u64,
+}
+
+impl Response {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+    /// `error.code` of an ONTAP error envelope, as text whatever its JSON type.
+    pub fn error_code(&self) -> Option<String> {
+        let c = self.json.as_ref()?.get("error")?.get("code")?;
+        Some(match c {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    }
+    pub fn error_target(&self) -> Option<&str> {
+        self.json.as_ref()?.get("error")?.get("target")?.as_str()
+    }
+    /// `records` of a collection answer.
+    pub fn records(&self) -> Option<&Vec<Value>> {
+        self.json.as_ref()?.get("records")?.as_array()
+    }
+    /// A short description for messages: `404 code 4`.
+    pub fn summary(&self) -> String {
+        match self.error_code() {
+            Some(c) => format!("{} (error code {c})", self.status),
+            None => self.status.to_string(),
+        }
+    }
+}
+
+/// A request with its answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exchange {
+    pub request: Request,
+    pub response: Response,
+}
+
+/// Why a request got no HTTP answer.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct TransportError(pub String);
+
+/// Credentials; the password never leaves this struct except into the Authorization header.
+#[derive(Clone)]
+pub struct Credentials {
+    pub user: String,
+    password: String,
+}
+
+impl Credentials {
+    pub fn new(user: impl Into<String>, password: impl Into<String>) -> Self {
+        Credentials {
+            user: user.into(),
+            password: password.into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credentials({}, <redacted>)", self.user)
+    }
+}
+
+/// How to trust the target's certificate.
+#[derive(Debug, Clone)]
+pub enum Trust {
+    /// The system's roots (the default).
+    System,
+    /// Only this PEM CA (`--ca-cert`, or the built-in mock's own certificate).
+    CaPem(String),
+    /// No verification (`--insecure`).
+    Insecure,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub base_url: String,
+    pub admin: Credentials,
+    pub svm: Option<Credentials>,
+    pub trust: Trust,
+    pub timeout: Duration,
+    pub concurrency: usize,
+}
+
+/// The harness's only way to talk to a target.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    cfg: Arc<ClientConfig>,
+    sent: Arc<AtomicU64>,
+    permits: Arc<Semaphore>,
+}
+
+/// Installs the one crypto provider of the process (ring) for rustls.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl Client {
+    pub fn new(cfg: ClientConfig) -> Result<Client, String> {
+        install_crypto();
+        let mut b = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(cfg.concurrency.max(1))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("ontap-conform/", env!("CARGO_PKG_VERSION")));
+        match &cfg.trust {
+            Trust::System => {}
+            Trust::Insecure => b = b.tls_danger_accept_invalid_certs(true),
+            Trust::CaPem(pem) => {
+                let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                    .map_err(|e| format!("the CA certificate is not PEM: {e}"))?;
+                if certs.is_empty() {
+                    return Err("the CA certificate file holds no certificate".into());
+                }
+                b = b.tls_certs_only(certs);
+            }
+        }
+        let http = b
+            .build()
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+        Ok(Client {
+            http,
+            cfg: Arc::new(cfg),
+            sent: Arc::new(AtomicU64::new(0)),
+            permits,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.cfg.base_url
+    }
+    pub fn admin_user(&self) -> &str {
+        &self.cfg.admin.user
+    }
+    pub fn has_svm_user(&self) -> bool {
+        self.cfg.svm.is_some()
+    }
+    /// Requests sent so far.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// Sends one request (waiting for a concurrency slot) and returns the exchange.
+    pub async fn send(&self, req: Request) -> Result<Exchange, TransportError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| TransportError("client closed".into()))?;
+        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+            .map_err(|_| TransportError(format!("bad method {}", req.method)))?;
+        let url = format!("{}{}", self.cfg.base_url.trim_end_matches('/'), req.path);
+        let mut rb = self.http.request(method, &url);
+        rb = rb.header(
+            "Accept",
+            req.accept.as_deref().unwrap_or("application/hal+json"),
+        );
+        match req.auth {
+            Auth::Admin => rb = rb.basic_auth(&self.cfg.admin.user, Some(&self.cfg.admin.password)),
+            Auth::Svm => {
+                let c = self.cfg.svm.as_ref().unwrap_or(&self.cfg.admin);
+                rb = rb.basic_auth(&c.user, Some(&c.password));
+            }
+            Auth::Wrong => {
+                rb = rb.basic_auth(
+                    &self.cfg.admin.user,
+                    Some(format!("{}-wrong", self.cfg.admin.password)),
+                )
+            }
+            Auth::None => {}
+        }
+        match &req.body {
+            Some(Body::Json(v)) => {
+                rb = rb
+                    .header("Content-Type", "application/json")
+                    .body(serde_json::to_vec(v).unwrap_or_default())
+            }
+            Some(Body::Raw(s)) => {
+                rb = rb
+                    .header("Content-Type", "application/json")
+                    .body(s.clone().into_bytes())
+            }
+            None => {}
+        }
+        let start = Instant::now();
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| TransportError(describe_reqwest(&e)))?;
+        let status = resp.status().as_u16();
+        let header = |n: &str| {
+            resp.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(String::from)
+        };
+        let location = header("location");
+        let content_type = header("content-type");
+        let bytes = resp
+            .bytes()
+            .await
+            .map_err(|e| TransportError(describe_reqwest(&e)))?;
+        let json = serde_json::from_slice(&bytes).ok();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Ok(Exchange {
+            request: req,
+            response: Response {
+                status,
+                location,
+                content_type,
+                text,
+                json,
+                millis: start.elapsed().as_millis() as u64,
+            },
+        })
+    }
+
+    /// The curl command that reproduces a request; the password is read from an environment
+    /// variable, never written.
+    pub fn curl(&self, req: &Request) -> String {
+        curl(
+            &self.cfg.base_url,
+            &self.cfg.admin.user,
+            self.cfg.svm.as_ref().map(|c| c.user.as_str()),
+            req,
+        )
+    }
+}
+
+fn describe_reqwest(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut msg = if e.is_timeout() {
+        "timed out".to_string()
+    } else if e.is_connect() {
+        "could not connect".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut src = e.source();
+    let mut last = String::new();
+    while let Some(s) = src {
+        last = s.to_string();
+        src = s.source();
+    }
+    if !last.is_empty() {
+        msg.push_str(": ");
+        msg.push_str(&last);
+    }
+    msg
+}
+
+/// Quotes a string for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@,+%".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+/// Renders a request as curl. Secrets are never written: the password comes from
+/// `$ONTAP_PASSWORD` / `$ONTAP_SVM_PASSWORD`, and write-only values in bodies are redacted by
+/// the caller (see `crate::report::redact_body`).
+pub fn curl(base: &str, admin: &str, svm: Option<&str>, req: &Request) -> String {
+    let mut parts = vec!["curl".to_string(), "-sk".to_string()];
+    if req.method != "GET" {
+        parts.push("-X".into());
+        parts.push(req.method.clone());
+    }
+    match req.auth {
+        Auth::Admin => {
+            parts.push("-u".into());
+            parts.push(format!("\"{admin}:$ONTAP_PASSWORD\""));
+        }
+        Auth::Svm => {
+            parts.push("-u".into());
+            parts.push(format!("\"{}:$ONTAP_SVM_PASSWORD\"", svm.unwrap_or(admin)));
+        }
+        Auth::Wrong => {
+            parts.push("-u".into());
+            parts.push(format!("\"{admin}:not-the-password\""));
+        }
+        Auth::None => {}
+    }
+    parts.push("-H".into());
+    parts.push(shell_quote(&format!(
+        "Accept: {}",
+        req.accept.as_deref().unwrap_or("application/hal+json")
+    )));
+    if let Some(body) = &req.body {
+        parts.push("-H".into());
+        parts.push(shell_quote("Content-Type: application/json"));
+        parts.push("--data-raw".into());
+        let text = match body {
+            Body::Json(v) => v.to_string(),
+            Body::Raw(s) => s.clone(),
+        };
+        parts.push(shell_quote(&text));
+    }
+    parts.push(shell_quote(&format!(
+        "{}{}",
+        base.trim_end_matches('/'),
+        req.path
+    )));
+    parts.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn curl_never_holds_the_password() {
+        let req = Request::new("PATCH", "/api/security/login/messages/x?return_timeout=15")
+            .json(json!({"banner": "it's"}));
+        let c = curl("https://10.0.0.1", "admin", None, &req);
+        assert!(c.contains("\"admin:$ONTAP_PASSWORD\""), "{c}");
+        assert!(c.contains("-X PATCH"));
+        assert!(c.contains("'{\"banner\":\"it'\\''s\"}'"), "{c}");
+        assert!(
+            c.ends_with("'https://10.0.0.1/api/security/login/messages/x?return_timeout=15'"),
+            "{c}"
+        );
+        let creds = Credentials::new("admin", "hunter2");
+        assert!(!format!("{creds:?}").contains("hunter2"));
+    }
+}

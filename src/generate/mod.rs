@@ -1,0 +1,390 @@
+//! Property-based generation from the contract: proptest strategies built from each field's type
+//! and constraints (valid and invalid values, PATCH bodies, field subsets, filters from values the
+//! target returned), a deterministic runner per property, and the shrinking loop that turns a
+//! failing case into a minimal one.
+
+use crate::spec::resource::{Field, FieldType};
+use proptest::prelude::*;
+use proptest::strategy::{BoxedStrategy, ValueTree};
+use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestRng, TestRunner};
+use serde_json::{Value, json};
+
+/// A runner whose every setting is fixed here, so `PROPTEST_*` variables cannot change a run, and
+/// whose randomness comes only from `--seed` and the property's name.
+pub fn runner(seed: u64, property: &str) -> TestRunner {
+    let config = Config {
+        cases: 1,
+        max_local_rejects: 1024,
+        max_global_rejects: 1024,
+        max_flat_map_regens: 10_000,
+        failure_persistence: None,
+        source_file: None,
+        test_name: None,
+        max_shrink_time: 0,
+        max_shrink_iters: 256,
+        max_default_size_range: 16,
+        result_cache: proptest::test_runner::noop_result_cache,
+        verbose: 0,
+        rng_algorithm: RngAlgorithm::ChaCha,
+        rng_seed: RngSeed::Fixed(seed),
+        _non_exhaustive: (),
+    };
+    // FNV-1a of the property name, mixed with the seed: properties draw independent streams.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in property.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+    }
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    bytes[8..16].copy_from_slice(&h.to_le_bytes());
+    TestRunner::new_with_rng(config, TestRng::from_seed(RngAlgorithm::ChaCha, &bytes))
+}
+
+/// Draws `n` value trees from a strategy (the trees keep what shrinking needs).
+pub fn draw<S: Strategy>(runner: &mut TestRunner, strategy: &S, n: u32) -> Vec<S::Tree> {
+    (0..n)
+        .filter_map(|_| strategy.new_tree(runner).ok())
+        .collect()
+}
+
+/// Proptest's shrinking loop, driven by our own (async, networked) test: `fails` re-runs a case.
+/// Returns the minimal failing value and the number of re-runs spent.
+pub async fn shrink<T, F, Fut>(mut tree: T, mut fails: F, budget: u32) -> (T::Value, u32)
+where
+    T: ValueTree,
+    T::Value: Clone,
+    F: FnMut(T::Value) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let mut best = tree.current();
+    let mut runs = 0;
+    if !tree.simplify() {
+        return (best, runs);
+    }
+    while runs < budget {
+        runs += 1;
+        let cur = tree.current();
+        if fails(cur.clone()).await {
+            best = cur;
+            if !tree.simplify() {
+                break;
+            }
+        } else if !tree.complicate() {
+            break;
+        }
+    }
+    (best, runs)
+}
+
+const TOKENS: &[&str] = &[
+    "a", "B", "z", "7", " ", "-", "_", "ontap", "\n", "\r\n", "é", ".",
+];
+const PLAIN: &[&str] = &["a", "B", "z", "7", "-", "_", "ontap", "x"];
+
+fn text(tokens: &'static [&'static str], max: usize) -> BoxedStrategy<String> {
+    prop::collection::vec(prop::sample::select(tokens), 0..max.clamp(1, 12))
+        .prop_map(|parts| parts.concat())
+        .boxed()
+}
+
+/// A valid value for a field, within its type, enum, range and length.
+pub fn valid_value(f: &Field) -> BoxedStrategy<Value> {
+    if !f.enum_values.is_empty() {
+        return prop::sample::select(f.enum_values.clone()).boxed();
+    }
+    match f.ty {
+        FieldType::Boolean => any::<bool>().prop_map(Value::Bool).boxed(),
+        FieldType::Integer | FieldType::Number => {
+            let lo = f.minimum.unwrap_or(0);
+            let hi = f.maximum.unwrap_or(lo + 1000).max(lo);
+            (lo..=hi).prop_map(|n| json!(n)).boxed()
+        }
+        FieldType::String => {
+            let max = f.max_length.unwrap_or(64) as usize;
+            let min = f.min_length.unwrap_or(0) as usize;
+            let tokens = if f.flags.crlf_normalised {
+                TOKENS
+            } else {
+                PLAIN
+            };
+            let short = text(tokens, 8).prop_map(move |s| fit(s, min, max)).boxed();
+            if f.max_length.is_some() {
+                prop_oneof![8 => short, 1 => Just(Value::String("m".repeat(max)))].boxed()
+            } else {
+                short.prop_map(|s| s).boxed()
+            }
+        }
+        FieldType::Array => prop::collection::vec(text(PLAIN, 4), 0..3)
+            .prop_map(|v| json!(v))
+            .boxed(),
+        FieldType::Object => Just(json!({})).boxed(),
+    }
+}
+
+fn fit(s: String, min: usize, max: usize) -> Value {
+    let mut s: String = s.chars().take(max).collect();
+    while s.chars().count() < min {
+        s.push('m');
+    }
+    Value::String(s)
+}
+
+/// Why an invalid value is invalid: the schema keyword it breaks.
+pub type Broken = &'static str;
+
+/// Values that break one of a field's constraints, each with the keyword it breaks. Shrinks toward
+/// the first alternative (a wrong type).
+pub fn invalid_values(f: &Field) -> Vec<(Value, Broken)> {
+    let mut out = Vec::new();
+    match f.ty {
+        FieldType::String => {
+            out.push((json!(7), "type"));
+            out.push((json!(true), "type"));
+        }
+        FieldType::Boolean => {
+            out.push((json!("yes"), "type"));
+            out.push((json!(1), "type"));
+        }
+        FieldType::Integer => {
+            out.push((json!("1"), "type"));
+            out.push((json!(1.5), "type"));
+        }
+        FieldType::Number => out.push((json!("1"), "type")),
+        FieldType::Array => out.push((json!("x"), "type")),
+        FieldType::Object => out.push((json!(1), "type")),
+    }
+    if !f.enum_values.is_empty() {
+        out.push((json!("not-a-valid-choice"), "enum"));
+    }
+    if let Some(m) = f.minimum {
+        out.push((json!(m - 1), "minimum"));
+    }
+    if let Some(m) = f.maximum {
+        out.push((json!(m + 1), "maximum"));
+    }
+    if let Some(m) = f.max_length {
+        out.push((Value::String("L".repeat(m as usize + 1)), "maxLength"));
+    }
+    if let Some(m) = f.min_length
+        && m > 0
+    {
+        out.push((Value::String("s".repeat(m as usize - 1)), "minLength"));
+    }
+    out
+}
+
+/// A non-empty PATCH body over some of `fields`, with valid values; shrinks toward one field.
+pub fn patch_body(fields: Vec<Field>) -> BoxedStrategy<Vec<(String, Value)>> {
+    let n = fields.len();
+    let per_field: Vec<BoxedStrategy<(String, Value)>> = fields
+        .into_iter()
+        .map(|f| {
+            let path = f.path.clone();
+            valid_value(&f).prop_map(move |v| (path.clone(), v)).boxed()
+        })
+        .collect();
+    (
+        per_field,
+        prop::sample::subsequence((0..n).collect::<Vec<_>>(), 1..=n.max(1)),
+    )
+        .prop_map(|(vals, pick)| pick.into_iter().map(|i| vals[i].clone()).collect())
+        .boxed()
+}
+
+/// A non-empty subset of names; shrinks toward fewer.
+pub fn subset(names: Vec<String>) -> BoxedStrategy<Vec<String>> {
+    let n = names.len();
+    prop::sample::subsequence(names, 1..=n.max(1)).boxed()
+}
+
+/// A key value that almost surely names no record: uuid-shaped, or a word with awkward bytes.
+pub fn random_key() -> BoxedStrategy<String> {
+    prop_oneof![
+        any::<u128>().prop_map(|n| {
+            let h = format!("{n:032x}");
+            format!(
+                "{}-{}-{}-{}-{}",
+                &h[0..8],
+                &h[8..12],
+                &h[12..16],
+                &h[16..20],
+                &h[20..32]
+            )
+        }),
+        text(&["zz", "no", "such", "-", "_", "9", " ", "é"], 6).prop_map(|s| format!("nosuch{s}")),
+    ]
+    .boxed()
+}
+
+/// An unknown query parameter name.
+pub fn unknown_param() -> BoxedStrategy<String> {
+    text(&["x", "q", "zz", "_", "bogus", "9"], 4)
+        .prop_map(|s| format!("no_such_param{s}"))
+        .boxed()
+}
+
+/// The operators a generated filter uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    Exact,
+    Not,
+    Or,
+    Wildcard,
+    Less,
+    Greater,
+    LessEq,
+    GreaterEq,
+    Range,
+    Null,
+    NotNull,
+}
+
+pub const OPS: &[Op] = &[
+    Op::Exact,
+    Op::Not,
+    Op::Or,
+    Op::Wildcard,
+    Op::Less,
+    Op::Greater,
+    Op::LessEq,
+    Op::GreaterEq,
+    Op::Range,
+    Op::Null,
+    Op::NotNull,
+];
+
+/// A filter draw: which candidate field, which operator, which observed values. Turned into a
+/// concrete `field=expr` by [`build_filter`] once the observed values are known.
+pub fn filter_draw(fields: usize) -> BoxedStrategy<(usize, Op, usize, usize, usize)> {
+    (
+        0..fields.max(1),
+        prop::sample::select(OPS),
+        0usize..64,
+        0usize..64,
+        1usize..8,
+    )
+        .boxed()
+}
+
+/// Characters that mean something in an ONTAP filter value.
+pub fn filter_safe(s: &str) -> bool {
+    !s.is_empty()
+        && !s.contains([
+            '*', '|', '!', '<', '>', '\n', '\r', ',', '{', '}', '"', '\\',
+        ])
+        && !s.contains("..")
+        && s != "null"
+        && s.trim() == s
+}
+
+/// Builds `expr` for a field from observed values, or None when the operator does not fit it.
+pub fn build_filter(
+    f: &Field,
+    values: &[Value],
+    op: Op,
+    a: usize,
+    b: usize,
+    cut: usize,
+) -> Option<String> {
+    let texts: Vec<String> = values
+        .iter()
+        .filter_map(|v| match v {
+            Value::String(s) if filter_safe(s) => Some(s.clone()),
+            Value::Bool(x) => Some(x.to_string()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .collect();
+    let numeric = matches!(f.ty, FieldType::Integer | FieldType::Number);
+    let pick = |i: usize| texts.get(i % texts.len().max(1)).cloned();
+    Some(match op {
+        Op::Null => "null".into(),
+        Op::NotNull => "!null".into(),
+        _ if texts.is_empty() => return None,
+        Op::Exact => pick(a)?,
+        Op::Not => format!("!{}", pick(a)?),
+        Op::Or => format!("{}|{}", pick(a)?, pick(b)?),
+        Op::Wildcard if f.ty == FieldType::String => {
+            let s = pick(a)?;
+            let prefix: String = s.chars().take(cut.min(s.chars().count())).collect();
+            format!("{prefix}*")
+        }
+        Op::Less if numeric => format!("<{}", pick(a)?),
+        Op::Greater if numeric => format!(">{}", pick(a)?),
+        Op::LessEq if numeric => format!("<={}", pick(a)?),
+        Op::GreaterEq if numeric => format!(">={}", pick(a)?),
+        Op::Range if numeric => {
+            let (x, y) = (pick(a)?.parse::<i64>().ok()?, pick(b)?.parse::<i64>().ok()?);
+            format!("{}..{}", x.min(y), x.max(y))
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Spec;
+
+    #[test]
+    fn same_seed_same_values() {
+        let spec = Spec::builtin();
+        let f = spec
+            .resource("login_messages")
+            .unwrap()
+            .field("banner")
+            .unwrap()
+            .clone();
+        let s = valid_value(&f);
+        let a: Vec<Value> = draw(&mut runner(7, "p"), &s, 20)
+            .iter()
+            .map(|t| t.current())
+            .collect();
+        let b: Vec<Value> = draw(&mut runner(7, "p"), &s, 20)
+            .iter()
+            .map(|t| t.current())
+            .collect();
+        let c: Vec<Value> = draw(&mut runner(8, "p"), &s, 20)
+            .iter()
+            .map(|t| t.current())
+            .collect();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        for v in &a {
+            assert!(f.accepts(v), "{v} breaks {}", f.path);
+        }
+    }
+
+    #[test]
+    fn invalid_values_break_constraints() {
+        let spec = Spec::builtin();
+        let duo = spec.resource("duo").unwrap();
+        for f in &duo.fields {
+            for (v, kw) in invalid_values(f) {
+                assert_eq!(f.violation(&v), Some(kw), "{} {v}", f.path);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn shrinking_finds_a_minimal_body() {
+        let spec = Spec::builtin();
+        let res = spec.resource("duo").unwrap();
+        let fields: Vec<Field> = res.patchable().cloned().collect();
+        let strat = patch_body(fields);
+        let mut r = runner(1, "shrink");
+        // The "target" fails whenever comment is in the body: shrinking keeps only comment.
+        let failing = draw(&mut r, &strat, 200)
+            .into_iter()
+            .find(|t| t.current().len() > 2 && t.current().iter().any(|(k, _)| k == "comment"))
+            .expect("a big body with comment");
+        let (min, _) = shrink(
+            failing,
+            |b| async move { b.iter().any(|(k, _)| k == "comment") },
+            500,
+        )
+        .await;
+        assert_eq!(min.len(), 1, "{min:?}");
+        assert_eq!(min[0].0, "comment");
+    }
+}

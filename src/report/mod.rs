@@ -1,0 +1,403 @@
+//! The verdict of a run: the Report model (serde, the JSON report's schema), its terminal
+//! rendering, and the redaction every rendering goes through so that no secret leaves the process.
+
+use crate::checks::{CHECKS, Severity};
+use crate::client::{Body, Request};
+use crate::run::ctx::{Finding, Mode, Outcome};
+use crate::spec::Spec;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+pub const REDACTED: &str = "<redacted>";
+
+/// Field names whose values are secrets: write-only and POST-response-only fields of any resource.
+pub fn secret_names(spec: &Spec) -> Vec<String> {
+    let mut names: Vec<String> = spec
+        .resources
+        .values()
+        .flat_map(|r| {
+            r.secrets()
+                .map(|f| f.path.rsplit('.').next().unwrap_or(&f.path).to_string())
+        })
+        .collect();
+    names.push("password".into());
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn redact_value(v: &mut Value, names: &[String]) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m.iter_mut() {
+                if names.iter().any(|n| n == k) {
+                    *child = Value::String(REDACTED.into());
+                } else {
+                    redact_value(child, names);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|c| redact_value(c, names)),
+        _ => {}
+    }
+}
+
+/// A text with every secret field's value replaced, whether or not it parses as JSON.
+pub fn redact_text(spec: &Spec, text: &str) -> String {
+    let names = secret_names(spec);
+    if let Ok(mut v) = serde_json::from_str::<Value>(text) {
+        redact_value(&mut v, &names);
+        return v.to_string();
+    }
+    let mut out = text.to_string();
+    for n in &names {
+        let needle = format!("\"{n}\"");
+        let mut from = 0;
+        while let Some(pos) = out[from..].find(&needle) {
+            let start = from + pos + needle.len();
+            let rest = &out[start..];
+            let Some(colon) = rest.find(':') else { break };
+            let after = &rest[colon + 1..];
+            let trimmed = after.trim_start();
+            let vstart = start + colon + 1 + (after.len() - trimmed.len());
+            if trimmed.starts_with('"') {
+                let mut end = None;
+                let mut esc = false;
+                for (i, c) in trimmed.char_indices().skip(1) {
+                    if esc {
+                        esc = false;
+                    } else if c == '\\' {
+                        esc = true;
+                    } else if c == '"' {
+                        end = Some(i);
+                        break;
+                    }
+                }
+                let end = vstart + end.map(|e| e + 1).unwrap_or(trimmed.len());
+                out.replace_range(vstart..end, &format!("\"{REDACTED}\""));
+                from = vstart + REDACTED.len() + 2;
+            } else {
+                from = vstart;
+            }
+            if from >= out.len() {
+                break;
+            }
+        }
+    }
+    out
+}
+
+/// A request with the secrets of its body redacted.
+pub fn redact_request(spec: &Spec, req: &Request) -> Request {
+    let mut r = req.clone();
+    r.body = match &req.body {
+        Some(Body::Json(v)) => {
+            let mut v = v.clone();
+            redact_value(&mut v, &secret_names(spec));
+            Some(Body::Json(v))
+        }
+        Some(Body::Raw(s)) => Some(Body::Raw(redact_text(spec, s))),
+        None => None,
+    };
+    r
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    /// (endpoint, check) pairs by verdict.
+    pub passed: usize,
+    pub failed: usize,
+    pub warnings: usize,
+    pub skipped: usize,
+    /// Findings by severity.
+    pub failures: usize,
+    pub warning_findings: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Figures {
+    pub requests: u64,
+    pub cases: u64,
+    pub wall_seconds: f64,
+    pub requests_per_second: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Passed,
+    Failed,
+    Warning,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ResultRow {
+    pub endpoint: String,
+    pub check: String,
+    pub verdict: Verdict,
+    pub failures: usize,
+    pub warnings: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The JSON report (`--report json=FILE`); its fields are documented in the README.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub tool: String,
+    pub target: String,
+    pub ontap_version: String,
+    pub mode: Mode,
+    pub seed: u64,
+    pub cases_per_property: u32,
+    pub strict: bool,
+    pub interrupted: bool,
+    pub summary: Summary,
+    pub figures: Figures,
+    pub results: Vec<ResultRow>,
+    pub findings: Vec<Finding>,
+    /// Records the run could not put back exactly (empty on a clean run).
+    pub restore_problems: Vec<String>,
+}
+
+impl Report {
+    #[allow(clippy::too_many_arguments)]
+    pub fn build(
+        target: String,
+        ontap_version: String,
+        mode: Mode,
+        seed: u64,
+        cases_per_property: u32,
+        strict: bool,
+        outcomes: BTreeMap<(String, String), Outcome>,
+        mut findings: Vec<Finding>,
+        figures: Figures,
+        restore_problems: Vec<String>,
+        interrupted: bool,
+    ) -> Report {
+        findings.sort_by(|a, b| {
+            (
+                a.severity,
+                &a.endpoint,
+                check_index(&a.check),
+                &a.method,
+                &a.message,
+            )
+                .cmp(&(
+                    b.severity,
+                    &b.endpoint,
+                    check_index(&b.check),
+                    &b.method,
+                    &b.message,
+                ))
+        });
+        let mut rows = Vec::new();
+        for ((check, endpoint), outcome) in &outcomes {
+            let mine = findings
+                .iter()
+                .filter(|f| &f.check == check && &f.endpoint == endpoint);
+            let failures = mine
+                .clone()
+                .filter(|f| f.severity == Severity::Failure)
+                .count();
+            let warnings = mine.filter(|f| f.severity == Severity::Warning).count();
+            let (verdict, reason) = match outcome {
+                Outcome::Skipped(why) if failures + warnings == 0 => {
+                    (Verdict::Skipped, Some(why.clone()))
+                }
+                _ if failures > 0 => (Verdict::Failed, None),
+                _ if warnings > 0 => (Verdict::Warning, None),
+                _ => (Verdict::Passed, None),
+            };
+            rows.push(ResultRow {
+                endpoint: endpoint.clone(),
+                check: check.clone(),
+                verdict,
+                failures,
+                warnings,
+                reason,
+            });
+        }
+        rows.sort_by(|a, b| {
+            (&a.endpoint, check_index(&a.check)).cmp(&(&b.endpoint, check_index(&b.check)))
+        });
+        let count = |v: Verdict| rows.iter().filter(|r| r.verdict == v).count();
+        let summary = Summary {
+            passed: count(Verdict::Passed),
+            failed: count(Verdict::Failed),
+            warnings: count(Verdict::Warning),
+            skipped: count(Verdict::Skipped),
+            failures: findings
+                .iter()
+                .filter(|f| f.severity == Severity::Failure)
+                .count(),
+            warning_findings: findings
+                .iter()
+                .filter(|f| f.severity == Severity::Warning)
+                .count(),
+        };
+        Report {
+            tool: format!("ontap-conform {}", env!("CARGO_PKG_VERSION")),
+            target,
+            ontap_version,
+            mode,
+            seed,
+            cases_per_property,
+            strict,
+            interrupted,
+            summary,
+            figures,
+            results: rows,
+            findings,
+            restore_problems,
+        }
+    }
+
+    /// Whether the run fails (exit 1): a failure, a restore problem, or a warning with --strict.
+    pub fn failed(&self) -> bool {
+        self.summary.failures > 0
+            || !self.restore_problems.is_empty()
+            || (self.strict && self.summary.warning_findings > 0)
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("the report serializes") + "\n"
+    }
+}
+
+fn check_index(name: &str) -> usize {
+    CHECKS
+        .iter()
+        .position(|c| c.name == name)
+        .unwrap_or(usize::MAX)
+}
+
+/// The terminal rendering: findings with reproducers, then the endpoint × check table.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    for f in &r.findings {
+        let tag = match f.severity {
+            Severity::Failure => "FAIL",
+            Severity::Warning => "WARN",
+        };
+        let times = if f.occurrences > 1 {
+            format!(" (seen {} times)", f.occurrences)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "{tag} {} {} {} [{} {}]{times}",
+            f.check, f.method, f.endpoint, f.rule, f.evidence
+        );
+        let _ = writeln!(out, "     {}", f.message);
+        if let Some(rep) = &f.reproducer {
+            if let Some(s) = &rep.shrunk {
+                let _ = writeln!(out, "     shrunk: {s}");
+            }
+            let _ = writeln!(out, "     reproduce: {}", rep.curl);
+            let _ = writeln!(out, "     expected:  {}", rep.expected);
+            let _ = writeln!(out, "     actual:    {}", rep.actual);
+        }
+        out.push('\n');
+    }
+    let endpoints: Vec<&String> = {
+        let mut e: Vec<&String> = r.results.iter().map(|x| &x.endpoint).collect();
+        e.dedup();
+        e
+    };
+    let _ = writeln!(out, "Endpoints:");
+    for (i, e) in endpoints.iter().enumerate() {
+        let _ = writeln!(out, "  [{}] {e}", i + 1);
+    }
+    let _ = write!(out, "\n{:<19}", "CHECK");
+    for i in 0..endpoints.len() {
+        let _ = write!(out, " {:<7}", format!("[{}]", i + 1));
+    }
+    out.push('\n');
+    let mut skipped: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for c in CHECKS {
+        if !r.results.iter().any(|x| x.check == c.name) {
+            continue;
+        }
+        let _ = write!(out, "{:<19}", c.name);
+        for (i, e) in endpoints.iter().enumerate() {
+            let cell = match r
+                .results
+                .iter()
+                .find(|x| x.check == c.name && &x.endpoint == *e)
+            {
+                None => "-".to_string(),
+                Some(x) => match x.verdict {
+                    Verdict::Passed => "ok".into(),
+                    Verdict::Failed => format!("FAIL {}", x.failures),
+                    Verdict::Warning => format!("warn {}", x.warnings),
+                    Verdict::Skipped => {
+                        skipped
+                            .entry((c.name.to_string(), x.reason.clone().unwrap_or_default()))
+                            .or_default()
+                            .push(i + 1);
+                        "skip".into()
+                    }
+                },
+            };
+            let _ = write!(out, " {cell:<7}");
+        }
+        out.push('\n');
+    }
+    if !skipped.is_empty() {
+        let _ = writeln!(out, "\nSkipped:");
+        for ((check, why), eps) in &skipped {
+            let list: Vec<String> = eps.iter().map(|i| format!("[{i}]")).collect();
+            let _ = writeln!(out, "  {check} {}: {why}", list.join(""));
+        }
+    }
+    if !r.restore_problems.is_empty() {
+        let _ = writeln!(out, "\nNOT RESTORED (check these records by hand):");
+        for p in &r.restore_problems {
+            let _ = writeln!(out, "  {p}");
+        }
+    }
+    let s = &r.summary;
+    let _ = writeln!(
+        out,
+        "\n{} passed, {} failed, {} warnings, {} skipped ({} failure findings, {} warning findings)",
+        s.passed, s.failed, s.warnings, s.skipped, s.failures, s.warning_findings
+    );
+    let f = &r.figures;
+    let _ = writeln!(
+        out,
+        "{} requests, {} cases in {:.2} s ({:.0} requests/s); target {} (ONTAP {}), mode {:?}, seed {}{}",
+        f.requests,
+        f.cases,
+        f.wall_seconds,
+        f.requests_per_second,
+        r.target,
+        r.ontap_version,
+        r.mode,
+        r.seed,
+        if r.interrupted { ", INTERRUPTED" } else { "" }
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_redacted_everywhere() {
+        let spec = Spec::builtin();
+        let t = redact_text(spec, r#"{"secret_key":"s3cr3t","comment":"ok"}"#);
+        assert!(!t.contains("s3cr3t") && t.contains("ok"), "{t}");
+        let t = redact_text(spec, r#"{"secret_key": "s3cr3t", "x": [tr"#);
+        assert!(!t.contains("s3cr3t"), "{t}");
+        let req = Request::new("PATCH", "/x").json(json!({"secret_key": "s3cr3t", "comment": "c"}));
+        let r = redact_request(spec, &req);
+        assert!(!format!("{r:?}").contains("s3cr3t"));
+    }
+}

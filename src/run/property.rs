@@ -1,0 +1,179 @@
+//! Running one property against the target: draw the cases from a proptest strategy (seeded by
+//! `--seed` and the property's name), run them (concurrently when they only read), and shrink the
+//! first failure to a minimal request whose curl reproducer goes into the report.
+
+use crate::checks::{Severity, rule_evidence};
+use crate::client::Exchange;
+use crate::generate;
+use crate::run::ctx::{Ctx, Finding};
+use crate::spec::Endpoint;
+use crate::spec::model::Evidence;
+use futures_util::stream::{self, StreamExt};
+use proptest::strategy::{Strategy, ValueTree};
+use std::fmt::Debug;
+use std::future::Future;
+
+/// How one generated case went.
+#[allow(clippy::large_enum_variant)]
+pub enum Case {
+    Pass,
+    Fail(Failure),
+    /// The case does not apply (e.g. an operator that does not fit the field).
+    Skip,
+}
+
+pub struct Failure {
+    pub rule: String,
+    /// Overrides the rule's evidence (field-level rules: a field's maxLength is doc, its enum lib).
+    pub evidence: Option<Evidence>,
+    pub message: String,
+    pub exchange: Option<Exchange>,
+    pub expected: String,
+}
+
+impl Failure {
+    pub fn rule(rule: &str, message: String, x: Exchange, expected: String) -> Self {
+        Failure {
+            rule: rule.into(),
+            evidence: None,
+            message,
+            exchange: Some(x),
+            expected,
+        }
+    }
+    pub fn plain(rule: &str, message: String) -> Self {
+        Failure {
+            rule: rule.into(),
+            evidence: None,
+            message,
+            exchange: None,
+            expected: String::new(),
+        }
+    }
+    pub fn with_evidence(mut self, e: Evidence) -> Self {
+        self.evidence = Some(e);
+        self
+    }
+}
+
+/// Parallel cases in flight for one read-only property.
+const IN_FLIGHT: usize = 8;
+/// Re-runs spent shrinking one failure at most.
+const SHRINK_BUDGET: u32 = 64;
+
+#[allow(clippy::too_many_arguments)]
+pub async fn property<S, F, Fut>(
+    ctx: &Ctx,
+    check: &str,
+    ep: &Endpoint,
+    method: &str,
+    strategy: S,
+    cases: u32,
+    concurrent: bool,
+    test: F,
+) where
+    S: Strategy,
+    S::Value: Clone + Debug,
+    F: Fn(S::Value) -> Fut,
+    Fut: Future<Output = Case>,
+{
+    let mut runner = generate::runner(ctx.seed, &format!("{check} {}", ep.path()));
+    let mut trees = generate::draw(&mut runner, &strategy, cases.max(1));
+    let total = trees.len();
+    let results: Vec<(usize, Case)> = if concurrent {
+        let test = &test;
+        let mut r: Vec<(usize, Case)> = stream::iter(trees.iter().map(|t| t.current()).enumerate())
+            .map(|(i, v)| async move { (i, test(v).await) })
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        r.sort_by_key(|(i, _)| *i);
+        r
+    } else {
+        let mut r = Vec::with_capacity(total);
+        for (i, t) in trees.iter().enumerate() {
+            let out = test(t.current()).await;
+            let stop = matches!(out, Case::Fail(_));
+            r.push((i, out));
+            if stop {
+                break;
+            }
+        }
+        r
+    };
+    let applicable = results
+        .iter()
+        .filter(|(_, c)| !matches!(c, Case::Skip))
+        .count();
+    ctx.count_cases(applicable as u64);
+    if applicable == 0 {
+        ctx.skip(
+            check,
+            ep,
+            "no generated case applied to this endpoint's data",
+        );
+        return;
+    }
+    ctx.ran(check, ep);
+    let failing: Vec<usize> = results
+        .iter()
+        .filter(|(_, c)| matches!(c, Case::Fail(_)))
+        .map(|(i, _)| *i)
+        .collect();
+    let Some(&first) = failing.first() else {
+        return;
+    };
+    let tree = trees.swap_remove(first);
+    let original = tree.current();
+    let (minimal, steps) = generate::shrink(
+        tree,
+        |v| async { matches!(test(v).await, Case::Fail(_)) },
+        SHRINK_BUDGET,
+    )
+    .await;
+    // Run the minimal case once more for its exchange; fall back to the first failure.
+    let failure = match test(minimal.clone()).await {
+        Case::Fail(f) => f,
+        _ => match results.into_iter().find(|(i, _)| *i == first) {
+            Some((_, Case::Fail(f))) => f,
+            _ => return,
+        },
+    };
+    let evidence = failure
+        .evidence
+        .unwrap_or_else(|| rule_evidence(ctx.spec, &failure.rule));
+    let mut reproducer = failure
+        .exchange
+        .as_ref()
+        .map(|x| ctx.reproducer(x, &failure.expected));
+    if let Some(r) = reproducer.as_mut() {
+        let of = if concurrent {
+            format!("{} of {total} cases failed", failing.len())
+        } else {
+            format!("case {} of {total} failed", first + 1)
+        };
+        r.shrunk = Some(if format!("{original:?}") == format!("{minimal:?}") {
+            format!(
+                "{of}; already minimal: {}",
+                crate::report::redact_text(ctx.spec, &format!("{minimal:?}"))
+            )
+        } else {
+            format!(
+                "{of}; shrunk in {steps} steps from {} to {}",
+                crate::report::redact_text(ctx.spec, &format!("{original:?}")),
+                crate::report::redact_text(ctx.spec, &format!("{minimal:?}"))
+            )
+        });
+    }
+    ctx.push(Finding {
+        check: check.into(),
+        endpoint: ep.path().into(),
+        method: method.into(),
+        severity: Severity::of(evidence),
+        evidence,
+        rule: failure.rule,
+        message: failure.message,
+        reproducer,
+        occurrences: failing.len() as u64,
+    });
+}

@@ -1,6 +1,9 @@
 //! The verdict of a run: the Report model (serde, the JSON report's schema), its terminal
 //! rendering, and the redaction every rendering goes through so that no secret leaves the process.
 
+pub mod junit;
+pub mod record;
+
 use crate::checks::{CHECKS, Severity};
 use crate::client::{Body, Request};
 use crate::run::ctx::{Finding, Mode, Outcome};
@@ -161,6 +164,9 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// Records the run could not put back exactly (empty on a clean run).
     pub restore_problems: Vec<String>,
+    /// With --compare: what changed against the baseline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<Vec<record::Drift>>,
 }
 
 impl Report {
@@ -253,6 +259,7 @@ impl Report {
             results: rows,
             findings,
             restore_problems,
+            drift: None,
         }
     }
 

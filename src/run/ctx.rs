@@ -79,6 +79,8 @@ pub struct Ctx {
     cases_run: AtomicU64,
     saved: Mutex<Vec<Saved>>,
     pub restore_problems: Mutex<Vec<String>>,
+    /// Set with --record / --compare: every exchange is kept as a request class.
+    pub recorder: Option<crate::report::record::Recorder>,
 }
 
 #[derive(Debug, Clone)]
@@ -116,6 +118,7 @@ impl Ctx {
             cases_run: AtomicU64::new(0),
             saved: Mutex::new(Vec::new()),
             restore_problems: Mutex::new(Vec::new()),
+            recorder: None,
         }
     }
 
@@ -226,6 +229,9 @@ impl Ctx {
         match self.client.send(req.clone()).await {
             Ok(x) => {
                 self.judge_passive(ep, &x);
+                if let Some(r) = &self.recorder {
+                    r.add(ep.path(), check, &x);
+                }
                 Some(x)
             }
             Err(TransportError(e)) => {

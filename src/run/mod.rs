@@ -11,6 +11,7 @@ use crate::cli::{DiffArgs, RunArgs};
 use crate::client::{Client, ClientConfig, Credentials, Request, Trust};
 use crate::error::{Error, Result};
 use crate::mock::{self, MockConfig, Role, Tls};
+use crate::report::record::{self, Recording};
 use crate::report::{self, Figures, Report};
 use crate::spec::model::{Kind, Method};
 use crate::spec::{Endpoint, OntapVersion, Spec};
@@ -29,13 +30,56 @@ pub fn cli_main(args: RunArgs) -> Result<()> {
         print!("{}", checks::list(spec));
         return Ok(());
     }
-    let cfg = RunConfig::from_args(args)?;
+    let mut cfg = RunConfig::from_args(args)?;
+    // A comparison replays the baseline's requests: same seed, same case count.
+    let baseline = match &cfg.compare {
+        Some(dir) => {
+            let b = record::read(dir)?;
+            cfg.seed = b.manifest.seed;
+            cfg.cases = b.manifest.cases;
+            Some(b)
+        }
+        None => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
-    let report = rt.block_on(tokio::task::LocalSet::new().run_until(execute(&cfg)))?;
+    let (mut report, recording) =
+        rt.block_on(tokio::task::LocalSet::new().run_until(execute_recording(&cfg)))?;
+    if let (Some(dir), Some(rec)) = (&cfg.record, &recording) {
+        record::write(dir, rec)?;
+        eprintln!(
+            "recorded {} endpoints into {}",
+            rec.endpoints.len(),
+            dir.display()
+        );
+    }
+    let drift = match (&baseline, &recording, &cfg.compare) {
+        (Some(b), Some(rec), Some(dir)) => {
+            let d = record::diff(b, rec);
+            report.drift = Some(d.clone());
+            Some((d, dir.display().to_string()))
+        }
+        _ => None,
+    };
     print!("{}", report::render(&report));
+    if let Some((d, dir)) = &drift {
+        print!(
+            "\n{}",
+            record::render(
+                d,
+                &format!(
+                    "the baseline {dir} (ONTAP {})",
+                    baseline
+                        .as_ref()
+                        .map(|b| b.manifest.ontap_version.as_str())
+                        .unwrap_or("?")
+                ),
+                &format!("{} (ONTAP {})", report.target, report.ontap_version)
+            )
+        );
+    }
     write_reports(&cfg, &report)?;
     if report.interrupted {
         return Err(Error::Failed(
@@ -49,6 +93,14 @@ pub fn cli_main(args: RunArgs) -> Result<()> {
             "warnings fail the run with --strict"
         };
         return Err(Error::Failed(why.into()));
+    }
+    if let Some((d, _)) = drift
+        && !d.is_empty()
+    {
+        return Err(Error::Drift(format!(
+            "{} changes against the baseline",
+            d.len()
+        )));
     }
     Ok(())
 }
@@ -267,6 +319,11 @@ fn active(name: &str) -> Option<CheckFn> {
 
 /// Runs the suite and returns the report (without printing or exiting).
 pub async fn execute(cfg: &RunConfig) -> Result<Report> {
+    Ok(execute_recording(cfg).await?.0)
+}
+
+/// Runs the suite; with --record or --compare also returns the recording of its exchanges.
+pub async fn execute_recording(cfg: &RunConfig) -> Result<(Report, Option<Recording>)> {
     let start = Instant::now();
     let (client, running, label) = connect(cfg).await?;
     let outcome = run_with(cfg, client, &label, start).await;
@@ -276,7 +333,12 @@ pub async fn execute(cfg: &RunConfig) -> Result<Report> {
     outcome
 }
 
-async fn run_with(cfg: &RunConfig, client: Client, label: &str, start: Instant) -> Result<Report> {
+async fn run_with(
+    cfg: &RunConfig,
+    client: Client,
+    label: &str,
+    start: Instant,
+) -> Result<(Report, Option<Recording>)> {
     let version = discover_version(&client).await?;
     let builtin = matches!(cfg.target, Target::Builtin { .. });
     let mut ctx = Ctx::new(
@@ -289,6 +351,9 @@ async fn run_with(cfg: &RunConfig, client: Client, label: &str, start: Instant) 
         cfg.seed,
         cfg.checks.clone(),
     );
+    if cfg.record.is_some() || cfg.compare.is_some() {
+        ctx.recorder = Some(record::Recorder::default());
+    }
     let endpoints: Vec<&'static Endpoint> = cfg
         .spec
         .endpoints
@@ -406,7 +471,7 @@ async fn run_with(cfg: &RunConfig, client: Client, label: &str, start: Instant) 
             0.0
         },
     };
-    Ok(Report::build(
+    let report = Report::build(
         label.to_string(),
         version.to_string(),
         cfg.mode,
@@ -418,5 +483,15 @@ async fn run_with(cfg: &RunConfig, client: Client, label: &str, start: Instant) 
         figures,
         problems,
         interrupted,
-    ))
+    );
+    let available: Vec<&str> = endpoints
+        .iter()
+        .filter(|e| e.available_in(version))
+        .map(|e| e.path())
+        .collect();
+    let recording = ctx
+        .recorder
+        .as_ref()
+        .map(|r| r.finish(&version.to_string(), cfg.seed, cfg.cases, &available));
+    Ok((report, recording))
 }

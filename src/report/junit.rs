@@ -1,0 +1,119 @@
+//! JUnit XML for CI test reporters (GitLab, Jenkins, GitHub): one test suite per endpoint, one
+//! test case per check. Failures carry the message and the curl reproducer; warnings are
+//! failures only with --strict and otherwise go to system-out; skipped checks say why.
+
+use super::{Report, Verdict};
+use crate::checks::Severity;
+use std::fmt::Write;
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 forbids most control characters, even escaped.
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t') => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn render(r: &Report) -> String {
+    let mut endpoints: Vec<&String> = r.results.iter().map(|x| &x.endpoint).collect();
+    endpoints.dedup();
+    let per_test = if r.results.is_empty() {
+        0.0
+    } else {
+        r.figures.wall_seconds / r.results.len() as f64
+    };
+    let mut suites = String::new();
+    let (mut all_tests, mut all_fail, mut all_skip) = (0, 0, 0);
+    for ep in endpoints {
+        let rows: Vec<_> = r.results.iter().filter(|x| &x.endpoint == ep).collect();
+        let mut cases = String::new();
+        let (mut fails, mut skips) = (0, 0);
+        for row in &rows {
+            let findings: Vec<_> = r
+                .findings
+                .iter()
+                .filter(|f| &f.endpoint == ep && f.check == row.check)
+                .collect();
+            let failing: Vec<_> = findings
+                .iter()
+                .filter(|f| f.severity == Severity::Failure || r.strict)
+                .collect();
+            let _ = write!(
+                cases,
+                "    <testcase name=\"{}\" classname=\"{}\" time=\"{per_test:.3}\"",
+                escape(&row.check),
+                escape(ep)
+            );
+            if row.verdict == Verdict::Skipped {
+                skips += 1;
+                let _ = writeln!(
+                    cases,
+                    ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+                    escape(row.reason.as_deref().unwrap_or(""))
+                );
+            } else if !failing.is_empty() {
+                fails += 1;
+                let first = failing[0];
+                let mut body = String::new();
+                for f in &failing {
+                    let _ = writeln!(
+                        body,
+                        "{} {} [{} {}]: {}",
+                        f.method, f.endpoint, f.rule, f.evidence, f.message
+                    );
+                    if let Some(rep) = &f.reproducer {
+                        let _ = writeln!(
+                            body,
+                            "  reproduce: {}\n  expected:  {}\n  actual:    {}",
+                            rep.curl, rep.expected, rep.actual
+                        );
+                    }
+                }
+                let _ = writeln!(
+                    cases,
+                    ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
+                    escape(&first.message),
+                    escape(&first.rule),
+                    escape(&body)
+                );
+            } else if !findings.is_empty() {
+                let text: Vec<String> = findings
+                    .iter()
+                    .map(|f| format!("warning [{} {}]: {}", f.rule, f.evidence, f.message))
+                    .collect();
+                let _ = writeln!(
+                    cases,
+                    ">\n      <system-out>{}</system-out>\n    </testcase>",
+                    escape(&text.join("\n"))
+                );
+            } else {
+                cases.push_str("/>\n");
+            }
+        }
+        all_tests += rows.len();
+        all_fail += fails;
+        all_skip += skips;
+        let _ = write!(
+            suites,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\" errors=\"0\" skipped=\"{skips}\" time=\"{:.3}\">\n{cases}  </testsuite>\n",
+            escape(ep),
+            rows.len(),
+            per_test * rows.len() as f64
+        );
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ontap-conform\" tests=\"{all_tests}\" failures=\"{all_fail}\" errors=\"0\" skipped=\"{all_skip}\" time=\"{:.3}\">\n{suites}</testsuites>\n",
+        r.figures.wall_seconds
+    )
+}

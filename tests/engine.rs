@@ -1,0 +1,320 @@
+//! The engine against the reference mock over real HTTPS: the clean mock passes with no failure
+//! and no warning; every fault switch makes the check meant to catch it fail; targets that are
+//! not ONTAP end with exit 3 and a one-line reason.
+
+use ontap_conform::checks::Severity;
+use ontap_conform::cli::RunArgs;
+use ontap_conform::mock::Fault;
+use ontap_conform::report::Report;
+use ontap_conform::run::config::RunConfig;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+
+fn run(args: RunArgs) -> Report {
+    let cfg = RunConfig::from_args(args).expect("valid config");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(tokio::task::LocalSet::new().run_until(ontap_conform::run::execute(&cfg)))
+        .expect("the run completes")
+}
+
+fn args(faults: &[&str], extra: impl FnOnce(&mut RunArgs)) -> RunArgs {
+    let mut a = RunArgs {
+        seed: Some(11),
+        cases: Some(12),
+        no_progress: true,
+        faults: faults.iter().map(|s| s.to_string()).collect(),
+        ..Default::default()
+    };
+    extra(&mut a);
+    a
+}
+
+fn describe(r: &Report) -> String {
+    r.findings
+        .iter()
+        .map(|f| {
+            format!(
+                "{:?} {} {} {}: {}",
+                f.severity, f.check, f.method, f.endpoint, f.message
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn clean_mock_passes_with_no_failure_and_no_warning() {
+    let r = run(args(&[], |_| {}));
+    assert_eq!(r.summary.failures, 0, "failures:\n{}", describe(&r));
+    assert_eq!(r.summary.warning_findings, 0, "warnings:\n{}", describe(&r));
+    assert!(r.restore_problems.is_empty(), "{:?}", r.restore_problems);
+    assert!(
+        r.summary.passed > 60,
+        "only {} (endpoint, check) pairs passed",
+        r.summary.passed
+    );
+    assert!(
+        r.figures.requests > 200 && r.figures.cases > 100,
+        "{:?}",
+        r.figures
+    );
+    // Every check ran somewhere.
+    for c in ontap_conform::checks::CHECKS {
+        if c.name == "version-gate" {
+            continue; // every endpoint exists in 9.14.1; see version_gate_on_older_versions
+        }
+        assert!(
+            r.results
+                .iter()
+                .any(|x| x.check == c.name && x.verdict == ontap_conform::report::Verdict::Passed),
+            "{} never ran: {:?}",
+            c.name,
+            r.results
+                .iter()
+                .filter(|x| x.check == c.name)
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn same_seed_same_requests() {
+    let a = run(args(&[], |a| a.cases = Some(6)));
+    let b = run(args(&[], |a| a.cases = Some(6)));
+    assert_eq!(a.figures.requests, b.figures.requests);
+    assert_eq!(a.figures.cases, b.figures.cases);
+}
+
+#[test]
+fn version_gate_on_older_versions() {
+    let r = run(args(&[], |a| a.ontap_version = Some("9.13.1".into())));
+    assert_eq!(
+        r.summary.failures + r.summary.warning_findings,
+        0,
+        "{}",
+        describe(&r)
+    );
+    let gated: Vec<_> = r
+        .results
+        .iter()
+        .filter(|x| {
+            x.check == "version-gate" && x.verdict == ontap_conform::report::Verdict::Passed
+        })
+        .collect();
+    assert_eq!(
+        gated.len(),
+        1,
+        "the Duo collection is judged: {:?}",
+        r.results
+            .iter()
+            .filter(|x| x.check == "version-gate")
+            .collect::<Vec<_>>()
+    );
+}
+
+/// One row per fault: the check meant to catch it, and whether its rule is only observed (obs),
+/// in which case the run fails with --strict.
+const TABLE: &[(&str, &str, bool, &[&str])] = &[
+    ("wrong-type", "response-schema", false, &[]),
+    ("missing-key", "response-schema", false, &[]),
+    ("leak-secret", "write-only-secret", false, &[]),
+    ("fields-ignored", "field-selection", false, &[]),
+    ("fields-extra", "field-selection", false, &[]),
+    ("filter-ignored", "query-filter", false, &[]),
+    ("filter-negated", "query-filter", false, &[]),
+    ("max-records-ignored", "paging", false, &[]),
+    ("paging-skip", "paging", false, &[]),
+    ("paging-repeat", "paging", false, &[]),
+    ("num-records-wrong", "paging", false, &[]),
+    ("order-ignored", "ordering", false, &[]),
+    ("order-reversed", "ordering", false, &[]),
+    ("patch-read-only-accepted", "patch-forbidden", false, &[]),
+    ("patch-owner-accepted", "patch-forbidden", false, &[]),
+    ("range-unchecked", "patch-invalid", false, &[]),
+    ("patch-partial", "patch-atomic", true, &[]),
+    ("crlf-kept", "patch-roundtrip", false, &[]),
+    ("patch-not-stored", "patch-roundtrip", false, &[]),
+    ("error-code-number", "error-envelope", false, &[]),
+    ("error-message-missing", "error-envelope", false, &[]),
+    ("not-found-wrong-code", "not-found", false, &[]),
+    ("bad-input-500", "patch-invalid", true, &[]),
+    ("unknown-param-ignored", "unknown-parameter", true, &[]),
+    ("admin-only-unenforced", "role-restrictions", false, &[]),
+    ("auth-unenforced", "auth-required", false, &[]),
+    (
+        "method-not-allowed-accepted",
+        "method-not-allowed",
+        false,
+        &[],
+    ),
+    ("version-gate-ignored", "version-gate", true, &["9.13.1"]),
+];
+
+#[test]
+fn every_fault_is_caught_by_its_check() {
+    let mut names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+    let mut rows: Vec<&str> = TABLE.iter().map(|r| r.0).collect();
+    names.sort();
+    rows.sort();
+    assert_eq!(rows, names, "one row per fault switch");
+    let mut missed = Vec::new();
+    for (fault, check, obs, version) in TABLE {
+        let r = run(args(&[fault], |a| {
+            a.strict = *obs;
+            a.ontap_version = version.first().map(|v| v.to_string());
+        }));
+        let hit = r.findings.iter().any(|f| {
+            f.check == *check
+                && (f.severity == Severity::Failure || (*obs && f.severity == Severity::Warning))
+        });
+        if !r.failed() || !hit {
+            missed.push(format!(
+                "--fault {fault}: expected {check} to fail; run failed={}; findings:\n{}",
+                r.failed(),
+                describe(&r)
+            ));
+        }
+    }
+    assert!(missed.is_empty(), "{}", missed.join("\n\n"));
+}
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+}
+
+fn run_target(url: &str, extra: &[&str]) -> (i32, String) {
+    let out = binary()
+        .args([
+            "run",
+            "--target",
+            url,
+            "--user",
+            "admin",
+            "--password-env",
+            "OC_TEST_PW",
+            "--timeout",
+            "5",
+            "--no-progress",
+        ])
+        .args(extra)
+        .env("OC_TEST_PW", "secret-pw")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !stderr.contains("secret-pw")
+            && !String::from_utf8_lossy(&out.stdout).contains("secret-pw"),
+        "the password leaked"
+    );
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn a_closed_port_is_unreachable() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (code, err) = run_target(&format!("https://127.0.0.1:{port}"), &[]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("unreachable") && err.contains(&port.to_string()),
+        "{err}"
+    );
+}
+
+/// A plain HTTP server that answers every request with an HTML page.
+fn html_server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().take(20) {
+            let Ok(mut s) = s else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let body = "<html><body>It works!</body></html>";
+            let _ = write!(
+                s,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn an_html_server_is_not_ontap() {
+    let port = html_server();
+    let (code, err) = run_target(&format!("http://127.0.0.1:{port}"), &[]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains("not ONTAP") && err.contains("text/html"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tls_to_a_plain_server_is_unreachable() {
+    let port = html_server();
+    let (code, err) = run_target(&format!("https://127.0.0.1:{port}"), &["--insecure"]);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn an_untrusted_certificate_says_how_to_trust_it() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mock = rt
+        .block_on(ontap_conform::mock::spawn(
+            ontap_conform::mock::MockConfig::new(),
+            "127.0.0.1:0".parse().unwrap(),
+            ontap_conform::mock::Tls::SelfSigned,
+        ))
+        .unwrap();
+    let (code, err) = run_target(&mock.base_url, &[]);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.contains("--ca-cert") && err.contains("--insecure"),
+        "{err}"
+    );
+    rt.block_on(mock.shutdown());
+}
+
+#[test]
+fn bad_usage_exits_2_and_names_the_input() {
+    for (argv, needle) in [
+        (vec!["run", "--check", "nosuch"], "nosuch"),
+        (vec!["run", "--endpoint", "/api/nope"], "/api/nope"),
+        (vec!["run", "--report", "xml=out.xml"], "xml"),
+        (vec!["run", "--fault", "nosuch"], "nosuch"),
+        (
+            vec![
+                "run",
+                "--target",
+                "https://127.0.0.1:1",
+                "--password-env",
+                "OC_UNSET_VAR_X",
+            ],
+            "OC_UNSET_VAR_X",
+        ),
+        (vec!["run", "--cases", "0"], "--cases"),
+    ] {
+        let out = binary()
+            .args(&argv)
+            .env_remove("OC_UNSET_VAR_X")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{argv:?}: {err}");
+        assert!(err.contains(needle), "{argv:?}: {err}");
+    }
+}

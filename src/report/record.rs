@@ -94,12 +94,15 @@ fn shape_into(prefix: &str, v: &Value, out: &mut BTreeMap<String, BTreeSet<&'sta
     }
 }
 
+/// (endpoint, method, kind).
+type ClassKey = (String, String, String);
+/// Field path to the JSON types seen there.
+type Shape = BTreeMap<String, BTreeSet<&'static str>>;
+
 /// Collects exchanges into classes while a run goes.
 #[derive(Default)]
 pub struct Recorder {
-    classes: Mutex<
-        BTreeMap<(String, String, String), (Class, BTreeMap<String, BTreeSet<&'static str>>)>,
-    >,
+    classes: Mutex<BTreeMap<ClassKey, (Class, Shape)>>,
 }
 
 impl Recorder {

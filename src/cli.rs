@@ -178,6 +178,9 @@ pub struct MockArgs {
     /// Read the contract from this directory instead of the built-in copy of specs/
     #[arg(long, value_name = "DIR")]
     pub specs: Option<PathBuf>,
+    /// Write the self-signed certificate (PEM) to FILE, so clients can trust it instead of -k
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["plain_http", "cert"])]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Flags of `ontap-conform run`.

@@ -1,81 +1,115 @@
-//! The reference ONTAP mock (interface stub; the implementation lands from the mock branch).
+//! The reference ONTAP mock: the harness's default target and a product in itself, for testing
+//! Ansible playbooks, Terraform plans and scripts without a cluster. It serves every endpoint of
+//! the catalog generically from `specs/` (one handler, one query engine), the discovery endpoints
+//! by hand, HTTPS with Basic auth and two roles, and fault switches that each break one rule.
+//!
+//! [`app`] builds the axum router (in-process tests); [`spawn`] serves it on a socket (the CLI,
+//! integration tests, the engine's embedded target).
+
 pub mod cli;
+pub mod errors;
+pub mod faults;
+mod handler;
+pub mod query;
+mod server;
+pub mod store;
+
+pub use faults::Fault;
+pub use server::{RunningMock, Tls, spawn};
 
 use crate::error::{Error, Result};
+use crate::spec::{OntapVersion, Spec};
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Fault {
-    WrongType,
-}
-impl Fault {
-    pub const ALL: &'static [Fault] = &[Fault::WrongType];
-    pub fn name(self) -> &'static str {
-        "wrong-type"
-    }
-    pub fn description(self) -> &'static str {
-        ""
-    }
-}
-impl std::str::FromStr for Fault {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Fault::ALL
-            .iter()
-            .copied()
-            .find(|f| f.name() == s)
-            .ok_or_else(|| format!("unknown fault {s}"))
-    }
-}
+/// What a user may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Role {
+    /// The cluster administrator: sees and changes everything.
     Admin,
+    /// An SVM administrator: sees and changes only its SVM's records, never admin-only fields.
     Vsadmin { svm: String },
 }
+
+/// One account of HTTP Basic auth.
 #[derive(Debug, Clone)]
 pub struct User {
     pub name: String,
     pub password: String,
     pub role: Role,
 }
+
+/// The default password of both built-in users.
+pub const DEFAULT_PASSWORD: &str = "netapp1!";
+/// The default ONTAP version the mock reports.
+pub const DEFAULT_VERSION: OntapVersion = OntapVersion::new(9, 14, 1);
+
+/// Everything the mock needs to start.
 #[derive(Debug, Clone)]
 pub struct MockConfig {
-    pub spec: &'static crate::spec::Spec,
-    pub version: crate::spec::OntapVersion,
+    pub spec: &'static Spec,
+    pub version: OntapVersion,
     pub users: Vec<User>,
     pub faults: BTreeSet<Fault>,
+    /// The data set; None = the built-in fixtures.
     pub fixtures: Option<serde_json::Value>,
-    pub state_file: Option<std::path::PathBuf>,
+    /// Load state from this file at start (if it exists) and write it after every change.
+    pub state_file: Option<PathBuf>,
+    /// The largest request body accepted, in bytes (larger: 413).
     pub max_body: usize,
 }
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl MockConfig {
-    #[allow(clippy::new_without_default)]
+    /// Defaults: spec = Spec::builtin(), version 9.14.1, users admin/netapp1! (Admin) and
+    /// vsadmin/netapp1! (Vsadmin{svm:"svm1"}), no faults, built-in fixtures, no state file,
+    /// max_body 1 MiB.
     pub fn new() -> Self {
         MockConfig {
-            spec: crate::spec::Spec::builtin(),
-            version: crate::spec::OntapVersion::new(9, 14, 1),
-            users: vec![],
+            spec: Spec::builtin(),
+            version: DEFAULT_VERSION,
+            users: vec![
+                User {
+                    name: "admin".into(),
+                    password: DEFAULT_PASSWORD.into(),
+                    role: Role::Admin,
+                },
+                User {
+                    name: "vsadmin".into(),
+                    password: DEFAULT_PASSWORD.into(),
+                    role: Role::Vsadmin { svm: "svm1".into() },
+                },
+            ],
             faults: BTreeSet::new(),
             fixtures: None,
             state_file: None,
-            max_body: 1 << 20,
+            max_body: 1024 * 1024,
         }
     }
 }
-pub enum Tls {
-    SelfSigned,
-    Pem { cert: String, key: String },
-    Plain,
+
+/// The axum app (for in-process tests with tower::ServiceExt::oneshot).
+pub fn app(config: MockConfig) -> Result<axum::Router> {
+    let mock = handler::Mock::new(config)?;
+    Ok(handler::router(Arc::new(mock)))
 }
-pub struct RunningMock {
-    pub addr: SocketAddr,
-    pub base_url: String,
-    pub ca_pem: Option<String>,
-}
-impl RunningMock {
-    pub async fn shutdown(self) {}
-}
-pub async fn spawn(_config: MockConfig, _listen: SocketAddr, _tls: Tls) -> Result<RunningMock> {
-    Err(Error::Internal("stub".into()))
+
+/// Reads a data set (fixtures or state) and checks it against the contract; the error names
+/// `source` (a file) and the JSON pointer of the problem.
+pub fn load_data_set(spec: &Spec, source: &str, text: &str) -> Result<serde_json::Value> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+        Error::Usage(format!(
+            "{source}: not valid JSON (line {}, column {}: {e}); expected a mock data set (see src/mock/fixtures.json)",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    store::Store::from_value(spec, &v).map_err(|e| Error::Usage(format!("{source}: {e}")))?;
+    Ok(v)
 }

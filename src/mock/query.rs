@@ -1,0 +1,857 @@
+//! The one query engine every collection of the mock uses (catalog families and discovery
+//! endpoints alike): query-string decoding, parameter checks, `fields` selection, filters with
+//! ONTAP's operators, `order_by`, `max_records` paging with `_links.next`, `return_records`, and
+//! the projection of a stored record into an answer (HAL links, secrets withheld). Nothing here
+//! names a field of the catalog: it all comes from the [`Resource`] it is given.
+
+use super::Fault;
+use super::errors::{ApiError, CODE_UNEXPECTED};
+use crate::spec::resource::{FieldType, Resource, get_path, remove_path, set_path};
+use crate::spec::{Endpoint, Spec};
+use axum::http::StatusCode;
+use serde_json::{Map, Value};
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+
+/// The parameter that carries the paging position in `_links.next` (opaque to clients).
+pub const START_PARAM: &str = "start.index";
+
+/// A resource as the engine serves it: the field model plus what is precomputed once.
+#[derive(Debug)]
+pub struct Table {
+    pub res: &'static Resource,
+    /// The collection path (`/api/security/login/messages`).
+    pub collection_path: String,
+    /// The catalog's instance endpoint, to render self links; None: collection path + keys.
+    pub instance_ep: Option<&'static Endpoint>,
+    /// Field indexes in answer order: keys first, then the schema's order.
+    order: Vec<usize>,
+    /// What a collection GET without `fields` returns.
+    default_collection: Vec<bool>,
+    /// Every gettable field.
+    all_gettable: Vec<bool>,
+    /// Keys and the whole key objects (`owner`, `account`).
+    key_mask: Vec<bool>,
+}
+
+impl Table {
+    pub fn new(
+        res: &'static Resource,
+        collection_path: String,
+        instance_ep: Option<&'static Endpoint>,
+    ) -> Table {
+        let n = res.fields.len();
+        let mut order: Vec<usize> = res
+            .keys
+            .iter()
+            .filter_map(|k| res.fields.iter().position(|f| &f.path == k))
+            .collect();
+        for i in 0..n {
+            if !order.contains(&i) {
+                order.push(i);
+            }
+        }
+        let all_gettable: Vec<bool> = res.fields.iter().map(|f| f.gettable()).collect();
+        let key_objects: Vec<&str> = res
+            .keys
+            .iter()
+            .filter_map(|k| k.rsplit_once('.').map(|(o, _)| o))
+            .collect();
+        let key_mask: Vec<bool> = res
+            .fields
+            .iter()
+            .map(|f| {
+                f.gettable()
+                    && (f.flags.key
+                        || key_objects
+                            .iter()
+                            .any(|o| f.path.strip_prefix(o).is_some_and(|r| r.starts_with('.'))))
+            })
+            .collect();
+        let defaults = res.default_collection_fields();
+        let default_collection = res
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| key_mask[i] || (f.gettable() && defaults.contains(&f.path.as_str())))
+            .collect();
+        Table {
+            res,
+            collection_path,
+            instance_ep,
+            order,
+            default_collection,
+            all_gettable,
+            key_mask,
+        }
+    }
+
+    /// The path of one record.
+    pub fn instance_href(&self, record: &Value) -> String {
+        let vals: Vec<(String, String)> = self
+            .res
+            .keys
+            .iter()
+            .map(|k| (k.clone(), text_of(get_path(record, k))))
+            .collect();
+        match self.instance_ep {
+            Some(ep) => {
+                let refs: Vec<(&str, &str)> =
+                    vals.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                ep.render(&refs)
+            }
+            None => {
+                let mut out = self.collection_path.clone();
+                for (_, v) in &vals {
+                    out.push('/');
+                    out.push_str(&crate::spec::encode_segment(v));
+                }
+                out
+            }
+        }
+    }
+
+    /// Whether a record's keys equal these values.
+    pub fn has_keys(&self, record: &Value, keys: &[(String, String)]) -> bool {
+        keys.iter().all(|(k, v)| {
+            get_path(record, k)
+                .and_then(Value::as_str)
+                .is_some_and(|s| s == v)
+        })
+    }
+}
+
+fn text_of(v: Option<&Value>) -> String {
+    match v {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// Decodes a query string into (name, value) pairs, in order. `+` is a space; invalid
+/// percent-encoding or UTF-8 is a 400.
+pub fn parse_query(raw: Option<&str>) -> Result<Vec<(String, String)>, ApiError> {
+    let mut out = Vec::new();
+    let Some(raw) = raw else {
+        return Ok(out);
+    };
+    for part in raw.split('&') {
+        if part.is_empty() {
+            continue;
+        }
+        let (k, v) = part.split_once('=').unwrap_or((part, ""));
+        let k = decode(k)?;
+        let v = decode(v)?;
+        out.push((k, v));
+    }
+    Ok(out)
+}
+
+fn decode(s: &str) -> Result<String, ApiError> {
+    let plus = s.replace('+', " ");
+    percent_encoding::percent_decode_str(&plus)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| {
+            ApiError::bad_input(format!(
+                "The query string holds {s:?}, which is not UTF-8 once percent-decoded; expected UTF-8 text"
+            ))
+        })
+}
+
+/// Rejects a parameter given twice (the mock's choice: ambiguous input is refused, not guessed).
+pub fn reject_duplicates(pairs: &[(String, String)]) -> Result<(), ApiError> {
+    let mut seen = BTreeSet::new();
+    for (k, _) in pairs {
+        if !seen.insert(k.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                CODE_UNEXPECTED,
+                format!("Argument \"{k}\" is given more than once; give it once (use | for alternatives)."),
+            )
+            .target(k.as_str()));
+        }
+    }
+    Ok(())
+}
+
+/// One `fields` request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldsSel {
+    /// `*` or `**`.
+    All,
+    /// Named fields or objects.
+    List(Vec<String>),
+}
+
+/// One alternative of a filter.
+#[derive(Debug, Clone, PartialEq)]
+enum Term {
+    Null,
+    NotNull,
+    Exact(String),
+    Glob(String),
+    Cmp(Ordering, bool, f64),
+    Range(f64, f64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Alt {
+    negated: bool,
+    term: Term,
+}
+
+/// A filter on one field: alternatives joined by `|`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub field: usize,
+    alts: Vec<Alt>,
+}
+
+impl Filter {
+    fn parse(field: usize, ty: FieldType, raw: &str) -> Filter {
+        let numeric = matches!(ty, FieldType::Integer | FieldType::Number);
+        let alts = raw
+            .split('|')
+            .map(|a| {
+                if a == "null" {
+                    return Alt {
+                        negated: false,
+                        term: Term::Null,
+                    };
+                }
+                if a == "!null" {
+                    return Alt {
+                        negated: false,
+                        term: Term::NotNull,
+                    };
+                }
+                let (negated, body) = match a.strip_prefix('!') {
+                    Some(b) => (true, b),
+                    None => (false, a),
+                };
+                let term = if numeric {
+                    numeric_term(body).unwrap_or_else(|| text_term(body))
+                } else {
+                    text_term(body)
+                };
+                Alt { negated, term }
+            })
+            .collect();
+        Filter { field, alts }
+    }
+
+    fn matches(&self, v: Option<&Value>) -> bool {
+        let v = v.filter(|v| !v.is_null());
+        self.alts.iter().any(|a| match (&a.term, v) {
+            (Term::Null, None) => !a.negated,
+            (Term::Null, Some(_)) => a.negated,
+            (Term::NotNull, v) => v.is_some(),
+            (_, None) => false,
+            (t, Some(v)) => term_matches(t, v) != a.negated,
+        })
+    }
+}
+
+fn text_term(s: &str) -> Term {
+    if s.contains('*') {
+        Term::Glob(s.to_string())
+    } else {
+        Term::Exact(s.to_string())
+    }
+}
+
+fn numeric_term(s: &str) -> Option<Term> {
+    let num = |t: &str| t.trim().parse::<f64>().ok().filter(|f| f.is_finite());
+    if let Some(r) = s.strip_prefix("<=") {
+        return Some(Term::Cmp(Ordering::Less, true, num(r)?));
+    }
+    if let Some(r) = s.strip_prefix(">=") {
+        return Some(Term::Cmp(Ordering::Greater, true, num(r)?));
+    }
+    if let Some(r) = s.strip_prefix('<') {
+        return Some(Term::Cmp(Ordering::Less, false, num(r)?));
+    }
+    if let Some(r) = s.strip_prefix('>') {
+        return Some(Term::Cmp(Ordering::Greater, false, num(r)?));
+    }
+    if let Some((a, b)) = s.split_once("..") {
+        return Some(Term::Range(num(a)?, num(b)?));
+    }
+    None
+}
+
+fn term_matches(t: &Term, v: &Value) -> bool {
+    if let Value::Array(items) = v {
+        return items.iter().any(|i| term_matches(t, i));
+    }
+    match t {
+        Term::Null | Term::NotNull => false,
+        Term::Exact(s) => scalar_text(v).is_some_and(|x| x == *s),
+        Term::Glob(p) => scalar_text(v).is_some_and(|x| glob(p, &x)),
+        Term::Cmp(dir, or_equal, n) => v.as_f64().is_some_and(|x| {
+            let o = x.partial_cmp(n).unwrap_or(Ordering::Equal);
+            o == *dir || (*or_equal && o == Ordering::Equal)
+        }),
+        Term::Range(a, b) => v.as_f64().is_some_and(|x| x >= *a && x <= *b),
+    }
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself, case-sensitively.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// A checked request: what to select, filter, order and page.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    pub fields: Option<FieldsSel>,
+    pub filters: Vec<Filter>,
+    pub order_by: Vec<(usize, bool)>,
+    pub max_records: Option<u64>,
+    pub return_records: Option<bool>,
+    pub start: usize,
+    /// The pairs to carry into `_links.next` (everything but the paging position).
+    pub carry: Vec<(String, String)>,
+    /// The raw query string, for self links.
+    pub raw_query: String,
+}
+
+impl Plan {
+    /// Checks the query parameters of one request. `allowed` is the catalog's list for the
+    /// method (`filters` meaning every gettable field).
+    pub fn build(
+        spec: &Spec,
+        table: &Table,
+        allowed: &[String],
+        pairs: Vec<(String, String)>,
+        raw_query: &str,
+        faults: &BTreeSet<Fault>,
+    ) -> Result<Plan, ApiError> {
+        let res = table.res;
+        let has = |n: &str| allowed.iter().any(|a| a == n);
+        let mut plan = Plan {
+            raw_query: raw_query.to_string(),
+            ..Plan::default()
+        };
+        for (k, v) in pairs {
+            let mut carry = true;
+            match k.as_str() {
+                "fields" if has("fields") => {
+                    plan.fields = parse_fields(res, &v)?;
+                }
+                "order_by" if has("order_by") => {
+                    plan.order_by = parse_order_by(res, &v)?;
+                }
+                "max_records" if has("max_records") => {
+                    plan.max_records = Some(int_param(spec, "max_records", &v)? as u64);
+                }
+                "return_records" if has("return_records") => {
+                    plan.return_records = Some(bool_param(&k, &v)?);
+                }
+                "return_timeout" if has("return_timeout") => {
+                    int_param(spec, "return_timeout", &v)?;
+                }
+                START_PARAM if has("max_records") => {
+                    carry = false;
+                    plan.start = v.parse::<usize>().map_err(|_| {
+                        ApiError::invalid_value(
+                            START_PARAM,
+                            format!("Invalid value {v:?} for \"{START_PARAM}\": expected the position a next link gave"),
+                        )
+                    })?;
+                }
+                _ => {
+                    let field = if has("filters") {
+                        res.fields.iter().position(|f| f.path == k && f.gettable())
+                    } else {
+                        None
+                    };
+                    match field {
+                        Some(i) => plan.filters.push(Filter::parse(i, res.fields[i].ty, &v)),
+                        None if faults.contains(&Fault::UnknownParamIgnored) => carry = false,
+                        None => return Err(ApiError::unexpected_argument(&k)),
+                    }
+                }
+            }
+            if carry {
+                plan.carry.push((k, v));
+            }
+        }
+        Ok(plan)
+    }
+}
+
+fn parse_fields(res: &Resource, v: &str) -> Result<Option<FieldsSel>, ApiError> {
+    let names: Vec<&str> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if names.is_empty() {
+        return Ok(None);
+    }
+    if names.iter().any(|n| *n == "*" || *n == "**") {
+        return Ok(Some(FieldsSel::All));
+    }
+    for n in &names {
+        if !res.knows(n) && *n != "_links" {
+            return Err(ApiError::invalid_value(
+                "fields",
+                format!(
+                    "Unknown field \"{n}\" in fields; expected fields of {}: {}",
+                    res.name,
+                    res.gettable()
+                        .map(|f| f.path.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(Some(FieldsSel::List(
+        names.into_iter().map(String::from).collect(),
+    )))
+}
+
+fn parse_order_by(res: &Resource, v: &str) -> Result<Vec<(usize, bool)>, ApiError> {
+    let mut out = Vec::new();
+    for item in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let mut words = item.split_whitespace();
+        let name = words.next().unwrap_or("");
+        let desc = match words.next() {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(other) => {
+                return Err(ApiError::invalid_value(
+                    "order_by",
+                    format!("Invalid direction {other:?} in order_by; expected asc or desc"),
+                ));
+            }
+        };
+        if words.next().is_some() {
+            return Err(ApiError::invalid_value(
+                "order_by",
+                format!("Invalid order_by item {item:?}; expected \"field [asc|desc]\""),
+            ));
+        }
+        let i = res
+            .fields
+            .iter()
+            .position(|f| f.path == name && f.gettable())
+            .ok_or_else(|| {
+                ApiError::invalid_value(
+                    "order_by",
+                    format!(
+                        "Unknown field \"{name}\" in order_by; expected a field of {}",
+                        res.name
+                    ),
+                )
+            })?;
+        out.push((i, desc));
+    }
+    Ok(out)
+}
+
+/// An integer parameter, checked against the bounds of `specs/parameters.json`.
+fn int_param(spec: &Spec, name: &str, v: &str) -> Result<i64, ApiError> {
+    let schema = spec.params.get(name).map(|p| &p.schema);
+    let min = schema
+        .and_then(|s| s.get("minimum"))
+        .and_then(Value::as_i64);
+    let max = schema
+        .and_then(|s| s.get("maximum"))
+        .and_then(Value::as_i64);
+    let expected = match (min, max) {
+        (Some(a), Some(b)) => format!("an integer from {a} to {b}"),
+        (Some(a), None) => format!("an integer of at least {a}"),
+        (None, Some(b)) => format!("an integer of at most {b}"),
+        (None, None) => "an integer".to_string(),
+    };
+    let bad = || {
+        ApiError::invalid_value(
+            name,
+            format!("Invalid value {v:?} for \"{name}\": expected {expected}"),
+        )
+    };
+    let n: i64 = v.trim().parse().map_err(|_| bad())?;
+    if min.is_some_and(|m| n < m) || max.is_some_and(|m| n > m) {
+        return Err(bad());
+    }
+    Ok(n)
+}
+
+fn bool_param(name: &str, v: &str) -> Result<bool, ApiError> {
+    match v {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(ApiError::invalid_value(
+            name,
+            format!("Invalid value {v:?} for \"{name}\": expected true or false"),
+        )),
+    }
+}
+
+/// Collection or instance: decides the default field set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Collection,
+    Instance,
+}
+
+/// The fields an answer shows.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    mask: Vec<bool>,
+    /// Also show stored secrets that are selected (only the `leak-secret` fault, or a POST answer
+    /// for POST-response-only fields).
+    secrets: bool,
+}
+
+/// Decides the fields of an answer.
+pub fn select(table: &Table, plan: &Plan, shape: Shape, faults: &BTreeSet<Fault>) -> Selection {
+    let res = table.res;
+    let leak = faults.contains(&Fault::LeakSecret);
+    let default = || match shape {
+        Shape::Collection => table.default_collection.clone(),
+        Shape::Instance => table.all_gettable.clone(),
+    };
+    let fields = if faults.contains(&Fault::FieldsIgnored) {
+        None
+    } else {
+        plan.fields.as_ref()
+    };
+    let (mut mask, secrets) = match fields {
+        None => (default(), false),
+        Some(FieldsSel::All) => {
+            if leak {
+                (vec![true; res.fields.len()], true)
+            } else {
+                (table.all_gettable.clone(), false)
+            }
+        }
+        Some(FieldsSel::List(_)) if faults.contains(&Fault::FieldsExtra) => {
+            (table.all_gettable.clone(), false)
+        }
+        Some(FieldsSel::List(names)) => {
+            let mut mask = table.key_mask.clone();
+            for (i, f) in res.fields.iter().enumerate() {
+                let named = names.iter().any(|n| {
+                    f.path == *n
+                        || f.path
+                            .strip_prefix(n.as_str())
+                            .is_some_and(|r| r.starts_with('.'))
+                });
+                if named && (f.gettable() || leak) {
+                    mask[i] = true;
+                }
+            }
+            (mask, leak)
+        }
+    };
+    if shape == Shape::Collection {
+        for flt in &plan.filters {
+            mask[flt.field] = true;
+        }
+    }
+    Selection { mask, secrets }
+}
+
+/// Selection for a POST answer: every gettable field and the POST-response-only ones, never a
+/// write-only one.
+pub fn post_selection(table: &Table) -> Selection {
+    let mask = table
+        .res
+        .fields
+        .iter()
+        .map(|f| !f.flags.write_only)
+        .collect();
+    Selection {
+        mask,
+        secrets: true,
+    }
+}
+
+/// How links are rendered.
+#[derive(Debug, Clone, Copy)]
+pub struct Render {
+    /// `application/hal+json` (or `*/*`, or no Accept): self links on records and collections.
+    pub hal: bool,
+    /// A GET answer: the `wrong-type` and `missing-key` faults apply.
+    pub get: bool,
+}
+
+/// Projects one stored record into an answer.
+pub fn project(
+    table: &Table,
+    record: &Value,
+    sel: &Selection,
+    render: Render,
+    faults: &BTreeSet<Fault>,
+) -> Value {
+    let res = table.res;
+    let mut out = Map::new();
+    for &i in &table.order {
+        if !sel.mask[i] {
+            continue;
+        }
+        let f = &res.fields[i];
+        if !f.gettable() && !sel.secrets {
+            continue;
+        }
+        let Some(v) = get_path(record, &f.path) else {
+            continue;
+        };
+        let v = match v {
+            Value::Bool(b) if render.get && faults.contains(&Fault::WrongType) => {
+                Value::String(b.to_string())
+            }
+            other => other.clone(),
+        };
+        set_path(&mut out, &f.path, v);
+    }
+    if render.get && faults.contains(&Fault::MissingKey) {
+        if let Some(k) = res.keys.first() {
+            remove_path(&mut out, k);
+        }
+    }
+    if render.hal {
+        out.insert("_links".into(), self_link(&table.instance_href(record)));
+    }
+    Value::Object(out)
+}
+
+fn self_link(href: &str) -> Value {
+    let mut l = Map::new();
+    l.insert("self".into(), href_obj(href));
+    Value::Object(l)
+}
+
+fn href_obj(href: &str) -> Value {
+    let mut h = Map::new();
+    h.insert("href".into(), Value::String(href.to_string()));
+    Value::Object(h)
+}
+
+/// Whether a record passes every filter of the plan.
+pub fn matches_all(table: &Table, plan: &Plan, record: &Value) -> bool {
+    plan.filters
+        .iter()
+        .all(|f| f.matches(get_path(record, &table.res.fields[f.field].path)))
+}
+
+fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+    let a = a.filter(|v| !v.is_null());
+    let b = b.filter(|v| !v.is_null());
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => match (x, y) {
+            (Value::Number(m), Value::Number(n)) => m
+                .as_f64()
+                .partial_cmp(&n.as_f64())
+                .unwrap_or(Ordering::Equal),
+            (Value::String(m), Value::String(n)) => m.cmp(n),
+            (Value::Bool(m), Value::Bool(n)) => m.cmp(n),
+            _ => x.to_string().cmp(&y.to_string()),
+        },
+    }
+}
+
+/// Runs a collection GET over the records a caller may see, in store order.
+pub fn collection_get(
+    table: &Table,
+    records: Vec<&Value>,
+    plan: &Plan,
+    render: Render,
+    faults: &BTreeSet<Fault>,
+) -> Value {
+    let res = table.res;
+    let mut rows: Vec<&Value> = if plan.filters.is_empty() || faults.contains(&Fault::FilterIgnored)
+    {
+        records
+    } else {
+        let negate = faults.contains(&Fault::FilterNegated);
+        records
+            .into_iter()
+            .filter(|r| matches_all(table, plan, r) != negate)
+            .collect()
+    };
+    if !plan.order_by.is_empty() && !faults.contains(&Fault::OrderIgnored) {
+        let flip = faults.contains(&Fault::OrderReversed);
+        rows.sort_by(|a, b| {
+            for &(i, desc) in &plan.order_by {
+                let p = &res.fields[i].path;
+                let mut o = compare(get_path(a, p), get_path(b, p));
+                if desc != flip {
+                    o = o.reverse();
+                }
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            Ordering::Equal
+        });
+    }
+    let extra = usize::from(faults.contains(&Fault::NumRecordsWrong));
+    let mut out = Map::new();
+    let self_href = if plan.raw_query.is_empty() {
+        table.collection_path.clone()
+    } else {
+        format!("{}?{}", table.collection_path, plan.raw_query)
+    };
+    if plan.return_records == Some(false) {
+        out.insert("num_records".into(), Value::from(rows.len() + extra));
+        if render.hal {
+            out.insert("_links".into(), self_link(&self_href));
+        }
+        return Value::Object(out);
+    }
+    let total = rows.len();
+    let start = plan.start.min(total);
+    let max = if faults.contains(&Fault::MaxRecordsIgnored) {
+        None
+    } else {
+        plan.max_records
+    };
+    let end = match max {
+        None => total,
+        Some(m) => start
+            .saturating_add(usize::try_from(m).unwrap_or(usize::MAX))
+            .min(total),
+    };
+    let page = &rows[start..end];
+    let next = if end < total {
+        let mut n = end;
+        if faults.contains(&Fault::PagingSkip) {
+            n += 1;
+        }
+        if faults.contains(&Fault::PagingRepeat) && n > start {
+            n -= 1;
+        }
+        Some(n)
+    } else {
+        None
+    };
+    let sel = select(table, plan, Shape::Collection, faults);
+    let recs: Vec<Value> = page
+        .iter()
+        .map(|r| project(table, r, &sel, render, faults))
+        .collect();
+    out.insert("records".into(), Value::Array(recs));
+    out.insert("num_records".into(), Value::from(page.len() + extra));
+    let mut links = Map::new();
+    if render.hal {
+        links.insert("self".into(), href_obj(&self_href));
+    }
+    if let Some(n) = next {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &plan.carry {
+            q.append_pair(k, v);
+        }
+        q.append_pair(START_PARAM, &n.to_string());
+        let href = format!(
+            "{}?{}",
+            table.collection_path,
+            q.finish().replace('+', "%20")
+        );
+        links.insert("next".into(), href_obj(&href));
+    }
+    if !links.is_empty() {
+        out.insert("_links".into(), Value::Object(links));
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn f(raw: &str, ty: FieldType) -> Filter {
+        Filter::parse(0, ty, raw)
+    }
+
+    #[test]
+    fn operators() {
+        let s = FieldType::String;
+        let n = FieldType::Integer;
+        let v = json!("svm1");
+        assert!(f("svm1", s).matches(Some(&v)));
+        assert!(!f("SVM1", s).matches(Some(&v)));
+        assert!(f("svm*", s).matches(Some(&v)));
+        assert!(f("*1", s).matches(Some(&v)));
+        assert!(!f("*2", s).matches(Some(&v)));
+        assert!(f("!svm2", s).matches(Some(&v)));
+        assert!(!f("!svm1", s).matches(Some(&v)));
+        assert!(f("svm2|svm1", s).matches(Some(&v)));
+        assert!(!f("null", s).matches(Some(&v)));
+        assert!(f("!null", s).matches(Some(&v)));
+        // An unset field matches only null.
+        assert!(f("null", s).matches(None));
+        assert!(!f("!null", s).matches(None));
+        assert!(!f("!svm1", s).matches(None));
+        assert!(!f("*", s).matches(None));
+        let two = json!(2);
+        assert!(f("<3", n).matches(Some(&two)));
+        assert!(!f("<2", n).matches(Some(&two)));
+        assert!(f("<=2", n).matches(Some(&two)));
+        assert!(f(">1", n).matches(Some(&two)));
+        assert!(!f(">2", n).matches(Some(&two)));
+        assert!(f(">=2", n).matches(Some(&two)));
+        assert!(f("1..3", n).matches(Some(&two)));
+        assert!(!f("3..5", n).matches(Some(&two)));
+        assert!(f("2", n).matches(Some(&two)));
+        assert!(f("true", FieldType::Boolean).matches(Some(&json!(true))));
+        assert!(!f("false", FieldType::Boolean).matches(Some(&json!(true))));
+        // Text that looks like a range is text on a string field.
+        assert!(f("a..b", s).matches(Some(&json!("a..b"))));
+    }
+
+    #[test]
+    fn globbing() {
+        assert!(glob("a*c", "abc"));
+        assert!(glob("a*c", "ac"));
+        assert!(!glob("a*c", "ab"));
+        assert!(glob("*", ""));
+        assert!(glob("a*b*c", "axxbyyc"));
+        assert!(!glob("a*b*c", "axxcyyb"));
+        assert!(!glob("aa*aa", "aaa"));
+    }
+
+    #[test]
+    fn query_decoding() {
+        let p = parse_query(Some("svm.name=svm%201&banner=a+b&x")).unwrap();
+        assert_eq!(p[0], ("svm.name".into(), "svm 1".into()));
+        assert_eq!(p[1], ("banner".into(), "a b".into()));
+        assert_eq!(p[2], ("x".into(), "".into()));
+        assert!(parse_query(Some("a=%ff")).is_err());
+        assert!(reject_duplicates(&parse_query(Some("a=1&a=2")).unwrap()).is_err());
+    }
+}

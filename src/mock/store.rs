@@ -1,0 +1,520 @@
+//! The mock's data: the cluster, its SVMs and accounts (what the discovery endpoints serve) and the
+//! records of every family of the catalog, kept in insertion order. The fixtures file, the
+//! `--state` file and the built-in data set share one format, checked here with JSON-pointer
+//! precise errors so that a bad data set is refused at start instead of answering garbage later.
+
+use crate::spec::Spec;
+use crate::spec::resource::{Resource, get_path, leaf_paths, set_path};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The built-in data set: the records of NetApp's doc examples.
+pub const BUILTIN_FIXTURES: &str = include_str!("fixtures.json");
+
+/// A defect in a fixtures or state file: where (a JSON pointer) and what was expected there.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("at {}: expected {expected}", if .pointer.is_empty() { "the root" } else { .pointer.as_str() })]
+pub struct FixtureError {
+    pub pointer: String,
+    pub expected: String,
+}
+
+fn ferr(pointer: impl Into<String>, expected: impl Into<String>) -> FixtureError {
+    FixtureError {
+        pointer: pointer.into(),
+        expected: expected.into(),
+    }
+}
+
+/// Who a record belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    Cluster,
+    Svm(String),
+}
+
+/// Everything the mock serves.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// `name`, `uuid`.
+    pub cluster: Map<String, Value>,
+    /// Objects of `name`, `uuid`.
+    pub svms: Vec<Value>,
+    /// Objects of `owner{name,uuid}`, `name`, `role`.
+    pub accounts: Vec<Value>,
+    /// Family name to its records, in insertion order.
+    pub records: BTreeMap<String, Vec<Value>>,
+    /// Family name to `{"cluster": {...}, "svm": {...}}`: values a POST fills in for a record of
+    /// that owner kind (read-only fields the client cannot send).
+    pub post_defaults: Map<String, Value>,
+}
+
+const ROOT_KEYS: &[&str] = &[
+    "$comment",
+    "cluster",
+    "svms",
+    "accounts",
+    "records",
+    "post_defaults",
+];
+
+fn ptr_escape(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+fn leaf_pointer(base: &str, dotted: &str) -> String {
+    let mut out = base.to_string();
+    for p in dotted.split('.') {
+        out.push('/');
+        out.push_str(&ptr_escape(p));
+    }
+    out
+}
+
+fn req_str<'a>(obj: &'a Map<String, Value>, at: &str, key: &str) -> Result<&'a str, FixtureError> {
+    obj.get(key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ferr(format!("{at}/{key}"), "a non-empty string"))
+}
+
+fn name_uuid(v: &Value, at: &str, what: &str) -> Result<(String, String), FixtureError> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ferr(at, format!("{what}: an object of \"name\" and \"uuid\"")))?;
+    for k in obj.keys() {
+        if k != "name" && k != "uuid" {
+            return Err(ferr(
+                format!("{at}/{}", ptr_escape(k)),
+                format!("only \"name\" and \"uuid\" in {what}, found {k:?}"),
+            ));
+        }
+    }
+    Ok((
+        req_str(obj, at, "name")?.to_string(),
+        req_str(obj, at, "uuid")?.to_string(),
+    ))
+}
+
+impl Store {
+    /// Reads and checks a data set against the contract.
+    pub fn from_value(spec: &Spec, v: &Value) -> Result<Store, FixtureError> {
+        let root = v
+            .as_object()
+            .ok_or_else(|| ferr("", "a JSON object with cluster, svms, accounts and records"))?;
+        for k in root.keys() {
+            if !ROOT_KEYS.contains(&k.as_str()) {
+                return Err(ferr(
+                    format!("/{}", ptr_escape(k)),
+                    format!("one of {}, found {k:?}", ROOT_KEYS[1..].join(", ")),
+                ));
+            }
+        }
+        let cluster_v = root.get("cluster").ok_or_else(|| {
+            ferr(
+                "/cluster",
+                "the cluster: an object of \"name\" and \"uuid\"",
+            )
+        })?;
+        let (cname, cuuid) = name_uuid(cluster_v, "/cluster", "the cluster")?;
+        let mut cluster = Map::new();
+        cluster.insert("name".into(), Value::String(cname.clone()));
+        cluster.insert("uuid".into(), Value::String(cuuid.clone()));
+
+        let mut svms = Vec::new();
+        let mut owners: BTreeMap<String, String> = BTreeMap::new();
+        owners.insert(cuuid.clone(), cname.clone());
+        let svm_list = match root.get("svms") {
+            None => &Vec::new(),
+            Some(Value::Array(a)) => a,
+            Some(_) => return Err(ferr("/svms", "an array of SVMs")),
+        };
+        let mut svm_names = BTreeSet::new();
+        for (i, s) in svm_list.iter().enumerate() {
+            let at = format!("/svms/{i}");
+            let (name, uuid) = name_uuid(s, &at, "an SVM")?;
+            if owners.insert(uuid.clone(), name.clone()).is_some() {
+                return Err(ferr(
+                    format!("{at}/uuid"),
+                    format!("a uuid no other SVM or the cluster has, found {uuid:?}"),
+                ));
+            }
+            if !svm_names.insert(name.clone()) || name == cname {
+                return Err(ferr(
+                    format!("{at}/name"),
+                    format!("a name no other SVM or the cluster has, found {name:?}"),
+                ));
+            }
+            svms.push(s.clone());
+        }
+
+        let mut accounts = Vec::new();
+        let acc_list = match root.get("accounts") {
+            None => &Vec::new(),
+            Some(Value::Array(a)) => a,
+            Some(_) => return Err(ferr("/accounts", "an array of accounts")),
+        };
+        let mut seen_acc = BTreeSet::new();
+        for (i, a) in acc_list.iter().enumerate() {
+            let at = format!("/accounts/{i}");
+            let obj = a.as_object().ok_or_else(|| {
+                ferr(
+                    &at,
+                    "an account: {\"owner\": {name, uuid}, \"name\", \"role\"}",
+                )
+            })?;
+            for k in obj.keys() {
+                if !["owner", "name", "role"].contains(&k.as_str()) {
+                    return Err(ferr(
+                        format!("{at}/{}", ptr_escape(k)),
+                        format!("only owner, name and role in an account, found {k:?}"),
+                    ));
+                }
+            }
+            let owner = obj
+                .get("owner")
+                .ok_or_else(|| ferr(format!("{at}/owner"), "the account's owner"))?;
+            let (oname, ouuid) = name_uuid(owner, &format!("{at}/owner"), "an owner")?;
+            check_owner(&owners, &format!("{at}/owner"), &oname, &ouuid)?;
+            let name = req_str(obj, &at, "name")?;
+            req_str(obj, &at, "role")?;
+            if !seen_acc.insert((ouuid.clone(), name.to_string())) {
+                return Err(ferr(
+                    format!("{at}/name"),
+                    format!("an account name used once per owner, found {name:?} again"),
+                ));
+            }
+            accounts.push(a.clone());
+        }
+
+        let mut records = BTreeMap::new();
+        for fam in &spec.families {
+            records.insert(fam.family.clone(), Vec::new());
+        }
+        if let Some(r) = root.get("records") {
+            let r = r
+                .as_object()
+                .ok_or_else(|| ferr("/records", "an object of family name to records"))?;
+            for (fam_name, list) in r {
+                let at = format!("/records/{}", ptr_escape(fam_name));
+                let fam = spec
+                    .families
+                    .iter()
+                    .find(|f| &f.family == fam_name)
+                    .ok_or_else(|| {
+                        let names: Vec<&str> =
+                            spec.families.iter().map(|f| f.family.as_str()).collect();
+                        ferr(
+                            &at,
+                            format!(
+                                "a family of the catalog ({}), found {fam_name:?}",
+                                names.join(", ")
+                            ),
+                        )
+                    })?;
+                let res = spec
+                    .resource(&fam.resource)
+                    .ok_or_else(|| ferr(&at, "a family whose resource the catalog defines"))?;
+                let list = list
+                    .as_array()
+                    .ok_or_else(|| ferr(&at, format!("an array of {} records", res.name)))?;
+                let mut out = Vec::new();
+                let mut seen = BTreeSet::new();
+                for (i, rec) in list.iter().enumerate() {
+                    let rat = format!("{at}/{i}");
+                    let mut rec = check_record(res, &rat, rec)?;
+                    let keys: Vec<String> = res
+                        .keys
+                        .iter()
+                        .map(|k| {
+                            get_path(&rec, k)
+                                .and_then(Value::as_str)
+                                .map(String::from)
+                                .ok_or_else(|| {
+                                    ferr(
+                                        leaf_pointer(&rat, k),
+                                        format!("the key field {k} (a string)"),
+                                    )
+                                })
+                        })
+                        .collect::<Result<_, _>>()?;
+                    if !seen.insert(keys.clone()) {
+                        return Err(ferr(
+                            &rat,
+                            format!(
+                                "a record whose keys ({}) no other record has",
+                                keys.join(", ")
+                            ),
+                        ));
+                    }
+                    for obj in &res.objects {
+                        let uuid_path = format!("{obj}.uuid");
+                        let name_path = format!("{obj}.name");
+                        if res.field(&uuid_path).is_none() {
+                            continue;
+                        }
+                        if let Some(u) = get_path(&rec, &uuid_path).and_then(Value::as_str) {
+                            let Some(n) = owners.get(u) else {
+                                return Err(ferr(
+                                    leaf_pointer(&rat, &uuid_path),
+                                    format!("the uuid of the cluster or of an SVM, found {u:?}"),
+                                ));
+                            };
+                            match get_path(&rec, &name_path).and_then(Value::as_str) {
+                                Some(given) if given != n => {
+                                    return Err(ferr(
+                                        leaf_pointer(&rat, &name_path),
+                                        format!(
+                                            "{n:?}, the name that goes with {u:?}, found {given:?}"
+                                        ),
+                                    ));
+                                }
+                                Some(_) => {}
+                                None if res.field(&name_path).is_some() => {
+                                    if let Some(m) = rec.as_object_mut() {
+                                        set_path(m, &name_path, Value::String(n.clone()));
+                                    }
+                                }
+                                None => {}
+                            }
+                        }
+                    }
+                    derive_fields(res, &mut rec);
+                    out.push(rec);
+                }
+                records.insert(fam_name.clone(), out);
+            }
+        }
+
+        let post_defaults = match root.get("post_defaults") {
+            None => Map::new(),
+            Some(Value::Object(m)) => {
+                for (fam, d) in m {
+                    let at = format!("/post_defaults/{}", ptr_escape(fam));
+                    if !spec.families.iter().any(|f| &f.family == fam) {
+                        return Err(ferr(&at, format!("a family of the catalog, found {fam:?}")));
+                    }
+                    let d = d.as_object().ok_or_else(|| {
+                        ferr(&at, "an object with \"cluster\" and/or \"svm\" records")
+                    })?;
+                    for (k, v) in d {
+                        if k != "cluster" && k != "svm" {
+                            return Err(ferr(
+                                format!("{at}/{}", ptr_escape(k)),
+                                format!("\"cluster\" or \"svm\", found {k:?}"),
+                            ));
+                        }
+                        if !v.is_object() {
+                            return Err(ferr(format!("{at}/{k}"), "an object of field values"));
+                        }
+                    }
+                }
+                m.clone()
+            }
+            Some(_) => {
+                return Err(ferr(
+                    "/post_defaults",
+                    "an object of family name to defaults",
+                ));
+            }
+        };
+
+        Ok(Store {
+            cluster,
+            svms,
+            accounts,
+            records,
+            post_defaults,
+        })
+    }
+
+    /// The data set in the fixtures format (what `--state` writes).
+    pub fn to_value(&self) -> Value {
+        let mut root = Map::new();
+        root.insert("cluster".into(), Value::Object(self.cluster.clone()));
+        root.insert("svms".into(), Value::Array(self.svms.clone()));
+        root.insert("accounts".into(), Value::Array(self.accounts.clone()));
+        let recs: Map<String, Value> = self
+            .records
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::Array(v.clone())))
+            .collect();
+        root.insert("records".into(), Value::Object(recs));
+        if !self.post_defaults.is_empty() {
+            root.insert(
+                "post_defaults".into(),
+                Value::Object(self.post_defaults.clone()),
+            );
+        }
+        Value::Object(root)
+    }
+
+    pub fn cluster_name(&self) -> &str {
+        self.cluster
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    pub fn cluster_uuid(&self) -> &str {
+        self.cluster
+            .get("uuid")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+    }
+
+    /// The owner a uuid names: the cluster, an SVM, or nobody.
+    pub fn owner_by_uuid(&self, uuid: &str) -> Option<(Owner, String)> {
+        if uuid == self.cluster_uuid() {
+            return Some((Owner::Cluster, self.cluster_name().to_string()));
+        }
+        self.svms.iter().find_map(|s| {
+            (s.get("uuid")?.as_str()? == uuid).then(|| {
+                let n = s
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                (Owner::Svm(n.clone()), n)
+            })
+        })
+    }
+
+    /// Who a record belongs to: the SVM named by the uuid of one of its objects (`svm.uuid`,
+    /// `owner.uuid`), else the cluster.
+    pub fn owner_of(&self, res: &Resource, record: &Value) -> Owner {
+        for obj in &res.objects {
+            let Some(uuid) = get_path(record, &format!("{obj}.uuid")).and_then(Value::as_str)
+            else {
+                continue;
+            };
+            if let Some((o @ Owner::Svm(_), _)) = self.owner_by_uuid(uuid) {
+                return o;
+            }
+        }
+        Owner::Cluster
+    }
+}
+
+fn check_owner(
+    owners: &BTreeMap<String, String>,
+    at: &str,
+    name: &str,
+    uuid: &str,
+) -> Result<(), FixtureError> {
+    match owners.get(uuid) {
+        None => Err(ferr(
+            format!("{at}/uuid"),
+            format!("the uuid of the cluster or of an SVM, found {uuid:?}"),
+        )),
+        Some(n) if n != name => Err(ferr(
+            format!("{at}/name"),
+            format!("{n:?}, the name that goes with {uuid:?}, found {name:?}"),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Checks one record: an object whose every leaf is a field of the resource with a valid value.
+fn check_record(res: &Resource, at: &str, rec: &Value) -> Result<Value, FixtureError> {
+    if !rec.is_object() {
+        return Err(ferr(at, format!("a {} record (an object)", res.name)));
+    }
+    for (path, v) in leaf_paths(rec) {
+        let Some(f) = res.field(&path) else {
+            let known: Vec<&str> = res.fields.iter().map(|f| f.path.as_str()).collect();
+            return Err(ferr(
+                leaf_pointer(at, &path),
+                format!(
+                    "a field of {} ({}), found {path:?}",
+                    res.name,
+                    known.join(", ")
+                ),
+            ));
+        };
+        if let Some(kw) = f.violation(v) {
+            return Err(ferr(
+                leaf_pointer(at, &path),
+                format!(
+                    "a value that obeys the {kw} of {} ({}), found {v}",
+                    path, f.schema
+                ),
+            ));
+        }
+    }
+    Ok(rec.clone())
+}
+
+/// Recomputes every field derived from another (`fingerprint` from `secret_key`).
+pub fn derive_fields(res: &Resource, rec: &mut Value) {
+    let Some(m) = rec.as_object_mut() else {
+        return;
+    };
+    for f in &res.fields {
+        let Some(src) = &f.derived_from else {
+            continue;
+        };
+        let source = get_path_map(m, src)
+            .and_then(Value::as_str)
+            .map(fingerprint);
+        if let Some(fp) = source {
+            set_path(m, &f.path, Value::String(fp));
+        }
+    }
+}
+
+fn get_path_map<'a>(m: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    let (head, rest) = match path.split_once('.') {
+        None => return m.get(path),
+        Some(x) => x,
+    };
+    get_path(m.get(head)?, rest)
+}
+
+/// The fingerprint of a secret: lowercase hex SHA-256.
+pub fn fingerprint(secret: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_fixtures_load() {
+        let spec = Spec::builtin();
+        let v: Value = serde_json::from_str(BUILTIN_FIXTURES).unwrap();
+        let s = Store::from_value(spec, &v).unwrap();
+        assert_eq!(s.records["login_messages"].len(), 4);
+        assert!(!s.records["duo"].is_empty());
+        assert!(!s.records["totp"].is_empty());
+        let duo = &s.records["duo"][0];
+        let secret = duo["secret_key"].as_str().unwrap();
+        assert_eq!(duo["fingerprint"], fingerprint(secret));
+        // The state format reads back as the same data set.
+        let again = Store::from_value(spec, &s.to_value()).unwrap();
+        assert_eq!(again.to_value(), s.to_value());
+    }
+
+    #[test]
+    fn errors_carry_a_pointer() {
+        let spec = Spec::builtin();
+        let mut v: Value = serde_json::from_str(BUILTIN_FIXTURES).unwrap();
+        v["records"]["duo"][0]["max_prompts"] = Value::from("three");
+        let e = Store::from_value(spec, &v).unwrap_err();
+        assert_eq!(e.pointer, "/records/duo/0/max_prompts");
+        let mut v: Value = serde_json::from_str(BUILTIN_FIXTURES).unwrap();
+        v["records"]["nope"] = Value::Array(vec![]);
+        assert_eq!(
+            Store::from_value(spec, &v).unwrap_err().pointer,
+            "/records/nope"
+        );
+        let mut v: Value = serde_json::from_str(BUILTIN_FIXTURES).unwrap();
+        v["records"]["login_messages"][1]["colour"] = Value::from("red");
+        assert_eq!(
+            Store::from_value(spec, &v).unwrap_err().pointer,
+            "/records/login_messages/1/colour"
+        );
+    }
+}

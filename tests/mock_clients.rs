@@ -1,0 +1,75 @@
+//! Real clients against the reference mock: NetApp's own Python library (`netapp-ontap`) drives a
+//! freshly spawned mock through `tests/clients/netapp_ontap_smoke.py` (list, get, find, count,
+//! patch and paging of login messages; get, patch, post and delete of Duo profiles; get and patch
+//! of TOTP profiles). Without the library the test fails under CI (`CI` set) and otherwise
+//! explains how to install it.
+
+use ontap_conform::mock::{self, MockConfig, Tls};
+use std::path::Path;
+use std::process::Command;
+
+fn netapp_ontap_available() -> bool {
+    Command::new("python3")
+        .args(["-c", "import netapp_ontap"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netapp_ontap_python_client_works_against_the_mock() {
+    if !netapp_ontap_available() {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "python3 cannot import netapp_ontap; CI must run `python3 -m pip install netapp-ontap` (see .ci/run)"
+            );
+        }
+        eprintln!(
+            "NOTICE: skipping the netapp-ontap client test: python3 cannot import netapp_ontap. \
+             Install it with `python3 -m pip install netapp-ontap` to run it."
+        );
+        return;
+    }
+    let running = mock::spawn(
+        MockConfig::new(),
+        "127.0.0.1:0".parse().unwrap(),
+        Tls::SelfSigned,
+    )
+    .await
+    .expect("mock starts");
+    let port = running.addr.port().to_string();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/netapp_ontap_smoke.py");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(script)
+            .args(["127.0.0.1", &port])
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "netapp-ontap smoke test failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    assert!(stdout.contains("all netapp-ontap steps passed"), "{stdout}");
+    // Every step of the brief ran.
+    for step in [
+        "list login messages",
+        "paging with max_records=2",
+        "find(scope='cluster')",
+        "count_collection()",
+        "patch banner",
+        "get the cluster Duo profile",
+        "patch the Duo profile",
+        "post a Duo profile",
+        "deleted Duo profile answers 404",
+        "get joe.smith's TOTP profile",
+        "patch joe.smith's TOTP profile",
+    ] {
+        assert!(stdout.contains(step), "step {step:?} missing:\n{stdout}");
+    }
+    running.shutdown().await;
+}

@@ -521,6 +521,8 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     let safe = |r: &Value| get_path(r, &field.path).is_some() || field.flags.empty_unsets;
     ctx.ran(C, ep);
     for (fname, fval) in filters {
+        // Each case starts from the records as discovered.
+        ctx.restore_family(&ep.family).await;
         ctx.count_cases(1);
         let matching: Vec<&Value> = base
             .iter()

@@ -282,6 +282,15 @@ impl Ctx {
         let mut p = self.passive.lock().unwrap();
         if let Some(f) = p.get_mut(&k) {
             f.occurrences += 1;
+            // Keep the smallest reproducer, so concurrency cannot change the report.
+            let rep = self.reproducer(x, expected);
+            if f.reproducer
+                .as_ref()
+                .is_none_or(|r| (&rep.curl, &rep.actual) < (&r.curl, &r.actual))
+            {
+                f.reproducer = Some(rep);
+                f.message = message;
+            }
             return;
         }
         let ev = rule_evidence(self.spec, rule);
@@ -460,7 +469,23 @@ impl Ctx {
     /// Puts every changed record back to its saved state and verifies it. Problems are kept in
     /// `restore_problems` (and returned).
     pub async fn restore_all(&self) -> Vec<String> {
-        let saved: Vec<Saved> = self.saved.lock().unwrap().clone();
+        self.restore(None).await
+    }
+
+    /// Restores the saved records of one family (write checks of other families may be running).
+    pub async fn restore_family(&self, family: &str) -> Vec<String> {
+        self.restore(Some(family)).await
+    }
+
+    async fn restore(&self, family: Option<&str>) -> Vec<String> {
+        let saved: Vec<Saved> = self
+            .saved
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| family.is_none_or(|f| f == s.family))
+            .cloned()
+            .collect();
         let mut problems = Vec::new();
         for s in saved {
             if let Err(p) = self.restore_one(&s).await {

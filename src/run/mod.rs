@@ -429,7 +429,7 @@ async fn run_with(
                 set.spawn_local(async move {
                     for (f, name, ep) in list {
                         f(&ctx, ep).await;
-                        ctx.restore_all().await;
+                        ctx.restore_family(&ep.family).await;
                         bar.set_message(format!("{name} {}", ep.path()));
                         bar.inc(1);
                     }

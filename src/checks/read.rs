@@ -28,7 +28,11 @@ pub fn identity(ep: &Endpoint, ctx: &Ctx, r: &Value) -> String {
         .resource_of(ep)
         .keys
         .iter()
-        .map(|k| judge::show(get_path(r, k)))
+        .map(|k| match get_path(r, k) {
+            Some(Value::String(s)) => s.clone(),
+            Some(v) => v.to_string(),
+            None => "(no key)".into(),
+        })
         .collect::<Vec<_>>()
         .join("/")
 }

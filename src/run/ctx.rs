@@ -279,6 +279,7 @@ impl Ctx {
             x.request.method.clone(),
             key,
         );
+        let message = shorten(&message, 240);
         let mut p = self.passive.lock().unwrap();
         if let Some(f) = p.get_mut(&k) {
             f.occurrences += 1;
@@ -573,6 +574,19 @@ impl Ctx {
             }
         }
         Ok(())
+    }
+}
+
+/// Cuts a message to `max` characters (schema messages quote whole values).
+pub fn shorten(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        format!(
+            "{}… ({} characters)",
+            s.chars().take(max).collect::<String>(),
+            s.chars().count()
+        )
     }
 }
 

@@ -616,7 +616,8 @@ fn spec_openapi_is_an_openapi_31_document_of_the_catalog() {
     assert_eq!(doc["openapi"], "3.1.0");
     let spec = Spec::builtin();
     for ep in &spec.endpoints {
-        let item = &doc["paths"][ep.path()];
+        let item = &doc["paths"][ontap_conform::spec::openapi::path_template(ep.path())];
+        assert_eq!(item["x-ontap-path"], ep.path());
         assert!(item.is_object(), "{} missing", ep.path());
         for m in ep.methods() {
             assert!(

@@ -19,6 +19,9 @@ pub enum FindingKind {
     Placeholder,
     /// Two examples spell one value differently (`Ok` and `OK`).
     Inconsistent,
+    /// A JSON example that the catalog gives no schema for: a gap in `specs/` itself, the only
+    /// kind of finding that makes `spec lint` fail.
+    Unmatched,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -43,6 +46,10 @@ pub struct LintReport {
 impl LintReport {
     pub fn count(&self, kind: FindingKind) -> usize {
         self.findings.iter().filter(|f| f.kind == kind).count()
+    }
+    /// Findings that are defects of `specs/` rather than of the docs.
+    pub fn defects(&self) -> usize {
+        self.count(FindingKind::Unmatched)
     }
 }
 
@@ -110,6 +117,14 @@ pub fn lint(spec: &Spec, seeds: &[Seed]) -> LintReport {
                 }
             };
             let Some(schema) = schema_for(spec, ex, &value) else {
+                report.findings.push(Finding {
+                    kind: FindingKind::Unmatched,
+                    at: at.clone(),
+                    example: describe(ex),
+                    schema: None,
+                    pointer: String::new(),
+                    message: "no schema in the catalog for this example: add the endpoint, method or request/response definition to specs/".into(),
+                });
                 continue;
             };
             report.checked += 1;
@@ -168,6 +183,10 @@ pub fn render(report: &LintReport) -> String {
     let mut out = String::new();
     let groups = [
         (
+            FindingKind::Unmatched,
+            "Doc examples the catalog has no schema for (defects of specs/)",
+        ),
+        (
             FindingKind::InvalidJson,
             "Doc examples that are not valid JSON",
         ),
@@ -209,13 +228,17 @@ pub fn render(report: &LintReport) -> String {
         out.push('\n');
     }
     out.push_str(&format!(
-        "{} examples read, {} checked against a schema; {} invalid JSON, {} contradictions, {} inconsistent spellings, {} placeholders. specs/: no defects.\n",
+        "{} examples read, {} checked against a schema; {} invalid JSON, {} contradictions, {} inconsistent spellings, {} placeholders. specs/: {}.\n",
         report.examples,
         report.checked,
         report.count(FindingKind::InvalidJson),
         report.count(FindingKind::Contradiction),
         report.count(FindingKind::Inconsistent),
         report.count(FindingKind::Placeholder),
+        match report.defects() {
+            0 => "no defects".to_string(),
+            n => format!("{n} defects"),
+        },
     ));
     out
 }

@@ -11,7 +11,7 @@ pub mod seeds;
 pub mod show;
 pub mod version;
 
-use model::*;
+pub use model::*;
 use resource::{Field, FieldType, Flags, Resource};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,6 +20,15 @@ use std::sync::OnceLock;
 pub use version::OntapVersion;
 
 include!(concat!(env!("OUT_DIR"), "/embedded_specs.rs"));
+
+/// The files of `specs/` compiled into the binary, as (path relative to `specs/`, text) pairs:
+/// what [`Spec::builtin`] loads, and what the load benchmark times.
+pub fn embedded_files() -> Vec<(String, String)> {
+    EMBEDDED
+        .iter()
+        .map(|(p, t)| (p.to_string(), t.to_string()))
+        .collect()
+}
 
 /// The `$id` prefix of every schema; `$ref`s are relative to it (`"$ref": "owner.json"`).
 pub const SCHEMA_BASE: &str = "https://ontap-conform.dev/specs/schemas/";
@@ -213,11 +222,7 @@ impl Spec {
     /// The contract compiled into the binary, loaded and compiled once per process.
     pub fn builtin() -> &'static Spec {
         BUILTIN.get_or_init(|| {
-            let files = EMBEDDED
-                .iter()
-                .map(|(p, t)| (p.to_string(), t.to_string()))
-                .collect();
-            Spec::from_files("built-in", files)
+            Spec::from_files("built-in", embedded_files())
                 .expect("the built-in specs/ are checked by the test suite")
         })
     }
@@ -238,15 +243,24 @@ impl Spec {
         }
     }
 
-    /// Builds the contract from (relative path, text) pairs.
+    /// Builds the contract from (relative path, text) pairs. `source` is `built-in` or the
+    /// directory the files came from; errors name files under it (`specs/` for the built-in copy).
     pub fn from_files(source: &str, files: Vec<(String, String)>) -> Result<Spec, SpecError> {
+        let root = if source == "built-in" {
+            "specs"
+        } else {
+            source.trim_end_matches('/')
+        };
+        let shown = |rel: &str| format!("{root}/{rel}");
+        let params_file = shown("parameters.json");
+        let conventions_file = shown("conventions.json");
         let mut schemas = BTreeMap::new();
         let mut families = Vec::new();
         let mut family_files = Vec::new();
         let mut params = None;
         let mut conventions = None;
         for (rel, text) in &files {
-            let display = format!("specs/{rel}");
+            let display = shown(rel);
             let value: Value = serde_json::from_str(text).map_err(|e| {
                 SpecError::new(
                     &display,
@@ -287,22 +301,14 @@ impl Spec {
             }
         }
         let params = params.ok_or_else(|| {
-            SpecError::new(
-                "specs/parameters.json",
-                "",
-                "the file to exist (query parameters)",
-            )
+            SpecError::new(&params_file, "", "the file to exist (query parameters)")
         })?;
         let conventions = conventions.ok_or_else(|| {
-            SpecError::new(
-                "specs/conventions.json",
-                "",
-                "the file to exist (shared rules)",
-            )
+            SpecError::new(&conventions_file, "", "the file to exist (shared rules)")
         })?;
         if schemas.is_empty() {
             return Err(SpecError::new(
-                "specs/schemas/",
+                &shown("schemas/"),
                 "",
                 "at least one schema file",
             ));
@@ -310,11 +316,14 @@ impl Spec {
         for doc in schemas.values() {
             check_schema_doc(doc, &schemas)?;
         }
-        for (name, p) in &params {
-            check_param_schema(&format!("/{name}/schema"), &p.schema)?;
+        for doc in schemas.values() {
+            check_ref_chain(doc, &schemas)?;
         }
-        check_conventions(&conventions)?;
-        let validators = compile_all(&schemas)?;
+        for (name, p) in &params {
+            check_param_schema(&params_file, &format!("/{name}/schema"), &p.schema)?;
+        }
+        check_conventions(&conventions_file, &conventions)?;
+        let validators = compile_all(&shown("schemas/"), &schemas)?;
         let mut resources = BTreeMap::new();
         let mut endpoints = Vec::new();
         let mut seen_paths = BTreeMap::new();
@@ -505,7 +514,7 @@ fn read_dir_files(dir: &Path) -> Result<Vec<(String, String)>, SpecError> {
                     )
                 })?;
                 let text = String::from_utf8(bytes)
-                    .map_err(|_| SpecError::new(&format!("specs/{rel}"), "", "UTF-8 text"))?;
+                    .map_err(|_| SpecError::new(&p.display().to_string(), "", "UTF-8 text"))?;
                 out.push((rel, text));
             }
         }
@@ -675,6 +684,32 @@ fn walk_keywords(
     Ok(())
 }
 
+/// A schema that is only a `$ref` to another must not lead back to itself: the chain is followed
+/// when fields are flattened, and a cycle would never end.
+fn check_ref_chain(doc: &SchemaDoc, all: &BTreeMap<String, SchemaDoc>) -> Result<(), SpecError> {
+    let mut seen = vec![doc.name.as_str()];
+    let mut cur = &doc.value;
+    while let Some(target) = cur.get("$ref").and_then(Value::as_str) {
+        let Some(next) = all.get(target.trim_end_matches(".json")) else {
+            return Ok(());
+        };
+        if seen.contains(&next.name.as_str()) {
+            seen.push(next.name.as_str());
+            return Err(SpecError::new(
+                &doc.file,
+                "/$ref",
+                format!(
+                    "a reference chain that ends in a schema, found the cycle {}",
+                    seen.join(" -> ")
+                ),
+            ));
+        }
+        seen.push(next.name.as_str());
+        cur = &next.value;
+    }
+    Ok(())
+}
+
 fn check_evidence_keyword(f: &str, at: &str, v: &Value) -> Result<(), SpecError> {
     let bad = || {
         SpecError::new(
@@ -701,29 +736,29 @@ fn check_evidence_keyword(f: &str, at: &str, v: &Value) -> Result<(), SpecError>
     }
 }
 
-fn check_param_schema(at: &str, schema: &Value) -> Result<(), SpecError> {
+fn check_param_schema(file: &str, at: &str, schema: &Value) -> Result<(), SpecError> {
     jsonschema::meta::validate(schema).map_err(|e| {
         SpecError::new(
-            "specs/parameters.json",
+            file,
             format!("{at}{}", e.instance_path()),
             format!("a valid schema ({e})"),
         )
     })
 }
 
-fn check_conventions(c: &ConventionsFile) -> Result<(), SpecError> {
+fn check_conventions(file: &str, c: &ConventionsFile) -> Result<(), SpecError> {
     let mut seen = BTreeSet::new();
     for (i, r) in c.rules.iter().enumerate() {
         if !seen.insert(r.id.as_str()) {
             return Err(SpecError::new(
-                "specs/conventions.json",
+                file,
                 format!("/rules/{i}/id"),
                 "a rule id used once",
             ));
         }
         if !["any", "collection", "instance"].contains(&r.applies.kind.as_str()) {
             return Err(SpecError::new(
-                "specs/conventions.json",
+                file,
                 format!("/rules/{i}/applies/kind"),
                 "\"any\", \"collection\" or \"instance\"",
             ));
@@ -734,6 +769,7 @@ fn check_conventions(c: &ConventionsFile) -> Result<(), SpecError> {
 
 /// Compiles one validator per schema, all sharing one registry of every schema file.
 fn compile_all(
+    dir: &str,
     schemas: &BTreeMap<String, SchemaDoc>,
 ) -> Result<BTreeMap<String, jsonschema::Validator>, SpecError> {
     let mut builder = jsonschema::Registry::new();
@@ -742,13 +778,9 @@ fn compile_all(
             .add(format!("{SCHEMA_BASE}{}.json", doc.name), doc.value.clone())
             .map_err(|e| SpecError::new(&doc.file, "/$id", format!("a usable URI ({e})")))?;
     }
-    let registry = builder.prepare().map_err(|e| {
-        SpecError::new(
-            "specs/schemas/",
-            "",
-            format!("schemas whose references resolve ({e})"),
-        )
-    })?;
+    let registry = builder
+        .prepare()
+        .map_err(|e| SpecError::new(dir, "", format!("schemas whose references resolve ({e})")))?;
     let mut out = BTreeMap::new();
     for doc in schemas.values() {
         let v = jsonschema::options()
@@ -877,6 +909,9 @@ fn flatten_resource(
     })
 }
 
+/// How deep a resource's objects may nest; deeper means a `$ref` cycle.
+const MAX_DEPTH: usize = 8;
+
 #[allow(clippy::too_many_arguments)]
 fn flatten_props(
     f: &str,
@@ -890,6 +925,13 @@ fn flatten_props(
     fields: &mut Vec<Field>,
     objects: &mut Vec<String>,
 ) -> Result<(), SpecError> {
+    if prefix.split('.').count() > MAX_DEPTH {
+        return Err(SpecError::new(
+            f,
+            at,
+            format!("objects nested at most {MAX_DEPTH} deep (a $ref cycle through {prefix}?)"),
+        ));
+    }
     let (resolved, _) = resolve(schema, all);
     let Some(props) = resolved.get("properties").and_then(Value::as_object) else {
         return Ok(());

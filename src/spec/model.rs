@@ -42,8 +42,9 @@ impl fmt::Display for Evidence {
     }
 }
 
-/// The HTTP methods a catalog entry may list.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// The HTTP methods a catalog entry may list. Read from a string (not serde's enum form) so that
+/// an error inside `methods` names the method in its JSON pointer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Method {
     GET,
     POST,
@@ -65,6 +66,20 @@ impl Method {
         Method::ALL
             .into_iter()
             .find(|m| m.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl<'de> Deserialize<'de> for Method {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Method::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format!(
+                    "unknown method `{s}`, expected one of GET, POST, PATCH, DELETE"
+                ))
+            })
     }
 }
 

@@ -2,6 +2,10 @@
 //! (Schemathesis, Prism, code generators). OpenAPI 3.1 schemas are JSON Schema 2020-12, so the
 //! schemas go in nearly as they are: `$ref`s point into `components`, and the access flags also
 //! become the standard `readOnly` / `writeOnly` keywords those tools understand.
+//!
+//! One rename: ONTAP's dotted path keys (`{owner.uuid}`) are legal OpenAPI but Stoplight Prism
+//! matches no request against them, so the document spells them `{owner_uuid}` and keeps the
+//! field in `x-ontap-field` (see `docs/openapi-tools.md`).
 
 use super::{Kind, Method, SCHEMA_BASE, Spec};
 use serde_json::{Map, Value, json};
@@ -38,6 +42,22 @@ fn rewrite(v: &Value) -> Value {
     }
 }
 
+/// The OpenAPI spelling of a path key: `owner.uuid` becomes `owner_uuid`.
+pub fn param_name(key: &str) -> String {
+    key.replace('.', "_")
+}
+
+/// The OpenAPI spelling of a catalog path: `/x/{owner.uuid}` becomes `/x/{owner_uuid}`.
+pub fn path_template(path: &str) -> String {
+    path.split('/')
+        .map(|seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(key) => format!("{{{}}}", param_name(key)),
+            None => seg.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 fn schema_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
@@ -65,7 +85,7 @@ pub fn openapi(spec: &Spec) -> Value {
             .def
             .path_parameters
             .iter()
-            .map(|p| json!({"name": p.name, "in": "path", "required": true, "description": p.description, "schema": p.schema}))
+            .map(|p| json!({"name": param_name(&p.name), "in": "path", "required": true, "description": p.description, "schema": p.schema, "x-ontap-field": p.name}))
             .collect();
         if !path_params.is_empty() {
             item.insert("parameters".into(), Value::Array(path_params));
@@ -126,7 +146,8 @@ pub fn openapi(spec: &Spec) -> Value {
             }
             item.insert(m.as_str().to_ascii_lowercase(), op);
         }
-        paths.insert(ep.def.path.clone(), Value::Object(item));
+        item.insert("x-ontap-path".into(), json!(ep.def.path));
+        paths.insert(path_template(&ep.def.path), Value::Object(item));
     }
     let families: Vec<Value> = spec
         .families

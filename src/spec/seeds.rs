@@ -31,10 +31,46 @@ pub struct Example {
     pub text: String,
 }
 
+/// A `METHOD /path` section of a seed page: one documented operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Section {
+    pub method: String,
+    /// With the `/api` prefix, as the catalog spells it.
+    pub path: String,
+    /// The `Introduced In:` line of the section.
+    pub introduced_in: Option<String>,
+    pub line: usize,
+}
+
+/// A row of a `Name / Type / In / Required / Description` parameter table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameter {
+    pub section: Option<(String, String)>,
+    pub name: String,
+    pub ty: String,
+    /// `path` or `query`.
+    pub location: String,
+    pub required: bool,
+    pub description: String,
+    pub line: usize,
+}
+
+/// A row of an `Error Code / Description` table ("ONTAP Error Response Codes").
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorCode {
+    pub section: Option<(String, String)>,
+    pub code: String,
+    pub description: String,
+    pub line: usize,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Seed {
     pub file: String,
+    pub sections: Vec<Section>,
     pub tables: Vec<Table>,
+    pub parameters: Vec<Parameter>,
+    pub error_codes: Vec<ErrorCode>,
     pub examples: Vec<Example>,
 }
 
@@ -74,6 +110,12 @@ fn section_of(line: &str) -> Option<(String, String)> {
     Some((m.to_string(), path))
 }
 
+fn is_param_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+}
+
 fn is_word(line: &str) -> bool {
     let t = line.trim();
     !t.is_empty() && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -94,8 +136,20 @@ pub fn parse(file: &str, text: &str) -> Seed {
         let line = lines[i];
         let t = line.trim();
         if let Some(s) = section_of(t) {
+            seed.sections.push(Section {
+                method: s.0.clone(),
+                path: s.1.clone(),
+                introduced_in: None,
+                line: i + 1,
+            });
             section = Some(s);
             in_definitions = false;
+        } else if let Some(v) = t.strip_prefix("Introduced In:") {
+            if let Some(sec) = seed.sections.last_mut()
+                && sec.introduced_in.is_none()
+            {
+                sec.introduced_in = Some(v.trim().to_string());
+            }
         } else if t == "Definitions" {
             in_definitions = true;
         } else if t.starts_with("```") {
@@ -124,6 +178,48 @@ pub fn parse(file: &str, text: &str) -> Seed {
             continue;
         } else if !t.is_empty() && !t.contains('\t') && !t.starts_with('#') {
             label = t.to_string();
+        }
+        if t == "Name\tType\tIn\tRequired\tDescription" {
+            let mut j = i + 1;
+            while j < lines.len() {
+                let cols: Vec<&str> = lines[j].split('\t').map(str::trim).collect();
+                if cols.len() < 4 || !is_param_name(cols[0]) {
+                    break;
+                }
+                seed.parameters.push(Parameter {
+                    section: section.clone(),
+                    name: cols[0].to_string(),
+                    ty: cols[1].to_string(),
+                    location: cols[2].to_string(),
+                    required: cols[3].eq_ignore_ascii_case("true"),
+                    description: cols.get(4).copied().unwrap_or("").to_string(),
+                    line: j + 1,
+                });
+                j += 1;
+            }
+            i = j;
+            continue;
+        }
+        if t == "Error Code\tDescription" {
+            let mut j = i + 1;
+            while j < lines.len() {
+                let cols: Vec<&str> = lines[j].split('\t').map(str::trim).collect();
+                if cols.len() < 2
+                    || cols[0].is_empty()
+                    || !cols[0].bytes().all(|b| b.is_ascii_digit())
+                {
+                    break;
+                }
+                seed.error_codes.push(ErrorCode {
+                    section: section.clone(),
+                    code: cols[0].to_string(),
+                    description: cols[1].to_string(),
+                    line: j + 1,
+                });
+                j += 1;
+            }
+            i = j;
+            continue;
         }
         if t == "Name\tType\tDescription" {
             let title = table_title(&lines, i);
@@ -177,6 +273,13 @@ fn table_title(lines: &[&str], header: usize) -> Option<String> {
             continue;
         }
         if t.contains('\t') {
+            // An "ONTAP Error Response Codes" table (`Error Code / Description`, rows of digits)
+            // stands between a `Status: Default` heading and the error's own table.
+            let first = t.split('\t').next().unwrap_or("");
+            let code_row = !first.is_empty() && first.bytes().all(|b| b.is_ascii_digit());
+            if code_row || t == "Error Code\tDescription" {
+                continue;
+            }
             return None;
         }
         if t.starts_with("Status:") {

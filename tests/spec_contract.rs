@@ -899,3 +899,47 @@ fn missing_parameters_file() {
         "the file to exist",
     );
 }
+
+#[test]
+fn the_readme_worked_example_loads() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("## Adding an endpoint")
+        .nth(1)
+        .expect("README has an \"Adding an endpoint\" section");
+    let blocks: Vec<&str> = section
+        .split("```json\n")
+        .skip(1)
+        .map(|b| b.split("```").next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        blocks.len(),
+        3,
+        "schema, collection schema, endpoint family"
+    );
+    let tmp = copy_specs();
+    for (rel, text) in [
+        "schemas/approval_group.json",
+        "schemas/approval_group_collection.json",
+        "endpoints/approval_groups.json",
+    ]
+    .iter()
+    .zip(blocks)
+    {
+        std::fs::write(tmp.path().join(rel), text).expect("write");
+    }
+    let o = run(&[
+        "spec",
+        "list",
+        "--specs",
+        tmp.path().to_str().expect("UTF-8"),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("/api/security/multi-admin-verify/approval-groups/{owner.uuid}/{name}"),
+        "{out}"
+    );
+    assert!(out.contains("8 endpoints"), "{out}");
+}

@@ -50,10 +50,12 @@ pub fn param_name(key: &str) -> String {
 /// The OpenAPI spelling of a catalog path: `/x/{owner.uuid}` becomes `/x/{owner_uuid}`.
 pub fn path_template(path: &str) -> String {
     path.split('/')
-        .map(|seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            Some(key) => format!("{{{}}}", param_name(key)),
-            None => seg.to_string(),
-        })
+        .map(
+            |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(key) => format!("{{{}}}", param_name(key)),
+                None => seg.to_string(),
+            },
+        )
         .collect::<Vec<_>>()
         .join("/")
 }

@@ -14,26 +14,33 @@ pub fn list(spec: &Spec) -> String {
         .max()
         .unwrap_or(10)
         .max(8);
+    let methods: Vec<String> = spec
+        .endpoints
+        .iter()
+        .map(|ep| {
+            ep.def
+                .methods
+                .iter()
+                .map(|(m, d)| match &d.removed_in {
+                    Some(r) => format!("{m}(<{r})"),
+                    None => m.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let mwidth = methods.iter().map(String::len).max().unwrap_or(7).max(7);
     let _ = writeln!(
         out,
-        "{:<width$}  {:<22}  {:<10}  {:>5}  EVIDENCE",
+        "{:<width$}  {:<mwidth$}  {:<10}  {:>5}  EVIDENCE",
         "ENDPOINT", "METHODS", "INTRODUCED", "RULES"
     );
-    for ep in &spec.endpoints {
-        let methods: Vec<String> = ep
-            .def
-            .methods
-            .iter()
-            .map(|(m, d)| match &d.removed_in {
-                Some(r) => format!("{m}(<{r})"),
-                None => m.to_string(),
-            })
-            .collect();
+    for (ep, methods) in spec.endpoints.iter().zip(&methods) {
         let _ = writeln!(
             out,
-            "{:<width$}  {:<22}  {:<10}  {:>5}  {}",
+            "{:<width$}  {:<mwidth$}  {:<10}  {:>5}  {}",
             ep.path(),
-            methods.join(" "),
+            methods,
             ep.def.introduced_in,
             spec.rule_count(ep),
             ep.def.evidence

@@ -493,10 +493,11 @@ impl Ctx {
                 problems.push(p);
             }
         }
-        self.restore_problems
-            .lock()
-            .unwrap()
-            .extend(problems.clone());
+        problems.sort();
+        let mut all = self.restore_problems.lock().unwrap();
+        all.extend(problems.clone());
+        all.sort();
+        all.dedup();
         problems
     }
 
@@ -522,7 +523,7 @@ impl Ctx {
                 continue;
             }
             match was {
-                Some(v) => set_path(&mut body, &f.path, v.clone()),
+                Some(v) => set_path(&mut body, &f.path, coerce(f, v)),
                 None if f.flags.empty_unsets => {
                     set_path(&mut body, &f.path, Value::String(String::new()))
                 }
@@ -574,6 +575,22 @@ impl Ctx {
             }
         }
         Ok(())
+    }
+}
+
+/// A value read from the target, in the field's declared type when the target reported another
+/// (`"true"` for a boolean): what to write back to restore it.
+fn coerce(f: &crate::spec::resource::Field, v: &Value) -> Value {
+    use crate::spec::resource::FieldType;
+    match (f.ty, v) {
+        (FieldType::Boolean, Value::String(s)) if s == "true" || s == "false" => {
+            Value::Bool(s == "true")
+        }
+        (FieldType::Integer, Value::String(s)) => s
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| v.clone()),
+        _ => v.clone(),
     }
 }
 

@@ -105,21 +105,34 @@ pub fn cli_main(args: RunArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn diff_main(_args: DiffArgs) -> Result<()> {
-    Err(Error::Usage(
-        "diff: recordings come with `run --record`, which this build does not have yet".into(),
-    ))
+/// `ontap-conform diff DIR_A DIR_B`: compares two recordings offline.
+pub fn diff_main(args: DiffArgs) -> Result<()> {
+    let a = record::read(&args.a)?;
+    let b = record::read(&args.b)?;
+    let d = record::diff(&a, &b);
+    let name = |dir: &std::path::Path, r: &Recording| {
+        format!("{} (ONTAP {})", dir.display(), r.manifest.ontap_version)
+    };
+    print!(
+        "{}",
+        record::render(&d, &name(&args.a, &a), &name(&args.b, &b))
+    );
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&d).expect("JSON") + "\n";
+        crate::fsutil::write_atomic(path, text.as_bytes())?;
+    }
+    if d.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Drift(format!("{} changes", d.len())))
+    }
 }
 
 fn write_reports(cfg: &RunConfig, report: &Report) -> Result<()> {
     for (fmt, path) in &cfg.reports {
         let text = match fmt {
             ReportFormat::Json => report.to_json(),
-            ReportFormat::Junit => {
-                return Err(Error::Usage(
-                    "--report junit=FILE is not in this build yet".into(),
-                ));
-            }
+            ReportFormat::Junit => report::junit::render(report),
         };
         crate::fsutil::write_atomic(path, text.as_bytes())?;
     }

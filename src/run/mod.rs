@@ -458,6 +458,8 @@ async fn run_with(
     bar.finish_and_clear();
     if interrupted {
         eprintln!("interrupted: restoring every record the run changed…");
+        // Requests cut off mid-flight may still land on the target; let them before reading back.
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
     // Clear earlier problems (each write check restored as it went) and verify everything once more.
     ctx.restore_problems.lock().unwrap().clear();

@@ -17,7 +17,7 @@ fn run(args: RunArgs) -> Report {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(tokio::task::LocalSet::new().run_until(ontap_conform::run::execute(&cfg)))
+    rt.block_on(ontap_conform::run::execute(&cfg))
         .expect("the run completes")
 }
 
@@ -317,4 +317,72 @@ fn bad_usage_exits_2_and_names_the_input() {
         assert_eq!(out.status.code(), Some(2), "{argv:?}: {err}");
         assert!(err.contains(needle), "{argv:?}: {err}");
     }
+}
+
+#[test]
+fn a_config_file_holds_targets_and_rejects_unknown_keys() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let running = rt
+        .block_on(ontap_conform::mock::spawn(
+            ontap_conform::mock::MockConfig::new(),
+            "127.0.0.1:0".parse().unwrap(),
+            ontap_conform::mock::Tls::Plain,
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("targets.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "cases = 4\nseed = 2\nchecks = [\"paging\", \"field-selection\"]\n\n[[targets]]\nname = \"other\"\nurl = \"https://127.0.0.1:1\"\n\n[[targets]]\nname = \"lab\"\nurl = \"{}\"\nuser = \"admin\"\npassword_env = \"OC_LAB_PW\"\nsvm_user = \"vsadmin\"\nsvm_password_env = \"OC_LAB_PW\"\n",
+            running.base_url
+        ),
+    )
+    .unwrap();
+    let out = binary()
+        .args([
+            "run",
+            "--no-progress",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--target-name",
+            "lab",
+            "--report",
+            "json=r.json",
+        ])
+        .current_dir(dir.path())
+        .env("OC_LAB_PW", "netapp1!")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("r.json")).unwrap()).unwrap();
+    assert_eq!(report["seed"], 2);
+    let checks: std::collections::BTreeSet<&str> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["check"].as_str().unwrap())
+        .collect();
+    assert!(
+        checks.contains("paging") && checks.contains("field-selection") && checks.len() <= 5,
+        "{checks:?}"
+    );
+    std::fs::write(&cfg, "cases = 4\ncolour = \"blue\"\n").unwrap();
+    let out = binary()
+        .args(["run", "--config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("colour") && err.contains("targets.toml"),
+        "{err}"
+    );
+    rt.block_on(running.shutdown());
 }

@@ -28,9 +28,7 @@ fn seeded_report(faults: &[&str]) -> String {
         .enable_all()
         .build()
         .unwrap();
-    let mut r = rt
-        .block_on(tokio::task::LocalSet::new().run_until(ontap_conform::run::execute(&cfg)))
-        .unwrap();
+    let mut r = rt.block_on(ontap_conform::run::execute(&cfg)).unwrap();
     r.figures.wall_seconds = 0.0;
     r.figures.requests_per_second = 0.0;
     let port_base = r.target.trim_start_matches("built-in mock ").to_string();

@@ -5,7 +5,7 @@
 
 use crate::spec::resource::{Field, FieldType};
 use proptest::prelude::*;
-use proptest::strategy::{BoxedStrategy, ValueTree};
+use proptest::strategy::{SBoxedStrategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, RngSeed, TestRng, TestRunner};
 use serde_json::{Value, json};
 
@@ -47,14 +47,14 @@ pub fn draw<S: Strategy>(runner: &mut TestRunner, strategy: &S, n: u32) -> Vec<S
         .collect()
 }
 
-/// Proptest's shrinking loop, driven by our own (async, networked) test: `fails` re-runs a case.
-/// Returns the minimal failing value and the number of re-runs spent.
-pub async fn shrink<T, F, Fut>(mut tree: T, mut fails: F, budget: u32) -> (T::Value, u32)
+/// Proptest's shrinking loop, driven by our own networked test: `fails` re-runs a case. Returns
+/// the minimal failing value and the number of re-runs spent. Synchronous, so the value tree (which
+/// is not `Send`) never crosses an `.await`; callers run it in `block_in_place`.
+pub fn shrink<T, F>(mut tree: T, mut fails: F, budget: u32) -> (T::Value, u32)
 where
     T: ValueTree,
     T::Value: Clone,
-    F: FnMut(T::Value) -> Fut,
-    Fut: std::future::Future<Output = bool>,
+    F: FnMut(T::Value) -> bool,
 {
     let mut best = tree.current();
     let mut runs = 0;
@@ -64,7 +64,7 @@ where
     while runs < budget {
         runs += 1;
         let cur = tree.current();
-        if fails(cur.clone()).await {
+        if fails(cur.clone()) {
             best = cur;
             if !tree.simplify() {
                 break;
@@ -81,23 +81,23 @@ const TOKENS: &[&str] = &[
 ];
 const PLAIN: &[&str] = &["a", "B", "z", "7", "-", "_", "ontap", "x"];
 
-fn text(tokens: &'static [&'static str], max: usize) -> BoxedStrategy<String> {
+fn text(tokens: &'static [&'static str], max: usize) -> SBoxedStrategy<String> {
     prop::collection::vec(prop::sample::select(tokens), 0..max.clamp(1, 12))
         .prop_map(|parts| parts.concat())
-        .boxed()
+        .sboxed()
 }
 
 /// A valid value for a field, within its type, enum, range and length.
-pub fn valid_value(f: &Field) -> BoxedStrategy<Value> {
+pub fn valid_value(f: &Field) -> SBoxedStrategy<Value> {
     if !f.enum_values.is_empty() {
-        return prop::sample::select(f.enum_values.clone()).boxed();
+        return prop::sample::select(f.enum_values.clone()).sboxed();
     }
     match f.ty {
-        FieldType::Boolean => any::<bool>().prop_map(Value::Bool).boxed(),
+        FieldType::Boolean => any::<bool>().prop_map(Value::Bool).sboxed(),
         FieldType::Integer | FieldType::Number => {
             let lo = f.minimum.unwrap_or(0);
             let hi = f.maximum.unwrap_or(lo + 1000).max(lo);
-            (lo..=hi).prop_map(|n| json!(n)).boxed()
+            (lo..=hi).prop_map(|n| json!(n)).sboxed()
         }
         FieldType::String => {
             let max = f.max_length.unwrap_or(64) as usize;
@@ -107,17 +107,17 @@ pub fn valid_value(f: &Field) -> BoxedStrategy<Value> {
             } else {
                 PLAIN
             };
-            let short = text(tokens, 8).prop_map(move |s| fit(s, min, max)).boxed();
+            let short = text(tokens, 8).prop_map(move |s| fit(s, min, max)).sboxed();
             if f.max_length.is_some() {
-                prop_oneof![8 => short, 1 => Just(Value::String("m".repeat(max)))].boxed()
+                prop_oneof![8 => short, 1 => Just(Value::String("m".repeat(max)))].sboxed()
             } else {
-                short.prop_map(|s| s).boxed()
+                short.prop_map(|s| s).sboxed()
             }
         }
         FieldType::Array => prop::collection::vec(text(PLAIN, 4), 0..3)
             .prop_map(|v| json!(v))
-            .boxed(),
-        FieldType::Object => Just(json!({})).boxed(),
+            .sboxed(),
+        FieldType::Object => Just(json!({})).sboxed(),
     }
 }
 
@@ -174,13 +174,15 @@ pub fn invalid_values(f: &Field) -> Vec<(Value, Broken)> {
 }
 
 /// A non-empty PATCH body over some of `fields`, with valid values; shrinks toward one field.
-pub fn patch_body(fields: Vec<Field>) -> BoxedStrategy<Vec<(String, Value)>> {
+pub fn patch_body(fields: Vec<Field>) -> SBoxedStrategy<Vec<(String, Value)>> {
     let n = fields.len();
-    let per_field: Vec<BoxedStrategy<(String, Value)>> = fields
+    let per_field: Vec<SBoxedStrategy<(String, Value)>> = fields
         .into_iter()
         .map(|f| {
             let path = f.path.clone();
-            valid_value(&f).prop_map(move |v| (path.clone(), v)).boxed()
+            valid_value(&f)
+                .prop_map(move |v| (path.clone(), v))
+                .sboxed()
         })
         .collect();
     (
@@ -188,17 +190,17 @@ pub fn patch_body(fields: Vec<Field>) -> BoxedStrategy<Vec<(String, Value)>> {
         prop::sample::subsequence((0..n).collect::<Vec<_>>(), 1..=n.max(1)),
     )
         .prop_map(|(vals, pick)| pick.into_iter().map(|i| vals[i].clone()).collect())
-        .boxed()
+        .sboxed()
 }
 
 /// A non-empty subset of names; shrinks toward fewer.
-pub fn subset(names: Vec<String>) -> BoxedStrategy<Vec<String>> {
+pub fn subset(names: Vec<String>) -> SBoxedStrategy<Vec<String>> {
     let n = names.len();
-    prop::sample::subsequence(names, 1..=n.max(1)).boxed()
+    prop::sample::subsequence(names, 1..=n.max(1)).sboxed()
 }
 
 /// A key value that almost surely names no record: uuid-shaped, or a word with awkward bytes.
-pub fn random_key() -> BoxedStrategy<String> {
+pub fn random_key() -> SBoxedStrategy<String> {
     prop_oneof![
         any::<u128>().prop_map(|n| {
             let h = format!("{n:032x}");
@@ -213,14 +215,14 @@ pub fn random_key() -> BoxedStrategy<String> {
         }),
         text(&["zz", "no", "such", "-", "_", "9", " ", "é"], 6).prop_map(|s| format!("nosuch{s}")),
     ]
-    .boxed()
+    .sboxed()
 }
 
 /// An unknown query parameter name.
-pub fn unknown_param() -> BoxedStrategy<String> {
+pub fn unknown_param() -> SBoxedStrategy<String> {
     text(&["x", "q", "zz", "_", "bogus", "9"], 4)
         .prop_map(|s| format!("no_such_param{s}"))
-        .boxed()
+        .sboxed()
 }
 
 /// The operators a generated filter uses.
@@ -255,7 +257,7 @@ pub const OPS: &[Op] = &[
 
 /// A filter draw: which candidate field, which operator, which observed values. Turned into a
 /// concrete `field=expr` by [`build_filter`] once the observed values are known.
-pub fn filter_draw(fields: usize) -> BoxedStrategy<(usize, Op, usize, usize, usize)> {
+pub fn filter_draw(fields: usize) -> SBoxedStrategy<(usize, Op, usize, usize, usize)> {
     (
         0..fields.max(1),
         prop::sample::select(OPS),
@@ -263,7 +265,7 @@ pub fn filter_draw(fields: usize) -> BoxedStrategy<(usize, Op, usize, usize, usi
         0usize..64,
         1usize..8,
     )
-        .boxed()
+        .sboxed()
 }
 
 /// Characters that mean something in an ONTAP filter value.
@@ -366,8 +368,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn shrinking_finds_a_minimal_body() {
+    #[test]
+    fn shrinking_finds_a_minimal_body() {
         let spec = Spec::builtin();
         let res = spec.resource("duo").unwrap();
         let fields: Vec<Field> = res.patchable().cloned().collect();

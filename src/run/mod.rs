@@ -45,8 +45,7 @@ pub fn cli_main(args: RunArgs) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
-    let (mut report, recording) =
-        rt.block_on(tokio::task::LocalSet::new().run_until(execute_recording(&cfg)))?;
+    let (mut report, recording) = rt.block_on(execute_recording(&cfg))?;
     if let (Some(dir), Some(rec)) = (&cfg.record, &recording) {
         record::write(dir, rec)?;
         eprintln!(
@@ -291,11 +290,11 @@ async fn discover_records(
     out
 }
 
-type CheckFn = for<'a> fn(&'a Ctx, &'a Endpoint) -> futures_util::future::LocalBoxFuture<'a, ()>;
+type CheckFn = for<'a> fn(&'a Ctx, &'a Endpoint) -> futures_util::future::BoxFuture<'a, ()>;
 
 macro_rules! check_fn {
     ($f:path) => {{
-        fn run<'a>(c: &'a Ctx, e: &'a Endpoint) -> futures_util::future::LocalBoxFuture<'a, ()> {
+        fn run<'a>(c: &'a Ctx, e: &'a Endpoint) -> futures_util::future::BoxFuture<'a, ()> {
             Box::pin($f(c, e))
         }
         run as CheckFn
@@ -428,7 +427,7 @@ async fn run_with(
             for (f, name, ep) in reads {
                 let ctx = ctx.clone();
                 let bar = bar.clone();
-                set.spawn_local(async move {
+                set.spawn(async move {
                     f(&ctx, ep).await;
                     bar.set_message(format!("{name} {}", ep.path()));
                     bar.inc(1);
@@ -439,7 +438,7 @@ async fn run_with(
             for (_, list) in writes {
                 let ctx = ctx.clone();
                 let bar = bar.clone();
-                set.spawn_local(async move {
+                set.spawn(async move {
                     for (f, name, ep) in list {
                         f(&ctx, ep).await;
                         ctx.restore_family(&ep.family).await;

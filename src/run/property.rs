@@ -72,17 +72,25 @@ pub async fn property<S, F, Fut>(
     concurrent: bool,
     test: F,
 ) where
-    S: Strategy,
-    S::Value: Clone + Debug,
-    F: Fn(S::Value) -> Fut,
-    Fut: Future<Output = Case>,
+    S: Strategy + Send + Sync,
+    S::Value: Clone + Debug + Send,
+    F: Fn(S::Value) -> Fut + Send + Sync,
+    Fut: Future<Output = Case> + Send,
 {
-    let mut runner = generate::runner(ctx.seed, &format!("{check} {}", ep.path()));
-    let mut trees = generate::draw(&mut runner, &strategy, cases.max(1));
-    let total = trees.len();
+    let property_name = format!("{check} {}", ep.path());
+    // Draw the values; the trees are not Send, so they are dropped before the first await and
+    // redrawn (deterministically, from the same seed) only if a case fails and must be shrunk.
+    let values: Vec<S::Value> = {
+        let mut runner = generate::runner(ctx.seed, &property_name);
+        generate::draw(&mut runner, &strategy, cases.max(1))
+            .iter()
+            .map(|t| t.current())
+            .collect()
+    };
+    let total = values.len();
     let results: Vec<(usize, Case)> = if concurrent {
         let test = &test;
-        let mut r: Vec<(usize, Case)> = stream::iter(trees.iter().map(|t| t.current()).enumerate())
+        let mut r: Vec<(usize, Case)> = stream::iter(values.iter().cloned().enumerate())
             .map(|(i, v)| async move { (i, test(v).await) })
             .buffer_unordered(IN_FLIGHT)
             .collect()
@@ -91,8 +99,8 @@ pub async fn property<S, F, Fut>(
         r
     } else {
         let mut r = Vec::with_capacity(total);
-        for (i, t) in trees.iter().enumerate() {
-            let out = test(t.current()).await;
+        for (i, v) in values.iter().enumerate() {
+            let out = test(v.clone()).await;
             let stop = matches!(out, Case::Fail(_));
             r.push((i, out));
             if stop {
@@ -123,14 +131,19 @@ pub async fn property<S, F, Fut>(
     let Some(&first) = failing.first() else {
         return;
     };
-    let tree = trees.swap_remove(first);
-    let original = tree.current();
-    let (minimal, steps) = generate::shrink(
-        tree,
-        |v| async { matches!(test(v).await, Case::Fail(_)) },
-        SHRINK_BUDGET,
-    )
-    .await;
+    let original = values[first].clone();
+    let (minimal, steps) = tokio::task::block_in_place(|| {
+        let mut runner = generate::runner(ctx.seed, &property_name);
+        let tree = generate::draw(&mut runner, &strategy, first as u32 + 1)
+            .pop()
+            .expect("the same draw");
+        let handle = tokio::runtime::Handle::current();
+        generate::shrink(
+            tree,
+            |v| matches!(handle.block_on(test(v)), Case::Fail(_)),
+            SHRINK_BUDGET,
+        )
+    });
     // Run the minimal case once more for its exchange; fall back to the first failure.
     let failure = match test(minimal.clone()).await {
         Case::Fail(f) => f,

@@ -7,6 +7,7 @@
 use super::errors::{ApiError, CODE_BAD_REQUEST, CODE_DUPLICATE, CODE_METHOD, CODE_NOT_FOUND};
 use super::query::{
     self, Plan, Render, Shape, Table, collection_get, matches_all, post_selection, project, select,
+    write_record,
 };
 use super::store::{Owner, Store, derive_fields};
 use super::{Fault, MockConfig, Role};
@@ -270,6 +271,10 @@ fn wants_hal(headers: &HeaderMap) -> bool {
 
 fn json_response(status: StatusCode, body: &Value, hal: bool) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    bytes_response(status, bytes, hal)
+}
+
+fn bytes_response(status: StatusCode, bytes: Vec<u8>, hal: bool) -> Response {
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -286,6 +291,8 @@ fn json_response(status: StatusCode, body: &Value, hal: bool) -> Response {
 /// A finished answer, before it becomes an HTTP response.
 enum Answer {
     Ok(StatusCode, Value),
+    /// JSON text written by the query engine (200).
+    Raw(Vec<u8>),
     Created(Value, String),
     Err(ApiError),
     NotAllowed(ApiError, String),
@@ -346,6 +353,7 @@ async fn handle(State(mock): State<Arc<Mock>>, req: Request) -> Response {
     };
     match answer {
         Answer::Ok(status, v) => json_response(status, &v, hal),
+        Answer::Raw(bytes) => bytes_response(StatusCode::OK, bytes, hal),
         Answer::Created(v, location) => {
             let mut resp = json_response(StatusCode::CREATED, &v, hal);
             if let Ok(h) = HeaderValue::from_str(&location) {
@@ -685,7 +693,7 @@ impl Mock {
                     .collect()
             })
             .unwrap_or_default();
-        ok(collection_get(table, recs, plan, render, self.faults()))
+        Answer::Raw(collection_get(table, recs, plan, render, self.faults()))
     }
 
     fn find(
@@ -718,7 +726,9 @@ impl Mock {
             .ok_or_else(|| self.not_found(ep, Method::GET, table))?;
         let rec = &store.records[&ep.family][i];
         let sel = select(table, plan, Shape::Instance, self.faults());
-        Ok(ok(project(table, rec, &sel, render, self.faults())))
+        let mut buf = Vec::with_capacity(512);
+        write_record(&mut buf, table, rec, &sel, render, self.faults());
+        Ok(Answer::Raw(buf))
     }
 
     /// Checks a whole body before anything is applied.
@@ -1227,7 +1237,7 @@ impl Mock {
                 .collect()
         };
         if keys.is_empty() {
-            return Some(ok(collection_get(
+            return Some(Answer::Raw(collection_get(
                 table,
                 records.iter().collect(),
                 &plan,

@@ -6,7 +6,7 @@
 
 use super::Fault;
 use super::errors::{ApiError, CODE_UNEXPECTED};
-use crate::spec::resource::{FieldType, Resource, get_path, remove_path, set_path};
+use crate::spec::resource::{FieldType, Resource, get_path};
 use crate::spec::{Endpoint, Spec};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
@@ -24,14 +24,16 @@ pub struct Table {
     pub collection_path: String,
     /// The catalog's instance endpoint, to render self links; None: collection path + keys.
     pub instance_ep: Option<&'static Endpoint>,
-    /// Field indexes in answer order: keys first, then the schema's order.
-    order: Vec<usize>,
     /// What a collection GET without `fields` returns.
     default_collection: Vec<bool>,
     /// Every gettable field.
     all_gettable: Vec<bool>,
     /// Keys and the whole key objects (`owner`, `account`).
     key_mask: Vec<bool>,
+    /// The fields as a tree in answer order.
+    tree: Vec<Node>,
+    /// The index of the first key field.
+    first_key: Option<usize>,
 }
 
 impl Table {
@@ -75,11 +77,17 @@ impl Table {
             .enumerate()
             .map(|(i, f)| key_mask[i] || (f.gettable() && defaults.contains(&f.path.as_str())))
             .collect();
+        let tree = build_tree(res, &order);
+        let first_key = res
+            .keys
+            .first()
+            .and_then(|k| res.fields.iter().position(|f| &f.path == k));
         Table {
             res,
             collection_path,
             instance_ep,
-            order,
+            tree,
+            first_key,
             default_collection,
             all_gettable,
             key_mask,
@@ -606,7 +614,7 @@ pub struct Render {
     pub get: bool,
 }
 
-/// Projects one stored record into an answer.
+/// Projects one stored record into an answer, as a JSON value.
 pub fn project(
     table: &Table,
     record: &Value,
@@ -614,48 +622,156 @@ pub fn project(
     render: Render,
     faults: &BTreeSet<Fault>,
 ) -> Value {
-    let res = table.res;
-    let mut out = Map::new();
-    for &i in &table.order {
-        if !sel.mask[i] {
-            continue;
-        }
-        let f = &res.fields[i];
-        if !f.gettable() && !sel.secrets {
-            continue;
-        }
-        let Some(v) = get_path(record, &f.path) else {
-            continue;
-        };
-        let v = match v {
-            Value::Bool(b) if render.get && faults.contains(&Fault::WrongType) => {
-                Value::String(b.to_string())
-            }
-            other => other.clone(),
-        };
-        set_path(&mut out, &f.path, v);
-    }
-    if render.get && faults.contains(&Fault::MissingKey) {
-        if let Some(k) = res.keys.first() {
-            remove_path(&mut out, k);
-        }
+    let mut buf = Vec::with_capacity(512);
+    write_record(&mut buf, table, record, sel, render, faults);
+    serde_json::from_slice(&buf).unwrap_or_else(|_| Value::Object(Map::new()))
+}
+
+/// Projects one stored record straight into JSON text: the hot path of every GET, so no
+/// intermediate tree is built. Objects come out whole or not at all (never `{}`).
+pub fn write_record(
+    buf: &mut Vec<u8>,
+    table: &Table,
+    record: &Value,
+    sel: &Selection,
+    render: Render,
+    faults: &BTreeSet<Fault>,
+) {
+    let ctx = WriteCtx {
+        table,
+        sel,
+        wrong_type: render.get && faults.contains(&Fault::WrongType),
+        skip_key: if render.get && faults.contains(&Fault::MissingKey) {
+            table.first_key
+        } else {
+            None
+        },
+    };
+    buf.push(b'{');
+    let mut first = true;
+    if let Some(obj) = record.as_object() {
+        write_children(buf, &table.tree, obj, &ctx, &mut first);
     }
     if render.hal {
-        out.insert("_links".into(), self_link(&table.instance_href(record)));
+        if !first {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(b"\"_links\":{\"self\":{\"href\":");
+        write_json(buf, &Value::String(table.instance_href(record)));
+        buf.extend_from_slice(b"}}");
     }
-    Value::Object(out)
+    buf.push(b'}');
 }
 
-fn self_link(href: &str) -> Value {
-    let mut l = Map::new();
-    l.insert("self".into(), href_obj(href));
-    Value::Object(l)
+struct WriteCtx<'a> {
+    table: &'a Table,
+    sel: &'a Selection,
+    wrong_type: bool,
+    skip_key: Option<usize>,
 }
 
-fn href_obj(href: &str) -> Value {
-    let mut h = Map::new();
-    h.insert("href".into(), Value::String(href.to_string()));
-    Value::Object(h)
+fn write_json(buf: &mut Vec<u8>, v: &Value) {
+    // Writing a Value into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *buf, v);
+}
+
+fn write_key(buf: &mut Vec<u8>, name: &str, first: &mut bool) {
+    if !*first {
+        buf.push(b',');
+    }
+    *first = false;
+    let _ = serde_json::to_writer(&mut *buf, name);
+    buf.push(b':');
+}
+
+fn write_children(
+    buf: &mut Vec<u8>,
+    nodes: &[Node],
+    obj: &Map<String, Value>,
+    ctx: &WriteCtx<'_>,
+    first: &mut bool,
+) {
+    for node in nodes {
+        match node {
+            Node::Leaf { name, field } => {
+                let i = *field;
+                if !ctx.sel.mask[i] || ctx.skip_key == Some(i) {
+                    continue;
+                }
+                if !ctx.table.res.fields[i].gettable() && !ctx.sel.secrets {
+                    continue;
+                }
+                let Some(v) = obj.get(name) else {
+                    continue;
+                };
+                write_key(buf, name, first);
+                match v {
+                    Value::Bool(b) if ctx.wrong_type => {
+                        buf.extend_from_slice(if *b { b"\"true\"" } else { b"\"false\"" })
+                    }
+                    other => write_json(buf, other),
+                }
+            }
+            Node::Object { name, children } => {
+                let Some(Value::Object(inner)) = obj.get(name) else {
+                    continue;
+                };
+                let mark = buf.len();
+                let was_first = *first;
+                write_key(buf, name, first);
+                buf.push(b'{');
+                let mut inner_first = true;
+                write_children(buf, children, inner, ctx, &mut inner_first);
+                if inner_first {
+                    buf.truncate(mark);
+                    *first = was_first;
+                } else {
+                    buf.push(b'}');
+                }
+            }
+        }
+    }
+}
+
+/// A resource's fields as a tree in answer order (keys first), for [`write_record`].
+#[derive(Debug)]
+enum Node {
+    Leaf { name: String, field: usize },
+    Object { name: String, children: Vec<Node> },
+}
+
+fn build_tree(res: &Resource, order: &[usize]) -> Vec<Node> {
+    fn insert(nodes: &mut Vec<Node>, parts: &[&str], field: usize) {
+        if parts.len() == 1 {
+            nodes.push(Node::Leaf {
+                name: parts[0].to_string(),
+                field,
+            });
+            return;
+        }
+        let pos = nodes
+            .iter()
+            .position(|n| matches!(n, Node::Object { name, .. } if name == parts[0]));
+        let idx = match pos {
+            Some(i) => i,
+            None => {
+                nodes.push(Node::Object {
+                    name: parts[0].to_string(),
+                    children: Vec::new(),
+                });
+                nodes.len() - 1
+            }
+        };
+        if let Node::Object { children, .. } = &mut nodes[idx] {
+            insert(children, &parts[1..], field);
+        }
+    }
+    let mut tree = Vec::new();
+    for &i in order {
+        let parts: Vec<&str> = res.fields[i].path.split('.').collect();
+        insert(&mut tree, &parts, i);
+    }
+    tree
 }
 
 /// Whether a record passes every filter of the plan.
@@ -684,14 +800,15 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     }
 }
 
-/// Runs a collection GET over the records a caller may see, in store order.
+/// Runs a collection GET over the records a caller may see, in store order, and writes the
+/// answer as JSON text.
 pub fn collection_get(
     table: &Table,
     records: Vec<&Value>,
     plan: &Plan,
     render: Render,
     faults: &BTreeSet<Fault>,
-) -> Value {
+) -> Vec<u8> {
     let res = table.res;
     let mut rows: Vec<&Value> = if plan.filters.is_empty() || faults.contains(&Fault::FilterIgnored)
     {
@@ -720,18 +837,23 @@ pub fn collection_get(
         });
     }
     let extra = usize::from(faults.contains(&Fault::NumRecordsWrong));
-    let mut out = Map::new();
-    let self_href = if plan.raw_query.is_empty() {
-        table.collection_path.clone()
-    } else {
-        format!("{}?{}", table.collection_path, plan.raw_query)
-    };
-    if plan.return_records == Some(false) {
-        out.insert("num_records".into(), Value::from(rows.len() + extra));
-        if render.hal {
-            out.insert("_links".into(), self_link(&self_href));
+    let self_href = || {
+        if plan.raw_query.is_empty() {
+            table.collection_path.clone()
+        } else {
+            format!("{}?{}", table.collection_path, plan.raw_query)
         }
-        return Value::Object(out);
+    };
+    let mut buf: Vec<u8> = Vec::with_capacity(256 + rows.len() * 320);
+    if plan.return_records == Some(false) {
+        buf.extend_from_slice(format!("{{\"num_records\":{}", rows.len() + extra).as_bytes());
+        if render.hal {
+            buf.extend_from_slice(b",\"_links\":{\"self\":{\"href\":");
+            write_json(&mut buf, &Value::String(self_href()));
+            buf.extend_from_slice(b"}}");
+        }
+        buf.push(b'}');
+        return buf;
     }
     let total = rows.len();
     let start = plan.start.min(total);
@@ -760,33 +882,45 @@ pub fn collection_get(
         None
     };
     let sel = select(table, plan, Shape::Collection, faults);
-    let recs: Vec<Value> = page
-        .iter()
-        .map(|r| project(table, r, &sel, render, faults))
-        .collect();
-    out.insert("records".into(), Value::Array(recs));
-    out.insert("num_records".into(), Value::from(page.len() + extra));
-    let mut links = Map::new();
-    if render.hal {
-        links.insert("self".into(), href_obj(&self_href));
+    buf.extend_from_slice(b"{\"records\":[");
+    for (i, r) in page.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        write_record(&mut buf, table, r, &sel, render, faults);
     }
-    if let Some(n) = next {
+    buf.extend_from_slice(format!("],\"num_records\":{}", page.len() + extra).as_bytes());
+    let next_href = next.map(|n| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &plan.carry {
             q.append_pair(k, v);
         }
         q.append_pair(START_PARAM, &n.to_string());
-        let href = format!(
+        format!(
             "{}?{}",
             table.collection_path,
             q.finish().replace('+', "%20")
-        );
-        links.insert("next".into(), href_obj(&href));
+        )
+    });
+    if render.hal || next_href.is_some() {
+        buf.extend_from_slice(b",\"_links\":{");
+        let mut first = true;
+        if render.hal {
+            write_key(&mut buf, "self", &mut first);
+            buf.extend_from_slice(b"{\"href\":");
+            write_json(&mut buf, &Value::String(self_href()));
+            buf.push(b'}');
+        }
+        if let Some(h) = next_href {
+            write_key(&mut buf, "next", &mut first);
+            buf.extend_from_slice(b"{\"href\":");
+            write_json(&mut buf, &Value::String(h));
+            buf.push(b'}');
+        }
+        buf.push(b'}');
     }
-    if !links.is_empty() {
-        out.insert("_links".into(), Value::Object(links));
-    }
-    Value::Object(out)
+    buf.push(b'}');
+    buf
 }
 
 #[cfg(test)]

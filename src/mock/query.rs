@@ -623,7 +623,7 @@ pub fn project(
     faults: &BTreeSet<Fault>,
 ) -> Value {
     let mut buf = Vec::with_capacity(512);
-    write_record(&mut buf, table, record, sel, render, faults);
+    write_record(&mut buf, table, Row::plain(record), sel, render, faults);
     serde_json::from_slice(&buf).unwrap_or_else(|_| Value::Object(Map::new()))
 }
 
@@ -632,7 +632,7 @@ pub fn project(
 pub fn write_record(
     buf: &mut Vec<u8>,
     table: &Table,
-    record: &Value,
+    row: Row<'_>,
     sel: &Selection,
     render: Render,
     faults: &BTreeSet<Fault>,
@@ -649,15 +649,21 @@ pub fn write_record(
     };
     buf.push(b'{');
     let mut first = true;
-    if let Some(obj) = record.as_object() {
-        write_children(buf, &table.tree, obj, &ctx, &mut first);
+    let rendered = row.rendered.filter(|_| !ctx.wrong_type);
+    match (rendered, row.value.as_object()) {
+        (Some(r), _) => write_children_rendered(buf, &table.tree, r, &ctx, &mut first),
+        (None, Some(obj)) => write_children(buf, &table.tree, obj, &ctx, &mut first),
+        (None, None) => {}
     }
     if render.hal {
         if !first {
             buf.push(b',');
         }
         buf.extend_from_slice(b"\"_links\":{\"self\":{\"href\":");
-        write_json(buf, &Value::String(table.instance_href(record)));
+        match row.rendered {
+            Some(r) => buf.extend_from_slice(&r.href),
+            None => write_json(buf, &Value::String(table.instance_href(row.value))),
+        }
         buf.extend_from_slice(b"}}");
     }
     buf.push(b'}');
@@ -668,6 +674,95 @@ struct WriteCtx<'a> {
     sel: &'a Selection,
     wrong_type: bool,
     skip_key: Option<usize>,
+}
+
+impl WriteCtx<'_> {
+    /// Whether field `i` belongs in the answer (if it has a value).
+    fn shows(&self, i: usize) -> bool {
+        self.sel.mask[i]
+            && self.skip_key != Some(i)
+            && (self.sel.secrets || self.table.res.fields[i].gettable())
+    }
+}
+
+/// A record's answer pieces: each field's value as JSON text, and its self link.
+#[derive(Debug)]
+pub struct Rendered {
+    leaves: Vec<Option<Box<[u8]>>>,
+    /// The href as a JSON string.
+    href: Box<[u8]>,
+}
+
+impl Rendered {
+    pub fn new(table: &Table, record: &Value) -> Rendered {
+        let leaves = table
+            .res
+            .fields
+            .iter()
+            .map(|f| {
+                get_path(record, &f.path)
+                    .and_then(|v| serde_json::to_vec(v).ok())
+                    .map(Vec::into_boxed_slice)
+            })
+            .collect();
+        let href = serde_json::to_vec(&Value::String(table.instance_href(record)))
+            .unwrap_or_default()
+            .into_boxed_slice();
+        Rendered { leaves, href }
+    }
+}
+
+/// [`write_children`] from rendered pieces: no lookups, no escaping, only copies.
+fn write_children_rendered(
+    buf: &mut Vec<u8>,
+    nodes: &[Node],
+    r: &Rendered,
+    ctx: &WriteCtx<'_>,
+    first: &mut bool,
+) {
+    for node in nodes {
+        match node {
+            Node::Leaf { key, field, .. } => {
+                if !ctx.shows(*field) {
+                    continue;
+                }
+                if let Some(Some(v)) = r.leaves.get(*field) {
+                    write_raw_key(buf, key, first);
+                    buf.extend_from_slice(v);
+                }
+            }
+            Node::Object { key, children, .. } => {
+                let mark = buf.len();
+                let was_first = *first;
+                write_raw_key(buf, key, first);
+                buf.push(b'{');
+                let mut inner_first = true;
+                write_children_rendered(buf, children, r, ctx, &mut inner_first);
+                if inner_first {
+                    buf.truncate(mark);
+                    *first = was_first;
+                } else {
+                    buf.push(b'}');
+                }
+            }
+        }
+    }
+}
+
+/// A record to answer with: its value, and its rendered pieces when the store keeps them.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    pub value: &'a Value,
+    pub rendered: Option<&'a Rendered>,
+}
+
+impl<'a> Row<'a> {
+    pub fn plain(value: &'a Value) -> Row<'a> {
+        Row {
+            value,
+            rendered: None,
+        }
+    }
 }
 
 fn write_json(buf: &mut Vec<u8>, v: &Value) {
@@ -684,6 +779,14 @@ fn write_key(buf: &mut Vec<u8>, name: &str, first: &mut bool) {
     buf.push(b':');
 }
 
+fn write_raw_key(buf: &mut Vec<u8>, key: &[u8], first: &mut bool) {
+    if !*first {
+        buf.push(b',');
+    }
+    *first = false;
+    buf.extend_from_slice(key);
+}
+
 fn write_children(
     buf: &mut Vec<u8>,
     nodes: &[Node],
@@ -693,18 +796,15 @@ fn write_children(
 ) {
     for node in nodes {
         match node {
-            Node::Leaf { name, field } => {
+            Node::Leaf { name, key, field } => {
                 let i = *field;
-                if !ctx.sel.mask[i] || ctx.skip_key == Some(i) {
-                    continue;
-                }
-                if !ctx.table.res.fields[i].gettable() && !ctx.sel.secrets {
+                if !ctx.shows(i) {
                     continue;
                 }
                 let Some(v) = obj.get(name) else {
                     continue;
                 };
-                write_key(buf, name, first);
+                write_raw_key(buf, key, first);
                 match v {
                     Value::Bool(b) if ctx.wrong_type => {
                         buf.extend_from_slice(if *b { b"\"true\"" } else { b"\"false\"" })
@@ -712,13 +812,17 @@ fn write_children(
                     other => write_json(buf, other),
                 }
             }
-            Node::Object { name, children } => {
+            Node::Object {
+                name,
+                key,
+                children,
+            } => {
                 let Some(Value::Object(inner)) = obj.get(name) else {
                     continue;
                 };
                 let mark = buf.len();
                 let was_first = *first;
-                write_key(buf, name, first);
+                write_raw_key(buf, key, first);
                 buf.push(b'{');
                 let mut inner_first = true;
                 write_children(buf, children, inner, ctx, &mut inner_first);
@@ -736,8 +840,23 @@ fn write_children(
 /// A resource's fields as a tree in answer order (keys first), for [`write_record`].
 #[derive(Debug)]
 enum Node {
-    Leaf { name: String, field: usize },
-    Object { name: String, children: Vec<Node> },
+    Leaf {
+        name: String,
+        /// `"name":`, ready to copy.
+        key: Box<[u8]>,
+        field: usize,
+    },
+    Object {
+        name: String,
+        key: Box<[u8]>,
+        children: Vec<Node>,
+    },
+}
+
+fn key_json(name: &str) -> Box<[u8]> {
+    let mut k = serde_json::to_vec(name).unwrap_or_default();
+    k.push(b':');
+    k.into_boxed_slice()
 }
 
 fn build_tree(res: &Resource, order: &[usize]) -> Vec<Node> {
@@ -745,6 +864,7 @@ fn build_tree(res: &Resource, order: &[usize]) -> Vec<Node> {
         if parts.len() == 1 {
             nodes.push(Node::Leaf {
                 name: parts[0].to_string(),
+                key: key_json(parts[0]),
                 field,
             });
             return;
@@ -757,6 +877,7 @@ fn build_tree(res: &Resource, order: &[usize]) -> Vec<Node> {
             None => {
                 nodes.push(Node::Object {
                     name: parts[0].to_string(),
+                    key: key_json(parts[0]),
                     children: Vec::new(),
                 });
                 nodes.len() - 1
@@ -804,28 +925,28 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
 /// answer as JSON text.
 pub fn collection_get(
     table: &Table,
-    records: Vec<&Value>,
+    records: Vec<Row<'_>>,
     plan: &Plan,
     render: Render,
     faults: &BTreeSet<Fault>,
 ) -> Vec<u8> {
     let res = table.res;
-    let mut rows: Vec<&Value> = if plan.filters.is_empty() || faults.contains(&Fault::FilterIgnored)
-    {
-        records
-    } else {
-        let negate = faults.contains(&Fault::FilterNegated);
-        records
-            .into_iter()
-            .filter(|r| matches_all(table, plan, r) != negate)
-            .collect()
-    };
+    let mut rows: Vec<Row<'_>> =
+        if plan.filters.is_empty() || faults.contains(&Fault::FilterIgnored) {
+            records
+        } else {
+            let negate = faults.contains(&Fault::FilterNegated);
+            records
+                .into_iter()
+                .filter(|r| matches_all(table, plan, r.value) != negate)
+                .collect()
+        };
     if !plan.order_by.is_empty() && !faults.contains(&Fault::OrderIgnored) {
         let flip = faults.contains(&Fault::OrderReversed);
         rows.sort_by(|a, b| {
             for &(i, desc) in &plan.order_by {
                 let p = &res.fields[i].path;
-                let mut o = compare(get_path(a, p), get_path(b, p));
+                let mut o = compare(get_path(a.value, p), get_path(b.value, p));
                 if desc != flip {
                     o = o.reverse();
                 }
@@ -887,7 +1008,7 @@ pub fn collection_get(
         if i > 0 {
             buf.push(b',');
         }
-        write_record(&mut buf, table, r, &sel, render, faults);
+        write_record(&mut buf, table, *r, &sel, render, faults);
     }
     buf.extend_from_slice(format!("],\"num_records\":{}", page.len() + extra).as_bytes());
     let next_href = next.map(|n| {
@@ -977,6 +1098,78 @@ mod tests {
         assert!(glob("a*b*c", "axxbyyc"));
         assert!(!glob("a*b*c", "axxcyyb"));
         assert!(!glob("aa*aa", "aaa"));
+    }
+
+    #[test]
+    fn rendered_pieces_write_the_same_json_as_the_record() {
+        let spec = crate::spec::Spec::builtin();
+        let v: Value = serde_json::from_str(crate::mock::store::BUILTIN_FIXTURES).unwrap();
+        let store = crate::mock::store::Store::from_value(spec, &v).unwrap();
+        let faults_sets: Vec<BTreeSet<Fault>> = vec![
+            BTreeSet::new(),
+            [Fault::LeakSecret].into(),
+            [Fault::MissingKey].into(),
+        ];
+        for fam in &spec.families {
+            let res = spec.resource(&fam.resource).unwrap();
+            let coll = spec
+                .endpoints
+                .iter()
+                .find(|e| {
+                    e.family == fam.family && e.kind() == crate::spec::model::Kind::Collection
+                })
+                .unwrap();
+            let table = Table::new(res, coll.path().to_string(), spec.instance_of(coll));
+            let allowed: Vec<String> = ["fields", "filters"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            for q in [
+                "",
+                "fields=*",
+                "fields=owner",
+                "fields=comment,scope",
+                "scope=svm",
+            ] {
+                let pairs = parse_query(Some(q)).unwrap();
+                // Not every family has every field (duo has no scope).
+                let Ok(plan) = Plan::build(spec, &table, &allowed, pairs, q, &BTreeSet::new())
+                else {
+                    continue;
+                };
+                for faults in &faults_sets {
+                    for shape in [Shape::Collection, Shape::Instance] {
+                        let sel = select(&table, &plan, shape, faults);
+                        for hal in [true, false] {
+                            let render = Render { hal, get: true };
+                            for rec in &store.records[&fam.family] {
+                                let mut a = Vec::new();
+                                let mut b = Vec::new();
+                                let cached = Row {
+                                    value: rec.value(),
+                                    rendered: Some(rec.rendered(&table)),
+                                };
+                                write_record(&mut a, &table, cached, &sel, render, faults);
+                                write_record(
+                                    &mut b,
+                                    &table,
+                                    Row::plain(rec.value()),
+                                    &sel,
+                                    render,
+                                    faults,
+                                );
+                                assert_eq!(
+                                    String::from_utf8(a).unwrap(),
+                                    String::from_utf8(b).unwrap(),
+                                    "{} {q}",
+                                    fam.family
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -1742,3 +1742,38 @@ async fn faults_are_off_by_default() {
     assert_eq!(c.get(&msg(SVM2)).await.body["banner"], "x");
     c.mock.shutdown().await;
 }
+
+#[tokio::test]
+async fn pem_certificate_pair() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let tls = Tls::Pem {
+        cert: ck.cert.pem(),
+        key: ck.signing_key.serialize_pem(),
+    };
+    let mock = mock::spawn(MockConfig::new(), "127.0.0.1:0".parse().unwrap(), tls)
+        .await
+        .unwrap();
+    assert!(mock.base_url.starts_with("https://") && mock.ca_pem.is_none());
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(ck.cert.pem().as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    let r = client
+        .get(format!("{}/api/cluster", mock.base_url))
+        .basic_auth("admin", Some("netapp1!"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    mock.shutdown().await;
+    // A key that is not PEM is refused with a message naming the flag.
+    let bad = Tls::Pem {
+        cert: ck.cert.pem(),
+        key: "not a key".into(),
+    };
+    let e = mock::spawn(MockConfig::new(), "127.0.0.1:0".parse().unwrap(), bad)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("--key"), "{e}");
+}

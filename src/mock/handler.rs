@@ -6,9 +6,10 @@
 
 use super::errors::{ApiError, CODE_BAD_REQUEST, CODE_DUPLICATE, CODE_METHOD, CODE_NOT_FOUND};
 use super::query::{
-    self, Plan, Render, Shape, Table, collection_get, matches_all, post_selection, project, select,
+    self, Plan, Render, Row, Shape, Table, collection_get, matches_all, post_selection, project,
+    select, write_record,
 };
-use super::store::{Owner, Store, derive_fields};
+use super::store::{Owner, Rec, Store, derive_fields};
 use super::{Fault, MockConfig, Role};
 use crate::error::{Error, Result};
 use crate::spec::model::{Condition, Kind, Method};
@@ -270,6 +271,10 @@ fn wants_hal(headers: &HeaderMap) -> bool {
 
 fn json_response(status: StatusCode, body: &Value, hal: bool) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    bytes_response(status, bytes, hal)
+}
+
+fn bytes_response(status: StatusCode, bytes: Vec<u8>, hal: bool) -> Response {
     let mut resp = Response::new(Body::from(bytes));
     *resp.status_mut() = status;
     resp.headers_mut().insert(
@@ -286,6 +291,8 @@ fn json_response(status: StatusCode, body: &Value, hal: bool) -> Response {
 /// A finished answer, before it becomes an HTTP response.
 enum Answer {
     Ok(StatusCode, Value),
+    /// JSON text written by the query engine (200).
+    Raw(Vec<u8>),
     Created(Value, String),
     Err(ApiError),
     NotAllowed(ApiError, String),
@@ -346,6 +353,7 @@ async fn handle(State(mock): State<Arc<Mock>>, req: Request) -> Response {
     };
     match answer {
         Answer::Ok(status, v) => json_response(status, &v, hal),
+        Answer::Raw(bytes) => bytes_response(StatusCode::OK, bytes, hal),
         Answer::Created(v, location) => {
             let mut resp = json_response(StatusCode::CREATED, &v, hal);
             if let Ok(h) = HeaderValue::from_str(&location) {
@@ -676,16 +684,20 @@ impl Mock {
         render: Render,
     ) -> Answer {
         let store = self.read();
-        let recs: Vec<&Value> = store
+        let recs: Vec<Row<'_>> = store
             .records
             .get(family)
             .map(|v| {
                 v.iter()
-                    .filter(|r| self.visible(&store, table.res, r, role))
+                    .filter(|r| self.visible(&store, table.res, r.value(), role))
+                    .map(|r| Row {
+                        value: r.value(),
+                        rendered: Some(r.rendered(table)),
+                    })
                     .collect()
             })
             .unwrap_or_default();
-        ok(collection_get(table, recs, plan, render, self.faults()))
+        Answer::Raw(collection_get(table, recs, plan, render, self.faults()))
     }
 
     fn find(
@@ -696,11 +708,9 @@ impl Mock {
         keys: &[(String, String)],
         role: &Role,
     ) -> Option<usize> {
-        store
-            .records
-            .get(family)?
-            .iter()
-            .position(|r| table.has_keys(r, keys) && self.visible(store, table.res, r, role))
+        store.records.get(family)?.iter().position(|r| {
+            table.has_keys(r.value(), keys) && self.visible(store, table.res, r.value(), role)
+        })
     }
 
     fn get_instance(
@@ -718,7 +728,13 @@ impl Mock {
             .ok_or_else(|| self.not_found(ep, Method::GET, table))?;
         let rec = &store.records[&ep.family][i];
         let sel = select(table, plan, Shape::Instance, self.faults());
-        Ok(ok(project(table, rec, &sel, render, self.faults())))
+        let mut buf = Vec::with_capacity(512);
+        let row = Row {
+            value: rec.value(),
+            rendered: Some(rec.rendered(table)),
+        };
+        write_record(&mut buf, table, row, &sel, render, self.faults());
+        Ok(Answer::Raw(buf))
     }
 
     /// Checks a whole body before anything is applied.
@@ -885,13 +901,13 @@ impl Mock {
             table,
             &body,
             role,
-            Some(&store.records[family][i]),
+            Some(store.records[family][i].value()),
             Op::Patch,
         );
         if let Some(e) = checked.error {
             if self.has(Fault::PatchPartial) && !checked.sets.is_empty() {
                 if let Some(rec) = store.records.get_mut(family).and_then(|v| v.get_mut(i)) {
-                    Self::apply(table.res, rec, &checked.sets);
+                    rec.update(|v| Self::apply(table.res, v, &checked.sets));
                 }
                 self.persist_after_change(&store);
             }
@@ -899,7 +915,7 @@ impl Mock {
         }
         if !self.has(Fault::PatchNotStored) && !checked.sets.is_empty() {
             if let Some(rec) = store.records.get_mut(family).and_then(|v| v.get_mut(i)) {
-                Self::apply(table.res, rec, &checked.sets);
+                rec.update(|v| Self::apply(table.res, v, &checked.sets));
             }
             self.persist_after_change(&store);
         }
@@ -925,7 +941,8 @@ impl Mock {
                 v.iter()
                     .enumerate()
                     .filter(|(_, r)| {
-                        self.visible(&store, table.res, r, role) && matches_all(table, plan, r)
+                        self.visible(&store, table.res, r.value(), role)
+                            && matches_all(table, plan, r.value())
                     })
                     .map(|(i, _)| i)
                     .collect()
@@ -944,7 +961,7 @@ impl Mock {
                 table,
                 &body,
                 role,
-                Some(&store.records[family][i]),
+                Some(store.records[family][i].value()),
                 Op::Patch,
             );
             if first_error.is_none() {
@@ -956,7 +973,7 @@ impl Mock {
             if let Some(recs) = store.records.get_mut(family) {
                 for (i, sets) in &all_sets {
                     if let Some(rec) = recs.get_mut(*i) {
-                        Self::apply(table.res, rec, sets);
+                        rec.update(|v| Self::apply(table.res, v, sets));
                     }
                 }
             }
@@ -1064,8 +1081,11 @@ impl Mock {
         }
         let family = ep.family.as_str();
         let dup = store.records.get(family).is_some_and(|v| {
-            v.iter()
-                .any(|r| res.keys.iter().all(|k| get_path(r, k) == get_path(&rec, k)))
+            v.iter().any(|r| {
+                res.keys
+                    .iter()
+                    .all(|k| get_path(r.value(), k) == get_path(&rec, k))
+            })
         });
         if dup {
             return Err(ApiError::documented(
@@ -1122,7 +1142,7 @@ impl Mock {
             .records
             .entry(family.to_string())
             .or_default()
-            .push(rec);
+            .push(Rec::new(rec));
         self.persist_after_change(&store);
         Ok(Answer::Created(answer, location))
     }
@@ -1227,9 +1247,9 @@ impl Mock {
                 .collect()
         };
         if keys.is_empty() {
-            return Some(ok(collection_get(
+            return Some(Answer::Raw(collection_get(
                 table,
-                records.iter().collect(),
+                records.iter().map(Row::plain).collect(),
                 &plan,
                 render,
                 self.faults(),

@@ -6,7 +6,7 @@
 
 use super::Fault;
 use super::errors::{ApiError, CODE_UNEXPECTED};
-use crate::spec::resource::{FieldType, Resource, get_path, remove_path, set_path};
+use crate::spec::resource::{FieldType, Resource, get_path};
 use crate::spec::{Endpoint, Spec};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
@@ -24,14 +24,16 @@ pub struct Table {
     pub collection_path: String,
     /// The catalog's instance endpoint, to render self links; None: collection path + keys.
     pub instance_ep: Option<&'static Endpoint>,
-    /// Field indexes in answer order: keys first, then the schema's order.
-    order: Vec<usize>,
     /// What a collection GET without `fields` returns.
     default_collection: Vec<bool>,
     /// Every gettable field.
     all_gettable: Vec<bool>,
     /// Keys and the whole key objects (`owner`, `account`).
     key_mask: Vec<bool>,
+    /// The fields as a tree in answer order.
+    tree: Vec<Node>,
+    /// The index of the first key field.
+    first_key: Option<usize>,
 }
 
 impl Table {
@@ -75,11 +77,17 @@ impl Table {
             .enumerate()
             .map(|(i, f)| key_mask[i] || (f.gettable() && defaults.contains(&f.path.as_str())))
             .collect();
+        let tree = build_tree(res, &order);
+        let first_key = res
+            .keys
+            .first()
+            .and_then(|k| res.fields.iter().position(|f| &f.path == k));
         Table {
             res,
             collection_path,
             instance_ep,
-            order,
+            tree,
+            first_key,
             default_collection,
             all_gettable,
             key_mask,
@@ -606,7 +614,7 @@ pub struct Render {
     pub get: bool,
 }
 
-/// Projects one stored record into an answer.
+/// Projects one stored record into an answer, as a JSON value.
 pub fn project(
     table: &Table,
     record: &Value,
@@ -614,48 +622,277 @@ pub fn project(
     render: Render,
     faults: &BTreeSet<Fault>,
 ) -> Value {
-    let res = table.res;
-    let mut out = Map::new();
-    for &i in &table.order {
-        if !sel.mask[i] {
-            continue;
-        }
-        let f = &res.fields[i];
-        if !f.gettable() && !sel.secrets {
-            continue;
-        }
-        let Some(v) = get_path(record, &f.path) else {
-            continue;
-        };
-        let v = match v {
-            Value::Bool(b) if render.get && faults.contains(&Fault::WrongType) => {
-                Value::String(b.to_string())
-            }
-            other => other.clone(),
-        };
-        set_path(&mut out, &f.path, v);
-    }
-    if render.get && faults.contains(&Fault::MissingKey) {
-        if let Some(k) = res.keys.first() {
-            remove_path(&mut out, k);
-        }
+    let mut buf = Vec::with_capacity(512);
+    write_record(&mut buf, table, Row::plain(record), sel, render, faults);
+    serde_json::from_slice(&buf).unwrap_or_else(|_| Value::Object(Map::new()))
+}
+
+/// Projects one stored record straight into JSON text: the hot path of every GET, so no
+/// intermediate tree is built. Objects come out whole or not at all (never `{}`).
+pub fn write_record(
+    buf: &mut Vec<u8>,
+    table: &Table,
+    row: Row<'_>,
+    sel: &Selection,
+    render: Render,
+    faults: &BTreeSet<Fault>,
+) {
+    let ctx = WriteCtx {
+        table,
+        sel,
+        wrong_type: render.get && faults.contains(&Fault::WrongType),
+        skip_key: if render.get && faults.contains(&Fault::MissingKey) {
+            table.first_key
+        } else {
+            None
+        },
+    };
+    buf.push(b'{');
+    let mut first = true;
+    let rendered = row.rendered.filter(|_| !ctx.wrong_type);
+    match (rendered, row.value.as_object()) {
+        (Some(r), _) => write_children_rendered(buf, &table.tree, r, &ctx, &mut first),
+        (None, Some(obj)) => write_children(buf, &table.tree, obj, &ctx, &mut first),
+        (None, None) => {}
     }
     if render.hal {
-        out.insert("_links".into(), self_link(&table.instance_href(record)));
+        if !first {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(b"\"_links\":{\"self\":{\"href\":");
+        match row.rendered {
+            Some(r) => buf.extend_from_slice(&r.href),
+            None => write_json(buf, &Value::String(table.instance_href(row.value))),
+        }
+        buf.extend_from_slice(b"}}");
     }
-    Value::Object(out)
+    buf.push(b'}');
 }
 
-fn self_link(href: &str) -> Value {
-    let mut l = Map::new();
-    l.insert("self".into(), href_obj(href));
-    Value::Object(l)
+struct WriteCtx<'a> {
+    table: &'a Table,
+    sel: &'a Selection,
+    wrong_type: bool,
+    skip_key: Option<usize>,
 }
 
-fn href_obj(href: &str) -> Value {
-    let mut h = Map::new();
-    h.insert("href".into(), Value::String(href.to_string()));
-    Value::Object(h)
+impl WriteCtx<'_> {
+    /// Whether field `i` belongs in the answer (if it has a value).
+    fn shows(&self, i: usize) -> bool {
+        self.sel.mask[i]
+            && self.skip_key != Some(i)
+            && (self.sel.secrets || self.table.res.fields[i].gettable())
+    }
+}
+
+/// A record's answer pieces: each field's value as JSON text, and its self link.
+#[derive(Debug)]
+pub struct Rendered {
+    leaves: Vec<Option<Box<[u8]>>>,
+    /// The href as a JSON string.
+    href: Box<[u8]>,
+}
+
+impl Rendered {
+    pub fn new(table: &Table, record: &Value) -> Rendered {
+        let leaves = table
+            .res
+            .fields
+            .iter()
+            .map(|f| {
+                get_path(record, &f.path)
+                    .and_then(|v| serde_json::to_vec(v).ok())
+                    .map(Vec::into_boxed_slice)
+            })
+            .collect();
+        let href = serde_json::to_vec(&Value::String(table.instance_href(record)))
+            .unwrap_or_default()
+            .into_boxed_slice();
+        Rendered { leaves, href }
+    }
+}
+
+/// [`write_children`] from rendered pieces: no lookups, no escaping, only copies.
+fn write_children_rendered(
+    buf: &mut Vec<u8>,
+    nodes: &[Node],
+    r: &Rendered,
+    ctx: &WriteCtx<'_>,
+    first: &mut bool,
+) {
+    for node in nodes {
+        match node {
+            Node::Leaf { key, field, .. } => {
+                if !ctx.shows(*field) {
+                    continue;
+                }
+                if let Some(Some(v)) = r.leaves.get(*field) {
+                    write_raw_key(buf, key, first);
+                    buf.extend_from_slice(v);
+                }
+            }
+            Node::Object { key, children, .. } => {
+                let mark = buf.len();
+                let was_first = *first;
+                write_raw_key(buf, key, first);
+                buf.push(b'{');
+                let mut inner_first = true;
+                write_children_rendered(buf, children, r, ctx, &mut inner_first);
+                if inner_first {
+                    buf.truncate(mark);
+                    *first = was_first;
+                } else {
+                    buf.push(b'}');
+                }
+            }
+        }
+    }
+}
+
+/// A record to answer with: its value, and its rendered pieces when the store keeps them.
+#[derive(Debug, Clone, Copy)]
+pub struct Row<'a> {
+    pub value: &'a Value,
+    pub rendered: Option<&'a Rendered>,
+}
+
+impl<'a> Row<'a> {
+    pub fn plain(value: &'a Value) -> Row<'a> {
+        Row {
+            value,
+            rendered: None,
+        }
+    }
+}
+
+fn write_json(buf: &mut Vec<u8>, v: &Value) {
+    // Writing a Value into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *buf, v);
+}
+
+fn write_key(buf: &mut Vec<u8>, name: &str, first: &mut bool) {
+    if !*first {
+        buf.push(b',');
+    }
+    *first = false;
+    let _ = serde_json::to_writer(&mut *buf, name);
+    buf.push(b':');
+}
+
+fn write_raw_key(buf: &mut Vec<u8>, key: &[u8], first: &mut bool) {
+    if !*first {
+        buf.push(b',');
+    }
+    *first = false;
+    buf.extend_from_slice(key);
+}
+
+fn write_children(
+    buf: &mut Vec<u8>,
+    nodes: &[Node],
+    obj: &Map<String, Value>,
+    ctx: &WriteCtx<'_>,
+    first: &mut bool,
+) {
+    for node in nodes {
+        match node {
+            Node::Leaf { name, key, field } => {
+                let i = *field;
+                if !ctx.shows(i) {
+                    continue;
+                }
+                let Some(v) = obj.get(name) else {
+                    continue;
+                };
+                write_raw_key(buf, key, first);
+                match v {
+                    Value::Bool(b) if ctx.wrong_type => {
+                        buf.extend_from_slice(if *b { b"\"true\"" } else { b"\"false\"" })
+                    }
+                    other => write_json(buf, other),
+                }
+            }
+            Node::Object {
+                name,
+                key,
+                children,
+            } => {
+                let Some(Value::Object(inner)) = obj.get(name) else {
+                    continue;
+                };
+                let mark = buf.len();
+                let was_first = *first;
+                write_raw_key(buf, key, first);
+                buf.push(b'{');
+                let mut inner_first = true;
+                write_children(buf, children, inner, ctx, &mut inner_first);
+                if inner_first {
+                    buf.truncate(mark);
+                    *first = was_first;
+                } else {
+                    buf.push(b'}');
+                }
+            }
+        }
+    }
+}
+
+/// A resource's fields as a tree in answer order (keys first), for [`write_record`].
+#[derive(Debug)]
+enum Node {
+    Leaf {
+        name: String,
+        /// `"name":`, ready to copy.
+        key: Box<[u8]>,
+        field: usize,
+    },
+    Object {
+        name: String,
+        key: Box<[u8]>,
+        children: Vec<Node>,
+    },
+}
+
+fn key_json(name: &str) -> Box<[u8]> {
+    let mut k = serde_json::to_vec(name).unwrap_or_default();
+    k.push(b':');
+    k.into_boxed_slice()
+}
+
+fn build_tree(res: &Resource, order: &[usize]) -> Vec<Node> {
+    fn insert(nodes: &mut Vec<Node>, parts: &[&str], field: usize) {
+        if parts.len() == 1 {
+            nodes.push(Node::Leaf {
+                name: parts[0].to_string(),
+                key: key_json(parts[0]),
+                field,
+            });
+            return;
+        }
+        let pos = nodes
+            .iter()
+            .position(|n| matches!(n, Node::Object { name, .. } if name == parts[0]));
+        let idx = match pos {
+            Some(i) => i,
+            None => {
+                nodes.push(Node::Object {
+                    name: parts[0].to_string(),
+                    key: key_json(parts[0]),
+                    children: Vec::new(),
+                });
+                nodes.len() - 1
+            }
+        };
+        if let Node::Object { children, .. } = &mut nodes[idx] {
+            insert(children, &parts[1..], field);
+        }
+    }
+    let mut tree = Vec::new();
+    for &i in order {
+        let parts: Vec<&str> = res.fields[i].path.split('.').collect();
+        insert(&mut tree, &parts, i);
+    }
+    tree
 }
 
 /// Whether a record passes every filter of the plan.
@@ -684,31 +921,32 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     }
 }
 
-/// Runs a collection GET over the records a caller may see, in store order.
+/// Runs a collection GET over the records a caller may see, in store order, and writes the
+/// answer as JSON text.
 pub fn collection_get(
     table: &Table,
-    records: Vec<&Value>,
+    records: Vec<Row<'_>>,
     plan: &Plan,
     render: Render,
     faults: &BTreeSet<Fault>,
-) -> Value {
+) -> Vec<u8> {
     let res = table.res;
-    let mut rows: Vec<&Value> = if plan.filters.is_empty() || faults.contains(&Fault::FilterIgnored)
-    {
-        records
-    } else {
-        let negate = faults.contains(&Fault::FilterNegated);
-        records
-            .into_iter()
-            .filter(|r| matches_all(table, plan, r) != negate)
-            .collect()
-    };
+    let mut rows: Vec<Row<'_>> =
+        if plan.filters.is_empty() || faults.contains(&Fault::FilterIgnored) {
+            records
+        } else {
+            let negate = faults.contains(&Fault::FilterNegated);
+            records
+                .into_iter()
+                .filter(|r| matches_all(table, plan, r.value) != negate)
+                .collect()
+        };
     if !plan.order_by.is_empty() && !faults.contains(&Fault::OrderIgnored) {
         let flip = faults.contains(&Fault::OrderReversed);
         rows.sort_by(|a, b| {
             for &(i, desc) in &plan.order_by {
                 let p = &res.fields[i].path;
-                let mut o = compare(get_path(a, p), get_path(b, p));
+                let mut o = compare(get_path(a.value, p), get_path(b.value, p));
                 if desc != flip {
                     o = o.reverse();
                 }
@@ -720,18 +958,23 @@ pub fn collection_get(
         });
     }
     let extra = usize::from(faults.contains(&Fault::NumRecordsWrong));
-    let mut out = Map::new();
-    let self_href = if plan.raw_query.is_empty() {
-        table.collection_path.clone()
-    } else {
-        format!("{}?{}", table.collection_path, plan.raw_query)
-    };
-    if plan.return_records == Some(false) {
-        out.insert("num_records".into(), Value::from(rows.len() + extra));
-        if render.hal {
-            out.insert("_links".into(), self_link(&self_href));
+    let self_href = || {
+        if plan.raw_query.is_empty() {
+            table.collection_path.clone()
+        } else {
+            format!("{}?{}", table.collection_path, plan.raw_query)
         }
-        return Value::Object(out);
+    };
+    let mut buf: Vec<u8> = Vec::with_capacity(256 + rows.len() * 320);
+    if plan.return_records == Some(false) {
+        buf.extend_from_slice(format!("{{\"num_records\":{}", rows.len() + extra).as_bytes());
+        if render.hal {
+            buf.extend_from_slice(b",\"_links\":{\"self\":{\"href\":");
+            write_json(&mut buf, &Value::String(self_href()));
+            buf.extend_from_slice(b"}}");
+        }
+        buf.push(b'}');
+        return buf;
     }
     let total = rows.len();
     let start = plan.start.min(total);
@@ -760,33 +1003,45 @@ pub fn collection_get(
         None
     };
     let sel = select(table, plan, Shape::Collection, faults);
-    let recs: Vec<Value> = page
-        .iter()
-        .map(|r| project(table, r, &sel, render, faults))
-        .collect();
-    out.insert("records".into(), Value::Array(recs));
-    out.insert("num_records".into(), Value::from(page.len() + extra));
-    let mut links = Map::new();
-    if render.hal {
-        links.insert("self".into(), href_obj(&self_href));
+    buf.extend_from_slice(b"{\"records\":[");
+    for (i, r) in page.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        write_record(&mut buf, table, *r, &sel, render, faults);
     }
-    if let Some(n) = next {
+    buf.extend_from_slice(format!("],\"num_records\":{}", page.len() + extra).as_bytes());
+    let next_href = next.map(|n| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &plan.carry {
             q.append_pair(k, v);
         }
         q.append_pair(START_PARAM, &n.to_string());
-        let href = format!(
+        format!(
             "{}?{}",
             table.collection_path,
             q.finish().replace('+', "%20")
-        );
-        links.insert("next".into(), href_obj(&href));
+        )
+    });
+    if render.hal || next_href.is_some() {
+        buf.extend_from_slice(b",\"_links\":{");
+        let mut first = true;
+        if render.hal {
+            write_key(&mut buf, "self", &mut first);
+            buf.extend_from_slice(b"{\"href\":");
+            write_json(&mut buf, &Value::String(self_href()));
+            buf.push(b'}');
+        }
+        if let Some(h) = next_href {
+            write_key(&mut buf, "next", &mut first);
+            buf.extend_from_slice(b"{\"href\":");
+            write_json(&mut buf, &Value::String(h));
+            buf.push(b'}');
+        }
+        buf.push(b'}');
     }
-    if !links.is_empty() {
-        out.insert("_links".into(), Value::Object(links));
-    }
-    Value::Object(out)
+    buf.push(b'}');
+    buf
 }
 
 #[cfg(test)]
@@ -843,6 +1098,78 @@ mod tests {
         assert!(glob("a*b*c", "axxbyyc"));
         assert!(!glob("a*b*c", "axxcyyb"));
         assert!(!glob("aa*aa", "aaa"));
+    }
+
+    #[test]
+    fn rendered_pieces_write_the_same_json_as_the_record() {
+        let spec = crate::spec::Spec::builtin();
+        let v: Value = serde_json::from_str(crate::mock::store::BUILTIN_FIXTURES).unwrap();
+        let store = crate::mock::store::Store::from_value(spec, &v).unwrap();
+        let faults_sets: Vec<BTreeSet<Fault>> = vec![
+            BTreeSet::new(),
+            [Fault::LeakSecret].into(),
+            [Fault::MissingKey].into(),
+        ];
+        for fam in &spec.families {
+            let res = spec.resource(&fam.resource).unwrap();
+            let coll = spec
+                .endpoints
+                .iter()
+                .find(|e| {
+                    e.family == fam.family && e.kind() == crate::spec::model::Kind::Collection
+                })
+                .unwrap();
+            let table = Table::new(res, coll.path().to_string(), spec.instance_of(coll));
+            let allowed: Vec<String> = ["fields", "filters"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            for q in [
+                "",
+                "fields=*",
+                "fields=owner",
+                "fields=comment,scope",
+                "scope=svm",
+            ] {
+                let pairs = parse_query(Some(q)).unwrap();
+                // Not every family has every field (duo has no scope).
+                let Ok(plan) = Plan::build(spec, &table, &allowed, pairs, q, &BTreeSet::new())
+                else {
+                    continue;
+                };
+                for faults in &faults_sets {
+                    for shape in [Shape::Collection, Shape::Instance] {
+                        let sel = select(&table, &plan, shape, faults);
+                        for hal in [true, false] {
+                            let render = Render { hal, get: true };
+                            for rec in &store.records[&fam.family] {
+                                let mut a = Vec::new();
+                                let mut b = Vec::new();
+                                let cached = Row {
+                                    value: rec.value(),
+                                    rendered: Some(rec.rendered(&table)),
+                                };
+                                write_record(&mut a, &table, cached, &sel, render, faults);
+                                write_record(
+                                    &mut b,
+                                    &table,
+                                    Row::plain(rec.value()),
+                                    &sel,
+                                    render,
+                                    faults,
+                                );
+                                assert_eq!(
+                                    String::from_utf8(a).unwrap(),
+                                    String::from_utf8(b).unwrap(),
+                                    "{} {q}",
+                                    fam.family
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! `--state` file and the built-in data set share one format, checked here with JSON-pointer
 //! precise errors so that a bad data set is refused at start instead of answering garbage later.
 
+use super::query::{Rendered, Table};
 use crate::spec::Spec;
 use crate::spec::resource::{Resource, get_path, leaf_paths, set_path};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, OnceLock};
 
 /// The built-in data set: the records of NetApp's doc examples.
 pub const BUILTIN_FIXTURES: &str = include_str!("fixtures.json");
@@ -23,6 +25,39 @@ fn ferr(pointer: impl Into<String>, expected: impl Into<String>) -> FixtureError
     FixtureError {
         pointer: pointer.into(),
         expected: expected.into(),
+    }
+}
+
+/// One stored record, with its answer pieces rendered once on first read and dropped on every
+/// change (the GET hot path copies them instead of serialising the record again).
+#[derive(Debug, Clone)]
+pub struct Rec {
+    value: Value,
+    rendered: OnceLock<Arc<Rendered>>,
+}
+
+impl Rec {
+    pub fn new(value: Value) -> Rec {
+        Rec {
+            value,
+            rendered: OnceLock::new(),
+        }
+    }
+
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+
+    /// Changes the record; the rendered pieces are made again on the next read.
+    pub fn update(&mut self, f: impl FnOnce(&mut Value)) {
+        f(&mut self.value);
+        self.rendered = OnceLock::new();
+    }
+
+    /// The rendered pieces for the family's table (always the same table for one store).
+    pub fn rendered(&self, table: &Table) -> &Rendered {
+        self.rendered
+            .get_or_init(|| Arc::new(Rendered::new(table, &self.value)))
     }
 }
 
@@ -43,7 +78,7 @@ pub struct Store {
     /// Objects of `owner{name,uuid}`, `name`, `role`.
     pub accounts: Vec<Value>,
     /// Family name to its records, in insertion order.
-    pub records: BTreeMap<String, Vec<Value>>,
+    pub records: BTreeMap<String, Vec<Rec>>,
     /// Family name to `{"cluster": {...}, "svm": {...}}`: values a POST fills in for a record of
     /// that owner kind (read-only fields the client cannot send).
     pub post_defaults: Map<String, Value>,
@@ -280,7 +315,7 @@ impl Store {
                         }
                     }
                     derive_fields(res, &mut rec);
-                    out.push(rec);
+                    out.push(Rec::new(rec));
                 }
                 records.insert(fam_name.clone(), out);
             }
@@ -337,7 +372,12 @@ impl Store {
         let recs: Map<String, Value> = self
             .records
             .iter()
-            .map(|(k, v)| (k.clone(), Value::Array(v.clone())))
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    Value::Array(v.iter().map(|r| r.value.clone()).collect()),
+                )
+            })
             .collect();
         root.insert("records".into(), Value::Object(recs));
         if !self.post_defaults.is_empty() {
@@ -489,7 +529,7 @@ mod tests {
         assert_eq!(s.records["login_messages"].len(), 4);
         assert!(!s.records["duo"].is_empty());
         assert!(!s.records["totp"].is_empty());
-        let duo = &s.records["duo"][0];
+        let duo = s.records["duo"][0].value();
         let secret = duo["secret_key"].as_str().unwrap();
         assert_eq!(duo["fingerprint"], fingerprint(secret));
         // The state format reads back as the same data set.

@@ -3,7 +3,7 @@
 
 use crate::client::Response;
 use crate::spec::Spec;
-use crate::spec::resource::{Field, FieldType, Resource, get_path, leaf_paths};
+use crate::spec::resource::{Field, FieldType, Resource, get_path};
 use serde_json::Value;
 use std::cmp::Ordering;
 
@@ -28,13 +28,39 @@ pub fn envelope_problems(spec: &Spec, resp: &Response) -> Vec<String> {
         .collect()
 }
 
-/// Fields a record holds that the resource does not declare (`_links` aside).
+/// Fields a record holds that the resource does not declare (`_links` aside). Walks the record
+/// with one path buffer, allocating only for what it reports.
 pub fn unknown_fields(res: &Resource, record: &Value) -> Vec<String> {
-    leaf_paths(record)
-        .into_iter()
-        .map(|(p, _)| p)
-        .filter(|p| !is_link(p) && !res.knows(p))
-        .collect()
+    fn walk(res: &Resource, v: &Value, path: &mut String, out: &mut Vec<String>) {
+        let Value::Object(m) = v else { return };
+        for (k, child) in m {
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(k);
+            if k != "_links" {
+                match child {
+                    Value::Object(c) if !c.is_empty() => {
+                        if res.objects.iter().any(|o| o == path) {
+                            walk(res, child, path, out);
+                        } else if !res.knows(path) {
+                            out.push(path.clone());
+                        }
+                    }
+                    _ => {
+                        if !res.knows(path) {
+                            out.push(path.clone());
+                        }
+                    }
+                }
+            }
+            path.truncate(len);
+        }
+    }
+    let mut out = Vec::new();
+    walk(res, record, &mut String::new(), &mut out);
+    out
 }
 
 /// Key fields a record lacks.
@@ -61,7 +87,9 @@ pub fn allowed_in_selection(
     if is_link(path) {
         return true;
     }
-    let covered = |sel: &str| path == sel || path.starts_with(&format!("{sel}."));
+    let covered = |sel: &str| {
+        path == sel || (path.starts_with(sel) && path.as_bytes().get(sel.len()) == Some(&b'.'))
+    };
     if requested.iter().chain(filters).any(|s| covered(s)) {
         return true;
     }

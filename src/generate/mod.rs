@@ -380,12 +380,7 @@ mod tests {
             .into_iter()
             .find(|t| t.current().len() > 2 && t.current().iter().any(|(k, _)| k == "comment"))
             .expect("a big body with comment");
-        let (min, _) = shrink(
-            failing,
-            |b| async move { b.iter().any(|(k, _)| k == "comment") },
-            500,
-        )
-        .await;
+        let (min, _) = shrink(failing, |b| b.iter().any(|(k, _)| k == "comment"), 500);
         assert_eq!(min.len(), 1, "{min:?}");
         assert_eq!(min[0].0, "comment");
     }

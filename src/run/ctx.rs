@@ -75,7 +75,8 @@ pub struct Ctx {
     pub selected: Vec<String>,
     findings: Mutex<Vec<Finding>>,
     passive: Mutex<BTreeMap<(String, String, String, String), Finding>>,
-    outcomes: Mutex<BTreeMap<(String, String), Outcome>>,
+    /// check -> endpoint -> outcome (nested, so that the hot path looks up without allocating).
+    outcomes: Mutex<BTreeMap<String, BTreeMap<String, Outcome>>>,
     cases_run: AtomicU64,
     saved: Mutex<Vec<Saved>>,
     pub restore_problems: Mutex<Vec<String>>,
@@ -142,15 +143,31 @@ impl Ctx {
 
     pub fn ran(&self, check: &str, ep: &Endpoint) {
         let mut o = self.outcomes.lock().unwrap();
-        o.insert((check.to_string(), ep.path().to_string()), Outcome::Ran);
+        if let Some(v) = o.get_mut(check).and_then(|m| m.get_mut(ep.path())) {
+            if *v != Outcome::Ran {
+                *v = Outcome::Ran;
+            }
+            return;
+        }
+        o.entry(check.to_string())
+            .or_default()
+            .insert(ep.path().to_string(), Outcome::Ran);
     }
     pub fn skip(&self, check: &str, ep: &Endpoint, why: impl Into<String>) {
         let mut o = self.outcomes.lock().unwrap();
-        o.entry((check.to_string(), ep.path().to_string()))
+        o.entry(check.to_string())
+            .or_default()
+            .entry(ep.path().to_string())
             .or_insert(Outcome::Skipped(why.into()));
     }
     pub fn outcomes(&self) -> BTreeMap<(String, String), Outcome> {
-        self.outcomes.lock().unwrap().clone()
+        let o = self.outcomes.lock().unwrap();
+        o.iter()
+            .flat_map(|(c, m)| {
+                m.iter()
+                    .map(move |(e, v)| ((c.clone(), e.clone()), v.clone()))
+            })
+            .collect()
     }
 
     /// Records a finding of an active check.
@@ -358,7 +375,11 @@ impl Ctx {
                 }
                 return;
             };
-            for v in self.spec.validate(schema, json) {
+            for v in if self.spec.is_valid(schema, json) {
+                Vec::new()
+            } else {
+                self.spec.validate(schema, json)
+            } {
                 let norm: String = v
                     .pointer
                     .split('/')

@@ -387,6 +387,13 @@ impl Spec {
         }
     }
 
+    /// Whether an instance is valid against a named schema (no error is built: the fast path).
+    pub fn is_valid(&self, schema: &str, instance: &Value) -> bool {
+        self.validators
+            .get(schema)
+            .is_some_and(|v| v.is_valid(instance))
+    }
+
     pub fn resource(&self, name: &str) -> Option<&Resource> {
         self.resources.get(name)
     }

@@ -206,6 +206,16 @@ pub enum Expect {
     Absent,
 }
 
+impl std::fmt::Display for Expect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expect::Exactly(v) => write!(f, "{v}"),
+            Expect::AbsentOrEmpty => f.write_str("absent or \"\""),
+            Expect::Absent => f.write_str("absent (never returned)"),
+        }
+    }
+}
+
 pub fn expected_after_patch(field: &Field, sent: &Value) -> Expect {
     if field.flags.write_only {
         return Expect::Absent;

@@ -171,7 +171,7 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
                                 judge::show(got)
                             ),
                             x,
-                            format!("{p} = {want:?}"),
+                            format!("{p} = {want} on a GET afterwards"),
                         )
                         .with_evidence(ev),
                     );

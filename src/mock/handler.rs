@@ -469,14 +469,6 @@ fn json_kind(v: &Value) -> &'static str {
     }
 }
 
-fn decode_segment(s: &str) -> Option<String> {
-    let plus = s.replace('+', " ");
-    percent_encoding::percent_decode_str(&plus)
-        .decode_utf8()
-        .ok()
-        .map(|c| c.into_owned())
-}
-
 fn method_not_allowed(method: &str, path: &str, allowed: &[&str]) -> Answer {
     Answer::NotAllowed(
         ApiError::new(
@@ -1186,7 +1178,7 @@ impl Mock {
                 let parts: Vec<String> = rest
                     .strip_prefix('/')?
                     .split('/')
-                    .map(decode_segment)
+                    .map(crate::spec::decode_segment)
                     .collect::<Option<_>>()?;
                 (parts.len() == t.res.keys.len()).then_some((t, parts))
             })?

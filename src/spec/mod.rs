@@ -488,7 +488,8 @@ impl Spec {
     }
 }
 
-fn decode_segment(s: &str) -> Option<String> {
+/// Percent-decodes one path segment, reading `+` as a space (as `quote_plus` clients send it).
+pub fn decode_segment(s: &str) -> Option<String> {
     let plus = s.replace('+', " ");
     percent_encoding::percent_decode_str(&plus)
         .decode_utf8()

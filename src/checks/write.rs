@@ -356,7 +356,7 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
     .await;
     // Malformed bodies.
     for raw in [
-        "{\"comment\": ",
+        "{\"no_such_field\": ",
         "[1, 2]",
         "\"text\"",
         "42",

@@ -1,4 +1,4 @@
-//! The target, as the harness sees it: a real HTTP client (reqwest over rustls, Basic auth,
+//! The target, as the harness sees it: a real HTTP client (hyper over rustls, Basic auth,
 //! timeouts, bounded concurrency) that turns each request into an [`Exchange`], and renders any
 //! request as a curl command with every secret redacted.
 
@@ -173,11 +173,18 @@ pub struct ClientConfig {
     pub concurrency: usize,
 }
 
-/// The harness's only way to talk to a target.
+type Transport = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    http_body_util::Full<bytes::Bytes>,
+>;
+
+/// The harness's only way to talk to a target: hyper's pooled HTTP/1 client over rustls, with the
+/// base URL parsed once and the Authorization headers built once.
 #[derive(Clone)]
 pub struct Client {
-    http: reqwest::Client,
+    http: Transport,
     cfg: Arc<ClientConfig>,
+    auth: Arc<[http::HeaderValue; 3]>,
     sent: Arc<AtomicU64>,
     permits: Arc<Semaphore>,
 }
@@ -187,34 +194,123 @@ pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Accepts any certificate: `--insecure`, like curl -k.
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_config(trust: &Trust) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?;
+    Ok(match trust {
+        Trust::System => {
+            use rustls_platform_verifier::BuilderVerifierExt;
+            builder
+                .with_platform_verifier()
+                .map_err(|e| format!("the system's certificates: {e}"))?
+                .with_no_client_auth()
+        }
+        Trust::CaPem(pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                let cert = cert.map_err(|e| format!("the CA certificate is not PEM: {e}"))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("the CA certificate is not usable: {e}"))?;
+            }
+            if roots.is_empty() {
+                return Err("the CA certificate file holds no certificate".into());
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
+        Trust::Insecure => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+            .with_no_client_auth(),
+    })
+}
+
+fn basic(user: &str, password: &str) -> http::HeaderValue {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    let mut v = http::HeaderValue::from_str(&format!("Basic {token}"))
+        .unwrap_or(http::HeaderValue::from_static(""));
+    v.set_sensitive(true);
+    v
+}
+
 impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Client, String> {
         install_crypto();
-        let mut b = reqwest::Client::builder()
-            .timeout(cfg.timeout)
-            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(cfg.concurrency.max(1))
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("ontap-conform/", env!("CARGO_PKG_VERSION")));
-        match &cfg.trust {
-            Trust::System => {}
-            Trust::Insecure => b = b.tls_danger_accept_invalid_certs(true),
-            Trust::CaPem(pem) => {
-                let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                    .map_err(|e| format!("the CA certificate is not PEM: {e}"))?;
-                if certs.is_empty() {
-                    return Err("the CA certificate file holds no certificate".into());
-                }
-                b = b.tls_certs_only(certs);
-            }
-        }
-        let http = b
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let tls = tls_config(&cfg.trust)?;
+        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
+        http.enforce_http(false);
+        http.set_connect_timeout(Some(cfg.timeout.min(Duration::from_secs(10))));
+        http.set_nodelay(true);
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        let transport =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .pool_max_idle_per_host(cfg.concurrency.max(1))
+                .build(connector);
+        let svm = cfg.svm.as_ref().unwrap_or(&cfg.admin);
+        let auth = Arc::new([
+            basic(&cfg.admin.user, &cfg.admin.password),
+            basic(&svm.user, &svm.password),
+            basic(&cfg.admin.user, &format!("{}-wrong", cfg.admin.password)),
+        ]);
         let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
         Ok(Client {
-            http,
+            http: transport,
             cfg: Arc::new(cfg),
+            auth,
             sent: Arc::new(AtomicU64::new(0)),
             permits,
         })
@@ -241,47 +337,47 @@ impl Client {
             .acquire()
             .await
             .map_err(|_| TransportError("client closed".into()))?;
-        let method = reqwest::Method::from_bytes(req.method.as_bytes())
+        let method = http::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| TransportError(format!("bad method {}", req.method)))?;
-        let url = format!("{}{}", self.cfg.base_url.trim_end_matches('/'), req.path);
-        let mut rb = self.http.request(method, &url);
-        rb = rb.header(
-            "Accept",
-            req.accept.as_deref().unwrap_or("application/hal+json"),
-        );
+        let uri = format!("{}{}", self.cfg.base_url.trim_end_matches('/'), req.path);
+        let mut b = http::Request::builder()
+            .method(method)
+            .uri(&uri)
+            .header(
+                http::header::ACCEPT,
+                req.accept.as_deref().unwrap_or("application/hal+json"),
+            )
+            .header(
+                http::header::USER_AGENT,
+                concat!("ontap-conform/", env!("CARGO_PKG_VERSION")),
+            );
         match req.auth {
-            Auth::Admin => rb = rb.basic_auth(&self.cfg.admin.user, Some(&self.cfg.admin.password)),
-            Auth::Svm => {
-                let c = self.cfg.svm.as_ref().unwrap_or(&self.cfg.admin);
-                rb = rb.basic_auth(&c.user, Some(&c.password));
-            }
-            Auth::Wrong => {
-                rb = rb.basic_auth(
-                    &self.cfg.admin.user,
-                    Some(format!("{}-wrong", self.cfg.admin.password)),
-                )
-            }
+            Auth::Admin => b = b.header(http::header::AUTHORIZATION, self.auth[0].clone()),
+            Auth::Svm => b = b.header(http::header::AUTHORIZATION, self.auth[1].clone()),
+            Auth::Wrong => b = b.header(http::header::AUTHORIZATION, self.auth[2].clone()),
             Auth::None => {}
         }
-        match &req.body {
+        let body = match &req.body {
             Some(Body::Json(v)) => {
-                rb = rb
-                    .header("Content-Type", "application/json")
-                    .body(serde_json::to_vec(v).unwrap_or_default())
+                b = b.header(http::header::CONTENT_TYPE, "application/json");
+                bytes::Bytes::from(serde_json::to_vec(v).unwrap_or_default())
             }
             Some(Body::Raw(s)) => {
-                rb = rb
-                    .header("Content-Type", "application/json")
-                    .body(s.clone().into_bytes())
+                b = b.header(http::header::CONTENT_TYPE, "application/json");
+                bytes::Bytes::from(s.clone().into_bytes())
             }
-            None => {}
-        }
+            None => bytes::Bytes::new(),
+        };
+        let request = b
+            .body(http_body_util::Full::new(body))
+            .map_err(|e| TransportError(format!("bad request {uri}: {e}")))?;
         let start = Instant::now();
         self.sent.fetch_add(1, Ordering::Relaxed);
-        let resp = rb
-            .send()
+        let timeout = self.cfg.timeout;
+        let resp = tokio::time::timeout(timeout, self.http.request(request))
             .await
-            .map_err(|e| TransportError(describe_reqwest(&e)))?;
+            .map_err(|_| TransportError("timed out".into()))?
+            .map_err(|e| TransportError(describe(&e)))?;
         let status = resp.status().as_u16();
         let header = |n: &str| {
             resp.headers()
@@ -291,10 +387,12 @@ impl Client {
         };
         let location = header("location");
         let content_type = header("content-type");
-        let bytes = resp
-            .bytes()
-            .await
-            .map_err(|e| TransportError(describe_reqwest(&e)))?;
+        let collected =
+            tokio::time::timeout(timeout, http_body_util::BodyExt::collect(resp.into_body()))
+                .await
+                .map_err(|_| TransportError("timed out reading the answer".into()))?
+                .map_err(|e| TransportError(format!("reading the answer: {e}")))?;
+        let bytes = collected.to_bytes();
         let json = serde_json::from_slice(&bytes).ok();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         Ok(Exchange {
@@ -322,11 +420,9 @@ impl Client {
     }
 }
 
-fn describe_reqwest(e: &reqwest::Error) -> String {
+fn describe(e: &hyper_util::client::legacy::Error) -> String {
     use std::error::Error as _;
-    let mut msg = if e.is_timeout() {
-        "timed out".to_string()
-    } else if e.is_connect() {
+    let mut msg = if e.is_connect() {
         "could not connect".to_string()
     } else {
         "request failed".to_string()

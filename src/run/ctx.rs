@@ -649,7 +649,10 @@ pub fn with_query(path: &str, params: &[(&str, &str)]) -> String {
         .add(b'`')
         .add(b'\'')
         .add(b';')
-        .add(b'/');
+        .add(b'/')
+        .add(b'<')
+        .add(b'>')
+        .add(b'|');
     let mut out = path.to_string();
     for (i, (k, v)) in params.iter().enumerate() {
         out.push(if i == 0 && !path.contains('?') {
@@ -662,4 +665,41 @@ pub fn with_query(path: &str, params: &[(&str, &str)]) -> String {
         out.push_str(&percent_encoding::utf8_percent_encode(v, SET).to_string());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_query;
+
+    #[test]
+    fn queries_are_valid_uris_with_every_filter_operator() {
+        for expr in [
+            "<=1",
+            ">2",
+            "a|b",
+            "!x",
+            "ab*",
+            "1..3",
+            "null",
+            "two words",
+            "50%",
+            "a&b=c",
+            "#x",
+            "é",
+        ] {
+            let path = with_query("/api/x", &[("field.name", expr), ("fields", "*")]);
+            assert!(
+                format!("http://h{path}").parse::<http::Uri>().is_ok(),
+                "{expr}: {path}"
+            );
+            let q = path.split_once('?').unwrap().1;
+            let first = q.split('&').next().unwrap().split_once('=').unwrap().1;
+            assert_eq!(
+                percent_encoding::percent_decode_str(first)
+                    .decode_utf8()
+                    .unwrap(),
+                expr
+            );
+        }
+    }
 }

@@ -27,6 +27,28 @@ Typical uses:
 Exit codes: 0 no failure, 1 a check failed, 2 usage or configuration error,
 3 target unreachable or not ONTAP-like, 4 drift against a recorded baseline.";
 
+const RUN_ABOUT: &str = "\
+Run the conformance suite against a target (the built-in mock by default).
+
+Every check reads the contract (specs/); `--list-checks` lists them with their evidence. Rules
+known from NetApp's docs or client library fail the run; rules only observed on clusters warn
+(--strict makes them fail).
+
+What it changes on the target:
+  --read-only            GETs only; nothing changes.
+  (default)              Restorable PATCHes only: each record is read first, written back after
+                         each check and verified, also on failure and on Ctrl-C.
+  --allow-destructive    Also POST and DELETE, write-only secrets and fields that could lock
+                         people out (Duo is_enabled, api_host, ...). For lab clusters and mocks.
+
+Examples:
+  ontap-conform run
+  ontap-conform run --target https://cluster1 --user admin --password-env PW --ca-cert ca.pem
+  ontap-conform run --target https://cluster1 --password-env PW --read-only --report junit=junit.xml
+  ontap-conform run --target https://lab1 --password-env PW --seed 1 --record baseline/
+  ontap-conform run --target https://lab1 --password-env PW --compare baseline/
+  ontap-conform run --fault crlf-kept --check patch-roundtrip      (see a check fail on the mock)";
+
 #[derive(Debug, Parser)]
 #[command(name = "ontap-conform", version, about = ABOUT, long_about = LONG_ABOUT, propagate_version = true)]
 pub struct Cli {
@@ -37,6 +59,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the conformance suite against a target (the built-in mock by default)
+    #[command(long_about = RUN_ABOUT)]
     Run(Box<RunArgs>),
     /// Serve the reference ONTAP mock over HTTPS
     Mock(Box<MockArgs>),
@@ -190,7 +213,7 @@ pub struct RunArgs {
     /// Base URL of the target (e.g. https://cluster1.example.com); default: the built-in mock
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// User name for HTTP Basic auth (a cluster administrator)
+    /// User name for HTTP Basic auth (a cluster administrator) [default: admin]
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
     /// Read the password from this environment variable (otherwise it is asked for)
@@ -208,10 +231,10 @@ pub struct RunArgs {
     /// Read the SVM administrator's password from this environment variable
     #[arg(long, value_name = "VAR")]
     pub svm_password_env: Option<String>,
-    /// Seconds to wait for each answer
+    /// Seconds to wait for each answer [default: 30]
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
-    /// Requests in flight at once
+    /// Requests in flight at once [default: 4]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// TOML file with run settings and targets (see README)
@@ -220,10 +243,10 @@ pub struct RunArgs {
     /// Which target of the config file to use (default: its first)
     #[arg(long = "target-name", value_name = "NAME")]
     pub target_name: Option<String>,
-    /// Generated cases per property check
+    /// Generated cases per property check [default: 32]
     #[arg(long, value_name = "N")]
     pub cases: Option<u32>,
-    /// Seed of the generators: the same seed sends the same requests
+    /// Seed of the generators: the same seed sends the same requests [default: random, printed]
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
     /// Send only GET requests

@@ -1,3 +1,5 @@
+//! Unit tests of the loader: the built-in contract loads and its field flags come through.
+
 use super::*;
 
 #[test]

@@ -200,24 +200,17 @@ pub async fn parameter_range(ctx: &Ctx, ep: &Endpoint) {
     }
     ctx.ran(C, ep);
     for (name, value) in probes {
-        ctx.count_cases(1);
-        let Some(x) = ctx
-            .send(C, ep, Request::get(with_query(&path, &[(&name, &value)])))
-            .await
-        else {
-            continue;
-        };
-        if x.response.status != 400 {
-            ctx.find_rule(
-                C,
-                ep,
-                "GET",
-                "parameter-range",
-                format!("{name}={value} answered {}", x.response.summary()),
-                Some(&x),
-                "400",
-            );
-        }
+        let req = Request::get(with_query(&path, &[(&name, &value)]));
+        ctx.expect_status(
+            C,
+            ep,
+            req,
+            400,
+            "parameter-range",
+            &format!("{name}={value}"),
+            "400",
+        )
+        .await;
     }
 }
 
@@ -679,26 +672,20 @@ pub async fn version_gate(ctx: &Ctx, ep: &Endpoint) {
         );
     }
     ctx.ran(C, ep);
-    ctx.count_cases(1);
-    let Some(x) = ctx.send(C, ep, Request::get(ep.path())).await else {
-        return;
-    };
-    if x.response.status != 404 {
-        ctx.find_rule(
-            C,
-            ep,
-            "GET",
-            "version-gate",
-            format!(
-                "introduced in {}, but ONTAP {} answered {}",
-                ep.def.introduced_in,
-                ctx.version,
-                x.response.summary()
-            ),
-            Some(&x),
-            "404",
-        );
-    }
+    let what = format!(
+        "introduced in {}, but ONTAP {}",
+        ep.def.introduced_in, ctx.version
+    );
+    ctx.expect_status(
+        C,
+        ep,
+        Request::get(ep.path()),
+        404,
+        "version-gate",
+        &what,
+        "404",
+    )
+    .await;
 }
 
 /// auth-required: no credentials, and a wrong password, answer 401.
@@ -712,23 +699,16 @@ pub async fn auth_required(ctx: &Ctx, ep: &Endpoint) {
         (Auth::None, "no credentials"),
         (Auth::Wrong, "a wrong password"),
     ] {
-        ctx.count_cases(1);
-        let Some(x) = ctx
-            .send(C, ep, Request::get(format!("{path}?fields=*")).auth(auth))
-            .await
-        else {
-            continue;
-        };
-        if x.response.status != 401 {
-            ctx.find_rule(
-                C,
-                ep,
-                "GET",
-                "auth-required",
-                format!("a GET with {what} answered {}", x.response.summary()),
-                Some(&x),
-                "401",
-            );
-        }
+        let req = Request::get(format!("{path}?fields=*")).auth(auth);
+        ctx.expect_status(
+            C,
+            ep,
+            req,
+            401,
+            "auth-required",
+            &format!("a GET with {what}"),
+            "401",
+        )
+        .await;
     }
 }

@@ -218,6 +218,37 @@ impl Ctx {
         self.findings.lock().unwrap().push(f);
     }
 
+    /// Sends one probe that must answer `status`; any other answer is a finding of `rule`, worded
+    /// "{what} answered {the answer}".
+    #[allow(clippy::too_many_arguments)]
+    pub async fn expect_status(
+        &self,
+        check: &str,
+        ep: &Endpoint,
+        req: Request,
+        status: u16,
+        rule: &str,
+        what: &str,
+        expected: &str,
+    ) {
+        self.count_cases(1);
+        let method = req.method.clone();
+        let Some(x) = self.send(check, ep, req).await else {
+            return;
+        };
+        if x.response.status != status {
+            self.find_rule(
+                check,
+                ep,
+                &method,
+                rule,
+                format!("{what} answered {}", x.response.summary()),
+                Some(&x),
+                expected,
+            );
+        }
+    }
+
     pub fn reproducer(&self, x: &Exchange, expected: &str) -> Reproducer {
         let body: String = x.response.text.chars().take(400).collect();
         Reproducer {

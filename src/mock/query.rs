@@ -732,18 +732,9 @@ fn write_children_rendered(
                 }
             }
             Node::Object { key, children, .. } => {
-                let mark = buf.len();
-                let was_first = *first;
-                write_raw_key(buf, key, first);
-                buf.push(b'{');
-                let mut inner_first = true;
-                write_children_rendered(buf, children, r, ctx, &mut inner_first);
-                if inner_first {
-                    buf.truncate(mark);
-                    *first = was_first;
-                } else {
-                    buf.push(b'}');
-                }
+                write_object(buf, key, first, |buf, inner_first| {
+                    write_children_rendered(buf, children, r, ctx, inner_first)
+                });
             }
         }
     }
@@ -777,6 +768,27 @@ fn write_key(buf: &mut Vec<u8>, name: &str, first: &mut bool) {
     *first = false;
     let _ = serde_json::to_writer(&mut *buf, name);
     buf.push(b':');
+}
+
+/// Writes `"key":{...}` with the children `fill` writes; an object left empty is not written.
+fn write_object(
+    buf: &mut Vec<u8>,
+    key: &[u8],
+    first: &mut bool,
+    fill: impl FnOnce(&mut Vec<u8>, &mut bool),
+) {
+    let mark = buf.len();
+    let was_first = *first;
+    write_raw_key(buf, key, first);
+    buf.push(b'{');
+    let mut inner_first = true;
+    fill(buf, &mut inner_first);
+    if inner_first {
+        buf.truncate(mark);
+        *first = was_first;
+    } else {
+        buf.push(b'}');
+    }
 }
 
 fn write_raw_key(buf: &mut Vec<u8>, key: &[u8], first: &mut bool) {
@@ -820,18 +832,9 @@ fn write_children(
                 let Some(Value::Object(inner)) = obj.get(name) else {
                     continue;
                 };
-                let mark = buf.len();
-                let was_first = *first;
-                write_raw_key(buf, key, first);
-                buf.push(b'{');
-                let mut inner_first = true;
-                write_children(buf, children, inner, ctx, &mut inner_first);
-                if inner_first {
-                    buf.truncate(mark);
-                    *first = was_first;
-                } else {
-                    buf.push(b'}');
-                }
+                write_object(buf, key, first, |buf, inner_first| {
+                    write_children(buf, children, inner, ctx, inner_first)
+                });
             }
         }
     }

@@ -329,6 +329,30 @@ mod tests {
     use crate::spec::Spec;
 
     #[test]
+    fn drawing_in_chunks_gives_the_sequence_drawn_at_once() {
+        // The property runner draws a chunk at a time; a seed must name the same cases either way.
+        let strategy = subset((0..12).map(|i| format!("f{i}")).collect());
+        let mut whole = runner(7, "field-selection /x");
+        let all: Vec<Vec<String>> = draw(&mut whole, &strategy, 600)
+            .iter()
+            .map(|t| t.current())
+            .collect();
+        let mut chunked = runner(7, "field-selection /x");
+        let mut parts = Vec::new();
+        for n in [256, 256, 88] {
+            parts.extend(draw(&mut chunked, &strategy, n).iter().map(|t| t.current()));
+        }
+        assert_eq!(all.len(), 600);
+        assert_eq!(all, parts);
+        let mut other = runner(8, "field-selection /x");
+        let first: Vec<Vec<String>> = draw(&mut other, &strategy, 20)
+            .iter()
+            .map(|t| t.current())
+            .collect();
+        assert_ne!(first, all[..20], "another seed draws other cases");
+    }
+
+    #[test]
     fn same_seed_same_values() {
         let spec = Spec::builtin();
         let f = spec

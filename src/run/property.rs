@@ -58,6 +58,8 @@ impl Failure {
 
 /// Parallel cases in flight for one read-only property.
 const IN_FLIGHT: usize = 8;
+/// Cases drawn at a time.
+const CHUNK: u32 = 256;
 /// Re-runs spent shrinking one failure at most.
 const SHRINK_BUDGET: u32 = 64;
 
@@ -78,41 +80,54 @@ pub async fn property<S, F, Fut>(
     Fut: Future<Output = Case> + Send,
 {
     let property_name = format!("{check} {}", ep.path());
-    // Draw the values; the trees are not Send, so they are dropped before the first await and
-    // redrawn (deterministically, from the same seed) only if a case fails and must be shrunk.
-    let values: Vec<S::Value> = {
-        let mut runner = generate::runner(ctx.seed, &property_name);
-        generate::draw(&mut runner, &strategy, cases.max(1))
+    // Values are drawn a chunk at a time, so memory stays flat whatever --cases is. The trees are
+    // not Send: each chunk's trees are dropped before the first await, and a failing case's tree is
+    // redrawn (deterministically, from the same seed) only when it must be shrunk. Drawing in
+    // chunks from one runner gives the same sequence as drawing everything at once.
+    let mut runner = generate::runner(ctx.seed, &property_name);
+    let mut total = 0usize;
+    // Only failures are kept (boxed, with their value): a pass or a skip costs a counter.
+    let mut applicable = 0usize;
+    let mut failing: Vec<(usize, S::Value, Box<Failure>)> = Vec::new();
+    let mut remaining = cases.max(1);
+    while remaining > 0 {
+        let n = remaining.min(CHUNK);
+        remaining -= n;
+        let chunk: Vec<S::Value> = generate::draw(&mut runner, &strategy, n)
             .iter()
             .map(|t| t.current())
-            .collect()
-    };
-    let total = values.len();
-    let results: Vec<(usize, Case)> = if concurrent {
-        let test = &test;
-        let mut r: Vec<(usize, Case)> = stream::iter(values.iter().cloned().enumerate())
-            .map(|(i, v)| async move { (i, test(v).await) })
-            .buffer_unordered(IN_FLIGHT)
-            .collect()
-            .await;
-        r.sort_by_key(|(i, _)| *i);
-        r
-    } else {
-        let mut r = Vec::with_capacity(total);
-        for (i, v) in values.iter().enumerate() {
-            let out = test(v.clone()).await;
-            let stop = matches!(out, Case::Fail(_));
-            r.push((i, out));
-            if stop {
-                break;
+            .collect();
+        let offset = total;
+        total += chunk.len();
+        let mut tally = |i: usize, v: &S::Value, case: Case| match case {
+            Case::Pass => applicable += 1,
+            Case::Skip => {}
+            Case::Fail(f) => {
+                applicable += 1;
+                failing.push((offset + i, v.clone(), Box::new(f)));
+            }
+        };
+        if concurrent {
+            let test = &test;
+            let mut done = stream::iter(chunk.iter().cloned().enumerate())
+                .map(|(i, v)| async move { (i, test(v).await) })
+                .buffer_unordered(IN_FLIGHT);
+            while let Some((i, case)) = done.next().await {
+                tally(i, &chunk[i], case);
+            }
+        } else {
+            for (i, v) in chunk.iter().enumerate() {
+                let out = test(v.clone()).await;
+                let stop = matches!(out, Case::Fail(_));
+                tally(i, v, out);
+                if stop {
+                    remaining = 0;
+                    break;
+                }
             }
         }
-        r
-    };
-    let applicable = results
-        .iter()
-        .filter(|(_, c)| !matches!(c, Case::Skip))
-        .count();
+    }
+    failing.sort_by_key(|(i, _, _)| *i);
     ctx.count_cases(applicable as u64);
     if applicable == 0 {
         ctx.skip(
@@ -123,15 +138,10 @@ pub async fn property<S, F, Fut>(
         return;
     }
     ctx.ran(check, ep);
-    let failing: Vec<usize> = results
-        .iter()
-        .filter(|(_, c)| matches!(c, Case::Fail(_)))
-        .map(|(i, _)| *i)
-        .collect();
-    let Some(&first) = failing.first() else {
+    let Some((first, original)) = failing.first().map(|(i, v, _)| (*i, v.clone())) else {
         return;
     };
-    let original = values[first].clone();
+    let failures = failing.len();
     let (minimal, steps) = tokio::task::block_in_place(|| {
         let mut runner = generate::runner(ctx.seed, &property_name);
         let tree = generate::draw(&mut runner, &strategy, first as u32 + 1)
@@ -147,10 +157,7 @@ pub async fn property<S, F, Fut>(
     // Run the minimal case once more for its exchange; fall back to the first failure.
     let failure = match test(minimal.clone()).await {
         Case::Fail(f) => f,
-        _ => match results.into_iter().find(|(i, _)| *i == first) {
-            Some((_, Case::Fail(f))) => f,
-            _ => return,
-        },
+        _ => *failing.swap_remove(0).2,
     };
     let evidence = failure
         .evidence
@@ -161,7 +168,7 @@ pub async fn property<S, F, Fut>(
         .map(|x| ctx.reproducer(x, &failure.expected));
     if let Some(r) = reproducer.as_mut() {
         let of = if concurrent {
-            format!("{} of {total} cases failed", failing.len())
+            format!("{failures} of {total} cases failed")
         } else {
             format!("case {} of {total} failed", first + 1)
         };
@@ -187,6 +194,6 @@ pub async fn property<S, F, Fut>(
         rule: failure.rule,
         message: failure.message,
         reproducer,
-        occurrences: failing.len() as u64,
+        occurrences: failures as u64,
     });
 }

@@ -80,7 +80,8 @@ async fn read_back(ctx: &Ctx, check: &str, ep: &Endpoint, path: &str) -> Option<
     let v = x
         .response
         .json
-        .clone()
+        .as_deref()
+        .cloned()
         .filter(|_| x.response.is_success())?;
     Some((v, x))
 }
@@ -752,7 +753,7 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
         if f.gettable()
             && !meets(
                 &expected_after_patch(f, v),
-                get_path(g.response.json.as_ref().unwrap_or(&Value::Null), p),
+                get_path(g.response.json.as_deref().unwrap_or(&Value::Null), p),
             )
         {
             ctx.find_rule(

@@ -82,11 +82,15 @@ pub struct Response {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
     pub content_type: Option<String>,
-    /// The body as text (lossy for invalid UTF-8).
-    pub text: String,
-    /// The body as JSON, when it is JSON.
+    /// The body as text (lossy for invalid UTF-8); shared by every answer with the same bytes.
+    pub text: Arc<str>,
+    /// The body as JSON, when it is JSON; shared by every answer with the same bytes.
     #[serde(skip)]
-    pub json: Option<Value>,
+    pub json: Option<Arc<Value>>,
+    /// Names the body's bytes for the whole run: two answers with the same id have the same body.
+    /// None when the body was too large, or too late, to be remembered.
+    #[serde(skip)]
+    pub body_id: Option<u64>,
     pub millis: u64,
 }
 
@@ -115,6 +119,101 @@ impl Response {
             Some(c) => format!("{} (error code {c})", self.status),
             None => self.status.to_string(),
         }
+    }
+}
+
+/// Bodies already decoded. A property sends many requests whose answers repeat byte for byte
+/// (the same 404, the same record read again, the same filtered records), so a body seen twice is
+/// remembered: decoded into text and JSON once, then shared. A body seen once is only noted by its
+/// hash, so answers that never repeat (a collection's `_links.self` echoes the query) cost no
+/// memory. Entries are never evicted, so a `body_id` names one body for the whole run; past the
+/// bounds below nothing new is remembered, which keeps memory flat on a large cluster.
+struct BodyCache {
+    inner: std::sync::Mutex<CacheInner>,
+}
+
+#[derive(Default)]
+struct CacheInner {
+    entries: std::collections::HashMap<bytes::Bytes, Decoded, foldhash::fast::FixedState>,
+    /// Hashes of bodies seen once.
+    seen: std::collections::HashSet<u64, foldhash::fast::FixedState>,
+    /// Body bytes held by `entries`.
+    held: usize,
+}
+
+struct Decoded {
+    id: u64,
+    text: Arc<str>,
+    json: Option<Arc<Value>>,
+}
+
+/// Bodies remembered at most, the largest body remembered, their bytes together, and the hashes
+/// of bodies seen once kept at most (then forgotten all at once).
+const CACHE_ENTRIES: usize = 4096;
+const CACHE_BODY_MAX: usize = 64 * 1024;
+const CACHE_BYTES_MAX: usize = 8 * 1024 * 1024;
+const CACHE_SEEN_MAX: usize = 1 << 16;
+
+/// A decoded body: its text, its JSON when it is JSON, and its id when it is remembered.
+type DecodedBody = (Arc<str>, Option<Arc<Value>>, Option<u64>);
+
+impl BodyCache {
+    fn new() -> Self {
+        BodyCache {
+            inner: std::sync::Mutex::new(CacheInner::default()),
+        }
+    }
+
+    fn decode(bytes: &[u8]) -> (Arc<str>, Option<Arc<Value>>) {
+        let json = serde_json::from_slice::<Value>(bytes).ok().map(Arc::new);
+        (String::from_utf8_lossy(bytes).into(), json)
+    }
+
+    fn get(&self, bytes: bytes::Bytes) -> DecodedBody {
+        use std::hash::BuildHasher;
+        if bytes.len() > CACHE_BODY_MAX {
+            let (text, json) = Self::decode(&bytes);
+            return (text, json, None);
+        }
+        let hash = foldhash::fast::FixedState::default().hash_one(&bytes);
+        let admit = {
+            let mut c = self.inner.lock().unwrap();
+            if let Some(d) = c.entries.get(&bytes) {
+                return (d.text.clone(), d.json.clone(), Some(d.id));
+            }
+            let room = c.entries.len() < CACHE_ENTRIES && c.held + bytes.len() <= CACHE_BYTES_MAX;
+            if room && !c.seen.contains(&hash) {
+                if c.seen.len() >= CACHE_SEEN_MAX {
+                    c.seen.clear();
+                }
+                c.seen.insert(hash);
+                false
+            } else {
+                room
+            }
+        };
+        // Decoded outside the lock.
+        let (text, json) = Self::decode(&bytes);
+        if !admit {
+            return (text, json, None);
+        }
+        let mut c = self.inner.lock().unwrap();
+        if let Some(d) = c.entries.get(&bytes) {
+            // Another task remembered it meanwhile.
+            return (d.text.clone(), d.json.clone(), Some(d.id));
+        }
+        let id = c.entries.len() as u64;
+        c.held += bytes.len();
+        c.seen.remove(&hash);
+        c.entries.insert(
+            bytes,
+            Decoded {
+                id,
+                text: text.clone(),
+                json: json.clone(),
+            },
+        );
+        (text, json, Some(id))
     }
 }
 
@@ -187,6 +286,7 @@ pub struct Client {
     auth: Arc<[http::HeaderValue; 3]>,
     sent: Arc<AtomicU64>,
     permits: Arc<Semaphore>,
+    bodies: Arc<BodyCache>,
 }
 
 /// Installs the one crypto provider of the process (ring) for rustls.
@@ -313,6 +413,7 @@ impl Client {
             auth,
             sent: Arc::new(AtomicU64::new(0)),
             permits,
+            bodies: Arc::new(BodyCache::new()),
         })
     }
 
@@ -392,9 +493,7 @@ impl Client {
                 .await
                 .map_err(|_| TransportError("timed out reading the answer".into()))?
                 .map_err(|e| TransportError(format!("reading the answer: {e}")))?;
-        let bytes = collected.to_bytes();
-        let json = serde_json::from_slice(&bytes).ok();
-        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let (text, json, body_id) = self.bodies.get(collected.to_bytes());
         Ok(Exchange {
             request: req,
             response: Response {
@@ -403,6 +502,7 @@ impl Client {
                 content_type,
                 text,
                 json,
+                body_id,
                 millis: start.elapsed().as_millis() as u64,
             },
         })
@@ -503,6 +603,46 @@ pub fn curl(base: &str, admin: &str, svm: Option<&str>, req: &Request) -> String
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_body_seen_twice_is_decoded_once_and_keeps_its_id() {
+        let cache = BodyCache::new();
+        let body =
+            bytes::Bytes::from_static(br#"{"error":{"message":"entry doesn't exist","code":"4"}}"#);
+        let (text, json, id) = cache.get(body.clone());
+        assert_eq!(id, None, "a body seen once is not remembered");
+        assert_eq!(&*text, std::str::from_utf8(&body).unwrap());
+        assert_eq!(json.as_deref().unwrap()["error"]["code"], "4");
+        let (_, second, id) = cache.get(body.clone());
+        let id = id.expect("a body seen twice is remembered");
+        let (_, third, again) = cache.get(body.clone());
+        assert_eq!(again, Some(id));
+        assert!(Arc::ptr_eq(
+            second.as_ref().unwrap(),
+            third.as_ref().unwrap()
+        ));
+        // Another body gets another id; a body that is not JSON keeps its text.
+        let other = bytes::Bytes::from_static(b"<html>not ONTAP</html>");
+        cache.get(other.clone());
+        let (text, json, other_id) = cache.get(other);
+        assert_eq!((&*text, json.is_none()), ("<html>not ONTAP</html>", true));
+        assert!(other_id.is_some() && other_id != Some(id));
+    }
+
+    #[test]
+    fn large_bodies_are_never_remembered() {
+        let cache = BodyCache::new();
+        let big = bytes::Bytes::from(format!("\"{}\"", "x".repeat(CACHE_BODY_MAX)));
+        for _ in 0..3 {
+            let (text, json, id) = cache.get(big.clone());
+            assert_eq!((id, text.len()), (None, big.len()));
+            assert_eq!(
+                json.as_deref().and_then(Value::as_str).map(str::len),
+                Some(CACHE_BODY_MAX)
+            );
+        }
+        assert!(cache.inner.lock().unwrap().entries.is_empty());
+    }
 
     #[test]
     fn curl_never_holds_the_password() {

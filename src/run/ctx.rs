@@ -78,6 +78,8 @@ pub struct Ctx {
     /// check -> endpoint -> outcome (nested, so that the hot path looks up without allocating).
     outcomes: Mutex<BTreeMap<String, BTreeMap<String, Outcome>>>,
     cases_run: AtomicU64,
+    /// (endpoint, method, status, body id) of answers the passive checks found nothing in.
+    judged_clean: Mutex<std::collections::HashSet<(usize, Method, u16, u64)>>,
     saved: Mutex<Vec<Saved>>,
     pub restore_problems: Mutex<Vec<String>>,
     /// Set with --record / --compare: every exchange is kept as a request class.
@@ -117,6 +119,7 @@ impl Ctx {
             passive: Mutex::new(BTreeMap::new()),
             outcomes: Mutex::new(BTreeMap::new()),
             cases_run: AtomicU64::new(0),
+            judged_clean: Mutex::new(Default::default()),
             saved: Mutex::new(Vec::new()),
             restore_problems: Mutex::new(Vec::new()),
             recorder: None,
@@ -359,11 +362,39 @@ impl Ctx {
         );
     }
 
+    /// Judges an exchange with the passive checks; an answer whose body was already judged clean
+    /// for the same endpoint, method and status is not judged again (the judgement is a function of
+    /// those alone, and a body id names the same bytes for the whole run).
     fn judge_passive(&self, ep: &Endpoint, x: &Exchange) {
         let Some(method) = Method::parse(&x.request.method) else {
             return;
         };
-        let Some(def) = ep.method(method) else { return };
+        let key = x.response.body_id.map(|id| {
+            (
+                std::ptr::from_ref(ep) as usize,
+                method,
+                x.response.status,
+                id,
+            )
+        });
+        if let Some(k) = &key
+            && self.judged_clean.lock().unwrap().contains(k)
+        {
+            return;
+        }
+        if self.judge_exchange(ep, method, x)
+            && let Some(k) = key
+        {
+            self.judged_clean.lock().unwrap().insert(k);
+        }
+    }
+
+    /// The passive checks' judgement of one exchange; true when it found nothing.
+    fn judge_exchange(&self, ep: &Endpoint, method: Method, x: &Exchange) -> bool {
+        let mut clean = true;
+        let Some(def) = ep.method(method) else {
+            return clean;
+        };
         let resp = &x.response;
         if resp.is_success() {
             self.ran("status-code", ep);
@@ -374,15 +405,18 @@ impl Ctx {
                     .keys()
                     .filter(|s| s.starts_with('2'))
                     .collect();
-                self.passive(
-                    "status-code",
-                    ep,
-                    x,
-                    "status-code",
-                    status.clone(),
-                    format!("{method} answered {status}; the catalog documents {documented:?}"),
-                    &format!("one of {documented:?}"),
-                );
+                {
+                    clean = false;
+                    self.passive(
+                        "status-code",
+                        ep,
+                        x,
+                        "status-code",
+                        status.clone(),
+                        format!("{method} answered {status}; the catalog documents {documented:?}"),
+                        &format!("one of {documented:?}"),
+                    );
+                }
             }
             let schema = def.responses.get(&status).or_else(|| {
                 def.responses
@@ -390,21 +424,26 @@ impl Ctx {
                     .find(|(s, _)| s.starts_with('2'))
                     .map(|(_, n)| n)
             });
-            let Some(schema) = schema else { return };
+            let Some(schema) = schema else {
+                return clean;
+            };
             self.ran("response-schema", ep);
             let Some(json) = &resp.json else {
                 if !resp.text.trim().is_empty() || method == Method::GET {
-                    self.passive(
-                        "response-schema",
-                        ep,
-                        x,
-                        "response-schema",
-                        "not-json".into(),
-                        "the body is not JSON".into(),
-                        &format!("a {schema} object"),
-                    );
+                    {
+                        clean = false;
+                        self.passive(
+                            "response-schema",
+                            ep,
+                            x,
+                            "response-schema",
+                            "not-json".into(),
+                            "the body is not JSON".into(),
+                            &format!("a {schema} object"),
+                        );
+                    }
                 }
-                return;
+                return clean;
             };
             for v in if self.spec.is_valid(schema, json) {
                 Vec::new()
@@ -417,15 +456,18 @@ impl Ctx {
                     .map(|s| if s.parse::<usize>().is_ok() { "*" } else { s })
                     .collect::<Vec<_>>()
                     .join("/");
-                self.passive(
-                    "response-schema",
-                    ep,
-                    x,
-                    "response-schema",
-                    norm.clone(),
-                    format!("{norm}: {}", v.message),
-                    &format!("a body valid against {schema}"),
-                );
+                {
+                    clean = false;
+                    self.passive(
+                        "response-schema",
+                        ep,
+                        x,
+                        "response-schema",
+                        norm.clone(),
+                        format!("{norm}: {}", v.message),
+                        &format!("a body valid against {schema}"),
+                    );
+                }
             }
             if method == Method::GET {
                 let res = self.spec.resource_of(ep);
@@ -439,26 +481,32 @@ impl Ctx {
                 };
                 for r in records {
                     for k in judge::missing_keys(res, r) {
-                        self.passive(
-                            "response-schema",
-                            ep,
-                            x,
-                            "response-schema",
-                            format!("key {k}"),
-                            format!("a record lacks its key field {k}"),
-                            "every record carries its key fields",
-                        );
+                        {
+                            clean = false;
+                            self.passive(
+                                "response-schema",
+                                ep,
+                                x,
+                                "response-schema",
+                                format!("key {k}"),
+                                format!("a record lacks its key field {k}"),
+                                "every record carries its key fields",
+                            );
+                        }
                     }
                     for u in judge::unknown_fields(res, r) {
-                        self.passive(
-                            "response-schema",
-                            ep,
-                            x,
-                            "unknown-response-field",
-                            format!("unknown {u}"),
-                            format!("a record holds {u}, which {} does not declare", res.name),
-                            "only declared fields",
-                        );
+                        {
+                            clean = false;
+                            self.passive(
+                                "response-schema",
+                                ep,
+                                x,
+                                "unknown-response-field",
+                                format!("unknown {u}"),
+                                format!("a record holds {u}, which {} does not declare", res.name),
+                                "only declared fields",
+                            );
+                        }
                     }
                 }
             }
@@ -466,17 +514,21 @@ impl Ctx {
             self.ran("error-envelope", ep);
             for p in judge::envelope_problems(self.spec, resp) {
                 let key: String = p.chars().take(50).collect();
-                self.passive(
-                    "error-envelope",
-                    ep,
-                    x,
-                    "error-envelope",
-                    key,
-                    format!("{} answer: {p}", resp.status),
-                    "{\"error\": {\"message\": str, \"code\": \"<digits>\"}}",
-                );
+                {
+                    clean = false;
+                    self.passive(
+                        "error-envelope",
+                        ep,
+                        x,
+                        "error-envelope",
+                        key,
+                        format!("{} answer: {p}", resp.status),
+                        "{\"error\": {\"message\": str, \"code\": \"<digits>\"}}",
+                    );
+                }
             }
         }
+        clean
     }
 
     /// The instance path of a record, from its key values.
@@ -502,7 +554,12 @@ impl Ctx {
         let x = self
             .send(check, inst, Request::get(format!("{path}?fields=*")))
             .await?;
-        let original = x.response.json.filter(|_| x.response.status == 200)?;
+        let original = x
+            .response
+            .json
+            .as_deref()
+            .cloned()
+            .filter(|_| x.response.status == 200)?;
         let mut saved = self.saved.lock().unwrap();
         if !saved.iter().any(|s| s.path == path) {
             saved.push(Saved {
@@ -566,7 +623,12 @@ impl Ctx {
             .send(Request::get(format!("{}?fields=*", s.path)))
             .await
             .map_err(|e| format!("{}: could not read it back: {}", s.path, e.0))?;
-        let current = current.response.json.unwrap_or(Value::Null);
+        let current = current
+            .response
+            .json
+            .as_deref()
+            .cloned()
+            .unwrap_or(Value::Null);
         let mut body = Map::new();
         let mut lost = Vec::new();
         for f in res.patchable().filter(|f| f.gettable()) {
@@ -609,7 +671,12 @@ impl Ctx {
             .send(Request::get(format!("{}?fields=*", s.path)))
             .await
             .map_err(|e| format!("{}: could not verify the restore: {}", s.path, e.0))?;
-        let after = after.response.json.unwrap_or(Value::Null);
+        let after = after
+            .response
+            .json
+            .as_deref()
+            .cloned()
+            .unwrap_or(Value::Null);
         for f in res.patchable().filter(|f| f.gettable()) {
             let (was, now) = (get_path(&s.original, &f.path), get_path(&after, &f.path));
             let ok = was == now

@@ -249,22 +249,43 @@ pub fn remove_path(record: &mut Map<String, Value>, path: &str) -> Option<Value>
 
 /// Every dotted leaf path of a JSON object, with its value (arrays are leaves).
 pub fn leaf_paths(value: &Value) -> Vec<(String, &Value)> {
-    fn walk<'a>(prefix: &str, v: &'a Value, out: &mut Vec<(String, &'a Value)>) {
+    let mut out = Vec::new();
+    find_leaf(value, |p, v| {
+        out.push((p.to_string(), v));
+        false
+    });
+    out
+}
+
+/// The first leaf path (in `leaf_paths` order) for which `hit` is true. Walks with one path
+/// buffer, so a check that reads every answer's leaves allocates only for what it reports.
+pub fn find_leaf<'a>(
+    value: &'a Value,
+    mut hit: impl FnMut(&str, &'a Value) -> bool,
+) -> Option<String> {
+    fn walk<'a>(
+        path: &mut String,
+        v: &'a Value,
+        hit: &mut dyn FnMut(&str, &'a Value) -> bool,
+    ) -> bool {
         match v {
-            Value::Object(m) if !m.is_empty() || prefix.is_empty() => {
+            Value::Object(m) if !m.is_empty() || path.is_empty() => {
                 for (k, child) in m {
-                    let p = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    walk(&p, child, out);
+                    let len = path.len();
+                    if len > 0 {
+                        path.push('.');
+                    }
+                    path.push_str(k);
+                    if walk(path, child, hit) {
+                        return true;
+                    }
+                    path.truncate(len);
                 }
+                false
             }
-            _ => out.push((prefix.to_string(), v)),
+            _ => hit(path, v),
         }
     }
-    let mut out = Vec::new();
-    walk("", value, &mut out);
-    out
+    let mut path = String::new();
+    walk(&mut path, value, &mut hit).then_some(path)
 }

@@ -237,6 +237,10 @@ pub struct RunArgs {
     /// Requests in flight at once [default: 4]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
+    /// Worker threads of the harness [default: 1 against --target, which leaves the other cores
+    /// to a target on the same machine; every core with the built-in mock, which shares them]
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// TOML file with run settings and targets (see README)
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,

@@ -307,6 +307,11 @@ fn bad_usage_exits_2_and_names_the_input() {
             "OC_UNSET_VAR_X",
         ),
         (vec!["run", "--cases", "0"], "--cases"),
+        (
+            vec!["run", "--threads", "0"],
+            "--threads 0: expected 1 to 64",
+        ),
+        (vec!["run", "--threads", "65"], "--threads 65"),
     ] {
         let out = binary()
             .args(&argv)

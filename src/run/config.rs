@@ -24,6 +24,7 @@ pub struct ConfigFile {
     pub seed: Option<u64>,
     pub timeout: Option<u64>,
     pub concurrency: Option<usize>,
+    pub threads: Option<usize>,
     pub strict: Option<bool>,
     pub read_only: Option<bool>,
     pub allow_destructive: Option<bool>,
@@ -78,6 +79,8 @@ pub struct RunConfig {
     pub target: Target,
     pub timeout: Duration,
     pub concurrency: usize,
+    /// Worker threads of the runtime the run uses.
+    pub threads: usize,
     pub cases: u32,
     pub seed: u64,
     pub mode: Mode,
@@ -327,12 +330,23 @@ impl RunConfig {
                 "--record and --compare: use one at a time".into(),
             ));
         }
+        let threads = match a.threads.or(file.threads) {
+            Some(n) if n == 0 || n > 64 => {
+                return Err(Error::Usage(format!("--threads {n}: expected 1 to 64")));
+            }
+            Some(n) => n,
+            // One event loop keeps up with any real cluster; against a mock on this machine it
+            // leaves the other cores to the mock. The built-in mock runs on the same runtime.
+            None if matches!(target, Target::Remote { .. }) => 1,
+            None => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        };
         let progress = !a.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
         Ok(RunConfig {
             spec,
             target,
             timeout: Duration::from_secs(timeout),
             concurrency,
+            threads,
             cases,
             seed,
             mode,

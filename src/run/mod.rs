@@ -42,6 +42,7 @@ pub fn cli_main(args: RunArgs) -> Result<()> {
         None => None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.threads)
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;

@@ -24,17 +24,21 @@ pub fn baseline<'a>(ctx: &'a Ctx, ep: &Endpoint) -> &'a [Value] {
 
 /// A record's identity: its key values joined.
 pub fn identity(ep: &Endpoint, ctx: &Ctx, r: &Value) -> String {
-    ctx.spec
-        .resource_of(ep)
-        .keys
-        .iter()
-        .map(|k| match get_path(r, k) {
-            Some(Value::String(s)) => s.clone(),
-            Some(v) => v.to_string(),
-            None => "(no key)".into(),
-        })
-        .collect::<Vec<_>>()
-        .join("/")
+    use std::fmt::Write;
+    let mut out = String::new();
+    for (i, k) in ctx.spec.resource_of(ep).keys.iter().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        match get_path(r, k) {
+            Some(Value::String(s)) => out.push_str(s),
+            Some(v) => {
+                let _ = write!(out, "{v}");
+            }
+            None => out.push_str("(no key)"),
+        }
+    }
+    out
 }
 
 /// Paths to GET for an endpoint: the collection itself, or up to `n` discovered records.

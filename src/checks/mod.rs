@@ -204,17 +204,14 @@ pub fn rule_evidence(spec: &Spec, rule: &str) -> Evidence {
 
 /// The `--list-checks` table.
 pub fn list(spec: &Spec) -> String {
-    let mut out = String::from("CHECK               EVIDENCE  WRITES  DESCRIPTION\n");
+    let mut out = String::from("CHECK               EVIDENCE     WRITES  DESCRIPTION\n");
     for c in CHECKS {
-        let ev: Vec<String> = c
-            .rules
-            .iter()
-            .map(|r| rule_evidence(spec, r).to_string())
-            .collect();
-        let mut ev = ev;
-        ev.dedup();
+        // Each level once, strongest first: doc/lib/obs.
+        let levels: std::collections::BTreeSet<Evidence> =
+            c.rules.iter().map(|r| rule_evidence(spec, r)).collect();
+        let ev: Vec<String> = levels.iter().map(Evidence::to_string).collect();
         out.push_str(&format!(
-            "{:<19} {:<9} {:<7} {}\n",
+            "{:<19} {:<12} {:<7} {}\n",
             c.name,
             ev.join("/"),
             if c.needs == Needs::Writes {
@@ -229,4 +226,33 @@ pub fn list(spec: &Spec) -> String {
         "\nEvidence: doc and lib rules fail the run; obs rules warn (--strict makes them fail).\n",
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_names_each_evidence_level_once_in_its_column() {
+        let spec = Spec::load(None).unwrap();
+        let text = list(spec);
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        let at = header.find("WRITES").unwrap();
+        let rows: Vec<&str> = lines.take(CHECKS.len()).collect();
+        assert_eq!(rows.len(), CHECKS.len());
+        for row in rows {
+            let evidence = row[20..at].trim();
+            let levels: Vec<&str> = evidence.split('/').collect();
+            // Each level once, in the order doc, lib, obs (which is also their alphabetical order).
+            let once: std::collections::BTreeSet<&str> = levels.iter().copied().collect();
+            assert_eq!(levels, once.into_iter().collect::<Vec<_>>(), "{row}");
+            assert!(
+                levels.iter().all(|l| ["doc", "lib", "obs"].contains(l)),
+                "{row}"
+            );
+            assert!(matches!(&row[at..at + 3], "yes" | "no "), "{row}");
+        }
+        assert!(text.contains("paging              doc/lib "), "{text}");
+    }
 }

@@ -9,6 +9,7 @@
 #
 #   bench/harness_rps.sh                     # --cases 10000, 8 connections, wrk 10 s, 3 rounds
 #   CASES=3000 CONNS=16 ROUNDS=5 bench/harness_rps.sh
+#   THREADS=2 bench/harness_rps.sh           # the harness with --threads 2 instead of its default
 #
 # Needs wrk (Debian: apt-get install -y wrk), curl and python3. Builds the release binary first.
 set -euo pipefail
@@ -18,6 +19,8 @@ CASES=${CASES:-10000}
 CONNS=${CONNS:-8}
 DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
+THREADS_ARG=()
+[ -n "${THREADS:-}" ] && THREADS_ARG=(--threads "$THREADS")
 PATH_Q='/api/security/login/messages?fields=*'
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 2; }
@@ -53,7 +56,7 @@ for r in $(seq 1 "$ROUNDS"); do
     wrk -t2 -c"$CONNS" -d"$DURATION" -H "$AUTH" "$URL$PATH_Q" >"$TMP/wrk.txt"
     W=$(awk '/Requests\/sec/ {print $2}' "$TMP/wrk.txt")
     ONTAP_PASSWORD='netapp1!' "$BIN" run --target "$URL" --user admin --password-env ONTAP_PASSWORD \
-        --read-only --no-progress --seed 1 --cases "$CASES" --concurrency "$CONNS" \
+        --read-only --no-progress --seed 1 --cases "$CASES" --concurrency "$CONNS" "${THREADS_ARG[@]}" \
         --check query-filter --check field-selection --check not-found \
         --report json="$TMP/report.json" >"$TMP/run.txt" || { tail -20 "$TMP/run.txt"; exit 1; }
     H=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['figures']['requests_per_second'])" "$TMP/report.json")

@@ -391,3 +391,59 @@ fn a_config_file_holds_targets_and_rejects_unknown_keys() {
     );
     rt.block_on(running.shutdown());
 }
+
+/// Against --target the harness runs on one worker thread by default; a failing property must
+/// still shrink there (shrinking runs in block_in_place) and the run must end with exit 1. The
+/// same run with --threads 2 finds the same thing.
+#[test]
+fn a_remote_run_on_one_thread_shrinks_a_failure() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let mut mc = ontap_conform::mock::MockConfig::new();
+    mc.faults.insert("crlf-kept".parse::<Fault>().unwrap());
+    let mock = rt
+        .block_on(ontap_conform::mock::spawn(
+            mc,
+            "127.0.0.1:0".parse().unwrap(),
+            ontap_conform::mock::Tls::Plain,
+        ))
+        .unwrap();
+    let mut outputs = Vec::new();
+    for threads in [None, Some("2")] {
+        let mut cmd = binary();
+        cmd.args([
+            "run",
+            "--target",
+            &mock.base_url,
+            "--user",
+            "admin",
+            "--password-env",
+            "OC_TEST_PW",
+            "--no-progress",
+            "--seed",
+            "3",
+            "--check",
+            "patch-roundtrip",
+        ])
+        .env("OC_TEST_PW", "netapp1!");
+        if let Some(n) = threads {
+            cmd.args(["--threads", n]);
+        }
+        let out = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{threads:?}: {stdout}{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        let finding = stdout
+            .lines()
+            .find(|l| l.contains("FAIL patch-roundtrip"))
+            .unwrap_or_else(|| panic!("{threads:?}: no patch-roundtrip failure:\n{stdout}"));
+        assert!(stdout.contains("shrunk:"), "{stdout}");
+        assert!(!stdout.contains("NOT RESTORED"), "{stdout}");
+        outputs.push(finding.to_string());
+    }
+    assert_eq!(
+        outputs[0], outputs[1],
+        "the thread count changed the finding"
+    );
+    rt.block_on(mock.shutdown());
+}

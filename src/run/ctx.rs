@@ -610,6 +610,17 @@ impl Ctx {
         problems
     }
 
+    /// `GET path?fields=*` straight through the client (restoring is not judged); Null when the
+    /// answer is not JSON. A transport failure is worded "{path}: {what}: {why}".
+    async fn read_whole(&self, path: &str, what: &str) -> Result<Value, String> {
+        let x = self
+            .client
+            .send(Request::get(format!("{path}?fields=*")))
+            .await
+            .map_err(|e| format!("{path}: {what}: {}", e.0))?;
+        Ok(x.response.json.as_deref().cloned().unwrap_or(Value::Null))
+    }
+
     async fn restore_one(&self, s: &Saved) -> Result<(), String> {
         let inst = self
             .spec
@@ -618,17 +629,7 @@ impl Ctx {
             .find(|e| e.family == s.family && e.kind() == Kind::Instance)
             .ok_or_else(|| format!("{}: no instance endpoint", s.path))?;
         let res = self.spec.resource_of(inst);
-        let current = self
-            .client
-            .send(Request::get(format!("{}?fields=*", s.path)))
-            .await
-            .map_err(|e| format!("{}: could not read it back: {}", s.path, e.0))?;
-        let current = current
-            .response
-            .json
-            .as_deref()
-            .cloned()
-            .unwrap_or(Value::Null);
+        let current = self.read_whole(&s.path, "could not read it back").await?;
         let mut body = Map::new();
         let mut lost = Vec::new();
         for f in res.patchable().filter(|f| f.gettable()) {
@@ -667,16 +668,8 @@ impl Ctx {
             ));
         }
         let after = self
-            .client
-            .send(Request::get(format!("{}?fields=*", s.path)))
-            .await
-            .map_err(|e| format!("{}: could not verify the restore: {}", s.path, e.0))?;
-        let after = after
-            .response
-            .json
-            .as_deref()
-            .cloned()
-            .unwrap_or(Value::Null);
+            .read_whole(&s.path, "could not verify the restore")
+            .await?;
         for f in res.patchable().filter(|f| f.gettable()) {
             let (was, now) = (get_path(&s.original, &f.path), get_path(&after, &f.path));
             let ok = was == now

@@ -86,9 +86,11 @@ pub async fn property<S, F, Fut>(
     // chunks from one runner gives the same sequence as drawing everything at once.
     let mut runner = generate::runner(ctx.seed, &property_name);
     let mut total = 0usize;
-    // Only failures are kept (boxed, with their value): a pass or a skip costs a counter.
+    // Only the earliest failure is kept (with its value); the others, and every pass or skip,
+    // cost a counter.
     let mut applicable = 0usize;
-    let mut failing: Vec<(usize, S::Value, Box<Failure>)> = Vec::new();
+    let mut failures = 0usize;
+    let mut earliest: Option<(usize, S::Value, Box<Failure>)> = None;
     let mut remaining = cases.max(1);
     while remaining > 0 {
         let n = remaining.min(CHUNK);
@@ -104,7 +106,10 @@ pub async fn property<S, F, Fut>(
             Case::Skip => {}
             Case::Fail(f) => {
                 applicable += 1;
-                failing.push((offset + i, v.clone(), Box::new(f)));
+                failures += 1;
+                if earliest.as_ref().is_none_or(|(j, _, _)| offset + i < *j) {
+                    earliest = Some((offset + i, v.clone(), Box::new(f)));
+                }
             }
         };
         if concurrent {
@@ -127,7 +132,6 @@ pub async fn property<S, F, Fut>(
             }
         }
     }
-    failing.sort_by_key(|(i, _, _)| *i);
     ctx.count_cases(applicable as u64);
     if applicable == 0 {
         ctx.skip(
@@ -138,10 +142,9 @@ pub async fn property<S, F, Fut>(
         return;
     }
     ctx.ran(check, ep);
-    let Some((first, original)) = failing.first().map(|(i, v, _)| (*i, v.clone())) else {
+    let Some((first, original, first_failure)) = earliest else {
         return;
     };
-    let failures = failing.len();
     let (minimal, steps) = tokio::task::block_in_place(|| {
         let mut runner = generate::runner(ctx.seed, &property_name);
         let tree = generate::draw(&mut runner, &strategy, first as u32 + 1)
@@ -157,7 +160,7 @@ pub async fn property<S, F, Fut>(
     // Run the minimal case once more for its exchange; fall back to the first failure.
     let failure = match test(minimal.clone()).await {
         Case::Fail(f) => f,
-        _ => *failing.swap_remove(0).2,
+        _ => *first_failure,
     };
     let evidence = failure
         .evidence

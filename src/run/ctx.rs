@@ -391,9 +391,13 @@ impl Ctx {
 
     /// The passive checks' judgement of one exchange; true when it found nothing.
     fn judge_exchange(&self, ep: &Endpoint, method: Method, x: &Exchange) -> bool {
-        let mut clean = true;
+        let clean = std::cell::Cell::new(true);
+        let report = |check: &str, rule: &str, key: String, message: String, expected: &str| {
+            clean.set(false);
+            self.passive(check, ep, x, rule, key, message, expected);
+        };
         let Some(def) = ep.method(method) else {
-            return clean;
+            return clean.get();
         };
         let resp = &x.response;
         if resp.is_success() {
@@ -405,18 +409,13 @@ impl Ctx {
                     .keys()
                     .filter(|s| s.starts_with('2'))
                     .collect();
-                {
-                    clean = false;
-                    self.passive(
-                        "status-code",
-                        ep,
-                        x,
-                        "status-code",
-                        status.clone(),
-                        format!("{method} answered {status}; the catalog documents {documented:?}"),
-                        &format!("one of {documented:?}"),
-                    );
-                }
+                report(
+                    "status-code",
+                    "status-code",
+                    status.clone(),
+                    format!("{method} answered {status}; the catalog documents {documented:?}"),
+                    &format!("one of {documented:?}"),
+                );
             }
             let schema = def.responses.get(&status).or_else(|| {
                 def.responses
@@ -425,25 +424,20 @@ impl Ctx {
                     .map(|(_, n)| n)
             });
             let Some(schema) = schema else {
-                return clean;
+                return clean.get();
             };
             self.ran("response-schema", ep);
             let Some(json) = &resp.json else {
                 if !resp.text.trim().is_empty() || method == Method::GET {
-                    {
-                        clean = false;
-                        self.passive(
-                            "response-schema",
-                            ep,
-                            x,
-                            "response-schema",
-                            "not-json".into(),
-                            "the body is not JSON".into(),
-                            &format!("a {schema} object"),
-                        );
-                    }
+                    report(
+                        "response-schema",
+                        "response-schema",
+                        "not-json".into(),
+                        "the body is not JSON".into(),
+                        &format!("a {schema} object"),
+                    );
                 }
-                return clean;
+                return clean.get();
             };
             for v in if self.spec.is_valid(schema, json) {
                 Vec::new()
@@ -456,18 +450,13 @@ impl Ctx {
                     .map(|s| if s.parse::<usize>().is_ok() { "*" } else { s })
                     .collect::<Vec<_>>()
                     .join("/");
-                {
-                    clean = false;
-                    self.passive(
-                        "response-schema",
-                        ep,
-                        x,
-                        "response-schema",
-                        norm.clone(),
-                        format!("{norm}: {}", v.message),
-                        &format!("a body valid against {schema}"),
-                    );
-                }
+                report(
+                    "response-schema",
+                    "response-schema",
+                    norm.clone(),
+                    format!("{norm}: {}", v.message),
+                    &format!("a body valid against {schema}"),
+                );
             }
             if method == Method::GET {
                 let res = self.spec.resource_of(ep);
@@ -481,32 +470,22 @@ impl Ctx {
                 };
                 for r in records {
                     for k in judge::missing_keys(res, r) {
-                        {
-                            clean = false;
-                            self.passive(
-                                "response-schema",
-                                ep,
-                                x,
-                                "response-schema",
-                                format!("key {k}"),
-                                format!("a record lacks its key field {k}"),
-                                "every record carries its key fields",
-                            );
-                        }
+                        report(
+                            "response-schema",
+                            "response-schema",
+                            format!("key {k}"),
+                            format!("a record lacks its key field {k}"),
+                            "every record carries its key fields",
+                        );
                     }
                     for u in judge::unknown_fields(res, r) {
-                        {
-                            clean = false;
-                            self.passive(
-                                "response-schema",
-                                ep,
-                                x,
-                                "unknown-response-field",
-                                format!("unknown {u}"),
-                                format!("a record holds {u}, which {} does not declare", res.name),
-                                "only declared fields",
-                            );
-                        }
+                        report(
+                            "response-schema",
+                            "unknown-response-field",
+                            format!("unknown {u}"),
+                            format!("a record holds {u}, which {} does not declare", res.name),
+                            "only declared fields",
+                        );
                     }
                 }
             }
@@ -514,21 +493,16 @@ impl Ctx {
             self.ran("error-envelope", ep);
             for p in judge::envelope_problems(self.spec, resp) {
                 let key: String = p.chars().take(50).collect();
-                {
-                    clean = false;
-                    self.passive(
-                        "error-envelope",
-                        ep,
-                        x,
-                        "error-envelope",
-                        key,
-                        format!("{} answer: {p}", resp.status),
-                        "{\"error\": {\"message\": str, \"code\": \"<digits>\"}}",
-                    );
-                }
+                report(
+                    "error-envelope",
+                    "error-envelope",
+                    key,
+                    format!("{} answer: {p}", resp.status),
+                    "{\"error\": {\"message\": str, \"code\": \"<digits>\"}}",
+                );
             }
         }
-        clean
+        clean.get()
     }
 
     /// The instance path of a record, from its key values.

@@ -175,21 +175,22 @@ impl BodyCache {
             let (text, json) = Self::decode(&bytes);
             return (text, json, None);
         }
-        let hash = foldhash::fast::FixedState::default().hash_one(&bytes);
-        let admit = {
+        let (admit, hash) = {
             let mut c = self.inner.lock().unwrap();
             if let Some(d) = c.entries.get(&bytes) {
                 return (d.text.clone(), d.json.clone(), Some(d.id));
             }
+            // A miss: only now is the body hashed a second time, to note or find it in `seen`.
+            let hash = foldhash::fast::FixedState::default().hash_one(&bytes);
             let room = c.entries.len() < CACHE_ENTRIES && c.held + bytes.len() <= CACHE_BYTES_MAX;
             if room && !c.seen.contains(&hash) {
                 if c.seen.len() >= CACHE_SEEN_MAX {
                     c.seen.clear();
                 }
                 c.seen.insert(hash);
-                false
+                (false, hash)
             } else {
-                room
+                (room, hash)
             }
         };
         // Decoded outside the lock.

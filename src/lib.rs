@@ -1,7 +1,11 @@
 //! ontap-conform: a contract-conformance harness for ONTAP's REST API.
 //!
-//! The contract is data ([`spec`]); the reference [`mock`] serves it; the engine ([`run`])
-//! generates requests from it, judges every exchange with named checks and reports the verdict.
+//! Data flows one way: the contract ([`spec`]) feeds the generators ([`generate`]); the
+//! [`client`] sends what the [`checks`] ask and they judge the answers; the engine ([`run`])
+//! plans and drives the checks and hands the [`verdict`]s to the [`report`]. [`redact`] and
+//! [`record`] serve every stage; the reference [`mock`] serves the same contract as a target.
+//! The command line ([`cli`]) is the only module that knows about flags, the environment and
+//! exit codes; nothing else imports it.
 
 pub mod checks;
 pub mod cli;
@@ -10,6 +14,9 @@ pub mod error;
 pub mod fsutil;
 pub mod generate;
 pub mod mock;
+pub mod record;
+pub mod redact;
 pub mod report;
 pub mod run;
 pub mod spec;
+pub mod verdict;

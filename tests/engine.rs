@@ -3,34 +3,34 @@
 //! not ONTAP end with exit 3 and a one-line reason.
 
 use ontap_conform::checks::Severity;
-use ontap_conform::cli::RunArgs;
 use ontap_conform::mock::Fault;
 use ontap_conform::report::Report;
-use ontap_conform::run::config::RunConfig;
+use ontap_conform::run::config::{RunConfig, RunConfigBuilder};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
 
-fn run(args: RunArgs) -> Report {
-    let cfg = RunConfig::from_args(args).expect("valid config");
+fn run(b: RunConfigBuilder) -> Report {
+    let cfg = b.build().expect("valid config");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(ontap_conform::run::execute(&cfg))
         .expect("the run completes")
+        .report
 }
 
-fn args(faults: &[&str], extra: impl FnOnce(&mut RunArgs)) -> RunArgs {
-    let mut a = RunArgs {
-        seed: Some(11),
-        cases: Some(12),
-        no_progress: true,
-        faults: faults.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    };
-    extra(&mut a);
-    a
+/// A seeded run against the built-in mock with these faults; `extra` changes what differs.
+fn args(
+    faults: &[&str],
+    extra: impl FnOnce(RunConfigBuilder) -> RunConfigBuilder,
+) -> RunConfigBuilder {
+    let b = RunConfig::builder()
+        .seed(11)
+        .cases(12)
+        .faults(faults.iter().map(|f| f.parse::<Fault>().expect("a fault")));
+    extra(b)
 }
 
 fn describe(r: &Report) -> String {
@@ -48,7 +48,7 @@ fn describe(r: &Report) -> String {
 
 #[test]
 fn clean_mock_passes_with_no_failure_and_no_warning() {
-    let r = run(args(&[], |_| {}));
+    let r = run(args(&[], |b| b));
     assert_eq!(r.summary.failures, 0, "failures:\n{}", describe(&r));
     assert_eq!(r.summary.warning_findings, 0, "warnings:\n{}", describe(&r));
     assert!(r.restore_problems.is_empty(), "{:?}", r.restore_problems);
@@ -83,15 +83,15 @@ fn clean_mock_passes_with_no_failure_and_no_warning() {
 
 #[test]
 fn same_seed_same_requests() {
-    let a = run(args(&[], |a| a.cases = Some(6)));
-    let b = run(args(&[], |a| a.cases = Some(6)));
+    let a = run(args(&[], |b| b.cases(6)));
+    let b = run(args(&[], |b| b.cases(6)));
     assert_eq!(a.figures.requests, b.figures.requests);
     assert_eq!(a.figures.cases, b.figures.cases);
 }
 
 #[test]
 fn version_gate_on_older_versions() {
-    let r = run(args(&[], |a| a.ontap_version = Some("9.13.1".into())));
+    let r = run(args(&[], |b| b.ontap_version("9.13.1".parse().unwrap())));
     assert_eq!(
         r.summary.failures + r.summary.warning_findings,
         0,
@@ -163,9 +163,12 @@ fn every_fault_is_caught_by_its_check() {
     assert_eq!(rows, names, "one row per fault switch");
     let mut missed = Vec::new();
     for (fault, check, obs, version) in TABLE {
-        let r = run(args(&[fault], |a| {
-            a.strict = *obs;
-            a.ontap_version = version.first().map(|v| v.to_string());
+        let r = run(args(&[fault], |b| {
+            let b = b.strict(*obs);
+            match version.first() {
+                Some(v) => b.ontap_version(v.parse().unwrap()),
+                None => b,
+            }
         }));
         let hit = r.findings.iter().any(|f| {
             f.check == *check

@@ -2,7 +2,6 @@
 //! the errors of bad usage, pinned as insta snapshots in `snapshots/`. `cargo test` fails on any
 //! change; `cargo insta review` (or `INSTA_UPDATE=always cargo test`) accepts one.
 
-use ontap_conform::cli::RunArgs;
 use ontap_conform::run::config::RunConfig;
 use std::process::Command;
 
@@ -16,19 +15,20 @@ fn snapshot_settings() -> insta::Settings {
 /// A seeded run against the built-in mock, as JSON with the volatile parts (the mock's port, the
 /// timings) replaced.
 fn seeded_report(faults: &[&str]) -> String {
-    let args = RunArgs {
-        seed: Some(42),
-        cases: Some(8),
-        no_progress: true,
-        faults: faults.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    };
-    let cfg = RunConfig::from_args(args).unwrap();
+    let cfg = RunConfig::builder()
+        .seed(42)
+        .cases(8)
+        .faults(faults.iter().map(|f| f.parse().expect("a fault")))
+        .build()
+        .unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    let mut r = rt.block_on(ontap_conform::run::execute(&cfg)).unwrap();
+    let mut r = rt
+        .block_on(ontap_conform::run::execute(&cfg))
+        .unwrap()
+        .report;
     r.figures.wall_seconds = 0.0;
     r.figures.requests_per_second = 0.0;
     let port_base = r.target.trim_start_matches("built-in mock ").to_string();

@@ -1,10 +1,10 @@
 //! Access checks: what an SVM administrator may see and change, and which methods a path refuses.
 
+use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::judge;
 use crate::checks::read::{baseline, identity, sample_paths};
 use crate::checks::write::{body_of, different_value, visible_to_svm};
 use crate::client::{Auth, Request};
-use crate::run::ctx::Ctx;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
 use crate::spec::resource::get_path;
@@ -48,20 +48,15 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                 .map(|r| identity(ep, ctx, r))
                 .collect();
             if let Some(extra) = seen.iter().find(|s| !admin.contains(s)) {
-                ctx.find_rule(C, ep, "GET", "role-visibility", format!("the SVM administrator sees record {extra}, which the cluster administrator does not"), Some(&x), "a subset of the admin's records");
+                ctx.finding(C, ep, "GET", "role-visibility").message(format!("the SVM administrator sees record {extra}, which the cluster administrator does not")).shown_by(Some(&x), "a subset of the admin's records").record();
             } else if admin.len() > 1 && seen.len() == admin.len() {
-                ctx.find_rule(
-                    C,
-                    ep,
-                    "GET",
-                    "role-visibility",
-                    format!(
+                ctx.finding(C, ep, "GET", "role-visibility")
+                    .message(format!(
                         "the SVM administrator sees all {} records, the cluster's and every SVM's",
                         seen.len()
-                    ),
-                    Some(&x),
-                    "only its own SVM's records",
-                );
+                    ))
+                    .shown_by(Some(&x), "only its own SVM's records")
+                    .record();
             }
         }
         Kind::Instance => {
@@ -124,35 +119,25 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                     .as_ref()
                     .is_some_and(|a| get_path(a, &f.path) != get_path(&before, &f.path));
                 if x.response.is_success() || changed {
-                    ctx.find(
-                        C,
-                        ep,
-                        "PATCH",
-                        f.evidence_of("x-ontap-admin-only"),
-                        "admin-only",
-                        format!(
+                    ctx.finding(C, ep, "PATCH", "admin-only")
+                        .evidence(f.evidence_of("x-ontap-admin-only"))
+                        .message(format!(
                             "the SVM administrator changed the admin-only {} ({}; now {})",
                             f.path,
                             x.response.summary(),
                             judge::show(after.as_ref().and_then(|a| get_path(a, &f.path)))
-                        ),
-                        Some(&x),
-                        "403, or 400 with code 6, and no change",
-                    );
+                        ))
+                        .shown_by(Some(&x), "403, or 400 with code 6, and no change")
+                        .record();
                 } else if !refused {
-                    ctx.find_rule(
-                        C,
-                        ep,
-                        "PATCH",
-                        "role-denied",
-                        format!(
+                    ctx.finding(C, ep, "PATCH", "role-denied")
+                        .message(format!(
                             "the SVM administrator's change of {} was refused with {}",
                             f.path,
                             x.response.summary()
-                        ),
-                        Some(&x),
-                        "403, or 400 with code 6",
-                    );
+                        ))
+                        .shown_by(Some(&x), "403, or 400 with code 6")
+                        .record();
                 }
             }
             if ran {
@@ -192,10 +177,12 @@ pub async fn method_not_allowed(ctx: &Ctx, ep: &Endpoint) {
             C,
             ep,
             req,
-            405,
-            "method-not-allowed",
-            &what,
-            "405 with the error envelope",
+            Expect {
+                status: 405,
+                rule: "method-not-allowed",
+                what: &what,
+                expected: "405 with the error envelope",
+            },
         )
         .await;
     }

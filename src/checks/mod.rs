@@ -1,32 +1,23 @@
-//! The checks: each has a stable name, the rules of `specs/conventions.json` it judges (whose
-//! evidence sets its severity) and a one-line description. No check names an endpoint or a field:
-//! each reads the catalog and applies wherever the catalog says it can.
+//! The checks, as one registry ([`CHECKS`]): each check is declared once, with its stable name,
+//! the rules of `specs/conventions.json` it judges (whose evidence sets its severity), what it needs
+//! from the run's mode, where it applies (read from the catalog and the rules' `applies`) and the
+//! function that runs it. No check names an endpoint or a field: each reads the catalog and applies
+//! wherever the catalog says it can. Adding a check is one function, one entry here and one row in
+//! the fault table test (tests/engine.rs).
 
 pub mod access;
+pub mod ctx;
 pub mod judge;
+pub mod passive;
+pub mod property;
 pub mod read;
 pub mod write;
 
-use crate::spec::Spec;
-use crate::spec::model::Evidence;
-use serde::{Deserialize, Serialize};
-
-/// How bad a broken rule is: doc and lib rules fail the run, obs rules warn (`--strict` fails them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Failure,
-    Warning,
-}
-
-impl Severity {
-    pub fn of(e: Evidence) -> Severity {
-        match e {
-            Evidence::Doc | Evidence::Lib => Severity::Failure,
-            Evidence::Obs => Severity::Warning,
-        }
-    }
-}
+use crate::spec::model::{Evidence, Method};
+use crate::spec::{Endpoint, Spec};
+pub use crate::verdict::Severity;
+use ctx::Ctx;
+use futures_util::future::BoxFuture;
 
 /// What a check needs from the run's mode before it may send anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,83 +28,173 @@ pub enum Needs {
     Writes,
 }
 
+/// The active part of a check, run once per endpoint it applies to.
+pub type CheckFn = for<'a> fn(&'a Ctx, &'a Endpoint) -> BoxFuture<'a, ()>;
+
+macro_rules! check_fn {
+    ($f:path) => {{
+        fn run<'a>(c: &'a Ctx, e: &'a Endpoint) -> BoxFuture<'a, ()> {
+            Box::pin($f(c, e))
+        }
+        run as CheckFn
+    }};
+}
+
+/// Where a check applies, decided from the catalog before anything is sent.
 #[derive(Debug, Clone, Copy)]
-pub struct CheckInfo {
+pub enum Applies {
+    /// Every endpoint the target's version has (the check itself may still skip, saying why).
+    Everywhere,
+    /// Where the `applies` of `rule` in specs/conventions.json holds (kind and methods) and, with
+    /// `query`, the endpoint's GET documents that query parameter; elsewhere the pair is skipped
+    /// with the reason `otherwise`.
+    Rule {
+        rule: &'static str,
+        query: Option<&'static str>,
+        otherwise: &'static str,
+    },
+    /// Only on endpoints the target's version does not have yet (version-gate).
+    Unavailable,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Check {
     pub name: &'static str,
     /// Rule ids of specs/conventions.json; the first is the check's headline rule.
     pub rules: &'static [&'static str],
     pub needs: Needs,
     pub description: &'static str,
+    pub applies: Applies,
+    /// None for the passive checks, which judge every exchange as it passes (see [`passive`]).
+    pub run: Option<CheckFn>,
 }
 
-pub const CHECKS: &[CheckInfo] = &[
-    CheckInfo {
+impl Check {
+    /// Whether the check applies to `ep`, from the catalog alone; Err says why not.
+    pub fn applies_to(&self, spec: &Spec, ep: &Endpoint) -> Result<(), String> {
+        let Applies::Rule {
+            rule,
+            query,
+            otherwise,
+        } = self.applies
+        else {
+            return Ok(());
+        };
+        let r = spec
+            .convention(rule)
+            .unwrap_or_else(|| panic!("check {}: rule {rule} is not in the contract", self.name));
+        if !r.applies_to(ep) {
+            return Err(otherwise.to_string());
+        }
+        if let Some(q) = query
+            && !ep
+                .method(Method::GET)
+                .is_some_and(|g| g.query.iter().any(|p| p == q))
+        {
+            return Err(format!("its GET does not document {q}"));
+        }
+        Ok(())
+    }
+}
+
+pub const CHECKS: &[Check] = &[
+    Check {
         name: "response-schema",
         rules: &["response-schema", "unknown-response-field"],
         needs: Needs::Reads,
         description: "Every 2xx body is valid against its definition and holds its key fields; undeclared fields warn.",
+        applies: Applies::Everywhere,
+        run: Some(check_fn!(read::survey)),
     },
-    CheckInfo {
+    Check {
         name: "error-envelope",
         rules: &["error-envelope"],
         needs: Needs::Reads,
         description: "Every non-2xx body is {\"error\": {message, code as a string of digits, target?, arguments?}}.",
+        applies: Applies::Everywhere,
+        run: None,
     },
-    CheckInfo {
+    Check {
         name: "status-code",
         rules: &["status-code"],
         needs: Needs::Reads,
         description: "Every success answers a status code the catalog documents for its method.",
+        applies: Applies::Everywhere,
+        run: None,
     },
-    CheckInfo {
+    Check {
         name: "error-code",
         rules: &["status-code"],
         needs: Needs::Writes,
         description: "Each documented error code (4, 1, 144834564..6) answers its documented condition.",
+        applies: Applies::Everywhere,
+        run: Some(check_fn!(write::error_code)),
     },
-    CheckInfo {
+    Check {
         name: "not-found",
         rules: &["not-found-code", "not-found-status"],
         needs: Needs::Reads,
         description: "Random keys answer 404 with error code 4.",
+        applies: Applies::Rule {
+            rule: "not-found-code",
+            query: None,
+            otherwise: "judged on instance paths",
+        },
+        run: Some(check_fn!(read::not_found)),
     },
-    CheckInfo {
+    Check {
         name: "unknown-parameter",
         rules: &["unknown-parameter"],
         needs: Needs::Reads,
         description: "An unknown query parameter answers 400 with code 262179.",
+        applies: Applies::Everywhere,
+        run: Some(check_fn!(read::unknown_parameter)),
     },
-    CheckInfo {
+    Check {
         name: "parameter-range",
         rules: &["parameter-range"],
         needs: Needs::Reads,
         description: "Query parameters outside their documented range (return_timeout 0..120) are rejected.",
+        applies: Applies::Rule {
+            rule: "parameter-range",
+            query: None,
+            otherwise: "no GET",
+        },
+        run: Some(check_fn!(read::parameter_range)),
     },
-    CheckInfo {
+    Check {
         name: "method-not-allowed",
         rules: &["method-not-allowed"],
         needs: Needs::Writes,
         description: "Methods the catalog does not list answer 405 with the error envelope.",
+        applies: Applies::Everywhere,
+        run: Some(check_fn!(access::method_not_allowed)),
     },
-    CheckInfo {
+    Check {
         name: "auth-required",
         rules: &["auth-required"],
         needs: Needs::Reads,
         description: "No credentials, or a wrong password, answer 401.",
+        applies: Applies::Everywhere,
+        run: Some(check_fn!(read::auth_required)),
     },
-    CheckInfo {
+    Check {
         name: "role-restrictions",
         rules: &["role-visibility", "role-denied"],
         needs: Needs::Writes,
         description: "An SVM administrator sees only its SVM's records and cannot change admin-only fields.",
+        applies: Applies::Everywhere,
+        run: Some(check_fn!(access::role_restrictions)),
     },
-    CheckInfo {
+    Check {
         name: "write-only-secret",
         rules: &["write-only-secret"],
         needs: Needs::Reads,
         description: "Write-only secrets are never returned, whatever fields asks.",
+        applies: Applies::Everywhere,
+        run: Some(check_fn!(read::write_only_secret)),
     },
-    CheckInfo {
+    Check {
         name: "field-selection",
         rules: &[
             "fields-subset",
@@ -123,14 +204,22 @@ pub const CHECKS: &[CheckInfo] = &[
         ],
         needs: Needs::Reads,
         description: "fields= subsets, * and unknown names return exactly what ONTAP returns.",
+        applies: Applies::Everywhere,
+        run: Some(check_fn!(read::field_selection)),
     },
-    CheckInfo {
+    Check {
         name: "query-filter",
         rules: &["query-filter"],
         needs: Needs::Reads,
         description: "Generated filters with every operator return the unfiltered collection filtered client-side.",
+        applies: Applies::Rule {
+            rule: "query-filter",
+            query: Some("filters"),
+            otherwise: "filters apply to collections",
+        },
+        run: Some(check_fn!(read::query_filter)),
     },
-    CheckInfo {
+    Check {
         name: "paging",
         rules: &[
             "paging-max-records",
@@ -140,58 +229,108 @@ pub const CHECKS: &[CheckInfo] = &[
         ],
         needs: Needs::Reads,
         description: "max_records pages, following next gives every record once, num_records counts, return_records=false.",
+        applies: Applies::Rule {
+            rule: "paging-max-records",
+            query: Some("max_records"),
+            otherwise: "paging applies to collections",
+        },
+        run: Some(check_fn!(read::paging)),
     },
-    CheckInfo {
+    Check {
         name: "ordering",
         rules: &["order-by"],
         needs: Needs::Reads,
         description: "order_by=field [asc|desc] sorts the records.",
+        applies: Applies::Rule {
+            rule: "order-by",
+            query: Some("order_by"),
+            otherwise: "order_by applies to collections",
+        },
+        run: Some(check_fn!(read::ordering)),
     },
-    CheckInfo {
+    Check {
         name: "patch-roundtrip",
         rules: &["patch-roundtrip"],
         needs: Needs::Writes,
         description: "Generated valid PATCH bodies are stored and read back (CRLF as LF).",
+        applies: Applies::Rule {
+            rule: "patch-roundtrip",
+            query: None,
+            otherwise: "judged on instance paths",
+        },
+        run: Some(check_fn!(write::patch_roundtrip)),
     },
-    CheckInfo {
+    Check {
         name: "patch-forbidden",
         rules: &["patch-forbidden", "patch-forbidden-code"],
         needs: Needs::Writes,
         description: "Read-only and PATCH-forbidden fields are rejected with 262196 and their target.",
+        applies: Applies::Rule {
+            rule: "patch-forbidden",
+            query: None,
+            otherwise: "judged on instance paths",
+        },
+        run: Some(check_fn!(write::patch_forbidden)),
     },
-    CheckInfo {
+    Check {
         name: "patch-invalid",
         rules: &["patch-invalid", "patch-invalid-code", "bad-input-status"],
         needs: Needs::Writes,
         description: "Generated invalid values and malformed bodies are rejected with 400.",
+        applies: Applies::Rule {
+            rule: "patch-invalid",
+            query: None,
+            otherwise: "judged on instance paths",
+        },
+        run: Some(check_fn!(write::patch_invalid)),
     },
-    CheckInfo {
+    Check {
         name: "patch-atomic",
         rules: &["patch-atomic"],
         needs: Needs::Writes,
         description: "A PATCH rejected for one field changes nothing.",
+        applies: Applies::Rule {
+            rule: "patch-atomic",
+            query: None,
+            otherwise: "judged on instance paths",
+        },
+        run: Some(check_fn!(write::patch_atomic)),
     },
-    CheckInfo {
+    Check {
         name: "collection-patch",
         rules: &["collection-patch"],
         needs: Needs::Writes,
         description: "A collection PATCH with filters changes exactly the matching records and reports num_records.",
+        applies: Applies::Rule {
+            rule: "collection-patch",
+            query: None,
+            otherwise: "no PATCH on the collection",
+        },
+        run: Some(check_fn!(write::collection_patch)),
     },
-    CheckInfo {
+    Check {
         name: "create-delete",
         rules: &["create-delete"],
         needs: Needs::Writes,
         description: "POST answers 201 with Location and is readable; DELETE then GET answers 404 code 4 (destructive).",
+        applies: Applies::Rule {
+            rule: "create-delete",
+            query: None,
+            otherwise: "no POST on this path",
+        },
+        run: Some(check_fn!(write::create_delete)),
     },
-    CheckInfo {
+    Check {
         name: "version-gate",
         rules: &["version-gate"],
         needs: Needs::Reads,
         description: "Endpoints newer than the target's version answer 404.",
+        applies: Applies::Unavailable,
+        run: Some(check_fn!(read::version_gate)),
     },
 ];
 
-pub fn info(name: &str) -> Option<&'static CheckInfo> {
+pub fn info(name: &str) -> Option<&'static Check> {
     CHECKS.iter().find(|c| c.name == name)
 }
 

@@ -3,11 +3,12 @@
 //! version gate. Each property draws its cases from the contract and the records the target
 //! returned, runs them concurrently, and shrinks the first failure to a minimal request.
 
+use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::judge::{self, allowed_in_selection, compare_values, filter_matches};
+use crate::checks::property::{Case, Failure, Property, property};
+use crate::client::with_query;
 use crate::client::{Auth, Exchange, Request};
 use crate::generate;
-use crate::run::ctx::{Ctx, with_query};
-use crate::run::property::{Case, Failure, property};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
 use crate::spec::resource::{Field, FieldType, find_leaf, get_path, leaf_paths};
@@ -87,9 +88,6 @@ fn random_instance(ep: &Endpoint, keys: &[String]) -> String {
 
 pub async fn not_found(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "not-found";
-    if ep.kind() != Kind::Instance || !ep.has(Method::GET) {
-        return ctx.skip(C, ep, "judged on instance paths");
-    }
     let expected = ep
         .documented_error(Method::GET, Condition::NotFound, None)
         .map(|e| e.code.clone())
@@ -99,12 +97,14 @@ pub async fn not_found(ctx: &Ctx, ep: &Endpoint) {
     let exp = expected.clone();
     property(
         ctx,
-        C,
-        ep,
-        "GET",
+        Property {
+            check: C,
+            ep,
+            method: "GET",
+            cases: ctx.cases,
+            concurrent: true,
+        },
         strategy,
-        ctx.cases,
-        true,
         move |keys: Vec<String>| {
             let exp = exp.clone();
             async move {
@@ -148,12 +148,14 @@ pub async fn unknown_parameter(ctx: &Ctx, ep: &Endpoint) {
     };
     property(
         ctx,
-        C,
-        ep,
-        "GET",
+        Property {
+            check: C,
+            ep,
+            method: "GET",
+            cases: ctx.cases.min(8),
+            concurrent: true,
+        },
         generate::unknown_param(),
-        ctx.cases.min(8),
-        true,
         |name: String| {
             let path = path.clone();
             async move {
@@ -182,7 +184,7 @@ pub async fn unknown_parameter(ctx: &Ctx, ep: &Endpoint) {
 pub async fn parameter_range(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "parameter-range";
     let Some(def) = ep.method(Method::GET) else {
-        return ctx.skip(C, ep, "no GET");
+        return; // the registry plans it only where there is a GET
     };
     let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
         return ctx.skip(C, ep, "no record to read");
@@ -209,10 +211,12 @@ pub async fn parameter_range(ctx: &Ctx, ep: &Endpoint) {
             C,
             ep,
             req,
-            400,
-            "parameter-range",
-            &format!("{name}={value}"),
-            "400",
+            Expect {
+                status: 400,
+                rule: "parameter-range",
+                what: &format!("{name}={value}"),
+                expected: "400",
+            },
         )
         .await;
     }
@@ -254,15 +258,13 @@ pub async fn write_only_secret(ctx: &Ctx, ep: &Endpoint) {
             for (p, _) in leaf_paths(json) {
                 let bare = strip_records(&p);
                 if let Some(f) = secrets.iter().find(|f| f.path == bare) {
-                    ctx.find_rule(
-                        C,
-                        ep,
-                        "GET",
-                        "write-only-secret",
-                        format!("{} was returned (its value is redacted here)", f.path),
-                        Some(&x),
-                        &format!("{} never in a GET answer", f.path),
-                    );
+                    ctx.finding(C, ep, "GET", "write-only-secret")
+                        .message(format!(
+                            "{} was returned (its value is redacted here)",
+                            f.path
+                        ))
+                        .shown_by(Some(&x), &format!("{} never in a GET answer", f.path))
+                        .record();
                 }
             }
         }
@@ -306,12 +308,14 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
     let find_base = |r: &Value| by_id.get(&identity(ep, ctx, r)).copied();
     property(
         ctx,
-        C,
-        ep,
-        "GET",
+        Property {
+            check: C,
+            ep,
+            method: "GET",
+            cases: ctx.cases,
+            concurrent: true,
+        },
         generate::subset(gettable.clone()),
-        ctx.cases,
-        true,
         |want: Vec<String>| {
             let path = path.clone();
             async move {
@@ -371,15 +375,10 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
         for r in answer_records(ep, &x) {
             for (p, _) in leaf_paths(r) {
                 if !judge::is_link(&p) && !gettable.contains(&p) && res.knows(&p) {
-                    ctx.find_rule(
-                        C,
-                        ep,
-                        "GET",
-                        "fields-star",
-                        format!("fields=* returned {p}, which is not gettable"),
-                        Some(&x),
-                        "only gettable fields",
-                    );
+                    ctx.finding(C, ep, "GET", "fields-star")
+                        .message(format!("fields=* returned {p}, which is not gettable"))
+                        .shown_by(Some(&x), "only gettable fields")
+                        .record();
                 }
             }
         }
@@ -398,19 +397,14 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
             || r.error_code().as_deref() != Some("262197")
             || r.error_target() != Some("fields")
         {
-            ctx.find_rule(
-                C,
-                ep,
-                "GET",
-                "fields-unknown",
-                format!(
+            ctx.finding(C, ep, "GET", "fields-unknown")
+                .message(format!(
                     "fields=no_such_field_xyz answered {} target {:?}",
                     r.summary(),
                     r.error_target()
-                ),
-                Some(&x),
-                "400, error code 262197, target fields",
-            );
+                ))
+                .shown_by(Some(&x), "400, error code 262197, target fields")
+                .record();
         }
     }
     // A collection without fields returns the keys only.
@@ -423,15 +417,13 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
                 .into_iter()
                 .find(|(p, _)| !allowed_in_selection(res, &defaults, &[], p))
             {
-                ctx.find_rule(
-                    C,
-                    ep,
-                    "GET",
-                    "collection-default-fields",
-                    format!("a collection GET without fields returned {p}"),
-                    Some(&x),
-                    &format!("only {} and _links", defaults.join(", ")),
-                );
+                ctx.finding(C, ep, "GET", "collection-default-fields")
+                    .message(format!("a collection GET without fields returned {p}"))
+                    .shown_by(
+                        Some(&x),
+                        &format!("only {} and _links", defaults.join(", ")),
+                    )
+                    .record();
                 break;
             }
         }
@@ -457,9 +449,6 @@ fn observed(ctx: &Ctx, ep: &Endpoint) -> Vec<(Field, Vec<Value>)> {
 
 pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "query-filter";
-    if ep.kind() != Kind::Collection {
-        return ctx.skip(C, ep, "filters apply to collections");
-    }
     let base = baseline(ctx, ep);
     if base.is_empty() {
         return ctx.skip(C, ep, "the collection is empty");
@@ -467,7 +456,7 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
     let cands = observed(ctx, ep);
     let strategy = generate::filter_draw(cands.len());
     let cands = &cands;
-    property(ctx, C, ep, "GET", strategy, ctx.cases, true, |(i, op, a, b, cut)| async move {
+    property(ctx, Property { check: C, ep, method: "GET", cases: ctx.cases, concurrent: true }, strategy, |(i, op, a, b, cut)| async move {
         let (f, vals) = &cands[i];
         let Some(expr) = generate::build_filter(f, vals, op, a, b, cut) else { return Case::Skip };
         let mut want: Vec<String> = base.iter().filter(|r| filter_matches(&expr, get_path(r, &f.path))).map(|r| identity(ep, ctx, r)).collect();
@@ -489,15 +478,12 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
 
 pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "paging";
-    if ep.kind() != Kind::Collection {
-        return ctx.skip(C, ep, "paging applies to collections");
-    }
     let base = baseline(ctx, ep);
     let total = base.len();
     let mut want: Vec<String> = base.iter().map(|r| identity(ep, ctx, r)).collect();
     want.sort();
     let want = &want;
-    property(ctx, C, ep, "GET", 1..=total.max(1) + 1, ctx.cases.min(8), true, |n: usize| async move {
+    property(ctx, Property { check: C, ep, method: "GET", cases: ctx.cases.min(8), concurrent: true }, 1..=total.max(1) + 1, |n: usize| async move {
         let mut path = with_query(ep.path(), &[("max_records", &n.to_string())]);
         let mut seen: Vec<String> = Vec::new();
         for _page in 0..total + 3 {
@@ -554,30 +540,22 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
             .get("records")
             .is_some_and(|r| r.as_array().is_some_and(|a| !a.is_empty()))
     {
-        ctx.find_rule(
-            C,
-            ep,
-            "GET",
-            "return-records",
-            format!(
+        ctx.finding(C, ep, "GET", "return-records")
+            .message(format!(
                 "return_records=false answered num_records {num:?} with records {}",
                 if json.get("records").is_some() {
                     "present"
                 } else {
                     "absent"
                 }
-            ),
-            Some(&x),
-            &format!("num_records {total} and no records"),
-        );
+            ))
+            .shown_by(Some(&x), &format!("num_records {total} and no records"))
+            .record();
     }
 }
 
 pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "ordering";
-    if ep.kind() != Kind::Collection {
-        return ctx.skip(C, ep, "order_by applies to collections");
-    }
     let cands: Vec<(Field, Vec<Value>)> = observed(ctx, ep)
         .into_iter()
         .filter(|(_, v)| {
@@ -594,12 +572,14 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
     let cands = &cands;
     property(
         ctx,
-        C,
-        ep,
-        "GET",
+        Property {
+            check: C,
+            ep,
+            method: "GET",
+            cases: ctx.cases.min(12),
+            concurrent: true,
+        },
         (0..cands.len(), 0..3usize),
-        ctx.cases.min(12),
-        true,
         |(i, dir)| async move {
             let f = &cands[i].0;
             let order = match dir {
@@ -665,9 +645,6 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
 
 pub async fn version_gate(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "version-gate";
-    if ep.available_in(ctx.version) {
-        return ctx.skip(C, ep, format!("available in the target's {}", ctx.version));
-    }
     if ep.kind() != Kind::Collection {
         return ctx.skip(
             C,
@@ -684,10 +661,12 @@ pub async fn version_gate(ctx: &Ctx, ep: &Endpoint) {
         C,
         ep,
         Request::get(ep.path()),
-        404,
-        "version-gate",
-        &what,
-        "404",
+        Expect {
+            status: 404,
+            rule: "version-gate",
+            what: &what,
+            expected: "404",
+        },
     )
     .await;
 }
@@ -708,10 +687,12 @@ pub async fn auth_required(ctx: &Ctx, ep: &Endpoint) {
             C,
             ep,
             req,
-            401,
-            "auth-required",
-            &format!("a GET with {what}"),
-            "401",
+            Expect {
+                status: 401,
+                rule: "auth-required",
+                what: &format!("a GET with {what}"),
+                expected: "401",
+            },
         )
         .await;
     }

@@ -3,12 +3,13 @@
 //! first change ([`Ctx::protect`]); the run restores and verifies every saved record afterwards,
 //! also when a check fails midway or the run is interrupted.
 
+use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::judge::{self, expected_after_patch, meets};
+use crate::checks::property::{Case, Failure, Property, property};
 use crate::checks::read::{baseline, identity};
+use crate::client::with_query;
 use crate::client::{Auth, Exchange, Request};
 use crate::generate;
-use crate::run::ctx::{Ctx, with_query};
-use crate::run::property::{Case, Failure, property};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
 use crate::spec::resource::{Field, get_path, set_path};
@@ -56,9 +57,6 @@ fn target_record<'a>(
     ep: &'a Endpoint,
     check: &str,
 ) -> Result<(&'a Endpoint, &'a Value, String), String> {
-    if ep.kind() != Kind::Instance {
-        return Err("judged on instance paths".into());
-    }
     if !ep.has(Method::PATCH) || !ep.has(Method::GET) {
         return Err("no PATCH and GET on this path".into());
     }
@@ -107,12 +105,14 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
     let fields = &fields;
     property(
         ctx,
-        C,
-        ep,
-        "PATCH",
+        Property {
+            check: C,
+            ep,
+            method: "PATCH",
+            cases: ctx.cases,
+            concurrent: false,
+        },
         generate::patch_body(fields.clone()),
-        ctx.cases,
-        false,
         |pairs: Vec<(String, Value)>| async move {
             let body = body_of(&pairs);
             let Some(x) = ctx
@@ -221,37 +221,30 @@ pub async fn patch_forbidden(ctx: &Ctx, ep: &Endpoint) {
             "x-ontap-patch-forbidden"
         };
         if x.response.status != 400 {
-            ctx.find(
-                C,
-                ep,
-                "PATCH",
-                f.evidence_of(kw),
-                kw.trim_start_matches("x-ontap-"),
-                format!(
+            ctx.finding(C, ep, "PATCH", kw.trim_start_matches("x-ontap-"))
+                .evidence(f.evidence_of(kw))
+                .message(format!(
                     "{} in a PATCH body answered {}",
                     f.path,
                     x.response.summary()
-                ),
-                Some(&x),
-                &format!("400, error code 262196, target {}", f.path),
-            );
+                ))
+                .shown_by(
+                    Some(&x),
+                    &format!("400, error code 262196, target {}", f.path),
+                )
+                .record();
         } else if x.response.error_code().as_deref() != Some("262196")
             || x.response.error_target() != Some(f.path.as_str())
         {
-            ctx.find_rule(
-                C,
-                ep,
-                "PATCH",
-                "patch-forbidden-code",
-                format!(
+            ctx.finding(C, ep, "PATCH", "patch-forbidden-code")
+                .message(format!(
                     "{} was rejected with {} target {:?}",
                     f.path,
                     x.response.summary(),
                     x.response.error_target()
-                ),
-                Some(&x),
-                &format!("error code 262196, target {}", f.path),
-            );
+                ))
+                .shown_by(Some(&x), &format!("error code 262196, target {}", f.path))
+                .record();
         }
     }
 }
@@ -291,12 +284,14 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
     let (path, cands) = (&path, &cands);
     property(
         ctx,
-        C,
-        ep,
-        "PATCH",
+        Property {
+            check: C,
+            ep,
+            method: "PATCH",
+            cases: ctx.cases.min(cands.len() as u32 * 2),
+            concurrent: false,
+        },
         0..cands.len(),
-        ctx.cases.min(cands.len() as u32 * 2),
-        false,
         |i: usize| async move {
             let (f, v, kw) = &cands[i];
             let Some(x) = ctx
@@ -369,10 +364,12 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
             C,
             ep,
             req,
-            400,
-            "bad-input-status",
-            &format!("the body {raw:?}"),
-            "400",
+            Expect {
+                status: 400,
+                rule: "bad-input-status",
+                what: &format!("the body {raw:?}"),
+                expected: "400",
+            },
         )
         .await;
     }
@@ -408,12 +405,14 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
     let (path, pairs) = (&path, &pairs);
     property(
         ctx,
-        C,
-        ep,
-        "PATCH",
+        Property {
+            check: C,
+            ep,
+            method: "PATCH",
+            cases: ctx.cases.min(pairs.len() as u32),
+            concurrent: false,
+        },
         0..pairs.len(),
-        ctx.cases.min(pairs.len() as u32),
-        false,
         |i: usize| async move {
             let (good, val, bad, badv) = &pairs[i];
             let Some((before, _)) = read_back(ctx, C, ep, path).await else {
@@ -454,9 +453,6 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
 
 pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "collection-patch";
-    if ep.kind() != Kind::Collection || !ep.has(Method::PATCH) {
-        return ctx.skip(C, ep, "no PATCH on the collection");
-    }
     let Some(inst) = ctx.spec.instance_of(ep) else {
         return ctx.skip(C, ep, "no instance path to read records back");
     };
@@ -551,19 +547,17 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
             .and_then(|j| j.get("num_records"))
             .and_then(Value::as_u64);
         if !x.response.is_success() || num != Some(matching.len() as u64) {
-            ctx.find_rule(
-                C,
-                ep,
-                "PATCH",
-                "collection-patch",
-                format!(
+            ctx.finding(C, ep, "PATCH", "collection-patch")
+                .message(format!(
                     "PATCH ?{fname}={fval} answered {} with num_records {num:?}; {} records match",
                     x.response.summary(),
                     matching.len()
-                ),
-                Some(&x),
-                &format!("200 with num_records {}", matching.len()),
-            );
+                ))
+                .shown_by(
+                    Some(&x),
+                    &format!("200 with num_records {}", matching.len()),
+                )
+                .record();
             continue;
         }
         let Some(after) = ctx
@@ -588,24 +582,22 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                 was.is_none_or(|b| get_path(b, &field.path) == now)
             };
             if !ok {
-                ctx.find_rule(
-                    C,
-                    ep,
-                    "PATCH",
-                    "collection-patch",
-                    format!(
+                ctx.finding(C, ep, "PATCH", "collection-patch")
+                    .message(format!(
                         "after PATCH ?{fname}={fval} setting {}, record {id} ({}) holds {}",
                         field.path,
                         if matched { "matching" } else { "not matching" },
                         judge::show(now)
-                    ),
-                    Some(&x),
-                    if matched {
-                        "the new value"
-                    } else {
-                        "its old value"
-                    },
-                );
+                    ))
+                    .shown_by(
+                        Some(&x),
+                        if matched {
+                            "the new value"
+                        } else {
+                            "its old value"
+                        },
+                    )
+                    .record();
                 break;
             }
         }
@@ -614,9 +606,6 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
 
 pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "create-delete";
-    if ep.kind() != Kind::Collection || !ep.has(Method::POST) {
-        return ctx.skip(C, ep, "no POST on this path");
-    }
     if !ctx.may_destroy() {
         return ctx.skip(
             C,
@@ -656,29 +645,22 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
         return;
     };
     if !x.response.is_success() {
-        ctx.find_rule(
-            C,
-            inst,
-            "DELETE",
-            "create-delete",
-            format!("DELETE answered {}", x.response.summary()),
-            Some(&x),
-            "200",
-        );
+        ctx.finding(C, inst, "DELETE", "create-delete")
+            .message(format!("DELETE answered {}", x.response.summary()))
+            .shown_by(Some(&x), "200")
+            .record();
         return;
     }
     if let Some(g) = ctx.send(C, inst, Request::get(path.clone())).await
         && (g.response.status != 404 || g.response.error_code().as_deref() != Some("4"))
     {
-        ctx.find_rule(
-            C,
-            inst,
-            "GET",
-            "create-delete",
-            format!("after DELETE, GET answered {}", g.response.summary()),
-            Some(&g),
-            "404 with error code 4",
-        );
+        ctx.finding(C, inst, "GET", "create-delete")
+            .message(format!(
+                "after DELETE, GET answered {}",
+                g.response.summary()
+            ))
+            .shown_by(Some(&g), "404 with error code 4")
+            .record();
     }
     // 2. POST it back: its postable fields, and generated values for required ones it lacks.
     let mut pairs: Vec<(String, Value)> = res
@@ -704,26 +686,21 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
         )
         .await
     else {
-        ctx.restore_problems.lock().unwrap().push(format!(
+        ctx.restore_problem(format!(
             "{path}: deleted by create-delete and not re-created (no answer to POST)"
         ));
         return;
     };
     if x.response.status != 201 {
-        ctx.find_rule(
-            C,
-            ep,
-            "POST",
-            "create-delete",
-            format!(
+        ctx.finding(C, ep, "POST", "create-delete")
+            .message(format!(
                 "POST of the deleted record answered {}",
                 x.response.summary()
-            ),
-            Some(&x),
-            "201 with Location",
-        );
+            ))
+            .shown_by(Some(&x), "201 with Location")
+            .record();
         if !x.response.is_success() {
-            ctx.restore_problems.lock().unwrap().push(format!(
+            ctx.restore_problem(format!(
                 "{path}: deleted by create-delete and not re-created ({})",
                 x.response.summary()
             ));
@@ -732,15 +709,11 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
     }
     match &x.response.location {
         Some(loc) if loc.ends_with(&path) => {}
-        other => ctx.find_rule(
-            C,
-            ep,
-            "POST",
-            "create-delete",
-            format!("POST answered Location {other:?}"),
-            Some(&x),
-            &format!("Location naming {path}"),
-        ),
+        other => ctx
+            .finding(C, ep, "POST", "create-delete")
+            .message(format!("POST answered Location {other:?}"))
+            .shown_by(Some(&x), &format!("Location naming {path}"))
+            .record(),
     }
     let Some(g) = ctx
         .send(C, inst, Request::get(format!("{path}?fields=*")))
@@ -756,19 +729,14 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
                 get_path(g.response.json.as_deref().unwrap_or(&Value::Null), p),
             )
         {
-            ctx.find_rule(
-                C,
-                inst,
-                "GET",
-                "create-delete",
-                format!(
+            ctx.finding(C, inst, "GET", "create-delete")
+                .message(format!(
                     "after POST, {p} reads {} instead of {}",
                     judge::show(g.response.json.as_ref().and_then(|j| get_path(j, p))),
                     judge::show(Some(v))
-                ),
-                Some(&g),
-                "what was posted",
-            );
+                ))
+                .shown_by(Some(&g), "what was posted")
+                .record();
             break;
         }
     }
@@ -893,16 +861,16 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
             ctx.count_cases(1);
             let Some(x) = x else { continue };
             if !expect(&x) {
-                ctx.find(
-                    C,
-                    ep,
-                    m.as_str(),
-                    e.evidence,
-                    &format!("error-{}", e.code),
-                    format!("{} ({}) answered {}", e.when, m, x.response.summary()),
-                    Some(&x),
-                    &exp_text,
-                );
+                ctx.finding(C, ep, m.as_str(), &format!("error-{}", e.code))
+                    .evidence(e.evidence)
+                    .message(format!(
+                        "{} ({}) answered {}",
+                        e.when,
+                        m,
+                        x.response.summary()
+                    ))
+                    .shown_by(Some(&x), &exp_text)
+                    .record();
             }
         }
     }

@@ -661,3 +661,79 @@ mod tests {
         assert!(!format!("{creds:?}").contains("hunter2"));
     }
 }
+
+/// Appends query parameters to a path, encoding what must be encoded and leaving ONTAP's filter
+/// operators readable.
+pub fn with_query(path: &str, params: &[(&str, &str)]) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+        .add(b' ')
+        .add(b'"')
+        .add(b'#')
+        .add(b'%')
+        .add(b'&')
+        .add(b'+')
+        .add(b'=')
+        .add(b'?')
+        .add(b'[')
+        .add(b']')
+        .add(b'{')
+        .add(b'}')
+        .add(b'\\')
+        .add(b'^')
+        .add(b'`')
+        .add(b'\'')
+        .add(b';')
+        .add(b'/')
+        .add(b'<')
+        .add(b'>')
+        .add(b'|');
+    let mut out = path.to_string();
+    for (i, (k, v)) in params.iter().enumerate() {
+        out.push(if i == 0 && !path.contains('?') {
+            '?'
+        } else {
+            '&'
+        });
+        out.push_str(&percent_encoding::utf8_percent_encode(k, SET).to_string());
+        out.push('=');
+        out.push_str(&percent_encoding::utf8_percent_encode(v, SET).to_string());
+    }
+    out
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::with_query;
+
+    #[test]
+    fn queries_are_valid_uris_with_every_filter_operator() {
+        for expr in [
+            "<=1",
+            ">2",
+            "a|b",
+            "!x",
+            "ab*",
+            "1..3",
+            "null",
+            "two words",
+            "50%",
+            "a&b=c",
+            "#x",
+            "é",
+        ] {
+            let path = with_query("/api/x", &[("field.name", expr), ("fields", "*")]);
+            assert!(
+                format!("http://h{path}").parse::<http::Uri>().is_ok(),
+                "{expr}: {path}"
+            );
+            let q = path.split_once('?').unwrap().1;
+            let first = q.split('&').next().unwrap().split_once('=').unwrap().1;
+            assert_eq!(
+                percent_encoding::percent_decode_str(first)
+                    .decode_utf8()
+                    .unwrap(),
+                expr
+            );
+        }
+    }
+}

@@ -6,7 +6,6 @@
 //! [`app`] builds the axum router (in-process tests); [`spawn`] serves it on a socket (the CLI,
 //! integration tests, the engine's embedded target).
 
-pub mod cli;
 pub mod errors;
 pub mod faults;
 mod handler;

@@ -3,7 +3,7 @@
 //! failures only with --strict and otherwise go to system-out; skipped checks say why.
 
 use super::{Report, Verdict};
-use crate::checks::Severity;
+use crate::verdict::Severity;
 use std::fmt::Write;
 
 pub fn escape(s: &str) -> String {

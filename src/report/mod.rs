@@ -1,111 +1,15 @@
-//! The verdict of a run: the Report model (serde, the JSON report's schema), its terminal
-//! rendering, and the redaction every rendering goes through so that no secret leaves the process.
+//! The verdict of a run: the Report model (serde, the JSON report's schema) and its terminal
+//! rendering (JUnit in [`junit`]). Every text in it was redacted ([`crate::redact`]) when the
+//! finding was made.
 
 pub mod junit;
-pub mod record;
 
-use crate::checks::{CHECKS, Severity};
-use crate::client::{Body, Request};
-use crate::run::ctx::{Finding, Mode, Outcome};
-use crate::spec::Spec;
+use crate::checks::CHECKS;
+use crate::record;
+use crate::verdict::{Finding, Mode, Outcome, Severity};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write;
-
-pub const REDACTED: &str = "<redacted>";
-
-/// Field names whose values are secrets: write-only and POST-response-only fields of any resource.
-pub fn secret_names(spec: &Spec) -> Vec<String> {
-    let mut names: Vec<String> = spec
-        .resources
-        .values()
-        .flat_map(|r| {
-            r.secrets()
-                .map(|f| f.path.rsplit('.').next().unwrap_or(&f.path).to_string())
-        })
-        .collect();
-    names.push("password".into());
-    names.sort();
-    names.dedup();
-    names
-}
-
-fn redact_value(v: &mut Value, names: &[String]) {
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m.iter_mut() {
-                if names.iter().any(|n| n == k) {
-                    *child = Value::String(REDACTED.into());
-                } else {
-                    redact_value(child, names);
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(|c| redact_value(c, names)),
-        _ => {}
-    }
-}
-
-/// A text with every secret field's value replaced, whether or not it parses as JSON.
-pub fn redact_text(spec: &Spec, text: &str) -> String {
-    let names = secret_names(spec);
-    if let Ok(mut v) = serde_json::from_str::<Value>(text) {
-        redact_value(&mut v, &names);
-        return v.to_string();
-    }
-    let mut out = text.to_string();
-    for n in &names {
-        let needle = format!("\"{n}\"");
-        let mut from = 0;
-        while let Some(pos) = out[from..].find(&needle) {
-            let start = from + pos + needle.len();
-            let rest = &out[start..];
-            let Some(colon) = rest.find(':') else { break };
-            let after = &rest[colon + 1..];
-            let trimmed = after.trim_start();
-            let vstart = start + colon + 1 + (after.len() - trimmed.len());
-            if trimmed.starts_with('"') {
-                let mut end = None;
-                let mut esc = false;
-                for (i, c) in trimmed.char_indices().skip(1) {
-                    if esc {
-                        esc = false;
-                    } else if c == '\\' {
-                        esc = true;
-                    } else if c == '"' {
-                        end = Some(i);
-                        break;
-                    }
-                }
-                let end = vstart + end.map(|e| e + 1).unwrap_or(trimmed.len());
-                out.replace_range(vstart..end, &format!("\"{REDACTED}\""));
-                from = vstart + REDACTED.len() + 2;
-            } else {
-                from = vstart;
-            }
-            if from >= out.len() {
-                break;
-            }
-        }
-    }
-    out
-}
-
-/// A request with the secrets of its body redacted.
-pub fn redact_request(spec: &Spec, req: &Request) -> Request {
-    let mut r = req.clone();
-    r.body = match &req.body {
-        Some(Body::Json(v)) => {
-            let mut v = v.clone();
-            redact_value(&mut v, &secret_names(spec));
-            Some(Body::Json(v))
-        }
-        Some(Body::Raw(s)) => Some(Body::Raw(redact_text(spec, s))),
-        None => None,
-    };
-    r
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
@@ -147,6 +51,18 @@ pub struct ResultRow {
     pub reason: Option<String>,
 }
 
+/// What the report says about the run itself, besides its results.
+#[derive(Debug, Clone)]
+pub struct RunFacts {
+    pub target: String,
+    pub ontap_version: String,
+    pub mode: Mode,
+    pub seed: u64,
+    pub cases_per_property: u32,
+    pub strict: bool,
+    pub interrupted: bool,
+}
+
 /// The JSON report (`--report json=FILE`); its fields are documented in the README.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -170,20 +86,22 @@ pub struct Report {
 }
 
 impl Report {
-    #[allow(clippy::too_many_arguments)]
     pub fn build(
-        target: String,
-        ontap_version: String,
-        mode: Mode,
-        seed: u64,
-        cases_per_property: u32,
-        strict: bool,
+        facts: RunFacts,
         outcomes: BTreeMap<(String, String), Outcome>,
         mut findings: Vec<Finding>,
         figures: Figures,
         restore_problems: Vec<String>,
-        interrupted: bool,
     ) -> Report {
+        let RunFacts {
+            target,
+            ontap_version,
+            mode,
+            seed,
+            cases_per_property,
+            strict,
+            interrupted,
+        } = facts;
         findings.sort_by(|a, b| {
             (
                 a.severity,
@@ -389,22 +307,4 @@ pub fn render(r: &Report) -> String {
         if r.interrupted { ", INTERRUPTED" } else { "" }
     );
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn secrets_are_redacted_everywhere() {
-        let spec = Spec::builtin();
-        let t = redact_text(spec, r#"{"secret_key":"s3cr3t","comment":"ok"}"#);
-        assert!(!t.contains("s3cr3t") && t.contains("ok"), "{t}");
-        let t = redact_text(spec, r#"{"secret_key": "s3cr3t", "x": [tr"#);
-        assert!(!t.contains("s3cr3t"), "{t}");
-        let req = Request::new("PATCH", "/x").json(json!({"secret_key": "s3cr3t", "comment": "c"}));
-        let r = redact_request(spec, &req);
-        assert!(!format!("{r:?}").contains("s3cr3t"));
-    }
 }

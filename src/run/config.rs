@@ -1,56 +1,21 @@
-//! `run`'s raw flags and config file become one validated [`RunConfig`] here, so nothing after
-//! this point re-checks an argument (ripgrep's habit).
+//! What a run is told to do, as one validated value: [`RunConfig`], made with its builder. The
+//! command line (`crate::cli`) turns flags, the config file and the environment into a builder;
+//! tests use the builder directly. `build()` checks every value once, so nothing after it
+//! re-checks an argument (ripgrep's habit).
 
-use crate::cli::RunArgs;
 use crate::client::{Credentials, Trust};
 use crate::error::{Error, Result};
 use crate::mock::Fault;
-use crate::run::ctx::Mode;
+use crate::record::Recording;
 use crate::spec::{OntapVersion, Spec};
-use serde::Deserialize;
+use crate::verdict::Mode;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub const DEFAULT_CASES: u32 = 32;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
-
-/// A `--config` file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConfigFile {
-    pub cases: Option<u32>,
-    pub seed: Option<u64>,
-    pub timeout: Option<u64>,
-    pub concurrency: Option<usize>,
-    pub threads: Option<usize>,
-    pub strict: Option<bool>,
-    pub read_only: Option<bool>,
-    pub allow_destructive: Option<bool>,
-    #[serde(default)]
-    pub checks: Vec<String>,
-    #[serde(default)]
-    pub endpoints: Vec<String>,
-    #[serde(default)]
-    pub reports: Vec<String>,
-    #[serde(default)]
-    pub targets: Vec<TargetEntry>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetEntry {
-    pub name: String,
-    pub url: String,
-    pub user: Option<String>,
-    pub password_env: Option<String>,
-    #[serde(default)]
-    pub insecure: bool,
-    pub ca_cert: Option<PathBuf>,
-    pub svm_user: Option<String>,
-    pub svm_password_env: Option<String>,
-}
 
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -58,6 +23,8 @@ pub enum Target {
     Builtin {
         version: OntapVersion,
         faults: BTreeSet<Fault>,
+        /// Another data set for it (`run --fixtures FILE`); None: the built-in fixtures.
+        fixtures: Option<serde_json::Value>,
     },
     Remote {
         url: String,
@@ -67,10 +34,28 @@ pub enum Target {
     },
 }
 
+impl Target {
+    /// The built-in mock as it starts by default: ONTAP 9.14.1, no fault, the built-in records.
+    pub fn builtin() -> Target {
+        Target::Builtin {
+            version: crate::mock::DEFAULT_VERSION,
+            faults: BTreeSet::new(),
+            fixtures: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReportFormat {
     Json,
     Junit,
+}
+
+/// A recorded baseline to compare the run with (`--compare DIR`), read before the run starts.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    pub dir: PathBuf,
+    pub recording: Recording,
 }
 
 #[derive(Debug, Clone)]
@@ -89,274 +74,190 @@ pub struct RunConfig {
     pub reports: Vec<(ReportFormat, PathBuf)>,
     pub strict: bool,
     pub record: Option<PathBuf>,
-    pub compare: Option<PathBuf>,
+    /// With a baseline, the run replays its seed and case count and reports the drift.
+    pub compare: Option<Baseline>,
+    /// Show a progress bar on standard error.
     pub progress: bool,
 }
 
-fn read_config(path: &Path) -> Result<ConfigFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    toml::from_str(&text).map_err(|e| {
-        Error::Usage(format!(
-            "--config {}: {}",
-            path.display(),
-            e.to_string().trim_end()
-        ))
-    })
-}
-
-fn password_from(var: Option<&str>, user: &str, what: &str) -> Result<String> {
-    if let Some(var) = var {
-        return std::env::var(var).map_err(|_| Error::Usage(format!("{what}: the environment variable {var} is not set (it should hold the password of {user})")));
-    }
-    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-        return rpassword::prompt_password(format!("Password for {user}: "))
-            .map_err(|e| Error::Usage(format!("could not read the password: {e}")));
-    }
-    Err(Error::Usage(format!(
-        "{what}: no password for {user}: give --password-env VAR (passwords are never taken as flag values), or run in a terminal to be asked"
-    )))
-}
-
 impl RunConfig {
-    pub fn from_args(a: RunArgs) -> Result<RunConfig> {
-        let file = match &a.config {
-            Some(p) => read_config(p)?,
-            None => ConfigFile::default(),
-        };
-        let spec = Spec::load(a.specs.as_deref())?;
-        let cases = a.cases.or(file.cases).unwrap_or(DEFAULT_CASES);
-        if cases == 0 || cases > 100_000 {
-            return Err(Error::Usage(format!(
-                "--cases {cases}: expected 1 to 100000"
-            )));
+    /// A run of the whole suite against the built-in mock, every setting at its default; change
+    /// what differs, then `build()`.
+    pub fn builder() -> RunConfigBuilder {
+        RunConfigBuilder {
+            cfg: RunConfig {
+                spec: Spec::builtin(),
+                target: Target::builtin(),
+                timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+                concurrency: DEFAULT_CONCURRENCY,
+                threads: 0,
+                cases: DEFAULT_CASES,
+                seed: 0,
+                mode: Mode::Restore,
+                checks: Vec::new(),
+                endpoints: Vec::new(),
+                reports: Vec::new(),
+                strict: false,
+                record: None,
+                compare: None,
+                progress: false,
+            },
         }
-        let concurrency = a
-            .concurrency
-            .or(file.concurrency)
-            .unwrap_or(DEFAULT_CONCURRENCY);
-        if concurrency == 0 || concurrency > 256 {
-            return Err(Error::Usage(format!(
-                "--concurrency {concurrency}: expected 1 to 256"
-            )));
+    }
+}
+
+/// Builds a [`RunConfig`]; `build()` validates it.
+#[derive(Debug, Clone)]
+pub struct RunConfigBuilder {
+    cfg: RunConfig,
+}
+
+impl RunConfigBuilder {
+    pub fn spec(mut self, spec: &'static Spec) -> Self {
+        self.cfg.spec = spec;
+        self
+    }
+    pub fn target(mut self, target: Target) -> Self {
+        self.cfg.target = target;
+        self
+    }
+    /// Built-in mock only: the ONTAP version it reports.
+    pub fn ontap_version(mut self, v: OntapVersion) -> Self {
+        if let Target::Builtin { version, .. } = &mut self.cfg.target {
+            *version = v;
         }
-        let timeout = a.timeout.or(file.timeout).unwrap_or(DEFAULT_TIMEOUT_SECS);
-        if timeout == 0 || timeout > 3600 {
-            return Err(Error::Usage(format!(
-                "--timeout {timeout}: expected 1 to 3600 seconds"
-            )));
+        self
+    }
+    /// Built-in mock only: rules it breaks on purpose.
+    pub fn faults(mut self, list: impl IntoIterator<Item = Fault>) -> Self {
+        if let Target::Builtin { faults, .. } = &mut self.cfg.target {
+            faults.extend(list);
         }
-        let read_only = a.read_only || file.read_only.unwrap_or(false);
-        let destructive = a.allow_destructive || file.allow_destructive.unwrap_or(false);
-        if read_only && destructive {
-            return Err(Error::Usage(
-                "--read-only and --allow-destructive contradict each other".into(),
+        self
+    }
+    /// Built-in mock only: its data set.
+    pub fn fixtures(mut self, data: serde_json::Value) -> Self {
+        if let Target::Builtin { fixtures, .. } = &mut self.cfg.target {
+            *fixtures = Some(data);
+        }
+        self
+    }
+    pub fn timeout(mut self, t: Duration) -> Self {
+        self.cfg.timeout = t;
+        self
+    }
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.cfg.concurrency = n;
+        self
+    }
+    /// 0: one worker against a remote target, every core with the built-in mock.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.cfg.threads = n;
+        self
+    }
+    pub fn cases(mut self, n: u32) -> Self {
+        self.cfg.cases = n;
+        self
+    }
+    pub fn seed(mut self, s: u64) -> Self {
+        self.cfg.seed = s;
+        self
+    }
+    pub fn mode(mut self, m: Mode) -> Self {
+        self.cfg.mode = m;
+        self
+    }
+    pub fn checks(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.cfg.checks = names.into_iter().map(Into::into).collect();
+        self
+    }
+    pub fn endpoints(mut self, paths: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.cfg.endpoints = paths.into_iter().map(Into::into).collect();
+        self
+    }
+    pub fn report(mut self, format: ReportFormat, path: impl Into<PathBuf>) -> Self {
+        self.cfg.reports.push((format, path.into()));
+        self
+    }
+    pub fn strict(mut self, on: bool) -> Self {
+        self.cfg.strict = on;
+        self
+    }
+    pub fn record(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cfg.record = Some(dir.into());
+        self
+    }
+    /// Compares with a baseline: the run takes the baseline's seed and case count.
+    pub fn compare(mut self, baseline: Baseline) -> Self {
+        self.cfg.seed = baseline.recording.manifest.seed;
+        self.cfg.cases = baseline.recording.manifest.cases;
+        self.cfg.compare = Some(baseline);
+        self
+    }
+    pub fn progress(mut self, on: bool) -> Self {
+        self.cfg.progress = on;
+        self
+    }
+
+    /// Checks every value; the error names the setting (as its flag) and what was expected.
+    pub fn build(self) -> Result<RunConfig> {
+        let mut c = self.cfg;
+        let usage = |m: String| Err(Error::Usage(m));
+        if c.cases == 0 || c.cases > 100_000 {
+            return usage(format!("--cases {}: expected 1 to 100000", c.cases));
+        }
+        if c.concurrency == 0 || c.concurrency > 256 {
+            return usage(format!(
+                "--concurrency {}: expected 1 to 256",
+                c.concurrency
             ));
         }
-        let mode = if read_only {
-            Mode::ReadOnly
-        } else if destructive {
-            Mode::Destructive
-        } else {
-            Mode::Restore
-        };
-        let checks = if a.checks.is_empty() {
-            file.checks
-        } else {
-            a.checks
-        };
-        for c in &checks {
-            if crate::checks::info(c).is_none() {
-                let names: Vec<&str> = crate::checks::CHECKS.iter().map(|c| c.name).collect();
-                return Err(Error::Usage(format!(
-                    "--check {c}: no such check; expected one of {}",
-                    names.join(", ")
-                )));
-            }
+        let secs = c.timeout.as_secs();
+        if secs == 0 || secs > 3600 {
+            return usage(format!("--timeout {secs}: expected 1 to 3600 seconds"));
         }
-        let endpoints = if a.endpoints.is_empty() {
-            file.endpoints
-        } else {
-            a.endpoints
-        };
-        for e in &endpoints {
-            if spec.endpoint(e).is_none() {
-                let paths: Vec<&str> = spec.endpoints.iter().map(|e| e.path()).collect();
-                return Err(Error::Usage(format!(
-                    "--endpoint {e}: not in the catalog; expected one of {}",
-                    paths.join(", ")
-                )));
-            }
+        if c.threads > 64 {
+            return usage(format!("--threads {}: expected 1 to 64", c.threads));
         }
-        let mut reports = Vec::new();
-        for r in if a.reports.is_empty() {
-            &file.reports
-        } else {
-            &a.reports
-        } {
-            let (kind, path) = r.split_once('=').ok_or_else(|| {
-                Error::Usage(format!(
-                    "--report {r}: expected FORMAT=FILE, e.g. json=report.json or junit=junit.xml"
-                ))
-            })?;
-            let fmt = match kind {
-                "json" => ReportFormat::Json,
-                "junit" => ReportFormat::Junit,
-                other => {
-                    return Err(Error::Usage(format!(
-                        "--report {r}: unknown format {other:?}; expected json or junit"
-                    )));
-                }
-            };
-            if path.is_empty() {
-                return Err(Error::Usage(format!(
-                    "--report {r}: the file name is empty"
-                )));
-            }
-            reports.push((fmt, PathBuf::from(path)));
-        }
-        let seed = a.seed.or(file.seed).unwrap_or_else(|| {
-            let t = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            (t.as_nanos() as u64 ^ std::process::id() as u64) % 1_000_000
-        });
-        let entry = match (&a.target_name, file.targets.is_empty()) {
-            (Some(n), _) => Some(
-                file.targets
-                    .iter()
-                    .find(|t| &t.name == n)
-                    .cloned()
-                    .ok_or_else(|| {
-                        let names: Vec<&str> =
-                            file.targets.iter().map(|t| t.name.as_str()).collect();
-                        Error::Usage(format!(
-                            "--target-name {n}: not in the config file; its targets are {names:?}"
-                        ))
-                    })?,
-            ),
-            (None, false) if a.target.is_none() => file.targets.first().cloned(),
-            _ => None,
-        };
-        let url = a.target.clone().or(entry.as_ref().map(|e| e.url.clone()));
-        let target = match url {
-            None => {
-                if a.user.is_some()
-                    || a.password_env.is_some()
-                    || a.insecure
-                    || a.ca_cert.is_some()
-                    || a.svm_user.is_some()
-                {
-                    return Err(Error::Usage("--user, --password-env, --insecure, --ca-cert and --svm-user need --target URL (without it the built-in mock is the target)".into()));
-                }
-                let version = match &a.ontap_version {
-                    Some(v) => v
-                        .parse()
-                        .map_err(|e: String| Error::Usage(format!("--ontap-version: {e}")))?,
-                    None => OntapVersion::new(9, 14, 1),
-                };
-                let mut faults = BTreeSet::new();
-                for f in &a.faults {
-                    faults.insert(
-                        f.parse::<Fault>()
-                            .map_err(|e| Error::Usage(format!("--fault {f}: {e}")))?,
-                    );
-                }
-                Target::Builtin { version, faults }
-            }
-            Some(url) => {
-                if !a.faults.is_empty() || a.ontap_version.is_some() {
-                    return Err(Error::Usage("--fault and --ontap-version apply to the built-in mock only; drop them with --target".into()));
-                }
-                let parsed = url::Url::parse(&url).map_err(|e| Error::Usage(format!("--target {url}: not a URL ({e}); expected e.g. https://cluster1.example.com")))?;
-                if !matches!(parsed.scheme(), "https" | "http") || parsed.host().is_none() {
-                    return Err(Error::Usage(format!(
-                        "--target {url}: expected an http(s)://host[:port] URL"
-                    )));
-                }
-                let user = a
-                    .user
-                    .clone()
-                    .or(entry.as_ref().and_then(|e| e.user.clone()))
-                    .unwrap_or_else(|| "admin".into());
-                let pw_env = a
-                    .password_env
-                    .clone()
-                    .or(entry.as_ref().and_then(|e| e.password_env.clone()));
-                let password = password_from(pw_env.as_deref(), &user, "--password-env")?;
-                let svm_user = a
-                    .svm_user
-                    .clone()
-                    .or(entry.as_ref().and_then(|e| e.svm_user.clone()));
-                let svm = match svm_user {
-                    None => None,
-                    Some(u) => {
-                        let env = a
-                            .svm_password_env
-                            .clone()
-                            .or(entry.as_ref().and_then(|e| e.svm_password_env.clone()));
-                        Some(Credentials::new(
-                            u.clone(),
-                            password_from(env.as_deref(), &u, "--svm-password-env")?,
-                        ))
-                    }
-                };
-                let insecure = a.insecure || entry.as_ref().is_some_and(|e| e.insecure);
-                let ca = a
-                    .ca_cert
-                    .clone()
-                    .or(entry.as_ref().and_then(|e| e.ca_cert.clone()));
-                let trust = match (insecure, ca) {
-                    (true, Some(_)) => {
-                        return Err(Error::Usage(
-                            "--insecure and --ca-cert contradict each other".into(),
-                        ));
-                    }
-                    (true, None) => Trust::Insecure,
-                    (false, Some(p)) => {
-                        Trust::CaPem(std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?)
-                    }
-                    (false, None) => Trust::System,
-                };
-                Target::Remote {
-                    url: url.trim_end_matches('/').to_string(),
-                    admin: Credentials::new(user, password),
-                    svm,
-                    trust,
-                }
-            }
-        };
-        if a.record.is_some() && a.compare.is_some() {
-            return Err(Error::Usage(
-                "--record and --compare: use one at a time".into(),
-            ));
-        }
-        let threads = match a.threads.or(file.threads) {
-            Some(n) if n == 0 || n > 64 => {
-                return Err(Error::Usage(format!("--threads {n}: expected 1 to 64")));
-            }
-            Some(n) => n,
+        if c.threads == 0 {
             // One event loop keeps up with any real cluster; against a mock on this machine it
             // leaves the other cores to the mock. The built-in mock runs on the same runtime.
-            None if matches!(target, Target::Remote { .. }) => 1,
-            None => std::thread::available_parallelism().map_or(2, |n| n.get()),
-        };
-        let progress = !a.no_progress && std::io::IsTerminal::is_terminal(&std::io::stderr());
-        Ok(RunConfig {
-            spec,
-            target,
-            timeout: Duration::from_secs(timeout),
-            concurrency,
-            threads,
-            cases,
-            seed,
-            mode,
-            checks,
-            endpoints,
-            reports,
-            strict: a.strict || file.strict.unwrap_or(false),
-            record: a.record,
-            compare: a.compare,
-            progress,
-        })
+            c.threads = match c.target {
+                Target::Remote { .. } => 1,
+                Target::Builtin { .. } => {
+                    std::thread::available_parallelism().map_or(2, |n| n.get())
+                }
+            };
+        }
+        for name in &c.checks {
+            if crate::checks::info(name).is_none() {
+                let names: Vec<&str> = crate::checks::CHECKS.iter().map(|c| c.name).collect();
+                return usage(format!(
+                    "--check {name}: no such check; expected one of {}",
+                    names.join(", ")
+                ));
+            }
+        }
+        for e in &c.endpoints {
+            if c.spec.endpoint(e).is_none() {
+                let paths: Vec<&str> = c.spec.endpoints.iter().map(|e| e.path()).collect();
+                return usage(format!(
+                    "--endpoint {e}: not in the catalog; expected one of {}",
+                    paths.join(", ")
+                ));
+            }
+        }
+        if c.record.is_some() && c.compare.is_some() {
+            return usage("--record and --compare: use one at a time".into());
+        }
+        if let Target::Builtin {
+            fixtures: Some(data),
+            ..
+        } = &c.target
+        {
+            crate::mock::store::Store::from_value(c.spec, data)
+                .map_err(|e| Error::Usage(format!("--fixtures: {e}")))?;
+        }
+        Ok(c)
     }
 }

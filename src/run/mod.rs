@@ -1,142 +1,47 @@
-//! The conformance engine: discover the target, plan (version, safety mode, --check/--endpoint),
-//! run the read checks concurrently and the write checks family by family, restore every record it
-//! changed (also on Ctrl-C), and report.
+//! The conformance engine: start or reach the target, discover it, plan every (check, endpoint)
+//! pair from the registry (version, safety mode, --check/--endpoint), run the read checks
+//! concurrently and the write checks family by family, restore every record it changed (also on
+//! Ctrl-C), and return what happened. It prints nothing but progress and never picks an exit
+//! code: the command line does both.
 
 pub mod config;
-pub mod ctx;
-pub mod property;
+pub mod restore;
 
-use crate::checks::{self, Needs, access, read, write};
-use crate::cli::{DiffArgs, RunArgs};
+use crate::checks::ctx::{Ctx, Settings};
+use crate::checks::{self, Applies, CheckFn, Needs};
 use crate::client::{Client, ClientConfig, Credentials, Request, Trust};
 use crate::error::{Error, Result};
 use crate::mock::{self, MockConfig, Role, Tls};
-use crate::report::record::{self, Recording};
-use crate::report::{self, Figures, Report};
+use crate::record::{self, Drift, Recording};
+use crate::report::{Figures, Report, RunFacts};
 use crate::spec::model::{Kind, Method};
-use crate::spec::{Endpoint, OntapVersion, Spec};
-use config::{ReportFormat, RunConfig, Target};
-use ctx::Ctx;
+use crate::spec::{Endpoint, OntapVersion};
+use config::{RunConfig, Target};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// `ontap-conform run`.
-pub fn cli_main(args: RunArgs) -> Result<()> {
-    if args.list_checks {
-        let spec = Spec::load(args.specs.as_deref())?;
-        print!("{}", checks::list(spec));
-        return Ok(());
-    }
-    let mut cfg = RunConfig::from_args(args)?;
-    // A comparison replays the baseline's requests: same seed, same case count.
-    let baseline = match &cfg.compare {
-        Some(dir) => {
-            let b = record::read(dir)?;
-            cfg.seed = b.manifest.seed;
-            cfg.cases = b.manifest.cases;
-            Some(b)
-        }
-        None => None,
-    };
+/// What a run did: the report (with the drift when comparing), and the recording of its
+/// exchanges with --record or --compare.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub report: Report,
+    pub recording: Option<Recording>,
+    /// With --compare: what changed against the baseline (also in `report.drift`).
+    pub drift: Option<Vec<Drift>>,
+}
+
+/// Runs the suite on a runtime of its own with `cfg.threads` workers (for callers that are not
+/// async themselves, like the command line).
+pub fn run_blocking(cfg: &RunConfig) -> Result<RunOutcome> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads)
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
-    let (mut report, recording) = rt.block_on(execute_recording(&cfg))?;
-    if let (Some(dir), Some(rec)) = (&cfg.record, &recording) {
-        record::write(dir, rec)?;
-        eprintln!(
-            "recorded {} endpoints into {}",
-            rec.endpoints.len(),
-            dir.display()
-        );
-    }
-    let drift = match (&baseline, &recording, &cfg.compare) {
-        (Some(b), Some(rec), Some(dir)) => {
-            let d = record::diff(b, rec);
-            report.drift = Some(d.clone());
-            Some((d, dir.display().to_string()))
-        }
-        _ => None,
-    };
-    print!("{}", report::render(&report));
-    if let Some((d, dir)) = &drift {
-        print!(
-            "\n{}",
-            record::render(
-                d,
-                &format!(
-                    "the baseline {dir} (ONTAP {})",
-                    baseline
-                        .as_ref()
-                        .map(|b| b.manifest.ontap_version.as_str())
-                        .unwrap_or("?")
-                ),
-                &format!("{} (ONTAP {})", report.target, report.ontap_version)
-            )
-        );
-    }
-    write_reports(&cfg, &report)?;
-    if report.interrupted {
-        return Err(Error::Failed(
-            "interrupted (records were restored; see above)".into(),
-        ));
-    }
-    if report.failed() {
-        let why = if report.summary.failures > 0 || !report.restore_problems.is_empty() {
-            "checks failed"
-        } else {
-            "warnings fail the run with --strict"
-        };
-        return Err(Error::Failed(why.into()));
-    }
-    if let Some((d, _)) = drift
-        && !d.is_empty()
-    {
-        return Err(Error::Drift(format!(
-            "{} changes against the baseline",
-            d.len()
-        )));
-    }
-    Ok(())
-}
-
-/// `ontap-conform diff DIR_A DIR_B`: compares two recordings offline.
-pub fn diff_main(args: DiffArgs) -> Result<()> {
-    let a = record::read(&args.a)?;
-    let b = record::read(&args.b)?;
-    let d = record::diff(&a, &b);
-    let name = |dir: &std::path::Path, r: &Recording| {
-        format!("{} (ONTAP {})", dir.display(), r.manifest.ontap_version)
-    };
-    print!(
-        "{}",
-        record::render(&d, &name(&args.a, &a), &name(&args.b, &b))
-    );
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&d).expect("JSON") + "\n";
-        crate::fsutil::write_atomic(path, text.as_bytes())?;
-    }
-    if d.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Drift(format!("{} changes", d.len())))
-    }
-}
-
-fn write_reports(cfg: &RunConfig, report: &Report) -> Result<()> {
-    for (fmt, path) in &cfg.reports {
-        let text = match fmt {
-            ReportFormat::Json => report.to_json(),
-            ReportFormat::Junit => report::junit::render(report),
-        };
-        crate::fsutil::write_atomic(path, text.as_bytes())?;
-    }
-    Ok(())
+    rt.block_on(execute(cfg))
 }
 
 /// Starts the target if it is the built-in mock, and returns the client for it.
@@ -151,11 +56,16 @@ async fn connect(cfg: &RunConfig) -> Result<(Client, Option<mock::RunningMock>, 
             concurrency: cfg.concurrency,
         };
     match &cfg.target {
-        Target::Builtin { version, faults } => {
+        Target::Builtin {
+            version,
+            faults,
+            fixtures,
+        } => {
             let mut mc = MockConfig::new();
             mc.spec = cfg.spec;
             mc.version = *version;
             mc.faults = faults.clone();
+            mc.fixtures = fixtures.clone();
             let admin = mc.users.iter().find(|u| u.role == Role::Admin).cloned();
             let svm = mc
                 .users
@@ -291,59 +201,76 @@ async fn discover_records(
     out
 }
 
-type CheckFn = for<'a> fn(&'a Ctx, &'a Endpoint) -> futures_util::future::BoxFuture<'a, ()>;
-
-macro_rules! check_fn {
-    ($f:path) => {{
-        fn run<'a>(c: &'a Ctx, e: &'a Endpoint) -> futures_util::future::BoxFuture<'a, ()> {
-            Box::pin($f(c, e))
-        }
-        run as CheckFn
-    }};
-}
-
-/// The active part of each check (response-schema, status-code and error-envelope judge every
-/// exchange passively; the survey gives them answers to judge).
-fn active(name: &str) -> Option<CheckFn> {
-    Some(match name {
-        "response-schema" => check_fn!(read::survey),
-        "not-found" => check_fn!(read::not_found),
-        "unknown-parameter" => check_fn!(read::unknown_parameter),
-        "parameter-range" => check_fn!(read::parameter_range),
-        "auth-required" => check_fn!(read::auth_required),
-        "write-only-secret" => check_fn!(read::write_only_secret),
-        "field-selection" => check_fn!(read::field_selection),
-        "query-filter" => check_fn!(read::query_filter),
-        "paging" => check_fn!(read::paging),
-        "ordering" => check_fn!(read::ordering),
-        "version-gate" => check_fn!(read::version_gate),
-        "role-restrictions" => check_fn!(access::role_restrictions),
-        "method-not-allowed" => check_fn!(access::method_not_allowed),
-        "patch-roundtrip" => check_fn!(write::patch_roundtrip),
-        "patch-forbidden" => check_fn!(write::patch_forbidden),
-        "patch-invalid" => check_fn!(write::patch_invalid),
-        "patch-atomic" => check_fn!(write::patch_atomic),
-        "collection-patch" => check_fn!(write::collection_patch),
-        "create-delete" => check_fn!(write::create_delete),
-        "error-code" => check_fn!(write::error_code),
-        _ => return None,
-    })
-}
-
-/// Runs the suite and returns the report (without printing or exiting).
-pub async fn execute(cfg: &RunConfig) -> Result<Report> {
-    Ok(execute_recording(cfg).await?.0)
-}
-
-/// Runs the suite; with --record or --compare also returns the recording of its exchanges.
-pub async fn execute_recording(cfg: &RunConfig) -> Result<(Report, Option<Recording>)> {
+/// Runs the suite and returns what happened (without printing a summary or exiting).
+pub async fn execute(cfg: &RunConfig) -> Result<RunOutcome> {
     let start = Instant::now();
     let (client, running, label) = connect(cfg).await?;
     let outcome = run_with(cfg, client, &label, start).await;
     if let Some(m) = running {
         m.shutdown().await;
     }
-    outcome
+    let (mut report, recording) = outcome?;
+    let drift = match (&cfg.compare, &recording) {
+        (Some(b), Some(rec)) => {
+            let d = record::diff(&b.recording, rec);
+            report.drift = Some(d.clone());
+            Some(d)
+        }
+        _ => None,
+    };
+    Ok(RunOutcome {
+        report,
+        recording,
+        drift,
+    })
+}
+
+/// The plan: every (check, endpoint) pair either runs, or is skipped with the reason.
+struct Plan {
+    reads: Vec<(CheckFn, &'static str, &'static Endpoint)>,
+    /// Write checks by family: one family's checks run one after the other.
+    writes: BTreeMap<String, Vec<(CheckFn, &'static str, &'static Endpoint)>>,
+}
+
+fn plan(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Plan {
+    let mut plan = Plan {
+        reads: Vec::new(),
+        writes: BTreeMap::new(),
+    };
+    let version = ctx.version;
+    for c in checks::CHECKS.iter().filter(|c| ctx.selected(c.name)) {
+        for ep in endpoints {
+            let available = ep.available_in(version);
+            let why_not = match (c.applies, available) {
+                (Applies::Unavailable, true) => {
+                    Some(format!("available in the target's {version}"))
+                }
+                (Applies::Unavailable, false) => None,
+                (_, false) => Some(format!(
+                    "introduced in {}; the target runs {version}",
+                    ep.def.introduced_in
+                )),
+                (_, true) if c.needs == Needs::Writes && !ctx.may_write() => {
+                    Some("--read-only".into())
+                }
+                (_, true) => c.applies_to(ctx.spec, ep).err(),
+            };
+            if let Some(why) = why_not {
+                ctx.skip(c.name, ep, why);
+                continue;
+            }
+            match c.run {
+                Some(f) if c.needs == Needs::Reads => plan.reads.push((f, c.name, ep)),
+                Some(f) => plan
+                    .writes
+                    .entry(ep.family.clone())
+                    .or_default()
+                    .push((f, c.name, ep)),
+                None => {}
+            }
+        }
+    }
+    plan
 }
 
 async fn run_with(
@@ -353,17 +280,14 @@ async fn run_with(
     start: Instant,
 ) -> Result<(Report, Option<Recording>)> {
     let version = discover_version(&client).await?;
-    let builtin = matches!(cfg.target, Target::Builtin { .. });
-    let mut ctx = Ctx::new(
-        cfg.spec,
-        client,
-        version,
-        cfg.mode,
-        builtin,
-        cfg.cases,
-        cfg.seed,
-        cfg.checks.clone(),
-    );
+    let settings = Settings {
+        mode: cfg.mode,
+        builtin: matches!(cfg.target, Target::Builtin { .. }),
+        cases: cfg.cases,
+        seed: cfg.seed,
+        selected: cfg.checks.clone(),
+    };
+    let mut ctx = Ctx::new(cfg.spec, client, version, settings, restore::restore);
     if cfg.record.is_some() || cfg.compare.is_some() {
         ctx.recorder = Some(record::Recorder::default());
     }
@@ -375,38 +299,8 @@ async fn run_with(
         .collect();
     ctx.records = discover_records(&ctx, &cfg.spec.endpoints.iter().collect::<Vec<_>>()).await;
     let ctx = Arc::new(ctx);
+    let Plan { reads, writes } = plan(&ctx, &endpoints);
 
-    // Plan: every (check, endpoint) pair either runs or says why not.
-    let mut reads: Vec<(CheckFn, &'static str, &'static Endpoint)> = Vec::new();
-    let mut writes: BTreeMap<String, Vec<(CheckFn, &'static str, &'static Endpoint)>> =
-        BTreeMap::new();
-    for c in checks::CHECKS.iter().filter(|c| ctx.selected(c.name)) {
-        for ep in &endpoints {
-            if c.name != "version-gate" && !ep.available_in(version) {
-                ctx.skip(
-                    c.name,
-                    ep,
-                    format!(
-                        "introduced in {}; the target runs {version}",
-                        ep.def.introduced_in
-                    ),
-                );
-                continue;
-            }
-            if c.needs == Needs::Writes && !ctx.may_write() {
-                ctx.skip(c.name, ep, "--read-only");
-                continue;
-            }
-            match active(c.name) {
-                Some(f) if c.needs == Needs::Reads => reads.push((f, c.name, ep)),
-                Some(f) => writes
-                    .entry(ep.family.clone())
-                    .or_default()
-                    .push((f, c.name, ep)),
-                None => {}
-            }
-        }
-    }
     let total = reads.len() + writes.values().map(Vec::len).sum::<usize>();
     let bar = if cfg.progress {
         ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
@@ -462,18 +356,8 @@ async fn run_with(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     // Clear earlier problems (each write check restored as it went) and verify everything once more.
-    ctx.restore_problems.lock().unwrap().clear();
+    ctx.clear_restore_problems();
     let problems = ctx.restore_all().await;
-    if interrupted {
-        eprintln!(
-            "{}",
-            if problems.is_empty() {
-                "restored.".to_string()
-            } else {
-                format!("NOT restored: {}", problems.join("; "))
-            }
-        );
-    }
     let wall = start.elapsed().as_secs_f64();
     let requests = ctx.client.requests_sent();
     let figures = Figures {
@@ -486,19 +370,16 @@ async fn run_with(
             0.0
         },
     };
-    let report = Report::build(
-        label.to_string(),
-        version.to_string(),
-        cfg.mode,
-        cfg.seed,
-        cfg.cases,
-        cfg.strict,
-        ctx.outcomes(),
-        ctx.findings(),
-        figures,
-        problems,
+    let facts = RunFacts {
+        target: label.to_string(),
+        ontap_version: version.to_string(),
+        mode: cfg.mode,
+        seed: cfg.seed,
+        cases_per_property: cfg.cases,
+        strict: cfg.strict,
         interrupted,
-    );
+    };
+    let report = Report::build(facts, ctx.outcomes(), ctx.findings(), figures, problems);
     let available: Vec<&str> = endpoints
         .iter()
         .filter(|e| e.available_in(version))

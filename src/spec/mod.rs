@@ -174,6 +174,18 @@ impl Endpoint {
     }
 }
 
+impl ConventionRule {
+    /// Whether the rule's `applies` (kind and methods) holds for an endpoint.
+    pub fn applies_to(&self, ep: &Endpoint) -> bool {
+        let kind_ok = match self.applies.kind.as_str() {
+            "collection" => ep.kind() == Kind::Collection,
+            "instance" => ep.kind() == Kind::Instance,
+            _ => true,
+        };
+        kind_ok && self.applies.methods.iter().all(|m| ep.has(*m))
+    }
+}
+
 /// Percent-encodes one path segment (everything but unreserved characters).
 pub fn encode_segment(s: &str) -> String {
     const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -446,14 +458,7 @@ impl Spec {
         &'a self,
         ep: &'a Endpoint,
     ) -> impl Iterator<Item = &'a ConventionRule> + 'a {
-        self.conventions.iter().filter(move |r| {
-            let kind_ok = match r.applies.kind.as_str() {
-                "collection" => ep.kind() == Kind::Collection,
-                "instance" => ep.kind() == Kind::Instance,
-                _ => true,
-            };
-            kind_ok && r.applies.methods.iter().all(|m| ep.has(*m))
-        })
+        self.conventions.iter().filter(move |r| r.applies_to(ep))
     }
 
     /// Every rule that applies to an endpoint: its own, the shared ones, the documented error

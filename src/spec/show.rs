@@ -1,7 +1,6 @@
 //! `spec list` and `spec show`: the catalog and one entry, for people.
 
 use super::{Endpoint, Spec};
-use crate::error::{Error, Result};
 use std::fmt::Write;
 
 /// The catalog: one line per endpoint.
@@ -58,7 +57,8 @@ pub fn list(spec: &Spec) -> String {
 }
 
 /// One definition or one endpoint.
-pub fn show(spec: &Spec, name: &str, json: bool) -> Result<String> {
+/// Err names the unknown `name` and what exists (a usage error for the command line).
+pub fn show(spec: &Spec, name: &str, json: bool) -> Result<String, String> {
     let trimmed = name.trim_end_matches('/');
     let with_api = if trimmed.starts_with("/api") {
         trimmed.to_string()
@@ -81,11 +81,11 @@ pub fn show(spec: &Spec, name: &str, json: bool) -> Result<String> {
     }
     let defs: Vec<&str> = spec.schemas.keys().map(String::as_str).collect();
     let paths: Vec<&str> = spec.endpoints.iter().map(|e| e.path()).collect();
-    Err(Error::Usage(format!(
+    Err(format!(
         "spec show {name:?}: no such definition or endpoint; expected one of the definitions {} or the paths {}",
         defs.join(", "),
         paths.join(", ")
-    )))
+    ))
 }
 
 fn show_endpoint(spec: &Spec, ep: &Endpoint) -> String {

@@ -2,12 +2,13 @@
 //! `--seed` and the property's name), run them (concurrently when they only read), and shrink the
 //! first failure to a minimal request whose curl reproducer goes into the report.
 
-use crate::checks::{Severity, rule_evidence};
+use crate::checks::ctx::Ctx;
+use crate::checks::rule_evidence;
 use crate::client::Exchange;
 use crate::generate;
-use crate::run::ctx::{Ctx, Finding};
 use crate::spec::Endpoint;
 use crate::spec::model::Evidence;
+use crate::verdict::Finding;
 use futures_util::stream::{self, StreamExt};
 use proptest::strategy::{Strategy, ValueTree};
 use std::fmt::Debug;
@@ -63,22 +64,33 @@ const CHUNK: u32 = 256;
 /// Re-runs spent shrinking one failure at most.
 const SHRINK_BUDGET: u32 = 64;
 
-#[allow(clippy::too_many_arguments)]
-pub async fn property<S, F, Fut>(
-    ctx: &Ctx,
-    check: &str,
-    ep: &Endpoint,
-    method: &str,
-    strategy: S,
-    cases: u32,
-    concurrent: bool,
-    test: F,
-) where
+/// Which property runs where, and how.
+pub struct Property<'a> {
+    pub check: &'a str,
+    pub ep: &'a Endpoint,
+    pub method: &'a str,
+    /// Cases to draw.
+    pub cases: u32,
+    /// Whether the cases may run at once (they only read).
+    pub concurrent: bool,
+}
+
+/// Runs `test` on `p.cases` values drawn from `strategy`; the earliest failure is shrunk and
+/// recorded as a finding of `p.check`.
+pub async fn property<S, F, Fut>(ctx: &Ctx, p: Property<'_>, strategy: S, test: F)
+where
     S: Strategy + Send + Sync,
     S::Value: Clone + Debug + Send,
     F: Fn(S::Value) -> Fut + Send + Sync,
     Fut: Future<Output = Case> + Send,
 {
+    let Property {
+        check,
+        ep,
+        method,
+        cases,
+        concurrent,
+    } = p;
     let property_name = format!("{check} {}", ep.path());
     // Values are drawn a chunk at a time, so memory stays flat whatever --cases is. The trees are
     // not Send: each chunk's trees are dropped before the first await, and a failing case's tree is
@@ -178,25 +190,20 @@ pub async fn property<S, F, Fut>(
         r.shrunk = Some(if format!("{original:?}") == format!("{minimal:?}") {
             format!(
                 "{of}; already minimal: {}",
-                crate::report::redact_text(ctx.spec, &format!("{minimal:?}"))
+                crate::redact::redact_text(ctx.spec, &format!("{minimal:?}"))
             )
         } else {
             format!(
                 "{of}; shrunk in {steps} steps from {} to {}",
-                crate::report::redact_text(ctx.spec, &format!("{original:?}")),
-                crate::report::redact_text(ctx.spec, &format!("{minimal:?}"))
+                crate::redact::redact_text(ctx.spec, &format!("{original:?}")),
+                crate::redact::redact_text(ctx.spec, &format!("{minimal:?}"))
             )
         });
     }
-    ctx.push(Finding {
-        check: check.into(),
-        endpoint: ep.path().into(),
-        method: method.into(),
-        severity: Severity::of(evidence),
-        evidence,
-        rule: failure.rule,
-        message: failure.message,
-        reproducer,
-        occurrences: failures as u64,
-    });
+    ctx.push(
+        Finding::new(check, ep.path(), method, &failure.rule, evidence)
+            .message(failure.message)
+            .reproducer(reproducer)
+            .occurrences(failures as u64),
+    );
 }

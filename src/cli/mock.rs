@@ -1,9 +1,10 @@
-//! `ontap-conform mock`: turns the raw flags into a checked [`MockConfig`], serves the mock until
-//! Ctrl-C, and prints what a user needs to point a client at it (URL, users, TLS, faults).
+//! `ontap-conform mock`: turns the raw flags into a checked [`MockConfig`] (in one place), serves
+//! the mock until Ctrl-C or SIGTERM, and prints what a user needs to point a client at it (URL,
+//! users, TLS, faults).
 
-use super::{DEFAULT_PASSWORD, Fault, MockConfig, Role, Tls, User, faults};
-use crate::cli::MockArgs;
+use super::MockArgs;
 use crate::error::{Error, Result};
+use crate::mock::{DEFAULT_PASSWORD, Fault, MockConfig, Role, Tls, User, faults};
 use crate::spec::{OntapVersion, Spec};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -50,7 +51,7 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
     }
     let fixtures = match &args.fixtures {
         None => None,
-        Some(p) => Some(super::load_data_set(
+        Some(p) => Some(crate::mock::load_data_set(
             spec,
             &p.display().to_string(),
             &read_text("--fixtures", p)?,
@@ -168,7 +169,7 @@ pub fn main(args: MockArgs) -> Result<()> {
         .build()
         .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
     rt.block_on(async move {
-        let running = super::spawn(
+        let running = crate::mock::spawn(
             prepared.config.clone(),
             prepared.listen,
             prepared.tls.clone(),

@@ -1,12 +1,8 @@
-//! The command line: clap definitions and the dispatch to the library. Raw flags become validated
-//! configuration here (ripgrep's habit), so the rest of the code never re-checks arguments.
+//! The raw command line, as clap reads it. Nothing here is validated beyond what clap checks;
+//! [`super::run`], [`super::mock`] and [`super::spec`] turn these into configuration.
 
-use crate::error::{Error, Result};
-use crate::spec::{self, Spec};
 use clap::{Args, Parser, Subcommand};
-use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 const ABOUT: &str = "Contract-conformance harness for NetApp ONTAP's REST API";
 const LONG_ABOUT: &str = "\
@@ -102,13 +98,8 @@ pub enum SpecCommand {
     /// schema for; 2: specs/ does not load); contradictions in the docs are reported and exit 0,
     /// because the declared types win.
     Lint {
-        /// Directory of NetApp reference pages as text
-        #[arg(
-            long,
-            value_name = "DIR",
-            env = "ONTAP_CONFORM_SEEDS",
-            default_value = "../shared/seeds"
-        )]
+        /// Directory of NetApp reference pages as text (e.g. ../shared/seeds beside a checkout)
+        #[arg(long, value_name = "DIR", env = "ONTAP_CONFORM_SEEDS")]
         seeds: PathBuf,
         /// Print the findings as JSON
         #[arg(long)]
@@ -277,8 +268,9 @@ pub struct RunArgs {
     /// Record a baseline of the target's behaviour into DIR
     #[arg(long, value_name = "DIR", conflicts_with = "compare")]
     pub record: Option<PathBuf>,
-    /// Compare the target's behaviour with the baseline in DIR (drift exits 4)
-    #[arg(long, value_name = "DIR")]
+    /// Compare the target's behaviour with the baseline in DIR (drift exits 4); the run replays
+    /// the baseline's seed and case count, so --seed and --cases cannot be given with it
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["seed", "cases"])]
     pub compare: Option<PathBuf>,
     /// Built-in mock only: the ONTAP version it reports
     #[arg(long, value_name = "VERSION")]
@@ -286,91 +278,13 @@ pub struct RunArgs {
     /// Built-in mock only: break one rule on purpose (repeatable; see `mock --list-faults`)
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<String>,
+    /// Built-in mock only: serve this data set (JSON, like `mock --fixtures`) instead of its own
+    #[arg(long, value_name = "FILE")]
+    pub fixtures: Option<PathBuf>,
     /// Do not show the progress bar
     #[arg(long)]
     pub no_progress: bool,
     /// Read the contract from this directory instead of the built-in copy of specs/
     #[arg(long, value_name = "DIR")]
     pub specs: Option<PathBuf>,
-}
-
-/// Entry point of the binary.
-pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
-    };
-    match dispatch(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let code = e.exit_code();
-            if !matches!(e, Error::Failed(_) | Error::Drift(_)) || !e.to_string().is_empty() {
-                eprintln!("error: {e}");
-            }
-            ExitCode::from(code)
-        }
-    }
-}
-
-pub fn dispatch(cli: Cli) -> Result<()> {
-    match cli.command {
-        Command::Spec(args) => spec_command(args),
-        Command::Mock(args) => crate::mock::cli::main(*args),
-        Command::Run(args) => crate::run::cli_main(*args),
-        Command::Diff(args) => crate::run::diff_main(args),
-    }
-}
-
-fn out(text: &str) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-    {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(Error::io("standard output", e)),
-    }
-}
-
-fn spec_command(args: SpecArgs) -> Result<()> {
-    let spec = Spec::load(args.specs.as_deref())?;
-    match args.command {
-        SpecCommand::List => out(&crate::spec::show::list(spec)),
-        SpecCommand::Show { name, json } => out(&crate::spec::show::show(spec, &name, json)?),
-        SpecCommand::Openapi { output } => {
-            let doc =
-                serde_json::to_string_pretty(&spec::openapi::openapi(spec)).expect("JSON") + "\n";
-            match output {
-                None => out(&doc),
-                Some(path) => crate::fsutil::write_atomic(&path, doc.as_bytes()),
-            }
-        }
-        SpecCommand::Lint { seeds, json } => {
-            if !seeds.is_dir() {
-                return Err(Error::Usage(format!(
-                    "--seeds {}: not a directory; expected a directory of NetApp reference pages as .txt (like ../shared/seeds)",
-                    seeds.display()
-                )));
-            }
-            let pages = spec::seeds::read_dir(&seeds).map_err(|e| Error::io(&seeds, e))?;
-            let report = spec::lint::lint(spec, &pages);
-            if json {
-                out(&(serde_json::to_string_pretty(&report).expect("JSON") + "\n"))?;
-            } else {
-                out(&spec::lint::render(&report))?;
-            }
-            match report.defects() {
-                0 => Ok(()),
-                n => Err(Error::Failed(format!(
-                    "spec lint: {n} doc examples have no schema in {}; expected every JSON example of the seeds to match a catalog entry",
-                    spec.source
-                ))),
-            }
-        }
-    }
 }

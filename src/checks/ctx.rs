@@ -1,0 +1,373 @@
+//! What every check shares during a run: the client, the contract, the target's version, the
+//! safety mode, the stores of findings and outcomes, and the journal of records to put back.
+//! Every exchange passes through [`Ctx::send`], where the passive checks ([`super::passive`])
+//! judge it. Putting records back is the run's job ([`crate::run`] hands in its restorer), so
+//! that this module only keeps what was saved.
+
+use crate::checks::rule_evidence;
+use crate::client::{Client, Exchange, Request, TransportError};
+use crate::record::Recorder;
+use crate::spec::model::{Evidence, Method};
+use crate::spec::resource::get_path;
+use crate::spec::{Endpoint, OntapVersion, Spec};
+use crate::verdict::{Finding, Mode, Outcome, Reproducer};
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Puts the saved records back (of one family, or all with None) and verifies them; returns the
+/// problems. The run supplies it ([`crate::run::restore`]).
+pub type RestoreFn = for<'a> fn(&'a Ctx, Option<&'a str>) -> BoxFuture<'a, Vec<String>>;
+
+/// What the run decided before the first check: the settings every check reads.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub mode: Mode,
+    /// The target is the built-in mock: everything may run.
+    pub builtin: bool,
+    pub cases: u32,
+    pub seed: u64,
+    /// Checks selected with --check (empty: all).
+    pub selected: Vec<String>,
+}
+
+/// A record's state before the run's first change to it.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    pub family: String,
+    pub path: String,
+    pub original: Value,
+}
+
+pub struct Ctx {
+    pub spec: &'static Spec,
+    pub client: Client,
+    pub version: OntapVersion,
+    pub mode: Mode,
+    /// The target is the built-in mock: everything may run.
+    pub builtin: bool,
+    pub cases: u32,
+    pub seed: u64,
+    /// Records of each family as `GET collection?fields=*` returned them at discovery.
+    pub records: BTreeMap<String, Vec<Value>>,
+    /// Checks selected with --check (empty: all).
+    pub selected: Vec<String>,
+    findings: Mutex<Vec<Finding>>,
+    pub(super) passive: Mutex<BTreeMap<(String, String, String, String), Finding>>,
+    /// check -> endpoint -> outcome (nested, so that the hot path looks up without allocating).
+    outcomes: Mutex<BTreeMap<String, BTreeMap<String, Outcome>>>,
+    cases_run: AtomicU64,
+    /// (endpoint, method, status, body id) of answers the passive checks found nothing in.
+    pub(super) judged_clean: Mutex<HashSet<(usize, Method, u16, u64)>>,
+    saved: Mutex<Vec<Saved>>,
+    restore_problems: Mutex<Vec<String>>,
+    restorer: RestoreFn,
+    /// Set with --record / --compare: every exchange is kept as a request class.
+    pub recorder: Option<Recorder>,
+}
+
+/// A probe that must answer one status (see [`Ctx::expect_status`]).
+pub struct Expect<'a> {
+    pub status: u16,
+    /// The rule a different answer breaks.
+    pub rule: &'a str,
+    /// How the message names the probe: "{what} answered {the answer}".
+    pub what: &'a str,
+    /// The reproducer's "expected" line.
+    pub expected: &'a str,
+}
+
+/// A finding under construction, bound to the run it will be recorded in (see [`Ctx::finding`]).
+#[must_use = "a finding is recorded only by .record()"]
+pub struct Draft<'a> {
+    ctx: &'a Ctx,
+    finding: Finding,
+}
+
+impl Draft<'_> {
+    /// The message a user reads first.
+    pub fn message(mut self, m: impl Into<String>) -> Self {
+        self.finding.message = m.into();
+        self
+    }
+    /// The exchange that shows it, and what was expected instead: becomes the reproducer.
+    pub fn shown_by(mut self, x: Option<&Exchange>, expected: &str) -> Self {
+        self.finding.reproducer = x.map(|x| self.ctx.reproducer(x, expected));
+        self
+    }
+    /// Sets the evidence (and so the severity) instead of the rule's own.
+    pub fn evidence(mut self, e: Evidence) -> Self {
+        self.finding = Finding {
+            severity: crate::verdict::Severity::of(e),
+            evidence: e,
+            ..self.finding
+        };
+        self
+    }
+    pub fn record(self) {
+        self.ctx.push(self.finding);
+    }
+}
+
+impl Ctx {
+    pub fn new(
+        spec: &'static Spec,
+        client: Client,
+        version: OntapVersion,
+        settings: Settings,
+        restorer: RestoreFn,
+    ) -> Ctx {
+        Ctx {
+            spec,
+            client,
+            version,
+            mode: settings.mode,
+            builtin: settings.builtin,
+            cases: settings.cases,
+            seed: settings.seed,
+            records: BTreeMap::new(),
+            selected: settings.selected,
+            findings: Mutex::new(Vec::new()),
+            passive: Mutex::new(BTreeMap::new()),
+            outcomes: Mutex::new(BTreeMap::new()),
+            cases_run: AtomicU64::new(0),
+            judged_clean: Mutex::new(Default::default()),
+            saved: Mutex::new(Vec::new()),
+            restore_problems: Mutex::new(Vec::new()),
+            restorer,
+            recorder: None,
+        }
+    }
+
+    pub fn may_write(&self) -> bool {
+        self.mode != Mode::ReadOnly
+    }
+    /// POST, DELETE, secrets and lock-out fields: only with --allow-destructive or the built-in mock.
+    pub fn may_destroy(&self) -> bool {
+        self.mode != Mode::ReadOnly && (self.builtin || self.mode == Mode::Destructive)
+    }
+    pub fn selected(&self, check: &str) -> bool {
+        self.selected.is_empty() || self.selected.iter().any(|c| c == check)
+    }
+
+    pub fn count_cases(&self, n: u64) {
+        self.cases_run.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn cases_run(&self) -> u64 {
+        self.cases_run.load(Ordering::Relaxed)
+    }
+
+    pub fn ran(&self, check: &str, ep: &Endpoint) {
+        let mut o = self.outcomes.lock().unwrap();
+        if let Some(v) = o.get_mut(check).and_then(|m| m.get_mut(ep.path())) {
+            if *v != Outcome::Ran {
+                *v = Outcome::Ran;
+            }
+            return;
+        }
+        o.entry(check.to_string())
+            .or_default()
+            .insert(ep.path().to_string(), Outcome::Ran);
+    }
+    pub fn skip(&self, check: &str, ep: &Endpoint, why: impl Into<String>) {
+        let mut o = self.outcomes.lock().unwrap();
+        o.entry(check.to_string())
+            .or_default()
+            .entry(ep.path().to_string())
+            .or_insert(Outcome::Skipped(why.into()));
+    }
+    pub fn outcomes(&self) -> BTreeMap<(String, String), Outcome> {
+        let o = self.outcomes.lock().unwrap();
+        o.iter()
+            .flat_map(|(c, m)| {
+                m.iter()
+                    .map(move |(e, v)| ((c.clone(), e.clone()), v.clone()))
+            })
+            .collect()
+    }
+
+    /// Starts a finding of `check` on `method ep` for a broken `rule`; its evidence (from the
+    /// contract) sets the severity. Add `.message(..)`, `.shown_by(..)`, then `.record()`.
+    pub fn finding<'a>(
+        &'a self,
+        check: &str,
+        ep: &Endpoint,
+        method: &str,
+        rule: &str,
+    ) -> Draft<'a> {
+        Draft {
+            ctx: self,
+            finding: Finding::new(
+                check,
+                ep.path(),
+                method,
+                rule,
+                rule_evidence(self.spec, rule),
+            ),
+        }
+    }
+
+    /// Records a finding built by the caller.
+    pub fn push(&self, f: Finding) {
+        self.findings.lock().unwrap().push(f);
+    }
+
+    /// Sends one probe that must answer `e.status`; any other answer is a finding of `e.rule`.
+    pub async fn expect_status(&self, check: &str, ep: &Endpoint, req: Request, e: Expect<'_>) {
+        self.count_cases(1);
+        let method = req.method.clone();
+        let Some(x) = self.send(check, ep, req).await else {
+            return;
+        };
+        if x.response.status != e.status {
+            self.finding(check, ep, &method, e.rule)
+                .message(format!("{} answered {}", e.what, x.response.summary()))
+                .shown_by(Some(&x), e.expected)
+                .record();
+        }
+    }
+
+    pub fn reproducer(&self, x: &Exchange, expected: &str) -> Reproducer {
+        let body: String = x.response.text.chars().take(400).collect();
+        Reproducer {
+            curl: self
+                .client
+                .curl(&crate::redact::redact_request(self.spec, &x.request)),
+            expected: expected.to_string(),
+            actual: format!(
+                "{} {}",
+                x.response.status,
+                crate::redact::redact_text(self.spec, &body)
+            ),
+            shrunk: None,
+        }
+    }
+
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut all = self.findings.lock().unwrap().clone();
+        all.extend(self.passive.lock().unwrap().values().cloned());
+        all
+    }
+
+    /// Sends a request for `ep` and judges it passively. A transport failure is a finding of
+    /// `check` and comes back as None.
+    pub async fn send(&self, check: &str, ep: &Endpoint, req: Request) -> Option<Exchange> {
+        match self.client.send(req.clone()).await {
+            Ok(x) => {
+                super::passive::judge(self, ep, &x);
+                if let Some(r) = &self.recorder {
+                    r.add(ep.path(), check, &x);
+                }
+                Some(x)
+            }
+            Err(TransportError(e)) => {
+                let curl = self
+                    .client
+                    .curl(&crate::redact::redact_request(self.spec, &req));
+                self.push(
+                    Finding::new(check, ep.path(), &req.method, "answer", Evidence::Lib)
+                        .message(format!("no answer: {e}"))
+                        .reproducer(Some(Reproducer {
+                            curl,
+                            expected: "an HTTP answer".into(),
+                            actual: e,
+                            shrunk: None,
+                        })),
+                );
+                None
+            }
+        }
+    }
+
+    /// The instance path of a record, from its key values.
+    pub fn instance_path(&self, inst: &Endpoint, record: &Value) -> Option<String> {
+        let mut keys = Vec::new();
+        for k in inst.path_keys() {
+            let v = get_path(record, k)?;
+            let s = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            keys.push((k, s));
+        }
+        let pairs: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Some(inst.render(&pairs))
+    }
+
+    /// Saves a record's state before the first change, so that it can be put back.
+    pub async fn protect(&self, check: &str, inst: &Endpoint, path: &str) -> Option<Value> {
+        if let Some(s) = self.saved.lock().unwrap().iter().find(|s| s.path == path) {
+            return Some(s.original.clone());
+        }
+        let x = self
+            .send(check, inst, Request::get(format!("{path}?fields=*")))
+            .await?;
+        let original = x
+            .response
+            .json
+            .as_deref()
+            .cloned()
+            .filter(|_| x.response.status == 200)?;
+        let mut saved = self.saved.lock().unwrap();
+        if !saved.iter().any(|s| s.path == path) {
+            saved.push(Saved {
+                family: inst.family.clone(),
+                path: path.to_string(),
+                original: original.clone(),
+            });
+        }
+        Some(original)
+    }
+
+    /// Forgets a saved record (it was deleted and re-created by its check).
+    pub fn forget(&self, path: &str) {
+        self.saved.lock().unwrap().retain(|s| s.path != path);
+    }
+
+    /// The saved records of one family, or all of them.
+    pub fn saved(&self, family: Option<&str>) -> Vec<Saved> {
+        self.saved
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| family.is_none_or(|f| f == s.family))
+            .cloned()
+            .collect()
+    }
+
+    /// Puts every changed record back to its saved state and verifies it; problems are kept (see
+    /// [`Ctx::restore_problems`]) and returned.
+    pub async fn restore_all(&self) -> Vec<String> {
+        self.restore(None).await
+    }
+
+    /// Restores the saved records of one family (write checks of other families may be running).
+    pub async fn restore_family(&self, family: &str) -> Vec<String> {
+        self.restore(Some(family)).await
+    }
+
+    async fn restore(&self, family: Option<&str>) -> Vec<String> {
+        let mut problems = (self.restorer)(self, family).await;
+        problems.sort();
+        let mut all = self.restore_problems.lock().unwrap();
+        all.extend(problems.clone());
+        all.sort();
+        all.dedup();
+        problems
+    }
+
+    /// A record the run could not put back, found outside a restore (a delete not re-created).
+    pub fn restore_problem(&self, p: String) {
+        self.restore_problems.lock().unwrap().push(p);
+    }
+    /// Every restore problem so far.
+    pub fn restore_problems(&self) -> Vec<String> {
+        self.restore_problems.lock().unwrap().clone()
+    }
+    /// Forgets the problems of earlier restores, before one last restore verifies everything.
+    pub fn clear_restore_problems(&self) {
+        self.restore_problems.lock().unwrap().clear();
+    }
+}

@@ -1,0 +1,97 @@
+//! The command line, and the only module that knows about flags, the environment, the terminal
+//! and exit codes. Raw flags ([`args`]) become validated configuration in one place per command
+//! ([`run`], [`mock`], [`spec`]), together with what is read from the environment, which is
+//! gathered once into an [`Env`] (hurl's `RunContext`). The library below returns what happened;
+//! this module prints it and maps it to an exit code (hurl's convention, see [`crate::error`]).
+
+pub mod args;
+pub mod mock;
+pub mod run;
+pub mod spec;
+
+pub use args::{Cli, Command, DiffArgs, MockArgs, RunArgs, SpecArgs, SpecCommand};
+
+use crate::error::{Error, Result};
+use clap::Parser;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+
+/// What the command line reads from outside its arguments, gathered once: environment variables,
+/// whether standard input and error are terminals, and how to ask for a password.
+pub struct Env {
+    pub vars: BTreeMap<String, String>,
+    pub stdin_is_terminal: bool,
+    pub stderr_is_terminal: bool,
+    /// Asks for a password on the terminal (the prompt names the user).
+    pub prompt_password: fn(&str) -> std::io::Result<String>,
+}
+
+impl Env {
+    /// The environment of this process.
+    pub fn from_process() -> Env {
+        use std::io::IsTerminal;
+        Env {
+            vars: std::env::vars().collect(),
+            stdin_is_terminal: std::io::stdin().is_terminal(),
+            stderr_is_terminal: std::io::stderr().is_terminal(),
+            prompt_password: |p| rpassword::prompt_password(p),
+        }
+    }
+    /// An environment with only these variables and no terminal (for tests).
+    pub fn with_vars(vars: &[(&str, &str)]) -> Env {
+        Env {
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            stdin_is_terminal: false,
+            stderr_is_terminal: false,
+            prompt_password: |_| Err(std::io::Error::other("no terminal")),
+        }
+    }
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match dispatch(cli, &Env::from_process()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e.exit_code();
+            if !matches!(e, Error::Failed(_) | Error::Drift(_)) || !e.to_string().is_empty() {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+pub fn dispatch(cli: Cli, env: &Env) -> Result<()> {
+    match cli.command {
+        Command::Spec(args) => spec::main(args),
+        Command::Mock(args) => mock::main(*args),
+        Command::Run(args) => run::main(*args, env),
+        Command::Diff(args) => run::diff(args),
+    }
+}
+
+/// Writes to standard output; a closed pipe (`| head`) is not an error.
+pub(crate) fn out(text: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Error::io("standard output", e)),
+    }
+}

@@ -1,0 +1,117 @@
+//! The verdict types every stage shares: what a run may change ([`Mode`]), how bad a broken rule
+//! is ([`Severity`]), one finding with its reproducer ([`Finding`], built with a small builder),
+//! and whether a (check, endpoint) pair ran ([`Outcome`]). The checks produce them, the run
+//! collects them and the report renders them; none of those modules owns them.
+
+use crate::spec::model::Evidence;
+use serde::{Deserialize, Serialize};
+
+/// What the run may change on the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// GETs only.
+    ReadOnly,
+    /// Restorable PATCHes, each record put back exactly as it was (the default).
+    Restore,
+    /// Also POST, DELETE, write-only secrets and lock-out fields (`--allow-destructive`).
+    Destructive,
+}
+
+/// How bad a broken rule is: doc and lib rules fail the run, obs rules warn (`--strict` fails them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Failure,
+    Warning,
+}
+
+impl Severity {
+    pub fn of(e: Evidence) -> Severity {
+        match e {
+            Evidence::Doc | Evidence::Lib => Severity::Failure,
+            Evidence::Obs => Severity::Warning,
+        }
+    }
+}
+
+/// How to reproduce a finding.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Reproducer {
+    /// A curl command (secrets redacted) that reproduces the minimal failing request.
+    pub curl: String,
+    pub expected: String,
+    pub actual: String,
+    /// How many generated cases failed before shrinking, when the check is a property.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shrunk: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub check: String,
+    pub endpoint: String,
+    pub method: String,
+    pub severity: Severity,
+    pub evidence: Evidence,
+    pub rule: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reproducer: Option<Reproducer>,
+    /// How many times the same problem was seen (passive checks aggregate).
+    pub occurrences: u64,
+}
+
+impl Finding {
+    /// A finding of `check` on `method endpoint` that broke `rule`, whose evidence sets the
+    /// severity. Seen once, with no message and no reproducer until the builder methods add them.
+    pub fn new(check: &str, endpoint: &str, method: &str, rule: &str, evidence: Evidence) -> Self {
+        Finding {
+            check: check.into(),
+            endpoint: endpoint.into(),
+            method: method.into(),
+            severity: Severity::of(evidence),
+            evidence,
+            rule: rule.into(),
+            message: String::new(),
+            reproducer: None,
+            occurrences: 1,
+        }
+    }
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+    pub fn reproducer(mut self, reproducer: Option<Reproducer>) -> Self {
+        self.reproducer = reproducer;
+        self
+    }
+    pub fn occurrences(mut self, n: u64) -> Self {
+        self.occurrences = n;
+        self
+    }
+}
+
+/// Whether a (check, endpoint) pair ran or why it did not.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "status", content = "reason", rename_all = "lowercase")]
+pub enum Outcome {
+    Ran,
+    Skipped(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_builder_derives_severity_from_evidence() {
+        let f = Finding::new("paging", "/api/x", "GET", "num-records", Evidence::Doc)
+            .message("num_records is 3")
+            .occurrences(2);
+        assert_eq!(f.severity, Severity::Failure);
+        assert_eq!((f.message.as_str(), f.occurrences), ("num_records is 3", 2));
+        let w = Finding::new("paging", "/api/x", "GET", "r", Evidence::Obs);
+        assert_eq!((w.severity, w.occurrences), (Severity::Warning, 1));
+    }
+}

@@ -17,23 +17,27 @@ use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// NetApp's reference pages: `ONTAP_CONFORM_SEEDS` when set, else `../shared/seeds` beside the
+/// checkout (where CI has them). The same directory is handed to `spec lint --seeds` explicitly.
 fn seeds_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds")
+    match std::env::var_os("ONTAP_CONFORM_SEEDS") {
+        Some(d) => PathBuf::from(d),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds"),
+    }
 }
 
-/// The seed pages, or None (with a notice) when this checkout has none.
-fn read_seeds() -> Option<Vec<Seed>> {
+/// The seed pages. A checkout without them fails here, saying so: the contract cannot be checked
+/// against pages that are not there, and a test that passes without them would prove nothing.
+fn read_seeds() -> Vec<Seed> {
     let dir = seeds_dir();
-    if !dir.is_dir() {
-        eprintln!(
-            "notice: {} not found; skipping the checks against NetApp's reference pages (CI has them)",
-            dir.display()
-        );
-        return None;
-    }
+    assert!(
+        dir.is_dir(),
+        "NetApp's reference pages were not found at {}: the contract could not be checked against them; set ONTAP_CONFORM_SEEDS=DIR to a directory of the pages as .txt",
+        dir.display()
+    );
     let pages = seeds::read_dir(&dir).expect("the seed pages are readable");
     assert!(!pages.is_empty(), "no .txt pages in {}", dir.display());
-    Some(pages)
+    pages
 }
 
 fn norm(s: &str) -> String {
@@ -144,7 +148,7 @@ fn check_table(spec: &Spec, table: &Table, candidates: &[String], file: &str) ->
 #[test]
 fn every_doc_table_row_is_in_its_schema() {
     let spec = Spec::builtin();
-    let Some(pages) = read_seeds() else { return };
+    let pages = read_seeds();
     let mut problems = Vec::new();
     let mut rows = 0;
     let mut titles = std::collections::BTreeSet::new();
@@ -251,7 +255,7 @@ fn every_doc_table_row_is_in_its_schema() {
 #[test]
 fn every_documented_operation_parameter_and_error_code_is_in_the_catalog() {
     let spec = Spec::builtin();
-    let Some(pages) = read_seeds() else { return };
+    let pages = read_seeds();
     let mut problems = Vec::new();
     let (mut sections, mut params, mut codes) = (0, 0, 0);
     for page in &pages {
@@ -460,7 +464,7 @@ fn every_ref_resolves_and_every_schema_compiles() {
 #[test]
 fn every_json_doc_example_is_checked_against_its_schema() {
     let spec = Spec::builtin();
-    let Some(pages) = read_seeds() else { return };
+    let pages = read_seeds();
     let report = lint::lint(spec, &pages);
     let mut parse = 0;
     let mut total = 0;
@@ -645,10 +649,7 @@ fn spec_openapi_is_an_openapi_31_document_of_the_catalog() {
 #[test]
 fn spec_lint_reports_the_doc_contradictions_and_exits_zero() {
     let dir = seeds_dir();
-    if !dir.is_dir() {
-        eprintln!("notice: {} not found; skipping spec lint", dir.display());
-        return;
-    }
+    read_seeds();
     let o = run(&["spec", "lint", "--seeds", dir.to_str().expect("UTF-8 path")]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));

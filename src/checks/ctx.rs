@@ -68,15 +68,12 @@ pub struct Ctx {
     pub recorder: Option<Recorder>,
 }
 
-/// A probe that must answer one status (see [`Ctx::expect_status`]).
+/// A probe that must answer as a rule of the contract expects (see [`Ctx::expect_answer`]).
 pub struct Expect<'a> {
-    pub status: u16,
-    /// The rule a different answer breaks.
+    /// The rule whose `expect` the answer must match.
     pub rule: &'a str,
     /// How the message names the probe: "{what} answered {the answer}".
     pub what: &'a str,
-    /// The reproducer's "expected" line.
-    pub expected: &'a str,
 }
 
 /// A finding under construction, bound to the run it will be recorded in (see [`Ctx::finding`]).
@@ -214,17 +211,17 @@ impl Ctx {
         self.findings.lock().unwrap().push(f);
     }
 
-    /// Sends one probe that must answer `e.status`; any other answer is a finding of `e.rule`.
-    pub async fn expect_status(&self, check: &str, ep: &Endpoint, req: Request, e: Expect<'_>) {
+    /// Sends one probe that must answer as `e.rule` expects; any other answer is a finding of it.
+    pub async fn expect_answer(&self, check: &str, ep: &Endpoint, req: Request, e: Expect<'_>) {
         self.count_cases(1);
         let method = req.method.clone();
         let Some(x) = self.send(check, ep, req).await else {
             return;
         };
-        if x.response.status != e.status {
+        if !super::answers(self.spec, e.rule, &x.response) {
             self.finding(check, ep, &method, e.rule)
                 .message(format!("{} answered {}", e.what, x.response.summary()))
-                .shown_by(Some(&x), e.expected)
+                .shown_by(Some(&x), &super::describe(self.spec, e.rule))
                 .record();
         }
     }

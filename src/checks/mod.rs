@@ -13,7 +13,8 @@ pub mod property;
 pub mod read;
 pub mod write;
 
-use crate::spec::model::{Evidence, Method};
+use crate::client::Response;
+use crate::spec::model::{Answer, Evidence, Method};
 use crate::spec::{Endpoint, Spec};
 pub use crate::verdict::Severity;
 use ctx::Ctx;
@@ -334,6 +335,36 @@ pub fn info(name: &str) -> Option<&'static Check> {
     CHECKS.iter().find(|c| c.name == name)
 }
 
+/// The answers a rule of the contract accepts (its `expect`): the numbers a check compares with
+/// come from here, never from literals in the check. Empty when the contract gives none.
+pub fn expected<'s>(spec: &'s Spec, rule: &str) -> &'s [Answer] {
+    spec.convention(rule).map_or(&[], |r| r.expect.as_slice())
+}
+
+/// Whether an answer is one a rule accepts (any of its `expect` alternatives). A rule without
+/// `expect` accepts nothing, so a contract that forgot it shows up as a finding, never as a pass.
+pub fn answers(spec: &Spec, rule: &str, r: &Response) -> bool {
+    let code = r.error_code();
+    expected(spec, rule)
+        .iter()
+        .any(|a| a.matches(r.status, code.as_deref(), r.error_target()))
+}
+
+/// What a rule expects, for messages: `403, or 400 with error code 6`.
+pub fn describe(spec: &Spec, rule: &str) -> String {
+    let alts: Vec<String> = expected(spec, rule).iter().map(Answer::to_string).collect();
+    if alts.is_empty() {
+        format!("the answer rule {rule} describes")
+    } else {
+        alts.join(", or ")
+    }
+}
+
+/// The one error code a rule expects (`262197`), when it names one.
+pub fn expected_code(spec: &Spec, rule: &str) -> Option<String> {
+    expected(spec, rule).iter().find_map(|a| a.code.clone())
+}
+
 /// The evidence of a rule id, from the contract.
 pub fn rule_evidence(spec: &Spec, rule: &str) -> Evidence {
     spec.convention(rule)
@@ -370,6 +401,42 @@ pub fn list(spec: &Spec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every rule whose numbers a check reads carries them in the built-in contract.
+    #[test]
+    fn the_rules_checks_compare_with_carry_their_answers() {
+        let spec = Spec::load(None).unwrap();
+        for rule in [
+            "not-found-code",
+            "not-found-status",
+            "method-not-allowed",
+            "auth-required",
+            "role-denied",
+            "fields-unknown",
+            "parameter-range",
+            "unknown-parameter",
+            "patch-forbidden",
+            "patch-forbidden-code",
+            "patch-invalid",
+            "patch-invalid-code",
+            "bad-input-status",
+            "version-gate",
+        ] {
+            assert!(!expected(spec, rule).is_empty(), "{rule} has no expect");
+        }
+        assert_eq!(
+            describe(spec, "role-denied"),
+            "403, or 400 with error code 6"
+        );
+        assert_eq!(
+            describe(spec, "fields-unknown"),
+            "400 with error code 262197 and target fields"
+        );
+        assert_eq!(
+            describe(spec, "no-such-rule"),
+            "the answer rule no-such-rule describes"
+        );
+    }
 
     #[test]
     fn list_names_each_evidence_level_once_in_its_column() {

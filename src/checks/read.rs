@@ -6,6 +6,7 @@
 use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::judge::{self, allowed_in_selection, compare_values, filter_matches};
 use crate::checks::property::{Case, Failure, Property, property};
+use crate::checks::{self};
 use crate::client::with_query;
 use crate::client::{Auth, Exchange, Request};
 use crate::generate;
@@ -91,7 +92,9 @@ pub async fn not_found(ctx: &Ctx, ep: &Endpoint) {
     let expected = ep
         .documented_error(Method::GET, Condition::NotFound, None)
         .map(|e| e.code.clone())
-        .unwrap_or_else(|| "4".into());
+        .or_else(|| checks::expected_code(ctx.spec, "not-found-code"))
+        .unwrap_or_default();
+    let not_found = checks::describe(ctx.spec, "not-found-status");
     let n = ep.path_keys().len();
     let strategy = proptest::collection::vec(generate::random_key(), n..=n);
     let exp = expected.clone();
@@ -107,6 +110,7 @@ pub async fn not_found(ctx: &Ctx, ep: &Endpoint) {
         strategy,
         move |keys: Vec<String>| {
             let exp = exp.clone();
+            let not_found = not_found.clone();
             async move {
                 let path = random_instance(ep, &keys);
                 let Some(x) = ctx.send(C, ep, Request::get(path)).await else {
@@ -120,10 +124,10 @@ pub async fn not_found(ctx: &Ctx, ep: &Endpoint) {
                             x.response.summary()
                         ),
                         x,
-                        format!("404 with error code {exp}"),
+                        format!("{not_found} with error code {exp}"),
                     ));
                 }
-                if x.response.status != 404 {
+                if !checks::answers(ctx.spec, "not-found-status", &x.response) {
                     return Case::Fail(Failure::rule(
                         "not-found-status",
                         format!(
@@ -131,7 +135,7 @@ pub async fn not_found(ctx: &Ctx, ep: &Endpoint) {
                             x.response.status
                         ),
                         x,
-                        "404".into(),
+                        not_found.clone(),
                     ));
                 }
                 Case::Pass
@@ -165,13 +169,12 @@ pub async fn unknown_parameter(ctx: &Ctx, ep: &Endpoint) {
                 else {
                     return Case::Skip;
                 };
-                if x.response.status != 400 || x.response.error_code().as_deref() != Some("262179")
-                {
+                if !checks::answers(ctx.spec, "unknown-parameter", &x.response) {
                     return Case::Fail(Failure::rule(
                         "unknown-parameter",
                         format!("unknown parameter {name} answered {}", x.response.summary()),
                         x,
-                        "400 with error code 262179".into(),
+                        checks::describe(ctx.spec, "unknown-parameter"),
                     ));
                 }
                 Case::Pass
@@ -207,15 +210,13 @@ pub async fn parameter_range(ctx: &Ctx, ep: &Endpoint) {
     ctx.ran(C, ep);
     for (name, value) in probes {
         let req = Request::get(with_query(&path, &[(&name, &value)]));
-        ctx.expect_status(
+        ctx.expect_answer(
             C,
             ep,
             req,
             Expect {
-                status: 400,
                 rule: "parameter-range",
                 what: &format!("{name}={value}"),
-                expected: "400",
             },
         )
         .await;
@@ -393,17 +394,14 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
         .await
     {
         let r = &x.response;
-        if r.status != 400
-            || r.error_code().as_deref() != Some("262197")
-            || r.error_target() != Some("fields")
-        {
+        if !checks::answers(ctx.spec, "fields-unknown", r) {
             ctx.finding(C, ep, "GET", "fields-unknown")
                 .message(format!(
                     "fields=no_such_field_xyz answered {} target {:?}",
                     r.summary(),
                     r.error_target()
                 ))
-                .shown_by(Some(&x), "400, error code 262197, target fields")
+                .shown_by(Some(&x), &checks::describe(ctx.spec, "fields-unknown"))
                 .record();
         }
     }
@@ -657,15 +655,13 @@ pub async fn version_gate(ctx: &Ctx, ep: &Endpoint) {
         "introduced in {}, but ONTAP {}",
         ep.def.introduced_in, ctx.version
     );
-    ctx.expect_status(
+    ctx.expect_answer(
         C,
         ep,
         Request::get(ep.path()),
         Expect {
-            status: 404,
             rule: "version-gate",
             what: &what,
-            expected: "404",
         },
     )
     .await;
@@ -683,15 +679,13 @@ pub async fn auth_required(ctx: &Ctx, ep: &Endpoint) {
         (Auth::Wrong, "a wrong password"),
     ] {
         let req = Request::get(format!("{path}?fields=*")).auth(auth);
-        ctx.expect_status(
+        ctx.expect_answer(
             C,
             ep,
             req,
             Expect {
-                status: 401,
                 rule: "auth-required",
                 what: &format!("a GET with {what}"),
-                expected: "401",
             },
         )
         .await;

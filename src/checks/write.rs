@@ -7,6 +7,7 @@ use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::judge::{self, expected_after_patch, meets};
 use crate::checks::property::{Case, Failure, Property, property};
 use crate::checks::read::{baseline, identity};
+use crate::checks::{self};
 use crate::client::with_query;
 use crate::client::{Auth, Exchange, Request};
 use crate::generate;
@@ -220,7 +221,14 @@ pub async fn patch_forbidden(ctx: &Ctx, ep: &Endpoint) {
         } else {
             "x-ontap-patch-forbidden"
         };
-        if x.response.status != 400 {
+        let forbidden_code = checks::expected_code(ctx.spec, "patch-forbidden-code");
+        let want = format!(
+            "{}, error code {}, target {}",
+            checks::describe(ctx.spec, "patch-forbidden"),
+            forbidden_code.as_deref().unwrap_or("?"),
+            f.path
+        );
+        if !checks::answers(ctx.spec, "patch-forbidden", &x.response) {
             ctx.finding(C, ep, "PATCH", kw.trim_start_matches("x-ontap-"))
                 .evidence(f.evidence_of(kw))
                 .message(format!(
@@ -228,12 +236,9 @@ pub async fn patch_forbidden(ctx: &Ctx, ep: &Endpoint) {
                     f.path,
                     x.response.summary()
                 ))
-                .shown_by(
-                    Some(&x),
-                    &format!("400, error code 262196, target {}", f.path),
-                )
+                .shown_by(Some(&x), &want)
                 .record();
-        } else if x.response.error_code().as_deref() != Some("262196")
+        } else if !checks::answers(ctx.spec, "patch-forbidden-code", &x.response)
             || x.response.error_target() != Some(f.path.as_str())
         {
             ctx.finding(C, ep, "PATCH", "patch-forbidden-code")
@@ -243,7 +248,7 @@ pub async fn patch_forbidden(ctx: &Ctx, ep: &Endpoint) {
                     x.response.summary(),
                     x.response.error_target()
                 ))
-                .shown_by(Some(&x), &format!("error code 262196, target {}", f.path))
+                .shown_by(Some(&x), &want)
                 .record();
         }
     }
@@ -309,8 +314,9 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
                 ep.documented_error(Method::PATCH, Condition::InvalidValue, Some(&f.path));
             let want_code = documented
                 .map(|e| e.code.clone())
-                .unwrap_or_else(|| "262197".into());
-            if x.response.status != 400 {
+                .or_else(|| checks::expected_code(ctx.spec, "patch-invalid-code"))
+                .unwrap_or_default();
+            if !checks::answers(ctx.spec, "patch-invalid", &x.response) {
                 return Case::Fail(
                     Failure::rule(
                         "patch-invalid",
@@ -321,7 +327,11 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
                             x.response.summary()
                         ),
                         x,
-                        format!("400, error code {want_code}, target {}", f.path),
+                        format!(
+                            "{}, error code {want_code}, target {}",
+                            checks::describe(ctx.spec, "patch-invalid"),
+                            f.path
+                        ),
                     )
                     .with_evidence(keyword_evidence(f, kw)),
                 );
@@ -360,15 +370,13 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
         "{\"a\":1}{\"b\":2}",
     ] {
         let req = Request::new("PATCH", path.clone()).raw(raw);
-        ctx.expect_status(
+        ctx.expect_answer(
             C,
             ep,
             req,
             Expect {
-                status: 400,
                 rule: "bad-input-status",
                 what: &format!("the body {raw:?}"),
-                expected: "400",
             },
         )
         .await;
@@ -652,14 +660,22 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
         return;
     }
     if let Some(g) = ctx.send(C, inst, Request::get(path.clone())).await
-        && (g.response.status != 404 || g.response.error_code().as_deref() != Some("4"))
+        && !(checks::answers(ctx.spec, "not-found-status", &g.response)
+            && checks::answers(ctx.spec, "not-found-code", &g.response))
     {
         ctx.finding(C, inst, "GET", "create-delete")
             .message(format!(
                 "after DELETE, GET answered {}",
                 g.response.summary()
             ))
-            .shown_by(Some(&g), "404 with error code 4")
+            .shown_by(
+                Some(&g),
+                &format!(
+                    "{} with {}",
+                    checks::describe(ctx.spec, "not-found-status"),
+                    checks::describe(ctx.spec, "not-found-code")
+                ),
+            )
             .record();
     }
     // 2. POST it back: its postable fields, and generated values for required ones it lacks.

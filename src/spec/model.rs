@@ -213,7 +213,56 @@ pub struct ConventionRule {
     pub id: String,
     pub evidence: Evidence,
     pub applies: Applies,
+    /// The answers that keep the rule, any one of them (empty: the rule is not about one answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expect: Vec<Answer>,
     pub text: String,
+}
+
+/// One answer a rule accepts: each part that is given must match, the others may be anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// `error.code` of the envelope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// `error.target` of the envelope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+}
+
+impl Answer {
+    pub fn matches(&self, status: u16, code: Option<&str>, target: Option<&str>) -> bool {
+        self.status.is_none_or(|s| s == status)
+            && self.code.as_deref().is_none_or(|c| Some(c) == code)
+            && self.target.as_deref().is_none_or(|t| Some(t) == target)
+    }
+}
+
+impl std::fmt::Display for Answer {
+    /// `400 with error code 262197 and target fields`, `error code 4`, `404`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(s) = self.status {
+            parts.push(s.to_string());
+        }
+        if let Some(c) = &self.code {
+            parts.push(format!("error code {c}"));
+        }
+        if let Some(t) = &self.target {
+            parts.push(format!("target {t}"));
+        }
+        match parts.len() {
+            0 => f.write_str("any answer"),
+            1 => f.write_str(&parts[0]),
+            _ if self.status.is_some() => {
+                write!(f, "{} with {}", parts[0], parts[1..].join(" and "))
+            }
+            _ => f.write_str(&parts.join(" and ")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

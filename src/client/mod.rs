@@ -555,7 +555,7 @@ pub fn shell_quote(s: &str) -> String {
 
 /// Renders a request as curl. Secrets are never written: the password comes from
 /// `$ONTAP_PASSWORD` / `$ONTAP_SVM_PASSWORD`, and write-only values in bodies are redacted by
-/// the caller (see `crate::report::redact_body`).
+/// the caller (see `crate::redact`).
 pub fn curl(base: &str, admin: &str, svm: Option<&str>, req: &Request) -> String {
     let mut parts = vec!["curl".to_string(), "-sk".to_string()];
     if req.method != "GET" {

@@ -466,7 +466,8 @@ impl Ctx {
                         .and_then(Value::as_array)
                         .map(|r| r.iter().collect())
                         .unwrap_or_default(),
-                    Kind::Instance => vec![json],
+                    // Minimal arm (mock-split): a singleton answers one record, like an instance.
+                    Kind::Instance | Kind::Singleton => vec![json],
                 };
                 for r in records {
                     for k in judge::missing_keys(res, r) {

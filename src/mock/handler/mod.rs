@@ -104,14 +104,17 @@ impl Mock {
         } = r;
         let plan = self.plan(table, allowed, raw_query)?;
         let render = Render { hal };
+        // A singleton is served as the instance without keys: its family's one record.
         match (ep.kind(), m) {
             (Kind::Collection, Method::GET) => {
                 Ok(self.get_collection(table, &ep.family, &plan, role, render))
             }
-            (Kind::Instance, Method::GET) => {
+            (Kind::Instance | Kind::Singleton, Method::GET) => {
                 self.get_instance(ep, table, &keys, &plan, role, render)
             }
-            (Kind::Instance, Method::PATCH) => self.patch_instance(ep, table, &keys, role, body),
+            (Kind::Instance | Kind::Singleton, Method::PATCH) => {
+                self.patch_instance(ep, table, &keys, role, body)
+            }
             (Kind::Collection, Method::PATCH) => {
                 self.patch_collection(ep, table, &plan, role, body, hal)
             }

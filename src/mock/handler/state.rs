@@ -57,14 +57,17 @@ impl Mock {
             let Some(res) = spec.resource(&fam.resource) else {
                 continue;
             };
-            let path = match (coll, inst) {
-                (Some(c), _) => c.path().to_string(),
-                (None, Some(i)) => i
+            // An instance-only family lists under its instance path minus the key; a
+            // singleton's one record lives at its path.
+            let path = match (coll, inst, spec.singleton_of(&fam.family)) {
+                (Some(c), _, _) => c.path().to_string(),
+                (None, Some(i), _) => i
                     .path()
                     .rsplit_once('/')
                     .map(|(a, _)| a.to_string())
                     .unwrap_or_default(),
-                (None, None) => continue,
+                (None, None, Some(s)) => s.path().to_string(),
+                (None, None, None) => continue,
             };
             tables.insert(fam.family.clone(), Table::new(res, path, inst));
         }

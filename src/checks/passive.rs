@@ -172,7 +172,7 @@ fn judge_exchange(ctx: &Ctx, ep: &Endpoint, method: Method, x: &Exchange) -> boo
                     .and_then(Value::as_array)
                     .map(|r| r.iter().collect())
                     .unwrap_or_default(),
-                Kind::Instance => vec![json],
+                Kind::Instance | Kind::Singleton => vec![json],
             };
             for r in records {
                 for k in judge::missing_keys(res, r) {

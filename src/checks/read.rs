@@ -47,6 +47,8 @@ pub fn identity(ep: &Endpoint, ctx: &Ctx, r: &Value) -> String {
 pub fn sample_paths(ctx: &Ctx, ep: &Endpoint, n: usize) -> Vec<String> {
     match ep.kind() {
         Kind::Collection => vec![ep.path().to_string()],
+        // Minimal arm (mock-split): a singleton's one record is its path.
+        Kind::Singleton => vec![ep.path().to_string()],
         Kind::Instance => baseline(ctx, ep)
             .iter()
             .filter_map(|r| ctx.instance_path(ep, r))
@@ -292,7 +294,8 @@ fn answer_records<'a>(ep: &Endpoint, x: &'a Exchange) -> Vec<&'a Value> {
             .records()
             .map(|r| r.iter().collect())
             .unwrap_or_default(),
-        Kind::Instance => x.response.json.as_deref().into_iter().collect(),
+        // Minimal arm (mock-split): a singleton answers one record, like an instance.
+        Kind::Instance | Kind::Singleton => x.response.json.as_deref().into_iter().collect(),
     }
 }
 

@@ -1,30 +1,45 @@
 //! ONTAP's error envelope, `{"error": {"message", "code", "target"}}`, and the one place every
 //! error answer of the mock is made, so that no path can answer a bare status or a 500 page. The
-//! codes the mock picks where ONTAP's documents are silent are listed in the README.
+//! codes the mock picks where ONTAP's documents are silent are listed in the README. The envelope
+//! made here always keeps the contract; the faults that bend it live in [`super::faults::rewrite`].
 
-use super::Fault;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, ErrorCodeDef, Method};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
-use std::collections::BTreeSet;
 
-/// ONTAP's generic code for "entry doesn't exist".
+// ONTAP's numbers, as the mock answers them. They are copied here ON PURPOSE, not imported from
+// the harness (`src/checks`, `specs/`): the mock is the thing under test, so it must hold its own
+// idea of ONTAP's codes; were it to share the checks' constants, a wrong number would be wrong on
+// both sides and no test would notice. Every error code the mock answers with is one of these
+// (or a code the catalog documents for an endpoint, read from `specs/` at run time).
+
+/// ONTAP's generic code for "entry doesn't exist" (404).
 pub const CODE_NOT_FOUND: &str = "4";
 /// Malformed requests (bad JSON, a body that is not an object, bad encoding, missing fields).
 pub const CODE_BAD_REQUEST: &str = "2";
-/// Method not served on a path.
+/// Method not served on a path (405).
 pub const CODE_METHOD: &str = "3";
-/// Authentication and authorisation.
+/// Authentication and authorisation (401, 403).
 pub const CODE_PERMISSION: &str = "6";
-/// Duplicate entry.
+/// Duplicate entry (409).
 pub const CODE_DUPLICATE: &str = "1";
-/// Unexpected argument: an unknown query parameter or body field.
+/// Unexpected argument: an unknown query parameter or body field (400).
 pub const CODE_UNEXPECTED: &str = "262179";
-/// A field that cannot be set in this operation.
+/// A field that cannot be set in this operation (400).
 pub const CODE_CANNOT_SET: &str = "262196";
-/// A value of the wrong type, outside its enum, range or length.
+/// A value of the wrong type, outside its enum, range or length (400).
 pub const CODE_INVALID_VALUE: &str = "262197";
+
+/// The status ONTAP answers for each condition a catalog entry can document.
+fn condition_status(cond: Condition) -> StatusCode {
+    match cond {
+        Condition::NotFound => StatusCode::NOT_FOUND,
+        Condition::Duplicate => StatusCode::CONFLICT,
+        Condition::RoleDenied => StatusCode::FORBIDDEN,
+        Condition::InvalidValue => StatusCode::BAD_REQUEST,
+    }
+}
 
 /// An error answer, before rendering.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,49 +133,36 @@ impl ApiError {
         }
     }
 
-    /// Renders the envelope, bending it as the faults ask.
-    pub fn render(&self, faults: &BTreeSet<Fault>) -> (StatusCode, Value) {
-        let mut status = self.status;
-        let mut code = self.code.clone();
-        if self.bad_input && faults.contains(&Fault::BadInput500) {
-            status = StatusCode::INTERNAL_SERVER_ERROR;
-        }
-        if status == StatusCode::NOT_FOUND
-            && code == CODE_NOT_FOUND
-            && faults.contains(&Fault::NotFoundWrongCode)
-        {
-            code = "2".to_string();
-        }
+    /// 405 for a method `path` does not list.
+    pub fn method_not_allowed(method: &str, path: &str, allowed: &[&str]) -> Self {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            CODE_METHOD,
+            format!(
+                "The method {method} is not allowed on {path}; allowed: {}",
+                allowed.join(", ")
+            ),
+        )
+    }
+
+    /// The envelope, as ONTAP writes it: `{"error": {"message", "code", "target"?}}`.
+    pub fn envelope(&self) -> Value {
         let mut inner = Map::new();
-        if !faults.contains(&Fault::ErrorMessageMissing) {
-            inner.insert("message".into(), Value::String(self.message.clone()));
-        }
-        let code_value = if faults.contains(&Fault::ErrorCodeNumber) {
-            code.parse::<u64>()
-                .map(Value::from)
-                .unwrap_or(Value::String(code))
-        } else {
-            Value::String(code)
-        };
-        inner.insert("code".into(), code_value);
+        inner.insert("message".into(), Value::String(self.message.clone()));
+        inner.insert("code".into(), Value::String(self.code.clone()));
         if let Some(t) = &self.target {
             inner.insert("target".into(), Value::String(t.clone()));
         }
         let mut outer = Map::new();
         outer.insert("error".into(), Value::Object(inner));
-        (status, Value::Object(outer))
+        Value::Object(outer)
     }
 }
 
 /// The status a documented error answers with: the one that fits the condition if the catalog
 /// allows it, else the first listed.
 fn preferred_status(def: &ErrorCodeDef, cond: Condition, fallback: StatusCode) -> StatusCode {
-    let want = match cond {
-        Condition::NotFound => 404,
-        Condition::Duplicate => 409,
-        Condition::RoleDenied => 403,
-        Condition::InvalidValue => 400,
-    };
+    let want = condition_status(cond).as_u16();
     let pick = if def.status.contains(&want) {
         Some(want)
     } else {
@@ -182,25 +184,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn envelope_shapes_and_faults() {
+    fn envelope_shape() {
         let e = ApiError::cannot_set("scope");
-        let (s, v) = e.render(&BTreeSet::new());
-        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        let v = e.envelope();
         assert_eq!(v["error"]["code"], "262196");
         assert_eq!(v["error"]["target"], "scope");
         assert_eq!(
             v["error"]["message"],
             "Field \"scope\" cannot be set in this operation."
         );
-        let (_, v) = e.render(&[Fault::ErrorCodeNumber].into());
-        assert_eq!(v["error"]["code"], 262196);
-        let (_, v) = e.render(&[Fault::ErrorMessageMissing].into());
-        assert!(v["error"].get("message").is_none());
-        let (s, _) = ApiError::bad_input("x").render(&[Fault::BadInput500].into());
-        assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
-        let nf = ApiError::new(StatusCode::NOT_FOUND, CODE_NOT_FOUND, "entry doesn't exist");
-        let (_, v) = nf.render(&[Fault::NotFoundWrongCode].into());
-        assert_eq!(v["error"]["code"], "2");
     }
 
     #[test]

@@ -1,12 +1,41 @@
 //! Fault switches: each one makes the mock break exactly one rule of the contract, so the
 //! harness's own tests can prove that every check catches what it claims to catch. None of them
 //! is on unless asked for; the default mock keeps every rule.
+//!
+//! Each fault says where it is implemented ([`Fault::layer`]). The faults that only rewrite an
+//! otherwise-correct answer (a status, a field of the envelope, a value, a link) are all here, in
+//! [`rewrite`], applied once to every answer after the handler; the handler itself always answers
+//! by the contract. The faults that change what the mock does (serves, stores, accepts, selects,
+//! filters, orders, pages) stay where that behaviour is, so that it happens for real.
 
+use super::answer::{Answer, Body, Made};
+use super::query::{START_PARAM, Shape, Table};
+use axum::http::StatusCode;
+use serde_json::Value;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
+/// Where in the mock a fault is implemented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer {
+    /// [`rewrite`] (this file): bends the finished answer, after the handler.
+    Rewrite,
+    /// `handler/auth.rs`: who a request runs as.
+    Auth,
+    /// `handler/routing.rs`: which endpoints and methods are served.
+    Routing,
+    /// `query.rs`: which records and fields the query engine selects, filters, orders and pages,
+    /// and which query parameters it accepts.
+    Query,
+    /// `handler/validate.rs`: what a write body may hold, and the value that is stored.
+    Validation,
+    /// `handler/writes.rs`: what a write stores.
+    Store,
+}
+
 macro_rules! faults {
-    ($( $variant:ident = $name:literal : $desc:literal, )*) => {
+    ($( $variant:ident = $name:literal @ $layer:ident : $desc:literal, )*) => {
         /// One deliberate defect of the mock (`--fault NAME`).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Fault {
@@ -26,66 +55,71 @@ macro_rules! faults {
             pub fn description(self) -> &'static str {
                 match self { $( Fault::$variant => $desc, )* }
             }
+
+            /// Where the mock implements it.
+            pub fn layer(self) -> Layer {
+                match self { $( Fault::$variant => Layer::$layer, )* }
+            }
         }
     };
 }
 
 faults! {
-    WrongType = "wrong-type":
+    WrongType = "wrong-type" @ Rewrite:
         "GET answers render every boolean field as the string \"true\"/\"false\"",
-    MissingKey = "missing-key":
+    MissingKey = "missing-key" @ Rewrite:
         "GET answers omit the first key field of each record (uuid, owner.uuid)",
-    LeakSecret = "leak-secret":
+    LeakSecret = "leak-secret" @ Query:
         "GET returns stored write-only and POST-response-only fields when fields=* or when named in fields",
-    FieldsIgnored = "fields-ignored":
+    FieldsIgnored = "fields-ignored" @ Query:
         "the fields parameter is ignored (collections give keys only, instances every field)",
-    FieldsExtra = "fields-extra":
+    FieldsExtra = "fields-extra" @ Query:
         "fields=a,b returns every gettable field anyway",
-    FilterIgnored = "filter-ignored":
+    FilterIgnored = "filter-ignored" @ Query:
         "query filters on GET are accepted and not applied",
-    FilterNegated = "filter-negated":
+    FilterNegated = "filter-negated" @ Query:
         "query filters on GET select the records that do NOT match",
-    MaxRecordsIgnored = "max-records-ignored":
+    MaxRecordsIgnored = "max-records-ignored" @ Query:
         "max_records is ignored: every record, no next link",
-    PagingSkip = "paging-skip":
+    PagingSkip = "paging-skip" @ Rewrite:
         "the next link skips one record",
-    PagingRepeat = "paging-repeat":
+    PagingRepeat = "paging-repeat" @ Rewrite:
         "the next link repeats the last record of the page",
-    NumRecordsWrong = "num-records-wrong":
+    NumRecordsWrong = "num-records-wrong" @ Rewrite:
         "collection GET reports num_records one more than the records returned",
-    OrderIgnored = "order-ignored":
+    OrderIgnored = "order-ignored" @ Query:
         "order_by is accepted and not applied",
-    OrderReversed = "order-reversed":
+    OrderReversed = "order-reversed" @ Query:
         "order_by sorts in the opposite direction",
-    PatchReadOnlyAccepted = "patch-read-only-accepted":
+    PatchReadOnlyAccepted = "patch-read-only-accepted" @ Validation:
         "read-only fields in a PATCH body are silently ignored (200) instead of 262196",
-    PatchOwnerAccepted = "patch-owner-accepted":
+    PatchOwnerAccepted = "patch-owner-accepted" @ Validation:
         "PATCH-forbidden fields (owner.name, owner.uuid) are silently ignored (200) instead of 262196",
-    RangeUnchecked = "range-unchecked":
+    RangeUnchecked = "range-unchecked" @ Validation:
         "values outside enum, minimum, maximum or length are accepted and stored (type still checked)",
-    PatchPartial = "patch-partial":
+    PatchPartial = "patch-partial" @ Store:
         "a PATCH rejected for one invalid field has already stored its other valid fields",
-    CrlfKept = "crlf-kept":
+    CrlfKept = "crlf-kept" @ Validation:
         "CRLF is stored and returned as CRLF",
-    PatchNotStored = "patch-not-stored":
+    PatchNotStored = "patch-not-stored" @ Store:
         "PATCH answers 200 but stores nothing",
-    ErrorCodeNumber = "error-code-number":
+    ErrorCodeNumber = "error-code-number" @ Rewrite:
         "error envelopes carry code as a JSON number",
-    ErrorMessageMissing = "error-message-missing":
+    ErrorMessageMissing = "error-message-missing" @ Rewrite:
         "error envelopes lack message",
-    NotFoundWrongCode = "not-found-wrong-code":
+    NotFoundWrongCode = "not-found-wrong-code" @ Rewrite:
         "a missing record answers 404 with code \"2\" instead of \"4\"",
-    BadInput500 = "bad-input-500":
+    BadInput500 = "bad-input-500" @ Rewrite:
         "malformed JSON or a non-object body answers 500 (with the envelope) instead of 400",
-    UnknownParamIgnored = "unknown-param-ignored":
+    UnknownParamIgnored = "unknown-param-ignored" @ Query:
         "unknown query parameters are ignored instead of 400/262179",
-    AdminOnlyUnenforced = "admin-only-unenforced":
+    AdminOnlyUnenforced = "admin-only-unenforced" @ Validation:
         "the SVM administrator may change admin-only fields",
-    AuthUnenforced = "auth-unenforced":
+    AuthUnenforced = "auth-unenforced" @ Auth:
         "requests without (or with wrong) credentials are served as the admin",
-    MethodNotAllowedAccepted = "method-not-allowed-accepted":
+    MethodNotAllowedAccepted = "method-not-allowed-accepted" @ Rewrite:
         "a method the catalog does not list answers 200 {} instead of 405",
-    VersionGateIgnored = "version-gate-ignored":
+    VersionGateIgnored = "version-gate-ignored" @ Routing:
         "endpoints introduced after --ontap-version are served",
 }
 
@@ -106,6 +140,153 @@ impl FromStr for Fault {
                 let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
                 format!("unknown fault {s:?}; expected one of: {}", names.join(", "))
             })
+    }
+}
+
+/// The fault layer: bends a finished answer as the [`Layer::Rewrite`] faults ask, once, after the
+/// handler. Without such a fault on, the answer passes untouched (and unparsed).
+pub(crate) fn rewrite<'a>(faults: &BTreeSet<Fault>, mut a: Answer<'a>) -> Answer<'a> {
+    let on = |f: Fault| faults.contains(&f);
+    match a.made {
+        Made::Error {
+            bad_input,
+            not_allowed,
+        } => {
+            if not_allowed && on(Fault::MethodNotAllowedAccepted) {
+                return Answer::empty();
+            }
+            if bad_input && on(Fault::BadInput500) {
+                a.status = StatusCode::INTERNAL_SERVER_ERROR;
+            }
+            let not_found = a.status == StatusCode::NOT_FOUND;
+            if let Body::Json(v) = &mut a.body
+                && let Some(err) = v.get_mut("error").and_then(Value::as_object_mut)
+            {
+                if not_found
+                    && on(Fault::NotFoundWrongCode)
+                    && err.get("code").and_then(Value::as_str)
+                        == Some(super::errors::CODE_NOT_FOUND)
+                {
+                    err.insert("code".into(), Value::String("2".into()));
+                }
+                if on(Fault::ErrorMessageMissing) {
+                    err.shift_remove("message");
+                }
+                if on(Fault::ErrorCodeNumber)
+                    && let Some(code) = err.get_mut("code")
+                    && let Some(n) = code.as_str().and_then(|c| c.parse::<u64>().ok())
+                {
+                    *code = Value::from(n);
+                }
+            }
+        }
+        Made::Read {
+            table,
+            shape,
+            start,
+        } => {
+            let collection = shape == Shape::Collection;
+            let wanted = on(Fault::WrongType)
+                || on(Fault::MissingKey)
+                || (collection
+                    && (on(Fault::NumRecordsWrong)
+                        || on(Fault::PagingSkip)
+                        || on(Fault::PagingRepeat)));
+            if !wanted {
+                return a;
+            }
+            let mut v = match a.body {
+                Body::Json(v) => v,
+                Body::Text(t) => match serde_json::from_slice(&t) {
+                    Ok(v) => v,
+                    Err(_) => {
+                        a.body = Body::Text(t);
+                        return a;
+                    }
+                },
+            };
+            bend_read(faults, table, shape, start, &mut v);
+            a.body = Body::Json(v);
+        }
+        Made::Other => {}
+    }
+    a
+}
+
+/// The rewrites of a GET answer: each record's values and keys, the count and the next link.
+fn bend_read(faults: &BTreeSet<Fault>, table: &Table, shape: Shape, start: usize, v: &mut Value) {
+    let on = |f: Fault| faults.contains(&f);
+    let records: Vec<&mut Value> = match shape {
+        Shape::Collection => match v.get_mut("records").and_then(Value::as_array_mut) {
+            Some(list) => list.iter_mut().collect(),
+            None => Vec::new(),
+        },
+        Shape::Instance => vec![&mut *v],
+    };
+    for rec in records {
+        if on(Fault::MissingKey)
+            && let Some(key) = table.first_key_path()
+        {
+            remove_leaf(rec, key);
+        }
+        if on(Fault::WrongType) {
+            for f in &table.res.fields {
+                if let Some(b) = leaf_mut(rec, &f.path)
+                    && let Value::Bool(x) = *b
+                {
+                    *b = Value::String(x.to_string());
+                }
+            }
+        }
+    }
+    if shape != Shape::Collection {
+        return;
+    }
+    if on(Fault::NumRecordsWrong)
+        && let Some(n) = v.get_mut("num_records")
+        && let Some(x) = n.as_u64()
+    {
+        *n = Value::from(x + 1);
+    }
+    if (on(Fault::PagingSkip) || on(Fault::PagingRepeat))
+        && let Some(Value::String(href)) = v.pointer_mut("/_links/next/href")
+    {
+        let marker = format!("{START_PARAM}=");
+        if let Some((head, n)) = href.rsplit_once(&marker)
+            && let Ok(mut n) = n.parse::<usize>()
+        {
+            if on(Fault::PagingSkip) {
+                n += 1;
+            }
+            if on(Fault::PagingRepeat) && n > start {
+                n -= 1;
+            }
+            *href = format!("{head}{marker}{n}");
+        }
+    }
+}
+
+fn leaf_mut<'v>(v: &'v mut Value, path: &str) -> Option<&'v mut Value> {
+    path.split('.').try_fold(v, |v, p| v.get_mut(p))
+}
+
+/// Removes a dotted field, and the objects it leaves empty (an answer never holds `{}`).
+fn remove_leaf(v: &mut Value, path: &str) {
+    let Some(obj) = v.as_object_mut() else {
+        return;
+    };
+    match path.split_once('.') {
+        None => {
+            obj.shift_remove(path);
+        }
+        Some((head, rest)) => {
+            if let Some(inner) = obj.get_mut(head) {
+                remove_leaf(inner, rest);
+                if inner.as_object().is_some_and(|m| m.is_empty()) {
+                    obj.shift_remove(head);
+                }
+            }
+        }
     }
 }
 
@@ -145,6 +326,78 @@ mod tests {
             e.contains("\"nope\"")
                 && e.contains("wrong-type")
                 && e.contains("version-gate-ignored")
+        );
+    }
+
+    fn envelope(a: Answer<'_>) -> Value {
+        match a.body {
+            Body::Json(v) => v,
+            Body::Text(t) => serde_json::from_slice(&t).unwrap(),
+        }
+    }
+
+    #[test]
+    fn envelope_rewrites() {
+        use crate::mock::errors::{ApiError, CODE_NOT_FOUND};
+        let e = ApiError::cannot_set("scope");
+        let a = rewrite(&BTreeSet::new(), Answer::error(e.clone()));
+        assert_eq!(a.status, StatusCode::BAD_REQUEST);
+        assert_eq!(envelope(a)["error"]["code"], "262196");
+        let v = envelope(rewrite(
+            &[Fault::ErrorCodeNumber].into(),
+            Answer::error(e.clone()),
+        ));
+        assert_eq!(v["error"]["code"], 262196);
+        let v = envelope(rewrite(
+            &[Fault::ErrorMessageMissing].into(),
+            Answer::error(e),
+        ));
+        assert!(v["error"].get("message").is_none());
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"error":{"code":"262196","target":"scope"}}"#
+        );
+        let a = rewrite(
+            &[Fault::BadInput500].into(),
+            Answer::error(ApiError::bad_input("x")),
+        );
+        assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
+        let nf = ApiError::new(StatusCode::NOT_FOUND, CODE_NOT_FOUND, "entry doesn't exist");
+        let v = envelope(rewrite(
+            &[Fault::NotFoundWrongCode].into(),
+            Answer::error(nf),
+        ));
+        assert_eq!(v["error"]["code"], "2");
+        let a = rewrite(
+            &[Fault::MethodNotAllowedAccepted].into(),
+            Answer::not_allowed("PUT", "/api/x", &["GET"]),
+        );
+        assert_eq!(a.status, StatusCode::OK);
+        assert!(a.allow.is_none());
+        assert_eq!(envelope(a), serde_json::json!({}));
+    }
+
+    #[test]
+    fn every_fault_has_a_layer_and_rewrite_faults_are_the_documented_ones() {
+        let rewrites: Vec<&str> = Fault::ALL
+            .iter()
+            .filter(|f| f.layer() == Layer::Rewrite)
+            .map(|f| f.name())
+            .collect();
+        assert_eq!(
+            rewrites,
+            [
+                "wrong-type",
+                "missing-key",
+                "paging-skip",
+                "paging-repeat",
+                "num-records-wrong",
+                "error-code-number",
+                "error-message-missing",
+                "not-found-wrong-code",
+                "bad-input-500",
+                "method-not-allowed-accepted",
+            ]
         );
     }
 

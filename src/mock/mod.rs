@@ -3,9 +3,14 @@
 //! the catalog generically from `specs/` (one handler, one query engine), the discovery endpoints
 //! by hand, HTTPS with Basic auth and two roles, and fault switches that each break one rule.
 //!
+//! A request goes `handler` (auth, body, routing, reads/writes on the `store` through the `query`
+//! engine) -> an `answer` that keeps the contract -> `faults::rewrite` (the faults that only bend
+//! an answer) -> the wire. `errors` holds the mock's own copy of ONTAP's error codes.
+//!
 //! [`app`] builds the axum router (in-process tests); [`spawn`] serves it on a socket (the CLI,
 //! integration tests, the engine's embedded target).
 
+mod answer;
 pub mod errors;
 pub mod faults;
 mod handler;

@@ -119,6 +119,11 @@ impl Table {
         }
     }
 
+    /// The path of the first key field (`uuid`, `owner.uuid`), if the resource has keys.
+    pub fn first_key_path(&self) -> Option<&str> {
+        self.first_key.map(|i| self.res.fields[i].path.as_str())
+    }
+
     /// Whether a record's keys equal these values.
     pub fn has_keys(&self, record: &Value, keys: &[(String, String)]) -> bool {
         keys.iter().all(|(k, v)| {
@@ -610,20 +615,12 @@ pub fn post_selection(table: &Table) -> Selection {
 pub struct Render {
     /// `application/hal+json` (or `*/*`, or no Accept): self links on records and collections.
     pub hal: bool,
-    /// A GET answer: the `wrong-type` and `missing-key` faults apply.
-    pub get: bool,
 }
 
 /// Projects one stored record into an answer, as a JSON value.
-pub fn project(
-    table: &Table,
-    record: &Value,
-    sel: &Selection,
-    render: Render,
-    faults: &BTreeSet<Fault>,
-) -> Value {
+pub fn project(table: &Table, record: &Value, sel: &Selection, render: Render) -> Value {
     let mut buf = Vec::with_capacity(512);
-    write_record(&mut buf, table, Row::plain(record), sel, render, faults);
+    write_record(&mut buf, table, Row::plain(record), sel, render);
     serde_json::from_slice(&buf).unwrap_or_else(|_| Value::Object(Map::new()))
 }
 
@@ -635,22 +632,11 @@ pub fn write_record(
     row: Row<'_>,
     sel: &Selection,
     render: Render,
-    faults: &BTreeSet<Fault>,
 ) {
-    let ctx = WriteCtx {
-        table,
-        sel,
-        wrong_type: render.get && faults.contains(&Fault::WrongType),
-        skip_key: if render.get && faults.contains(&Fault::MissingKey) {
-            table.first_key
-        } else {
-            None
-        },
-    };
+    let ctx = WriteCtx { table, sel };
     buf.push(b'{');
     let mut first = true;
-    let rendered = row.rendered.filter(|_| !ctx.wrong_type);
-    match (rendered, row.value.as_object()) {
+    match (row.rendered, row.value.as_object()) {
         (Some(r), _) => write_children_rendered(buf, &table.tree, r, &ctx, &mut first),
         (None, Some(obj)) => write_children(buf, &table.tree, obj, &ctx, &mut first),
         (None, None) => {}
@@ -672,16 +658,12 @@ pub fn write_record(
 struct WriteCtx<'a> {
     table: &'a Table,
     sel: &'a Selection,
-    wrong_type: bool,
-    skip_key: Option<usize>,
 }
 
 impl WriteCtx<'_> {
     /// Whether field `i` belongs in the answer (if it has a value).
     fn shows(&self, i: usize) -> bool {
-        self.sel.mask[i]
-            && self.skip_key != Some(i)
-            && (self.sel.secrets || self.table.res.fields[i].gettable())
+        self.sel.mask[i] && (self.sel.secrets || self.table.res.fields[i].gettable())
     }
 }
 
@@ -817,12 +799,7 @@ fn write_children(
                     continue;
                 };
                 write_raw_key(buf, key, first);
-                match v {
-                    Value::Bool(b) if ctx.wrong_type => {
-                        buf.extend_from_slice(if *b { b"\"true\"" } else { b"\"false\"" })
-                    }
-                    other => write_json(buf, other),
-                }
+                write_json(buf, v);
             }
             Node::Object {
                 name,
@@ -960,7 +937,6 @@ pub fn collection_get(
             Ordering::Equal
         });
     }
-    let extra = usize::from(faults.contains(&Fault::NumRecordsWrong));
     let self_href = || {
         if plan.raw_query.is_empty() {
             table.collection_path.clone()
@@ -970,7 +946,7 @@ pub fn collection_get(
     };
     let mut buf: Vec<u8> = Vec::with_capacity(256 + rows.len() * 320);
     if plan.return_records == Some(false) {
-        buf.extend_from_slice(format!("{{\"num_records\":{}", rows.len() + extra).as_bytes());
+        buf.extend_from_slice(format!("{{\"num_records\":{}", rows.len()).as_bytes());
         if render.hal {
             buf.extend_from_slice(b",\"_links\":{\"self\":{\"href\":");
             write_json(&mut buf, &Value::String(self_href()));
@@ -993,27 +969,16 @@ pub fn collection_get(
             .min(total),
     };
     let page = &rows[start..end];
-    let next = if end < total {
-        let mut n = end;
-        if faults.contains(&Fault::PagingSkip) {
-            n += 1;
-        }
-        if faults.contains(&Fault::PagingRepeat) && n > start {
-            n -= 1;
-        }
-        Some(n)
-    } else {
-        None
-    };
+    let next = (end < total).then_some(end);
     let sel = select(table, plan, Shape::Collection, faults);
     buf.extend_from_slice(b"{\"records\":[");
     for (i, r) in page.iter().enumerate() {
         if i > 0 {
             buf.push(b',');
         }
-        write_record(&mut buf, table, *r, &sel, render, faults);
+        write_record(&mut buf, table, *r, &sel, render);
     }
-    buf.extend_from_slice(format!("],\"num_records\":{}", page.len() + extra).as_bytes());
+    buf.extend_from_slice(format!("],\"num_records\":{}", page.len()).as_bytes());
     let next_href = next.map(|n| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());
         for (k, v) in &plan.carry {
@@ -1111,7 +1076,7 @@ mod tests {
         let faults_sets: Vec<BTreeSet<Fault>> = vec![
             BTreeSet::new(),
             [Fault::LeakSecret].into(),
-            [Fault::MissingKey].into(),
+            [Fault::FieldsExtra].into(),
         ];
         for fam in &spec.families {
             let res = spec.resource(&fam.resource).unwrap();
@@ -1144,7 +1109,7 @@ mod tests {
                     for shape in [Shape::Collection, Shape::Instance] {
                         let sel = select(&table, &plan, shape, faults);
                         for hal in [true, false] {
-                            let render = Render { hal, get: true };
+                            let render = Render { hal };
                             for rec in &store.records[&fam.family] {
                                 let mut a = Vec::new();
                                 let mut b = Vec::new();
@@ -1152,15 +1117,8 @@ mod tests {
                                     value: rec.value(),
                                     rendered: Some(rec.rendered(&table)),
                                 };
-                                write_record(&mut a, &table, cached, &sel, render, faults);
-                                write_record(
-                                    &mut b,
-                                    &table,
-                                    Row::plain(rec.value()),
-                                    &sel,
-                                    render,
-                                    faults,
-                                );
+                                write_record(&mut a, &table, cached, &sel, render);
+                                write_record(&mut b, &table, Row::plain(rec.value()), &sel, render);
                                 assert_eq!(
                                     String::from_utf8(a).unwrap(),
                                     String::from_utf8(b).unwrap(),

@@ -82,6 +82,8 @@ pub struct Store {
     /// Family name to `{"cluster": {...}, "svm": {...}}`: values a POST fills in for a record of
     /// that owner kind (read-only fields the client cannot send).
     pub post_defaults: Map<String, Value>,
+    /// The singleton families: their one record is written back as an object, not an array.
+    pub singletons: BTreeSet<String>,
 }
 
 const ROOT_KEYS: &[&str] = &[
@@ -250,13 +252,33 @@ impl Store {
                 let res = spec
                     .resource(&fam.resource)
                     .ok_or_else(|| ferr(&at, "a family whose resource the catalog defines"))?;
-                let list = list
-                    .as_array()
-                    .ok_or_else(|| ferr(&at, format!("an array of {} records", res.name)))?;
+                // A singleton family holds its one record as an object; any other an array.
+                let singleton = spec.singleton_of(fam_name).is_some();
+                let one;
+                let list = if singleton {
+                    if !list.is_object() {
+                        return Err(ferr(
+                            &at,
+                            format!(
+                                "the one {} record (a JSON object: {fam_name} is a singleton)",
+                                res.name
+                            ),
+                        ));
+                    }
+                    one = vec![list.clone()];
+                    &one
+                } else {
+                    list.as_array()
+                        .ok_or_else(|| ferr(&at, format!("an array of {} records", res.name)))?
+                };
                 let mut out = Vec::new();
                 let mut seen = BTreeSet::new();
                 for (i, rec) in list.iter().enumerate() {
-                    let rat = format!("{at}/{i}");
+                    let rat = if singleton {
+                        at.clone()
+                    } else {
+                        format!("{at}/{i}")
+                    };
                     let mut rec = check_record(res, &rat, rec)?;
                     let keys: Vec<String> = res
                         .keys
@@ -360,6 +382,12 @@ impl Store {
             accounts,
             records,
             post_defaults,
+            singletons: spec
+                .families
+                .iter()
+                .filter(|f| spec.singleton_of(&f.family).is_some())
+                .map(|f| f.family.clone())
+                .collect(),
         })
     }
 
@@ -372,11 +400,13 @@ impl Store {
         let recs: Map<String, Value> = self
             .records
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    Value::Array(v.iter().map(|r| r.value.clone()).collect()),
-                )
+            .filter_map(|(k, v)| {
+                let list = if self.singletons.contains(k) {
+                    v.first()?.value.clone()
+                } else {
+                    Value::Array(v.iter().map(|r| r.value.clone()).collect())
+                };
+                Some((k.clone(), list))
             })
             .collect();
         root.insert("records".into(), Value::Object(recs));

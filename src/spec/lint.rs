@@ -76,7 +76,7 @@ fn schema_for(spec: &Spec, ex: &Example, value: &Value) -> Option<String> {
     if value.as_object().is_some_and(|o| o.is_empty()) {
         return Some("empty_response".into());
     }
-    if ep.kind() == Kind::Instance {
+    if matches!(ep.kind(), Kind::Instance | Kind::Singleton) {
         return ep.method(Method::GET)?.responses.get("200").cloned();
     }
     Some(ep.resource.clone())

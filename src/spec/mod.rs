@@ -426,6 +426,13 @@ impl Spec {
             .find(|e| e.family == ep.family && e.kind() == Kind::Collection)
     }
 
+    /// The singleton endpoint of a family, if it is one.
+    pub fn singleton_of(&self, family: &str) -> Option<&Endpoint> {
+        self.endpoints
+            .iter()
+            .find(|e| e.family == family && e.kind() == Kind::Singleton)
+    }
+
     /// The instance endpoint of the same family.
     pub fn instance_of(&self, ep: &Endpoint) -> Option<&Endpoint> {
         self.endpoints
@@ -644,12 +651,12 @@ fn walk_keywords(
         } else if k == "x-ontap-keys" {
             let ok = child
                 .as_array()
-                .is_some_and(|a| !a.is_empty() && a.iter().all(Value::is_string));
+                .is_some_and(|a| a.iter().all(Value::is_string));
             if !ok {
                 return Err(SpecError::new(
                     f,
                     here,
-                    "a non-empty array of dotted field names",
+                    "an array of dotted field names (empty only for a singleton's resource)",
                 ));
             }
         } else if k == "x-ontap-derived-from" {
@@ -1114,10 +1121,72 @@ fn check_endpoint(
             return Err(SpecError::new(
                 file,
                 format!("{at}/kind"),
-                "\"collection\" for a path without keys",
+                "\"collection\" or \"singleton\" for a path without keys",
+            ));
+        }
+        Kind::Singleton if keys != 0 => {
+            return Err(SpecError::new(
+                file,
+                format!("{at}/kind"),
+                "\"instance\" for a path with keys (a singleton path has no keys)",
             ));
         }
         _ => {}
+    }
+    for m in ep.methods.keys() {
+        if !ep.kind.allows(*m) {
+            return Err(SpecError::new(
+                file,
+                format!("{at}/methods/{m}"),
+                "GET or PATCH only on a singleton (its one record is neither created nor deleted)",
+            ));
+        }
+    }
+    if ep.kind != Kind::Singleton && res.keys.is_empty() {
+        return Err(SpecError::new(
+            file,
+            "/resource",
+            format!(
+                "a resource with keys (x-ontap-keys) for a family with collection or instance paths, found {:?} without keys",
+                res.name
+            ),
+        ));
+    }
+    if ep.kind == Kind::Singleton {
+        for (m, def) in &ep.methods {
+            if let Some(i) = def
+                .query
+                .iter()
+                .position(|q| COLLECTION_ONLY_PARAMS.contains(&q.as_str()))
+            {
+                return Err(SpecError::new(
+                    file,
+                    format!("{at}/methods/{m}/query/{i}"),
+                    format!(
+                        "no collection parameter on a singleton (fields, return_timeout), found {:?}",
+                        def.query[i]
+                    ),
+                ));
+            }
+        }
+        if let Some(i) = fam.endpoints.iter().position(|o| o.kind != Kind::Singleton) {
+            return Err(SpecError::new(
+                file,
+                format!("/endpoints/{i}/kind"),
+                "\"singleton\": a family with a singleton endpoint has no other kind of endpoint",
+            ));
+        }
+        if !res.keys.is_empty() {
+            return Err(SpecError::new(
+                file,
+                "/resource",
+                format!(
+                    "a resource without keys for a singleton family (x-ontap-keys: []), found {:?} with keys {}",
+                    res.name,
+                    res.keys.join(", ")
+                ),
+            ));
+        }
     }
     if ep.methods.is_empty() {
         return Err(SpecError::new(

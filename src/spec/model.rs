@@ -89,13 +89,30 @@ impl fmt::Display for Method {
     }
 }
 
-/// A collection path lists records; an instance path names one record by its keys.
+/// A collection path lists records; an instance path names one record by its keys; a singleton
+/// path (`/api/cluster`, `/api/security`) is the one record of its family, without keys, read with
+/// GET and changed with PATCH only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Collection,
     Instance,
+    Singleton,
 }
+
+impl Kind {
+    /// The methods a path of this kind may list.
+    pub fn allows(self, m: Method) -> bool {
+        match self {
+            Kind::Collection | Kind::Instance => true,
+            Kind::Singleton => matches!(m, Method::GET | Method::PATCH),
+        }
+    }
+}
+
+/// The query parameters that only make sense on a list of records (refused on a singleton).
+pub const COLLECTION_ONLY_PARAMS: &[&str] =
+    &["filters", "max_records", "return_records", "order_by"];
 
 /// One `specs/endpoints/<family>.json` file.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,0 +1,171 @@
+//! What the mock answers, between the request handler and the wire. The handler builds an
+//! [`Answer`] that keeps every rule of the contract; the fault layer ([`super::faults::rewrite`])
+//! may then bend it, knowing what kind of answer it is ([`Made`]); [`Answer::into_response`] puts
+//! it on the wire. Keeping the answer in this shape until the end is what lets the faults that
+//! only rewrite an answer live in one place instead of in the handler's branches.
+
+use super::errors::ApiError;
+use super::query::{Shape, Table};
+use axum::body::Body as HttpBody;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::Response;
+use serde_json::{Map, Value};
+
+/// The body of an answer.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// A JSON value, serialised on the way out.
+    Json(Value),
+    /// JSON text the query engine wrote straight from the store (the GET hot path).
+    Text(Vec<u8>),
+}
+
+/// What made an answer: the facts the fault layer needs to rewrite it.
+#[derive(Debug, Clone, Copy)]
+pub enum Made<'a> {
+    /// A GET served from the records of a resource (catalog or discovery).
+    Read {
+        table: &'a Table,
+        shape: Shape,
+        /// The paging position the request asked for (`start.index`, 0 without it).
+        start: usize,
+    },
+    /// An error envelope.
+    Error {
+        /// Malformed input (bad JSON, a body that is not an object, bad encoding).
+        bad_input: bool,
+        /// A method the path does not list (405).
+        not_allowed: bool,
+    },
+    /// Any other answer (the answers of PATCH, POST and DELETE).
+    Other,
+}
+
+/// One answer, before it becomes an HTTP response.
+#[derive(Debug, Clone)]
+pub struct Answer<'a> {
+    pub status: StatusCode,
+    pub body: Body,
+    pub made: Made<'a>,
+    /// `Location` (201 of a POST).
+    pub location: Option<String>,
+    /// `Allow` (405).
+    pub allow: Option<String>,
+    /// `WWW-Authenticate` (401).
+    pub challenge: bool,
+}
+
+impl<'a> Answer<'a> {
+    fn new(status: StatusCode, body: Body, made: Made<'a>) -> Self {
+        Answer {
+            status,
+            body,
+            made,
+            location: None,
+            allow: None,
+            challenge: false,
+        }
+    }
+
+    /// 200 with a JSON value.
+    pub fn ok(v: Value) -> Self {
+        Answer::new(StatusCode::OK, Body::Json(v), Made::Other)
+    }
+
+    /// 200 `{}`.
+    pub fn empty() -> Self {
+        Answer::ok(Value::Object(Map::new()))
+    }
+
+    /// 201 with the new record's path in `Location`.
+    pub fn created(v: Value, location: String) -> Self {
+        let mut a = Answer::new(StatusCode::CREATED, Body::Json(v), Made::Other);
+        a.location = Some(location);
+        a
+    }
+
+    /// 200 with a GET answer of `table`'s records.
+    pub fn read(table: &'a Table, shape: Shape, start: usize, body: Body) -> Self {
+        Answer::new(
+            StatusCode::OK,
+            body,
+            Made::Read {
+                table,
+                shape,
+                start,
+            },
+        )
+    }
+
+    /// The error envelope of `e`.
+    pub fn error(e: ApiError) -> Self {
+        Answer::new(
+            e.status,
+            Body::Json(e.envelope()),
+            Made::Error {
+                bad_input: e.bad_input,
+                not_allowed: false,
+            },
+        )
+    }
+
+    /// 405 for a method `path` does not list, with `Allow`.
+    pub fn not_allowed(method: &str, path: &str, allowed: &[&str]) -> Self {
+        let e = ApiError::method_not_allowed(method, path, allowed);
+        let mut a = Answer::new(
+            e.status,
+            Body::Json(e.envelope()),
+            Made::Error {
+                bad_input: false,
+                not_allowed: true,
+            },
+        );
+        a.allow = Some(allowed.join(", "));
+        a
+    }
+
+    /// 401, with the Basic challenge.
+    pub fn unauthorized() -> Self {
+        let mut a = Answer::error(ApiError::unauthorized());
+        a.challenge = true;
+        a
+    }
+
+    /// The HTTP response; `hal` picks the content type.
+    pub fn into_response(self, hal: bool) -> Response {
+        let bytes = match self.body {
+            Body::Json(v) => serde_json::to_vec(&v).unwrap_or_else(|_| b"{}".to_vec()),
+            Body::Text(b) => b,
+        };
+        let mut resp = Response::new(HttpBody::from(bytes));
+        *resp.status_mut() = self.status;
+        let headers = resp.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(if hal {
+                "application/hal+json"
+            } else {
+                "application/json"
+            }),
+        );
+        if self.challenge {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"ontap-conform mock\""),
+            );
+        }
+        if let Some(h) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            headers.insert(header::LOCATION, h);
+        }
+        if let Some(h) = self.allow.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            headers.insert(header::ALLOW, h);
+        }
+        resp
+    }
+}
+
+impl From<ApiError> for Answer<'_> {
+    fn from(e: ApiError) -> Self {
+        Answer::error(e)
+    }
+}

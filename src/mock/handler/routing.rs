@@ -1,0 +1,107 @@
+//! Where a request goes: a path becomes a discovery endpoint or a catalog endpoint with its key
+//! values (`Spec::route`), gated by the version the mock plays and by the methods the catalog
+//! lists (405 with `Allow` otherwise). Nothing is read or changed here.
+
+use super::Mock;
+use crate::mock::Fault;
+use crate::mock::answer::Answer;
+use crate::mock::errors::ApiError;
+use crate::mock::query::Table;
+use crate::spec::Endpoint;
+use crate::spec::model::Method;
+
+/// What a request addresses.
+pub(super) enum Target<'a> {
+    /// A hand-written discovery endpoint (GET only): the collection, or one record by its keys.
+    Discovery {
+        table: &'static Table,
+        keys: Vec<String>,
+    },
+    /// A catalog endpoint, with a method it serves.
+    Catalog(CatalogRoute<'a>),
+    /// Answered by routing itself: no such path, a later version, a method the path does not list.
+    Refused(Answer<'a>),
+}
+
+/// A catalog endpoint, ready to serve.
+pub(super) struct CatalogRoute<'a> {
+    pub ep: &'static Endpoint,
+    /// The path's key values, by key name.
+    pub keys: Vec<(String, String)>,
+    pub method: Method,
+    pub table: &'a Table,
+    /// The query parameters the catalog allows for the method.
+    pub query: &'static [String],
+}
+
+impl Mock {
+    /// Routes a request, or refuses it (404 for an unknown path or one of a later version, 405
+    /// for a method the path does not list, the catalog's error for a removed method).
+    pub(super) fn route(&self, method: &axum::http::Method, path: &str) -> Target<'_> {
+        let trimmed = if path.len() > 1 {
+            path.trim_end_matches('/')
+        } else {
+            path
+        };
+        if let Some((table, keys)) = self.discovery_route(trimmed) {
+            if method != axum::http::Method::GET {
+                return Target::Refused(Answer::not_allowed(method.as_str(), trimmed, &["GET"]));
+            }
+            return Target::Discovery { table, keys };
+        }
+        let spec = self.cfg.spec;
+        let Some((ep, keys)) = spec.route(trimmed) else {
+            return Target::Refused(ApiError::api_not_found().into());
+        };
+        if !ep.available_in(self.cfg.version) && !self.has(Fault::VersionGateIgnored) {
+            return Target::Refused(ApiError::api_not_found().into());
+        }
+        let allowed: Vec<&str> = ep.methods().map(Method::as_str).collect();
+        let Some(m) = Method::parse(method.as_str()).filter(|m| ep.has(*m)) else {
+            return Target::Refused(Answer::not_allowed(method.as_str(), path, &allowed));
+        };
+        if let Some(removed) = ep.method_removed_in(m, self.cfg.version) {
+            return Target::Refused(
+                ApiError::new(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    &removed.code,
+                    removed.message.clone(),
+                )
+                .into(),
+            );
+        }
+        let Some(table) = self.tables.get(&ep.family) else {
+            return Target::Refused(ApiError::api_not_found().into());
+        };
+        let Some(mdef) = ep.method(m) else {
+            return Target::Refused(ApiError::api_not_found().into());
+        };
+        Target::Catalog(CatalogRoute {
+            ep,
+            keys,
+            method: m,
+            table,
+            query: &mdef.query,
+        })
+    }
+
+    /// The discovery endpoint a path names, with its key values; None for any other path.
+    fn discovery_route(&self, path: &str) -> Option<(&'static Table, Vec<String>)> {
+        let d = self.disc;
+        if path == d.cluster.collection_path {
+            return Some((&d.cluster, Vec::new()));
+        }
+        [&d.svms, &d.accounts].into_iter().find_map(|t| {
+            let rest = path.strip_prefix(t.collection_path.as_str())?;
+            if rest.is_empty() {
+                return Some((t, Vec::new()));
+            }
+            let parts: Vec<String> = rest
+                .strip_prefix('/')?
+                .split('/')
+                .map(crate::spec::decode_segment)
+                .collect::<Option<_>>()?;
+            (parts.len() == t.res.keys.len()).then_some((t, parts))
+        })
+    }
+}

@@ -1,0 +1,113 @@
+//! The shared state of one running mock: its configuration, the query engine's table of every
+//! catalog family, the credentials, and the store behind a lock, with the state file written
+//! after every change. Built once at start; every request borrows it.
+
+use super::auth::Credentials;
+use super::discovery::{Discovery, discovery};
+use crate::error::{Error, Result};
+use crate::mock::MockConfig;
+use crate::mock::query::Table;
+use crate::mock::store::Store;
+use crate::spec::model::Kind;
+use std::collections::BTreeMap;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// The shared state of one mock.
+pub struct Mock {
+    pub(super) cfg: MockConfig,
+    /// Family name to the table the query engine serves it from.
+    pub(super) tables: BTreeMap<String, Table>,
+    pub(super) disc: &'static Discovery,
+    pub(super) creds: Credentials,
+    store: RwLock<Store>,
+}
+
+impl Mock {
+    pub fn new(cfg: MockConfig) -> Result<Mock> {
+        let spec = cfg.spec;
+        let from_state = match &cfg.state_file {
+            Some(p) if p.exists() => {
+                let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
+                Some(crate::mock::load_data_set(
+                    spec,
+                    &p.display().to_string(),
+                    &text,
+                )?)
+            }
+            _ => None,
+        };
+        let data = match (from_state, &cfg.fixtures) {
+            (Some(v), _) => v,
+            (None, Some(v)) => v.clone(),
+            (None, None) => serde_json::from_str(crate::mock::store::BUILTIN_FIXTURES)
+                .map_err(|e| Error::Internal(format!("built-in fixtures: {e}")))?,
+        };
+        let store = Store::from_value(spec, &data)
+            .map_err(|e| Error::Usage(format!("mock data set: {e}")))?;
+        let mut tables = BTreeMap::new();
+        for fam in &spec.families {
+            let coll = spec
+                .endpoints
+                .iter()
+                .find(|e| e.family == fam.family && e.kind() == Kind::Collection);
+            let inst = spec
+                .endpoints
+                .iter()
+                .find(|e| e.family == fam.family && e.kind() == Kind::Instance);
+            let Some(res) = spec.resource(&fam.resource) else {
+                continue;
+            };
+            // An instance-only family lists under its instance path minus the key; a
+            // singleton's one record lives at its path.
+            let path = match (coll, inst, spec.singleton_of(&fam.family)) {
+                (Some(c), _, _) => c.path().to_string(),
+                (None, Some(i), _) => i
+                    .path()
+                    .rsplit_once('/')
+                    .map(|(a, _)| a.to_string())
+                    .unwrap_or_default(),
+                (None, None, Some(s)) => s.path().to_string(),
+                (None, None, None) => continue,
+            };
+            tables.insert(fam.family.clone(), Table::new(res, path, inst));
+        }
+        let creds = Credentials::new(&cfg.users);
+        let mock = Mock {
+            cfg,
+            tables,
+            disc: discovery(),
+            creds,
+            store: RwLock::new(store),
+        };
+        if mock.cfg.state_file.is_some() {
+            let store = mock.read();
+            mock.persist(&store)?;
+        }
+        Ok(mock)
+    }
+
+    pub(super) fn read(&self) -> RwLockReadGuard<'_, Store> {
+        self.store.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn write(&self) -> RwLockWriteGuard<'_, Store> {
+        self.store.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn persist(&self, store: &Store) -> Result<()> {
+        if let Some(p) = &self.cfg.state_file {
+            let mut text = serde_json::to_string_pretty(&store.to_value())
+                .map_err(|e| Error::Internal(format!("state: {e}")))?;
+            text.push('\n');
+            crate::fsutil::write_atomic(p, text.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Writes the state after a change; a failure is reported on stderr (the change stands).
+    pub(super) fn persist_after_change(&self, store: &Store) {
+        if let Err(e) = self.persist(store) {
+            eprintln!("ontap-conform mock: could not write the state file: {e}");
+        }
+    }
+}

@@ -1,0 +1,206 @@
+//! Judging a write body against the contract before anything is stored: every leaf of a PATCH or
+//! POST body must be a known field that the operation may set (262179 unknown, 262196 read-only,
+//! PATCH-forbidden or not postable), with a value of its type, enum, range and length (262197),
+//! and admin-only fields only from the cluster administrator. The whole body is checked first
+//! (ONTAP changes nothing when it rejects a PATCH). The faults that make the mock accept invalid
+//! input live here, where the rule they break is.
+
+use super::Mock;
+use crate::mock::errors::{ApiError, CODE_PERMISSION};
+use crate::mock::query::Table;
+use crate::mock::{Fault, Role};
+use crate::spec::Endpoint;
+use crate::spec::model::{Condition, Method};
+use crate::spec::resource::{Field, FieldType, Resource, get_path, leaf_paths};
+use axum::http::StatusCode;
+use serde_json::{Map, Value};
+
+/// A write being checked: PATCH or POST.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Op {
+    Patch,
+    Post,
+}
+
+/// The outcome of checking a body: the valid assignments, and the first error if any.
+pub(super) struct Checked {
+    pub sets: Vec<(usize, Value)>,
+    pub error: Option<ApiError>,
+}
+
+fn type_name(f: &Field) -> String {
+    match f.ty {
+        FieldType::String => "a string".into(),
+        FieldType::Boolean => "a boolean (true or false)".into(),
+        FieldType::Integer => "an integer".into(),
+        FieldType::Number => "a number".into(),
+        FieldType::Array => "an array".into(),
+        FieldType::Object => "an object".into(),
+    }
+}
+
+fn violation_message(f: &Field, kw: &str, v: &Value) -> String {
+    let p = &f.path;
+    match kw {
+        "type" => format!("Field \"{p}\" must be {}; found {v}.", type_name(f)),
+        "enum" => format!(
+            "Field \"{p}\" must be one of {}; found {v}.",
+            f.enum_values
+                .iter()
+                .map(Value::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        "minimum" | "maximum" => format!(
+            "Field \"{p}\" must be {}; found {v}.",
+            match (f.minimum, f.maximum) {
+                (Some(a), Some(b)) => format!("from {a} to {b}"),
+                (Some(a), None) => format!("at least {a}"),
+                (None, Some(b)) => format!("at most {b}"),
+                (None, None) => "in range".into(),
+            }
+        ),
+        _ => format!(
+            "Field \"{p}\" must be {} characters long; found {} characters.",
+            match (f.min_length, f.max_length) {
+                (Some(a), Some(b)) => format!("from {a} to {b}"),
+                (Some(a), None) => format!("at least {a}"),
+                (None, Some(b)) => format!("at most {b}"),
+                (None, None) => "of a valid length".into(),
+            },
+            v.as_str().map(|s| s.chars().count()).unwrap_or(0)
+        ),
+    }
+}
+
+impl Mock {
+    /// Checks a whole body before anything is applied.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn check_body(
+        &self,
+        ep: &Endpoint,
+        m: Method,
+        table: &Table,
+        body: &Value,
+        role: &Role,
+        current: Option<&Value>,
+        op: Op,
+    ) -> Checked {
+        let res = table.res;
+        let mut sets: Vec<(usize, Value)> = Vec::new();
+        let mut error = None;
+        for (path, v) in leaf_paths(body) {
+            match self.check_leaf(ep, m, res, &path, v, role, current, op) {
+                Ok(Some(set)) => sets.push(set),
+                Ok(None) => {}
+                Err(e) => {
+                    if error.is_none() {
+                        error = Some(e);
+                    }
+                }
+            }
+        }
+        Checked { sets, error }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn check_leaf(
+        &self,
+        ep: &Endpoint,
+        m: Method,
+        res: &Resource,
+        path: &str,
+        v: &Value,
+        role: &Role,
+        current: Option<&Value>,
+        op: Op,
+    ) -> Result<Option<(usize, Value)>, ApiError> {
+        if path.split('.').any(|p| p == "_links") {
+            if op == Op::Patch && self.has(Fault::PatchReadOnlyAccepted) {
+                return Ok(None);
+            }
+            return Err(ApiError::cannot_set(path));
+        }
+        let Some(idx) = res.fields.iter().position(|f| f.path == path) else {
+            if res.objects.iter().any(|o| o == path) {
+                if v.as_object().is_some_and(Map::is_empty) {
+                    return Ok(None);
+                }
+                return Err(ApiError::invalid_value(
+                    path,
+                    format!("Field \"{path}\" must be an object; found {v}."),
+                ));
+            }
+            // A value nested under a scalar field (`{"banner": {"x": 1}}`) is a type error of it.
+            let mut prefix = path;
+            while let Some((head, _)) = prefix.rsplit_once('.') {
+                if let Some(f) = res.field(head) {
+                    return Err(ApiError::invalid_value(
+                        head,
+                        format!(
+                            "Field \"{head}\" must be {}; found an object.",
+                            type_name(f)
+                        ),
+                    ));
+                }
+                prefix = head;
+            }
+            return Err(ApiError::unexpected_argument(path));
+        };
+        let f = &res.fields[idx];
+        match op {
+            Op::Patch if !f.patchable() => {
+                if f.flags.patch_untested && current.and_then(|c| get_path(c, path)) == Some(v) {
+                    return Ok(None);
+                }
+                let read_only = f.flags.read_only || (f.flags.key && !f.flags.patch_forbidden);
+                if read_only && self.has(Fault::PatchReadOnlyAccepted) {
+                    return Ok(None);
+                }
+                if f.flags.patch_forbidden && !read_only && self.has(Fault::PatchOwnerAccepted) {
+                    return Ok(None);
+                }
+                return Err(ApiError::cannot_set(path));
+            }
+            Op::Post if !f.postable() => return Err(ApiError::cannot_set(path)),
+            _ => {}
+        }
+        if f.flags.admin_only && *role != Role::Admin && !self.has(Fault::AdminOnlyUnenforced) {
+            return Err(ApiError::documented(
+                ep,
+                m,
+                Condition::RoleDenied,
+                Some(path),
+                ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    CODE_PERMISSION,
+                    format!(
+                        "permission denied: only the cluster administrator may change \"{path}\""
+                    ),
+                )
+                .target(path),
+            ));
+        }
+        let mut value = v.clone();
+        if f.flags.crlf_normalised
+            && !self.has(Fault::CrlfKept)
+            && let Value::String(s) = &value
+            && s.contains("\r\n")
+        {
+            value = Value::String(s.replace("\r\n", "\n"));
+        }
+        if let Some(kw) = f.violation(&value) {
+            if kw != "type" && self.has(Fault::RangeUnchecked) {
+                return Ok(Some((idx, value)));
+            }
+            return Err(ApiError::documented(
+                ep,
+                m,
+                Condition::InvalidValue,
+                Some(path),
+                ApiError::invalid_value(path, violation_message(f, kw, &value)),
+            ));
+        }
+        Ok(Some((idx, value)))
+    }
+}

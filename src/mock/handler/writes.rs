@@ -1,0 +1,356 @@
+//! The generic writes of a catalog family against the store: PATCH of one record, PATCH of every
+//! record a query selects (collection PATCH), POST (owners resolved, duplicates refused, defaults
+//! and one-time secrets filled in, `Location` answered) and DELETE. A body is validated whole
+//! ([`super::validate`]) before anything is stored; the faults that store what ONTAP would not
+//! (or nothing) live here.
+
+use super::Mock;
+use super::body::parse_body;
+use super::validate::Op;
+use crate::mock::answer::Answer;
+use crate::mock::errors::{ApiError, CODE_BAD_REQUEST, CODE_DUPLICATE, CODE_NOT_FOUND};
+use crate::mock::query::{Plan, Render, Table, matches_all, post_selection, project};
+use crate::mock::store::{Owner, Rec, Store, derive_fields};
+use crate::mock::{Fault, Role};
+use crate::spec::Endpoint;
+use crate::spec::model::{Condition, Method};
+use crate::spec::resource::{
+    Field, FieldType, Resource, get_path, leaf_paths, remove_path, set_path,
+};
+use axum::http::StatusCode;
+use serde_json::{Map, Value};
+
+impl Mock {
+    pub(super) fn patch_instance(
+        &self,
+        ep: &Endpoint,
+        table: &Table,
+        keys: &[(String, String)],
+        role: &Role,
+        body: &[u8],
+    ) -> Result<Answer<'_>, ApiError> {
+        let body = Value::Object(parse_body(body)?);
+        let mut store = self.write();
+        let i = self
+            .find(&store, &ep.family, table, keys, role)
+            .ok_or_else(|| self.not_found(ep, Method::PATCH, table))?;
+        let family = ep.family.as_str();
+        let checked = self.check_body(
+            ep,
+            Method::PATCH,
+            table,
+            &body,
+            role,
+            Some(store.records[family][i].value()),
+            Op::Patch,
+        );
+        if let Some(e) = checked.error {
+            if self.has(Fault::PatchPartial) && !checked.sets.is_empty() {
+                if let Some(rec) = store.records.get_mut(family).and_then(|v| v.get_mut(i)) {
+                    rec.update(|v| Self::apply(table.res, v, &checked.sets));
+                }
+                self.persist_after_change(&store);
+            }
+            return Err(e);
+        }
+        if !self.has(Fault::PatchNotStored) && !checked.sets.is_empty() {
+            if let Some(rec) = store.records.get_mut(family).and_then(|v| v.get_mut(i)) {
+                rec.update(|v| Self::apply(table.res, v, &checked.sets));
+            }
+            self.persist_after_change(&store);
+        }
+        Ok(Answer::empty())
+    }
+
+    pub(super) fn patch_collection(
+        &self,
+        ep: &Endpoint,
+        table: &Table,
+        plan: &Plan,
+        role: &Role,
+        body: &[u8],
+        hal: bool,
+    ) -> Result<Answer<'_>, ApiError> {
+        let body = Value::Object(parse_body(body)?);
+        let mut store = self.write();
+        let family = ep.family.as_str();
+        let matching: Vec<usize> = store
+            .records
+            .get(family)
+            .map(|v| {
+                v.iter()
+                    .enumerate()
+                    .filter(|(_, r)| {
+                        self.visible(&store, table.res, r.value(), role)
+                            && matches_all(table, plan, r.value())
+                    })
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut all_sets = Vec::new();
+        let mut first_error = None;
+        if matching.is_empty() {
+            let c = self.check_body(ep, Method::PATCH, table, &body, role, None, Op::Patch);
+            first_error = c.error;
+        }
+        for &i in &matching {
+            let c = self.check_body(
+                ep,
+                Method::PATCH,
+                table,
+                &body,
+                role,
+                Some(store.records[family][i].value()),
+                Op::Patch,
+            );
+            if first_error.is_none() {
+                first_error = c.error;
+            }
+            all_sets.push((i, c.sets));
+        }
+        let apply_all = |store: &mut Store| {
+            if let Some(recs) = store.records.get_mut(family) {
+                for (i, sets) in &all_sets {
+                    if let Some(rec) = recs.get_mut(*i) {
+                        rec.update(|v| Self::apply(table.res, v, sets));
+                    }
+                }
+            }
+        };
+        if let Some(e) = first_error {
+            if self.has(Fault::PatchPartial) && all_sets.iter().any(|(_, s)| !s.is_empty()) {
+                apply_all(&mut store);
+                self.persist_after_change(&store);
+            }
+            return Err(e);
+        }
+        if !self.has(Fault::PatchNotStored) && all_sets.iter().any(|(_, s)| !s.is_empty()) {
+            apply_all(&mut store);
+            self.persist_after_change(&store);
+        }
+        let mut out = Map::new();
+        out.insert("num_records".into(), Value::from(matching.len()));
+        if hal {
+            let href = if plan.raw_query.is_empty() {
+                table.collection_path.clone()
+            } else {
+                format!("{}?{}", table.collection_path, plan.raw_query)
+            };
+            out.insert(
+                "_links".into(),
+                serde_json::json!({ "self": { "href": href } }),
+            );
+        }
+        Ok(Answer::ok(Value::Object(out)))
+    }
+
+    pub(super) fn post(
+        &self,
+        ep: &Endpoint,
+        table: &Table,
+        plan: &Plan,
+        role: &Role,
+        body: &[u8],
+        hal: bool,
+    ) -> Result<Answer<'_>, ApiError> {
+        let body = Value::Object(parse_body(body)?);
+        let res = table.res;
+        let checked = self.check_body(ep, Method::POST, table, &body, role, None, Op::Post);
+        if let Some(e) = checked.error {
+            return Err(e);
+        }
+        let mdef = ep.method(Method::POST);
+        for r in mdef.map(|d| d.required.as_slice()).unwrap_or_default() {
+            let present = checked.sets.iter().any(|(i, _)| res.fields[*i].path == *r);
+            if !present {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    CODE_BAD_REQUEST,
+                    format!("Missing value for required field \"{r}\"."),
+                )
+                .target(r.as_str()));
+            }
+        }
+        let mut rec = Value::Object(Map::new());
+        Self::apply(res, &mut rec, &checked.sets);
+        let mut store = self.write();
+        // Resolve owners: every object whose uuid is a key names the cluster or an SVM.
+        let mut owner_kind = Owner::Cluster;
+        for obj in &res.objects {
+            let uuid_path = format!("{obj}.uuid");
+            if !res.keys.contains(&uuid_path) {
+                continue;
+            }
+            let Some(uuid) = get_path(&rec, &uuid_path)
+                .and_then(Value::as_str)
+                .map(String::from)
+            else {
+                continue;
+            };
+            let Some((kind, name)) = store.owner_by_uuid(&uuid) else {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    CODE_NOT_FOUND,
+                    format!("entry doesn't exist: no SVM or cluster has uuid \"{uuid}\""),
+                )
+                .target(uuid_path.as_str()));
+            };
+            let name_path = format!("{obj}.name");
+            if let Some(given) = get_path(&rec, &name_path).and_then(Value::as_str)
+                && given != name
+            {
+                return Err(ApiError::invalid_value(
+                    &name_path,
+                    format!(
+                        "Field \"{name_path}\" is {given:?} but uuid \"{uuid}\" belongs to {name:?}."
+                    ),
+                ));
+            }
+            if res.field(&name_path).is_some()
+                && let Some(m) = rec.as_object_mut()
+            {
+                set_path(m, &name_path, Value::String(name));
+            }
+            owner_kind = kind;
+        }
+        if let Role::Vsadmin { svm } = role
+            && owner_kind != Owner::Svm(svm.clone())
+        {
+            return Err(ApiError::permission_denied());
+        }
+        let family = ep.family.as_str();
+        let dup = store.records.get(family).is_some_and(|v| {
+            v.iter().any(|r| {
+                res.keys
+                    .iter()
+                    .all(|k| get_path(r.value(), k) == get_path(&rec, k))
+            })
+        });
+        if dup {
+            return Err(ApiError::documented(
+                ep,
+                Method::POST,
+                Condition::Duplicate,
+                None,
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    CODE_DUPLICATE,
+                    "entry with the same identifiers exists",
+                ),
+            ));
+        }
+        let kind_name = match owner_kind {
+            Owner::Cluster => "cluster",
+            Owner::Svm(_) => "svm",
+        };
+        if let Some(defaults) = store
+            .post_defaults
+            .get(family)
+            .and_then(|d| d.get(kind_name))
+            .cloned()
+            && let Some(m) = rec.as_object_mut()
+        {
+            for (p, v) in leaf_paths(&defaults) {
+                if res.field(&p).is_some() && get_path_in(m, &p).is_none() {
+                    set_path(m, &p, v.clone());
+                }
+            }
+        }
+        if let Some(m) = rec.as_object_mut() {
+            for f in &res.fields {
+                if f.flags.post_response_only && get_path_in(m, &f.path).is_none() {
+                    set_path(m, &f.path, generated_value(f));
+                }
+            }
+        }
+        derive_fields(res, &mut rec);
+        let location = table.instance_href(&rec);
+        let answer = if plan.return_records == Some(true) {
+            let shown = project(table, &rec, &post_selection(table), Render { hal });
+            serde_json::json!({ "num_records": 1, "records": [shown] })
+        } else {
+            Value::Object(Map::new())
+        };
+        store
+            .records
+            .entry(family.to_string())
+            .or_default()
+            .push(Rec::new(rec));
+        self.persist_after_change(&store);
+        Ok(Answer::created(answer, location))
+    }
+
+    pub(super) fn delete(
+        &self,
+        ep: &Endpoint,
+        table: &Table,
+        keys: &[(String, String)],
+        role: &Role,
+    ) -> Result<Answer<'_>, ApiError> {
+        let mut store = self.write();
+        let i = self
+            .find(&store, &ep.family, table, keys, role)
+            .ok_or_else(|| self.not_found(ep, Method::DELETE, table))?;
+        if let Some(v) = store.records.get_mut(&ep.family) {
+            v.remove(i);
+        }
+        self.persist_after_change(&store);
+        Ok(Answer::empty())
+    }
+
+    fn apply(res: &Resource, rec: &mut Value, sets: &[(usize, Value)]) {
+        if let Some(m) = rec.as_object_mut() {
+            for (i, v) in sets {
+                let f = &res.fields[*i];
+                if f.flags.empty_unsets && v.as_str() == Some("") {
+                    remove_path(m, &f.path);
+                } else {
+                    set_path(m, &f.path, v.clone());
+                }
+            }
+        }
+        derive_fields(res, rec);
+    }
+}
+
+fn get_path_in<'a>(m: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    match path.split_once('.') {
+        None => m.get(path),
+        Some((head, rest)) => get_path(m.get(head)?, rest),
+    }
+}
+
+/// Hex text of fresh random bytes.
+fn random_hex(n: usize) -> String {
+    let mut out = String::new();
+    while out.len() < n {
+        out.push_str(&uuid::Uuid::new_v4().simple().to_string());
+    }
+    out.truncate(n);
+    out
+}
+
+/// A made-up value for a POST-response-only field (a one-time secret), by type.
+fn generated_value(f: &Field) -> Value {
+    match f.ty {
+        FieldType::Array => Value::Array(
+            (0..5)
+                .map(|_| {
+                    let digits: String = uuid::Uuid::new_v4()
+                        .as_u128()
+                        .to_string()
+                        .chars()
+                        .take(8)
+                        .collect();
+                    Value::String(digits)
+                })
+                .collect(),
+        ),
+        FieldType::Integer | FieldType::Number => {
+            Value::from((uuid::Uuid::new_v4().as_u128() % 1_000_000) as u64)
+        }
+        FieldType::Boolean => Value::Bool(true),
+        _ => Value::String(random_hex(32).to_ascii_uppercase()),
+    }
+}

@@ -1,0 +1,336 @@
+//! Families of any shape are data: a singleton family (GET/PATCH on a path without keys) and an
+//! instance-only family (an instance path, no collection path) are declared in a test-only
+//! contract (`tests/contracts/singleton/`, added to a copy of `specs/`), checked by the loader,
+//! listed and shown by `spec`, and served by the mock from the catalog and the data set alone.
+
+use ontap_conform::mock::{self, MockConfig, RunningMock, Tls};
+use ontap_conform::spec::model::Kind;
+use ontap_conform::spec::{self, Spec};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+
+const SETTINGS: &str = "/api/security/login/settings";
+const LOCKOUTS: &str = "/api/security/login/lockouts";
+
+fn manifest() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A contract directory: a copy of `specs/` plus the test contract's endpoints and schemas, with
+/// `edit` applied to the singleton's endpoints file (to break it on purpose).
+fn contract_with(edit: impl FnOnce(&mut Value)) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&manifest().join("specs"), dir.path());
+    let test = manifest().join("tests/contracts/singleton");
+    copy_dir(&test.join("endpoints"), &dir.path().join("endpoints"));
+    copy_dir(&test.join("schemas"), &dir.path().join("schemas"));
+    let file = dir.path().join("endpoints/login_settings.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&file, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    dir
+}
+
+fn contract() -> tempfile::TempDir {
+    contract_with(|_| {})
+}
+
+fn fixtures() -> Value {
+    let text = std::fs::read_to_string(manifest().join("tests/contracts/singleton/fixtures.json"))
+        .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+#[test]
+fn the_contract_loads_and_spec_lists_and_shows_it() {
+    let dir = contract();
+    let spec = Spec::load(Some(dir.path())).expect("the test contract loads");
+    let ep = spec.endpoint(SETTINGS).expect("the singleton endpoint");
+    assert_eq!(ep.kind(), Kind::Singleton);
+    assert!(ep.path_keys().is_empty());
+    assert_eq!(
+        spec.singleton_of("login_settings").unwrap().path(),
+        SETTINGS
+    );
+    let inst = spec.endpoint(&format!("{LOCKOUTS}/{{name}}")).unwrap();
+    assert_eq!(inst.kind(), Kind::Instance);
+    assert!(spec.collection_of(inst).is_none(), "instance-only family");
+
+    let listing = spec::show::list(spec);
+    assert!(
+        listing.contains(SETTINGS) && listing.contains("GET PATCH"),
+        "{listing}"
+    );
+    let shown = spec::show::show(spec, SETTINGS, false).unwrap();
+    assert!(
+        shown.contains("Singleton") && shown.contains("family login_settings"),
+        "{shown}"
+    );
+    let api = spec::openapi::openapi(spec);
+    let item = &api["paths"][SETTINGS];
+    assert!(
+        item["get"].is_object() && item["patch"].is_object(),
+        "{item}"
+    );
+    assert!(item.get("post").is_none() && item.get("parameters").is_none());
+    let report = spec::lint::lint(spec, &[]);
+    assert!(!spec::lint::render(&report).is_empty());
+    // The data set's singleton record is an object.
+    mock::load_data_set(spec, "fixtures.json", &fixtures().to_string()).expect("data set loads");
+}
+
+#[test]
+fn the_loader_refuses_a_singleton_with_a_key() {
+    let dir = contract_with(|v| {
+        let ep = &mut v["endpoints"][0];
+        ep["path"] = json!("/api/security/login/settings/{comment}");
+        ep["path_parameters"] =
+            json!([{"name": "comment", "description": "x", "schema": {"type": "string"}}]);
+    });
+    let e = Spec::load(Some(dir.path())).unwrap_err().to_string();
+    assert!(
+        e.contains("endpoints/login_settings.json")
+            && e.contains("/endpoints/0/kind")
+            && e.contains("singleton path has no keys"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_loader_refuses_a_singleton_with_post_or_delete() {
+    for m in ["POST", "DELETE"] {
+        let dir = contract_with(|v| {
+            let get = v["endpoints"][0]["methods"]["GET"].clone();
+            v["endpoints"][0]["methods"][m] = get;
+        });
+        let e = Spec::load(Some(dir.path())).unwrap_err().to_string();
+        assert!(
+            e.contains("endpoints/login_settings.json")
+                && e.contains(&format!("/endpoints/0/methods/{m}"))
+                && e.contains("GET or PATCH only on a singleton"),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn the_loader_refuses_collection_parameters_on_a_singleton() {
+    let dir = contract_with(|v| {
+        v["endpoints"][0]["methods"]["GET"]["query"] = json!(["fields", "max_records"]);
+    });
+    let e = Spec::load(Some(dir.path())).unwrap_err().to_string();
+    assert!(
+        e.contains("endpoints/login_settings.json")
+            && e.contains("/endpoints/0/methods/GET/query/1")
+            && e.contains("\"max_records\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_singleton_record_must_be_an_object_in_the_data_set() {
+    let dir = contract();
+    let spec = Spec::load(Some(dir.path())).unwrap();
+    let mut data = fixtures();
+    data["records"]["login_settings"] = json!([data["records"]["login_settings"].clone()]);
+    let e = mock::load_data_set(spec, "bad.json", &data.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("bad.json") && e.contains("/records/login_settings") && e.contains("singleton"),
+        "{e}"
+    );
+}
+
+struct Ctx {
+    mock: RunningMock,
+    client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+impl Ctx {
+    async fn start() -> Ctx {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = contract();
+        let spec = Spec::load(Some(dir.path())).unwrap();
+        let cfg = MockConfig {
+            spec,
+            fixtures: Some(fixtures()),
+            ..MockConfig::new()
+        };
+        let mock = mock::spawn(cfg, "127.0.0.1:0".parse().unwrap(), Tls::SelfSigned)
+            .await
+            .expect("mock starts");
+        let ca = mock.ca_pem.clone().unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
+            .build()
+            .unwrap();
+        Ctx {
+            mock,
+            client,
+            _dir: dir,
+        }
+    }
+
+    async fn send(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut rb = self
+            .client
+            .request(m, format!("{}{path}", self.mock.base_url))
+            .basic_auth("admin", Some(mock::DEFAULT_PASSWORD));
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let r = rb.send().await.unwrap();
+        let status = r.status().as_u16();
+        let bytes = r.bytes().await.unwrap();
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        (status, v)
+    }
+}
+
+#[tokio::test]
+async fn the_mock_serves_a_singleton_from_data() {
+    let ctx = Ctx::start().await;
+
+    let (s, v) = ctx.send("GET", SETTINGS, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v,
+        json!({
+            "banner_enabled": true,
+            "comment": "set by the test contract",
+            "lockout_policy": "temporary",
+            "max_failed_attempts": 3,
+            "last_modified": "2026-01-01T00:00:00Z",
+            "_links": {"self": {"href": SETTINGS}}
+        })
+    );
+    let (s, v) = ctx
+        .send(
+            "GET",
+            &format!("{SETTINGS}?fields=max_failed_attempts"),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        v,
+        json!({"max_failed_attempts": 3, "_links": {"self": {"href": SETTINGS}}})
+    );
+    let (s, v) = ctx
+        .send("GET", &format!("{SETTINGS}?fields=nope"), None)
+        .await;
+    assert_eq!((s, v["error"]["code"].clone()), (400, json!("262197")));
+    // A collection parameter is not one of the singleton's.
+    let (s, v) = ctx
+        .send("GET", &format!("{SETTINGS}?max_records=1"), None)
+        .await;
+    assert_eq!((s, v["error"]["code"].clone()), (400, json!("262179")));
+
+    // PATCH refuses a read-only field with the envelope instance PATCH answers, and stores nothing.
+    let (s, v) = ctx
+        .send(
+            "PATCH",
+            SETTINGS,
+            Some(json!({"comment": "changed", "last_modified": "now"})),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert_eq!(
+        v,
+        json!({"error": {
+            "message": "Field \"last_modified\" cannot be set in this operation.",
+            "code": "262196",
+            "target": "last_modified"
+        }})
+    );
+    // Type, range and enum are checked like any PATCH.
+    for (body, target) in [
+        (json!({"max_failed_attempts": 11}), "max_failed_attempts"),
+        (json!({"lockout_policy": "forever"}), "lockout_policy"),
+        (json!({"banner_enabled": "yes"}), "banner_enabled"),
+    ] {
+        let (s, v) = ctx.send("PATCH", SETTINGS, Some(body)).await;
+        assert_eq!(s, 400, "{v}");
+        assert_eq!(v["error"]["code"], "262197");
+        assert_eq!(v["error"]["target"], target);
+    }
+    let (_, v) = ctx.send("GET", SETTINGS, None).await;
+    assert_eq!(v["comment"], "set by the test contract");
+
+    // A valid PATCH is stored and read back.
+    let (s, v) = ctx
+        .send(
+            "PATCH",
+            SETTINGS,
+            Some(json!({"comment": "changed", "max_failed_attempts": 5, "lockout_policy": "none", "banner_enabled": false})),
+        )
+        .await;
+    assert_eq!((s, v), (200, json!({})));
+    let (_, v) = ctx
+        .send(
+            "GET",
+            &format!("{SETTINGS}?fields=comment,max_failed_attempts,lockout_policy,banner_enabled"),
+            None,
+        )
+        .await;
+    assert_eq!(v["comment"], "changed");
+    assert_eq!(v["max_failed_attempts"], 5);
+    assert_eq!(v["lockout_policy"], "none");
+    assert_eq!(v["banner_enabled"], false);
+
+    // No POST, no DELETE: 405 with the envelope.
+    for m in ["POST", "DELETE"] {
+        let (s, v) = ctx.send(m, SETTINGS, Some(json!({}))).await;
+        assert_eq!(s, 405, "{m}: {v}");
+        assert_eq!(v["error"]["code"], "3");
+    }
+}
+
+#[tokio::test]
+async fn the_mock_serves_an_instance_only_family() {
+    let ctx = Ctx::start().await;
+    let (s, v) = ctx.send("GET", &format!("{LOCKOUTS}/operator"), None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(
+        v,
+        json!({"name": "operator", "locked": true, "failed_attempts": 5,
+               "_links": {"self": {"href": format!("{LOCKOUTS}/operator")}}})
+    );
+    let (s, _) = ctx
+        .send(
+            "PATCH",
+            &format!("{LOCKOUTS}/operator"),
+            Some(json!({"locked": false})),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, v) = ctx
+        .send("GET", &format!("{LOCKOUTS}/operator?fields=locked"), None)
+        .await;
+    assert_eq!(v["locked"], false);
+    let (s, v) = ctx.send("GET", &format!("{LOCKOUTS}/nobody"), None).await;
+    assert_eq!((s, v["error"]["code"].clone()), (404, json!("4")));
+    // No collection path: nothing is served there.
+    let (s, _) = ctx.send("GET", LOCKOUTS, None).await;
+    assert_eq!(s, 404);
+}

@@ -334,3 +334,140 @@ async fn the_mock_serves_an_instance_only_family() {
     let (s, _) = ctx.send("GET", LOCKOUTS, None).await;
     assert_eq!(s, 404);
 }
+
+// -------------------------------------------------------------------------------------------------
+// The engine against a singleton: every check that applies takes it up from the catalog alone.
+
+use ontap_conform::report::{Report, Verdict};
+use ontap_conform::run::config::RunConfig;
+use ontap_conform::spec::model::Evidence;
+use ontap_conform::verdict::Severity;
+
+/// A seeded run of the built-in mock serving the test contract and its data set, restricted to
+/// the singleton.
+fn run_singleton(spec: &'static Spec, faults: &[&str]) -> Report {
+    let cfg = RunConfig::builder()
+        .spec(spec)
+        .fixtures(fixtures())
+        .endpoints([SETTINGS])
+        .seed(5)
+        .cases(16)
+        .faults(faults.iter().map(|f| f.parse().expect("a fault")))
+        .build()
+        .expect("a valid configuration");
+    ontap_conform::run::run_blocking(&cfg)
+        .expect("the run completes")
+        .report
+}
+
+fn verdict(r: &Report, check: &str) -> Option<Verdict> {
+    r.results
+        .iter()
+        .find(|x| x.check == check && x.endpoint == SETTINGS)
+        .map(|x| x.verdict.clone())
+}
+
+#[test]
+fn a_run_against_a_singleton_passes_clean_and_fails_under_the_matching_fault() {
+    let dir = contract();
+    let spec = Spec::load(Some(dir.path())).expect("the test contract loads");
+    let clean = run_singleton(spec, &[]);
+    assert_eq!(
+        (clean.summary.failures, clean.summary.warning_findings),
+        (0, 0),
+        "{:#?}",
+        clean.findings
+    );
+    assert!(
+        clean.restore_problems.is_empty(),
+        "{:?}",
+        clean.restore_problems
+    );
+    for check in [
+        "response-schema",
+        "field-selection",
+        "patch-roundtrip",
+        "patch-forbidden",
+        "patch-invalid",
+        "patch-atomic",
+        "unknown-parameter",
+    ] {
+        assert_eq!(verdict(&clean, check), Some(Verdict::Passed), "{check}");
+    }
+    // Checks whose rules apply to collections are skipped with the reason the registry gives.
+    for check in [
+        "paging",
+        "query-filter",
+        "collection-patch",
+        "create-delete",
+    ] {
+        assert_eq!(verdict(&clean, check), Some(Verdict::Skipped), "{check}");
+    }
+    for (fault, check) in [
+        ("patch-not-stored", "patch-roundtrip"),
+        ("patch-read-only-accepted", "patch-forbidden"),
+        ("range-unchecked", "patch-invalid"),
+        ("fields-extra", "field-selection"),
+    ] {
+        let r = run_singleton(spec, &[fault]);
+        assert!(
+            // The test contract marks its own fields obs: a broken field flag warns there, a
+            // broken shared rule of specs/conventions.json fails.
+            r.findings.iter().any(|f| f.check == check
+                && f.endpoint == SETTINGS
+                && f.severity == Severity::of(f.evidence)
+                && (f.severity == Severity::Failure || f.evidence == Evidence::Obs)),
+            "--fault {fault}: expected {check} to fail on {SETTINGS}: {:#?}",
+            r.findings
+        );
+        assert!(r.restore_problems.is_empty(), "{:?}", r.restore_problems);
+    }
+}
+
+#[test]
+fn run_fixtures_gives_the_built_in_mock_another_data_set() {
+    let dir = contract();
+    let data = manifest().join("tests/contracts/singleton/fixtures.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+        .args([
+            "run",
+            "--no-progress",
+            "--seed",
+            "5",
+            "--cases",
+            "8",
+            "--endpoint",
+            SETTINGS,
+        ])
+        .arg("--specs")
+        .arg(dir.path())
+        .arg("--fixtures")
+        .arg(&data)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(SETTINGS) && stdout.contains("patch-roundtrip"),
+        "{stdout}"
+    );
+    // A data set that does not fit the contract is refused before anything runs.
+    let bad = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(bad.path(), r#"{"records": {"login_settings": [1, 2]}}"#).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+        .args(["run", "--no-progress", "--fixtures"])
+        .arg(bad.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&bad.path().display().to_string()),
+        "{stderr}"
+    );
+}

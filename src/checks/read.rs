@@ -646,7 +646,7 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
 
 pub async fn version_gate(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "version-gate";
-    if ep.kind() != Kind::Collection {
+    if ep.kind() == Kind::Instance {
         return ctx.skip(
             C,
             ep,

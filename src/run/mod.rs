@@ -161,14 +161,17 @@ pub async fn discover_version(client: &Client) -> Result<OntapVersion> {
         })
 }
 
-/// Reads every record of each family (GET collection?fields=*, following next links).
+/// Reads every record of each family: GET collection?fields=*, following next links, or the one
+/// record of a singleton family. Instance-only families have no list to read.
 async fn discover_records(
     ctx: &Ctx,
     endpoints: &[&'static Endpoint],
 ) -> BTreeMap<String, Vec<Value>> {
     let mut out = BTreeMap::new();
     for ep in endpoints.iter().filter(|e| {
-        e.kind() == Kind::Collection && e.has(Method::GET) && e.available_in(ctx.version)
+        matches!(e.kind(), Kind::Collection | Kind::Singleton)
+            && e.has(Method::GET)
+            && e.available_in(ctx.version)
     }) {
         let mut path = format!("{}?fields=*", ep.path());
         let mut records = Vec::new();
@@ -179,7 +182,16 @@ async fn discover_records(
             else {
                 break;
             };
-            records.extend(x.response.records().cloned().unwrap_or_default());
+            match ep.kind() {
+                Kind::Singleton => records.extend(
+                    x.response
+                        .json
+                        .as_deref()
+                        .filter(|_| x.response.is_success())
+                        .cloned(),
+                ),
+                _ => records.extend(x.response.records().cloned().unwrap_or_default()),
+            }
             match x
                 .response
                 .json

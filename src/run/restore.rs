@@ -5,6 +5,7 @@
 use crate::checks::ctx::{Ctx, Saved};
 use crate::checks::judge;
 use crate::client::Request;
+use crate::spec::model::Kind;
 use crate::spec::resource::{Field, FieldType, get_path, set_path};
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
@@ -39,8 +40,8 @@ async fn restore_one(ctx: &Ctx, s: &Saved) -> Result<(), String> {
         .spec
         .endpoints
         .iter()
-        .find(|e| e.family == s.family && e.kind() == crate::spec::model::Kind::Instance)
-        .ok_or_else(|| format!("{}: no instance endpoint", s.path))?;
+        .find(|e| e.family == s.family && matches!(e.kind(), Kind::Instance | Kind::Singleton))
+        .ok_or_else(|| format!("{}: no path that names one record", s.path))?;
     let res = ctx.spec.resource_of(inst);
     let current = read_whole(ctx, &s.path, "could not read it back").await?;
     let mut body = Map::new();

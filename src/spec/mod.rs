@@ -180,6 +180,8 @@ impl ConventionRule {
         let kind_ok = match self.applies.kind.as_str() {
             "collection" => ep.kind() == Kind::Collection,
             "instance" => ep.kind() == Kind::Instance,
+            // A path that names one record: an instance, or a singleton (which has no keys).
+            "record" => matches!(ep.kind(), Kind::Instance | Kind::Singleton),
             _ => true,
         };
         kind_ok && self.applies.methods.iter().all(|m| ep.has(*m))
@@ -776,7 +778,7 @@ fn check_conventions(file: &str, c: &ConventionsFile) -> Result<(), SpecError> {
                 "a rule id used once",
             ));
         }
-        if !["any", "collection", "instance"].contains(&r.applies.kind.as_str()) {
+        if !["any", "collection", "instance", "record"].contains(&r.applies.kind.as_str()) {
             return Err(SpecError::new(
                 file,
                 format!("/rules/{i}/applies/kind"),

@@ -883,20 +883,23 @@ fn flatten_resource(
                 "the key fields of the resource (a resource schema needs x-ontap-keys)",
             )
         })?;
-    let mut fields = Vec::new();
-    let mut objects = Vec::new();
-    flatten_props(
-        f,
-        "/properties",
-        "",
-        &doc.value,
+    let mut flat = Flatten {
+        file: f,
         all,
-        &Flags::default(),
-        root_ev,
-        &BTreeMap::new(),
-        &mut fields,
-        &mut objects,
-    )?;
+        fields: Vec::new(),
+        objects: Vec::new(),
+    };
+    let top = Inherited {
+        flags: Flags::default(),
+        evidence: root_ev,
+        evidence_map: BTreeMap::new(),
+    };
+    flat.walk("/properties", "", &doc.value, &top)?;
+    let Flatten {
+        mut fields,
+        objects,
+        ..
+    } = flat;
     for (i, k) in keys.iter().enumerate() {
         match fields.iter_mut().find(|fl: &&mut Field| &fl.path == k) {
             Some(fl) => fl.flags.key = true,
@@ -934,119 +937,127 @@ fn flatten_resource(
 /// How deep a resource's objects may nest; deeper means a `$ref` cycle.
 const MAX_DEPTH: usize = 8;
 
-#[allow(clippy::too_many_arguments)]
-fn flatten_props(
-    f: &str,
-    at: &str,
-    prefix: &str,
-    schema: &Value,
-    all: &BTreeMap<String, SchemaDoc>,
-    inherited: &Flags,
-    inherited_ev: Evidence,
-    inherited_map: &BTreeMap<String, Evidence>,
-    fields: &mut Vec<Field>,
-    objects: &mut Vec<String>,
-) -> Result<(), SpecError> {
-    if prefix.split('.').count() > MAX_DEPTH {
-        return Err(SpecError::new(
-            f,
-            at,
-            format!("objects nested at most {MAX_DEPTH} deep (a $ref cycle through {prefix}?)"),
-        ));
-    }
-    let (resolved, _) = resolve(schema, all);
-    let Some(props) = resolved.get("properties").and_then(Value::as_object) else {
-        return Ok(());
-    };
-    for (name, prop) in props {
-        if name == "_links" {
-            continue;
-        }
-        let here = format!("{at}/{name}");
-        let path = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}.{name}")
-        };
-        let (merged, _) = resolve(prop, all);
-        let flag = |k: &str| merged.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let flags = Flags {
-            key: false,
-            read_only: inherited.read_only || flag("x-ontap-read-only"),
-            patch_forbidden: inherited.patch_forbidden || flag("x-ontap-patch-forbidden"),
-            write_only: inherited.write_only || flag("x-ontap-write-only"),
-            post_response_only: inherited.post_response_only || flag("x-ontap-post-response-only"),
-            admin_only: inherited.admin_only || flag("x-ontap-admin-only"),
-            crlf_normalised: inherited.crlf_normalised || flag("x-ontap-crlf-normalised"),
-            empty_unsets: inherited.empty_unsets || flag("x-ontap-empty-unsets"),
-            lockout: inherited.lockout || flag("x-ontap-lockout"),
-            patch_untested: inherited.patch_untested || flag("x-ontap-patch-untested"),
-        };
-        let (ev_default, ev_map) = evidence_map(prop.get("x-ontap-evidence"));
-        let default_evidence = ev_default.unwrap_or(inherited_ev);
-        let mut evidence = inherited_map.clone();
-        evidence.extend(ev_map);
-        let ty = merged
-            .get("type")
-            .and_then(Value::as_str)
-            .and_then(FieldType::from_schema)
-            .or_else(|| merged.get("properties").map(|_| FieldType::Object))
-            .ok_or_else(|| {
-                SpecError::new(
-                    f,
-                    here.clone(),
-                    "a \"type\" (string, boolean, integer, number, array or object)",
-                )
-            })?;
-        if ty == FieldType::Object {
-            objects.push(path.clone());
-            flatten_props(
+/// Flattens a resource's schema into its leaf fields (dotted paths) and the paths of its objects.
+struct Flatten<'a> {
+    file: &'a str,
+    all: &'a BTreeMap<String, SchemaDoc>,
+    fields: Vec<Field>,
+    objects: Vec<String>,
+}
+
+/// What an object passes down to its properties: flags and evidence.
+struct Inherited {
+    flags: Flags,
+    evidence: Evidence,
+    evidence_map: BTreeMap<String, Evidence>,
+}
+
+impl Flatten<'_> {
+    fn walk(
+        &mut self,
+        at: &str,
+        prefix: &str,
+        schema: &Value,
+        inh: &Inherited,
+    ) -> Result<(), SpecError> {
+        let (f, all) = (self.file, self.all);
+        let inherited = &inh.flags;
+        if prefix.split('.').count() > MAX_DEPTH {
+            return Err(SpecError::new(
                 f,
-                &format!("{here}/properties"),
-                &path,
-                prop,
-                all,
-                &flags,
-                default_evidence,
-                &evidence,
-                fields,
-                objects,
-            )?;
-            continue;
+                at,
+                format!("objects nested at most {MAX_DEPTH} deep (a $ref cycle through {prefix}?)"),
+            ));
         }
-        let leaf: Map<String, Value> = merged
-            .iter()
-            .filter(|(k, _)| !k.starts_with("x-ontap-") && *k != "description")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        fields.push(Field {
-            path,
-            ty,
-            description: merged
-                .get("description")
+        let (resolved, _) = resolve(schema, all);
+        let Some(props) = resolved.get("properties").and_then(Value::as_object) else {
+            return Ok(());
+        };
+        for (name, prop) in props {
+            if name == "_links" {
+                continue;
+            }
+            let here = format!("{at}/{name}");
+            let path = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}.{name}")
+            };
+            let (merged, _) = resolve(prop, all);
+            let flag = |k: &str| merged.get(k).and_then(Value::as_bool).unwrap_or(false);
+            let flags = Flags {
+                key: false,
+                read_only: inherited.read_only || flag("x-ontap-read-only"),
+                patch_forbidden: inherited.patch_forbidden || flag("x-ontap-patch-forbidden"),
+                write_only: inherited.write_only || flag("x-ontap-write-only"),
+                post_response_only: inherited.post_response_only
+                    || flag("x-ontap-post-response-only"),
+                admin_only: inherited.admin_only || flag("x-ontap-admin-only"),
+                crlf_normalised: inherited.crlf_normalised || flag("x-ontap-crlf-normalised"),
+                empty_unsets: inherited.empty_unsets || flag("x-ontap-empty-unsets"),
+                lockout: inherited.lockout || flag("x-ontap-lockout"),
+                patch_untested: inherited.patch_untested || flag("x-ontap-patch-untested"),
+            };
+            let (ev_default, ev_map) = evidence_map(prop.get("x-ontap-evidence"));
+            let default_evidence = ev_default.unwrap_or(inh.evidence);
+            let mut evidence = inh.evidence_map.clone();
+            evidence.extend(ev_map);
+            let ty = merged
+                .get("type")
                 .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            enum_values: merged
-                .get("enum")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default(),
-            minimum: merged.get("minimum").and_then(Value::as_i64),
-            maximum: merged.get("maximum").and_then(Value::as_i64),
-            min_length: merged.get("minLength").and_then(Value::as_u64),
-            max_length: merged.get("maxLength").and_then(Value::as_u64),
-            schema: Value::Object(leaf),
-            flags,
-            derived_from: merged
-                .get("x-ontap-derived-from")
-                .and_then(Value::as_str)
-                .map(String::from),
-            evidence,
-            default_evidence,
-        });
+                .and_then(FieldType::from_schema)
+                .or_else(|| merged.get("properties").map(|_| FieldType::Object))
+                .ok_or_else(|| {
+                    SpecError::new(
+                        f,
+                        here.clone(),
+                        "a \"type\" (string, boolean, integer, number, array or object)",
+                    )
+                })?;
+            if ty == FieldType::Object {
+                self.objects.push(path.clone());
+                let below = Inherited {
+                    flags,
+                    evidence: default_evidence,
+                    evidence_map: evidence,
+                };
+                self.walk(&format!("{here}/properties"), &path, prop, &below)?;
+                continue;
+            }
+            let leaf: Map<String, Value> = merged
+                .iter()
+                .filter(|(k, _)| !k.starts_with("x-ontap-") && *k != "description")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            self.fields.push(Field {
+                path,
+                ty,
+                description: merged
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                enum_values: merged
+                    .get("enum")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+                minimum: merged.get("minimum").and_then(Value::as_i64),
+                maximum: merged.get("maximum").and_then(Value::as_i64),
+                min_length: merged.get("minLength").and_then(Value::as_u64),
+                max_length: merged.get("maxLength").and_then(Value::as_u64),
+                schema: Value::Object(leaf),
+                flags,
+                derived_from: merged
+                    .get("x-ontap-derived-from")
+                    .and_then(Value::as_str)
+                    .map(String::from),
+                evidence,
+                default_evidence,
+            });
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Checks one catalog entry against the schemas and parameters, and derives its routing.

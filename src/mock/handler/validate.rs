@@ -22,6 +22,25 @@ pub(super) enum Op {
     Post,
 }
 
+impl Op {
+    fn method(self) -> Method {
+        match self {
+            Op::Patch => Method::PATCH,
+            Op::Post => Method::POST,
+        }
+    }
+}
+
+/// What a body is checked for: the write, on which endpoint, by whom, against which record.
+#[derive(Clone, Copy)]
+pub(super) struct Write<'a> {
+    pub op: Op,
+    pub ep: &'a Endpoint,
+    pub role: &'a Role,
+    /// The record a PATCH changes (None for a POST, or a collection PATCH that matched nothing).
+    pub current: Option<&'a Value>,
+}
+
 /// The outcome of checking a body: the valid assignments, and the first error if any.
 pub(super) struct Checked {
     pub sets: Vec<(usize, Value)>,
@@ -75,22 +94,12 @@ fn violation_message(f: &Field, kw: &str, v: &Value) -> String {
 
 impl Mock {
     /// Checks a whole body before anything is applied.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn check_body(
-        &self,
-        ep: &Endpoint,
-        m: Method,
-        table: &Table,
-        body: &Value,
-        role: &Role,
-        current: Option<&Value>,
-        op: Op,
-    ) -> Checked {
+    pub(super) fn check_body(&self, w: Write<'_>, table: &Table, body: &Value) -> Checked {
         let res = table.res;
         let mut sets: Vec<(usize, Value)> = Vec::new();
         let mut error = None;
         for (path, v) in leaf_paths(body) {
-            match self.check_leaf(ep, m, res, &path, v, role, current, op) {
+            match self.check_leaf(w, res, &path, v) {
                 Ok(Some(set)) => sets.push(set),
                 Ok(None) => {}
                 Err(e) => {
@@ -103,18 +112,20 @@ impl Mock {
         Checked { sets, error }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn check_leaf(
         &self,
-        ep: &Endpoint,
-        m: Method,
+        w: Write<'_>,
         res: &Resource,
         path: &str,
         v: &Value,
-        role: &Role,
-        current: Option<&Value>,
-        op: Op,
     ) -> Result<Option<(usize, Value)>, ApiError> {
+        let Write {
+            op,
+            ep,
+            role,
+            current,
+        } = w;
+        let m = op.method();
         if path.split('.').any(|p| p == "_links") {
             if op == Op::Patch && self.has(Fault::PatchReadOnlyAccepted) {
                 return Ok(None);

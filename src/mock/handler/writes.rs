@@ -6,7 +6,7 @@
 
 use super::Mock;
 use super::body::parse_body;
-use super::validate::Op;
+use super::validate::{Op, Write};
 use crate::mock::answer::Answer;
 use crate::mock::errors::{ApiError, CODE_BAD_REQUEST, CODE_DUPLICATE, CODE_NOT_FOUND};
 use crate::mock::query::{Plan, Render, Table, matches_all, post_selection, project};
@@ -35,15 +35,13 @@ impl Mock {
             .find(&store, &ep.family, table, keys, role)
             .ok_or_else(|| self.not_found(ep, Method::PATCH, table))?;
         let family = ep.family.as_str();
-        let checked = self.check_body(
+        let write = Write {
+            op: Op::Patch,
             ep,
-            Method::PATCH,
-            table,
-            &body,
             role,
-            Some(store.records[family][i].value()),
-            Op::Patch,
-        );
+            current: Some(store.records[family][i].value()),
+        };
+        let checked = self.check_body(write, table, &body);
         if let Some(e) = checked.error {
             if self.has(Fault::PatchPartial) && !checked.sets.is_empty() {
                 if let Some(rec) = store.records.get_mut(family).and_then(|v| v.get_mut(i)) {
@@ -91,19 +89,23 @@ impl Mock {
         let mut all_sets = Vec::new();
         let mut first_error = None;
         if matching.is_empty() {
-            let c = self.check_body(ep, Method::PATCH, table, &body, role, None, Op::Patch);
+            let write = Write {
+                op: Op::Patch,
+                ep,
+                role,
+                current: None,
+            };
+            let c = self.check_body(write, table, &body);
             first_error = c.error;
         }
         for &i in &matching {
-            let c = self.check_body(
+            let write = Write {
+                op: Op::Patch,
                 ep,
-                Method::PATCH,
-                table,
-                &body,
                 role,
-                Some(store.records[family][i].value()),
-                Op::Patch,
-            );
+                current: Some(store.records[family][i].value()),
+            };
+            let c = self.check_body(write, table, &body);
             if first_error.is_none() {
                 first_error = c.error;
             }
@@ -156,7 +158,13 @@ impl Mock {
     ) -> Result<Answer<'_>, ApiError> {
         let body = Value::Object(parse_body(body)?);
         let res = table.res;
-        let checked = self.check_body(ep, Method::POST, table, &body, role, None, Op::Post);
+        let write = Write {
+            op: Op::Post,
+            ep,
+            role,
+            current: None,
+        };
+        let checked = self.check_body(write, table, &body);
         if let Some(e) = checked.error {
             return Err(e);
         }

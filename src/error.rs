@@ -1,6 +1,6 @@
 //! Errors that end a command, each carrying the exit code scripts rely on (hurl's convention):
 //! 1 a check failed, 2 usage or configuration, 3 the target could not be reached or is not
-//! ONTAP-like, 4 drift against a recorded baseline.
+//! ONTAP-like, 4 drift against a recorded baseline, 5 the target was left changed (wins over 1).
 
 use crate::spec::SpecError;
 
@@ -27,6 +27,9 @@ pub enum Error {
     /// The target drifted from a recorded baseline.
     #[error("{0}")]
     Drift(String),
+    /// The target was left changed: a record the run changed could not be proved restored.
+    #[error("{0}")]
+    Changed(String),
     /// A failure inside the harness itself (for example, the built-in mock could not start).
     #[error("{0}")]
     Internal(String),
@@ -39,6 +42,7 @@ impl Error {
             Error::Usage(_) | Error::Spec(_) | Error::Io { .. } => 2,
             Error::Unreachable(_) => 3,
             Error::Drift(_) => 4,
+            Error::Changed(_) => 5,
             Error::Internal(_) => 70,
         }
     }

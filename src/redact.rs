@@ -39,6 +39,12 @@ fn redact_value(v: &mut Value, names: &[String]) {
     }
 }
 
+/// Replaces the values of every secret field (write-only, POST-response-only, passwords) in a
+/// JSON value, wherever they nest.
+pub fn redact_secrets(spec: &Spec, v: &mut Value) {
+    redact_value(v, &secret_names(spec));
+}
+
 /// A text with every secret field's value replaced, whether or not it parses as JSON.
 pub fn redact_text(spec: &Spec, text: &str) -> String {
     let names = secret_names(spec);

@@ -92,6 +92,39 @@ impl Finding {
     }
 }
 
+/// A record the run could not prove it put back: what it was, what it is now, and how to put it
+/// back by hand. Secrets in `original` and `curl` are redacted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct RestoreProblem {
+    /// The record's instance path.
+    pub record: String,
+    /// The field that differs, when one does (None: the whole record, e.g. not re-created).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// Its value before the run (None: it had none, or the record did not exist).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub original: Option<serde_json::Value>,
+    /// Why it is not back.
+    pub reason: String,
+    /// A command that puts it back, when one is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub curl: Option<String>,
+}
+
+impl std::fmt::Display for RestoreProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.record)?;
+        if let Some(field) = &self.field {
+            write!(f, " {field}")?;
+        }
+        write!(f, ": {}", self.reason)?;
+        if let Some(v) = &self.original {
+            write!(f, " (was {v})")?;
+        }
+        Ok(())
+    }
+}
+
 /// Whether a (check, endpoint) pair ran or why it did not.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "status", content = "reason", rename_all = "lowercase")]

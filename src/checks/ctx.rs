@@ -10,7 +10,7 @@ use crate::record::Recorder;
 use crate::spec::model::{Evidence, Method};
 use crate::spec::resource::get_path;
 use crate::spec::{Endpoint, OntapVersion, Spec};
-use crate::verdict::{Finding, Mode, Outcome, Reproducer};
+use crate::verdict::{Finding, Mode, Outcome, Reproducer, RestoreProblem};
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Puts the saved records back (of one family, or all with None) and verifies them; returns the
 /// problems. The run supplies it ([`crate::run::restore`]).
-pub type RestoreFn = for<'a> fn(&'a Ctx, Option<&'a str>) -> BoxFuture<'a, Vec<String>>;
+pub type RestoreFn = for<'a> fn(&'a Ctx, Option<&'a str>) -> BoxFuture<'a, Vec<RestoreProblem>>;
 
 /// What the run decided before the first check: the settings every check reads.
 #[derive(Debug, Clone)]
@@ -33,12 +33,31 @@ pub struct Settings {
     pub selected: Vec<String>,
 }
 
+/// What the run did to a record, and so how to undo it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// PATCHed: write the original back.
+    Changed,
+    /// Created by the run: delete it.
+    Created,
+}
+
 /// A record's state before the run's first change to it.
 #[derive(Debug, Clone)]
 pub struct Saved {
     pub family: String,
     pub path: String,
+    pub change: Change,
+    /// As a GET returned it (secret fields redacted); Null for a record the run creates.
     pub original: Value,
+}
+
+/// Where saved records are written down before the change is sent (the run's on-disk journal,
+/// [`crate::run::journal`]). An error means: do not send the change.
+pub trait Journaling: Send + Sync {
+    fn keep(&self, s: &Saved) -> Result<(), String>;
+    fn restored(&self, path: &str) -> Result<(), String>;
 }
 
 pub struct Ctx {
@@ -62,10 +81,19 @@ pub struct Ctx {
     /// (endpoint, method, status, body id) of answers the passive checks found nothing in.
     pub(super) judged_clean: Mutex<HashSet<(usize, Method, u16, u64)>>,
     saved: Mutex<Vec<Saved>>,
-    restore_problems: Mutex<Vec<String>>,
+    restore_problems: Mutex<Vec<crate::verdict::RestoreProblem>>,
     restorer: RestoreFn,
     /// Set with --record / --compare: every exchange is kept as a request class.
     pub recorder: Option<Recorder>,
+    /// The on-disk journal (remote targets); None: saved records are kept in memory only.
+    pub journal: Option<std::sync::Arc<dyn Journaling>>,
+    /// Set on a signal, a deadline or too many transport failures: no new change is sent.
+    stopping: std::sync::atomic::AtomicBool,
+    /// Consecutive transport failures, and how many end the run (0: never).
+    failures_in_row: AtomicU64,
+    pub max_failures: u64,
+    /// Why the run stopped early, when it did (a signal, the deadline, the transport).
+    stopped_because: Mutex<Option<String>>,
 }
 
 /// A probe that must answer as a rule of the contract expects (see [`Ctx::expect_answer`]).
@@ -135,7 +163,29 @@ impl Ctx {
             restore_problems: Mutex::new(Vec::new()),
             restorer,
             recorder: None,
+            journal: None,
+            stopping: Default::default(),
+            failures_in_row: AtomicU64::new(0),
+            max_failures: 0,
+            stopped_because: Mutex::new(None),
         }
+    }
+
+    /// Stops sending changes (reads of a restore still go out): a signal, the deadline, or the
+    /// transport giving up. The first reason is kept.
+    pub fn stop(&self, why: impl Into<String>) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.stopped_because
+            .lock()
+            .unwrap()
+            .get_or_insert_with(|| why.into());
+    }
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+    /// Why the run stopped early, if it did.
+    pub fn stopped_because(&self) -> Option<String> {
+        self.stopped_because.lock().unwrap().clone()
     }
 
     pub fn may_write(&self) -> bool {
@@ -251,8 +301,12 @@ impl Ctx {
     /// Sends a request for `ep` and judges it passively. A transport failure is a finding of
     /// `check` and comes back as None.
     pub async fn send(&self, check: &str, ep: &Endpoint, req: Request) -> Option<Exchange> {
+        if self.stopping() {
+            return None;
+        }
         match self.client.send(req.clone()).await {
             Ok(x) => {
+                self.failures_in_row.store(0, Ordering::Relaxed);
                 super::passive::judge(self, ep, &x);
                 if let Some(r) = &self.recorder {
                     r.add(ep.path(), check, &x);
@@ -260,6 +314,13 @@ impl Ctx {
                 Some(x)
             }
             Err(TransportError(e)) => {
+                let n = self.failures_in_row.fetch_add(1, Ordering::Relaxed) + 1;
+                if self.max_failures > 0 && n >= self.max_failures {
+                    self.stop(format!(
+                        "{n} transport failures in a row (--max-failures {}); the last: {e}",
+                        self.max_failures
+                    ));
+                }
                 let curl = self
                     .client
                     .curl(&crate::redact::redact_request(self.spec, &req));
@@ -301,21 +362,68 @@ impl Ctx {
         let x = self
             .send(check, inst, Request::get(format!("{path}?fields=*")))
             .await?;
-        let original = x
+        let mut original = x
             .response
             .json
             .as_deref()
             .cloned()
             .filter(|_| x.response.status == 200)?;
+        // A leaking target's secrets are never written down.
+        crate::redact::redact_secrets(self.spec, &mut original);
+        self.save(Saved {
+            family: inst.family.clone(),
+            path: path.to_string(),
+            change: Change::Changed,
+            original: original.clone(),
+        })
+        .then_some(original)
+    }
+
+    /// Writes down a record the run is about to create (so that an interrupted run deletes it);
+    /// false: do not create it.
+    pub fn will_create(&self, family: &str, path: &str) -> bool {
+        self.save(Saved {
+            family: family.to_string(),
+            path: path.to_string(),
+            change: Change::Created,
+            original: Value::Null,
+        })
+    }
+
+    /// Keeps a saved record, in the journal first: false when it could not be written down (then
+    /// the change must not be sent).
+    fn save(&self, s: Saved) -> bool {
+        if self.stopping() {
+            return false;
+        }
         let mut saved = self.saved.lock().unwrap();
-        if !saved.iter().any(|s| s.path == path) {
-            saved.push(Saved {
-                family: inst.family.clone(),
-                path: path.to_string(),
-                original: original.clone(),
+        if saved.iter().any(|o| o.path == s.path) {
+            return true;
+        }
+        if let Some(j) = &self.journal
+            && let Err(e) = j.keep(&s)
+        {
+            drop(saved);
+            self.stop(format!("the restore journal could not be written: {e}"));
+            return false;
+        }
+        saved.push(s);
+        true
+    }
+
+    /// A saved record was proved back to its original (or gone, for a created one).
+    pub fn verified(&self, path: &str) {
+        if let Some(j) = &self.journal
+            && let Err(e) = j.restored(path)
+        {
+            self.restore_problem(crate::verdict::RestoreProblem {
+                record: path.to_string(),
+                field: None,
+                original: None,
+                reason: format!("restored, but the journal could not say so: {e}"),
+                curl: None,
             });
         }
-        Some(original)
     }
 
     /// Forgets a saved record (it was deleted and re-created by its check).
@@ -336,31 +444,31 @@ impl Ctx {
 
     /// Puts every changed record back to its saved state and verifies it; problems are kept (see
     /// [`Ctx::restore_problems`]) and returned.
-    pub async fn restore_all(&self) -> Vec<String> {
+    pub async fn restore_all(&self) -> Vec<RestoreProblem> {
         self.restore(None).await
     }
 
     /// Restores the saved records of one family (write checks of other families may be running).
-    pub async fn restore_family(&self, family: &str) -> Vec<String> {
+    pub async fn restore_family(&self, family: &str) -> Vec<RestoreProblem> {
         self.restore(Some(family)).await
     }
 
-    async fn restore(&self, family: Option<&str>) -> Vec<String> {
+    async fn restore(&self, family: Option<&str>) -> Vec<RestoreProblem> {
         let mut problems = (self.restorer)(self, family).await;
-        problems.sort();
+        problems.sort_by(|a, b| (&a.record, &a.field).cmp(&(&b.record, &b.field)));
         let mut all = self.restore_problems.lock().unwrap();
         all.extend(problems.clone());
-        all.sort();
+        all.sort_by(|a, b| (&a.record, &a.field).cmp(&(&b.record, &b.field)));
         all.dedup();
         problems
     }
 
-    /// A record the run could not put back, found outside a restore (a delete not re-created).
-    pub fn restore_problem(&self, p: String) {
+    /// A record the run could not put back, found outside a restore.
+    pub fn restore_problem(&self, p: RestoreProblem) {
         self.restore_problems.lock().unwrap().push(p);
     }
     /// Every restore problem so far.
-    pub fn restore_problems(&self) -> Vec<String> {
+    pub fn restore_problems(&self) -> Vec<RestoreProblem> {
         self.restore_problems.lock().unwrap().clone()
     }
     /// Forgets the problems of earlier restores, before one last restore verifies everything.

@@ -16,6 +16,7 @@ use crate::spec::model::{Condition, Kind, Method};
 use crate::spec::resource::{Field, get_path, set_path};
 use proptest::strategy::{Strategy, ValueTree};
 use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
 
 /// Builds a JSON object from dotted fields.
 pub fn body_of(pairs: &[(String, Value)]) -> Value {
@@ -612,6 +613,51 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     }
 }
 
+/// An owner listed by the POST's `create_for` that has no record of this family yet: the values of
+/// the new record's fields (its keys among them) and its instance path.
+async fn vacant_owner(
+    ctx: &Ctx,
+    ep: &Endpoint,
+    inst: &Endpoint,
+) -> Result<(Vec<(String, Value)>, String), String> {
+    let def = ep.method(Method::POST).expect("has POST");
+    let Some(cf) = &def.create_for else {
+        return Err("the catalog names no owners to create a record for (create_for)".into());
+    };
+    let wanted: Vec<&str> = cf.fields.values().map(String::as_str).collect();
+    let x = ctx
+        .client
+        .send(Request::get(with_query(
+            &cf.from,
+            &[("fields", &wanted.join(","))],
+        )))
+        .await
+        .map_err(|e| format!("could not list the owners at {}: {}", cf.from, e.0))?;
+    let owners = x.response.records().cloned().unwrap_or_default();
+    let taken: BTreeSet<String> = baseline(ctx, ep)
+        .iter()
+        .filter_map(|r| ctx.instance_path(inst, r))
+        .collect();
+    for owner in &owners {
+        let pairs: Option<Vec<(String, Value)>> = cf
+            .fields
+            .iter()
+            .map(|(mine, theirs)| Some((mine.clone(), get_path(owner, theirs)?.clone())))
+            .collect();
+        let Some(pairs) = pairs else { continue };
+        let Some(path) = ctx.instance_path(inst, &body_of(&pairs)) else {
+            continue;
+        };
+        if !taken.contains(&path) {
+            return Ok((pairs, path));
+        }
+    }
+    Err(format!(
+        "every owner listed at {} already has a record; create-delete deletes only records it created",
+        cf.from
+    ))
+}
+
 pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "create-delete";
     if !ctx.may_destroy() {
@@ -635,17 +681,92 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
             format!("no DELETE in ONTAP {} to undo a POST", ctx.version),
         );
     }
-    let Some(rec) = baseline(ctx, ep).last().cloned() else {
-        return ctx.skip(C, ep, "no record to re-create");
-    };
-    let Some(path) = ctx.instance_path(inst, &rec) else {
-        return;
+    let (mut pairs, path) = match vacant_owner(ctx, ep, inst).await {
+        Ok(v) => v,
+        Err(why) => return ctx.skip(C, ep, why),
     };
     let res = ctx.spec.resource_of(ep);
     let def = ep.method(Method::POST).expect("has POST");
+    // Only what the POST needs: the owner, the required fields, and lock-out switches off.
+    pairs.retain(|(p, _)| res.field(p).is_some_and(|f| f.postable()));
+    for req in &def.required {
+        if !pairs.iter().any(|(p, _)| p == req)
+            && let Some(f) = res.field(req)
+            && let Some(v) = different_value(ctx, f, None, C)
+        {
+            pairs.push((req.clone(), v));
+        }
+    }
+    for f in res.fields.iter().filter(|f| {
+        f.flags.lockout && f.postable() && f.ty == crate::spec::resource::FieldType::Boolean
+    }) {
+        if !pairs.iter().any(|(p, _)| p == &f.path) {
+            pairs.push((f.path.clone(), Value::Bool(false)));
+        }
+    }
+    // Written down before it is sent: an interrupted run deletes it.
+    if !ctx.will_create(&ep.family, &path) {
+        return;
+    }
     ctx.ran(C, ep);
     ctx.count_cases(1);
-    // 1. DELETE, then GET answers 404 code 4.
+    // 1. POST answers 201 with a Location naming the new keys, and a GET returns what was posted.
+    let Some(x) = ctx
+        .send(
+            C,
+            ep,
+            Request::new("POST", with_query(ep.path(), &[("return_records", "true")]))
+                .json(body_of(&pairs)),
+        )
+        .await
+    else {
+        return;
+    };
+    if x.response.status != 201 {
+        ctx.finding(C, ep, "POST", "create-delete")
+            .message(format!(
+                "POST of a new record answered {}",
+                x.response.summary()
+            ))
+            .shown_by(Some(&x), "201 with Location")
+            .record();
+        if !x.response.is_success() {
+            return;
+        }
+    }
+    match &x.response.location {
+        Some(loc) if loc.ends_with(&path) => {}
+        other => ctx
+            .finding(C, ep, "POST", "create-delete")
+            .message(format!("POST answered Location {other:?}"))
+            .shown_by(Some(&x), &format!("Location naming {path}"))
+            .record(),
+    }
+    if let Some(g) = ctx
+        .send(C, inst, Request::get(format!("{path}?fields=*")))
+        .await
+    {
+        for (p, v) in &pairs {
+            let f = res.field(p).expect("from the resource");
+            if f.gettable()
+                && !meets(
+                    &expected_after_patch(f, v),
+                    get_path(g.response.json.as_deref().unwrap_or(&Value::Null), p),
+                )
+            {
+                ctx.finding(C, inst, "GET", "create-delete")
+                    .message(format!(
+                        "after POST, {p} reads {} instead of {}",
+                        judge::show(g.response.json.as_ref().and_then(|j| get_path(j, p))),
+                        judge::show(Some(v))
+                    ))
+                    .shown_by(Some(&g), "what was posted")
+                    .record();
+                break;
+            }
+        }
+    }
+    // 2. DELETE it, then GET answers 404 code 4. The restore proves it gone either way.
     let Some(x) = ctx
         .send(C, inst, Request::new("DELETE", path.clone()))
         .await
@@ -677,84 +798,6 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
                 ),
             )
             .record();
-    }
-    // 2. POST it back: its postable fields, and generated values for required ones it lacks.
-    let mut pairs: Vec<(String, Value)> = res
-        .fields
-        .iter()
-        .filter(|f| f.postable() && f.gettable())
-        .filter_map(|f| Some((f.path.clone(), get_path(&rec, &f.path)?.clone())))
-        .collect();
-    for req in &def.required {
-        if !pairs.iter().any(|(p, _)| p == req)
-            && let Some(f) = res.field(req)
-            && let Some(v) = different_value(ctx, f, None, C)
-        {
-            pairs.push((req.clone(), v));
-        }
-    }
-    let Some(x) = ctx
-        .send(
-            C,
-            ep,
-            Request::new("POST", with_query(ep.path(), &[("return_records", "true")]))
-                .json(body_of(&pairs)),
-        )
-        .await
-    else {
-        ctx.restore_problem(format!(
-            "{path}: deleted by create-delete and not re-created (no answer to POST)"
-        ));
-        return;
-    };
-    if x.response.status != 201 {
-        ctx.finding(C, ep, "POST", "create-delete")
-            .message(format!(
-                "POST of the deleted record answered {}",
-                x.response.summary()
-            ))
-            .shown_by(Some(&x), "201 with Location")
-            .record();
-        if !x.response.is_success() {
-            ctx.restore_problem(format!(
-                "{path}: deleted by create-delete and not re-created ({})",
-                x.response.summary()
-            ));
-            return;
-        }
-    }
-    match &x.response.location {
-        Some(loc) if loc.ends_with(&path) => {}
-        other => ctx
-            .finding(C, ep, "POST", "create-delete")
-            .message(format!("POST answered Location {other:?}"))
-            .shown_by(Some(&x), &format!("Location naming {path}"))
-            .record(),
-    }
-    let Some(g) = ctx
-        .send(C, inst, Request::get(format!("{path}?fields=*")))
-        .await
-    else {
-        return;
-    };
-    for (p, v) in &pairs {
-        let f = res.field(p).expect("from the resource");
-        if f.gettable()
-            && !meets(
-                &expected_after_patch(f, v),
-                get_path(g.response.json.as_deref().unwrap_or(&Value::Null), p),
-            )
-        {
-            ctx.finding(C, inst, "GET", "create-delete")
-                .message(format!(
-                    "after POST, {p} reads {} instead of {}",
-                    judge::show(g.response.json.as_ref().and_then(|j| get_path(j, p))),
-                    judge::show(Some(v))
-                ))
-                .shown_by(Some(&g), "what was posted")
-                .record();
-            break;
-        }
     }
 }
 

@@ -19,9 +19,11 @@ Typical uses:
   ontap-conform run --target URL ... --compare baseline/     after it
   ontap-conform mock                                serve the mock for Ansible, Terraform, scripts
   ontap-conform spec list                           the endpoint catalog
+  ontap-conform restore --target URL ...            finish the restore of a killed run
 
 Exit codes: 0 no failure, 1 a check failed, 2 usage or configuration error,
-3 target unreachable or not ONTAP-like, 4 drift against a recorded baseline.";
+3 target unreachable or not ONTAP-like (or the run gave up: --max-failures, --deadline),
+4 drift against a recorded baseline, 5 the target was left changed (wins over 1).";
 
 const RUN_ABOUT: &str = "\
 Run the conformance suite against a target (the built-in mock by default).
@@ -32,8 +34,11 @@ known from NetApp's docs or client library fail the run; rules only observed on 
 
 What it changes on the target:
   --read-only            GETs only; nothing changes.
-  (default)              Restorable PATCHes only: each record is read first, written back after
-                         each check and verified, also on failure and on Ctrl-C.
+  (default)              Restorable PATCHes only: each record is read first and written to the
+                         restore journal, written back after each check and verified, also on
+                         failure and on SIGINT, SIGTERM or SIGHUP; `restore` finishes after a kill.
+                         Also probes that must be refused and change nothing: methods a path does
+                         not take (405) and DELETE or PATCH on keys that do not exist (404).
   --allow-destructive    Also POST and DELETE, write-only secrets and fields that could lock
                          people out (Duo is_enabled, api_host, ...). For lab clusters and mocks.
 
@@ -63,6 +68,52 @@ pub enum Command {
     Spec(SpecArgs),
     /// Compare two recordings made with `run --record` (offline)
     Diff(DiffArgs),
+    /// Put back every record an interrupted or killed run left changed, from its journal
+    #[command(long_about = RESTORE_ABOUT)]
+    Restore(RestoreArgs),
+}
+
+const RESTORE_ABOUT: &str = "\
+Put back every record an interrupted or killed run left changed, from its restore journal.
+
+Before its first change to a record, `run` writes the record's original state to a journal file
+(default: under $XDG_STATE_HOME or ~/.local/state/ontap-conform/journals/, one file per target;
+`run --journal FILE` to choose). A run that ends normally removes it. After a SIGKILL, a power cut
+or a restore that failed, the journal stays, the next run against that target refuses to start,
+and this command finishes the job: it writes each record back, verifies it with a read-back,
+deletes records the run created, and removes the journal when every record is back.
+
+Exit codes: 0 every record is back (the journal is removed), 2 no journal or bad usage,
+3 target unreachable, 5 some records are still not back (the journal stays).
+
+Examples:
+  ontap-conform restore --target https://cluster1 --password-env PW
+  ontap-conform restore --journal ./run.journal --password-env PW";
+
+/// Flags of `ontap-conform restore`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RestoreArgs {
+    /// The journal to finish [default: the one of --target, under the user's state directory]
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Base URL of the target [default: the one the journal names]
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// User name for HTTP Basic auth [default: the one the journal names]
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Read the password from this environment variable (otherwise it is asked for)
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// Do not verify the target's TLS certificate (like curl -k)
+    #[arg(long, conflicts_with = "ca_cert")]
+    pub insecure: bool,
+    /// Verify the target's certificate against this PEM CA certificate
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Seconds to wait for each answer [default: 30]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -284,6 +335,17 @@ pub struct RunArgs {
     /// Do not show the progress bar
     #[arg(long)]
     pub no_progress: bool,
+    /// Restore journal of a --target run [default: under $XDG_STATE_HOME or ~/.local/state,
+    /// one file per target]; written (mode 0600, flushed) before each change
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Consecutive transport failures that stop the run: it restores, then exits 3 [default: 5;
+    /// 0: never]
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<u64>,
+    /// Bound the whole run: after SECS no new change is sent, the run restores and exits 3
+    #[arg(long, value_name = "SECS")]
+    pub deadline: Option<u64>,
     /// Read the contract from this directory instead of the built-in copy of specs/
     #[arg(long, value_name = "DIR")]
     pub specs: Option<PathBuf>,

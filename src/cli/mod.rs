@@ -6,6 +6,7 @@
 
 pub mod args;
 pub mod mock;
+pub mod restore;
 pub mod run;
 pub mod spec;
 
@@ -66,7 +67,9 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let code = e.exit_code();
-            if !matches!(e, Error::Failed(_) | Error::Drift(_)) || !e.to_string().is_empty() {
+            if !matches!(e, Error::Failed(_) | Error::Drift(_) | Error::Changed(_))
+                || !e.to_string().is_empty()
+            {
                 eprintln!("error: {e}");
             }
             ExitCode::from(code)
@@ -80,6 +83,7 @@ pub fn dispatch(cli: Cli, env: &Env) -> Result<()> {
         Command::Mock(args) => mock::main(*args),
         Command::Run(args) => run::main(*args, env),
         Command::Diff(args) => run::diff(args),
+        Command::Restore(args) => restore::main(args, env),
     }
 }
 

@@ -34,6 +34,9 @@ pub struct ConfigFile {
     pub endpoints: Vec<String>,
     #[serde(default)]
     pub reports: Vec<String>,
+    pub journal: Option<PathBuf>,
+    pub max_failures: Option<u64>,
+    pub deadline: Option<u64>,
     #[serde(default)]
     pub targets: Vec<TargetEntry>,
 }
@@ -63,7 +66,12 @@ fn read_config(path: &Path) -> Result<ConfigFile> {
     })
 }
 
-fn password_from(env: &Env, var: Option<&str>, user: &str, what: &str) -> Result<String> {
+pub(super) fn password_from(
+    env: &Env,
+    var: Option<&str>,
+    user: &str,
+    what: &str,
+) -> Result<String> {
     if let Some(var) = var {
         return env.vars.get(var).cloned().ok_or_else(|| Error::Usage(format!("{what}: the environment variable {var} is not set (it should hold the password of {user})")));
     }
@@ -93,10 +101,96 @@ fn report_destination(r: &str) -> Result<(ReportFormat, PathBuf)> {
     };
     if path.is_empty() {
         return Err(Error::Usage(format!(
-            "--report {r}: the file name is empty"
+            "--report {r}: the file name is empty (use - for standard output)"
         )));
     }
     Ok((fmt, PathBuf::from(path)))
+}
+
+/// `-` names standard output.
+fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Whether an existing path is something to write through (a symlink, a pipe, a device) rather
+/// than a regular file to replace.
+fn write_through(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| !m.file_type().is_file())
+}
+
+/// Refuses, before the first request, a report destination that cannot be written.
+fn check_report_destination(path: &Path) -> Result<()> {
+    if is_stdout(path) {
+        return Ok(());
+    }
+    let fail = |why: String| {
+        Err(Error::Usage(format!(
+            "--report {}: {why}; expected a writable file, or - for standard output",
+            path.display()
+        )))
+    };
+    if write_through(path) {
+        return match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => fail("a directory".into()),
+            Ok(_) => std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map(|_| ())
+                .or_else(|e| fail(format!("cannot be written ({e})"))),
+            Err(e) => fail(format!("a link to nothing that can be written ({e})")),
+        };
+    }
+    if path.is_dir() {
+        return fail("a directory".into());
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    tempfile::NamedTempFile::new_in(dir)
+        .map(|_| ())
+        .or_else(|e| {
+            fail(format!(
+                "its directory {} cannot be written ({e})",
+                dir.display()
+            ))
+        })
+}
+
+/// Refuses, before the first request, a recording directory that cannot be made.
+fn check_record_destination(dir: &Path) -> Result<()> {
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(Error::Usage(format!(
+            "--record {}: exists and is not a directory; expected a directory to record into",
+            dir.display()
+        )));
+    }
+    tempfile::NamedTempFile::new_in(parent).map(|_| ()).map_err(|e| {
+        Error::Usage(format!(
+            "--record {}: {} cannot be written ({e}); expected a writable place for the recording",
+            dir.display(),
+            parent.display()
+        ))
+    })
+}
+
+/// Writes one report: to standard output for `-`, through an existing symlink, pipe or device
+/// (never replacing it), else atomically into a regular file of mode 0644.
+fn write_report(path: &Path, text: &str) -> Result<()> {
+    if is_stdout(path) {
+        return out(text);
+    }
+    if write_through(path) {
+        return std::fs::write(path, text).map_err(|e| Error::io(path, e));
+    }
+    crate::fsutil::write_atomic(path, text.as_bytes())?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+        .map_err(|e| Error::io(path, e))
 }
 
 /// The remote target: URL, credentials (from the environment or the terminal) and trust.
@@ -111,12 +205,27 @@ fn remote_target(
     }
     let parsed = url::Url::parse(&url).map_err(|e| {
         Error::Usage(format!(
-            "--target {url}: not a URL ({e}); expected e.g. https://cluster1.example.com"
+            "--target {}: not a URL ({e}); expected e.g. https://cluster1.example.com",
+            redact_userinfo(&url)
         ))
     })?;
     if !matches!(parsed.scheme(), "https" | "http") || parsed.host().is_none() {
         return Err(Error::Usage(format!(
-            "--target {url}: expected an http(s)://host[:port] URL"
+            "--target {}: expected an http(s)://host[:port] URL",
+            redact_userinfo(&url)
+        )));
+    }
+    let extra = [
+        (!parsed.username().is_empty() || parsed.password().is_some())
+            .then_some("a user or password (give --user and --password-env instead)"),
+        (parsed.path() != "/" && !parsed.path().is_empty()).then_some("a path"),
+        parsed.query().map(|_| "a query"),
+        parsed.fragment().map(|_| "a fragment"),
+    ];
+    if let Some(what) = extra.into_iter().flatten().next() {
+        return Err(Error::Usage(format!(
+            "--target {}: the URL holds {what}; expected only http(s)://host[:port], e.g. https://cluster1.example.com",
+            redact_userinfo(&url)
         )));
     }
     let user = a
@@ -164,6 +273,23 @@ fn remote_target(
         svm,
         trust,
     })
+}
+
+/// A URL with any `user:password@` replaced, for messages.
+fn redact_userinfo(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            let scheme = u.scheme().to_string();
+            u.to_string().replacen(
+                &format!("{scheme}://"),
+                &format!("{scheme}://<redacted>@"),
+                1,
+            )
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// The built-in mock as the flags set it up.
@@ -216,6 +342,24 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
         Some(p) => read_config(p)?,
         None => ConfigFile::default(),
     };
+    if let Some(p) = &a.config {
+        let mut seen = std::collections::BTreeSet::new();
+        for t in &file.targets {
+            if !seen.insert(t.name.as_str()) {
+                return Err(Error::Usage(format!(
+                    "--config {}: two targets are named {:?}; expected unique names",
+                    p.display(),
+                    t.name
+                )));
+            }
+        }
+        if file.targets.is_empty() && a.target.is_none() {
+            return Err(Error::Usage(format!(
+                "--config {}: no [[targets]]; expected at least one target (or --target URL), so that a misconfigured job never tests the built-in mock instead of the cluster",
+                p.display()
+            )));
+        }
+    }
     let spec = Spec::load(a.specs.as_deref())?;
     let read_only = a.read_only || file.read_only.unwrap_or(false);
     let destructive = a.allow_destructive || file.allow_destructive.unwrap_or(false);
@@ -255,6 +399,7 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
             .unwrap_or_default();
         (t.as_nanos() as u64 ^ std::process::id() as u64) % 1_000_000
     });
+    let target_for_journal = target.clone();
     let mut b = RunConfig::builder()
         .spec(spec)
         .target(target)
@@ -295,10 +440,32 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
     };
     for r in reports {
         let (fmt, path) = report_destination(r)?;
+        check_report_destination(&path)?;
         b = b.report(fmt, path);
     }
     if let Some(dir) = a.record {
+        check_record_destination(&dir)?;
         b = b.record(dir);
+    }
+    if let Target::Remote { url, .. } = &target_for_journal {
+        let path = a
+            .journal
+            .clone()
+            .or(file.journal.clone())
+            .unwrap_or_else(|| run::journal::default_path(&env.vars, url));
+        b = b.journal(path);
+    } else if a.journal.is_some() {
+        return Err(Error::Usage(
+            "--journal applies to --target runs; the built-in mock keeps nothing".into(),
+        ));
+    }
+    b = b.max_failures(
+        a.max_failures
+            .or(file.max_failures)
+            .unwrap_or(run::config::DEFAULT_MAX_FAILURES),
+    );
+    if let Some(d) = a.deadline.or(file.deadline) {
+        b = b.deadline(Duration::from_secs(d));
     }
     if let Some(dir) = a.compare {
         if a.seed.is_some() || file.seed.is_some() || file.cases.is_some() {
@@ -324,13 +491,16 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         recording,
         drift,
     } = run::run_blocking(&cfg)?;
-    if report.interrupted {
+    if report.stopped.is_some() {
         eprintln!(
             "{}",
             if report.restore_problems.is_empty() {
                 "restored.".to_string()
             } else {
-                format!("NOT restored: {}", report.restore_problems.join("; "))
+                format!(
+                    "NOT restored: {} records were left changed (see NOT RESTORED)",
+                    report.restore_problems.len()
+                )
             }
         );
     }
@@ -342,7 +512,13 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
             dir.display()
         );
     }
-    out(&report::render(&report))?;
+    // With a report on standard output, the summary goes to standard error.
+    let summary = report::render(&report);
+    if cfg.reports.iter().any(|(_, p)| is_stdout(p)) {
+        eprint!("{summary}");
+    } else {
+        out(&summary)?;
+    }
     if let (Some(d), Some(b)) = (&drift, &cfg.compare) {
         out(&format!(
             "\n{}",
@@ -358,13 +534,34 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         ))?;
     }
     write_reports(&cfg, &report)?;
+    if !report.restore_problems.is_empty() {
+        let kept = cfg
+            .journal
+            .as_ref()
+            .map(|j| {
+                format!(
+                    "; the journal {} keeps the originals for `ontap-conform restore`",
+                    j.display()
+                )
+            })
+            .unwrap_or_default();
+        return Err(Error::Changed(format!(
+            "the target was left changed: {} records are not back{kept}",
+            report.restore_problems.len()
+        )));
+    }
+    if let Some(why) = &report.stopped
+        && !report.interrupted
+    {
+        return Err(Error::Unreachable(format!("the run stopped early: {why}")));
+    }
     if report.interrupted {
         return Err(Error::Failed(
             "interrupted (records were restored; see above)".into(),
         ));
     }
     if report.failed() {
-        let why = if report.summary.failures > 0 || !report.restore_problems.is_empty() {
+        let why = if report.summary.failures > 0 {
             "checks failed"
         } else {
             "warnings fail the run with --strict"
@@ -386,7 +583,7 @@ fn write_reports(cfg: &RunConfig, report: &Report) -> Result<()> {
             ReportFormat::Json => report.to_json(),
             ReportFormat::Junit => report::junit::render(report),
         };
-        crate::fsutil::write_atomic(path, text.as_bytes())?;
+        write_report(path, &text)?;
     }
     Ok(())
 }

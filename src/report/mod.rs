@@ -6,7 +6,7 @@ pub mod junit;
 
 use crate::checks::CHECKS;
 use crate::record;
-use crate::verdict::{Finding, Mode, Outcome, Severity};
+use crate::verdict::{Finding, Mode, Outcome, RestoreProblem, Severity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -61,6 +61,8 @@ pub struct RunFacts {
     pub cases_per_property: u32,
     pub strict: bool,
     pub interrupted: bool,
+    /// Why the run stopped before the end (a signal, the deadline, the transport), if it did.
+    pub stopped: Option<String>,
 }
 
 /// The JSON report (`--report json=FILE`); its fields are documented in the README.
@@ -74,12 +76,16 @@ pub struct Report {
     pub cases_per_property: u32,
     pub strict: bool,
     pub interrupted: bool,
+    /// Why the run stopped before the end, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     pub summary: Summary,
     pub figures: Figures,
     pub results: Vec<ResultRow>,
     pub findings: Vec<Finding>,
-    /// Records the run could not put back exactly (empty on a clean run).
-    pub restore_problems: Vec<String>,
+    /// Records the run could not prove it put back (empty on a clean run): each with the field,
+    /// its original value and a command that puts it back.
+    pub restore_problems: Vec<RestoreProblem>,
     /// With --compare: what changed against the baseline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<Vec<record::Drift>>,
@@ -91,7 +97,7 @@ impl Report {
         outcomes: BTreeMap<(String, String), Outcome>,
         mut findings: Vec<Finding>,
         figures: Figures,
-        restore_problems: Vec<String>,
+        restore_problems: Vec<RestoreProblem>,
     ) -> Report {
         let RunFacts {
             target,
@@ -101,6 +107,7 @@ impl Report {
             cases_per_property,
             strict,
             interrupted,
+            stopped,
         } = facts;
         findings.sort_by(|a, b| {
             (
@@ -172,6 +179,7 @@ impl Report {
             cases_per_property,
             strict,
             interrupted,
+            stopped,
             summary,
             figures,
             results: rows,
@@ -281,9 +289,24 @@ pub fn render(r: &Report) -> String {
         }
     }
     if !r.restore_problems.is_empty() {
-        let _ = writeln!(out, "\nNOT RESTORED (check these records by hand):");
+        let _ = writeln!(
+            out,
+            "\nNOT RESTORED: the target was left changed ({} records); put them back by hand:",
+            r.restore_problems.len()
+        );
         for p in &r.restore_problems {
-            let _ = writeln!(out, "  {p}");
+            let _ = writeln!(out, "  {}", p.record);
+            if let Some(f) = &p.field {
+                let was = p
+                    .original
+                    .as_ref()
+                    .map_or("no value".to_string(), |v| v.to_string());
+                let _ = writeln!(out, "     field:    {f} (was {was})");
+            }
+            let _ = writeln!(out, "     why:      {}", p.reason);
+            if let Some(c) = &p.curl {
+                let _ = writeln!(out, "     put back: {c}");
+            }
         }
     }
     let s = &r.summary;

@@ -16,6 +16,7 @@ use std::time::Duration;
 pub const DEFAULT_CASES: u32 = 32;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+pub const DEFAULT_MAX_FAILURES: u64 = 5;
 
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -78,6 +79,12 @@ pub struct RunConfig {
     pub compare: Option<Baseline>,
     /// Show a progress bar on standard error.
     pub progress: bool,
+    /// The restore journal (remote targets): originals are written here before each change.
+    pub journal: Option<PathBuf>,
+    /// Consecutive transport failures that stop the run (it restores, then exits 3); 0: never.
+    pub max_failures: u64,
+    /// A bound on the whole run: when it passes, no new change is sent and the run restores.
+    pub deadline: Option<Duration>,
 }
 
 impl RunConfig {
@@ -101,6 +108,9 @@ impl RunConfig {
                 record: None,
                 compare: None,
                 progress: false,
+                journal: None,
+                max_failures: DEFAULT_MAX_FAILURES,
+                deadline: None,
             },
         }
     }
@@ -198,6 +208,19 @@ impl RunConfigBuilder {
         self.cfg.progress = on;
         self
     }
+    /// Where the restore journal of a remote target goes.
+    pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
+        self.cfg.journal = Some(path.into());
+        self
+    }
+    pub fn max_failures(mut self, n: u64) -> Self {
+        self.cfg.max_failures = n;
+        self
+    }
+    pub fn deadline(mut self, d: Duration) -> Self {
+        self.cfg.deadline = Some(d);
+        self
+    }
 
     /// Checks every value; the error names the setting (as its flag) and what was expected.
     pub fn build(self) -> Result<RunConfig> {
@@ -215,6 +238,11 @@ impl RunConfigBuilder {
         let secs = c.timeout.as_secs();
         if secs == 0 || secs > 3600 {
             return usage(format!("--timeout {secs}: expected 1 to 3600 seconds"));
+        }
+        if let Some(d) = c.deadline
+            && d.is_zero()
+        {
+            return usage("--deadline 0: expected a number of seconds above 0".into());
         }
         if c.threads > 64 {
             return usage(format!("--threads {}: expected 1 to 64", c.threads));

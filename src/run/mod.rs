@@ -5,6 +5,7 @@
 //! code: the command line does both.
 
 pub mod config;
+pub mod journal;
 pub mod restore;
 
 use crate::checks::ctx::{Ctx, Settings};
@@ -216,8 +217,16 @@ async fn discover_records(
 /// Runs the suite and returns what happened (without printing a summary or exiting).
 pub async fn execute(cfg: &RunConfig) -> Result<RunOutcome> {
     let start = Instant::now();
+    // An unfinished journal of an earlier run refuses the run before anything is sent.
+    let journal =
+        match (&cfg.journal, &cfg.target) {
+            (Some(path), Target::Remote { url, admin, .. }) => Some(Arc::new(
+                journal::Journal::start(path.clone(), url, &admin.user)?,
+            )),
+            _ => None,
+        };
     let (client, running, label) = connect(cfg).await?;
-    let outcome = run_with(cfg, client, &label, start).await;
+    let outcome = run_with(cfg, client, &label, start, journal).await;
     if let Some(m) = running {
         m.shutdown().await;
     }
@@ -285,11 +294,61 @@ fn plan(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Plan {
     plan
 }
 
+/// Stops the run's changes on SIGINT, SIGTERM or SIGHUP: the first lets requests in flight finish
+/// and then restores, a second says restoring is under way, a third ends the process at once and
+/// leaves the journal for `ontap-conform restore`.
+#[cfg(unix)]
+fn watch_signals(
+    ctx: Arc<Ctx>,
+    journal: Option<std::path::PathBuf>,
+) -> tokio::task::JoinHandle<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    tokio::spawn(async move {
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
+        for n in 1.. {
+            let name = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+                _ = hup.recv() => "SIGHUP",
+            };
+            match n {
+                1 => {
+                    ctx.stop(format!("interrupted by {name}"));
+                    eprintln!(
+                        "interrupted by {name}: no new changes; letting requests in flight finish, then restoring every record the run changed…"
+                    );
+                }
+                2 => eprintln!(
+                    "{name}: restoring is under way; a third signal stops at once and leaves the records for `ontap-conform restore`"
+                ),
+                _ => {
+                    match &journal {
+                        Some(p) => eprintln!(
+                            "{name}: stopped before the restore finished; the journal {} keeps the originals: run `ontap-conform restore --journal {}` with the same --target and credentials",
+                            p.display(),
+                            p.display()
+                        ),
+                        None => eprintln!("{name}: stopped before the restore finished"),
+                    }
+                    std::process::exit(5);
+                }
+            }
+        }
+    })
+}
+
 async fn run_with(
     cfg: &RunConfig,
     client: Client,
     label: &str,
     start: Instant,
+    journal: Option<Arc<journal::Journal>>,
 ) -> Result<(Report, Option<Recording>)> {
     let version = discover_version(&client).await?;
     let settings = Settings {
@@ -303,6 +362,10 @@ async fn run_with(
     if cfg.record.is_some() || cfg.compare.is_some() {
         ctx.recorder = Some(record::Recorder::default());
     }
+    ctx.max_failures = cfg.max_failures;
+    ctx.journal = journal
+        .clone()
+        .map(|j| j as Arc<dyn crate::checks::ctx::Journaling>);
     let endpoints: Vec<&'static Endpoint> = cfg
         .spec
         .endpoints
@@ -311,6 +374,18 @@ async fn run_with(
         .collect();
     ctx.records = discover_records(&ctx, &cfg.spec.endpoints.iter().collect::<Vec<_>>()).await;
     let ctx = Arc::new(ctx);
+    #[cfg(unix)]
+    let signals = watch_signals(
+        ctx.clone(),
+        journal.as_ref().map(|j| j.path().to_path_buf()),
+    );
+    let deadline = cfg.deadline.map(|d| {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(d).await;
+            ctx.stop(format!("the deadline of {} s was reached", d.as_secs()));
+        })
+    });
     let Plan { reads, writes } = plan(&ctx, &endpoints);
 
     let total = reads.len() + writes.values().map(Vec::len).sum::<usize>();
@@ -357,19 +432,35 @@ async fn run_with(
             while set.join_next().await.is_some() {}
         }
     };
-    let interrupted = tokio::select! {
-        _ = work => false,
-        _ = tokio::signal::ctrl_c() => true,
-    };
+    // Never dropped half-way: after a stop, every request in flight finishes or times out (the
+    // checks send nothing new), so that nothing lands after the restore has read a record back.
+    work.await;
+    if let Some(d) = deadline {
+        d.abort();
+    }
     bar.finish_and_clear();
-    if interrupted {
-        eprintln!("interrupted: restoring every record the run changed…");
-        // Requests cut off mid-flight may still land on the target; let them before reading back.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopped = ctx.stopped_because();
+    if let Some(why) = &stopped
+        && !why.starts_with("interrupted")
+    {
+        eprintln!("{why}: stopping; restoring every record the run changed…");
     }
     // Clear earlier problems (each write check restored as it went) and verify everything once more.
     ctx.clear_restore_problems();
-    let problems = ctx.restore_all().await;
+    ctx.restore_all().await;
+    // Every problem: those of the final restore, and a journal that could not be updated.
+    let problems = ctx.restore_problems();
+    #[cfg(unix)]
+    signals.abort();
+    if let Some(j) = &journal
+        && problems.is_empty()
+        && let Err(e) = j.finish()
+    {
+        eprintln!("warning: every record is restored, but the journal stays: {e}");
+    }
+    let interrupted = stopped
+        .as_deref()
+        .is_some_and(|w| w.starts_with("interrupted"));
     let wall = start.elapsed().as_secs_f64();
     let requests = ctx.client.requests_sent();
     let figures = Figures {
@@ -390,6 +481,7 @@ async fn run_with(
         cases_per_property: cfg.cases,
         strict: cfg.strict,
         interrupted,
+        stopped,
     };
     let report = Report::build(facts, ctx.outcomes(), ctx.findings(), figures, problems);
     let available: Vec<&str> = endpoints

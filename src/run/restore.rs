@@ -1,104 +1,262 @@
-//! Putting the target back: every record a check saved (see [`Ctx::protect`]) is read back,
-//! the patchable fields that differ are written back in one PATCH, and a second read verifies
-//! them. Restoring is not judged by the checks; it goes straight through the client.
+//! Putting the target back. Every record a check saved (see [`Ctx::protect`] and
+//! [`Ctx::will_create`]) is read back; a changed record's patchable fields that differ are written
+//! back in one PATCH and read again, a created record is deleted and must then answer 404. A
+//! difference that remains is written again, a bounded number of times, then reported with the
+//! field, its original value and a command that puts it back. Restoring is not judged by the
+//! checks; it goes straight through the client. Only a read-back that proves the record equal marks
+//! it restored (in the journal too).
 
-use crate::checks::ctx::{Ctx, Saved};
+use crate::checks::ctx::{Change, Ctx, Saved};
 use crate::checks::judge;
-use crate::client::Request;
+use crate::client::{Client, Request};
 use crate::spec::model::Kind;
-use crate::spec::resource::{Field, FieldType, get_path, set_path};
+use crate::spec::resource::{Field, FieldType, Resource, get_path, set_path};
+use crate::spec::{Endpoint, Spec};
+use crate::verdict::RestoreProblem;
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 
+/// Writes of one record before its difference is reported.
+const ATTEMPTS: usize = 3;
+
 /// The run's [`crate::checks::ctx::RestoreFn`]: restores the saved records of `family` (all of
 /// them with None) and returns the problems.
-pub fn restore<'a>(ctx: &'a Ctx, family: Option<&'a str>) -> BoxFuture<'a, Vec<String>> {
+pub fn restore<'a>(ctx: &'a Ctx, family: Option<&'a str>) -> BoxFuture<'a, Vec<RestoreProblem>> {
     Box::pin(async move {
         let mut problems = Vec::new();
         for s in ctx.saved(family) {
-            if let Err(p) = restore_one(ctx, &s).await {
-                problems.push(p);
+            match restore_one(ctx.spec, &ctx.client, &s).await {
+                Ok(()) => ctx.verified(&s.path),
+                Err(p) => problems.push(p),
             }
         }
         problems
     })
 }
 
-/// `GET path?fields=*` straight through the client (restoring is not judged); Null when the
-/// answer is not JSON. A transport failure is worded "{path}: {what}: {why}".
-async fn read_whole(ctx: &Ctx, path: &str, what: &str) -> Result<Value, String> {
-    let x = ctx
-        .client
-        .send(Request::get(format!("{path}?fields=*")))
-        .await
-        .map_err(|e| format!("{path}: {what}: {}", e.0))?;
-    Ok(x.response.json.as_deref().cloned().unwrap_or(Value::Null))
+/// `ontap-conform restore`: puts back every unfinished entry of a journal, marks each one a
+/// read-back proved, and removes the journal when all are; returns what is still not back.
+pub async fn from_journal(
+    spec: &Spec,
+    client: &Client,
+    journal: &super::journal::Journal,
+) -> Vec<RestoreProblem> {
+    let mut problems = Vec::new();
+    for e in journal.contents().unfinished() {
+        let s = Saved {
+            family: e.family.clone(),
+            path: e.path.clone(),
+            change: e.change,
+            original: e.original.clone(),
+        };
+        match restore_one(spec, client, &s).await {
+            Ok(()) => {
+                if let Err(why) = journal.restored(&e.path) {
+                    problems.push(RestoreProblem {
+                        record: e.path.clone(),
+                        field: None,
+                        original: None,
+                        reason: format!("restored, but the journal could not say so: {why}"),
+                        curl: None,
+                    });
+                }
+            }
+            Err(p) => problems.push(p),
+        }
+    }
+    if problems.is_empty()
+        && let Err(why) = journal.finish()
+    {
+        problems.push(RestoreProblem {
+            record: journal.path().display().to_string(),
+            field: None,
+            original: None,
+            reason: format!("every record is back, but the journal could not be removed: {why}"),
+            curl: None,
+        });
+    }
+    problems
 }
 
-async fn restore_one(ctx: &Ctx, s: &Saved) -> Result<(), String> {
-    let inst = ctx
-        .spec
-        .endpoints
-        .iter()
-        .find(|e| e.family == s.family && matches!(e.kind(), Kind::Instance | Kind::Singleton))
-        .ok_or_else(|| format!("{}: no path that names one record", s.path))?;
-    let res = ctx.spec.resource_of(inst);
-    let current = read_whole(ctx, &s.path, "could not read it back").await?;
-    let mut body = Map::new();
-    let mut lost = Vec::new();
-    for f in res.patchable().filter(|f| f.gettable()) {
-        let (was, now) = (get_path(&s.original, &f.path), get_path(&current, &f.path));
-        if was == now {
-            continue;
-        }
-        match was {
-            Some(v) => set_path(&mut body, &f.path, coerce(f, v)),
-            None if f.flags.empty_unsets => {
-                set_path(&mut body, &f.path, Value::String(String::new()))
-            }
-            None => lost.push(f.path.clone()),
-        }
-    }
-    if !lost.is_empty() {
-        return Err(format!(
-            "{}: cannot unset {} (it had no value before the run)",
-            s.path,
-            lost.join(", ")
-        ));
-    }
-    if body.is_empty() {
-        return Ok(());
-    }
-    let x = ctx
-        .client
-        .send(Request::new("PATCH", s.path.clone()).json(Value::Object(body.clone())))
+/// `GET path?fields=*` straight through the client: the status and the JSON (Null when not JSON).
+async fn read_whole(client: &Client, path: &str, what: &str) -> Result<(u16, Value), String> {
+    let x = client
+        .send(Request::get(format!("{path}?fields=*")))
         .await
-        .map_err(|e| format!("{}: restore PATCH got no answer: {}", s.path, e.0))?;
-    if !x.response.is_success() {
-        return Err(format!(
-            "{}: restore PATCH answered {}",
-            s.path,
-            x.response.summary()
-        ));
+        .map_err(|e| format!("{what}: {}", e.0))?;
+    Ok((
+        x.response.status,
+        x.response.json.as_deref().cloned().unwrap_or(Value::Null),
+    ))
+}
+
+/// The endpoint that names one record of a family (an instance or a singleton).
+fn record_endpoint<'s>(spec: &'s Spec, family: &str) -> Option<&'s Endpoint> {
+    spec.endpoints
+        .iter()
+        .find(|e| e.family == family && matches!(e.kind(), Kind::Instance | Kind::Singleton))
+}
+
+/// Puts one saved record back and proves it with a read-back.
+pub async fn restore_one(spec: &Spec, client: &Client, s: &Saved) -> Result<(), RestoreProblem> {
+    let problem = |field: Option<&str>, original: Option<&Value>, reason: String| RestoreProblem {
+        record: s.path.clone(),
+        field: field.map(String::from),
+        original: original.cloned(),
+        reason,
+        curl: None,
+    };
+    match s.change {
+        Change::Created => undo_create(client, s).await.map_err(|r| {
+            let mut p = problem(None, None, r);
+            p.curl = Some(client.curl(&Request::new("DELETE", s.path.clone())));
+            p
+        }),
+        Change::Changed => {
+            let inst = record_endpoint(spec, &s.family)
+                .ok_or_else(|| problem(None, None, "no path that names one record".to_string()))?;
+            let res = spec.resource_of(inst);
+            let mut last = None;
+            for _ in 0..ATTEMPTS {
+                let (_, current) = read_whole(client, &s.path, "could not read it back")
+                    .await
+                    .map_err(|r| problem(None, None, r))?;
+                let diff = differences(res, &s.original, &current);
+                let Some(first) = diff.first() else {
+                    return Ok(());
+                };
+                last = Some(first.clone());
+                let body = match put_back(res, &s.original, &diff) {
+                    Ok(b) => b,
+                    Err(field) => {
+                        return Err(problem(
+                            Some(&field),
+                            None,
+                            "cannot be unset: it had no value before the run".into(),
+                        ));
+                    }
+                };
+                let x = client
+                    .send(Request::new("PATCH", s.path.clone()).json(Value::Object(body)))
+                    .await
+                    .map_err(|e| {
+                        problem(None, None, format!("restore PATCH got no answer: {}", e.0))
+                    })?;
+                if !x.response.is_success() {
+                    let mut p = problem(
+                        None,
+                        None,
+                        format!("restore PATCH answered {}", x.response.summary()),
+                    );
+                    p.curl = Some(put_back_curl(spec, client, res, s, &diff));
+                    return Err(p);
+                }
+            }
+            // Still different after every attempt: name the field, its original and the fix.
+            let (_, now) = read_whole(client, &s.path, "could not verify the restore")
+                .await
+                .map_err(|r| problem(None, None, r))?;
+            let diff = differences(res, &s.original, &now);
+            let Some(field) = diff.first().or(last.as_ref()) else {
+                return Ok(());
+            };
+            let was = get_path(&s.original, field);
+            let mut p = problem(
+                Some(field),
+                was,
+                format!(
+                    "is {} after {ATTEMPTS} restores",
+                    judge::show(get_path(&now, field))
+                ),
+            );
+            p.curl = Some(put_back_curl(spec, client, res, s, &diff));
+            Err(p)
+        }
     }
-    let after = read_whole(ctx, &s.path, "could not verify the restore").await?;
-    for f in res.patchable().filter(|f| f.gettable()) {
-        let (was, now) = (get_path(&s.original, &f.path), get_path(&after, &f.path));
-        let ok = was == now
-            || (was.is_none()
-                && f.flags.empty_unsets
-                && now == Some(&Value::String(String::new())));
-        if !ok {
+}
+
+/// Deletes a record the run created, and proves it gone (404).
+async fn undo_create(client: &Client, s: &Saved) -> Result<(), String> {
+    for _ in 0..ATTEMPTS {
+        let (status, _) = read_whole(client, &s.path, "could not read it back").await?;
+        if status == 404 {
+            return Ok(());
+        }
+        let x = client
+            .send(Request::new("DELETE", s.path.clone()))
+            .await
+            .map_err(|e| format!("created by the run; its DELETE got no answer: {}", e.0))?;
+        if !x.response.is_success() && x.response.status != 404 {
             return Err(format!(
-                "{}: {} is {} after the restore, was {}",
-                s.path,
-                f.path,
-                judge::show(now),
-                judge::show(was)
+                "created by the run; its DELETE answered {}",
+                x.response.summary()
             ));
         }
     }
-    Ok(())
+    let (status, _) = read_whole(client, &s.path, "could not verify the delete").await?;
+    if status == 404 {
+        Ok(())
+    } else {
+        Err(format!(
+            "created by the run and still there after {ATTEMPTS} DELETEs (GET answers {status})"
+        ))
+    }
+}
+
+/// The patchable, gettable fields whose current value differs from the original.
+fn differences(res: &Resource, original: &Value, current: &Value) -> Vec<String> {
+    res.patchable()
+        .filter(|f| f.gettable())
+        .filter(|f| {
+            let (was, now) = (get_path(original, &f.path), get_path(current, &f.path));
+            !(was == now
+                || (was.is_none()
+                    && f.flags.empty_unsets
+                    && now == Some(&Value::String(String::new()))))
+        })
+        .map(|f| f.path.clone())
+        .collect()
+}
+
+/// The PATCH body that puts `fields` back; Err names a field that had no value and cannot be
+/// unset.
+fn put_back(
+    res: &Resource,
+    original: &Value,
+    fields: &[String],
+) -> Result<Map<String, Value>, String> {
+    let mut body = Map::new();
+    for path in fields {
+        let f = res.field(path).expect("a field of the resource");
+        match get_path(original, path) {
+            Some(v) => set_path(&mut body, path, coerce(f, v)),
+            None if f.flags.empty_unsets => set_path(&mut body, path, Value::String(String::new())),
+            None => return Err(path.clone()),
+        }
+    }
+    Ok(body)
+}
+
+/// A curl command that puts the fields back by hand (secrets redacted).
+fn put_back_curl(
+    spec: &Spec,
+    client: &Client,
+    res: &Resource,
+    s: &Saved,
+    fields: &[String],
+) -> String {
+    let body = put_back(res, &s.original, fields)
+        .or_else(|_| {
+            let known: Vec<String> = fields
+                .iter()
+                .filter(|f| get_path(&s.original, f).is_some())
+                .cloned()
+                .collect();
+            put_back(res, &s.original, &known)
+        })
+        .unwrap_or_default();
+    let req = Request::new("PATCH", s.path.clone()).json(Value::Object(body));
+    client.curl(&crate::redact::redact_request(spec, &req))
 }
 
 /// A value read from the target, in the field's declared type when the target reported another

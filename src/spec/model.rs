@@ -167,6 +167,11 @@ pub struct MethodDef {
     /// Creates or deletes records: only with `--allow-destructive` or against the built-in mock.
     #[serde(default)]
     pub destructive: bool,
+    /// POST only: where the owners that may get a new record are listed, and which of their fields
+    /// become the new record's keys. `create-delete` creates a record for an owner that has none
+    /// and deletes only that one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_for: Option<CreateFor>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub removed_in: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,6 +180,16 @@ pub struct MethodDef {
     pub responses: BTreeMap<String, String>,
     #[serde(default)]
     pub errors: Vec<ErrorCodeDef>,
+}
+
+/// Owners a POST can create a record for: a list endpoint of the target (e.g. `/api/svm/svms`) and,
+/// for each field of the new record, the field of a listed owner it takes its value from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateFor {
+    pub from: String,
+    /// New record field -> field of the listed owner (`"owner.uuid": "uuid"`).
+    pub fields: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

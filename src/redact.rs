@@ -1,5 +1,8 @@
 //! Redaction, by itself because every output goes through it: the report, the terminal, the
-//! recordings and the reproducers all replace secret values with `<redacted>` here.
+//! recordings and the reproducers all replace secret values with `<redacted>` here. Two ways,
+//! both always: by field name (the value of `secret_key`, `password`, ... wherever it appears in
+//! JSON or in a shrunk case), and by value ([`Secrets`]: every password, Basic token, value sent
+//! for a write-only field and one-time secret seen in an answer, wherever it appears as text).
 
 use crate::client::{Body, Request};
 use crate::spec::Spec;
@@ -45,14 +48,80 @@ pub fn redact_secrets(spec: &Spec, v: &mut Value) {
     redact_value(v, &secret_names(spec));
 }
 
-/// A text with every secret field's value replaced, whether or not it parses as JSON.
+/// The secret values a run knows, to be replaced wherever they appear in any output.
+#[derive(Debug, Default)]
+pub struct Secrets {
+    values: std::sync::RwLock<std::collections::BTreeSet<String>>,
+}
+
+/// Values shorter than this are replaced by field name only: a value of a few characters appears
+/// in ordinary text too often to be replaced everywhere.
+pub const MIN_SECRET_LEN: usize = 4;
+
+impl Secrets {
+    pub fn add(&self, v: &str) {
+        if v.chars().count() >= MIN_SECRET_LEN && !self.values.read().unwrap().contains(v) {
+            self.values.write().unwrap().insert(v.to_string());
+        }
+    }
+    /// Every string under the secret field names of a JSON value (each element of an array).
+    pub fn add_fields(&self, v: &Value, names: &[String]) {
+        match v {
+            Value::Object(m) => {
+                for (k, child) in m {
+                    if names.iter().any(|n| n == k) {
+                        self.add_strings(child);
+                    } else {
+                        self.add_fields(child, names);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|c| self.add_fields(c, names)),
+            _ => {}
+        }
+    }
+    fn add_strings(&self, v: &Value) {
+        match v {
+            Value::String(s) => self.add(s),
+            Value::Array(a) => a.iter().for_each(|c| self.add_strings(c)),
+            Value::Object(m) => m.values().for_each(|c| self.add_strings(c)),
+            Value::Number(n) => self.add(&n.to_string()),
+            _ => {}
+        }
+    }
+    /// The text with every known secret value replaced (longest first, so that a secret holding
+    /// another is replaced whole). JSON-escaped forms are replaced too.
+    pub fn scrub(&self, text: &str) -> String {
+        let values = self.values.read().unwrap();
+        if values.is_empty() {
+            return text.to_string();
+        }
+        let mut sorted: Vec<&String> = values.iter().collect();
+        sorted.sort_by_key(|v| std::cmp::Reverse(v.len()));
+        let mut out = text.to_string();
+        for v in sorted {
+            if out.contains(v.as_str()) {
+                out = out.replace(v.as_str(), REDACTED);
+            }
+            let escaped = Value::String(v.clone()).to_string();
+            let escaped = &escaped[1..escaped.len() - 1];
+            if escaped != v && out.contains(escaped) {
+                out = out.replace(escaped, REDACTED);
+            }
+        }
+        out
+    }
+}
+
+/// A text with every secret field's value replaced, whether or not it parses as JSON; a shrunk
+/// case's `("secret_key", String("..."))` too.
 pub fn redact_text(spec: &Spec, text: &str) -> String {
     let names = secret_names(spec);
     if let Ok(mut v) = serde_json::from_str::<Value>(text) {
         redact_value(&mut v, &names);
         return v.to_string();
     }
-    let mut out = text.to_string();
+    let mut out = redact_debug(text, &names);
     for n in &names {
         let needle = format!("\"{n}\"");
         let mut from = 0;
@@ -90,6 +159,35 @@ pub fn redact_text(spec: &Spec, text: &str) -> String {
     out
 }
 
+/// Replaces the value in `"name", String("...")`, the debug form of a generated (field, value)
+/// pair, for every secret name.
+fn redact_debug(text: &str, names: &[String]) -> String {
+    let mut out = text.to_string();
+    for n in names {
+        let needle = format!("\"{n}\", String(\"");
+        let mut from = 0;
+        while let Some(pos) = out[from..].find(&needle) {
+            let start = from + pos + needle.len();
+            let mut end = None;
+            let mut esc = false;
+            for (i, c) in out[start..].char_indices() {
+                if esc {
+                    esc = false;
+                } else if c == '\\' {
+                    esc = true;
+                } else if c == '"' {
+                    end = Some(start + i);
+                    break;
+                }
+            }
+            let Some(end) = end else { break };
+            out.replace_range(start..end, REDACTED);
+            from = start + REDACTED.len();
+        }
+    }
+    out
+}
+
 /// A request with the secrets of its body redacted.
 pub fn redact_request(spec: &Spec, req: &Request) -> Request {
     let mut r = req.clone();
@@ -120,5 +218,25 @@ mod tests {
         let req = Request::new("PATCH", "/x").json(json!({"secret_key": "s3cr3t", "comment": "c"}));
         let r = redact_request(spec, &req);
         assert!(!format!("{r:?}").contains("s3cr3t"));
+        let t = redact_text(spec, r#"[("secret_key", String("-aa-_")), ("comment", String("c"))]"#);
+        assert_eq!(t, r#"[("secret_key", String("<redacted>")), ("comment", String("c"))]"#);
+    }
+
+    #[test]
+    fn known_values_are_scrubbed_wherever_they_appear() {
+        let s = Secrets::default();
+        s.add("ab"); // too short to replace everywhere
+        s.add("hunter22");
+        s.add_fields(
+            &json!({"records": [{"emergency_codes": ["11112222", "33334444"], "comment": "x"}]}),
+            &["emergency_codes".to_string()],
+        );
+        let text = "Authorization: hunter22; codes 11112222, \"33334444\"; ab stays";
+        assert_eq!(
+            s.scrub(text),
+            "Authorization: <redacted>; codes <redacted>, \"<redacted>\"; ab stays"
+        );
+        s.add("a\"quoted\"");
+        assert_eq!(s.scrub(r#"{"v":"a\"quoted\""}"#), r#"{"v":"<redacted>"}"#);
     }
 }

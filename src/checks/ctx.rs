@@ -94,6 +94,10 @@ pub struct Ctx {
     pub max_failures: u64,
     /// Why the run stopped early, when it did (a signal, the deadline, the transport).
     stopped_because: Mutex<Option<String>>,
+    /// Every secret value the run knows; the report is scrubbed of them (see [`crate::redact`]).
+    pub secrets: std::sync::Arc<crate::redact::Secrets>,
+    /// The names of secret fields (write-only, POST-response-only, password).
+    secret_names: Vec<String>,
 }
 
 /// A probe that must answer as a rule of the contract expects (see [`Ctx::expect_answer`]).
@@ -168,6 +172,25 @@ impl Ctx {
             failures_in_row: AtomicU64::new(0),
             max_failures: 0,
             stopped_because: Mutex::new(None),
+            secrets: Default::default(),
+            secret_names: crate::redact::secret_names(spec),
+        }
+    }
+
+    /// Learns the secrets an exchange carries: values sent for secret fields, and one-time
+    /// secrets a target answered with (or leaked).
+    fn learn_secrets(&self, req: &Request, x: Option<&Exchange>) {
+        if let Some(crate::client::Body::Json(b)) = &req.body {
+            self.secrets.add_fields(b, &self.secret_names);
+        }
+        if let Some(x) = x
+            && let Some(j) = &x.response.json
+            && self
+                .secret_names
+                .iter()
+                .any(|n| x.response.text.contains(n.as_str()))
+        {
+            self.secrets.add_fields(j, &self.secret_names);
         }
     }
 
@@ -304,7 +327,9 @@ impl Ctx {
         if self.stopping() {
             return None;
         }
-        match self.client.send(req.clone()).await {
+        let sent = self.client.send(req.clone()).await;
+        self.learn_secrets(&req, sent.as_ref().ok());
+        match sent {
             Ok(x) => {
                 self.failures_in_row.store(0, Ordering::Relaxed);
                 super::passive::judge(self, ep, &x);

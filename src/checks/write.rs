@@ -530,10 +530,16 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         if matching.iter().any(|r| !safe(r)) {
             continue;
         }
-        for r in &matching {
+        // Every record of the family is written down first: a target that ignores the filter
+        // changes records beyond the match, and those must come back too.
+        let mut all_saved = true;
+        for r in base {
             if let Some(p) = ctx.instance_path(inst, r) {
-                ctx.protect(C, inst, &p).await;
+                all_saved &= ctx.protect(C, inst, &p).await.is_some();
             }
+        }
+        if !all_saved {
+            continue;
         }
         let Some(value) = different_value(ctx, field, None, &format!("{C} {fname}")) else {
             continue;

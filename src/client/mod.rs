@@ -244,6 +244,15 @@ impl Credentials {
             password: password.into(),
         }
     }
+    /// What no output may show: the password and the Basic token made of it.
+    pub fn secrets(&self) -> [String; 2] {
+        use base64::Engine;
+        [
+            self.password.clone(),
+            base64::engine::general_purpose::STANDARD
+                .encode(format!("{}:{}", self.user, self.password)),
+        ]
+    }
 }
 
 impl std::fmt::Debug for Credentials {

@@ -189,6 +189,31 @@ impl Report {
         }
     }
 
+    /// Replaces text in every string a user reads (the secrets a run learnt, by value).
+    pub fn scrub(&mut self, f: impl Fn(&str) -> String) {
+        for x in &mut self.findings {
+            x.message = f(&x.message);
+            if let Some(r) = &mut x.reproducer {
+                r.curl = f(&r.curl);
+                r.expected = f(&r.expected);
+                r.actual = f(&r.actual);
+                r.shrunk = r.shrunk.as_deref().map(&f);
+            }
+        }
+        for p in &mut self.restore_problems {
+            p.reason = f(&p.reason);
+            p.curl = p.curl.as_deref().map(&f);
+            if let Some(o) = &p.original {
+                let text = f(&o.to_string());
+                p.original = serde_json::from_str(&text).ok().or(Some(serde_json::Value::String(text)));
+            }
+        }
+        for r in &mut self.results {
+            r.reason = r.reason.as_deref().map(&f);
+        }
+        self.stopped = self.stopped.as_deref().map(&f);
+    }
+
     /// Whether the run fails (exit 1): a failure, a restore problem, or a warning with --strict.
     pub fn failed(&self) -> bool {
         self.summary.failures > 0

@@ -363,6 +363,11 @@ async fn run_with(
         ctx.recorder = Some(record::Recorder::default());
     }
     ctx.max_failures = cfg.max_failures;
+    if let Target::Remote { admin, svm, .. } = &cfg.target {
+        for c in std::iter::once(admin).chain(svm.as_ref()) {
+            c.secrets().iter().for_each(|v| ctx.secrets.add(v));
+        }
+    }
     ctx.journal = journal
         .clone()
         .map(|j| j as Arc<dyn crate::checks::ctx::Journaling>);
@@ -483,7 +488,8 @@ async fn run_with(
         interrupted,
         stopped,
     };
-    let report = Report::build(facts, ctx.outcomes(), ctx.findings(), figures, problems);
+    let mut report = Report::build(facts, ctx.outcomes(), ctx.findings(), figures, problems);
+    report.scrub(|t| ctx.secrets.scrub(t));
     let available: Vec<&str> = endpoints
         .iter()
         .filter(|e| e.available_in(version))

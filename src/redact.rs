@@ -218,8 +218,14 @@ mod tests {
         let req = Request::new("PATCH", "/x").json(json!({"secret_key": "s3cr3t", "comment": "c"}));
         let r = redact_request(spec, &req);
         assert!(!format!("{r:?}").contains("s3cr3t"));
-        let t = redact_text(spec, r#"[("secret_key", String("-aa-_")), ("comment", String("c"))]"#);
-        assert_eq!(t, r#"[("secret_key", String("<redacted>")), ("comment", String("c"))]"#);
+        let t = redact_text(
+            spec,
+            r#"[("secret_key", String("-aa-_")), ("comment", String("c"))]"#,
+        );
+        assert_eq!(
+            t,
+            r#"[("secret_key", String("<redacted>")), ("comment", String("c"))]"#
+        );
     }
 
     #[test]

@@ -414,7 +414,8 @@ impl Client {
         let auth = Arc::new([
             basic(&cfg.admin.user, &cfg.admin.password),
             basic(&svm.user, &svm.password),
-            basic(&cfg.admin.user, &format!("{}-wrong", cfg.admin.password)),
+            // Nothing derived from the real password: its Basic token would carry it.
+            basic(&cfg.admin.user, wrong_password(&cfg.admin.password)),
         ]);
         let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
         Ok(Client {
@@ -548,6 +549,15 @@ fn describe(e: &hyper_util::client::legacy::Error) -> String {
         msg.push_str(&last);
     }
     msg
+}
+
+/// The wrong password of [`Auth::Wrong`]: a fixed text, never the real one nor made from it.
+pub fn wrong_password(real: &str) -> &'static str {
+    if real == "not-the-password" {
+        "not-the-password-either"
+    } else {
+        "not-the-password"
+    }
 }
 
 /// Quotes a string for a POSIX shell.

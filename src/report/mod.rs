@@ -205,7 +205,9 @@ impl Report {
             p.curl = p.curl.as_deref().map(&f);
             if let Some(o) = &p.original {
                 let text = f(&o.to_string());
-                p.original = serde_json::from_str(&text).ok().or(Some(serde_json::Value::String(text)));
+                p.original = serde_json::from_str(&text)
+                    .ok()
+                    .or(Some(serde_json::Value::String(text)));
             }
         }
         for r in &mut self.results {

@@ -136,12 +136,13 @@ pub async fn restore_one(spec: &Spec, client: &Client, s: &Saved) -> Result<(), 
                         ));
                     }
                 };
-                let x = client
+                // No answer is not a failure yet: the PATCH may have landed; the next read tells.
+                let Ok(x) = client
                     .send(Request::new("PATCH", s.path.clone()).json(Value::Object(body)))
                     .await
-                    .map_err(|e| {
-                        problem(None, None, format!("restore PATCH got no answer: {}", e.0))
-                    })?;
+                else {
+                    continue;
+                };
                 if !x.response.is_success() {
                     let mut p = problem(
                         None,

@@ -152,6 +152,7 @@ const TABLE: &[(&str, &str, bool, &[&str])] = &[
         &[],
     ),
     ("version-gate-ignored", "version-gate", true, &["9.13.1"]),
+    ("unconfigured-as-not-found", "error-code", false, &[]),
 ];
 
 #[test]

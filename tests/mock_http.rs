@@ -1708,6 +1708,17 @@ async fn check_fault(f: Fault) {
             let r = bad.call("PUT", MSGS, None).await;
             assert_eq!((r.status, &r.body), (200, &json!({})));
         }
+        Fault::UnconfiguredAsNotFound => {
+            // monitor exists (cluster-1) and has no TOTP profile; nobody exists as ghost.
+            let body = json!({"comment": "x"});
+            let unconfigured = format!("{TOTP}/{CLUSTER}/monitor");
+            let r = good.patch(&unconfigured, body.clone()).await;
+            assert_eq!(r.body["error"]["code"], "144834566", "{:?}", r.body);
+            let r = bad.patch(&unconfigured, body.clone()).await;
+            assert_eq!((r.status, r.body["error"]["code"].clone()), (404, json!("4")));
+            let r = good.patch(&format!("{TOTP}/{CLUSTER}/ghost"), body).await;
+            assert_eq!((r.status, r.body["error"]["code"].clone()), (404, json!("4")));
+        }
         Fault::VersionGateIgnored => {
             let mut cfg = MockConfig::new();
             cfg.version = "9.13.1".parse().unwrap();

@@ -251,7 +251,7 @@ fn an_answer_lost_or_cut_off_changes_nothing_that_stays() {
         Fault::CutGetBody(2),
     ] {
         ontap_conform::client::install_crypto();
-    let rt = tokio::runtime::Runtime::new().unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
         let m = rt
             .block_on(mock::spawn(
                 MockConfig::new(),

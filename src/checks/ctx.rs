@@ -69,7 +69,7 @@ pub struct Ctx {
     pub builtin: bool,
     pub cases: u32,
     pub seed: u64,
-    /// Records of each family as `GET collection?fields=*` returned them at discovery.
+    /// Records of each family as `GET collection?fields=**` returned them at discovery.
     pub records: BTreeMap<String, Vec<Value>>,
     /// Checks selected with --check (empty: all).
     pub selected: Vec<String>,
@@ -385,7 +385,7 @@ impl Ctx {
             return Some(s.original.clone());
         }
         let x = self
-            .send(check, inst, Request::get(format!("{path}?fields=*")))
+            .send(check, inst, Request::get(format!("{path}?fields=**")))
             .await?;
         let mut original = x
             .response

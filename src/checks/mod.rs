@@ -153,9 +153,9 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "parameter-range",
-        rules: &["parameter-range"],
+        rules: &["parameter-range", "parameter-type"],
         needs: Needs::Reads,
-        description: "Query parameters outside their documented range (return_timeout 0..120) are rejected.",
+        description: "Query parameters outside their documented range (return_timeout 0..120) are rejected; a wrong type warns.",
         applies: Applies::Rule {
             rule: "parameter-range",
             query: None,
@@ -200,11 +200,12 @@ pub const CHECKS: &[Check] = &[
         rules: &[
             "fields-subset",
             "fields-star",
+            "fields-star-star",
             "fields-unknown",
             "collection-default-fields",
         ],
         needs: Needs::Reads,
-        description: "fields= subsets, * and unknown names return exactly what ONTAP returns.",
+        description: "fields= subsets, * (common fields), ** (all) and unknown names return what ONTAP returns.",
         applies: Applies::Everywhere,
         run: Some(check_fn!(read::field_selection)),
     },

@@ -16,7 +16,7 @@ use crate::spec::resource::{Field, FieldType, find_leaf, get_path, leaf_paths};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// Records of an endpoint's family as discovered (GET collection?fields=*).
+/// Records of an endpoint's family as discovered (GET collection?fields=**).
 pub fn baseline<'a>(ctx: &'a Ctx, ep: &Endpoint) -> &'a [Value] {
     ctx.records
         .get(&ep.family)
@@ -200,24 +200,24 @@ pub async fn parameter_range(ctx: &Ctx, ep: &Endpoint) {
             continue;
         };
         if let Some(max) = p.schema.get("maximum").and_then(Value::as_i64) {
-            probes.push((name.clone(), (max + 1).to_string()));
+            probes.push(("parameter-range", name.clone(), (max + 1).to_string()));
         }
         if p.schema.get("type").and_then(Value::as_str) == Some("integer") {
-            probes.push((name.clone(), "not-a-number".to_string()));
+            probes.push(("parameter-type", name.clone(), "not-a-number".to_string()));
         }
     }
     if probes.is_empty() {
         return ctx.skip(C, ep, "GET takes no parameter with a documented range");
     }
     ctx.ran(C, ep);
-    for (name, value) in probes {
+    for (rule, name, value) in probes {
         let req = Request::get(with_query(&path, &[(&name, &value)]));
         ctx.expect_answer(
             C,
             ep,
             req,
             Expect {
-                rule: "parameter-range",
+                rule,
                 what: &format!("{name}={value}"),
             },
         )
@@ -387,6 +387,31 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
             }
         }
     }
+    // fields=** holds at least what fields=* holds.
+    if let (Some(star), Some(all)) = (
+        ctx.send(C, ep, Request::get(with_query(&path, &[("fields", "*")])))
+            .await,
+        ctx.send(C, ep, Request::get(with_query(&path, &[("fields", "**")])))
+            .await,
+    ) {
+        let common: Vec<Value> = answer_records(ep, &star).into_iter().cloned().collect();
+        let every: Vec<&Value> = answer_records(ep, &all);
+        'records: for r in &common {
+            let id = identity(ep, ctx, r);
+            let Some(a) = every.iter().find(|a| identity(ep, ctx, a) == id) else {
+                continue;
+            };
+            for (p, _) in leaf_paths(r) {
+                if !judge::is_link(&p) && get_path(a, &p).is_none() {
+                    ctx.finding(C, ep, "GET", "fields-star-star")
+                        .message(format!("fields=** left out {p}, which fields=* returned"))
+                        .shown_by(Some(&all), "every field of fields=*, and maybe more")
+                        .record();
+                    break 'records;
+                }
+            }
+        }
+    }
     // An unknown field name.
     if let Some(x) = ctx
         .send(
@@ -462,7 +487,7 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
         let Some(expr) = generate::build_filter(f, vals, op, a, b, cut) else { return Case::Skip };
         let mut want: Vec<String> = base.iter().filter(|r| filter_matches(&expr, get_path(r, &f.path))).map(|r| identity(ep, ctx, r)).collect();
         want.sort();
-        let path = with_query(ep.path(), &[(&f.path, &expr), ("fields", "*")]);
+        let path = with_query(ep.path(), &[(&f.path, &expr), ("fields", "**")]);
         let Some(x) = ctx.send(C, ep, Request::get(path)).await else { return Case::Skip };
         if !x.response.is_success() {
             return Case::Fail(Failure::rule("query-filter", format!("filter {}={expr} answered {}", f.path, x.response.summary()), x, "200".into()));
@@ -594,7 +619,7 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
                     ep,
                     Request::get(with_query(
                         ep.path(),
-                        &[("order_by", &order), ("fields", "*")],
+                        &[("order_by", &order), ("fields", "**")],
                     )),
                 )
                 .await

@@ -75,7 +75,7 @@ fn target_record<'a>(
 
 async fn read_back(ctx: &Ctx, check: &str, ep: &Endpoint, path: &str) -> Option<(Value, Exchange)> {
     let x = ctx
-        .send(check, ep, Request::get(format!("{path}?fields=*")))
+        .send(check, ep, Request::get(format!("{path}?fields=**")))
         .await?;
     let v = x
         .response
@@ -579,7 +579,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
             .send(
                 C,
                 ep,
-                Request::get(with_query(ep.path(), &[("fields", "*")])),
+                Request::get(with_query(ep.path(), &[("fields", "**")])),
             )
             .await
         else {
@@ -749,7 +749,7 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
             .record(),
     }
     if let Some(g) = ctx
-        .send(C, inst, Request::get(format!("{path}?fields=*")))
+        .send(C, inst, Request::get(format!("{path}?fields=**")))
         .await
     {
         for (p, v) in &pairs {
@@ -807,6 +807,16 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
     }
 }
 
+/// A PATCH body that could change nothing that matters: a non-lock-out text field.
+fn harmless_body(ctx: &Ctx, ep: &Endpoint) -> Value {
+    ctx.spec
+        .resource_of(ep)
+        .patchable()
+        .find(|f| !f.flags.lockout && f.ty == crate::spec::resource::FieldType::String)
+        .map(|f| body_of(&[(f.path.clone(), json!("x"))]))
+        .unwrap_or(json!({}))
+}
+
 pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "error-code";
     let mut ran = false;
@@ -831,16 +841,38 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                         .zip(keys.iter().map(String::as_str))
                         .collect();
                     let path = ep.render(&pairs);
-                    let res = ctx.spec.resource_of(ep);
-                    let body = res
-                        .patchable()
-                        .find(|f| {
-                            !f.flags.lockout && f.ty == crate::spec::resource::FieldType::String
-                        })
-                        .map(|f| body_of(&[(f.path.clone(), json!("x"))]));
                     let mut req = Request::new(m.as_str(), path);
                     if *m == Method::PATCH {
-                        req = req.json(body.unwrap_or(json!({})));
+                        req = req.json(harmless_body(ctx, ep));
+                    }
+                    ctx.send(C, ep, req).await
+                }
+                Condition::Unconfigured if *m != Method::GET && ep.kind() == Kind::Instance => {
+                    // Its documented condition: an owner that exists, without a record.
+                    let Some(coll) = ctx.spec.collection_of(ep) else {
+                        continue;
+                    };
+                    let path = match vacant_owner(ctx, coll, ep).await {
+                        Ok((_, path)) => path,
+                        Err(why) => {
+                            ctx.skip(
+                                C,
+                                ep,
+                                format!(
+                                    "error {} needs an existing owner without a record: {why}",
+                                    e.code
+                                ),
+                            );
+                            continue;
+                        }
+                    };
+                    // A target that wrongly creates one is put back: written down first.
+                    if !ctx.will_create(&ep.family, &path) {
+                        continue;
+                    }
+                    let mut req = Request::new(m.as_str(), path);
+                    if *m == Method::PATCH {
+                        req = req.json(harmless_body(ctx, ep));
                     }
                     ctx.send(C, ep, req).await
                 }

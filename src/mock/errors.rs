@@ -34,7 +34,7 @@ pub const CODE_INVALID_VALUE: &str = "262197";
 /// The status ONTAP answers for each condition a catalog entry can document.
 fn condition_status(cond: Condition) -> StatusCode {
     match cond {
-        Condition::NotFound => StatusCode::NOT_FOUND,
+        Condition::NotFound | Condition::Unconfigured => StatusCode::NOT_FOUND,
         Condition::Duplicate => StatusCode::CONFLICT,
         Condition::RoleDenied => StatusCode::FORBIDDEN,
         Condition::InvalidValue => StatusCode::BAD_REQUEST,

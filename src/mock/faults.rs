@@ -121,6 +121,8 @@ faults! {
         "a method the catalog does not list answers 200 {} instead of 405",
     VersionGateIgnored = "version-gate-ignored" @ Routing:
         "endpoints introduced after --ontap-version are served",
+    UnconfiguredAsNotFound = "unconfigured-as-not-found" @ Store:
+        "a change for an existing owner without a record answers 404 code \"4\" instead of its documented code (TOTP 144834566)",
 }
 
 impl fmt::Display for Fault {
@@ -316,7 +318,7 @@ mod tests {
             assert_eq!(f.name().parse::<Fault>().unwrap(), *f);
             assert!(seen.insert(f.name()));
         }
-        assert_eq!(Fault::ALL.len(), 28);
+        assert_eq!(Fault::ALL.len(), 29);
     }
 
     #[test]

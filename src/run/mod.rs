@@ -162,7 +162,7 @@ pub async fn discover_version(client: &Client) -> Result<OntapVersion> {
         })
 }
 
-/// Reads every record of each family: GET collection?fields=*, following next links, or the one
+/// Reads every record of each family: GET collection?fields=** (all fields, the costly ones too), following next links, or the one
 /// record of a singleton family. Instance-only families have no list to read.
 async fn discover_records(
     ctx: &Ctx,
@@ -174,7 +174,7 @@ async fn discover_records(
             && e.has(Method::GET)
             && e.available_in(ctx.version)
     }) {
-        let mut path = format!("{}?fields=*", ep.path());
+        let mut path = format!("{}?fields=**", ep.path());
         let mut records = Vec::new();
         for _ in 0..1000 {
             let Some(x) = ctx

@@ -78,10 +78,10 @@ pub async fn from_journal(
     problems
 }
 
-/// `GET path?fields=*` straight through the client: the status and the JSON (Null when not JSON).
+/// `GET path?fields=**` straight through the client: the status and the JSON (Null when not JSON).
 async fn read_whole(client: &Client, path: &str, what: &str) -> Result<(u16, Value), String> {
     let x = client
-        .send(Request::get(format!("{path}?fields=*")))
+        .send(Request::get(format!("{path}?fields=**")))
         .await
         .map_err(|e| format!("{what}: {}", e.0))?;
     Ok((

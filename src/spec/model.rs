@@ -204,6 +204,8 @@ pub struct RemovedError {
 #[serde(rename_all = "kebab-case")]
 pub enum Condition {
     NotFound,
+    /// The owner exists but has no record of this family ("TOTP is not configured for the user").
+    Unconfigured,
     Duplicate,
     RoleDenied,
     InvalidValue,

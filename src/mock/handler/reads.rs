@@ -50,7 +50,7 @@ impl Mock {
         let store = self.read();
         let i = self
             .find(&store, &ep.family, table, keys, role)
-            .ok_or_else(|| self.not_found(ep, Method::GET, table))?;
+            .ok_or_else(|| self.not_found(&store, ep, Method::GET, table, keys))?;
         let rec = &store.records[&ep.family][i];
         let sel = select(table, plan, Shape::Instance, self.faults());
         let mut buf = Vec::with_capacity(512);
@@ -81,13 +81,57 @@ impl Mock {
         })
     }
 
-    /// 404 for a record that does not exist (or that the caller may not see).
-    pub(super) fn not_found(&self, ep: &Endpoint, m: Method, table: &Table) -> ApiError {
+    /// 404 for a record that does not exist (or that the caller may not see); the documented
+    /// "not configured" error when its owner exists but has no record of this family.
+    pub(super) fn not_found(
+        &self,
+        store: &Store,
+        ep: &Endpoint,
+        m: Method,
+        table: &Table,
+        keys: &[(String, String)],
+    ) -> ApiError {
         let mut generic =
             ApiError::new(StatusCode::NOT_FOUND, CODE_NOT_FOUND, "entry doesn't exist");
         if let Some(k) = table.res.keys.first() {
             generic = generic.target(k.as_str());
         }
+        if ep
+            .documented_error(m, Condition::Unconfigured, None)
+            .is_some()
+            && !self.has(crate::mock::Fault::UnconfiguredAsNotFound)
+            && self.owner_exists(store, ep, keys)
+        {
+            return ApiError::documented(ep, m, Condition::Unconfigured, None, generic);
+        }
         ApiError::documented(ep, m, Condition::NotFound, None, generic)
+    }
+
+    /// Whether the keys name an owner listed where the family's POST finds owners (its
+    /// `create_for`): an SVM, an account.
+    fn owner_exists(&self, store: &Store, ep: &Endpoint, keys: &[(String, String)]) -> bool {
+        let Some(cf) = self
+            .cfg
+            .spec
+            .collection_of(ep)
+            .and_then(|c| c.method(Method::POST))
+            .and_then(|p| p.create_for.as_ref())
+        else {
+            return false;
+        };
+        let owners = match cf.from.as_str() {
+            "/api/svm/svms" => &store.svms,
+            "/api/security/accounts" => &store.accounts,
+            _ => return false,
+        };
+        owners.iter().any(|o| {
+            keys.iter().all(|(k, v)| match cf.fields.get(k) {
+                Some(theirs) => {
+                    crate::spec::resource::get_path(o, theirs).and_then(serde_json::Value::as_str)
+                        == Some(v.as_str())
+                }
+                None => true,
+            })
+        })
     }
 }

@@ -33,7 +33,7 @@ impl Mock {
         let mut store = self.write();
         let i = self
             .find(&store, &ep.family, table, keys, role)
-            .ok_or_else(|| self.not_found(ep, Method::PATCH, table))?;
+            .ok_or_else(|| self.not_found(&store, ep, Method::PATCH, table, keys))?;
         let family = ep.family.as_str();
         let write = Write {
             op: Op::Patch,
@@ -299,7 +299,7 @@ impl Mock {
         let mut store = self.write();
         let i = self
             .find(&store, &ep.family, table, keys, role)
-            .ok_or_else(|| self.not_found(ep, Method::DELETE, table))?;
+            .ok_or_else(|| self.not_found(&store, ep, Method::DELETE, table, keys))?;
         if let Some(v) = store.records.get_mut(&ep.family) {
             v.remove(i);
         }

@@ -196,6 +196,10 @@ pub struct MockArgs {
     /// Write the self-signed certificate (PEM) to FILE, so clients can trust it instead of -k
     #[arg(long, value_name = "FILE", conflicts_with_all = ["plain_http", "cert"])]
     pub ca_file: Option<PathBuf>,
+    /// Accept client certificates signed by this PEM CA: one logs in as the user its CN names,
+    /// without a password
+    #[arg(long, value_name = "FILE", conflicts_with = "plain_http")]
+    pub client_ca: Option<PathBuf>,
 }
 
 /// Flags of `ontap-conform run`.

@@ -482,7 +482,7 @@ impl Client {
             .http1_only()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .timeout(cfg.timeout)
+            // No reqwest timeout: `send` bounds the whole exchange itself (one timer a request).
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(cfg.concurrency.max(1))
             .tcp_nodelay(true)

@@ -1715,9 +1715,15 @@ async fn check_fault(f: Fault) {
             let r = good.patch(&unconfigured, body.clone()).await;
             assert_eq!(r.body["error"]["code"], "144834566", "{:?}", r.body);
             let r = bad.patch(&unconfigured, body.clone()).await;
-            assert_eq!((r.status, r.body["error"]["code"].clone()), (404, json!("4")));
+            assert_eq!(
+                (r.status, r.body["error"]["code"].clone()),
+                (404, json!("4"))
+            );
             let r = good.patch(&format!("{TOTP}/{CLUSTER}/ghost"), body).await;
-            assert_eq!((r.status, r.body["error"]["code"].clone()), (404, json!("4")));
+            assert_eq!(
+                (r.status, r.body["error"]["code"].clone()),
+                (404, json!("4"))
+            );
         }
         Fault::VersionGateIgnored => {
             let mut cfg = MockConfig::new();

@@ -247,6 +247,10 @@ pub struct MockArgs {
     /// Write the self-signed certificate (PEM) to FILE, so clients can trust it instead of -k
     #[arg(long, value_name = "FILE", conflicts_with_all = ["plain_http", "cert"])]
     pub ca_file: Option<PathBuf>,
+    /// Accept client certificates signed by this PEM CA: one logs in as the user its CN names,
+    /// without a password
+    #[arg(long, value_name = "FILE", conflicts_with = "plain_http")]
+    pub client_ca: Option<PathBuf>,
 }
 
 /// Flags of `ontap-conform run`.
@@ -273,9 +277,25 @@ pub struct RunArgs {
     /// Read the SVM administrator's password from this environment variable
     #[arg(long, value_name = "VAR")]
     pub svm_password_env: Option<String>,
-    /// Seconds to wait for each answer [default: 30]
+    /// Log in with this PEM client certificate (with --client-key; --password-env is then
+    /// optional)
+    #[arg(long, value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
+    /// The PEM private key of --client-cert
+    #[arg(long, value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+    /// Go through this HTTP proxy (http://[user:password@]host:port) instead of the one
+    /// HTTPS_PROXY or HTTP_PROXY names; NO_PROXY still applies
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Seconds a whole exchange may take: connecting, the request, the answer's headers and
+    /// body [default: 30]
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
+    /// Longest answer body read, in bytes; a longer one is cut off and is a finding [default:
+    /// 16777216]
+    #[arg(long, value_name = "N")]
+    pub max_answer_bytes: Option<usize>,
     /// Requests in flight at once [default: 4]
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,

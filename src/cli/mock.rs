@@ -73,6 +73,10 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
             "--max-body 0: expected a positive number of bytes".into(),
         ));
     }
+    let client_ca = match &args.client_ca {
+        None => None,
+        Some(p) => Some(read_text("--client-ca", p)?),
+    };
     let config = MockConfig {
         spec,
         version,
@@ -94,6 +98,7 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
         fixtures,
         state_file: args.state.clone(),
         max_body: args.max_body,
+        client_ca,
     };
     Ok(Prepared {
         config,
@@ -138,6 +143,11 @@ pub fn banner(p: &Prepared, base_url: &str, ca_file: Option<&Path>) -> String {
     });
     if let Some(f) = ca_file {
         out.push_str(&format!("  certificate written to {}\n", f.display()));
+    }
+    if c.client_ca.is_some() {
+        out.push_str(
+            "  client certificates signed by --client-ca log in as the user their CN names\n",
+        );
     }
     if c.faults.is_empty() {
         out.push_str("  faults: none\n");

@@ -58,16 +58,16 @@ pub fn main(a: RestoreArgs, env: &Env) -> Result<()> {
         (false, None) => Trust::System,
     };
     crate::client::install_crypto();
+    let proxy = crate::client::Proxies::from_env(|name| env.vars.get(name).cloned())
+        .map_err(Error::Usage)?;
     let client = Client::new(ClientConfig {
-        base_url: url.clone(),
-        admin: Credentials::new(user, password),
-        svm: None,
-        trust,
         timeout: Duration::from_secs(
             a.timeout
                 .unwrap_or(crate::run::config::DEFAULT_TIMEOUT_SECS),
         ),
         concurrency: 1,
+        proxy,
+        ..ClientConfig::new(url.clone(), Credentials::new(user, password), trust)
     })
     .map_err(Error::Usage)?;
     let spec = Spec::load(None)?;

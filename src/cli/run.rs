@@ -3,7 +3,7 @@
 //! the reports and the recording are written, and the outcome picks the exit code.
 
 use super::{DiffArgs, Env, RunArgs, out};
-use crate::client::{Credentials, Trust};
+use crate::client::{ClientIdentity, Credentials, Proxies, ProxyUrl, Trust};
 use crate::error::{Error, Result};
 use crate::mock::Fault;
 use crate::record::{self, Recording};
@@ -23,6 +23,9 @@ pub struct ConfigFile {
     pub cases: Option<u32>,
     pub seed: Option<u64>,
     pub timeout: Option<u64>,
+    pub max_answer_bytes: Option<usize>,
+    /// A proxy for every target of the file (a target's own `proxy` wins).
+    pub proxy: Option<String>,
     pub concurrency: Option<usize>,
     pub threads: Option<usize>,
     pub strict: Option<bool>,
@@ -53,6 +56,9 @@ pub struct TargetEntry {
     pub ca_cert: Option<PathBuf>,
     pub svm_user: Option<String>,
     pub svm_password_env: Option<String>,
+    pub proxy: Option<String>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 fn read_config(path: &Path) -> Result<ConfigFile> {
@@ -193,10 +199,70 @@ fn write_report(path: &Path, text: &str) -> Result<()> {
         .map_err(|e| Error::io(path, e))
 }
 
-/// The remote target: URL, credentials (from the environment or the terminal) and trust.
+/// The client certificate and key: both or neither.
+fn client_identity(a: &RunArgs, entry: Option<&TargetEntry>) -> Result<Option<ClientIdentity>> {
+    let cert = a
+        .client_cert
+        .clone()
+        .or(entry.and_then(|e| e.client_cert.clone()));
+    let key = a
+        .client_key
+        .clone()
+        .or(entry.and_then(|e| e.client_key.clone()));
+    let (cert, key) = match (cert, key) {
+        (None, None) => return Ok(None),
+        (Some(c), None) => {
+            return Err(Error::Usage(format!(
+                "--client-cert {} needs --client-key FILE (its private key), which is missing",
+                c.display()
+            )));
+        }
+        (None, Some(k)) => {
+            return Err(Error::Usage(format!(
+                "--client-key {} needs --client-cert FILE (its certificate), which is missing",
+                k.display()
+            )));
+        }
+        (Some(c), Some(k)) => (c, k),
+    };
+    let read = |flag: &str, p: &Path| {
+        std::fs::read_to_string(p)
+            .map_err(|e| Error::Usage(format!("{flag} {}: cannot read it ({e})", p.display())))
+    };
+    let cert_pem = read("--client-cert", &cert)?;
+    let key_pem = read("--client-key", &key)?;
+    ClientIdentity::new(cert, &cert_pem, key, &key_pem)
+        .map(Some)
+        .map_err(Error::Usage)
+}
+
+/// The proxies: `--proxy` (or the file's `proxy`), else HTTPS_PROXY / HTTP_PROXY from the
+/// environment; NO_PROXY applies to all of them.
+fn proxies(
+    a: &RunArgs,
+    entry: Option<&TargetEntry>,
+    file: &ConfigFile,
+    env: &Env,
+) -> Result<Proxies> {
+    let mut p = Proxies::from_env(|name| env.vars.get(name).cloned()).map_err(Error::Usage)?;
+    let (source, explicit) = match (&a.proxy, entry.and_then(|e| e.proxy.as_ref()), &file.proxy) {
+        (Some(u), _, _) => ("--proxy", Some(u)),
+        (None, Some(u), _) => ("the config file's target proxy", Some(u)),
+        (None, None, Some(u)) => ("the config file's proxy", Some(u)),
+        (None, None, None) => ("", None),
+    };
+    if let Some(u) = explicit {
+        p.all = Some(ProxyUrl::parse(source, u).map_err(Error::Usage)?);
+    }
+    Ok(p)
+}
+
+/// The remote target: URL, credentials (from the environment or the terminal), trust, proxies
+/// and the client certificate.
 fn remote_target(
     a: &RunArgs,
     entry: Option<&TargetEntry>,
+    file: &ConfigFile,
     url: String,
     env: &Env,
 ) -> Result<Target> {
@@ -237,7 +303,14 @@ fn remote_target(
         .password_env
         .clone()
         .or(entry.and_then(|e| e.password_env.clone()));
-    let password = password_from(env, pw_env.as_deref(), &user, "--password-env")?;
+    let identity = client_identity(a, entry)?;
+    // With a client certificate and no --password-env, the certificate is the login.
+    let admin = if identity.is_some() && pw_env.is_none() {
+        Credentials::certificate(user)
+    } else {
+        let password = password_from(env, pw_env.as_deref(), &user, "--password-env")?;
+        Credentials::new(user, password)
+    };
     let svm = match a
         .svm_user
         .clone()
@@ -269,9 +342,11 @@ fn remote_target(
     };
     Ok(Target::Remote {
         url: url.trim_end_matches('/').to_string(),
-        admin: Credentials::new(user, password),
+        admin,
         svm,
         trust,
+        proxy: proxies(a, entry, file, env)?,
+        identity,
     })
 }
 
@@ -299,8 +374,11 @@ fn builtin_target(a: &RunArgs, spec: &'static Spec) -> Result<Target> {
         || a.insecure
         || a.ca_cert.is_some()
         || a.svm_user.is_some()
+        || a.proxy.is_some()
+        || a.client_cert.is_some()
+        || a.client_key.is_some()
     {
-        return Err(Error::Usage("--user, --password-env, --insecure, --ca-cert and --svm-user need --target URL (without it the built-in mock is the target)".into()));
+        return Err(Error::Usage("--user, --password-env, --insecure, --ca-cert, --svm-user, --proxy, --client-cert and --client-key need --target URL (without it the built-in mock is the target)".into()));
     }
     let version = match &a.ontap_version {
         Some(v) => v
@@ -391,7 +469,7 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
     };
     let target = match a.target.clone().or(entry.as_ref().map(|e| e.url.clone())) {
         None => builtin_target(&a, spec)?,
-        Some(url) => remote_target(&a, entry.as_ref(), url, env)?,
+        Some(url) => remote_target(&a, entry.as_ref(), &file, url, env)?,
     };
     let seed = a.seed.or(file.seed).unwrap_or_else(|| {
         let t = std::time::SystemTime::now()
@@ -416,6 +494,11 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
                 .or(file.timeout)
                 .unwrap_or(run::config::DEFAULT_TIMEOUT_SECS),
         ))
+        .max_answer_bytes(
+            a.max_answer_bytes
+                .or(file.max_answer_bytes)
+                .unwrap_or(crate::client::DEFAULT_MAX_ANSWER_BYTES),
+        )
         .checks(if a.checks.is_empty() {
             file.checks
         } else {

@@ -1,9 +1,15 @@
-//! The target, as the harness sees it: a real HTTP client (hyper over rustls, Basic auth,
-//! timeouts, bounded concurrency) that turns each request into an [`Exchange`], and renders any
-//! request as a curl command with every secret redacted.
+//! The target, as the harness sees it: reqwest over rustls (ring), with Basic auth or a client
+//! certificate, a whole-exchange timeout, a bound on the answer's size, proxies and bounded
+//! concurrency, turning each request into an [`Exchange`]; and any request rendered as a curl
+//! command with every secret redacted.
+
+mod proxy;
+
+pub use proxy::{Proxies, ProxyUrl, no_proxy_matches};
 
 use serde::Serialize;
 use serde_json::Value;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -225,46 +231,125 @@ pub struct Exchange {
     pub response: Response,
 }
 
-/// Why a request got no HTTP answer.
+/// Why a request got no HTTP answer: one line, secrets redacted.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{0}")]
 pub struct TransportError(pub String);
+
+/// What went wrong on the wire, before it becomes a one-line [`TransportError`].
+#[derive(Debug)]
+enum Failure {
+    /// The whole exchange (connect, request, headers and body) took longer than `--timeout`.
+    Timeout(Duration),
+    /// The answer's body was longer than `--max-answer-bytes`.
+    TooLarge(usize),
+    /// No connection: refused, unresolvable, TLS handshake failed.
+    Connect(String),
+    /// The answer could not be read to its end.
+    Body(String),
+    /// Anything else reqwest reports.
+    Other(String),
+}
+
+impl Failure {
+    fn line(&self) -> String {
+        match self {
+            Failure::Timeout(t) => format!(
+                "timed out: no complete answer within {} s (--timeout bounds the whole exchange)",
+                t.as_secs_f64()
+            ),
+            Failure::TooLarge(n) => {
+                format!("the answer exceeded {n} bytes (--max-answer-bytes); it was cut off")
+            }
+            Failure::Connect(m) => format!("could not connect: {m}"),
+            Failure::Body(m) => format!("reading the answer: {m}"),
+            Failure::Other(m) => format!("request failed: {m}"),
+        }
+    }
+
+    fn from_reqwest(e: &reqwest::Error, timeout: Duration) -> Failure {
+        if e.is_timeout() {
+            return Failure::Timeout(timeout);
+        }
+        let root = root_cause(e);
+        if e.is_connect() {
+            Failure::Connect(root)
+        } else if e.is_body() || e.is_decode() {
+            Failure::Body(root)
+        } else {
+            Failure::Other(root)
+        }
+    }
+}
+
+/// The innermost cause of an error: the part that says what happened (`invalid peer
+/// certificate: UnknownIssuer`, `Connection refused (os error 111)`), without reqwest's
+/// "error sending request for url (...)" wrapping.
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let text = s.to_string();
+        if !text.is_empty() {
+            last = text;
+        }
+        src = s.source();
+    }
+    last.lines().next().unwrap_or_default().to_string()
+}
 
 /// Credentials; the password never leaves this struct except into the Authorization header.
 #[derive(Clone)]
 pub struct Credentials {
     pub user: String,
-    password: String,
+    /// None: this user logs in with the client certificate, not a password.
+    password: Option<String>,
 }
 
 impl Credentials {
     pub fn new(user: impl Into<String>, password: impl Into<String>) -> Self {
         Credentials {
             user: user.into(),
-            password: password.into(),
+            password: Some(password.into()),
         }
     }
+    /// A user who logs in with the client certificate (`--client-cert`): requests on its behalf
+    /// carry no Authorization header.
+    pub fn certificate(user: impl Into<String>) -> Self {
+        Credentials {
+            user: user.into(),
+            password: None,
+        }
+    }
+    pub fn has_password(&self) -> bool {
+        self.password.is_some()
+    }
     /// What no output may show: the password and the Basic token made of it.
-    pub fn secrets(&self) -> [String; 2] {
+    pub fn secrets(&self) -> Vec<String> {
         use base64::Engine;
-        [
-            self.password.clone(),
-            base64::engine::general_purpose::STANDARD
-                .encode(format!("{}:{}", self.user, self.password)),
+        let Some(password) = &self.password else {
+            return Vec::new();
+        };
+        vec![
+            password.clone(),
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{password}", self.user)),
         ]
     }
 }
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credentials({}, <redacted>)", self.user)
+        match self.password {
+            Some(_) => write!(f, "Credentials({}, <redacted>)", self.user),
+            None => write!(f, "Credentials({}, client certificate)", self.user),
+        }
     }
 }
 
 /// How to trust the target's certificate.
 #[derive(Debug, Clone)]
 pub enum Trust {
-    /// The system's roots (the default).
+    /// The platform's roots, through rustls-platform-verifier (the default).
     System,
     /// Only this PEM CA (`--ca-cert`, or the built-in mock's own certificate).
     CaPem(String),
@@ -272,116 +357,124 @@ pub enum Trust {
     Insecure,
 }
 
+/// A client certificate and its private key (`--client-cert`, `--client-key`), checked when made.
+#[derive(Clone)]
+pub struct ClientIdentity {
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
+    pem: Vec<u8>,
+}
+
+impl ClientIdentity {
+    /// The certificate chain and key as PEM text; the error names the file that is not usable.
+    pub fn new(
+        cert_path: PathBuf,
+        cert_pem: &str,
+        key_path: PathBuf,
+        key_pem: &str,
+    ) -> Result<ClientIdentity, String> {
+        use rustls::pki_types::pem::PemObject;
+        let certs = rustls::pki_types::CertificateDer::pem_slice_iter(cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("--client-cert {}: not PEM ({e})", cert_path.display()))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "--client-cert {}: no certificate in it; expected PEM \"BEGIN CERTIFICATE\" blocks",
+                cert_path.display()
+            ));
+        }
+        rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| {
+            format!(
+                "--client-key {}: not a PEM private key ({e}); expected PKCS#8, PKCS#1 or SEC1",
+                key_path.display()
+            )
+        })?;
+        let mut pem = cert_pem.as_bytes().to_vec();
+        pem.push(b'\n');
+        pem.extend_from_slice(key_pem.as_bytes());
+        reqwest::Identity::from_pem(&pem).map_err(|e| {
+            format!(
+                "--client-cert {} with --client-key {}: not usable together ({})",
+                cert_path.display(),
+                key_path.display(),
+                root_cause(&e)
+            )
+        })?;
+        Ok(ClientIdentity {
+            cert_path,
+            key_path,
+            pem,
+        })
+    }
+}
+
+impl std::fmt::Debug for ClientIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ClientIdentity({}, key {})",
+            self.cert_path.display(),
+            self.key_path.display()
+        )
+    }
+}
+
+/// The default of `--max-answer-bytes`: 16 MiB.
+pub const DEFAULT_MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub base_url: String,
     pub admin: Credentials,
     pub svm: Option<Credentials>,
     pub trust: Trust,
+    /// Bounds a whole exchange: connecting, sending, the headers and the body.
     pub timeout: Duration,
     pub concurrency: usize,
+    /// A longer answer is cut off while it streams in and becomes a transport error.
+    pub max_answer_bytes: usize,
+    /// The proxies the environment and `--proxy` name; which one applies is decided once.
+    pub proxy: Proxies,
+    /// Log in with a client certificate too.
+    pub identity: Option<ClientIdentity>,
 }
 
-type Transport = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    http_body_util::Full<bytes::Bytes>,
->;
+impl ClientConfig {
+    /// A configuration with the defaults: 30 s, 4 in flight, 16 MiB, no proxy, no certificate.
+    pub fn new(base_url: impl Into<String>, admin: Credentials, trust: Trust) -> ClientConfig {
+        ClientConfig {
+            base_url: base_url.into(),
+            admin,
+            svm: None,
+            trust,
+            timeout: Duration::from_secs(30),
+            concurrency: 4,
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+            proxy: Proxies::default(),
+            identity: None,
+        }
+    }
+}
 
-/// The harness's only way to talk to a target: hyper's pooled HTTP/1 client over rustls, with the
-/// base URL parsed once and the Authorization headers built once.
+/// The harness's only way to talk to a target: reqwest (pooled keep-alive HTTP/1.1 over rustls
+/// with the ring provider, no redirect followed), with the Authorization headers built once, a
+/// request budget (the semaphore) and the answer cache.
 #[derive(Clone)]
 pub struct Client {
-    http: Transport,
+    http: reqwest::Client,
     cfg: Arc<ClientConfig>,
-    auth: Arc<[http::HeaderValue; 3]>,
+    /// Admin, SVM user, admin with a wrong password; None: no Authorization header.
+    auth: Arc<[Option<http::HeaderValue>; 3]>,
+    /// The proxy requests go through, if any.
+    via: Option<ProxyUrl>,
     sent: Arc<AtomicU64>,
     permits: Arc<Semaphore>,
     bodies: Arc<BodyCache>,
 }
 
-/// Installs the one crypto provider of the process (ring) for rustls.
+/// Installs the one crypto provider of the process (ring) for rustls, which reqwest uses too.
 pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// Accepts any certificate: `--insecure`, like curl -k.
-#[derive(Debug)]
-struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-fn tls_config(trust: &Trust) -> Result<rustls::ClientConfig, String> {
-    use rustls::pki_types::pem::PemObject;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS setup: {e}"))?;
-    Ok(match trust {
-        Trust::System => {
-            use rustls_platform_verifier::BuilderVerifierExt;
-            builder
-                .with_platform_verifier()
-                .map_err(|e| format!("the system's certificates: {e}"))?
-                .with_no_client_auth()
-        }
-        Trust::CaPem(pem) => {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
-                let cert = cert.map_err(|e| format!("the CA certificate is not PEM: {e}"))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| format!("the CA certificate is not usable: {e}"))?;
-            }
-            if roots.is_empty() {
-                return Err("the CA certificate file holds no certificate".into());
-            }
-            builder.with_root_certificates(roots).with_no_client_auth()
-        }
-        Trust::Insecure => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
-            .with_no_client_auth(),
-    })
 }
 
 fn basic(user: &str, password: &str) -> http::HeaderValue {
@@ -396,32 +489,59 @@ fn basic(user: &str, password: &str) -> http::HeaderValue {
 impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Client, String> {
         install_crypto();
-        let tls = tls_config(&cfg.trust)?;
-        let mut http = hyper_util::client::legacy::connect::HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(cfg.timeout.min(Duration::from_secs(10))));
-        http.set_nodelay(true);
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        let transport =
-            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-                .pool_max_idle_per_host(cfg.concurrency.max(1))
-                .build(connector);
+        let mut b = reqwest::Client::builder()
+            .http1_only()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            // No reqwest timeout: `send` bounds the whole exchange itself (one timer a request).
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(cfg.concurrency.max(1))
+            .tcp_nodelay(true)
+            .user_agent(concat!("ontap-conform/", env!("CARGO_PKG_VERSION")));
+        b = match &cfg.trust {
+            Trust::System => b,
+            Trust::CaPem(pem) => {
+                let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+                    .map_err(|e| format!("the CA certificate is not PEM: {}", root_cause(&e)))?;
+                if certs.is_empty() {
+                    return Err("the CA certificate file holds no certificate".into());
+                }
+                b.tls_certs_only(certs)
+            }
+            Trust::Insecure => b.tls_danger_accept_invalid_certs(true),
+        };
+        if let Some(id) = &cfg.identity {
+            let identity = reqwest::Identity::from_pem(&id.pem)
+                .map_err(|e| format!("--client-cert: {}", root_cause(&e)))?;
+            b = b.identity(identity);
+        }
+        let via = cfg.proxy.for_url(&cfg.base_url).cloned();
+        if let Some(p) = &via {
+            b = b.proxy(
+                reqwest::Proxy::all(p.url.as_str())
+                    .map_err(|e| format!("--proxy {p}: {}", root_cause(&e)))?,
+            );
+        }
+        let http = b
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {}", root_cause(&e)))?;
         let svm = cfg.svm.as_ref().unwrap_or(&cfg.admin);
+        let header = |c: &Credentials| c.password.as_deref().map(|p| basic(&c.user, p));
         let auth = Arc::new([
-            basic(&cfg.admin.user, &cfg.admin.password),
-            basic(&svm.user, &svm.password),
+            header(&cfg.admin),
+            header(svm),
             // Nothing derived from the real password: its Basic token would carry it.
-            basic(&cfg.admin.user, wrong_password(&cfg.admin.password)),
+            Some(basic(
+                &cfg.admin.user,
+                wrong_password(cfg.admin.password.as_deref().unwrap_or("")),
+            )),
         ]);
         let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
         Ok(Client {
-            http: transport,
+            http,
             cfg: Arc::new(cfg),
             auth,
+            via,
             sent: Arc::new(AtomicU64::new(0)),
             permits,
             bodies: Arc::new(BodyCache::new()),
@@ -437,6 +557,10 @@ impl Client {
     pub fn has_svm_user(&self) -> bool {
         self.cfg.svm.is_some()
     }
+    /// The proxy the requests go through (its credentials redacted when displayed).
+    pub fn proxy(&self) -> Option<&ProxyUrl> {
+        self.via.as_ref()
+    }
     /// Requests sent so far.
     pub fn requests_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
@@ -449,62 +573,94 @@ impl Client {
             .acquire()
             .await
             .map_err(|_| TransportError("client closed".into()))?;
-        let method = http::Method::from_bytes(req.method.as_bytes())
+        let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| TransportError(format!("bad method {}", req.method)))?;
-        let uri = format!("{}{}", self.cfg.base_url.trim_end_matches('/'), req.path);
-        let mut b = http::Request::builder()
-            .method(method)
-            .uri(&uri)
-            .header(
-                http::header::ACCEPT,
-                req.accept.as_deref().unwrap_or("application/hal+json"),
-            )
-            .header(
-                http::header::USER_AGENT,
-                concat!("ontap-conform/", env!("CARGO_PKG_VERSION")),
-            );
-        match req.auth {
-            Auth::Admin => b = b.header(http::header::AUTHORIZATION, self.auth[0].clone()),
-            Auth::Svm => b = b.header(http::header::AUTHORIZATION, self.auth[1].clone()),
-            Auth::Wrong => b = b.header(http::header::AUTHORIZATION, self.auth[2].clone()),
-            Auth::None => {}
+        let url = format!("{}{}", self.cfg.base_url.trim_end_matches('/'), req.path);
+        let mut b = self.http.request(method, &url).header(
+            http::header::ACCEPT,
+            req.accept.as_deref().unwrap_or("application/hal+json"),
+        );
+        let auth = match req.auth {
+            Auth::Admin => &self.auth[0],
+            Auth::Svm => &self.auth[1],
+            Auth::Wrong => &self.auth[2],
+            Auth::None => &None,
+        };
+        if let Some(h) = auth {
+            b = b.header(http::header::AUTHORIZATION, h.clone());
         }
-        let body = match &req.body {
+        match &req.body {
             Some(Body::Json(v)) => {
-                b = b.header(http::header::CONTENT_TYPE, "application/json");
-                bytes::Bytes::from(serde_json::to_vec(v).unwrap_or_default())
+                b = b
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(serde_json::to_vec(v).unwrap_or_default());
             }
             Some(Body::Raw(s)) => {
-                b = b.header(http::header::CONTENT_TYPE, "application/json");
-                bytes::Bytes::from(s.clone().into_bytes())
+                b = b
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(s.clone().into_bytes());
             }
-            None => bytes::Bytes::new(),
-        };
-        let request = b
-            .body(http_body_util::Full::new(body))
-            .map_err(|e| TransportError(format!("bad request {uri}: {e}")))?;
+            None => {}
+        }
         let start = Instant::now();
         self.sent.fetch_add(1, Ordering::Relaxed);
         let timeout = self.cfg.timeout;
-        let resp = tokio::time::timeout(timeout, self.http.request(request))
-            .await
-            .map_err(|_| TransportError("timed out".into()))?
-            .map_err(|e| TransportError(describe(&e)))?;
-        let status = resp.status().as_u16();
-        let header = |n: &str| {
-            resp.headers()
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .map(String::from)
-        };
-        let location = header("location");
-        let content_type = header("content-type");
-        let collected =
-            tokio::time::timeout(timeout, http_body_util::BodyExt::collect(resp.into_body()))
+        let exchange = async {
+            let mut resp = b
+                .send()
                 .await
-                .map_err(|_| TransportError("timed out reading the answer".into()))?
-                .map_err(|e| TransportError(format!("reading the answer: {e}")))?;
-        let (text, json, body_id) = self.bodies.get(collected.to_bytes());
+                .map_err(|e| Failure::from_reqwest(&e, timeout))?;
+            let max = self.cfg.max_answer_bytes;
+            if resp.content_length().is_some_and(|n| n > max as u64) {
+                return Err(Failure::TooLarge(max));
+            }
+            let status = resp.status().as_u16();
+            let header = |n: http::HeaderName| {
+                resp.headers()
+                    .get(n)
+                    .and_then(|v| v.to_str().ok())
+                    .map(String::from)
+            };
+            let location = header(http::header::LOCATION);
+            let content_type = header(http::header::CONTENT_TYPE);
+            // Streamed, so that memory stays bounded whatever the target sends.
+            let mut body: Option<bytes::BytesMut> = None;
+            let mut first: Option<bytes::Bytes> = None;
+            while let Some(chunk) = resp
+                .chunk()
+                .await
+                .map_err(|e| Failure::from_reqwest(&e, timeout))?
+            {
+                let held =
+                    first.as_ref().map_or(0, |c| c.len()) + body.as_ref().map_or(0, |b| b.len());
+                if held + chunk.len() > max {
+                    return Err(Failure::TooLarge(max));
+                }
+                match (&mut body, first.take()) {
+                    (Some(b), _) => b.extend_from_slice(&chunk),
+                    (None, None) => first = Some(chunk),
+                    (None, Some(f)) => {
+                        let mut b = bytes::BytesMut::with_capacity(f.len() + chunk.len());
+                        b.extend_from_slice(&f);
+                        b.extend_from_slice(&chunk);
+                        body = Some(b);
+                    }
+                }
+            }
+            let bytes = match (body, first) {
+                (Some(b), _) => b.freeze(),
+                (None, Some(f)) => f,
+                (None, None) => bytes::Bytes::new(),
+            };
+            Ok((status, location, content_type, bytes))
+        };
+        let (status, location, content_type, bytes) =
+            match tokio::time::timeout(timeout, exchange).await {
+                Ok(Ok(parts)) => parts,
+                Ok(Err(f)) => return Err(self.failure(f)),
+                Err(_) => return Err(self.failure(Failure::Timeout(timeout))),
+            };
+        let (text, json, body_id) = self.bodies.get(bytes);
         Ok(Exchange {
             request: req,
             response: Response {
@@ -519,36 +675,88 @@ impl Client {
         })
     }
 
+    /// The one-line error, with the proxy's credentials taken out of it.
+    fn failure(&self, f: Failure) -> TransportError {
+        let line = f.line();
+        TransportError(match &self.via {
+            Some(p) if matches!(f, Failure::Connect(_)) => {
+                p.redact_in(&format!("{line} (through the proxy {p})"))
+            }
+            Some(p) => p.redact_in(&line),
+            None => line,
+        })
+    }
+
+    /// Whether the target's port answers a TLS ClientHello with a TLS record, for a hint when
+    /// an `http://` URL gets no HTTP answer. Connects directly (not through a proxy), within
+    /// a few seconds; false when it cannot tell.
+    pub async fn port_speaks_tls(&self) -> bool {
+        let Ok(url) = url::Url::parse(&self.cfg.base_url) else {
+            return false;
+        };
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+            return false;
+        };
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let probe = async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .ok()?
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
+            let name = rustls::pki_types::ServerName::try_from(host.clone()).ok()?;
+            let mut conn = rustls::ClientConnection::new(Arc::new(config), name).ok()?;
+            let mut hello = Vec::new();
+            conn.write_tls(&mut hello).ok()?;
+            let mut stream = tokio::net::TcpStream::connect((host.as_str(), port))
+                .await
+                .ok()?;
+            stream.write_all(&hello).await.ok()?;
+            let mut first = [0u8; 1];
+            stream.read_exact(&mut first).await.ok()?;
+            // 0x16: a TLS handshake record (ServerHello); 0x15: a TLS alert.
+            Some(first[0] == 0x16 || first[0] == 0x15)
+        };
+        matches!(
+            tokio::time::timeout(Duration::from_secs(3), probe).await,
+            Ok(Some(true))
+        )
+    }
+
     /// The curl command that reproduces a request; the password is read from an environment
     /// variable, never written.
     pub fn curl(&self, req: &Request) -> String {
-        curl(
+        let mut c = curl(
             &self.cfg.base_url,
             &self.cfg.admin.user,
             self.cfg.svm.as_ref().map(|c| c.user.as_str()),
             req,
-        )
+        );
+        let mut extra = String::new();
+        if let Some(id) = &self.cfg.identity {
+            extra.push_str(&format!(
+                " --cert {} --key {}",
+                shell_quote(&id.cert_path.display().to_string()),
+                shell_quote(&id.key_path.display().to_string())
+            ));
+            if !self.cfg.admin.has_password() && req.auth == Auth::Admin {
+                let u = format!(" -u \"{}:$ONTAP_PASSWORD\"", self.cfg.admin.user);
+                c = c.replacen(&u, "", 1);
+            }
+        }
+        if let Some(p) = &self.via {
+            extra.push_str(&format!(" -x {}", shell_quote(&p.to_string())));
+        }
+        if !extra.is_empty() {
+            c.insert_str("curl -sk".len(), &extra);
+        }
+        c
     }
-}
-
-fn describe(e: &hyper_util::client::legacy::Error) -> String {
-    use std::error::Error as _;
-    let mut msg = if e.is_connect() {
-        "could not connect".to_string()
-    } else {
-        "request failed".to_string()
-    };
-    let mut src = e.source();
-    let mut last = String::new();
-    while let Some(s) = src {
-        last = s.to_string();
-        src = s.source();
-    }
-    if !last.is_empty() {
-        msg.push_str(": ");
-        msg.push_str(&last);
-    }
-    msg
 }
 
 /// The wrong password of [`Auth::Wrong`]: a fixed text, never the real one nor made from it.

@@ -62,6 +62,9 @@ pub struct MockConfig {
     pub state_file: Option<PathBuf>,
     /// The largest request body accepted, in bytes (larger: 413).
     pub max_body: usize,
+    /// PEM of a CA: a client certificate it signed logs in as the user its CN names, without
+    /// Basic auth (HTTPS only; `mock --client-ca`).
+    pub client_ca: Option<String>,
 }
 
 impl Default for MockConfig {
@@ -73,7 +76,7 @@ impl Default for MockConfig {
 impl MockConfig {
     /// Defaults: spec = Spec::builtin(), version 9.14.1, users admin/netapp1! (Admin) and
     /// vsadmin/netapp1! (Vsadmin{svm:"svm1"}), no faults, built-in fixtures, no state file,
-    /// max_body 1 MiB.
+    /// max_body 1 MiB, no client CA.
     pub fn new() -> Self {
         MockConfig {
             spec: Spec::builtin(),
@@ -94,6 +97,7 @@ impl MockConfig {
             fixtures: None,
             state_file: None,
             max_body: 1024 * 1024,
+            client_ca: None,
         }
     }
 }

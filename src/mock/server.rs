@@ -1,6 +1,9 @@
 //! Serving the mock on a socket: HTTPS (rustls with the ring provider, a self-signed certificate
 //! made at start or a PEM pair) or plain HTTP, HTTP/1.1 and HTTP/2, a hand-rolled accept loop with
-//! timeouts so a stalled client cannot hold a connection forever, and a clean shutdown.
+//! timeouts so a stalled client cannot hold a connection forever, and a clean shutdown. With a
+//! client CA (`mock --client-ca`), a client certificate that CA signed logs the connection in as
+//! the user its CN names: the verified name reaches the handler in [`CERT_USER_HEADER`], which is
+//! removed from every request a client sends.
 
 use super::MockConfig;
 use crate::error::{Error, Result};
@@ -16,6 +19,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
+
+/// The request header that carries the CN of the connection's verified client certificate to
+/// authentication. Set only here, from the TLS layer; a client sending it has it removed.
+pub const CERT_USER_HEADER: &str = "x-ontap-conform-cert-user";
 
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -71,20 +78,50 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 fn server_config(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
+    client_ca: Option<&str>,
 ) -> Result<rustls::ServerConfig> {
-    let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Internal(format!("TLS setup: {e}")))?
-        .with_no_client_auth()
+        .map_err(|e| Error::Internal(format!("TLS setup: {e}")))?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(pem) => builder.with_client_cert_verifier(client_verifier(pem)?),
+    };
+    let mut cfg = builder
         .with_single_cert(certs, key)
         .map_err(|e| Error::Usage(format!("--cert/--key: the pair is not usable ({e})")))?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(cfg)
 }
 
+/// Accepts client certificates signed by the CA in `pem`, and clients without one (they log in
+/// with Basic auth); a certificate from another CA fails the handshake.
+fn client_verifier(pem: &str) -> Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let cert =
+            cert.map_err(|e| Error::Usage(format!("--client-ca: not a PEM certificate ({e})")))?;
+        roots
+            .add(cert)
+            .map_err(|e| Error::Usage(format!("--client-ca: not a usable CA certificate ({e})")))?;
+    }
+    if roots.is_empty() {
+        return Err(Error::Usage(
+            "--client-ca: no certificate found; expected PEM \"BEGIN CERTIFICATE\" blocks".into(),
+        ));
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| Error::Usage(format!("--client-ca: not usable ({e})")))
+}
+
 /// Builds the TLS acceptor, and the PEM to trust when the certificate is self-signed.
-fn tls_setup(tls: &Tls) -> Result<(Option<TlsAcceptor>, Option<String>)> {
+fn tls_setup(tls: &Tls, client_ca: Option<&str>) -> Result<(Option<TlsAcceptor>, Option<String>)> {
     match tls {
+        Tls::Plain if client_ca.is_some() => Err(Error::Usage(
+            "--client-ca needs HTTPS: drop --plain-http".into(),
+        )),
         Tls::Plain => Ok((None, None)),
         Tls::SelfSigned => {
             let ck = rcgen::generate_simple_self_signed(vec![
@@ -96,7 +133,7 @@ fn tls_setup(tls: &Tls) -> Result<(Option<TlsAcceptor>, Option<String>)> {
             let pem = ck.cert.pem();
             let key = PrivateKeyDer::try_from(ck.signing_key.serialize_der())
                 .map_err(|e| Error::Internal(format!("self-signed key: {e}")))?;
-            let cfg = server_config(vec![ck.cert.der().clone()], key)?;
+            let cfg = server_config(vec![ck.cert.der().clone()], key, client_ca)?;
             Ok((Some(TlsAcceptor::from(Arc::new(cfg))), Some(pem)))
         }
         Tls::Pem { cert, key } => {
@@ -117,7 +154,7 @@ fn tls_setup(tls: &Tls) -> Result<(Option<TlsAcceptor>, Option<String>)> {
                     "--key: not a PEM private key ({e}); expected PKCS#8, PKCS#1 or SEC1"
                 ))
             })?;
-            let cfg = server_config(certs, key)?;
+            let cfg = server_config(certs, key, client_ca)?;
             Ok((Some(TlsAcceptor::from(Arc::new(cfg))), None))
         }
     }
@@ -125,8 +162,8 @@ fn tls_setup(tls: &Tls) -> Result<(Option<TlsAcceptor>, Option<String>)> {
 
 /// Binds, starts serving in the background (tokio), returns once listening.
 pub async fn spawn(config: MockConfig, listen: SocketAddr, tls: Tls) -> Result<RunningMock> {
+    let (acceptor, ca_pem) = tls_setup(&tls, config.client_ca.as_deref())?;
     let router = super::app(config)?;
-    let (acceptor, ca_pem) = tls_setup(&tls)?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| Error::Usage(format!("--listen {listen}: cannot listen there ({e})")))?;
@@ -184,20 +221,42 @@ async fn connection(
     stop: watch::Receiver<bool>,
 ) {
     match acceptor {
-        None => drive(TokioIo::new(stream), router, stop).await,
+        None => drive(TokioIo::new(stream), router, None, stop).await,
         Some(acc) => {
             // A failed or stalled handshake just closes the connection.
             if let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(stream)).await {
-                drive(TokioIo::new(tls), router, stop).await
+                // rustls verified the chain against --client-ca before the handshake completed.
+                let user = tls
+                    .get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .and_then(|c| common_name(c.as_ref()))
+                    .and_then(|cn| http::HeaderValue::from_str(&cn).ok());
+                drive(TokioIo::new(tls), router, user, stop).await
             }
         }
     }
 }
 
-async fn drive<I>(io: I, router: axum::Router, mut stop: watch::Receiver<bool>)
-where
+async fn drive<I>(
+    io: I,
+    router: axum::Router,
+    cert_user: Option<http::HeaderValue>,
+    mut stop: watch::Receiver<bool>,
+) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
+    use tower::ServiceExt;
+    // What a client says about its certificate is never believed: only the TLS layer's word.
+    let router = router.map_request(move |mut req: http::Request<hyper::body::Incoming>| {
+        let headers = req.headers_mut();
+        headers.remove(CERT_USER_HEADER);
+        if let Some(user) = &cert_user {
+            headers.insert(CERT_USER_HEADER, user.clone());
+        }
+        req
+    });
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -212,5 +271,94 @@ where
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
         }
+    }
+}
+
+/// The subject CN of a DER certificate, read with a minimal DER walk (Certificate ->
+/// tbsCertificate -> subject -> the attribute 2.5.4.3); None when it has none.
+pub(crate) fn common_name(der: &[u8]) -> Option<String> {
+    /// One TLV: (tag, contents, the rest after it).
+    fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let (&tag, rest) = b.split_first()?;
+        let (&first, rest) = rest.split_first()?;
+        let (len, rest) = if first < 0x80 {
+            (first as usize, rest)
+        } else {
+            let n = (first & 0x7f) as usize;
+            if n == 0 || n > 4 || rest.len() < n {
+                return None;
+            }
+            let len = rest[..n].iter().fold(0usize, |a, &d| (a << 8) | d as usize);
+            (len, &rest[n..])
+        };
+        (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+    }
+    const SEQUENCE: u8 = 0x30;
+    const CN: &[u8] = &[0x55, 0x04, 0x03];
+    let (SEQUENCE, cert, _) = tlv(der)? else {
+        return None;
+    };
+    let (SEQUENCE, mut tbs, _) = tlv(cert)? else {
+        return None;
+    };
+    // [0] version (optional), serial, signature algorithm, issuer, validity, subject.
+    let mut field = 0;
+    loop {
+        let (tag, body, rest) = tlv(tbs)?;
+        tbs = rest;
+        if tag == 0xa0 {
+            continue;
+        }
+        field += 1;
+        if field == 5 {
+            if tag != SEQUENCE {
+                return None;
+            }
+            let mut rdns = body;
+            while !rdns.is_empty() {
+                let (_, set, rest) = tlv(rdns)?;
+                rdns = rest;
+                let mut attrs = set;
+                while !attrs.is_empty() {
+                    let (_, attr, rest) = tlv(attrs)?;
+                    attrs = rest;
+                    let (0x06, oid, value) = tlv(attr)? else {
+                        continue;
+                    };
+                    if oid == CN {
+                        let (_, text, _) = tlv(value)?;
+                        return String::from_utf8(text.to_vec()).ok();
+                    }
+                }
+            }
+            return None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_common_name_is_read_from_the_subject_not_the_issuer() {
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "the CA");
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "NetApp lab");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "vsadmin");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        assert_eq!(super::common_name(cert.der()).as_deref(), Some("vsadmin"));
+        assert_eq!(super::common_name(ca.der()).as_deref(), Some("the CA"));
+        assert_eq!(super::common_name(b"\x30\x03\x02\x01"), None);
     }
 }

@@ -3,7 +3,7 @@
 //! tests use the builder directly. `build()` checks every value once, so nothing after it
 //! re-checks an argument (ripgrep's habit).
 
-use crate::client::{Credentials, Trust};
+use crate::client::{ClientIdentity, Credentials, Proxies, Trust};
 use crate::error::{Error, Result};
 use crate::mock::Fault;
 use crate::record::Recording;
@@ -17,6 +17,8 @@ pub const DEFAULT_CASES: u32 = 32;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_MAX_FAILURES: u64 = 5;
+/// The largest `--max-answer-bytes`: 1 GiB.
+pub const MAX_ANSWER_BYTES_LIMIT: usize = 1 << 30;
 
 #[derive(Debug, Clone)]
 pub enum Target {
@@ -32,6 +34,10 @@ pub enum Target {
         admin: Credentials,
         svm: Option<Credentials>,
         trust: Trust,
+        /// `--proxy` and the environment's proxies; which one applies is decided by the client.
+        proxy: Proxies,
+        /// `--client-cert` / `--client-key`.
+        identity: Option<ClientIdentity>,
     },
 }
 
@@ -63,7 +69,10 @@ pub struct Baseline {
 pub struct RunConfig {
     pub spec: &'static Spec,
     pub target: Target,
+    /// Bounds each whole exchange (headers and body).
     pub timeout: Duration,
+    /// The longest answer body read; a longer one is cut off and becomes a transport error.
+    pub max_answer_bytes: usize,
     pub concurrency: usize,
     /// Worker threads of the runtime the run uses.
     pub threads: usize,
@@ -96,6 +105,7 @@ impl RunConfig {
                 spec: Spec::builtin(),
                 target: Target::builtin(),
                 timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+                max_answer_bytes: crate::client::DEFAULT_MAX_ANSWER_BYTES,
                 concurrency: DEFAULT_CONCURRENCY,
                 threads: 0,
                 cases: DEFAULT_CASES,
@@ -129,6 +139,25 @@ impl RunConfigBuilder {
     }
     pub fn target(mut self, target: Target) -> Self {
         self.cfg.target = target;
+        self
+    }
+    /// A remote target only: the proxies it may be reached through.
+    pub fn proxy(mut self, p: Proxies) -> Self {
+        if let Target::Remote { proxy, .. } = &mut self.cfg.target {
+            *proxy = p;
+        }
+        self
+    }
+    /// A remote target only: log in with this client certificate too.
+    pub fn client_identity(mut self, id: ClientIdentity) -> Self {
+        if let Target::Remote { identity, .. } = &mut self.cfg.target {
+            *identity = Some(id);
+        }
+        self
+    }
+    /// The longest answer body read (`--max-answer-bytes`).
+    pub fn max_answer_bytes(mut self, n: usize) -> Self {
+        self.cfg.max_answer_bytes = n;
         self
     }
     /// Built-in mock only: the ONTAP version it reports.
@@ -243,6 +272,12 @@ impl RunConfigBuilder {
             && d.is_zero()
         {
             return usage("--deadline 0: expected a number of seconds above 0".into());
+        }
+        if !(1024..=MAX_ANSWER_BYTES_LIMIT).contains(&c.max_answer_bytes) {
+            return usage(format!(
+                "--max-answer-bytes {}: expected 1024 to {MAX_ANSWER_BYTES_LIMIT} bytes",
+                c.max_answer_bytes
+            ));
         }
         if c.threads > 64 {
             return usage(format!("--threads {}: expected 1 to 64", c.threads));

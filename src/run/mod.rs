@@ -45,17 +45,15 @@ pub fn run_blocking(cfg: &RunConfig) -> Result<RunOutcome> {
     rt.block_on(execute(cfg))
 }
 
-/// Starts the target if it is the built-in mock, and returns the client for it.
+/// Starts the target if it is the built-in mock, and returns the client for it, with the label
+/// the summary shows (a proxy's credentials redacted).
 async fn connect(cfg: &RunConfig) -> Result<(Client, Option<mock::RunningMock>, String)> {
-    let client_cfg =
-        |base: String, admin: Credentials, svm: Option<Credentials>, trust: Trust| ClientConfig {
-            base_url: base,
-            admin,
-            svm,
-            trust,
-            timeout: cfg.timeout,
-            concurrency: cfg.concurrency,
-        };
+    let client_cfg = |base: String, admin: Credentials, trust: Trust| ClientConfig {
+        timeout: cfg.timeout,
+        concurrency: cfg.concurrency,
+        max_answer_bytes: cfg.max_answer_bytes,
+        ..ClientConfig::new(base, admin, trust)
+    };
     match &cfg.target {
         Target::Builtin {
             version,
@@ -82,12 +80,15 @@ async fn connect(cfg: &RunConfig) -> Result<(Client, Option<mock::RunningMock>, 
                 .unwrap_or(Trust::Insecure);
             let admin = admin
                 .ok_or_else(|| Error::Internal("the built-in mock has no admin user".into()))?;
-            let client = Client::new(client_cfg(
-                running.base_url.clone(),
-                Credentials::new(admin.name, admin.password),
-                svm.map(|u| Credentials::new(u.name, u.password)),
-                trust,
-            ))
+            // On loopback, never through a proxy.
+            let client = Client::new(ClientConfig {
+                svm: svm.map(|u| Credentials::new(u.name, u.password)),
+                ..client_cfg(
+                    running.base_url.clone(),
+                    Credentials::new(admin.name, admin.password),
+                    trust,
+                )
+            })
             .map_err(Error::Internal)?;
             let label = format!("built-in mock {}", running.base_url);
             Ok((client, Some(running), label))
@@ -97,33 +98,56 @@ async fn connect(cfg: &RunConfig) -> Result<(Client, Option<mock::RunningMock>, 
             admin,
             svm,
             trust,
+            proxy,
+            identity,
         } => {
-            let client = Client::new(client_cfg(
-                url.clone(),
-                admin.clone(),
-                svm.clone(),
-                trust.clone(),
-            ))
+            let client = Client::new(ClientConfig {
+                svm: svm.clone(),
+                proxy: proxy.clone(),
+                identity: identity.clone(),
+                ..client_cfg(url.clone(), admin.clone(), trust.clone())
+            })
             .map_err(Error::Usage)?;
-            Ok((client, None, url.clone()))
+            let label = match client.proxy() {
+                Some(p) => format!("{url} via proxy {p}"),
+                None => url.clone(),
+            };
+            Ok((client, None, label))
         }
     }
 }
 
 /// Reads the ONTAP version from /api/cluster; anything else ends the run with exit 3 (or 2 for
-/// refused credentials).
+/// refused credentials). A transport failure is one line, with a hint when the cause is common:
+/// an untrusted certificate, or a URL whose scheme does not match what the port speaks.
 pub async fn discover_version(client: &Client) -> Result<OntapVersion> {
-    let x = client
+    let x = match client
         .send(Request::get("/api/cluster?fields=version,name,uuid"))
         .await
-        .map_err(|e| {
-            let hint = if e.0.contains("certificate") || e.0.contains("UnknownIssuer") {
+    {
+        Ok(x) => x,
+        Err(e) => {
+            let m = &e.0;
+            let https = client.base_url().starts_with("https://");
+            let hint = if m.contains("certificate") || m.contains("UnknownIssuer") {
                 " (the certificate is not trusted: use --ca-cert FILE, or --insecure)"
+            } else if https && (m.contains("InvalidContentType") || m.contains("corrupt message")) {
+                " (this port speaks plain HTTP: use http://)"
+            } else if !https
+                && !m.starts_with("timed out")
+                && !m.contains("Connection refused")
+                && client.port_speaks_tls().await
+            {
+                " (this port speaks TLS: use https://)"
             } else {
                 ""
             };
-            Error::Unreachable(format!("{}: {}{hint}", client.base_url(), e.0))
-        })?;
+            return Err(Error::Unreachable(format!(
+                "{}: {m}{hint}",
+                client.base_url()
+            )));
+        }
+    };
     let r = &x.response;
     if r.status == 401 || r.status == 403 {
         return Err(Error::Usage(format!(

@@ -1,5 +1,6 @@
-//! Who is asking, and what they may see. HTTP Basic credentials become a [`Role`] (the cluster
-//! administrator or an SVM administrator); a record is visible to a role when the role owns it.
+//! Who is asking, and what they may see. HTTP Basic credentials, or a client certificate signed
+//! by `--client-ca` whose CN names a user, become a [`Role`] (the cluster administrator or an SVM
+//! administrator); a record is visible to a role when the role owns it.
 //! This is also where SVM tunnelling (`X-Dot-SVM-Name` / `X-Dot-SVM-UUID`, ONTAP-BEHAVIOR.md §4)
 //! belongs when the mock learns it: it narrows the caller's role to one SVM before routing.
 
@@ -34,9 +35,23 @@ impl Credentials {
         }
     }
 
-    /// The role of the user whose Basic credentials the request carries.
-    fn authenticate(&self, headers: &HeaderMap) -> Option<Role> {
-        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    /// The role of the user whose Basic credentials the request carries; without an
+    /// Authorization header, the role of the user the connection's client certificate names
+    /// (`cert_login`: the mock has a `--client-ca`; the TLS layer verified the certificate).
+    fn authenticate(&self, headers: &HeaderMap, cert_login: bool) -> Option<Role> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            let cn = headers
+                .get(crate::mock::server::CERT_USER_HEADER)
+                .filter(|_| cert_login)?
+                .to_str()
+                .ok()?;
+            return self
+                .users
+                .iter()
+                .find(|u| u.name == cn)
+                .map(|u| u.role.clone());
+        };
+        let value = value.to_str().ok()?;
         if let Some((_, role)) = self.basic.iter().find(|(h, _)| h == value) {
             return Some(role.clone());
         }
@@ -60,7 +75,10 @@ impl Mock {
     /// The role a request runs as; None: answer 401. The `auth-unenforced` fault serves anyone
     /// as the cluster administrator.
     pub(super) fn caller(&self, headers: &HeaderMap) -> Option<Role> {
-        match self.creds.authenticate(headers) {
+        match self
+            .creds
+            .authenticate(headers, self.cfg.client_ca.is_some())
+        {
             Some(role) => Some(role),
             None if self.has(Fault::AuthUnenforced) => Some(Role::Admin),
             None => None,

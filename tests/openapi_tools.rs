@@ -112,3 +112,111 @@ fn a_looser_document_fails_the_script() {
         "{text}"
     );
 }
+
+/// The document's own promises, checked without Schemathesis: per-method bodies hold only what
+/// the method may carry, and the query syntax schemas accept ONTAP's forms and refuse others.
+#[test]
+fn the_export_says_what_each_method_and_parameter_accepts() {
+    use ontap_conform::spec::{Spec, openapi};
+    let spec = Spec::builtin();
+    let doc = openapi::openapi(spec);
+    let valid = |schema: &Value, v: Value| {
+        jsonschema::draft202012::new(schema)
+            .expect("the schema compiles")
+            .is_valid(&v)
+    };
+    fn leaves(schema: &Value, prefix: &str, out: &mut Vec<String>) {
+        assert_eq!(schema["additionalProperties"], false, "{prefix}: {schema}");
+        for (k, v) in schema["properties"].as_object().expect("properties") {
+            let path = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            if v["type"] == "object" && v.get("properties").is_some() {
+                leaves(v, &path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut bodies = 0;
+    for ep in &spec.endpoints {
+        let res = spec.resource_of(ep);
+        let item = &doc["paths"][openapi::path_template(ep.path())];
+        for m in ep.methods() {
+            let op = &item[m.as_str().to_ascii_lowercase()];
+            if let Some(r) =
+                op["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
+            {
+                bodies += 1;
+                let name = r.trim_start_matches("#/components/schemas/");
+                let schema = &doc["components"]["schemas"][name];
+                let mut got = Vec::new();
+                leaves(schema, "", &mut got);
+                for path in &got {
+                    let f = res.field(path).unwrap_or_else(|| panic!("{name}: {path}"));
+                    match m.as_str() {
+                        "PATCH" => assert!(f.patchable(), "{name}: {path} is not patchable"),
+                        "POST" => assert!(f.postable(), "{name}: {path} is not postable"),
+                        other => panic!("{other} has a body"),
+                    }
+                }
+                if m.as_str() == "PATCH" {
+                    assert!(
+                        !got.iter().any(|p| p.starts_with("owner.")),
+                        "{name}: {got:?}"
+                    );
+                    assert!(valid(schema, serde_json::json!({})));
+                    assert!(!valid(schema, serde_json::json!({"nosuch": 1})));
+                }
+            }
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                let s = &p["schema"];
+                let name = p["name"].as_str().expect("a name");
+                let field = res.field(name);
+                let ok = |v: &str| valid(s, Value::String(v.into()));
+                match (name, field.map(|f| f.ty.as_str())) {
+                    ("fields", _) => {
+                        for f in res.gettable() {
+                            assert!(ok(&f.path) && ok(&format!("*,{}", f.path)), "{name}");
+                        }
+                        assert!(ok("*") && ok("**") && ok(""));
+                        assert!(!ok("nosuch") && !ok("*,nosuch"), "{s}");
+                    }
+                    ("order_by", _) => {
+                        let f = res.gettable().next().expect("a gettable field");
+                        assert!(ok(&f.path) && ok(&format!("{} desc", f.path)));
+                        assert!(ok(&format!("{0} asc, {0}", f.path)));
+                        assert!(!ok("nosuch") && !ok(&format!("{} sideways", f.path)));
+                    }
+                    (_, Some("boolean")) => {
+                        assert!(ok("true") && ok("!false") && ok("true|false") && ok("null"));
+                        assert!(ok("!null") && !ok("AAA") && !ok(""), "{name}");
+                    }
+                    (_, Some("integer")) => {
+                        for v in [">1", "<=3", "1..3", "!2", "2|3", "null"] {
+                            assert!(ok(v), "{name}={v}");
+                        }
+                        assert!(!ok("abc") && !ok(">"), "{name}");
+                    }
+                    (_, Some("string")) if !field.expect("a field").enum_values.is_empty() => {
+                        let first = field.expect("a field").enum_values[0]
+                            .as_str()
+                            .unwrap_or("");
+                        assert!(ok(first) && ok(&format!("!{first}")) && ok("*"), "{name}");
+                        assert!(!ok("AAA"), "{name}");
+                    }
+                    (_, Some("string")) => assert!(ok("*WARN*") && ok("a|b") && ok("")),
+                    _ => {}
+                }
+            }
+        }
+        // A POST links to the instance it created.
+        if let Some(post) = item.get("post") {
+            let links = &post["responses"]["201"]["links"];
+            assert!(links["GetCreated"]["operationId"].is_string(), "{links}");
+        }
+    }
+    assert!(bodies >= 5, "request bodies: {bodies}");
+}

@@ -3,6 +3,13 @@
 //! schemas go in nearly as they are: `$ref`s point into `components`, and the access flags also
 //! become the standard `readOnly` / `writeOnly` keywords those tools understand.
 //!
+//! Where the catalog knows more than a schema says, the document says it too, so that a generic
+//! fuzzer run against a conformant target finds nothing to complain about (docs/openapi-tools.md,
+//! checked by `cargo test` through scripts/check-openapi-tools.sh): request bodies per method
+//! (only the fields the method may carry, `additionalProperties: false`), `fields` and `order_by`
+//! limited to the field names, filters as strings in ONTAP's query syntax, examples of that
+//! syntax, and links from each POST to the instance it created.
+//!
 //! One rename: ONTAP's dotted path keys (`{owner.uuid}`) are legal OpenAPI but Stoplight Prism
 //! matches no request against them, so the document spells them `{owner_uuid}` and keeps the
 //! field in `x-ontap-field` (see `docs/openapi-tools.md`).

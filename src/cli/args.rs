@@ -330,7 +330,7 @@ pub struct RunArgs {
     /// List the checks with their evidence and exit
     #[arg(long)]
     pub list_checks: bool,
-    /// Write a report: json=FILE or junit=FILE (repeatable)
+    /// Write a report: json=FILE, junit=FILE or html=FILE (repeatable)
     #[arg(long = "report", value_name = "FORMAT=FILE")]
     pub reports: Vec<String>,
     /// Warnings fail the run too

@@ -99,9 +99,10 @@ fn report_destination(r: &str) -> Result<(ReportFormat, PathBuf)> {
     let fmt = match kind {
         "json" => ReportFormat::Json,
         "junit" => ReportFormat::Junit,
+        "html" => ReportFormat::Html,
         other => {
             return Err(Error::Usage(format!(
-                "--report {r}: unknown format {other:?}; expected json or junit"
+                "--report {r}: unknown format {other:?}; expected json, junit or html"
             )));
         }
     };
@@ -573,7 +574,16 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         report,
         recording,
         drift,
-    } = run::run_blocking(&cfg)?;
+    } = match run::run_blocking(&cfg) {
+        Ok(outcome) => outcome,
+        Err(Error::Unreachable(why)) => {
+            // A CI step that publishes the report must find one saying why.
+            let why = redact_url_password(&cfg, &why);
+            write_reports(&cfg, &Report::errored(facts_before_run(&cfg), why.clone()))?;
+            return Err(Error::Unreachable(why));
+        }
+        Err(e) => return Err(e),
+    };
     if report.stopped.is_some() {
         eprintln!(
             "{}",
@@ -660,11 +670,56 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
     }
 }
 
+/// What the report can say about a run that never got to its target.
+fn facts_before_run(cfg: &RunConfig) -> report::RunFacts {
+    let target = match &cfg.target {
+        Target::Builtin { .. } => "built-in mock".to_string(),
+        Target::Remote { url, .. } => url_without_password(url),
+    };
+    report::RunFacts {
+        target,
+        ontap_version: "unknown".into(),
+        mode: cfg.mode,
+        seed: cfg.seed,
+        cases_per_property: cfg.cases,
+        strict: cfg.strict,
+        interrupted: false,
+        stopped: None,
+    }
+}
+
+/// A target URL as reports may show it: a password written into it (`https://u:pw@host`) is
+/// replaced.
+fn url_without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("REDACTED"));
+            u.to_string().trim_end_matches('/').to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// An error text with the target URL's password (if one was written into it) replaced.
+fn redact_url_password(cfg: &RunConfig, text: &str) -> String {
+    match &cfg.target {
+        Target::Remote { url, .. } => match url::Url::parse(url)
+            .ok()
+            .and_then(|u| u.password().map(String::from))
+        {
+            Some(pw) if !pw.is_empty() => text.replace(&pw, "REDACTED"),
+            _ => text.to_string(),
+        },
+        Target::Builtin { .. } => text.to_string(),
+    }
+}
+
 fn write_reports(cfg: &RunConfig, report: &Report) -> Result<()> {
     for (fmt, path) in &cfg.reports {
         let text = match fmt {
             ReportFormat::Json => report.to_json(),
             ReportFormat::Junit => report::junit::render(report),
+            ReportFormat::Html => report::html::render(report),
         };
         write_report(path, &text)?;
     }

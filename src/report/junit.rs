@@ -26,6 +26,14 @@ pub fn escape(s: &str) -> String {
 }
 
 pub fn render(r: &Report) -> String {
+    if let Some(why) = &r.error {
+        // The run ended before judging anything: one errored test case says why.
+        return format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ontap-conform\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\" time=\"0.000\">\n  <testsuite name=\"{target}\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\" time=\"0.000\">\n    <testcase name=\"target-reachable\" classname=\"{target}\" time=\"0.000\">\n      <error message=\"{msg}\" type=\"unreachable\">{msg}</error>\n    </testcase>\n  </testsuite>\n</testsuites>\n",
+            target = escape(&r.target),
+            msg = escape(why)
+        );
+    }
     let mut endpoints: Vec<&String> = r.results.iter().map(|x| &x.endpoint).collect();
     endpoints.dedup();
     let per_test = if r.results.is_empty() {

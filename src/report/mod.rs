@@ -1,7 +1,8 @@
 //! The verdict of a run: the Report model (serde, the JSON report's schema) and its terminal
-//! rendering (JUnit in [`junit`]). Every text in it was redacted ([`crate::redact`]) when the
+//! rendering (JUnit in [`junit`], the HTML page in [`html`]). Every text in it was redacted ([`crate::redact`]) when the
 //! finding was made.
 
+pub mod html;
 pub mod junit;
 
 use crate::checks::CHECKS;
@@ -89,6 +90,10 @@ pub struct Report {
     /// With --compare: what changed against the baseline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<Vec<record::Drift>>,
+    /// Why the run could not judge the target at all (exit 3: unreachable or not ONTAP-like);
+    /// then there are no results.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Report {
@@ -186,6 +191,7 @@ impl Report {
             findings,
             restore_problems,
             drift: None,
+            error: None,
         }
     }
 
@@ -216,6 +222,25 @@ impl Report {
         self.stopped = self.stopped.as_deref().map(&f);
     }
 
+    /// The report of a run that ended before judging anything (exit 3), so that every
+    /// `--report` destination still says why.
+    pub fn errored(facts: RunFacts, error: String) -> Report {
+        let mut r = Report::build(
+            facts,
+            BTreeMap::new(),
+            Vec::new(),
+            Figures {
+                requests: 0,
+                cases: 0,
+                wall_seconds: 0.0,
+                requests_per_second: 0.0,
+            },
+            Vec::new(),
+        );
+        r.error = Some(error);
+        r
+    }
+
     /// Whether the run fails (exit 1): a failure, a restore problem, or a warning with --strict.
     pub fn failed(&self) -> bool {
         self.summary.failures > 0
@@ -233,6 +258,20 @@ fn check_index(name: &str) -> usize {
         .iter()
         .position(|c| c.name == name)
         .unwrap_or(usize::MAX)
+}
+
+/// The verdict in one line. With --strict, warnings fail the run, and the line says so.
+pub fn summary_line(r: &Report) -> String {
+    let s = &r.summary;
+    let failing = if r.strict && (s.warnings > 0 || s.warning_findings > 0) {
+        " (failing: --strict)"
+    } else {
+        ""
+    };
+    format!(
+        "{} passed, {} failed, {} warnings{failing}, {} skipped ({} failure findings, {} warning findings)",
+        s.passed, s.failed, s.warnings, s.skipped, s.failures, s.warning_findings
+    )
 }
 
 /// The terminal rendering: findings with reproducers, then the endpoint × check table.
@@ -336,12 +375,7 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
-    let s = &r.summary;
-    let _ = writeln!(
-        out,
-        "\n{} passed, {} failed, {} warnings, {} skipped ({} failure findings, {} warning findings)",
-        s.passed, s.failed, s.warnings, s.skipped, s.failures, s.warning_findings
-    );
+    let _ = writeln!(out, "\n{}", summary_line(r));
     let f = &r.figures;
     let _ = writeln!(
         out,

@@ -56,6 +56,8 @@ impl Target {
 pub enum ReportFormat {
     Json,
     Junit,
+    /// One self-contained HTML page (`report::html`).
+    Html,
 }
 
 /// A recorded baseline to compare the run with (`--compare DIR`), read before the run starts.

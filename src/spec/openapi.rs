@@ -3,10 +3,18 @@
 //! schemas go in nearly as they are: `$ref`s point into `components`, and the access flags also
 //! become the standard `readOnly` / `writeOnly` keywords those tools understand.
 //!
+//! Where the catalog knows more than a schema says, the document says it too, so that a generic
+//! fuzzer run against a conformant target finds nothing to complain about (docs/openapi-tools.md,
+//! checked by `cargo test` through scripts/check-openapi-tools.sh): request bodies per method
+//! (only the fields the method may carry, `additionalProperties: false`), `fields` and `order_by`
+//! limited to the field names, filters as strings in ONTAP's query syntax, examples of that
+//! syntax, and links from each POST to the instance it created.
+//!
 //! One rename: ONTAP's dotted path keys (`{owner.uuid}`) are legal OpenAPI but Stoplight Prism
 //! matches no request against them, so the document spells them `{owner_uuid}` and keeps the
 //! field in `x-ontap-field` (see `docs/openapi-tools.md`).
 
+use super::resource::{Field, FieldType, Resource};
 use super::{Kind, Method, SCHEMA_BASE, Spec};
 use serde_json::{Map, Value, json};
 
@@ -97,15 +105,23 @@ pub fn openapi(spec: &Spec) -> Value {
             for q in &def.query {
                 if q == "filters" {
                     for f in res.gettable() {
-                        let mut schema = f.schema.clone();
-                        if let Some(o) = schema.as_object_mut() {
-                            o.remove("minLength");
-                        }
-                        params.push(json!({"name": f.path, "in": "query", "required": false, "description": format!("Filter by {}", f.path), "schema": schema}));
+                        params.push(json!({"name": f.path, "in": "query", "required": false, "description": filter_description(f), "schema": filter_schema(f)}));
                     }
                 } else if let Some(p) = spec.params.get(q) {
-                    let mut param = json!({"name": q, "in": "query", "required": false, "description": p.description, "schema": p.schema});
-                    if p.style.as_deref() == Some("comma") {
+                    let schema = match q.as_str() {
+                        "fields" => fields_schema(res),
+                        "order_by" => order_by_schema(res),
+                        // An integer of the API is at most a 64-bit one.
+                        _ if p.schema["type"] == "integer" && p.schema.get("maximum").is_none() => {
+                            let mut s = p.schema.clone();
+                            s["format"] = json!("int64");
+                            s["maximum"] = json!(i64::MAX);
+                            s
+                        }
+                        _ => p.schema.clone(),
+                    };
+                    let mut param = json!({"name": q, "in": "query", "required": false, "description": p.description, "schema": schema});
+                    if p.style.as_deref() == Some("comma") && schema["type"] == "array" {
                         param["style"] = json!("form");
                         param["explode"] = json!(false);
                     }
@@ -118,6 +134,9 @@ pub fn openapi(spec: &Spec) -> Value {
                 let mut r = json!({"description": desc, "content": {"application/json": {"schema": schema_ref(schema)}, "application/hal+json": {"schema": schema_ref(schema)}}});
                 if status == "201" {
                     r["headers"] = json!({"Location": {"description": "The new record's path", "schema": {"type": "string"}}});
+                    if let Some(links) = links_to_instance(spec, ep) {
+                        r["links"] = links;
+                    }
                 }
                 responses.insert(status.clone(), r);
             }
@@ -130,14 +149,12 @@ pub fn openapi(spec: &Spec) -> Value {
                 "x-ontap-introduced-in": ep.def.introduced_in,
                 "x-ontap-evidence": def.evidence,
             });
-            if let Some(req) = &def.request {
-                let body = if *m == Method::POST && !def.required.is_empty() {
-                    json!({"allOf": [schema_ref(req), required_shape(&def.required)]})
-                } else {
-                    schema_ref(req)
-                };
-                op["requestBody"] =
-                    json!({"required": true, "content": {"application/json": {"schema": body}}});
+            if def.request.is_some() {
+                let name = format!("{}_{}_request", res.name, m.as_str().to_ascii_lowercase());
+                schemas.insert(name.clone(), request_schema(res, *m, &def.required));
+                // A POST must carry its required fields; a PATCH without a body changes nothing
+                // (the catalog requires no field of it).
+                op["requestBody"] = json!({"required": *m == Method::POST, "content": {"application/json": {"schema": schema_ref(&name)}}});
             }
             if let Some(r) = &def.removed_in {
                 op["x-ontap-removed-in"] = json!(r);
@@ -180,30 +197,216 @@ pub fn openapi(spec: &Spec) -> Value {
     })
 }
 
-/// `required` for dotted fields: `owner.uuid` becomes `{required: [owner], properties: {owner: {required: [uuid]}}}`.
-fn required_shape(fields: &[String]) -> Value {
-    let mut root = Map::new();
-    for f in fields {
+/// The request body of `m` on a resource: only the fields the catalog lets that method carry
+/// (PATCH: patchable ones; POST: postable ones, write-only secrets included), nested as the
+/// record nests them, with `additionalProperties: false` on every object (ONTAP answers 262179
+/// to an unknown field and 262196 to a field the method may not set).
+fn request_schema(res: &Resource, m: Method, required: &[String]) -> Value {
+    let mut root = object_shape();
+    for f in &res.fields {
+        let keep = match m {
+            Method::PATCH => f.patchable(),
+            // An owner named by its uuid (required) and by its name too must name the same SVM,
+            // which JSON Schema cannot say: the POST schema leaves the redundant name out.
+            Method::POST => {
+                f.postable()
+                    && !(f.path.ends_with(".name")
+                        && required.contains(&f.path.replace(".name", ".uuid")))
+            }
+            _ => false,
+        };
+        if !keep {
+            continue;
+        }
+        let mut leaf = f.schema.clone();
+        if let Some(o) = leaf.as_object_mut() {
+            if !f.description.is_empty() {
+                o.entry("description")
+                    .or_insert_with(|| json!(f.description));
+            }
+            if f.flags.write_only {
+                o.insert("writeOnly".into(), json!(true));
+            }
+        }
+        let parts: Vec<&str> = f.path.split('.').collect();
         let mut cur = &mut root;
-        let parts: Vec<&str> = f.split('.').collect();
+        for part in &parts[..parts.len() - 1] {
+            cur = cur["properties"]
+                .as_object_mut()
+                .expect("properties")
+                .entry(part.to_string())
+                .or_insert_with(object_shape);
+        }
+        cur["properties"][parts[parts.len() - 1]] = leaf;
+    }
+    for r in required {
+        let parts: Vec<&str> = r.split('.').collect();
+        let mut cur = &mut root;
         for (i, part) in parts.iter().enumerate() {
-            let req = cur.entry("required").or_insert_with(|| json!([]));
-            if let Some(a) = req.as_array_mut()
-                && !a.iter().any(|v| v == part)
-            {
-                a.push(json!(part));
+            if let Some(a) = cur["required"].as_array_mut() {
+                if !a.iter().any(|v| v == part) {
+                    a.push(json!(part));
+                }
+            } else {
+                cur["required"] = json!([part]);
             }
             if i + 1 == parts.len() {
                 break;
             }
-            let props = cur.entry("properties").or_insert_with(|| json!({}));
-            let next = props
+            cur = cur["properties"]
                 .as_object_mut()
-                .expect("object")
+                .expect("properties")
                 .entry(part.to_string())
-                .or_insert_with(|| json!({}));
-            cur = next.as_object_mut().expect("object");
+                .or_insert_with(object_shape);
         }
     }
-    Value::Object(root)
+    root
+}
+
+fn object_shape() -> Value {
+    json!({"type": "object", "additionalProperties": false, "properties": {}})
+}
+
+/// Escapes a literal for an ECMA-262 / Python regular expression.
+fn regex_literal(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if "\\^$.|?*+()[]{}/".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+const NUMBER: &str = r"-?[0-9]+(\.[0-9]+)?";
+
+/// The schema of a query filter on `f`: a string in ONTAP's query syntax (ONTAP-BEHAVIOR.md §3
+/// and §7): alternatives joined by `|`, each optionally negated with `!`, each `null`, a value
+/// of the field's type, a `*` wildcard pattern (strings) or a comparison or `a..b` range
+/// (numbers). A free string field takes any text (every text is a literal or a pattern).
+fn filter_schema(f: &Field) -> Value {
+    let term = match f.ty {
+        FieldType::Boolean => Some("true|false".to_string()),
+        FieldType::Integer | FieldType::Number => {
+            Some(format!("(<=|>=|<|>)?{NUMBER}|{NUMBER}\\.\\.{NUMBER}"))
+        }
+        FieldType::String if !f.enum_values.is_empty() => {
+            let mut alts: Vec<String> = f
+                .enum_values
+                .iter()
+                .filter_map(Value::as_str)
+                .map(regex_literal)
+                .collect();
+            alts.push(r"[^|!]*\*[^|]*".into());
+            Some(alts.join("|"))
+        }
+        _ => None,
+    };
+    // An example of the syntax, as curl users type it (ONTAP-BEHAVIOR.md section 5:
+    // `max_prompts=>1`, `scope=!svm`).
+    let example = match f.ty {
+        FieldType::Boolean => Some("true".to_string()),
+        FieldType::Integer | FieldType::Number => Some(">1".to_string()),
+        _ => f
+            .enum_values
+            .last()
+            .and_then(Value::as_str)
+            .map(|v| format!("!{v}")),
+    };
+    let mut schema = match term {
+        None => json!({"type": "string"}),
+        Some(t) => {
+            let alt = format!("!?(null|{t})");
+            json!({"type": "string", "pattern": format!("^{alt}(\\|{alt})*$")})
+        }
+    };
+    if let Some(e) = example {
+        schema["examples"] = json!([e]);
+    }
+    schema
+}
+
+fn filter_description(f: &Field) -> String {
+    let what = match f.ty {
+        FieldType::Boolean => "true or false",
+        FieldType::Integer | FieldType::Number => {
+            "a number, a comparison (<N, >N, <=N, >=N) or a range (A..B)"
+        }
+        FieldType::String if !f.enum_values.is_empty() => {
+            "one of the field's values or a * pattern"
+        }
+        _ => "a value or a * pattern",
+    };
+    format!(
+        "Filter by {}: {what}; `!` negates, `|` separates alternatives, `null` / `!null` match an unset / set field (ONTAP's query syntax).",
+        f.path
+    )
+}
+
+/// A comma-separated list of `item`s (a space after a comma allowed, ONTAP-BEHAVIOR.md §7), or
+/// nothing: `fields=` and `order_by=` ask for nothing in particular.
+fn list_pattern(item: &str) -> String {
+    format!("^({item}(, ?{item})*)?$")
+}
+
+/// `fields`: a comma-separated list of the resource's field names (leaves and objects such as
+/// `owner`), `*` (the common fields) or `**` (all fields). A string with a pattern rather than
+/// an array of an enum: an empty array and an array of one empty name are both `fields=`.
+fn fields_schema(res: &Resource) -> Value {
+    let mut names: Vec<String> = vec![r"\*\*?".into()];
+    names.extend(res.objects.iter().map(|o| regex_literal(o)));
+    names.extend(res.gettable().map(|f| regex_literal(&f.path)));
+    let first = res.gettable().next().map(|f| f.path.clone());
+    let mut examples = vec![json!("*")];
+    if let Some(f) = first {
+        examples.push(json!(f));
+    }
+    json!({"type": "string", "pattern": list_pattern(&format!("({})", names.join("|"))), "examples": examples})
+}
+
+/// `order_by`: a comma-separated list of gettable field names, each with an optional ` asc` or
+/// ` desc` (ascending by default).
+fn order_by_schema(res: &Resource) -> Value {
+    let names: Vec<String> = res.gettable().map(|f| regex_literal(&f.path)).collect();
+    let mut schema = json!({"type": "string", "pattern": list_pattern(&format!("({})( (asc|desc))?", names.join("|")))});
+    if let Some(f) = res.gettable().next() {
+        schema["examples"] = json!([format!("{} desc", f.path)]);
+    }
+    schema
+}
+
+/// OpenAPI links from a POST's 201 to every operation of the instance path of the same family,
+/// its keys taken from the request body (`owner.uuid` from `$request.body#/owner/uuid`), so
+/// stateful tools go on to read, change and delete what they created.
+fn links_to_instance(spec: &Spec, ep: &super::Endpoint) -> Option<Value> {
+    let inst = spec
+        .endpoints
+        .iter()
+        .find(|e| e.family == ep.family && e.kind() == Kind::Instance)?;
+    let params: Map<String, Value> = inst
+        .def
+        .path_parameters
+        .iter()
+        .map(|p| {
+            (
+                param_name(&p.name),
+                json!(format!("$request.body#/{}", p.name.replace('.', "/"))),
+            )
+        })
+        .collect();
+    let mut links = Map::new();
+    for m in inst.methods() {
+        let verb = m.as_str();
+        let name = format!("{}{}", &verb[..1], verb[1..].to_ascii_lowercase());
+        links.insert(
+            format!("{name}Created"),
+            json!({
+                "operationId": operation_id(m, &inst.def.path),
+                "parameters": params,
+                "description": format!("{verb} the record this POST created"),
+            }),
+        );
+    }
+    Some(Value::Object(links))
 }

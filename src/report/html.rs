@@ -1,0 +1,327 @@
+//! The HTML report (`--report html=FILE`): one self-contained page a mock's author can hand over
+//! as a certificate. Inline CSS only: no script, no font, nothing fetched from the network (a
+//! Content-Security-Policy forbids it, too). Every value goes through [`escape`], because
+//! messages quote what the target answered, and a target must not be able to inject markup.
+
+use super::{Report, Verdict, summary_line};
+use crate::checks::CHECKS;
+use crate::verdict::Severity;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && !matches!(c, '\n' | '\r' | '\t') => {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = "
+body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1d2330;background:#fff}
+h1{font-size:1.6em;margin:0 0 .2em}h2{font-size:1.2em;margin:1.6em 0 .5em;border-bottom:1px solid #d8dde6;padding-bottom:.2em}
+.verdict{display:inline-block;padding:.25em .8em;border-radius:4px;font-weight:700;color:#fff}
+.verdict.pass{background:#1f8a3b}.verdict.fail{background:#c62828}.verdict.error{background:#6d4c41}
+dl.facts{display:grid;grid-template-columns:max-content auto;gap:.2em 1.2em;margin:.8em 0}dl.facts dt{color:#5b6474}dl.facts dd{margin:0;font-weight:600}
+table{border-collapse:collapse}th,td{border:1px solid #d8dde6;padding:.3em .6em;text-align:left}
+th{background:#f3f5f9}td.cell{text-align:center;font-weight:600;min-width:4.5em}
+td.passed{background:#d7f2dd;color:#14532d}td.failed{background:#f9d4d4;color:#8b1111}
+td.warning{background:#fff0c2;color:#7a5300}td.skipped{background:#eceff3;color:#6b7280;font-weight:400}
+td.none{color:#9aa2af}
+.legend span{display:inline-block;padding:.1em .6em;margin-right:.5em;border-radius:3px}
+.legend .passed{background:#d7f2dd}.legend .failed{background:#f9d4d4}.legend .warning{background:#fff0c2}.legend .skipped{background:#eceff3}
+article.finding{border:1px solid #d8dde6;border-left:6px solid #c62828;border-radius:4px;padding:.6em 1em;margin:.8em 0}
+article.finding.warning{border-left-color:#e0a800}
+article.finding h3{font-size:1em;margin:0 0 .4em}
+pre{background:#f6f8fa;padding:.5em .7em;border-radius:3px;white-space:pre-wrap;word-break:break-all;margin:.2em 0}
+.error-box{border:1px solid #6d4c41;background:#fbe9e7;padding:.6em 1em;border-radius:4px}
+footer{margin-top:2em;color:#5b6474;font-size:.9em}
+";
+
+/// Renders the whole page.
+pub fn render(r: &Report) -> String {
+    let mut o = String::new();
+    let (verdict_class, verdict) = if r.error.is_some() {
+        ("error", "NOT RUN: target unreachable")
+    } else if r.failed() {
+        ("fail", "FAILED")
+    } else {
+        ("pass", "PASSED")
+    };
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>ontap-conform report: {}</title>\n<style>{CSS}</style>\n</head>\n<body>\n",
+        escape(&r.target)
+    );
+    let _ = writeln!(
+        o,
+        "<header>\n<h1>ONTAP REST conformance report</h1>\n<p><span id=\"verdict\" class=\"verdict {verdict_class}\">{verdict}</span></p>"
+    );
+    let _ = writeln!(o, "<dl class=\"facts\" id=\"facts\">");
+    let mode = serde_json::to_value(r.mode)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_else(|| format!("{:?}", r.mode));
+    for (k, v) in [
+        ("Target", r.target.clone()),
+        ("ONTAP version", r.ontap_version.clone()),
+        ("Mode", mode),
+        ("Seed", r.seed.to_string()),
+        ("Cases per property", r.cases_per_property.to_string()),
+        (
+            "Strict",
+            if r.strict {
+                "yes (warnings fail)"
+            } else {
+                "no"
+            }
+            .into(),
+        ),
+        ("Tool", r.tool.clone()),
+    ] {
+        let _ = writeln!(o, "<dt>{}</dt><dd>{}</dd>", escape(k), escape(&v));
+    }
+    if r.interrupted {
+        let _ = writeln!(o, "<dt>Interrupted</dt><dd>yes</dd>");
+    }
+    let _ = writeln!(o, "</dl>\n</header>");
+
+    if let Some(why) = &r.error {
+        let _ = writeln!(
+            o,
+            "<section id=\"error\" class=\"error-box\"><h2>The run could not start</h2><p>{}</p></section>",
+            escape(why)
+        );
+    }
+
+    let _ = writeln!(
+        o,
+        "<section id=\"summary\">\n<h2>Summary</h2>\n<p id=\"summary-line\">{}</p>",
+        escape(&summary_line(r))
+    );
+    let f = &r.figures;
+    let _ = writeln!(
+        o,
+        "<table id=\"figures\"><tr><th>Requests</th><th>Cases</th><th>Wall</th><th>Rate</th></tr>\
+         <tr><td>{}</td><td>{}</td><td>{:.2} s</td><td>{:.0} requests/s</td></tr></table>\n</section>",
+        f.requests, f.cases, f.wall_seconds, f.requests_per_second
+    );
+
+    matrix(&mut o, r);
+    findings(&mut o, r);
+    skips(&mut o, r);
+
+    if !r.restore_problems.is_empty() {
+        let _ = writeln!(
+            o,
+            "<section id=\"restore-problems\"><h2>Not restored (check these records by hand)</h2><ul>"
+        );
+        for p in &r.restore_problems {
+            let fix = p
+                .curl
+                .as_deref()
+                .map(|c| format!("<br>put back: <code>{}</code>", escape(c)))
+                .unwrap_or_default();
+            let _ = writeln!(o, "<li>{}{fix}</li>", escape(&p.to_string()));
+        }
+        let _ = writeln!(o, "</ul></section>");
+    }
+    if let Some(drift) = &r.drift {
+        let _ = writeln!(
+            o,
+            "<section id=\"drift\"><h2>Drift from the baseline ({} changes)</h2><table><tr><th>kind</th><th>endpoint</th><th>request</th><th>field</th><th>before</th><th>after</th></tr>",
+            drift.len()
+        );
+        for d in drift {
+            let v = serde_json::to_value(d).unwrap_or_default();
+            let cell = |k: &str| match &v[k] {
+                serde_json::Value::String(s) => escape(s),
+                serde_json::Value::Null => String::new(),
+                other => escape(&other.to_string()),
+            };
+            let _ = writeln!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                cell("kind"),
+                cell("endpoint"),
+                cell("request"),
+                cell("field"),
+                cell("before"),
+                cell("after")
+            );
+        }
+        let _ = writeln!(o, "</table></section>");
+    }
+    let _ = writeln!(
+        o,
+        "<footer>Made by {} from the contract in specs/ (evidence: doc and lib rules fail, obs rules warn).</footer>\n</body>\n</html>",
+        escape(&r.tool)
+    );
+    o
+}
+
+fn endpoints(r: &Report) -> Vec<&String> {
+    let mut e: Vec<&String> = r.results.iter().map(|x| &x.endpoint).collect();
+    e.dedup();
+    e
+}
+
+/// The check × endpoint matrix, coloured by verdict.
+fn matrix(o: &mut String, r: &Report) {
+    let eps = endpoints(r);
+    if eps.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "<section id=\"results\">\n<h2>Checks × endpoints</h2>\n<ol id=\"endpoints\">"
+    );
+    for e in &eps {
+        let _ = writeln!(o, "<li><code>{}</code></li>", escape(e));
+    }
+    let _ = writeln!(
+        o,
+        "</ol>\n<p class=\"legend\"><span class=\"passed\">ok: passed</span><span class=\"failed\">FAIL n: failed</span><span class=\"warning\">warn n: warning</span><span class=\"skipped\">skip: not applicable</span></p>"
+    );
+    let _ = write!(o, "<table id=\"matrix\">\n<tr><th>check</th>");
+    for (i, e) in eps.iter().enumerate() {
+        let _ = write!(o, "<th title=\"{}\">[{}]</th>", escape(e), i + 1);
+    }
+    let _ = writeln!(o, "</tr>");
+    for c in CHECKS {
+        if !r.results.iter().any(|x| x.check == c.name) {
+            continue;
+        }
+        let _ = write!(o, "<tr data-check=\"{0}\"><th>{0}</th>", escape(c.name));
+        for e in &eps {
+            match r
+                .results
+                .iter()
+                .find(|x| x.check == c.name && &x.endpoint == *e)
+            {
+                None => {
+                    let _ = write!(o, "<td class=\"cell none\">-</td>");
+                }
+                Some(x) => {
+                    let (class, text) = match x.verdict {
+                        Verdict::Passed => ("passed", "ok".to_string()),
+                        Verdict::Failed => ("failed", format!("FAIL {}", x.failures)),
+                        Verdict::Warning => ("warning", format!("warn {}", x.warnings)),
+                        Verdict::Skipped => ("skipped", "skip".to_string()),
+                    };
+                    let title = x.reason.as_deref().unwrap_or(class);
+                    let _ = write!(
+                        o,
+                        "<td class=\"cell {class}\" title=\"{}\">{}</td>",
+                        escape(title),
+                        escape(&text)
+                    );
+                }
+            }
+        }
+        let _ = writeln!(o, "</tr>");
+    }
+    let _ = writeln!(o, "</table>\n</section>");
+}
+
+/// Each finding with its rule, message and reproducer.
+fn findings(o: &mut String, r: &Report) {
+    if r.error.is_some() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "<section id=\"findings\">\n<h2>Findings ({})</h2>",
+        r.findings.len()
+    );
+    if r.findings.is_empty() {
+        let _ = writeln!(o, "<p>None: every applicable check passed.</p>");
+    }
+    for f in &r.findings {
+        let (class, tag) = match f.severity {
+            Severity::Failure => ("failure", "FAIL"),
+            Severity::Warning if r.strict => ("warning", "WARN (failing: --strict)"),
+            Severity::Warning => ("warning", "WARN"),
+        };
+        let _ = writeln!(
+            o,
+            "<article class=\"finding {class}\">\n<h3>{tag} <code>{}</code> {} <code>{}</code></h3>",
+            escape(&f.check),
+            escape(&f.method),
+            escape(&f.endpoint)
+        );
+        let seen = if f.occurrences > 1 {
+            format!(", seen {} times", f.occurrences)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            o,
+            "<p>rule <code>{}</code>, evidence {}{}</p>\n<p class=\"message\">{}</p>",
+            escape(&f.rule),
+            escape(f.evidence.as_str()),
+            escape(&seen),
+            escape(&f.message)
+        );
+        if let Some(rep) = &f.reproducer {
+            let _ = writeln!(o, "<dl class=\"reproducer\">");
+            if let Some(s) = &rep.shrunk {
+                let _ = writeln!(o, "<dt>shrunk</dt><dd>{}</dd>", escape(s));
+            }
+            let _ = writeln!(
+                o,
+                "<dt>reproduce</dt><dd><pre class=\"curl\">{}</pre></dd>\n<dt>expected</dt><dd><pre>{}</pre></dd>\n<dt>actual</dt><dd><pre>{}</pre></dd>\n</dl>",
+                escape(&rep.curl),
+                escape(&rep.expected),
+                escape(&rep.actual)
+            );
+        }
+        let _ = writeln!(o, "</article>");
+    }
+    let _ = writeln!(o, "</section>");
+}
+
+/// Skipped checks, grouped by reason.
+fn skips(o: &mut String, r: &Report) {
+    let eps = endpoints(r);
+    let mut skipped: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for x in r.results.iter().filter(|x| x.verdict == Verdict::Skipped) {
+        let i = eps.iter().position(|e| *e == &x.endpoint).unwrap_or(0) + 1;
+        skipped
+            .entry((x.check.as_str(), x.reason.as_deref().unwrap_or("")))
+            .or_default()
+            .push(i);
+    }
+    if skipped.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "<section id=\"skips\">\n<h2>Skipped</h2>\n<table><tr><th>check</th><th>endpoints</th><th>why</th></tr>"
+    );
+    for ((check, why), list) in &skipped {
+        let list: Vec<String> = list.iter().map(|i| format!("[{i}]")).collect();
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(check),
+            list.join(""),
+            escape(why)
+        );
+    }
+    let _ = writeln!(o, "</table>\n</section>");
+}

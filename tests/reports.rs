@@ -1,0 +1,369 @@
+//! Reports on every exit, the --strict summary line, and the HTML report as a real browser
+//! renders it. The HTML tests need Debian's `chromium` (`.ci/run` installs it; `CHROMIUM=PATH`
+//! names another binary): without it they fail and say so.
+
+use ontap_conform::report::{self, Figures, Report, RunFacts};
+use ontap_conform::spec::Evidence;
+use ontap_conform::verdict::{Finding, Mode, Outcome, Reproducer, RestoreProblem};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn oc(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
+}
+
+#[test]
+fn an_unreachable_target_still_writes_every_report_saying_why() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let json = dir.path().join("report.json");
+    let junit = dir.path().join("junit.xml");
+    let html = dir.path().join("report.html");
+    let (code, _, err) = oc(
+        &[
+            "run",
+            "--target",
+            "http://127.0.0.1:1",
+            "--password-env",
+            "X",
+            "--report",
+            &format!("json={}", path_str(&json)),
+            "--report",
+            &format!("junit={}", path_str(&junit)),
+            "--report",
+            &format!("html={}", path_str(&html)),
+        ],
+        &[("X", "s3cret-Passw0rd")],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("unreachable"), "{err}");
+
+    let text = std::fs::read_to_string(&json).expect("the JSON report is written on exit 3");
+    let r: Value = serde_json::from_str(&text).expect("JSON");
+    let why = r["error"].as_str().expect("an error field");
+    assert!(why.contains("127.0.0.1:1"), "{why}");
+    assert_eq!(r["target"], "http://127.0.0.1:1");
+    assert_eq!(r["results"], serde_json::json!([]));
+
+    let xml = std::fs::read_to_string(&junit).expect("the JUnit report is written on exit 3");
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let (mut cases, mut errors) = (0, Vec::new());
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                match e.name().as_ref() {
+                    b"testcase" => cases += 1,
+                    b"error" => {
+                        let msg = e
+                            .try_get_attribute("message")
+                            .expect("attributes")
+                            .expect("a message")
+                            .unescape_value()
+                            .expect("text")
+                            .to_string();
+                        errors.push(msg);
+                    }
+                    _ => {}
+                }
+            }
+            quick_xml::events::Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert_eq!(cases, 1, "{xml}");
+    assert_eq!(errors.len(), 1, "{xml}");
+    assert!(errors[0].contains("127.0.0.1:1"), "{xml}");
+    assert!(xml.contains("errors=\"1\""), "{xml}");
+
+    let page = std::fs::read_to_string(&html).expect("the HTML report is written on exit 3");
+    assert!(page.contains("target unreachable") && page.contains("127.0.0.1:1"));
+    for t in [&text, &xml, &page] {
+        assert!(!t.contains("s3cret-Passw0rd"), "{t}");
+    }
+}
+
+#[test]
+fn a_password_written_into_the_target_url_is_refused_and_named_nowhere() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let json = dir.path().join("report.json");
+    let (code, _, err) = oc(
+        &[
+            "run",
+            "--target",
+            "http://admin:hunter2-url@127.0.0.1:1",
+            "--password-env",
+            "X",
+            "--report",
+            &format!("json={}", path_str(&json)),
+        ],
+        &[("X", "other")],
+    );
+    // Refused before anything is sent or written (issue 10): the password is named nowhere.
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("a user or password"), "{err}");
+    assert!(!err.contains("hunter2-url"), "{err}");
+    assert!(!json.exists(), "nothing ran, so no report");
+}
+
+#[test]
+fn with_strict_the_summary_says_the_warnings_fail() {
+    let args = [
+        "run",
+        "--seed",
+        "1",
+        "--cases",
+        "4",
+        "--check",
+        "unknown-parameter",
+        "--fault",
+        "unknown-param-ignored",
+        "--no-progress",
+    ];
+    let (code, out, err) = oc(&args, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains(" passed, "))
+        .expect("a summary");
+    assert!(line.contains("0 failed, 6 warnings,"), "{line}");
+    assert!(!line.contains("failing"), "{line}");
+
+    let mut strict = args.to_vec();
+    strict.push("--strict");
+    let (code, out, err) = oc(&strict, &[]);
+    assert_eq!(code, 1, "{out}{err}");
+    let line = out
+        .lines()
+        .find(|l| l.contains(" passed, "))
+        .expect("a summary");
+    assert!(
+        line.contains("0 failed, 6 warnings (failing: --strict),"),
+        "{line}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The HTML report in a real browser.
+
+fn chromium() -> PathBuf {
+    let candidates: Vec<PathBuf> = match std::env::var_os("CHROMIUM") {
+        Some(p) => vec![PathBuf::from(p)],
+        None => std::env::var_os("PATH")
+            .map(|p| {
+                std::env::split_paths(&p)
+                    .flat_map(|d| [d.join("chromium"), d.join("chromium-browser")])
+                    .collect()
+            })
+            .unwrap_or_default(),
+    };
+    candidates.into_iter().find(|p| p.is_file()).expect(
+        "chromium is required by the HTML report tests and was not found on PATH: \
+         install it with `apt-get install -y chromium` (.ci/run does), or set CHROMIUM=PATH",
+    )
+}
+
+/// Opens `page` in headless Chromium; with `screenshot`, saves a PNG, otherwise returns the
+/// rendered DOM.
+fn browse(page: &Path, screenshot: Option<&Path>) -> String {
+    let profile = tempfile::tempdir().expect("a browser profile directory");
+    let mut cmd = Command::new(chromium());
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--hide-scrollbars",
+    ])
+    .arg(format!("--user-data-dir={}", path_str(profile.path())));
+    match screenshot {
+        Some(png) => {
+            cmd.arg("--window-size=1280,1700")
+                .arg(format!("--screenshot={}", path_str(png)));
+        }
+        None => {
+            cmd.arg("--dump-dom");
+        }
+    }
+    let out = cmd
+        .arg(format!("file://{}", path_str(page)))
+        .output()
+        .expect("chromium runs");
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into()
+}
+
+#[test]
+fn the_html_report_renders_the_matrix_and_the_findings_in_a_browser() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let html = dir.path().join("report.html");
+    let json = dir.path().join("report.json");
+    let (code, out, err) = oc(
+        &[
+            "run",
+            "--seed",
+            "1",
+            "--cases",
+            "8",
+            "--fault",
+            "crlf-kept",
+            "--fault",
+            "unknown-param-ignored",
+            "--strict",
+            "--no-progress",
+            "--report",
+            &format!("html={}", path_str(&html)),
+            "--report",
+            &format!("json={}", path_str(&json)),
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON")).expect("JSON");
+    let page = std::fs::read_to_string(&html).expect("the HTML report");
+    assert!(!page.contains("<script") && !page.contains("http://fonts"));
+
+    let dom = browse(&html, None);
+    assert!(dom.contains("id=\"matrix\""), "{dom}");
+    // One matrix row per check that ran, one coloured cell per endpoint.
+    let rows = dom.matches("<tr data-check=").count();
+    let checks: std::collections::BTreeSet<&str> = r["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|x| x["check"].as_str())
+        .collect();
+    assert_eq!(rows, checks.len(), "{dom}");
+    let cells = dom.matches("class=\"cell ").count();
+    assert_eq!(cells, r["results"].as_array().expect("results").len());
+    for (verdict, class) in [
+        ("passed", "cell passed"),
+        ("failed", "cell failed"),
+        ("warning", "cell warning"),
+        ("skipped", "cell skipped"),
+    ] {
+        let n = r["results"]
+            .as_array()
+            .expect("results")
+            .iter()
+            .filter(|x| x["verdict"] == verdict)
+            .count();
+        assert!(n > 0, "the run has {verdict} results");
+        assert_eq!(dom.matches(class).count(), n, "{class}");
+    }
+    // Every finding, with its reproducer.
+    let findings = r["findings"].as_array().expect("findings");
+    assert_eq!(
+        dom.matches("<article class=\"finding").count(),
+        findings.len()
+    );
+    assert!(dom.contains("crlf-normalised") || dom.contains("patch-roundtrip"));
+    assert!(
+        dom.contains("class=\"curl\"") && dom.contains("curl -sk"),
+        "{dom}"
+    );
+    assert!(dom.contains("(failing: --strict)"), "{dom}");
+    assert!(dom.contains("Skipped") && dom.contains("judged on instance paths"));
+    assert!(dom.contains("requests/s") && dom.contains("9.14.1"));
+
+    let png = dir.path().join("report.png");
+    browse(&html, Some(&png));
+    let bytes = std::fs::read(&png).expect("a screenshot");
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000);
+}
+
+#[test]
+fn a_target_cannot_inject_markup_into_the_html_report() {
+    let evil =
+        "<script>document.title='pwned'</script><img src=x onerror=\"document.title='pwned'\">";
+    let finding = Finding::new(
+        "response-schema",
+        "/api/security/login/messages",
+        "GET",
+        "schema",
+        Evidence::Doc,
+    )
+    .message(format!("banner holds {evil}"))
+    .reproducer(Some(Reproducer {
+        curl: format!("curl 'https://x/api?a={evil}'"),
+        expected: evil.into(),
+        actual: format!("\"'>{evil}"),
+        shrunk: Some(evil.into()),
+    }));
+    let mut outcomes = BTreeMap::new();
+    outcomes.insert(
+        (
+            "response-schema".to_string(),
+            "/api/security/login/messages".to_string(),
+        ),
+        Outcome::Ran,
+    );
+    outcomes.insert(
+        (
+            "ordering".to_string(),
+            "/api/security/login/messages".to_string(),
+        ),
+        Outcome::Skipped(evil.into()),
+    );
+    let report = Report::build(
+        RunFacts {
+            target: format!("https://x\"><script>alert(1)</script>{evil}"),
+            ontap_version: evil.into(),
+            mode: Mode::Restore,
+            seed: 1,
+            cases_per_property: 1,
+            strict: false,
+            interrupted: false,
+            stopped: Some(evil.into()),
+        },
+        outcomes,
+        vec![finding],
+        Figures {
+            requests: 1,
+            cases: 1,
+            wall_seconds: 0.1,
+            requests_per_second: 10.0,
+        },
+        vec![RestoreProblem {
+            record: evil.into(),
+            field: Some(evil.into()),
+            original: Some(Value::String(evil.into())),
+            reason: evil.into(),
+            curl: Some(format!("curl '{evil}'")),
+        }],
+    );
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let html = dir.path().join("evil.html");
+    std::fs::write(&html, report::html::render(&report)).expect("write");
+    let dom = browse(&html, None);
+    assert!(!dom.contains("<script"), "{dom}");
+    assert!(!dom.contains("<img"), "{dom}");
+    assert!(!dom.contains("pwned</title>"), "{dom}");
+    assert!(
+        dom.contains("&lt;script&gt;document.title='pwned'&lt;/script&gt;"),
+        "{dom}"
+    );
+    assert!(dom.contains("class=\"cell failed\""), "{dom}");
+    assert_eq!(dom.matches("<article class=\"finding").count(), 1);
+}

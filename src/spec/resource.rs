@@ -77,6 +77,10 @@ pub struct Flags {
     pub lockout: bool,
     /// Patchable according to the lib, but a path key: never exercised.
     pub patch_untested: bool,
+    /// Rejected in a POST body although it may be patched (not in the lib's postable fields).
+    pub post_forbidden: bool,
+    /// A non-empty value without a trailing LF may come back with one appended (ONTAP does).
+    pub trailing_lf: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -115,7 +119,7 @@ impl Field {
     }
     /// A POST body may carry it.
     pub fn postable(&self) -> bool {
-        !self.flags.read_only && !self.flags.post_response_only
+        !self.flags.read_only && !self.flags.post_response_only && !self.flags.post_forbidden
     }
     /// A PATCH carrying it must be rejected.
     pub fn patch_rejected(&self) -> bool {

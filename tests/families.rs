@@ -240,10 +240,23 @@ async fn the_mock_serves_a_singleton_from_data() {
         .send("GET", &format!("{SETTINGS}?fields=nope"), None)
         .await;
     assert_eq!((s, v["error"]["code"].clone()), (400, json!("262197")));
-    // A collection parameter is not one of the singleton's.
+    // Collection parameters are accepted and ignored on a singleton (Ansible sends
+    // max_records=1024 to every GET); an unknown parameter is still refused.
     let (s, v) = ctx
-        .send("GET", &format!("{SETTINGS}?max_records=1"), None)
+        .send(
+            "GET",
+            &format!("{SETTINGS}?max_records=1&fields=max_failed_attempts"),
+            None,
+        )
         .await;
+    assert_eq!(
+        (s, v),
+        (
+            200,
+            json!({"max_failed_attempts": 3, "_links": {"self": {"href": SETTINGS}}})
+        )
+    );
+    let (s, v) = ctx.send("GET", &format!("{SETTINGS}?bogus=1"), None).await;
     assert_eq!((s, v["error"]["code"].clone()), (400, json!("262179")));
 
     // PATCH refuses a read-only field with the envelope instance PATCH answers, and stores nothing.

@@ -1178,7 +1178,10 @@ async fn methods_not_in_the_catalog() {
         assert_eq!((r.status, code(&r).as_str()), (405, "3"), "{m} {p}");
     }
     let r = c.call("PUT", MSGS, None).await;
-    assert_eq!(r.headers["allow"].to_str().unwrap(), "GET, PATCH");
+    assert_eq!(
+        r.headers["allow"].to_str().unwrap(),
+        "GET, PATCH, HEAD, OPTIONS"
+    );
     c.mock.shutdown().await;
 }
 
@@ -1254,7 +1257,14 @@ async fn bad_input_never_breaks_it() {
 
 #[tokio::test]
 async fn encoded_path_keys() {
-    let c = start().await;
+    // A TOTP profile needs an existing account: give svm1 one whose name needs encoding.
+    let mut data: Value = serde_json::from_str(mock::store::BUILTIN_FIXTURES).unwrap();
+    data["accounts"].as_array_mut().unwrap().push(json!({
+        "owner": {"name": "svm1", "uuid": SVM1}, "name": "joe smith+1", "role": "vsadmin"
+    }));
+    let mut cfg = MockConfig::new();
+    cfg.fixtures = Some(data);
+    let c = start_with(cfg).await;
     let r = c
         .call(
             "POST",

@@ -1,6 +1,6 @@
 //! `scripts/check-openapi-tools.sh` run by `cargo test`: Schemathesis (every check, every phase,
 //! a fixed seed) against the built-in mock with the project's OpenAPI export must find no
-//! failure caused by the document. Schemathesis is a requirement of the test suite, installed by
+//! failure at all. Schemathesis is a requirement of the test suite, installed by
 //! `.ci/run` (`python3 -m pip install schemathesis==4.32.5`): without it these tests fail and
 //! say how to install it.
 
@@ -58,7 +58,7 @@ fn schemathesis_finds_no_fault_of_the_export_against_the_mock() {
     let (o, text) = script(out.path(), None, 25);
     assert!(o.status.success(), "{text}");
     assert!(text.contains("14/14 operations"), "{text}");
-    assert!(text.contains(" 0 caused by the document"), "{text}");
+    assert!(text.contains(" 0 failures"), "{text}");
     assert!(text.trim_end().ends_with("PASS"), "{text}");
     // Schemathesis really ran: its own report counts the generated cases of every phase.
     let report: Value = serde_json::from_str(
@@ -107,8 +107,7 @@ fn a_looser_document_fails_the_script() {
     let (o, text) = script(&out.path().join("run"), Some(&path), 10);
     assert!(!o.status.success(), "{text}");
     assert!(
-        text.contains("DOCUMENT'S: ST202")
-            && text.contains("FAIL: schemathesis found failures caused by the document"),
+        text.contains("FAILURE: ST202") && text.contains("FAIL: schemathesis found failures"),
         "{text}"
     );
 }

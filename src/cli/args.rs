@@ -238,6 +238,12 @@ pub struct MockArgs {
     /// List the fault switches, one line each, and exit
     #[arg(long)]
     pub list_faults: bool,
+    /// Show one freedom a conformant ONTAP has (repeatable; see --list-variants)
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<String>,
+    /// List the variant switches, one line each, and exit
+    #[arg(long)]
+    pub list_variants: bool,
     /// Largest request body accepted, in bytes; larger ones answer 413
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
     pub max_body: usize,
@@ -349,6 +355,10 @@ pub struct RunArgs {
     /// Built-in mock only: break one rule on purpose (repeatable; see `mock --list-faults`)
     #[arg(long = "fault", value_name = "NAME")]
     pub faults: Vec<String>,
+    /// Built-in mock only: show one freedom a conformant ONTAP has (repeatable; see `mock
+    /// --list-variants`)
+    #[arg(long = "variant", value_name = "NAME")]
+    pub variants: Vec<String>,
     /// Built-in mock only: serve this data set (JSON, like `mock --fixtures`) instead of its own
     #[arg(long, value_name = "FILE")]
     pub fixtures: Option<PathBuf>,

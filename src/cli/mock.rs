@@ -4,7 +4,9 @@
 
 use super::MockArgs;
 use crate::error::{Error, Result};
-use crate::mock::{DEFAULT_PASSWORD, Fault, MockConfig, Role, Tls, User, faults};
+use crate::mock::{
+    DEFAULT_PASSWORD, Fault, MockConfig, Role, Tls, User, Variant, faults, variants,
+};
 use crate::spec::{OntapVersion, Spec};
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -42,6 +44,19 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
             .parse()
             .map_err(|e: String| Error::Usage(format!("--fault: {e}")))?;
         faults.insert(fault);
+    }
+    let mut variants = BTreeSet::new();
+    for v in &args.variants {
+        let variant: Variant = v
+            .parse()
+            .map_err(|e: String| Error::Usage(format!("--variant: {e}")))?;
+        variants.insert(variant);
+    }
+    if variants.contains(&Variant::TrailingLf) && variants.contains(&Variant::NoTrailingLf) {
+        return Err(Error::Usage(
+            "--variant trailing-lf and --variant no-trailing-lf contradict each other; give one"
+                .into(),
+        ));
     }
     if args.admin_user == args.svm_user {
         return Err(Error::Usage(format!(
@@ -95,6 +110,7 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
             },
         ],
         faults,
+        variants,
         fixtures,
         state_file: args.state.clone(),
         max_body: args.max_body,
@@ -158,6 +174,13 @@ pub fn banner(p: &Prepared, base_url: &str, ca_file: Option<&Path>) -> String {
             names.join(", ")
         ));
     }
+    if !c.variants.is_empty() {
+        let names: Vec<&str> = c.variants.iter().map(|v| v.name()).collect();
+        out.push_str(&format!(
+            "  variants: {}  (freedoms a conformant ONTAP has)\n",
+            names.join(", ")
+        ));
+    }
     match &c.state_file {
         Some(s) => out.push_str(&format!("  state: {}\n", s.display())),
         None => out.push_str("  state: in memory (use --state FILE to keep it)\n"),
@@ -170,6 +193,12 @@ pub fn main(args: MockArgs) -> Result<()> {
     if args.list_faults {
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(faults::listing().as_bytes());
+        let _ = stdout.flush();
+        return Ok(());
+    }
+    if args.list_variants {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(variants::listing().as_bytes());
         let _ = stdout.flush();
         return Ok(());
     }

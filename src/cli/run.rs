@@ -267,8 +267,12 @@ fn remote_target(
     url: String,
     env: &Env,
 ) -> Result<Target> {
-    if !a.faults.is_empty() || a.ontap_version.is_some() || a.fixtures.is_some() {
-        return Err(Error::Usage("--fault, --ontap-version and --fixtures apply to the built-in mock only; drop them with --target".into()));
+    if !a.faults.is_empty()
+        || !a.variants.is_empty()
+        || a.ontap_version.is_some()
+        || a.fixtures.is_some()
+    {
+        return Err(Error::Usage("--fault, --variant, --ontap-version and --fixtures apply to the built-in mock only; drop them with --target".into()));
     }
     let parsed = url::Url::parse(&url).map_err(|e| {
         Error::Usage(format!(
@@ -394,6 +398,13 @@ fn builtin_target(a: &RunArgs, spec: &'static Spec) -> Result<Target> {
                 .map_err(|e| Error::Usage(format!("--fault {f}: {e}")))?,
         );
     }
+    let mut variants = std::collections::BTreeSet::new();
+    for v in &a.variants {
+        variants.insert(
+            v.parse::<crate::mock::Variant>()
+                .map_err(|e| Error::Usage(format!("--variant {v}: {e}")))?,
+        );
+    }
     let fixtures = match &a.fixtures {
         None => None,
         Some(p) => {
@@ -410,6 +421,7 @@ fn builtin_target(a: &RunArgs, spec: &'static Spec) -> Result<Target> {
     Ok(Target::Builtin {
         version,
         faults,
+        variants,
         fixtures,
     })
 }

@@ -109,8 +109,12 @@ impl<'a> Answer<'a> {
         )
     }
 
-    /// 405 for a method `path` does not list, with `Allow`.
-    pub fn not_allowed(method: &str, path: &str, allowed: &[&str]) -> Self {
+    /// 405 for a method `path` does not list, with `Allow` (which also names HEAD and OPTIONS,
+    /// served on every path).
+    pub fn not_allowed(method: &str, path: &str, listed: &[&str]) -> Self {
+        let mut allowed = listed.to_vec();
+        allowed.extend(["HEAD", "OPTIONS"]);
+        let allowed = allowed.as_slice();
         let e = ApiError::method_not_allowed(method, path, allowed);
         let mut a = Answer::new(
             e.status,
@@ -131,13 +135,30 @@ impl<'a> Answer<'a> {
         a
     }
 
-    /// The HTTP response; `hal` picks the content type.
-    pub fn into_response(self, hal: bool) -> Response {
+    /// 200 for OPTIONS: `Allow` lists the methods of the path.
+    pub fn options(allowed: &[&str]) -> Self {
+        let mut a = Answer::empty();
+        a.allow = Some(allowed.join(", "));
+        a
+    }
+
+    /// The HTTP response; `hal` picks the content type; `head` keeps the headers of the answer
+    /// (its `Content-Length` included) and drops the body.
+    pub fn into_response(self, hal: bool, head: bool) -> Response {
         let bytes = match self.body {
             Body::Json(v) => serde_json::to_vec(&v).unwrap_or_else(|_| b"{}".to_vec()),
             Body::Text(b) => b,
         };
-        let mut resp = Response::new(HttpBody::from(bytes));
+        let len = bytes.len();
+        let mut resp = Response::new(if head {
+            HttpBody::empty()
+        } else {
+            HttpBody::from(bytes)
+        });
+        if head {
+            resp.headers_mut()
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+        }
         *resp.status_mut() = self.status;
         let headers = resp.headers_mut();
         headers.insert(

@@ -30,6 +30,8 @@ pub const CODE_UNEXPECTED: &str = "262179";
 pub const CODE_CANNOT_SET: &str = "262196";
 /// A value of the wrong type, outside its enum, range or length (400).
 pub const CODE_INVALID_VALUE: &str = "262197";
+/// The mock could not save a change (500; the mock's choice: ONTAP documents no code for it).
+pub const CODE_INTERNAL: &str = "5";
 
 /// The status ONTAP answers for each condition a catalog entry can document.
 fn condition_status(cond: Condition) -> StatusCode {

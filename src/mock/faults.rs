@@ -10,6 +10,7 @@
 
 use super::answer::{Answer, Body, Made};
 use super::query::{START_PARAM, Shape, Table};
+use super::variants::Variant;
 use axum::http::StatusCode;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -145,10 +146,15 @@ impl FromStr for Fault {
     }
 }
 
-/// The fault layer: bends a finished answer as the [`Layer::Rewrite`] faults ask, once, after the
-/// handler. Without such a fault on, the answer passes untouched (and unparsed).
-pub(crate) fn rewrite<'a>(faults: &BTreeSet<Fault>, mut a: Answer<'a>) -> Answer<'a> {
+/// The rewrite layer: bends a finished answer as the [`Layer::Rewrite`] faults and variants ask,
+/// once, after the handler. Without such a fault on, the answer passes untouched (and unparsed).
+pub(crate) fn rewrite<'a>(
+    faults: &BTreeSet<Fault>,
+    variants: &BTreeSet<Variant>,
+    mut a: Answer<'a>,
+) -> Answer<'a> {
     let on = |f: Fault| faults.contains(&f);
+    let variant = |v: Variant| variants.contains(&v);
     match a.made {
         Made::Error {
             bad_input,
@@ -161,9 +167,27 @@ pub(crate) fn rewrite<'a>(faults: &BTreeSet<Fault>, mut a: Answer<'a>) -> Answer
                 a.status = StatusCode::INTERNAL_SERVER_ERROR;
             }
             let not_found = a.status == StatusCode::NOT_FOUND;
+            let status = a.status;
             if let Body::Json(v) = &mut a.body
                 && let Some(err) = v.get_mut("error").and_then(Value::as_object_mut)
             {
+                // The variants first: they bend a correct envelope into another correct one.
+                let code = err.get("code").and_then(Value::as_str);
+                if status == StatusCode::FORBIDDEN
+                    && code == Some(super::errors::CODE_PERMISSION)
+                    && variant(Variant::Permission400)
+                {
+                    a.status = StatusCode::BAD_REQUEST;
+                }
+                if status == StatusCode::CONFLICT
+                    && code == Some(super::errors::CODE_DUPLICATE)
+                    && variant(Variant::Duplicate400)
+                {
+                    a.status = StatusCode::BAD_REQUEST;
+                }
+                if variant(Variant::NoErrorTarget) {
+                    err.shift_remove("target");
+                }
                 if not_found
                     && on(Fault::NotFoundWrongCode)
                     && err.get("code").and_then(Value::as_str)
@@ -342,16 +366,18 @@ mod tests {
     fn envelope_rewrites() {
         use crate::mock::errors::{ApiError, CODE_NOT_FOUND};
         let e = ApiError::cannot_set("scope");
-        let a = rewrite(&BTreeSet::new(), Answer::error(e.clone()));
+        let a = rewrite(&BTreeSet::new(), &BTreeSet::new(), Answer::error(e.clone()));
         assert_eq!(a.status, StatusCode::BAD_REQUEST);
         assert_eq!(envelope(a)["error"]["code"], "262196");
         let v = envelope(rewrite(
             &[Fault::ErrorCodeNumber].into(),
+            &BTreeSet::new(),
             Answer::error(e.clone()),
         ));
         assert_eq!(v["error"]["code"], 262196);
         let v = envelope(rewrite(
             &[Fault::ErrorMessageMissing].into(),
+            &BTreeSet::new(),
             Answer::error(e),
         ));
         assert!(v["error"].get("message").is_none());
@@ -361,17 +387,20 @@ mod tests {
         );
         let a = rewrite(
             &[Fault::BadInput500].into(),
+            &BTreeSet::new(),
             Answer::error(ApiError::bad_input("x")),
         );
         assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
         let nf = ApiError::new(StatusCode::NOT_FOUND, CODE_NOT_FOUND, "entry doesn't exist");
         let v = envelope(rewrite(
             &[Fault::NotFoundWrongCode].into(),
+            &BTreeSet::new(),
             Answer::error(nf),
         ));
         assert_eq!(v["error"]["code"], "2");
         let a = rewrite(
             &[Fault::MethodNotAllowedAccepted].into(),
+            &BTreeSet::new(),
             Answer::not_allowed("PUT", "/api/x", &["GET"]),
         );
         assert_eq!(a.status, StatusCode::OK);

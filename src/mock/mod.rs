@@ -1,7 +1,8 @@
 //! The reference ONTAP mock: the harness's default target and a product in itself, for testing
 //! Ansible playbooks, Terraform plans and scripts without a cluster. It serves every endpoint of
 //! the catalog generically from `specs/` (one handler, one query engine), the discovery endpoints
-//! by hand, HTTPS with Basic auth and two roles, and fault switches that each break one rule.
+//! by hand, HTTPS with Basic auth and two roles, fault switches that each break one rule, and
+//! variant switches that each show one freedom a conformant ONTAP has.
 //!
 //! A request goes `handler` (auth, body, routing, reads/writes on the `store` through the `query`
 //! engine) -> an `answer` that keeps the contract -> `faults::rewrite` (the faults that only bend
@@ -14,12 +15,15 @@ mod answer;
 pub mod errors;
 pub mod faults;
 mod handler;
+mod lenient;
 pub mod query;
 mod server;
 pub mod store;
+pub mod variants;
 
 pub use faults::Fault;
 pub use server::{RunningMock, Tls, spawn};
+pub use variants::Variant;
 
 use crate::error::{Error, Result};
 use crate::spec::{OntapVersion, Spec};
@@ -56,6 +60,8 @@ pub struct MockConfig {
     pub version: OntapVersion,
     pub users: Vec<User>,
     pub faults: BTreeSet<Fault>,
+    /// The freedoms of a conformant ONTAP it shows (none: the reference behaviour).
+    pub variants: BTreeSet<Variant>,
     /// The data set; None = the built-in fixtures.
     pub fixtures: Option<serde_json::Value>,
     /// Load state from this file at start (if it exists) and write it after every change.
@@ -75,8 +81,8 @@ impl Default for MockConfig {
 
 impl MockConfig {
     /// Defaults: spec = Spec::builtin(), version 9.14.1, users admin/netapp1! (Admin) and
-    /// vsadmin/netapp1! (Vsadmin{svm:"svm1"}), no faults, built-in fixtures, no state file,
-    /// max_body 1 MiB, no client CA.
+    /// vsadmin/netapp1! (Vsadmin{svm:"svm1"}), no faults, no variants, built-in fixtures, no state
+    /// file, max_body 1 MiB, no client CA.
     pub fn new() -> Self {
         MockConfig {
             spec: Spec::builtin(),
@@ -94,6 +100,7 @@ impl MockConfig {
                 },
             ],
             faults: BTreeSet::new(),
+            variants: BTreeSet::new(),
             fixtures: None,
             state_file: None,
             max_body: 1024 * 1024,

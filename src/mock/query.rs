@@ -6,7 +6,8 @@
 
 use super::Fault;
 use super::errors::{ApiError, CODE_UNEXPECTED};
-use crate::spec::resource::{FieldType, Resource, get_path};
+use super::variants::{NEWER_FIELD, TIME_LIMITED_PAGE, Variant};
+use crate::spec::resource::{Field, FieldType, Resource, get_path};
 use crate::spec::{Endpoint, Spec};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
@@ -15,6 +16,8 @@ use std::collections::BTreeSet;
 
 /// The parameter that carries the paging position in `_links.next` (opaque to clients).
 pub const START_PARAM: &str = "start.index";
+/// The one parameter of a `next` link under the `opaque-next` variant: the whole query, hex.
+pub const TOKEN_PARAM: &str = "next_token";
 
 /// A resource as the engine serves it: the field model plus what is precomputed once.
 #[derive(Debug)]
@@ -34,6 +37,9 @@ pub struct Table {
     tree: Vec<Node>,
     /// The index of the first key field.
     first_key: Option<usize>,
+    /// The field the `costly-field` variant leaves out of `fields=*`: the first derived field
+    /// (a fingerprint is computed), else the last gettable field outside the keys.
+    costly: Option<usize>,
 }
 
 impl Table {
@@ -82,8 +88,18 @@ impl Table {
             .keys
             .first()
             .and_then(|k| res.fields.iter().position(|f| &f.path == k));
+        let costly = res
+            .fields
+            .iter()
+            .position(|f| f.gettable() && f.derived_from.is_some())
+            .or_else(|| {
+                (0..n)
+                    .rev()
+                    .find(|&i| res.fields[i].gettable() && !key_mask[i])
+            });
         Table {
             res,
+            costly,
             collection_path,
             instance_ep,
             tree,
@@ -192,7 +208,9 @@ pub fn reject_duplicates(pairs: &[(String, String)]) -> Result<(), ApiError> {
 /// One `fields` request.
 #[derive(Debug, Clone, PartialEq)]
 pub enum FieldsSel {
-    /// `*` or `**`.
+    /// `*`: the common fields (ONTAP's choice; by default every gettable field).
+    Common,
+    /// `**`: every gettable field, the costly ones included.
     All,
     /// Named fields or objects.
     List(Vec<String>),
@@ -223,10 +241,13 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Parses a filter value: alternatives split on `|` outside double quotes; each one `null`,
+    /// `!null`, or an optional `!` before a pattern; a pattern in double quotes is a literal
+    /// (`"a|b"`, `"*"`, `"<10"`, ONTAP-BEHAVIOR.md §7). `!a|b` is "not a, or b".
     fn parse(field: usize, ty: FieldType, raw: &str) -> Filter {
         let numeric = matches!(ty, FieldType::Integer | FieldType::Number);
-        let alts = raw
-            .split('|')
+        let alts = split_alternatives(raw)
+            .into_iter()
             .map(|a| {
                 if a == "null" {
                     return Alt {
@@ -244,6 +265,12 @@ impl Filter {
                     Some(b) => (true, b),
                     None => (false, a),
                 };
+                if let Some(literal) = unquote(body) {
+                    return Alt {
+                        negated,
+                        term: Term::Exact(literal.to_string()),
+                    };
+                }
                 let term = if numeric {
                     numeric_term(body).unwrap_or_else(|| text_term(body))
                 } else {
@@ -253,6 +280,26 @@ impl Filter {
             })
             .collect();
         Filter { field, alts }
+    }
+
+    /// A literal that no value of the field can be (a word for a boolean or a number, a name
+    /// outside an enum): ONTAP refuses it (400, code 262197, ONTAP-BEHAVIOR.md section 3).
+    /// Patterns (`*`), comparisons and `null` are never refused.
+    fn misfit<'a>(&'a self, f: &Field) -> Option<&'a str> {
+        self.alts.iter().find_map(|a| match &a.term {
+            Term::Exact(s) => {
+                let fits = match f.ty {
+                    FieldType::Boolean => s == "true" || s == "false",
+                    FieldType::Integer | FieldType::Number => s.trim().parse::<f64>().is_ok(),
+                    _ if !f.enum_values.is_empty() => {
+                        f.enum_values.iter().any(|e| e.as_str() == Some(s.as_str()))
+                    }
+                    _ => true,
+                };
+                (!fits).then_some(s.as_str())
+            }
+            _ => None,
+        })
     }
 
     fn matches(&self, v: Option<&Value>) -> bool {
@@ -265,6 +312,46 @@ impl Filter {
             (t, Some(v)) => term_matches(t, v) != a.negated,
         })
     }
+}
+
+/// What a filter literal of this field may be, for messages.
+fn expected_literal(f: &Field) -> String {
+    match f.ty {
+        FieldType::Boolean => "true or false".into(),
+        FieldType::Integer | FieldType::Number => "a number, a comparison or a range".into(),
+        _ => format!(
+            "one of {}",
+            f.enum_values
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Splits a filter value on the `|` that are outside double quotes.
+fn split_alternatives(raw: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut quoted = false;
+    let mut start = 0;
+    for (i, c) in raw.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '|' if !quoted => {
+                out.push(&raw[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&raw[start..]);
+    out
+}
+
+/// The text inside a double-quoted pattern (`"a b"` gives `a b`); None if it is not one.
+fn unquote(s: &str) -> Option<&str> {
+    s.strip_prefix('"')?.strip_suffix('"')
 }
 
 fn text_term(s: &str) -> Term {
@@ -353,6 +440,8 @@ pub struct Plan {
     pub carry: Vec<(String, String)>,
     /// The raw query string, for self links.
     pub raw_query: String,
+    /// The variants the query engine shows (ordering, paging, field sets).
+    pub variants: BTreeSet<Variant>,
 }
 
 impl Plan {
@@ -365,11 +454,13 @@ impl Plan {
         pairs: Vec<(String, String)>,
         raw_query: &str,
         faults: &BTreeSet<Fault>,
+        variants: &BTreeSet<Variant>,
     ) -> Result<Plan, ApiError> {
         let res = table.res;
         let has = |n: &str| allowed.iter().any(|a| a == n);
         let mut plan = Plan {
             raw_query: raw_query.to_string(),
+            variants: variants.clone(),
             ..Plan::default()
         };
         for (k, v) in pairs {
@@ -406,7 +497,19 @@ impl Plan {
                         None
                     };
                     match field {
-                        Some(i) => plan.filters.push(Filter::parse(i, res.fields[i].ty, &v)),
+                        Some(i) => {
+                            let f = Filter::parse(i, res.fields[i].ty, &v);
+                            if let Some(bad) = f.misfit(&res.fields[i]) {
+                                return Err(ApiError::invalid_value(
+                                    &k,
+                                    format!(
+                                        "Invalid value {bad:?} in the query for field \"{k}\": expected {}",
+                                        expected_literal(&res.fields[i])
+                                    ),
+                                ));
+                            }
+                            plan.filters.push(f)
+                        }
                         None if faults.contains(&Fault::UnknownParamIgnored) => carry = false,
                         None => return Err(ApiError::unexpected_argument(&k)),
                     }
@@ -429,8 +532,11 @@ fn parse_fields(res: &Resource, v: &str) -> Result<Option<FieldsSel>, ApiError> 
     if names.is_empty() {
         return Ok(None);
     }
-    if names.iter().any(|n| *n == "*" || *n == "**") {
+    if names.contains(&"**") {
         return Ok(Some(FieldsSel::All));
+    }
+    if names.contains(&"*") {
+        return Ok(Some(FieldsSel::Common));
     }
     for n in &names {
         if !res.knows(n) && *n != "_links" {
@@ -544,6 +650,8 @@ pub struct Selection {
     /// Also show stored secrets that are selected (only the `leak-secret` fault, or a POST answer
     /// for POST-response-only fields).
     secrets: bool,
+    /// Add a field this contract does not know (the `newer-field` variant).
+    newer: bool,
 }
 
 /// Decides the fields of an answer.
@@ -559,9 +667,21 @@ pub fn select(table: &Table, plan: &Plan, shape: Shape, faults: &BTreeSet<Fault>
     } else {
         plan.fields.as_ref()
     };
+    let variant = |v: Variant| plan.variants.contains(&v);
+    let common = match fields {
+        Some(FieldsSel::Common) => true,
+        None => shape == Shape::Instance,
+        _ => false,
+    };
+    let newer = variant(Variant::NewerField)
+        && (matches!(fields, Some(FieldsSel::Common | FieldsSel::All))
+            || (fields.is_none() && shape == Shape::Instance));
     let (mut mask, secrets) = match fields {
+        None if shape == Shape::Collection && variant(Variant::CollectionAllFields) => {
+            (table.all_gettable.clone(), false)
+        }
         None => (default(), false),
-        Some(FieldsSel::All) => {
+        Some(FieldsSel::Common | FieldsSel::All) => {
             if leak {
                 (vec![true; res.fields.len()], true)
             } else {
@@ -587,12 +707,23 @@ pub fn select(table: &Table, plan: &Plan, shape: Shape, faults: &BTreeSet<Fault>
             (mask, leak)
         }
     };
+    if common
+        && variant(Variant::CostlyField)
+        && !faults.contains(&Fault::FieldsIgnored)
+        && let Some(i) = table.costly
+    {
+        mask[i] = false;
+    }
     if shape == Shape::Collection {
         for flt in &plan.filters {
             mask[flt.field] = true;
         }
     }
-    Selection { mask, secrets }
+    Selection {
+        mask,
+        secrets,
+        newer,
+    }
 }
 
 /// Selection for a POST answer: every gettable field and the POST-response-only ones, never a
@@ -607,6 +738,7 @@ pub fn post_selection(table: &Table) -> Selection {
     Selection {
         mask,
         secrets: true,
+        newer: false,
     }
 }
 
@@ -640,6 +772,10 @@ pub fn write_record(
         (Some(r), _) => write_children_rendered(buf, &table.tree, r, &ctx, &mut first),
         (None, Some(obj)) => write_children(buf, &table.tree, obj, &ctx, &mut first),
         (None, None) => {}
+    }
+    if sel.newer {
+        write_key(buf, NEWER_FIELD, &mut first);
+        buf.extend_from_slice(b"\"a field of a later ONTAP release\"");
     }
     if render.hal {
         if !first {
@@ -875,6 +1011,22 @@ fn build_tree(res: &Resource, order: &[usize]) -> Vec<Node> {
     tree
 }
 
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The query string an `opaque-next` token stands for; None if it is not one the mock made.
+pub fn decode_token(token: &str) -> Option<String> {
+    if token.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
 /// Whether a record passes every filter of the plan.
 pub fn matches_all(table: &Table, plan: &Plan, record: &Value) -> bool {
     plan.filters
@@ -923,13 +1075,26 @@ pub fn collection_get(
         };
     if !plan.order_by.is_empty() && !faults.contains(&Fault::OrderIgnored) {
         let flip = faults.contains(&Fault::OrderReversed);
+        // Where unset values go: below every value by default (first ascending, last
+        // descending), or first or last in either direction (the `unset-*` variants).
+        let unset_first = plan.variants.contains(&Variant::UnsetFirst);
+        let unset_last = plan.variants.contains(&Variant::UnsetLast);
         rows.sort_by(|a, b| {
             for &(i, desc) in &plan.order_by {
                 let p = &res.fields[i].path;
-                let mut o = compare(get_path(a.value, p), get_path(b.value, p));
-                if desc != flip {
-                    o = o.reverse();
-                }
+                let (x, y) = (get_path(a.value, p), get_path(b.value, p));
+                let set = |v: Option<&Value>| v.is_some_and(|v| !v.is_null());
+                let o = if (unset_first || unset_last) && set(x) != set(y) {
+                    // The unset one first (or last), whatever the direction.
+                    let o = set(x).cmp(&set(y));
+                    if unset_last { o.reverse() } else { o }
+                } else {
+                    let mut o = compare(x, y);
+                    if desc != flip {
+                        o = o.reverse();
+                    }
+                    o
+                };
                 if o != Ordering::Equal {
                     return o;
                 }
@@ -962,11 +1127,20 @@ pub fn collection_get(
     } else {
         plan.max_records
     };
-    let end = match max {
+    // The `time-limited-pages` variant: the page ends early, as if return_timeout ran out.
+    let limit = match (max, plan.variants.contains(&Variant::TimeLimitedPages)) {
+        (Some(m), true) => Some(
+            usize::try_from(m)
+                .unwrap_or(usize::MAX)
+                .min(TIME_LIMITED_PAGE),
+        ),
+        (Some(m), false) => Some(usize::try_from(m).unwrap_or(usize::MAX)),
+        (None, true) => Some(TIME_LIMITED_PAGE),
+        (None, false) => None,
+    };
+    let end = match limit {
         None => total,
-        Some(m) => start
-            .saturating_add(usize::try_from(m).unwrap_or(usize::MAX))
-            .min(total),
+        Some(m) => start.saturating_add(m).min(total),
     };
     let page = &rows[start..end];
     let next = (end < total).then_some(end);
@@ -985,11 +1159,16 @@ pub fn collection_get(
             q.append_pair(k, v);
         }
         q.append_pair(START_PARAM, &n.to_string());
-        format!(
-            "{}?{}",
-            table.collection_path,
-            q.finish().replace('+', "%20")
-        )
+        let query = q.finish().replace('+', "%20");
+        if plan.variants.contains(&Variant::OpaqueNext) {
+            format!(
+                "{}?{TOKEN_PARAM}={}",
+                table.collection_path,
+                hex_encode(query.as_bytes())
+            )
+        } else {
+            format!("{}?{}", table.collection_path, query)
+        }
     });
     if render.hal || next_href.is_some() {
         buf.extend_from_slice(b",\"_links\":{");
@@ -1101,8 +1280,15 @@ mod tests {
             ] {
                 let pairs = parse_query(Some(q)).unwrap();
                 // Not every family has every field (duo has no scope).
-                let Ok(plan) = Plan::build(spec, &table, &allowed, pairs, q, &BTreeSet::new())
-                else {
+                let Ok(plan) = Plan::build(
+                    spec,
+                    &table,
+                    &allowed,
+                    pairs,
+                    q,
+                    &BTreeSet::new(),
+                    &BTreeSet::new(),
+                ) else {
                     continue;
                 };
                 for faults in &faults_sets {

@@ -1,11 +1,13 @@
 //! Serving the mock on a socket: HTTPS (rustls with the ring provider, a self-signed certificate
 //! made at start or a PEM pair) or plain HTTP, HTTP/1.1 and HTTP/2, a hand-rolled accept loop with
-//! timeouts so a stalled client cannot hold a connection forever, and a clean shutdown. With a
-//! client CA (`mock --client-ca`), a client certificate that CA signed logs the connection in as
-//! the user its CN names: the verified name reaches the handler in [`CERT_USER_HEADER`], which is
-//! removed from every request a client sends.
+//! timeouts so a stalled client cannot hold a connection forever, and a clean shutdown. TLS
+//! offers HTTP/1.1 only, read through [`super::lenient`] (see there why). With a client CA
+//! (`mock --client-ca`), a client certificate that CA signed logs the connection in as the user
+//! its CN names: the verified name reaches the handler in [`CERT_USER_HEADER`], which is removed
+//! from every request a client sends.
 
 use super::MockConfig;
+use super::lenient::Lenient;
 use crate::error::{Error, Result};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -90,7 +92,11 @@ fn server_config(
     let mut cfg = builder
         .with_single_cert(certs, key)
         .map_err(|e| Error::Usage(format!("--cert/--key: the pair is not usable ({e})")))?;
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // HTTP/1.1 only: over HTTP/2, h2 resets a stream whose :path holds the raw `<`, `>` or `"`
+    // that curl users type, and nothing can make it accept them; over HTTP/1.1 the mock's
+    // lenient request line ([`super::lenient`]) can. Plain HTTP still takes HTTP/2 with prior
+    // knowledge (strict).
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(cfg)
 }
 
@@ -221,7 +227,7 @@ async fn connection(
     stop: watch::Receiver<bool>,
 ) {
     match acceptor {
-        None => drive(TokioIo::new(stream), router, None, stop).await,
+        None => drive(TokioIo::new(Lenient::new(stream)), router, None, stop).await,
         Some(acc) => {
             // A failed or stalled handshake just closes the connection.
             if let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(stream)).await {
@@ -233,7 +239,7 @@ async fn connection(
                     .and_then(|c| c.first())
                     .and_then(|c| common_name(c.as_ref()))
                     .and_then(|cn| http::HeaderValue::from_str(&cn).ok());
-                drive(TokioIo::new(tls), router, user, stop).await
+                drive(TokioIo::new(Lenient::new(tls)), router, user, stop).await
             }
         }
     }

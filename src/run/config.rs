@@ -5,7 +5,7 @@
 
 use crate::client::{ClientIdentity, Credentials, Proxies, Trust};
 use crate::error::{Error, Result};
-use crate::mock::Fault;
+use crate::mock::{Fault, Variant};
 use crate::record::Recording;
 use crate::spec::{OntapVersion, Spec};
 use crate::verdict::Mode;
@@ -26,6 +26,8 @@ pub enum Target {
     Builtin {
         version: OntapVersion,
         faults: BTreeSet<Fault>,
+        /// Freedoms of a conformant ONTAP it shows (`run --variant NAME`).
+        variants: BTreeSet<Variant>,
         /// Another data set for it (`run --fixtures FILE`); None: the built-in fixtures.
         fixtures: Option<serde_json::Value>,
     },
@@ -47,6 +49,7 @@ impl Target {
         Target::Builtin {
             version: crate::mock::DEFAULT_VERSION,
             faults: BTreeSet::new(),
+            variants: BTreeSet::new(),
             fixtures: None,
         }
     }
@@ -173,6 +176,13 @@ impl RunConfigBuilder {
     pub fn faults(mut self, list: impl IntoIterator<Item = Fault>) -> Self {
         if let Target::Builtin { faults, .. } = &mut self.cfg.target {
             faults.extend(list);
+        }
+        self
+    }
+    /// Built-in mock only: freedoms of a conformant ONTAP it shows.
+    pub fn variants(mut self, list: impl IntoIterator<Item = Variant>) -> Self {
+        if let Target::Builtin { variants, .. } = &mut self.cfg.target {
+            variants.extend(list);
         }
         self
     }

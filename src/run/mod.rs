@@ -58,12 +58,14 @@ async fn connect(cfg: &RunConfig) -> Result<(Client, Option<mock::RunningMock>, 
         Target::Builtin {
             version,
             faults,
+            variants,
             fixtures,
         } => {
             let mut mc = MockConfig::new();
             mc.spec = cfg.spec;
             mc.version = *version;
             mc.faults = faults.clone();
+            mc.variants = variants.clone();
             mc.fixtures = fixtures.clone();
             let admin = mc.users.iter().find(|u| u.role == Role::Admin).cloned();
             let svm = mc

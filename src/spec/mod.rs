@@ -588,6 +588,8 @@ const FLAG_KEYWORDS: &[&str] = &[
     "x-ontap-empty-unsets",
     "x-ontap-lockout",
     "x-ontap-patch-untested",
+    "x-ontap-post-forbidden",
+    "x-ontap-trailing-lf",
 ];
 
 /// Checks one schema file: header, meta-schema, `x-ontap-*` keywords and `$ref` targets.
@@ -997,6 +999,8 @@ impl Flatten<'_> {
                 empty_unsets: inherited.empty_unsets || flag("x-ontap-empty-unsets"),
                 lockout: inherited.lockout || flag("x-ontap-lockout"),
                 patch_untested: inherited.patch_untested || flag("x-ontap-patch-untested"),
+                post_forbidden: inherited.post_forbidden || flag("x-ontap-post-forbidden"),
+                trailing_lf: inherited.trailing_lf || flag("x-ontap-trailing-lf"),
             };
             let (ev_default, ev_map) = evidence_map(prop.get("x-ontap-evidence"));
             let default_evidence = ev_default.unwrap_or(inh.evidence);

@@ -104,8 +104,19 @@ pub fn openapi(spec: &Spec) -> Value {
             let mut params = Vec::new();
             for q in &def.query {
                 if q == "filters" {
+                    // A PATCH or DELETE on a collection needs at least one field as a query
+                    // parameter (NetApp's REST conventions, ONTAP-BEHAVIOR.md section 7). OpenAPI
+                    // cannot say "one of these"; the first key stands for it, the others stay
+                    // optional, and the description says any field would do.
+                    let needs_one = ep.kind() == crate::spec::model::Kind::Collection
+                        && matches!(m, Method::PATCH | Method::DELETE);
                     for f in res.gettable() {
-                        params.push(json!({"name": f.path, "in": "query", "required": false, "description": filter_description(f), "schema": filter_schema(f)}));
+                        let required = needs_one && res.keys.first() == Some(&f.path);
+                        let mut description = filter_description(f);
+                        if required {
+                            description.push_str(" A PATCH or DELETE on the collection needs at least one field as a query parameter; this key stands for it here, but any field selects records on ONTAP.");
+                        }
+                        params.push(json!({"name": f.path, "in": "query", "required": required, "description": description, "schema": filter_schema(f)}));
                     }
                 } else if let Some(p) = spec.params.get(q) {
                     let schema = match q.as_str() {

@@ -46,7 +46,10 @@ impl FieldType {
         match self {
             FieldType::String => v.is_string(),
             FieldType::Boolean => v.is_boolean(),
-            FieldType::Integer => v.is_i64() || v.is_u64(),
+            // JSON Schema's integer: 3.0 is one, 3.5 is not.
+            FieldType::Integer => {
+                v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0)
+            }
             FieldType::Number => v.is_number(),
             FieldType::Array => v.is_array(),
             FieldType::Object => v.is_object(),
@@ -77,6 +80,10 @@ pub struct Flags {
     pub lockout: bool,
     /// Patchable according to the lib, but a path key: never exercised.
     pub patch_untested: bool,
+    /// Rejected in a POST body although it may be patched (not in the lib's postable fields).
+    pub post_forbidden: bool,
+    /// A non-empty value without a trailing LF may come back with one appended (ONTAP does).
+    pub trailing_lf: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -115,7 +122,7 @@ impl Field {
     }
     /// A POST body may carry it.
     pub fn postable(&self) -> bool {
-        !self.flags.read_only && !self.flags.post_response_only
+        !self.flags.read_only && !self.flags.post_response_only && !self.flags.post_forbidden
     }
     /// A PATCH carrying it must be rejected.
     pub fn patch_rejected(&self) -> bool {
@@ -142,11 +149,11 @@ impl Field {
         if !self.enum_values.is_empty() && !self.enum_values.contains(v) {
             return Some("enum");
         }
-        if let Some(n) = v.as_i64() {
-            if self.minimum.is_some_and(|m| n < m) {
+        if let Some(n) = v.as_f64() {
+            if self.minimum.is_some_and(|m| n < m as f64) {
                 return Some("minimum");
             }
-            if self.maximum.is_some_and(|m| n > m) {
+            if self.maximum.is_some_and(|m| n > m as f64) {
                 return Some("maximum");
             }
         }

@@ -236,6 +236,12 @@ fn show_schema(spec: &Spec, name: &str) -> String {
                     "x-ontap-crlf-normalised",
                 ),
                 (fl.empty_unsets, "\"\" unsets", "x-ontap-empty-unsets"),
+                (fl.post_forbidden, "not postable", "x-ontap-post-forbidden"),
+                (
+                    fl.trailing_lf,
+                    "trailing LF appended",
+                    "x-ontap-trailing-lf",
+                ),
                 (fl.lockout, "lock-out risk", ""),
                 (fl.patch_untested, "PATCH left untested", ""),
             ] {

@@ -1,16 +1,22 @@
 //! Who is asking, and what they may see. HTTP Basic credentials, or a client certificate signed
 //! by `--client-ca` whose CN names a user, become a [`Role`] (the cluster administrator or an SVM
-//! administrator); a record is visible to a role when the role owns it.
-//! This is also where SVM tunnelling (`X-Dot-SVM-Name` / `X-Dot-SVM-UUID`, ONTAP-BEHAVIOR.md §4)
-//! belongs when the mock learns it: it narrows the caller's role to one SVM before routing.
+//! administrator); a record is visible to a role when the role owns it. SVM tunnelling
+//! (`X-Dot-SVM-Name` / `X-Dot-SVM-UUID`, ONTAP-BEHAVIOR.md §4) narrows a cluster administrator's
+//! role to one SVM before routing, as if an SVM administrator of it asked.
 
 use super::Mock;
+use crate::mock::errors::{ApiError, CODE_BAD_REQUEST, CODE_NOT_FOUND};
 use crate::mock::store::{Owner, Store};
 use crate::mock::{Fault, Role, User};
 use crate::spec::resource::Resource;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
 use serde_json::Value;
+
+/// The tunnelling header that names an SVM.
+const SVM_NAME_HEADER: &str = "X-Dot-SVM-Name";
+/// The tunnelling header that gives an SVM's uuid.
+const SVM_UUID_HEADER: &str = "X-Dot-SVM-UUID";
 
 /// The users the mock knows, with their `Authorization` header values precomputed.
 pub(super) struct Credentials {
@@ -82,6 +88,71 @@ impl Mock {
             Some(role) => Some(role),
             None if self.has(Fault::AuthUnenforced) => Some(Role::Admin),
             None => None,
+        }
+    }
+
+    /// The role a request runs as once SVM tunnelling is applied: with `X-Dot-SVM-Name` or
+    /// `X-Dot-SVM-UUID` a cluster administrator's request is scoped to that SVM, like an SVM
+    /// administrator's. An SVM the mock does not know: 404 code 4 (the mock's choice; ONTAP's
+    /// documents only say it is an error). An SVM administrator may only name its own SVM (403).
+    pub(super) fn tunnel(&self, headers: &HeaderMap, role: Role) -> Result<Role, ApiError> {
+        let text = |name: &str| -> Result<Option<String>, ApiError> {
+            match headers.get(name) {
+                None => Ok(None),
+                Some(v) => v.to_str().map(|s| Some(s.trim().to_string())).map_err(|_| {
+                    ApiError::bad_input(format!(
+                        "The {name} header is not ASCII text; expected an SVM name or uuid"
+                    ))
+                }),
+            }
+        };
+        let by_name = text(SVM_NAME_HEADER)?;
+        let by_uuid = text(SVM_UUID_HEADER)?;
+        if by_name.is_none() && by_uuid.is_none() {
+            return Ok(role);
+        }
+        let store = self.read();
+        let field = |s: &Value, k: &str| s.get(k).and_then(Value::as_str).map(String::from);
+        let find = |key: &str, want: &str| {
+            store
+                .svms
+                .iter()
+                .find(|s| field(s, key).as_deref() == Some(want))
+                .and_then(|s| field(s, "name"))
+        };
+        let mut svm: Option<String> = None;
+        for (header, key, want) in [
+            (SVM_NAME_HEADER, "name", &by_name),
+            (SVM_UUID_HEADER, "uuid", &by_uuid),
+        ] {
+            let Some(want) = want else { continue };
+            let Some(name) = find(key, want) else {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    CODE_NOT_FOUND,
+                    format!("entry doesn't exist: no SVM has {key} \"{want}\" ({header})"),
+                )
+                .target(header));
+            };
+            if let Some(other) = &svm
+                && *other != name
+            {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    CODE_BAD_REQUEST,
+                    format!(
+                        "{SVM_NAME_HEADER} and {SVM_UUID_HEADER} name two SVMs ({other} and {name}); give one, or both of the same SVM"
+                    ),
+                )
+                .target(header));
+            }
+            svm = Some(name);
+        }
+        let Some(svm) = svm else { return Ok(role) };
+        match role {
+            Role::Admin => Ok(Role::Vsadmin { svm }),
+            Role::Vsadmin { svm: own } if own == svm => Ok(Role::Vsadmin { svm }),
+            Role::Vsadmin { .. } => Err(ApiError::permission_denied()),
         }
     }
 

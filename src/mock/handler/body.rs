@@ -20,6 +20,11 @@ fn too_large(max: usize) -> ApiError {
     )
 }
 
+/// How much of an oversized body is read (and thrown away) before the 413 is answered: a client
+/// that is still sending when the server answers and closes gets a reset instead of the answer,
+/// so the mock reads on, up to this many bytes beyond `--max-body`, then answers.
+const DRAIN_BEYOND: u64 = 64 * 1024 * 1024;
+
 /// Reads the body, refusing more than `max` bytes (413) and a client that stalls (408).
 pub(super) async fn read_body(
     headers: &HeaderMap,
@@ -32,6 +37,9 @@ pub(super) async fn read_body(
         .and_then(|v| v.trim().parse::<u64>().ok())
         && len > max as u64
     {
+        if len <= max as u64 + DRAIN_BEYOND {
+            drain(body, len).await;
+        }
         return Err(too_large(max));
     }
     if body.is_end_stream() {
@@ -52,6 +60,7 @@ pub(super) async fn read_body(
                 Some(Ok(f)) => {
                     if let Ok(data) = f.into_data() {
                         if buf.len() + data.len() > max {
+                            drain(body, max as u64 + DRAIN_BEYOND).await;
                             return Err(too_large(max));
                         }
                         buf.extend_from_slice(&data);
@@ -69,6 +78,25 @@ pub(super) async fn read_body(
             "The request body did not arrive in time",
         )),
     }
+}
+
+/// Reads and discards up to `limit` bytes of a body (bounded by [`BODY_TIMEOUT`] too), so that
+/// the client has sent it all and can read the answer.
+async fn drain(mut body: Body, limit: u64) {
+    let work = async {
+        let mut seen: u64 = 0;
+        while seen <= limit {
+            match std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+                Some(Ok(f)) => {
+                    if let Ok(data) = f.into_data() {
+                        seen += data.len() as u64;
+                    }
+                }
+                _ => break,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(BODY_TIMEOUT, work).await;
 }
 
 /// Parses a request body: a JSON object (an empty body counts as `{}`).

@@ -33,8 +33,15 @@ const COLLECTION_PARAMS: &[&str] = &[
     "return_timeout",
     "order_by",
 ];
-/// The query parameters of a discovery instance GET (and of `/api/cluster`).
-const INSTANCE_PARAMS: &[&str] = &["fields", "return_timeout"];
+/// The query parameters of a discovery instance GET (and of `/api/cluster`): `fields`, and the
+/// collection parameters, accepted and ignored ([`super::IGNORED_ON_INSTANCES`]).
+const INSTANCE_PARAMS: &[&str] = &[
+    "fields",
+    "max_records",
+    "return_records",
+    "return_timeout",
+    "order_by",
+];
 
 fn leaf(path: &str, ty: FieldType, key: bool) -> Field {
     Field {

@@ -19,7 +19,7 @@ pub use state::Mock;
 use super::answer::Answer;
 use super::errors::{ApiError, CODE_METHOD};
 use super::query::{self, Plan, Render, Table};
-use super::{Fault, Role};
+use super::{Fault, Role, Variant};
 use crate::spec::model::{Kind, Method};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -36,21 +36,54 @@ pub fn router(mock: Arc<Mock>) -> axum::Router {
 async fn handle(State(mock): State<Arc<Mock>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let hal = wants_hal(&parts.headers);
+    // HEAD is "a GET that returns only the headers" (ONTAP-BEHAVIOR.md §7): it runs as the GET,
+    // and the body is dropped on the way out.
+    let head = parts.method == axum::http::Method::HEAD;
+    let method = if head {
+        axum::http::Method::GET
+    } else {
+        parts.method.clone()
+    };
     let answer = match mock.caller(&parts.headers) {
         None => Answer::unauthorized(),
-        Some(role) => match body::read_body(&parts.headers, body, mock.cfg.max_body).await {
-            Ok(bytes) => mock.dispatch(
-                &parts.method,
-                parts.uri.path(),
-                parts.uri.query(),
-                &role,
-                &bytes,
-                hal,
-            ),
+        Some(role) => match mock.tunnel(&parts.headers, role) {
             Err(e) => e.into(),
+            Ok(_) if method == axum::http::Method::OPTIONS => mock.options(parts.uri.path()),
+            Ok(role) => match body::read_body(&parts.headers, body, mock.cfg.max_body).await {
+                Ok(bytes) => mock.dispatch(
+                    &method,
+                    parts.uri.path(),
+                    parts.uri.query(),
+                    &role,
+                    &bytes,
+                    hal,
+                ),
+                Err(e) => e.into(),
+            },
         },
     };
-    super::faults::rewrite(mock.faults(), answer).into_response(hal)
+    super::faults::rewrite(mock.faults(), &mock.cfg.variants, answer).into_response(hal, head)
+}
+
+/// The collection parameters an instance or singleton GET accepts and ignores: NetApp's Ansible
+/// `na_ontap_rest_info` sends `max_records=1024` to every GET, `/api/cluster` included, and ONTAP
+/// answers it (ONTAP-BEHAVIOR.md §3b, §5).
+pub(super) const IGNORED_ON_INSTANCES: &[&str] = &[
+    "max_records",
+    "return_records",
+    "return_timeout",
+    "order_by",
+];
+
+/// `allowed` plus [`IGNORED_ON_INSTANCES`].
+pub(super) fn with_collection_params(allowed: &[String]) -> Vec<String> {
+    let mut out = allowed.to_vec();
+    for p in IGNORED_ON_INSTANCES {
+        if !out.iter().any(|a| a == p) {
+            out.push(p.to_string());
+        }
+    }
+    out
 }
 
 /// Whether the client wants HAL links: `application/hal+json`, `*/*` or no Accept at all.
@@ -102,6 +135,13 @@ impl Mock {
             table,
             query: allowed,
         } = r;
+        let widened: Vec<String>;
+        let allowed = if m == Method::GET && ep.kind() != Kind::Collection {
+            widened = with_collection_params(allowed);
+            widened.as_slice()
+        } else {
+            allowed
+        };
         let plan = self.plan(table, allowed, raw_query)?;
         let render = Render { hal };
         // A singleton is served as the instance without keys: its family's one record.
@@ -120,6 +160,9 @@ impl Mock {
             }
             (Kind::Collection, Method::POST) => self.post(ep, table, &plan, role, body, hal),
             (Kind::Instance, Method::DELETE) => self.delete(ep, table, &keys, role),
+            (Kind::Collection, Method::DELETE) => {
+                self.delete_collection(ep, table, &plan, role, hal)
+            }
             _ => Err(ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,
                 CODE_METHOD,
@@ -136,15 +179,34 @@ impl Mock {
         allowed: &[String],
         raw_query: Option<&str>,
     ) -> Result<Plan, ApiError> {
-        let pairs = query::parse_query(raw_query)?;
+        let mut pairs = query::parse_query(raw_query)?;
+        let mut raw = raw_query.unwrap_or("").to_string();
+        // The `opaque-next` variant's cursor stands for the whole query of the next page.
+        if self.shows(Variant::OpaqueNext)
+            && let [(k, token)] = pairs.as_slice()
+            && k == query::TOKEN_PARAM
+        {
+            let decoded = query::decode_token(token).ok_or_else(|| {
+                ApiError::invalid_value(
+                    query::TOKEN_PARAM,
+                    format!(
+                        "Invalid {} {token:?}: expected the token a next link gave",
+                        query::TOKEN_PARAM
+                    ),
+                )
+            })?;
+            pairs = query::parse_query(Some(&decoded))?;
+            raw = decoded;
+        }
         query::reject_duplicates(&pairs)?;
         Plan::build(
             self.cfg.spec,
             table,
             allowed,
             pairs,
-            raw_query.unwrap_or(""),
+            &raw,
             self.faults(),
+            &self.cfg.variants,
         )
     }
 
@@ -154,5 +216,9 @@ impl Mock {
 
     fn has(&self, f: Fault) -> bool {
         self.cfg.faults.contains(&f)
+    }
+
+    fn shows(&self, v: Variant) -> bool {
+        self.cfg.variants.contains(&v)
     }
 }

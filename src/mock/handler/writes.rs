@@ -20,6 +20,9 @@ use crate::spec::resource::{
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
+/// The key that names an account of `/api/security/accounts`.
+const ACCOUNT_KEY: &str = "account.name";
+
 impl Mock {
     pub(super) fn patch_instance(
         &self,
@@ -52,10 +55,11 @@ impl Mock {
             return Err(e);
         }
         if !self.has(Fault::PatchNotStored) && !checked.sets.is_empty() {
+            let before = self.snapshot(&store);
             if let Some(rec) = store.records.get_mut(family).and_then(|v| v.get_mut(i)) {
                 rec.update(|v| Self::apply(table.res, v, &checked.sets));
             }
-            self.persist_after_change(&store);
+            self.persist_or_roll_back(&mut store, before)?;
         }
         Ok(Answer::empty())
     }
@@ -69,23 +73,11 @@ impl Mock {
         body: &[u8],
         hal: bool,
     ) -> Result<Answer<'_>, ApiError> {
+        require_query_field(table, plan, "PATCH")?;
         let body = Value::Object(parse_body(body)?);
         let mut store = self.write();
         let family = ep.family.as_str();
-        let matching: Vec<usize> = store
-            .records
-            .get(family)
-            .map(|v| {
-                v.iter()
-                    .enumerate()
-                    .filter(|(_, r)| {
-                        self.visible(&store, table.res, r.value(), role)
-                            && matches_all(table, plan, r.value())
-                    })
-                    .map(|(i, _)| i)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let matching = self.matching(&store, family, table, plan, role);
         let mut all_sets = Vec::new();
         let mut first_error = None;
         if matching.is_empty() {
@@ -128,23 +120,62 @@ impl Mock {
             return Err(e);
         }
         if !self.has(Fault::PatchNotStored) && all_sets.iter().any(|(_, s)| !s.is_empty()) {
+            let before = self.snapshot(&store);
             apply_all(&mut store);
-            self.persist_after_change(&store);
+            self.persist_or_roll_back(&mut store, before)?;
         }
-        let mut out = Map::new();
-        out.insert("num_records".into(), Value::from(matching.len()));
-        if hal {
-            let href = if plan.raw_query.is_empty() {
-                table.collection_path.clone()
-            } else {
-                format!("{}?{}", table.collection_path, plan.raw_query)
-            };
-            out.insert(
-                "_links".into(),
-                serde_json::json!({ "self": { "href": href } }),
-            );
+        Ok(collection_answer(table, plan, matching.len(), hal))
+    }
+
+    /// DELETE on a collection: every record the query selects that the caller may see, as if
+    /// each were deleted by its path (ONTAP-BEHAVIOR.md §7); refused without a query field.
+    pub(super) fn delete_collection(
+        &self,
+        ep: &Endpoint,
+        table: &Table,
+        plan: &Plan,
+        role: &Role,
+        hal: bool,
+    ) -> Result<Answer<'_>, ApiError> {
+        require_query_field(table, plan, "DELETE")?;
+        let mut store = self.write();
+        let family = ep.family.as_str();
+        let matching = self.matching(&store, family, table, plan, role);
+        if !matching.is_empty() {
+            let before = self.snapshot(&store);
+            if let Some(recs) = store.records.get_mut(family) {
+                for &i in matching.iter().rev() {
+                    recs.remove(i);
+                }
+            }
+            self.persist_or_roll_back(&mut store, before)?;
         }
-        Ok(Answer::ok(Value::Object(out)))
+        Ok(collection_answer(table, plan, matching.len(), hal))
+    }
+
+    /// The indexes of the records of `family` that `role` may see and the plan's filters select.
+    fn matching(
+        &self,
+        store: &Store,
+        family: &str,
+        table: &Table,
+        plan: &Plan,
+        role: &Role,
+    ) -> Vec<usize> {
+        store
+            .records
+            .get(family)
+            .map(|v| {
+                v.iter()
+                    .enumerate()
+                    .filter(|(_, r)| {
+                        self.visible(store, table.res, r.value(), role)
+                            && matches_all(table, plan, r.value())
+                    })
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     pub(super) fn post(
@@ -227,6 +258,29 @@ impl Mock {
         {
             return Err(ApiError::permission_denied());
         }
+        // A record keyed by an account (a TOTP profile) needs that account to exist for its
+        // owner (ONTAP-BEHAVIOR.md §2: /api/security/accounts).
+        if res.keys.iter().any(|k| k == ACCOUNT_KEY)
+            && let Some(name) = get_path(&rec, ACCOUNT_KEY).and_then(Value::as_str)
+        {
+            let owner_uuid = get_path(&rec, "owner.uuid").and_then(Value::as_str);
+            let exists = store.accounts.iter().any(|a| {
+                get_path(a, "name").and_then(Value::as_str) == Some(name)
+                    && (owner_uuid.is_none()
+                        || get_path(a, "owner.uuid").and_then(Value::as_str) == owner_uuid)
+            });
+            if !exists {
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    CODE_NOT_FOUND,
+                    format!(
+                        "entry doesn't exist: no account \"{name}\" of owner {} (see /api/security/accounts)",
+                        owner_uuid.unwrap_or("(none given)")
+                    ),
+                )
+                .target(ACCOUNT_KEY));
+            }
+        }
         let family = ep.family.as_str();
         let dup = store.records.get(family).is_some_and(|v| {
             v.iter().any(|r| {
@@ -280,12 +334,13 @@ impl Mock {
         } else {
             Value::Object(Map::new())
         };
+        let before = self.snapshot(&store);
         store
             .records
             .entry(family.to_string())
             .or_default()
             .push(Rec::new(rec));
-        self.persist_after_change(&store);
+        self.persist_or_roll_back(&mut store, before)?;
         Ok(Answer::created(answer, location))
     }
 
@@ -300,10 +355,11 @@ impl Mock {
         let i = self
             .find(&store, &ep.family, table, keys, role)
             .ok_or_else(|| self.not_found(&store, ep, Method::DELETE, table, keys))?;
+        let before = self.snapshot(&store);
         if let Some(v) = store.records.get_mut(&ep.family) {
             v.remove(i);
         }
-        self.persist_after_change(&store);
+        self.persist_or_roll_back(&mut store, before)?;
         Ok(Answer::empty())
     }
 
@@ -320,6 +376,41 @@ impl Mock {
         }
         derive_fields(res, rec);
     }
+}
+
+/// A collection PATCH or DELETE names the records it changes by at least one query field
+/// (ONTAP-BEHAVIOR.md §7); without one it is refused, never applied to every record.
+fn require_query_field(table: &Table, plan: &Plan, method: &str) -> Result<(), ApiError> {
+    if !plan.filters.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        CODE_BAD_REQUEST,
+        format!(
+            "{method} on the collection {} needs at least one field as a query parameter to select the records (e.g. ?{}=...)",
+            table.collection_path,
+            table.first_key_path().unwrap_or("uuid")
+        ),
+    ))
+}
+
+/// The answer of a collection PATCH or DELETE: `{"num_records": N, "_links": {"self": ...}}`.
+fn collection_answer<'a>(table: &Table, plan: &Plan, n: usize, hal: bool) -> Answer<'a> {
+    let mut out = Map::new();
+    out.insert("num_records".into(), Value::from(n));
+    if hal {
+        let href = if plan.raw_query.is_empty() {
+            table.collection_path.clone()
+        } else {
+            format!("{}?{}", table.collection_path, plan.raw_query)
+        };
+        out.insert(
+            "_links".into(),
+            serde_json::json!({ "self": { "href": href } }),
+        );
+    }
+    Answer::ok(Value::Object(out))
 }
 
 fn get_path_in<'a>(m: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {

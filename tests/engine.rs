@@ -6,6 +6,7 @@ use ontap_conform::checks::Severity;
 use ontap_conform::mock::Fault;
 use ontap_conform::report::Report;
 use ontap_conform::run::config::{RunConfig, RunConfigBuilder};
+use ontap_conform::verdict::Mode;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::Command;
@@ -450,4 +451,52 @@ fn a_remote_run_on_one_thread_shrinks_a_failure() {
         "the thread count changed the finding"
     );
     rt.block_on(mock.shutdown());
+}
+
+/// The freedoms a conformant ONTAP has (ONTAP-BEHAVIOR.md §3b), one row per variant switch of
+/// the mock: a run against the mock showing it has no failure, and warns only where the rule it
+/// meets is obs (then the rule is named here).
+const VARIANTS: &[(&str, &[&str])] = &[
+    ("permission-400", &[]),
+    ("no-error-target", &[]),
+    ("collection-all-fields", &["collection-default-fields"]),
+    ("opaque-next", &[]),
+    ("newer-field", &["unknown-response-field"]),
+    ("unset-first", &[]),
+    ("unset-last", &[]),
+    ("duplicate-400", &[]),
+    ("costly-field", &[]),
+    ("time-limited-pages", &[]),
+    ("no-trailing-lf", &[]),
+    ("trailing-lf", &[]),
+];
+
+#[test]
+fn no_freedom_of_a_conformant_ontap_fails_a_run() {
+    use ontap_conform::mock::Variant;
+    let mut names: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
+    let mut rows: Vec<&str> = VARIANTS.iter().map(|r| r.0).collect();
+    names.sort();
+    rows.sort();
+    assert_eq!(rows, names, "one row per variant switch");
+    let mut wrong = Vec::new();
+    for (variant, obs_rules) in VARIANTS {
+        let v: Variant = variant.parse().expect("a variant");
+        let r = run(args(&[], |b| b.variants([v]).mode(Mode::Destructive)));
+        let unexpected: Vec<String> = r
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Failure || !obs_rules.contains(&f.rule.as_str()))
+            .map(|f| {
+                format!(
+                    "{:?} {} {} {}: {}",
+                    f.severity, f.check, f.method, f.endpoint, f.message
+                )
+            })
+            .collect();
+        if !unexpected.is_empty() || !r.restore_problems.is_empty() {
+            wrong.push(format!("--variant {variant}:\n{}", unexpected.join("\n")));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
 }

@@ -207,12 +207,12 @@ async fn quoted_literals_negation_and_order_by_spaces() {
     let c = start().await;
     let p = format!("{MSGS}/{SVM1}");
     let r = c
-        .send("PATCH", &p, &[], Some(json!({"banner": "a b|*"})))
+        .send("PATCH", &p, &[], Some(json!({"banner": "a b|*\n"})))
         .await;
     assert_eq!(r.status, 200);
     let count = |r: &Resp| r.body["num_records"].as_u64().unwrap();
     // "a b|*" quoted is the literal; unquoted it is "a b" or anything.
-    let q = c.get(&format!("{MSGS}?banner=%22a%20b|*%22")).await;
+    let q = c.get(&format!("{MSGS}?banner=%22a%20b|*%0A%22")).await;
     assert_eq!(
         (count(&q), q.body["records"][0]["uuid"].as_str()),
         (1, Some(SVM1))

@@ -734,7 +734,7 @@ async fn patch_applies_and_rejected_patch_changes_nothing() {
     let g = c.get(&msg(SVM2)).await;
     assert_eq!(
         (g.body["banner"].as_str(), g.body["message"].as_str()),
-        (Some("hello"), Some("motd"))
+        (Some("hello\n"), Some("motd\n"))
     );
 
     // One bad field: the good one is not stored either.
@@ -749,7 +749,7 @@ async fn patch_applies_and_rejected_patch_changes_nothing() {
     let g = c.get(&msg(SVM2)).await;
     assert_eq!(
         (g.body["banner"].as_str(), g.body["message"].as_str()),
-        (Some("hello"), Some("motd"))
+        (Some("hello\n"), Some("motd\n"))
     );
 
     // Duo PATCH of every patchable field.
@@ -795,7 +795,10 @@ async fn crlf_returned_as_lf_and_empty_unsets() {
     assert_eq!(r.status, 200);
     let g = c.get(&msg(SVM1)).await;
     assert_eq!(g.body["banner"], "line1\nline2\n");
-    assert_eq!(g.body["message"], "a\nb");
+    assert_eq!(
+        g.body["message"], "a\nb\n",
+        "CRLF as LF, and the trailing LF appended"
+    );
     // The doc's example: "" restores the default.
     assert_eq!(
         c.patch(&msg(SVM1), json!({"banner": "", "message": ""}))
@@ -832,9 +835,10 @@ async fn collection_patch_with_filters() {
         got,
         [
             Some("#### Welcome to Cluster X ####\n"),
-            Some("all svms"),
-            Some("all svms"),
-            Some("all svms")
+            // ONTAP appends the trailing LF a message lacks (ONTAP-BEHAVIOR.md §2).
+            Some("all svms\n"),
+            Some("all svms\n"),
+            Some("all svms\n")
         ]
     );
     let r = c
@@ -854,7 +858,7 @@ async fn collection_patch_with_filters() {
         .await;
     assert_eq!((r.status, code(&r).as_str()), (400, "262196"));
     let g = c.get(&format!("{MSGS}?fields=message&scope=svm")).await;
-    assert!(records(&g).iter().all(|x| x["message"] == "all svms"));
+    assert!(records(&g).iter().all(|x| x["message"] == "all svms\n"));
     c.mock.shutdown().await;
 }
 
@@ -949,7 +953,7 @@ async fn roles() {
         )
         .await;
     assert_eq!(r.status, 200);
-    assert_eq!(c.get(&msg(SVM1)).await.body["message"], "from vsadmin");
+    assert_eq!(c.get(&msg(SVM1)).await.body["message"], "from vsadmin\n");
     // Not another SVM's record, even through a collection PATCH.
     let r = c
         .as_vsadmin("PATCH", &msg(SVM2), Some(json!({"message": "x"})))
@@ -1366,7 +1370,7 @@ async fn state_persists_across_restarts() {
     assert_eq!(leftovers.len(), 1, "no temporary files left behind");
 
     let c = start_with(cfg).await;
-    assert_eq!(c.get(&msg(SVM2)).await.body["banner"], "persisted");
+    assert_eq!(c.get(&msg(SVM2)).await.body["banner"], "persisted\n");
     assert_eq!(c.get(&format!("{DUO}/{SVM3}")).await.status, 200);
     assert_eq!(c.get(&format!("{DUO}/{SVM1}")).await.status, 404);
     c.mock.shutdown().await;
@@ -1590,7 +1594,7 @@ async fn check_fault(f: Fault) {
             let g = bad.get(&msg(CLUSTER)).await;
             assert_eq!(
                 (g.body["scope"].as_str(), g.body["message"].as_str()),
-                (Some("cluster"), Some("m"))
+                (Some("cluster"), Some("m\n"))
             );
             // PATCH-forbidden fields are still refused.
             let r = bad
@@ -1637,14 +1641,14 @@ async fn check_fault(f: Fault) {
                 .patch(&msg(SVM2), json!({"message": "stored anyway", "banner": 5}))
                 .await;
             assert_eq!(r.status, 400);
-            assert_eq!(bad.get(&msg(SVM2)).await.body["message"], "stored anyway");
+            assert_eq!(bad.get(&msg(SVM2)).await.body["message"], "stored anyway\n");
             good.patch(&msg(SVM2), json!({"message": "stored anyway", "banner": 5}))
                 .await;
             assert!(good.get(&msg(SVM2)).await.body.get("message").is_none());
         }
         Fault::CrlfKept => {
-            bad.patch(&msg(SVM2), json!({"banner": "a\r\nb"})).await;
-            assert_eq!(bad.get(&msg(SVM2)).await.body["banner"], "a\r\nb");
+            bad.patch(&msg(SVM2), json!({"banner": "a\r\nb\n"})).await;
+            assert_eq!(bad.get(&msg(SVM2)).await.body["banner"], "a\r\nb\n");
         }
         Fault::PatchNotStored => {
             let r = bad.patch(&msg(SVM2), json!({"banner": "x"})).await;
@@ -1766,7 +1770,7 @@ async fn faults_are_off_by_default() {
     assert_eq!(ps.iter().flat_map(uuids).count(), 4);
     let r = c.patch(&msg(SVM2), json!({"banner": "x"})).await;
     assert_eq!(r.status, 200);
-    assert_eq!(c.get(&msg(SVM2)).await.body["banner"], "x");
+    assert_eq!(c.get(&msg(SVM2)).await.body["banner"], "x\n");
     c.mock.shutdown().await;
 }
 

@@ -201,6 +201,9 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expect {
     Exactly(Value),
+    /// A `banner`/`message` (`x-ontap-trailing-lf`): the text, or the text with one LF appended,
+    /// which ONTAP adds to a text that does not end in one.
+    TextOrLf(String),
     /// `""` on an `empty_unsets` field: absent or "".
     AbsentOrEmpty,
     /// A write-only field: never returned.
@@ -211,6 +214,12 @@ impl std::fmt::Display for Expect {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Expect::Exactly(v) => write!(f, "{v}"),
+            Expect::TextOrLf(t) => write!(
+                f,
+                "{} or {}",
+                Value::String(t.clone()),
+                Value::String(format!("{t}\n"))
+            ),
             Expect::AbsentOrEmpty => f.write_str("absent or \"\""),
             Expect::Absent => f.write_str("absent (never returned)"),
         }
@@ -230,6 +239,9 @@ pub fn expected_after_patch(field: &Field, sent: &Value) -> Expect {
         if s.is_empty() && field.flags.empty_unsets {
             return Expect::AbsentOrEmpty;
         }
+        if field.flags.trailing_lf && !s.is_empty() && !s.ends_with('\n') {
+            return Expect::TextOrLf(s);
+        }
         return Expect::Exactly(Value::String(s));
     }
     Expect::Exactly(sent.clone())
@@ -238,6 +250,9 @@ pub fn expected_after_patch(field: &Field, sent: &Value) -> Expect {
 pub fn meets(expect: &Expect, got: Option<&Value>) -> bool {
     match expect {
         Expect::Exactly(v) => got == Some(v),
+        Expect::TextOrLf(t) => got
+            .and_then(Value::as_str)
+            .is_some_and(|g| g == t || g.strip_suffix('\n') == Some(t.as_str())),
         Expect::AbsentOrEmpty => got.is_none() || got == Some(&Value::String(String::new())),
         Expect::Absent => got.is_none(),
     }

@@ -240,7 +240,7 @@ pub async fn patch_forbidden(ctx: &Ctx, ep: &Endpoint) {
                 .shown_by(Some(&x), &want)
                 .record();
         } else if !checks::answers(ctx.spec, "patch-forbidden-code", &x.response)
-            || x.response.error_target() != Some(f.path.as_str())
+            || x.response.error_target().is_some_and(|t| t != f.path)
         {
             ctx.finding(C, ep, "PATCH", "patch-forbidden-code")
                 .message(format!(
@@ -338,7 +338,7 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
                 );
             }
             if x.response.error_code().as_deref() != Some(want_code.as_str())
-                || x.response.error_target() != Some(f.path.as_str())
+                || x.response.error_target().is_some_and(|t| t != f.path)
             {
                 let f2 = Failure::rule(
                     "patch-invalid-code",
@@ -586,7 +586,10 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
             continue;
         };
         let want = expected_after_patch(field, &value);
-        for r in after.response.records().cloned().unwrap_or_default() {
+        let Some(after_all) = crate::checks::read::all_pages(ctx, C, ep, &after).await else {
+            continue;
+        };
+        for r in after_all {
             let id = identity(ep, ctx, &r);
             let was = base.iter().find(|b| identity(ep, ctx, b) == id);
             let matched = matching.iter().any(|m| identity(ep, ctx, m) == id);

@@ -219,19 +219,8 @@ async fn discover_records(
                 ),
                 _ => records.extend(x.response.records().cloned().unwrap_or_default()),
             }
-            match x
-                .response
-                .json
-                .as_ref()
-                .and_then(|j| j.pointer("/_links/next/href"))
-                .and_then(Value::as_str)
-            {
-                Some(href) => {
-                    path = href
-                        .find("/api/")
-                        .map(|i| href[i..].to_string())
-                        .unwrap_or_else(|| href.to_string())
-                }
+            match x.response.json.as_deref().and_then(checks::read::next_path) {
+                Some(next) => path = next,
                 None => break,
             }
         }

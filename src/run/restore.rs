@@ -213,10 +213,21 @@ fn differences(res: &Resource, original: &Value, current: &Value) -> Vec<String>
             !(was == now
                 || (was.is_none()
                     && f.flags.empty_unsets
-                    && now == Some(&Value::String(String::new()))))
+                    && now == Some(&Value::String(String::new())))
+                || (f.flags.trailing_lf && same_but_trailing_lf(was, now)))
         })
         .map(|f| f.path.clone())
         .collect()
+}
+
+/// Two texts that differ only by the LF ONTAP appends to a `banner`/`message` without one.
+fn same_but_trailing_lf(a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a.and_then(Value::as_str), b.and_then(Value::as_str)) {
+        (Some(a), Some(b)) => {
+            a.strip_suffix('\n').unwrap_or(a) == b.strip_suffix('\n').unwrap_or(b)
+        }
+        _ => false,
+    }
 }
 
 /// The PATCH body that puts `fields` back; Err names a field that had no value and cannot be

@@ -262,7 +262,7 @@ pub struct Answer {
     /// `error.code` of the envelope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
-    /// `error.target` of the envelope.
+    /// `error.target` of the envelope, when the answer names one (a target may leave it out).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
 }
@@ -271,7 +271,8 @@ impl Answer {
     pub fn matches(&self, status: u16, code: Option<&str>, target: Option<&str>) -> bool {
         self.status.is_none_or(|s| s == status)
             && self.code.as_deref().is_none_or(|c| Some(c) == code)
-            && self.target.as_deref().is_none_or(|t| Some(t) == target)
+            // A target may be left out (ONTAP-BEHAVIOR.md §3b); when there is one, it must match.
+            && self.target.as_deref().is_none_or(|t| target.is_none_or(|g| g == t))
     }
 }
 

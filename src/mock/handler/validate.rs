@@ -17,10 +17,9 @@ use serde_json::{Map, Value};
 
 /// Whether the mock appends ONTAP's trailing LF to a `banner`/`message` (a field flagged
 /// `x-ontap-trailing-lf`) that has none. ONTAP does (ONTAP-BEHAVIOR.md §2, lib: NetApp's Ansible
-/// module strips the LF "REST adds"), so this is meant to be `true`; it stays `false` until the
-/// harness's `patch-roundtrip` check accepts the appended LF, because the clean mock must give the
-/// engine 0 findings. Until then the `trailing-lf` variant switches it on; `no-trailing-lf` off.
-pub(crate) const APPEND_TRAILING_LF: bool = false;
+/// module strips the LF "REST adds"), so the reference mock does by default; the `no-trailing-lf`
+/// variant shows a target that does not (as conformant), `trailing-lf` says the default aloud.
+pub(crate) const APPEND_TRAILING_LF: bool = true;
 
 /// A write being checked: PATCH or POST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -154,6 +154,8 @@ const TABLE: &[(&str, &str, bool, &[&str])] = &[
     ),
     ("version-gate-ignored", "version-gate", true, &["9.13.1"]),
     ("unconfigured-as-not-found", "error-code", false, &[]),
+    ("head-options-refused", "method-not-allowed", false, &[]),
+    ("unknown-body-field-ignored", "patch-invalid", false, &[]),
 ];
 
 #[test]

@@ -192,6 +192,22 @@ pub async fn method_not_allowed(ctx: &Ctx, ep: &Endpoint) {
         )
         .await;
     }
+    // HEAD and OPTIONS are ONTAP methods wherever GET is: never 405.
+    if ep.has(Method::GET) {
+        for m in ["HEAD", "OPTIONS"] {
+            let what = format!("{m}, an ONTAP method on every endpoint,");
+            ctx.expect_answer(
+                C,
+                ep,
+                Request::new(m, path.clone()),
+                Expect {
+                    rule: "head-options",
+                    what: &what,
+                },
+            )
+            .await;
+        }
+    }
     if !ctx.may_destroy() {
         ctx.skip(
             C,

@@ -165,9 +165,9 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "method-not-allowed",
-        rules: &["method-not-allowed"],
+        rules: &["method-not-allowed", "head-options"],
         needs: Needs::Writes,
-        description: "Methods the catalog does not list answer 405 with the error envelope.",
+        description: "Methods the catalog does not list answer 405 with the error envelope; HEAD and OPTIONS answer 200.",
         applies: Applies::Everywhere,
         run: Some(check_fn!(access::method_not_allowed)),
     },
@@ -276,9 +276,14 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "patch-invalid",
-        rules: &["patch-invalid", "patch-invalid-code", "bad-input-status"],
+        rules: &[
+            "patch-invalid",
+            "patch-invalid-code",
+            "unknown-body-field",
+            "bad-input-status",
+        ],
         needs: Needs::Writes,
-        description: "Generated invalid values and malformed bodies are rejected with 400.",
+        description: "Generated invalid values, unknown fields and malformed bodies are rejected with 400.",
         applies: Applies::Rule {
             rule: "patch-invalid",
             query: None,
@@ -312,7 +317,7 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "create-delete",
-        rules: &["create-delete"],
+        rules: &["create-delete", "unknown-body-field"],
         needs: Needs::Writes,
         description: "POST answers 201 with Location and is readable; DELETE then GET answers 404 code 4 (destructive).",
         applies: Applies::Rule {

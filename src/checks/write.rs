@@ -361,6 +361,17 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
         },
     )
     .await;
+    // A field the resource does not have: rejected, never silently ignored.
+    ctx.expect_answer(
+        C,
+        ep,
+        Request::new("PATCH", path.clone()).json(json!({"no_such_field_xyz": "x"})),
+        Expect {
+            rule: "unknown-body-field",
+            what: "a PATCH body with the unknown field no_such_field_xyz",
+        },
+    )
+    .await;
     // Malformed bodies.
     for raw in [
         "{\"no_such_field\": ",
@@ -806,6 +817,27 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
                     checks::describe(ctx.spec, "not-found-code")
                 ),
             )
+            .record();
+    }
+    // 3. A POST with a field the resource does not have is rejected, never silently ignored. If a
+    //    target creates the record anyway, the journal (written before the first POST) deletes it.
+    let mut with_unknown = pairs.clone();
+    with_unknown.push(("no_such_field_xyz".into(), json!("x")));
+    if let Some(x) = ctx
+        .send(
+            C,
+            ep,
+            Request::new("POST", ep.path()).json(body_of(&with_unknown)),
+        )
+        .await
+        && !checks::answers(ctx.spec, "unknown-body-field", &x.response)
+    {
+        ctx.finding(C, ep, "POST", "unknown-body-field")
+            .message(format!(
+                "a POST body with the unknown field no_such_field_xyz answered {}",
+                x.response.summary()
+            ))
+            .shown_by(Some(&x), &checks::describe(ctx.spec, "unknown-body-field"))
             .record();
     }
 }

@@ -122,6 +122,10 @@ faults! {
         "a method the catalog does not list answers 200 {} instead of 405",
     VersionGateIgnored = "version-gate-ignored" @ Routing:
         "endpoints introduced after --ontap-version are served",
+    UnknownBodyFieldIgnored = "unknown-body-field-ignored" @ Validation:
+        "a field the resource does not have, in a PATCH or POST body, is ignored instead of 400",
+    HeadOptionsRefused = "head-options-refused" @ Routing:
+        "HEAD and OPTIONS answer 405 instead of being served",
     UnconfiguredAsNotFound = "unconfigured-as-not-found" @ Store:
         "a change for an existing owner without a record answers 404 code \"4\" instead of its documented code (TOTP 144834566)",
 }
@@ -342,7 +346,7 @@ mod tests {
             assert_eq!(f.name().parse::<Fault>().unwrap(), *f);
             assert!(seen.insert(f.name()));
         }
-        assert_eq!(Fault::ALL.len(), 29);
+        assert_eq!(Fault::ALL.len(), 31);
     }
 
     #[test]

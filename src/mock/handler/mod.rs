@@ -44,8 +44,13 @@ async fn handle(State(mock): State<Arc<Mock>>, req: Request) -> Response {
     } else {
         parts.method.clone()
     };
+    let refuse_head_options =
+        mock.has(Fault::HeadOptionsRefused) && (head || method == axum::http::Method::OPTIONS);
     let answer = match mock.caller(&parts.headers) {
         None => Answer::unauthorized(),
+        Some(_) if refuse_head_options => {
+            ApiError::method_not_allowed(parts.method.as_str(), parts.uri.path(), &["GET"]).into()
+        }
         Some(role) => match mock.tunnel(&parts.headers, role) {
             Err(e) => e.into(),
             Ok(_) if method == axum::http::Method::OPTIONS => mock.options(parts.uri.path()),

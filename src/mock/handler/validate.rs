@@ -170,6 +170,9 @@ impl Mock {
                 }
                 prefix = head;
             }
+            if self.has(Fault::UnknownBodyFieldIgnored) {
+                return Ok(None);
+            }
             return Err(ApiError::unexpected_argument(path));
         };
         let f = &res.fields[idx];

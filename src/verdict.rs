@@ -125,6 +125,22 @@ impl std::fmt::Display for RestoreProblem {
     }
 }
 
+/// What a run exercised of one family, so that a user sees what a green run proved.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Coverage {
+    pub family: String,
+    /// Patchable fields whose PATCH was read back.
+    pub round_tripped: Vec<String>,
+    /// Patchable fields that were not, each with why.
+    pub not_round_tripped: std::collections::BTreeMap<String, String>,
+    /// Documented error codes provoked under their condition.
+    pub error_codes: Vec<String>,
+    /// Documented error codes not provoked, each with why.
+    pub error_codes_not_provoked: std::collections::BTreeMap<String, String>,
+    /// Methods an unknown body field was sent with.
+    pub unknown_fields_sent: Vec<String>,
+}
+
 /// Whether a (check, endpoint) pair ran or why it did not.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(tag = "status", content = "reason", rename_all = "lowercase")]

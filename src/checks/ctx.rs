@@ -98,6 +98,8 @@ pub struct Ctx {
     pub secrets: std::sync::Arc<crate::redact::Secrets>,
     /// The names of secret fields (write-only, POST-response-only, password).
     secret_names: Vec<String>,
+    /// (family, what) exercised: `field:<path>`, `code:<code>`, `unknown:<METHOD>`.
+    exercised: Mutex<std::collections::BTreeSet<(String, String)>>,
 }
 
 /// A probe that must answer as a rule of the contract expects (see [`Ctx::expect_answer`]).
@@ -174,7 +176,28 @@ impl Ctx {
             stopped_because: Mutex::new(None),
             secrets: Default::default(),
             secret_names: crate::redact::secret_names(spec),
+            exercised: Mutex::new(Default::default()),
         }
+    }
+
+    /// Notes that a family's field was round-tripped, an error code provoked, an unknown field
+    /// sent (`field:comment`, `code:4`, `unknown:PATCH`), for the coverage section.
+    pub fn exercised(&self, family: &str, what: String) {
+        self.exercised
+            .lock()
+            .unwrap()
+            .insert((family.to_string(), what));
+    }
+
+    /// What was exercised of a family, as noted.
+    pub fn exercised_of(&self, family: &str) -> Vec<String> {
+        self.exercised
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(f, _)| f == family)
+            .map(|(_, w)| w.clone())
+            .collect()
     }
 
     /// Learns the secrets an exchange carries: values sent for secret fields, and one-time

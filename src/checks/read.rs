@@ -97,6 +97,7 @@ pub async fn not_found(ctx: &Ctx, ep: &Endpoint) {
         .or_else(|| checks::expected_code(ctx.spec, "not-found-code"))
         .unwrap_or_default();
     let not_found = checks::describe(ctx.spec, "not-found-status");
+    ctx.exercised(&ep.family, format!("code:{expected}"));
     let n = ep.path_keys().len();
     let strategy = proptest::collection::vec(generate::random_key(), n..=n);
     let exp = expected.clone();

@@ -103,15 +103,58 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
     if ctx.protect(C, ep, &path).await.is_none() {
         return ctx.skip(C, ep, "the record could not be read before changing it");
     }
-    let path = &path;
-    let fields = &fields;
+    roundtrip_property(ctx, ep, &path, &fields, ctx.cases).await;
+    // Every patchable field at least once: a field the chosen record cannot take (no value to
+    // put back) is round-tripped on another record that can, as many records as needed.
+    let mut missing: Vec<Field> = Vec::new();
+    for r in baseline(ctx, ep) {
+        for f in changeable(ctx, ep, r) {
+            if !fields.iter().any(|g| g.path == f.path) && !missing.iter().any(|g| g.path == f.path)
+            {
+                missing.push(f.clone());
+            }
+        }
+    }
+    while !missing.is_empty() {
+        let Some(other) = baseline(ctx, ep).iter().max_by_key(|r| {
+            changeable(ctx, ep, r)
+                .iter()
+                .filter(|f| missing.iter().any(|m| m.path == f.path))
+                .count()
+        }) else {
+            break;
+        };
+        let these: Vec<Field> = changeable(ctx, ep, other)
+            .into_iter()
+            .filter(|f| missing.iter().any(|m| m.path == f.path))
+            .cloned()
+            .collect();
+        if these.is_empty() {
+            break;
+        }
+        missing.retain(|m| !these.iter().any(|f| f.path == m.path));
+        let Some(p) = ctx.instance_path(ep, other) else {
+            continue;
+        };
+        if ctx.protect(C, ep, &p).await.is_none() {
+            continue;
+        }
+        roundtrip_property(ctx, ep, &p, &these, ctx.cases.min(4)).await;
+    }
+}
+
+/// PATCHes generated valid values of `fields` to the record at `path` and reads each back.
+async fn roundtrip_property(ctx: &Ctx, ep: &Endpoint, path: &str, fields: &[Field], cases: u32) {
+    const C: &str = "patch-roundtrip";
+    let path = &path.to_string();
+    let fields = &fields.to_vec();
     property(
         ctx,
         Property {
             check: C,
             ep,
             method: "PATCH",
-            cases: ctx.cases,
+            cases,
             concurrent: false,
         },
         generate::patch_body(fields.clone()),
@@ -134,6 +177,9 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
             let Some((after, gx)) = read_back(ctx, C, ep, path).await else {
                 return Case::Skip;
             };
+            for (p, _) in &pairs {
+                ctx.exercised(&ep.family, format!("field:{p}"));
+            }
             for (p, sent) in &pairs {
                 let f = fields
                     .iter()
@@ -372,6 +418,7 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
         },
     )
     .await;
+    ctx.exercised(&ep.family, "unknown:PATCH".into());
     // Malformed bodies.
     for raw in [
         "{\"no_such_field\": ",
@@ -823,6 +870,7 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
     //    target creates the record anyway, the journal (written before the first POST) deletes it.
     let mut with_unknown = pairs.clone();
     with_unknown.push(("no_such_field_xyz".into(), json!("x")));
+    ctx.exercised(&ep.family, "unknown:POST".into());
     if let Some(x) = ctx
         .send(
             C,
@@ -991,6 +1039,7 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
             };
             ran = true;
             ctx.count_cases(1);
+            ctx.exercised(&ep.family, format!("code:{}", e.code));
             let Some(x) = x else { continue };
             if !expect(&x) {
                 ctx.finding(C, ep, m.as_str(), &format!("error-{}", e.code))

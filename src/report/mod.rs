@@ -7,7 +7,7 @@ pub mod junit;
 
 use crate::checks::CHECKS;
 use crate::record;
-use crate::verdict::{Finding, Mode, Outcome, RestoreProblem, Severity};
+use crate::verdict::{Coverage, Finding, Mode, Outcome, RestoreProblem, Severity};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -87,6 +87,8 @@ pub struct Report {
     /// Records the run could not prove it put back (empty on a clean run): each with the field,
     /// its original value and a command that puts it back.
     pub restore_problems: Vec<RestoreProblem>,
+    /// What the run exercised of each family, and why the rest was not.
+    pub coverage: Vec<Coverage>,
     /// With --compare: what changed against the baseline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<Vec<record::Drift>>,
@@ -190,6 +192,7 @@ impl Report {
             results: rows,
             findings,
             restore_problems,
+            coverage: Vec::new(),
             drift: None,
             error: None,
         }
@@ -274,6 +277,15 @@ pub fn summary_line(r: &Report) -> String {
     )
 }
 
+/// The names of a name -> reason map, grouped by reason.
+fn by_reason(m: &BTreeMap<String, String>) -> BTreeMap<&str, Vec<&str>> {
+    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (name, why) in m {
+        out.entry(why.as_str()).or_default().push(name.as_str());
+    }
+    out
+}
+
 /// The terminal rendering: findings with reproducers, then the endpoint × check table.
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
@@ -352,6 +364,34 @@ pub fn render(r: &Report) -> String {
         for ((check, why), eps) in &skipped {
             let list: Vec<String> = eps.iter().map(|i| format!("[{i}]")).collect();
             let _ = writeln!(out, "  {check} {}: {why}", list.join(""));
+        }
+    }
+    if !r.coverage.is_empty() {
+        let _ = writeln!(out, "\nCoverage:");
+        for c in &r.coverage {
+            let fields = c.round_tripped.len() + c.not_round_tripped.len();
+            let codes = c.error_codes.len() + c.error_codes_not_provoked.len();
+            let unknown = if c.unknown_fields_sent.is_empty() {
+                "no unknown body field sent".to_string()
+            } else {
+                format!(
+                    "unknown body fields sent to {}",
+                    c.unknown_fields_sent.join(", ")
+                )
+            };
+            let _ = writeln!(
+                out,
+                "  {}: {} of {fields} patchable fields round-tripped, {} of {codes} error codes provoked, {unknown}",
+                c.family,
+                c.round_tripped.len(),
+                c.error_codes.len()
+            );
+            for (why, fields) in by_reason(&c.not_round_tripped) {
+                let _ = writeln!(out, "     not round-tripped ({why}): {}", fields.join(", "));
+            }
+            for (why, codes) in by_reason(&c.error_codes_not_provoked) {
+                let _ = writeln!(out, "     not provoked ({why}): error {}", codes.join(", "));
+            }
         }
     }
     if !r.restore_problems.is_empty() {

@@ -23,11 +23,15 @@ enum Fault {
     DropPatchAnswer(usize),
     /// Answer the n-th GET of an instance with half of its body, then close.
     CutGetBody(usize),
+    /// Nothing: only the request lines are noted.
+    None,
 }
 
 struct Proxy {
     url: String,
     patches: Arc<AtomicUsize>,
+    /// Every request line that went through ("GET /api/... HTTP/1.1").
+    lines: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 /// Reads one HTTP/1.1 request (head and body).
@@ -83,16 +87,22 @@ async fn proxy(upstream: std::net::SocketAddr, fault: Fault) -> Proxy {
     let url = format!("http://{}", l.local_addr().unwrap());
     let patches = Arc::new(AtomicUsize::new(0));
     let gets = Arc::new(AtomicUsize::new(0));
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
     let seen = patches.clone();
+    let noted = lines.clone();
     tokio::spawn(async move {
         loop {
             let Ok((mut s, _)) = l.accept().await else {
                 return;
             };
-            let (patches, gets) = (seen.clone(), gets.clone());
+            let (patches, gets, noted) = (seen.clone(), gets.clone(), noted.clone());
             tokio::spawn(async move {
                 while let Some(req) = read_request(&mut s).await {
                     let line = String::from_utf8_lossy(&req[..req.len().min(200)]).into_owned();
+                    noted
+                        .lock()
+                        .unwrap()
+                        .push(line.lines().next().unwrap_or("").to_string());
                     let is_patch = line.starts_with("PATCH ");
                     let is_instance_get = line.starts_with("GET /api/security/login/messages/");
                     let n_patch = if is_patch {
@@ -131,7 +141,11 @@ async fn proxy(upstream: std::net::SocketAddr, fault: Fault) -> Proxy {
             });
         }
     });
-    Proxy { url, patches }
+    Proxy {
+        url,
+        patches,
+        lines,
+    }
 }
 
 fn find_body(answer: &[u8]) -> usize {
@@ -291,4 +305,49 @@ fn an_answer_lost_or_cut_off_changes_nothing_that_stays() {
         );
         rt.block_on(m.shutdown());
     }
+}
+
+/// `--endpoint` restricts what is sent, discovery included: a run of the login-messages instance
+/// path sends nothing to the Duo or TOTP paths (the owners a check may list aside).
+#[test]
+fn endpoint_selection_restricts_every_request() {
+    ontap_conform::client::install_crypto();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let m = rt
+        .block_on(mock::spawn(
+            MockConfig::new(),
+            "127.0.0.1:0".parse().unwrap(),
+            Tls::Plain,
+        ))
+        .unwrap();
+    let p = rt.block_on(proxy(m.addr, Fault::None));
+    let dir = tempfile::tempdir().unwrap();
+    let out = harness(
+        &p.url,
+        dir.path(),
+        &[
+            "--cases",
+            "4",
+            "--seed",
+            "3",
+            "--endpoint",
+            "/api/security/login/messages/{uuid}",
+        ],
+    )
+    .wait_with_output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let lines = p.lines.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("/api/security/login/messages")),
+        "{lines:?}"
+    );
+    let elsewhere: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("/duo/") || l.contains("/totps"))
+        .collect();
+    assert!(elsewhere.is_empty(), "{elsewhere:?}");
+    rt.block_on(m.shutdown());
 }

@@ -567,7 +567,7 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
                 Some(href) if seen.len() >= total => {
                     return Case::Fail(Failure::rule("paging-next", format!("after all {total} records a next link remains ({href})"), x, "no next link on the last page".into()));
                 }
-                Some(href) => path = href.find("/api/").map(|i| href[i..].to_string()).unwrap_or(href),
+                Some(_) => path = x.response.json.as_deref().and_then(next_path).expect("a next link"),
                 None if seen.len() < total => {
                     return Case::Fail(Failure::rule("paging-next", format!("no next link after {} of {total} records", seen.len()), x, "a next link while records remain".into()));
                 }

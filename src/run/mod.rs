@@ -480,7 +480,15 @@ async fn run_with(
         .iter()
         .filter(|e| cfg.endpoints.is_empty() || cfg.endpoints.iter().any(|p| p == e.path()))
         .collect();
-    ctx.records = discover_records(&ctx, &cfg.spec.endpoints.iter().collect::<Vec<_>>()).await;
+    // Discovery reads only the families the selected endpoints belong to (--endpoint restricts
+    // what is sent, discovery included).
+    let families: Vec<&'static Endpoint> = cfg
+        .spec
+        .endpoints
+        .iter()
+        .filter(|e| endpoints.iter().any(|s| s.family == e.family))
+        .collect();
+    ctx.records = discover_records(&ctx, &families).await;
     let ctx = Arc::new(ctx);
     #[cfg(unix)]
     let signals = watch_signals(

@@ -108,16 +108,43 @@ pub fn allowed_in_selection(
 /// ONTAP's query-filter semantics, evaluated client-side: does `value` match `expr`?
 /// A record whose field is unset matches only `null`.
 pub fn filter_matches(expr: &str, value: Option<&Value>) -> bool {
-    match expr {
-        "null" => return value.is_none(),
-        "!null" => return value.is_some(),
-        _ => {}
+    // ONTAP-BEHAVIOR.md section 7: alternatives split on `|` outside double quotes, each `null`,
+    // `!null`, or an optional `!` before a pattern; a pattern in double quotes is a literal; `!a|b`
+    // is "not a, or b"; an unset field matches only `null`.
+    split_alternatives(expr).into_iter().any(|alt| match alt {
+        "null" => value.is_none(),
+        "!null" => value.is_some(),
+        _ => {
+            let Some(value) = value else { return false };
+            let (negated, body) = match alt.strip_prefix('!') {
+                Some(b) => (true, b),
+                None => (false, alt),
+            };
+            let hit = match body.strip_prefix('"').and_then(|b| b.strip_suffix('"')) {
+                Some(literal) => value_text(value) == literal,
+                None => match_one(body, value),
+            };
+            hit != negated
+        }
+    })
+}
+
+/// Splits a filter on the `|` outside double quotes. The mock keeps its own copy on purpose.
+fn split_alternatives(expr: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut quoted, mut start) = (false, 0);
+    for (i, c) in expr.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '|' if !quoted => {
+                out.push(&expr[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
     }
-    let Some(value) = value else { return false };
-    if let Some(rest) = expr.strip_prefix('!') {
-        return !filter_matches(rest, Some(value));
-    }
-    expr.split('|').any(|alt| match_one(alt, value))
+    out.push(&expr[start..]);
+    out
 }
 
 fn as_number(v: &Value) -> Option<f64> {
@@ -280,6 +307,26 @@ pub fn is_numeric(f: &Field) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn the_filter_grammar_is_ontaps() {
+        use serde_json::json;
+        let (a, b, c) = (json!("a"), json!("b"), json!("c"));
+        // !a|b is "not a, or b".
+        assert!(!filter_matches("!a|b", Some(&a)));
+        assert!(filter_matches("!a|b", Some(&b)));
+        assert!(filter_matches("!a|b", Some(&c)));
+        // A quoted pattern is a literal.
+        assert!(filter_matches("\"a|b\"", Some(&json!("a|b"))));
+        assert!(!filter_matches("\"a|b\"", Some(&a)));
+        assert!(!filter_matches("\"*\"", Some(&a)));
+        assert!(filter_matches("\"*\"", Some(&json!("*"))));
+        // An unset field matches only null, negated patterns included.
+        assert!(filter_matches("null", None));
+        assert!(!filter_matches("!a", None));
+        assert!(filter_matches("!a|null", None));
+    }
+
     use super::*;
     use serde_json::json;
 

@@ -231,6 +231,10 @@ pub enum Op {
     Exact,
     Not,
     Or,
+    /// `!a|b`: "not a, or b" (each alternative negated on its own, ONTAP-BEHAVIOR.md section 7).
+    NotOr,
+    /// `"a"`: a literal in double quotes.
+    Quoted,
     Wildcard,
     Less,
     Greater,
@@ -245,6 +249,8 @@ pub const OPS: &[Op] = &[
     Op::Exact,
     Op::Not,
     Op::Or,
+    Op::NotOr,
+    Op::Quoted,
     Op::Wildcard,
     Op::Less,
     Op::Greater,
@@ -306,6 +312,8 @@ pub fn build_filter(
         Op::Exact => pick(a)?,
         Op::Not => format!("!{}", pick(a)?),
         Op::Or => format!("{}|{}", pick(a)?, pick(b)?),
+        Op::NotOr => format!("!{}|{}", pick(a)?, pick(b)?),
+        Op::Quoted if f.ty == FieldType::String => format!("\"{}\"", pick(a)?),
         Op::Wildcard if f.ty == FieldType::String => {
             let s = pick(a)?;
             let prefix: String = s.chars().take(cut.min(s.chars().count())).collect();

@@ -615,3 +615,26 @@ fn strings(v: &Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+#[test]
+fn a_deadline_stops_the_run_restores_and_exits_3() {
+    let rt = rt();
+    let m = start(&rt, MockConfig::new());
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("run.journal");
+    let before = snapshot(&rt, &m.base_url);
+    let t0 = Instant::now();
+    let out = harness(&m.base_url, &journal)
+        .args(["--cases", "100000", "--seed", "4", "--deadline", "2"])
+        .args(["--check", "patch-roundtrip", "--check", "patch-atomic"])
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert!(err.contains("the deadline of 2 s was reached"), "{err}");
+    assert!(err.contains("restored."), "{err}");
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(t0.elapsed() < Duration::from_secs(60), "{:?}", t0.elapsed());
+    assert_eq!(before, snapshot(&rt, &m.base_url), "every record is back");
+    assert!(!journal.exists());
+    rt.block_on(m.shutdown());
+}

@@ -104,7 +104,8 @@ where
     let mut failures = 0usize;
     let mut earliest: Option<(usize, S::Value, Box<Failure>)> = None;
     let mut remaining = cases.max(1);
-    while remaining > 0 {
+    // A stopped run (a signal, the deadline, the transport) draws no more cases.
+    while remaining > 0 && !ctx.stopping() {
         let n = remaining.min(CHUNK);
         remaining -= n;
         let chunk: Vec<S::Value> = generate::draw(&mut runner, &strategy, n)

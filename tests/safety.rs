@@ -2,6 +2,8 @@
 //! cluster (over real HTTP on loopback, its state compared before and after through its own REST
 //! API); the real `ontap-conform` binary is the harness, and real signals stop it.
 
+mod common;
+
 use ontap_conform::mock::{self, MockConfig, RunningMock, Tls};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -25,30 +27,8 @@ fn start(rt: &tokio::runtime::Runtime, cfg: MockConfig) -> RunningMock {
         .unwrap()
 }
 
-/// Everything a cluster administrator can read of the families the harness changes, plus the
-/// Duo fingerprints (which change with the write-only secret).
 fn snapshot(rt: &tokio::runtime::Runtime, base: &str) -> Vec<Value> {
-    rt.block_on(async {
-        let c = reqwest::Client::new();
-        let mut out = Vec::new();
-        for p in [
-            "/api/security/login/messages",
-            "/api/security/authentication/duo/profiles",
-            "/api/security/login/totps",
-        ] {
-            let v: Value = c
-                .get(format!("{base}{p}?fields=*"))
-                .basic_auth("admin", Some(PW))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            out.push(v["records"].clone());
-        }
-        out
-    })
+    rt.block_on(common::snapshot(base))
 }
 
 fn harness(base: &str, journal: &Path) -> Command {

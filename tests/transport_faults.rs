@@ -2,8 +2,10 @@
 //! between the real `ontap-conform` binary and the reference mock and delays, holds back, drops or
 //! cuts answers. Whatever it does, the mock's whole state is the same before and after the run.
 
+mod common;
+
+use common::snapshot;
 use ontap_conform::mock::{self, MockConfig, Tls};
-use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -153,28 +155,6 @@ fn find_body(answer: &[u8]) -> usize {
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map_or(answer.len(), |i| i + 4)
-}
-
-async fn snapshot(base: &str) -> Vec<Value> {
-    let c = reqwest::Client::new();
-    let mut out = Vec::new();
-    for p in [
-        "/api/security/login/messages",
-        "/api/security/authentication/duo/profiles",
-        "/api/security/login/totps",
-    ] {
-        let v: Value = c
-            .get(format!("{base}{p}?fields=*"))
-            .basic_auth("admin", Some(PW))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        out.push(v["records"].clone());
-    }
-    out
 }
 
 fn harness(url: &str, dir: &std::path::Path, args: &[&str]) -> Child {

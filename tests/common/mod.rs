@@ -1,0 +1,28 @@
+//! What the tests that play a live cluster share: the state of the families the harness changes,
+//! read through the mock's own REST API, to compare before and after a run.
+
+use serde_json::Value;
+
+/// Every record a cluster administrator can read of the login messages, Duo and TOTP families
+/// (the Duo fingerprints change with the write-only secret, so secrets are compared too).
+pub async fn snapshot(base: &str) -> Vec<Value> {
+    let c = reqwest::Client::new();
+    let mut out = Vec::new();
+    for p in [
+        "/api/security/login/messages",
+        "/api/security/authentication/duo/profiles",
+        "/api/security/login/totps",
+    ] {
+        let v: Value = c
+            .get(format!("{base}{p}?fields=**"))
+            .basic_auth("admin", Some("netapp1!"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        out.push(v["records"].clone());
+    }
+    out
+}

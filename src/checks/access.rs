@@ -4,7 +4,7 @@ use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::read::{baseline, identity, sample_paths};
 use crate::checks::write::{body_of, different_value, visible_to_svm};
 use crate::checks::{self, judge};
-use crate::client::{Auth, Request};
+use crate::client::Request;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
 use crate::spec::resource::get_path;
@@ -12,9 +12,15 @@ use serde_json::json;
 
 pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "role-restrictions";
-    if !ctx.client.has_svm_user() {
-        return ctx.skip(C, ep, "no SVM administrator given (--svm-user)");
-    }
+    // As the SVM administrator, or as the cluster administrator tunnelled into an SVM.
+    let Some(svm_auth) = ctx.client.svm_auth() else {
+        return ctx.skip(
+            C,
+            ep,
+            "no SVM administrator given (--svm-user or --tunnel-svm)",
+        );
+    };
+    let who = ctx.client.svm_actor();
     match ep.kind() {
         // Minimal arm (mock-split): not judged on singletons yet.
         Kind::Singleton => ctx.skip(
@@ -36,7 +42,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                 .send(
                     C,
                     ep,
-                    Request::get(format!("{}?fields=*", ep.path())).auth(Auth::Svm),
+                    Request::get(format!("{}?fields=*", ep.path())).auth(svm_auth),
                 )
                 .await
             else {
@@ -54,11 +60,16 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                 .map(|r| identity(ep, ctx, r))
                 .collect();
             if let Some(extra) = seen.iter().find(|s| !admin.contains(s)) {
-                ctx.finding(C, ep, "GET", "role-visibility").message(format!("the SVM administrator sees record {extra}, which the cluster administrator does not")).shown_by(Some(&x), "a subset of the admin's records").record();
+                ctx.finding(C, ep, "GET", "role-visibility")
+                    .message(format!(
+                        "{who} sees record {extra}, which the cluster administrator does not"
+                    ))
+                    .shown_by(Some(&x), "a subset of the admin's records")
+                    .record();
             } else if admin.len() > 1 && seen.len() == admin.len() {
                 ctx.finding(C, ep, "GET", "role-visibility")
                     .message(format!(
-                        "the SVM administrator sees all {} records, the cluster's and every SVM's",
+                        "{who} sees all {} records, the cluster's and every SVM's",
                         seen.len()
                     ))
                     .shown_by(Some(&x), "only its own SVM's records")
@@ -102,7 +113,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                         ep,
                         Request::new("PATCH", path.clone())
                             .json(body_of(&[(f.path.clone(), value)]))
-                            .auth(Auth::Svm),
+                            .auth(svm_auth),
                     )
                     .await
                 else {
@@ -130,7 +141,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                     ctx.finding(C, ep, "PATCH", "admin-only")
                         .evidence(f.evidence_of("x-ontap-admin-only"))
                         .message(format!(
-                            "the SVM administrator changed the admin-only {} ({}; now {})",
+                            "{who} changed the admin-only {} ({}; now {})",
                             f.path,
                             x.response.summary(),
                             judge::show(after.as_ref().and_then(|a| get_path(a, &f.path)))
@@ -140,7 +151,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                 } else if !refused {
                     ctx.finding(C, ep, "PATCH", "role-denied")
                         .message(format!(
-                            "the SVM administrator's change of {} was refused with {}",
+                            "{who}'s change of {} was refused with {}",
                             f.path,
                             x.response.summary()
                         ))
@@ -154,7 +165,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                 ctx.skip(
                     C,
                     ep,
-                    "no admin-only field with a value on a record the SVM administrator sees",
+                    format!("no admin-only field with a value on a record {who} sees"),
                 );
             }
         }

@@ -969,11 +969,16 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                         continue;
                     }
                     let svm = cond == Condition::RoleDenied;
-                    if svm && !ctx.client.has_svm_user() {
+                    // As the SVM administrator, or the cluster administrator tunnelled into an SVM.
+                    let svm_auth = ctx.client.svm_auth();
+                    if svm && svm_auth.is_none() {
                         ctx.skip(
                             C,
                             ep,
-                            format!("error {} needs an SVM administrator (--svm-user)", e.code),
+                            format!(
+                                "error {} needs an SVM administrator (--svm-user or --tunnel-svm)",
+                                e.code
+                            ),
                         );
                         continue;
                     }
@@ -999,7 +1004,11 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                         generate::invalid_values(f).first().map(|(v, _)| v.clone())
                     };
                     let Some(value) = value else { continue };
-                    let auth = if svm { Auth::Svm } else { Auth::Admin };
+                    let auth = if svm {
+                        svm_auth.unwrap_or(Auth::Svm)
+                    } else {
+                        Auth::Admin
+                    };
                     ctx.send(
                         C,
                         ep,
@@ -1070,14 +1079,16 @@ fn m_required(ep: &Endpoint, m: Method) -> Vec<String> {
     ep.method(m).map(|d| d.required.clone()).unwrap_or_default()
 }
 
-/// Records of an endpoint's family as the SVM administrator sees them.
+/// Records of an endpoint's family as the SVM administrator (or the cluster administrator
+/// tunnelled into an SVM) sees them.
 pub async fn visible_to_svm(ctx: &Ctx, ep: &Endpoint) -> Vec<Value> {
     let Some(coll) = ctx.spec.collection_of(ep) else {
         return Vec::new();
     };
+    let auth = ctx.client.svm_auth().unwrap_or(Auth::Svm);
     let Some(x) = ctx
         .client
-        .send(Request::get(with_query(coll.path(), &[("fields", "*")])).auth(Auth::Svm))
+        .send(Request::get(with_query(coll.path(), &[("fields", "*")])).auth(auth))
         .await
         .ok()
     else {

@@ -283,6 +283,10 @@ pub struct RunArgs {
     /// Read the SVM administrator's password from this environment variable
     #[arg(long, value_name = "VAR")]
     pub svm_password_env: Option<String>,
+    /// Without --svm-user, run the role checks as the cluster administrator tunnelled into this
+    /// SVM (X-Dot-SVM-Name)
+    #[arg(long, value_name = "NAME")]
+    pub tunnel_svm: Option<String>,
     /// Log in with this PEM client certificate (with --client-key; --password-env is then
     /// optional)
     #[arg(long, value_name = "FILE")]

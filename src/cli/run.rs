@@ -40,6 +40,8 @@ pub struct ConfigFile {
     pub journal: Option<PathBuf>,
     pub max_failures: Option<u64>,
     pub deadline: Option<u64>,
+    /// The SVM the role checks tunnel into, for every target of the file (a target's own wins).
+    pub tunnel_svm: Option<String>,
     #[serde(default)]
     pub targets: Vec<TargetEntry>,
 }
@@ -56,6 +58,7 @@ pub struct TargetEntry {
     pub ca_cert: Option<PathBuf>,
     pub svm_user: Option<String>,
     pub svm_password_env: Option<String>,
+    pub tunnel_svm: Option<String>,
     pub proxy: Option<String>,
     pub client_cert: Option<PathBuf>,
     pub client_key: Option<PathBuf>,
@@ -480,6 +483,18 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
         (None, false) if a.target.is_none() => file.targets.first().cloned(),
         _ => None,
     };
+    let tunnel_svm = a
+        .tunnel_svm
+        .clone()
+        .or(entry.as_ref().and_then(|e| e.tunnel_svm.clone()))
+        .or(file.tunnel_svm.clone());
+    if tunnel_svm.is_some()
+        && (a.svm_user.is_some() || entry.as_ref().is_some_and(|e| e.svm_user.is_some()))
+    {
+        return Err(Error::Usage(
+            "--tunnel-svm and --svm-user: give one (tunnelling is for runs without an SVM administrator's password)".into(),
+        ));
+    }
     let target = match a.target.clone().or(entry.as_ref().map(|e| e.url.clone())) {
         None => builtin_target(&a, spec)?,
         Some(url) => remote_target(&a, entry.as_ref(), &file, url, env)?,
@@ -562,6 +577,9 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
     );
     if let Some(d) = a.deadline.or(file.deadline) {
         b = b.deadline(Duration::from_secs(d));
+    }
+    if let Some(name) = tunnel_svm {
+        b = b.tunnel_svm(name);
     }
     if let Some(dir) = a.compare {
         if a.seed.is_some() || file.seed.is_some() || file.cases.is_some() {

@@ -23,6 +23,9 @@ pub enum Auth {
     Admin,
     /// The SVM administrator (`--svm-user`).
     Svm,
+    /// The cluster administrator tunnelled into an SVM (`--tunnel-svm NAME`): the admin's
+    /// credentials and `X-Dot-SVM-Name: NAME`, so the request runs as if inside that SVM.
+    Tunnel,
     /// No Authorization header.
     None,
     /// The admin's name with a wrong password.
@@ -427,6 +430,8 @@ pub struct ClientConfig {
     pub base_url: String,
     pub admin: Credentials,
     pub svm: Option<Credentials>,
+    /// The SVM the cluster administrator tunnels into for [`Auth::Tunnel`] (`--tunnel-svm`).
+    pub tunnel_svm: Option<String>,
     pub trust: Trust,
     /// Bounds a whole exchange: connecting, sending, the headers and the body.
     pub timeout: Duration,
@@ -446,6 +451,7 @@ impl ClientConfig {
             base_url: base_url.into(),
             admin,
             svm: None,
+            tunnel_svm: None,
             trust,
             timeout: Duration::from_secs(30),
             concurrency: 4,
@@ -465,6 +471,8 @@ pub struct Client {
     cfg: Arc<ClientConfig>,
     /// Admin, SVM user, admin with a wrong password; None: no Authorization header.
     auth: Arc<[Option<http::HeaderValue>; 3]>,
+    /// `X-Dot-SVM-Name` of [`Auth::Tunnel`].
+    tunnel: Option<http::HeaderValue>,
     /// The proxy requests go through, if any.
     via: Option<ProxyUrl>,
     sent: Arc<AtomicU64>,
@@ -536,11 +544,23 @@ impl Client {
                 wrong_password(cfg.admin.password.as_deref().unwrap_or("")),
             )),
         ]);
+        let tunnel = match &cfg.tunnel_svm {
+            None => None,
+            Some(name) => Some(
+                http::HeaderValue::from_str(name)
+                    .ok()
+                    .filter(|_| !name.trim().is_empty())
+                    .ok_or_else(|| {
+                        format!("--tunnel-svm {name:?}: not an SVM name that fits in a header")
+                    })?,
+            ),
+        };
         let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
         Ok(Client {
             http,
             cfg: Arc::new(cfg),
             auth,
+            tunnel,
             via,
             sent: Arc::new(AtomicU64::new(0)),
             permits,
@@ -556,6 +576,24 @@ impl Client {
     }
     pub fn has_svm_user(&self) -> bool {
         self.cfg.svm.is_some()
+    }
+    /// How the role checks act inside an SVM: as the SVM administrator (`--svm-user`), else as
+    /// the cluster administrator tunnelled into `--tunnel-svm`; None: neither was given.
+    pub fn svm_auth(&self) -> Option<Auth> {
+        if self.cfg.svm.is_some() {
+            Some(Auth::Svm)
+        } else if self.tunnel.is_some() {
+            Some(Auth::Tunnel)
+        } else {
+            None
+        }
+    }
+    /// Who [`Client::svm_auth`] acts as, for messages.
+    pub fn svm_actor(&self) -> String {
+        match (&self.cfg.svm, &self.cfg.tunnel_svm) {
+            (None, Some(name)) => format!("the cluster administrator tunnelled into SVM {name}"),
+            _ => "the SVM administrator".to_string(),
+        }
     }
     /// The proxy the requests go through (its credentials redacted when displayed).
     pub fn proxy(&self) -> Option<&ProxyUrl> {
@@ -581,13 +619,18 @@ impl Client {
             req.accept.as_deref().unwrap_or("application/hal+json"),
         );
         let auth = match req.auth {
-            Auth::Admin => &self.auth[0],
+            Auth::Admin | Auth::Tunnel => &self.auth[0],
             Auth::Svm => &self.auth[1],
             Auth::Wrong => &self.auth[2],
             Auth::None => &None,
         };
         if let Some(h) = auth {
             b = b.header(http::header::AUTHORIZATION, h.clone());
+        }
+        if req.auth == Auth::Tunnel
+            && let Some(svm) = &self.tunnel
+        {
+            b = b.header("X-Dot-SVM-Name", svm.clone());
         }
         match &req.body {
             Some(Body::Json(v)) => {
@@ -744,13 +787,21 @@ impl Client {
                 shell_quote(&id.cert_path.display().to_string()),
                 shell_quote(&id.key_path.display().to_string())
             ));
-            if !self.cfg.admin.has_password() && req.auth == Auth::Admin {
+            if !self.cfg.admin.has_password() && matches!(req.auth, Auth::Admin | Auth::Tunnel) {
                 let u = format!(" -u \"{}:$ONTAP_PASSWORD\"", self.cfg.admin.user);
                 c = c.replacen(&u, "", 1);
             }
         }
         if let Some(p) = &self.via {
             extra.push_str(&format!(" -x {}", shell_quote(&p.to_string())));
+        }
+        if req.auth == Auth::Tunnel
+            && let Some(svm) = &self.cfg.tunnel_svm
+        {
+            extra.push_str(&format!(
+                " -H {}",
+                shell_quote(&format!("X-Dot-SVM-Name: {svm}"))
+            ));
         }
         if !extra.is_empty() {
             c.insert_str("curl -sk".len(), &extra);
@@ -790,7 +841,8 @@ pub fn curl(base: &str, admin: &str, svm: Option<&str>, req: &Request) -> String
         parts.push(req.method.clone());
     }
     match req.auth {
-        Auth::Admin => {
+        // The tunnelling header is added by `Client::curl`, which knows the SVM.
+        Auth::Admin | Auth::Tunnel => {
             parts.push("-u".into());
             parts.push(format!("\"{admin}:$ONTAP_PASSWORD\""));
         }

@@ -99,6 +99,9 @@ pub struct RunConfig {
     pub max_failures: u64,
     /// A bound on the whole run: when it passes, no new change is sent and the run restores.
     pub deadline: Option<Duration>,
+    /// Without an SVM administrator, the role checks run as the cluster administrator tunnelled
+    /// into this SVM (`--tunnel-svm`: `X-Dot-SVM-Name`).
+    pub tunnel_svm: Option<String>,
 }
 
 impl RunConfig {
@@ -126,6 +129,7 @@ impl RunConfig {
                 journal: None,
                 max_failures: DEFAULT_MAX_FAILURES,
                 deadline: None,
+                tunnel_svm: None,
             },
         }
     }
@@ -258,6 +262,12 @@ impl RunConfigBuilder {
         self.cfg.max_failures = n;
         self
     }
+    /// The role checks run as the cluster administrator tunnelled into this SVM
+    /// (`--tunnel-svm NAME`); against the built-in mock this replaces its SVM administrator.
+    pub fn tunnel_svm(mut self, name: impl Into<String>) -> Self {
+        self.cfg.tunnel_svm = Some(name.into());
+        self
+    }
     pub fn deadline(mut self, d: Duration) -> Self {
         self.cfg.deadline = Some(d);
         self
@@ -267,6 +277,17 @@ impl RunConfigBuilder {
     pub fn build(self) -> Result<RunConfig> {
         let mut c = self.cfg;
         let usage = |m: String| Err(Error::Usage(m));
+        if let Some(name) = &c.tunnel_svm {
+            if name.trim().is_empty() || http::HeaderValue::from_str(name).is_err() {
+                return usage(format!("--tunnel-svm {name:?}: expected an SVM's name"));
+            }
+            if let Target::Remote { svm: Some(_), .. } = &c.target {
+                return usage(
+                    "--tunnel-svm and --svm-user: give one (tunnelling is for runs without an SVM administrator's password)"
+                        .into(),
+                );
+            }
+        }
         if c.cases == 0 || c.cases > 100_000 {
             return usage(format!("--cases {}: expected 1 to 100000", c.cases));
         }

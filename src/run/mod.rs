@@ -52,6 +52,7 @@ async fn connect(cfg: &RunConfig) -> Result<(Client, Option<mock::RunningMock>, 
         timeout: cfg.timeout,
         concurrency: cfg.concurrency,
         max_answer_bytes: cfg.max_answer_bytes,
+        tunnel_svm: cfg.tunnel_svm.clone(),
         ..ClientConfig::new(base, admin, trust)
     };
     match &cfg.target {
@@ -68,10 +69,12 @@ async fn connect(cfg: &RunConfig) -> Result<(Client, Option<mock::RunningMock>, 
             mc.variants = variants.clone();
             mc.fixtures = fixtures.clone();
             let admin = mc.users.iter().find(|u| u.role == Role::Admin).cloned();
+            // Tunnelling replaces the SVM administrator.
             let svm = mc
                 .users
                 .iter()
                 .find(|u| matches!(u.role, Role::Vsadmin { .. }))
+                .filter(|_| cfg.tunnel_svm.is_none())
                 .cloned();
             let running =
                 mock::spawn(mc, "127.0.0.1:0".parse().expect("address"), Tls::SelfSigned).await?;

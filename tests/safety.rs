@@ -618,3 +618,67 @@ fn a_deadline_stops_the_run_restores_and_exits_3() {
     assert!(!journal.exists());
     rt.block_on(m.shutdown());
 }
+
+/// A target that answers `/api/cluster` and then never answers again.
+fn hanging_target() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut line = String::new();
+                if r.read_line(&mut line).is_err() {
+                    return;
+                }
+                if line.starts_with("GET /api/cluster") {
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                            break;
+                        }
+                    }
+                    let body = r#"{"name":"c","uuid":"1","version":{"full":"NetApp Release 9.14.1","generation":9,"major":14,"minor":1}}"#;
+                    let _ = write!(
+                        s,
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+                std::thread::sleep(Duration::from_secs(300));
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn a_target_that_stops_answering_is_given_up_after_max_failures_requests() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = hanging_target();
+    let report = dir.path().join("r.json");
+    let out = harness(&url, &dir.path().join("j"))
+        .args(["--timeout", "1", "--report"])
+        .arg(format!("json={}", report.display()))
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("5 transport failures in a row"), "{err}");
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    // Discovery's reads, then at most one batch in flight (--concurrency 4): nothing queued
+    // behind the budget is sent once the run gives up.
+    let requests = r["figures"]["requests"].as_u64().unwrap();
+    assert!(
+        requests <= 12,
+        "{requests} requests to a target that stopped answering"
+    );
+    assert!(
+        r["stopped"]
+            .as_str()
+            .unwrap()
+            .contains("transport failures")
+    );
+    assert!(text(&out.stdout).contains("STOPPED EARLY"));
+}

@@ -350,7 +350,12 @@ impl Ctx {
         if self.stopping() {
             return None;
         }
-        let sent = self.client.send(req.clone()).await;
+        let sent = match self.client.send_unless(req.clone(), &self.stopping).await {
+            Ok(x) => Ok(x),
+            // Dropped before it was sent: the run is stopping.
+            Err(None) => return None,
+            Err(Some(e)) => Err(e),
+        };
         self.learn_secrets(&req, sent.as_ref().ok());
         match sent {
             Ok(x) => {
@@ -361,6 +366,8 @@ impl Ctx {
                 }
                 Some(x)
             }
+            // Once the run is stopping, a request cut off is not a finding about the target.
+            Err(_) if self.stopping() => None,
             Err(TransportError(e)) => {
                 let n = self.failures_in_row.fetch_add(1, Ordering::Relaxed) + 1;
                 if self.max_failures > 0 && n >= self.max_failures {

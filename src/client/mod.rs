@@ -606,11 +606,30 @@ impl Client {
 
     /// Sends one request (waiting for a concurrency slot) and returns the exchange.
     pub async fn send(&self, req: Request) -> Result<Exchange, TransportError> {
+        self.send_unless(req, &std::sync::atomic::AtomicBool::new(false))
+            .await
+            .map_err(|e| e.unwrap_or_else(|| TransportError("not sent".into())))
+    }
+
+    /// Sends a request unless `stop` is set by the time it gets its turn (a request waiting for
+    /// the budget is then dropped, Err(None); one already sent always finishes or times out).
+    pub async fn send_unless(
+        &self,
+        req: Request,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<Exchange, Option<TransportError>> {
         let _permit = self
             .permits
             .acquire()
             .await
-            .map_err(|_| TransportError("client closed".into()))?;
+            .map_err(|_| Some(TransportError("client closed".into())))?;
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(None);
+        }
+        self.send_now(req).await.map_err(Some)
+    }
+
+    async fn send_now(&self, req: Request) -> Result<Exchange, TransportError> {
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| TransportError(format!("bad method {}", req.method)))?;
         let url = format!("{}{}", self.cfg.base_url.trim_end_matches('/'), req.path);

@@ -430,5 +430,8 @@ pub fn render(r: &Report) -> String {
         r.seed,
         if r.interrupted { ", INTERRUPTED" } else { "" }
     );
+    if let Some(why) = r.stopped.as_deref().filter(|_| !r.interrupted) {
+        let _ = writeln!(out, "STOPPED EARLY ({why}): the results above are partial.");
+    }
     out
 }

@@ -183,6 +183,12 @@ const TABLE: &[(&str, &str, bool, &[&str])] = &[
     ("unconfigured-as-not-found", "error-code", false, &[]),
     ("head-options-refused", "method-not-allowed", false, &[]),
     ("unknown-body-field-ignored", "patch-invalid", false, &[]),
+    (
+        "collection-write-filter-ignored",
+        "collection-patch",
+        false,
+        &[],
+    ),
 ];
 
 #[test]

@@ -1722,6 +1722,13 @@ async fn check_fault(f: Fault) {
             let r = bad.call("PUT", MSGS, None).await;
             assert_eq!((r.status, &r.body), (200, &json!({})));
         }
+        Fault::CollectionWriteFilterIgnored => {
+            let q = format!("{MSGS}?scope=cluster");
+            let r = good.patch(&q, json!({"message": "one\n"})).await;
+            assert_eq!(r.body["num_records"], 1);
+            let r = bad.patch(&q, json!({"message": "all\n"})).await;
+            assert_eq!(r.body["num_records"], 4);
+        }
         Fault::UnknownBodyFieldIgnored => {
             let body = json!({"no_such_field_xyz": 1});
             assert_eq!(good.patch(&msg(SVM2), body.clone()).await.status, 400);

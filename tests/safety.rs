@@ -682,3 +682,31 @@ fn a_target_that_stops_answering_is_given_up_after_max_failures_requests() {
     );
     assert!(text(&out.stdout).contains("STOPPED EARLY"));
 }
+
+/// A target that ignores a collection PATCH's filter changes records beyond the match: every
+/// record of the family was journaled before, so every one comes back.
+#[test]
+fn records_a_collection_patch_changed_beyond_its_filter_come_back() {
+    let rt = rt();
+    let m = start(
+        &rt,
+        MockConfig {
+            faults: ["collection-write-filter-ignored".parse().unwrap()]
+                .into_iter()
+                .collect(),
+            ..MockConfig::new()
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let before = snapshot(&rt, &m.base_url);
+    let out = harness(&m.base_url, &dir.path().join("j"))
+        .args(["--check", "collection-patch", "--seed", "1"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("FAIL collection-patch"), "{stdout}");
+    assert!(!stdout.contains("NOT RESTORED"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(before, snapshot(&rt, &m.base_url), "every record is back");
+    rt.block_on(m.shutdown());
+}

@@ -525,20 +525,19 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     };
     let base = baseline(ctx, ep);
     let res = ctx.spec.resource_of(ep);
-    // A field to change, present on every matching record or unsettable with "".
+    // A field to change that every record of the family can be put back to (it has a value, or
+    // "" unsets it): a target that ignores the filter changes records beyond the match.
     let Some(field) = res
         .patchable()
         .filter(|f| !f.flags.write_only && (!f.flags.lockout || ctx.may_destroy()))
-        .max_by_key(|f| {
-            (
-                f.flags.empty_unsets,
-                base.iter()
-                    .filter(|r| get_path(r, &f.path).is_some())
-                    .count(),
-            )
-        })
+        .filter(|f| f.flags.empty_unsets || base.iter().all(|r| get_path(r, &f.path).is_some()))
+        .max_by_key(|f| f.flags.empty_unsets)
     else {
-        return ctx.skip(C, ep, "no field this mode may change");
+        return ctx.skip(
+            C,
+            ep,
+            "no field this mode may change that every record could be put back to",
+        );
     };
     let mut filters: Vec<(String, String)> = Vec::new();
     if let Some(r) = base.first() {

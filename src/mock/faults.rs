@@ -124,6 +124,8 @@ faults! {
         "endpoints introduced after --ontap-version are served",
     UnknownBodyFieldIgnored = "unknown-body-field-ignored" @ Validation:
         "a field the resource does not have, in a PATCH or POST body, is ignored instead of 400",
+    CollectionWriteFilterIgnored = "collection-write-filter-ignored" @ Store:
+        "a PATCH or DELETE on a collection changes every record, whatever its query filters select",
     HeadOptionsRefused = "head-options-refused" @ Routing:
         "HEAD and OPTIONS answer 405 instead of being served",
     UnconfiguredAsNotFound = "unconfigured-as-not-found" @ Store:
@@ -346,7 +348,7 @@ mod tests {
             assert_eq!(f.name().parse::<Fault>().unwrap(), *f);
             assert!(seen.insert(f.name()));
         }
-        assert_eq!(Fault::ALL.len(), 31);
+        assert_eq!(Fault::ALL.len(), 32);
     }
 
     #[test]

@@ -357,7 +357,7 @@ fn coverage(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Vec<crate::verdict::C
             {
                 "no record has a value to put back afterwards"
             } else {
-                "not reached (see the patch-roundtrip skips)"
+                "see the patch-roundtrip skips"
             };
             c.not_round_tripped.insert(f.path.clone(), why.to_string());
         }
@@ -385,7 +385,7 @@ fn coverage(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Vec<crate::verdict::C
                     "needs a POST: --allow-destructive"
                 }
                 None => "no condition the harness can arrange is documented for it",
-                _ => "not provoked (see the error-code skips)",
+                _ => "see the error-code skips",
             };
             c.error_codes_not_provoked
                 .insert(code.to_string(), why.to_string());

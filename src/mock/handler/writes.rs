@@ -170,7 +170,8 @@ impl Mock {
                     .enumerate()
                     .filter(|(_, r)| {
                         self.visible(store, table.res, r.value(), role)
-                            && matches_all(table, plan, r.value())
+                            && (self.has(Fault::CollectionWriteFilterIgnored)
+                                || matches_all(table, plan, r.value()))
                     })
                     .map(|(i, _)| i)
                     .collect()

@@ -229,6 +229,10 @@ pub struct MockArgs {
     /// Load this data set (JSON) instead of the built-in fixtures
     #[arg(long, value_name = "FILE")]
     pub fixtures: Option<PathBuf>,
+    /// Add N generated SVMs to the data set, each with a login message, five accounts, TOTP for
+    /// two of them and (about half) a Duo profile; deterministic (for measuring at scale)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub svms: usize,
     /// Keep state in FILE across restarts (written atomically after every change)
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,

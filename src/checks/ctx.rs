@@ -29,6 +29,8 @@ pub struct Settings {
     pub builtin: bool,
     pub cases: u32,
     pub seed: u64,
+    /// Records per family the per-record checks touch (`--sample`).
+    pub sample: usize,
     /// Checks selected with --check (empty: all).
     pub selected: Vec<String>,
 }
@@ -58,6 +60,14 @@ pub struct Saved {
 pub trait Journaling: Send + Sync {
     fn keep(&self, s: &Saved) -> Result<(), String>;
     fn restored(&self, path: &str) -> Result<(), String>;
+    /// Many entries at once (one write to disk where the journal can).
+    fn keep_many(&self, list: &[Saved]) -> Result<(), String> {
+        list.iter().try_for_each(|s| self.keep(s))
+    }
+    /// Many entries restored at once.
+    fn restored_many(&self, paths: &[String]) -> Result<(), String> {
+        paths.iter().try_for_each(|p| self.restored(p))
+    }
 }
 
 pub struct Ctx {
@@ -69,8 +79,14 @@ pub struct Ctx {
     pub builtin: bool,
     pub cases: u32,
     pub seed: u64,
-    /// Records of each family as `GET collection?fields=**` returned them at discovery.
+    /// Records of each family as `GET collection?fields=**` returned them at discovery (read
+    /// once, in pages, and shared by every check that must see a whole collection).
     pub records: BTreeMap<String, Vec<Value>>,
+    /// Records per family the per-record checks touch (`--sample`).
+    pub sample: usize,
+    /// The records of each family the per-record checks touch: at most `sample`, chosen by the
+    /// seed (see [`crate::checks::read::choose_sample`]), in discovery order.
+    pub sampled: BTreeMap<String, Vec<Value>>,
     /// Checks selected with --check (empty: all).
     pub selected: Vec<String>,
     findings: Mutex<Vec<Finding>>,
@@ -157,6 +173,8 @@ impl Ctx {
             cases: settings.cases,
             seed: settings.seed,
             records: BTreeMap::new(),
+            sample: settings.sample,
+            sampled: BTreeMap::new(),
             selected: settings.selected,
             findings: Mutex::new(Vec::new()),
             passive: Mutex::new(BTreeMap::new()),
@@ -402,6 +420,56 @@ impl Ctx {
             original: original.clone(),
         })
         .then_some(original)
+    }
+
+    /// Writes down records as the shared discovery read returned them (before the run changed
+    /// anything), in one journal write, without reading each again: what a collection PATCH
+    /// does for the whole family. `records` are (instance path, record); false: not all could
+    /// be written down (then the change must not be sent).
+    pub fn protect_known(&self, inst: &Endpoint, records: &[(String, &Value)]) -> bool {
+        if self.stopping() {
+            return false;
+        }
+        let mut saved = self.saved.lock().unwrap();
+        let known: HashSet<&str> = saved.iter().map(|s| s.path.as_str()).collect();
+        let fresh: Vec<Saved> = records
+            .iter()
+            .filter(|(p, _)| !known.contains(p.as_str()))
+            .map(|(p, r)| {
+                let mut original = (*r).clone();
+                crate::redact::redact_secrets(self.spec, &mut original);
+                Saved {
+                    family: inst.family.clone(),
+                    path: p.clone(),
+                    change: Change::Changed,
+                    original,
+                }
+            })
+            .collect();
+        if let Some(j) = &self.journal
+            && let Err(e) = j.keep_many(&fresh)
+        {
+            drop(saved);
+            self.stop(format!("the restore journal could not be written: {e}"));
+            return false;
+        }
+        saved.extend(fresh);
+        true
+    }
+
+    /// Marks many records restored (a read-back proved each), in one journal write.
+    pub fn verified_many(&self, paths: &[String]) {
+        if let Some(j) = &self.journal
+            && let Err(e) = j.restored_many(paths)
+        {
+            self.restore_problem(crate::verdict::RestoreProblem {
+                record: format!("{} records", paths.len()),
+                field: None,
+                original: None,
+                reason: format!("restored, but the journal could not say so: {e}"),
+                curl: None,
+            });
+        }
     }
 
     /// Writes down a record the run is about to create (so that an interrupted run deletes it);

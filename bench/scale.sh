@@ -45,12 +45,13 @@ rss_mb() { awk '/Maximum resident set size/ { printf "%.0f", $NF / 1024 }' "$1";
 printf '| SVMs | records (messages / duo / totp / accounts) | requests | wall | harness peak RSS | mock peak RSS |\n'
 printf '|---:|---|---:|---:|---:|---:|\n'
 for N in $SIZES; do
+    rm -f "$TMP/mock.out" "$TMP/report.json"
     DATA=${MOCK_DATA:-'--svms {N}'}
     read -r -a DATA_ARGS <<<"${DATA//\{N\}/$N}"
     /usr/bin/time -v -o "$TMP/mock.time" "$MOCK_BIN" mock --plain-http --listen 127.0.0.1:0 \
         "${DATA_ARGS[@]}" >"$TMP/mock.out" 2>&1 &
     MOCK_PID=$!
-    for _ in $(seq 1 300); do grep -qo 'http://[0-9.:]*' "$TMP/mock.out" 2>/dev/null && break; sleep 0.1; done
+    for _ in $(seq 1 300); do grep -qo 'http://[0-9.:]*' "$TMP/mock.out" 2>/dev/null && break; sleep 0.2; done
     URL=$(grep -o 'http://[0-9.:]*' "$TMP/mock.out" | head -1)
     [ -n "$URL" ] || { cat "$TMP/mock.out" >&2; exit 1; }
     COUNTS=$(curl -s -u 'admin:netapp1!' "$URL/api/security/login/messages?return_records=false" \

@@ -28,7 +28,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
             }
             ctx.ran(C, ep);
             ctx.count_cases(1);
-            let admin: Vec<String> = baseline(ctx, ep)
+            let admin: std::collections::HashSet<String> = baseline(ctx, ep)
                 .iter()
                 .map(|r| identity(ep, ctx, r))
                 .collect();
@@ -53,7 +53,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                 .iter()
                 .map(|r| identity(ep, ctx, r))
                 .collect();
-            if let Some(extra) = seen.iter().find(|s| !admin.contains(s)) {
+            if let Some(extra) = seen.iter().find(|s| !admin.contains(*s)) {
                 ctx.finding(C, ep, "GET", "role-visibility").message(format!("the SVM administrator sees record {extra}, which the cluster administrator does not")).shown_by(Some(&x), "a subset of the admin's records").record();
             } else if admin.len() > 1 && seen.len() == admin.len() {
                 ctx.finding(C, ep, "GET", "role-visibility")

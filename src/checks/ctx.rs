@@ -97,6 +97,10 @@ pub struct Ctx {
     /// (endpoint, method, status, body id) of answers the passive checks found nothing in.
     pub(super) judged_clean: Mutex<HashSet<(usize, Method, u16, u64)>>,
     saved: Mutex<Vec<Saved>>,
+    /// Saved records journaled in bulk from the discovery read (a collection PATCH's family)...
+    bulk: Mutex<HashSet<String>>,
+    /// ...and those of them a read-back proved as saved, untouched since: a restore skips them.
+    clean: Mutex<HashSet<String>>,
     restore_problems: Mutex<Vec<crate::verdict::RestoreProblem>>,
     restorer: RestoreFn,
     /// Set with --record / --compare: every exchange is kept as a request class.
@@ -182,6 +186,8 @@ impl Ctx {
             cases_run: AtomicU64::new(0),
             judged_clean: Mutex::new(Default::default()),
             saved: Mutex::new(Vec::new()),
+            bulk: Mutex::default(),
+            clean: Mutex::default(),
             restore_problems: Mutex::new(Vec::new()),
             restorer,
             recorder: None,
@@ -400,6 +406,8 @@ impl Ctx {
     /// Saves a record's state before the first change, so that it can be put back.
     pub async fn protect(&self, check: &str, inst: &Endpoint, path: &str) -> Option<Value> {
         if let Some(s) = self.saved.lock().unwrap().iter().find(|s| s.path == path) {
+            // About to change again: the next restore reads it back.
+            self.clean.lock().unwrap().remove(path);
             return Some(s.original.clone());
         }
         let x = self
@@ -453,8 +461,31 @@ impl Ctx {
             self.stop(format!("the restore journal could not be written: {e}"));
             return false;
         }
+        {
+            let mut bulk = self.bulk.lock().unwrap();
+            let mut clean = self.clean.lock().unwrap();
+            for (p, _) in records {
+                // A collection PATCH is about to be sent: every record may change.
+                clean.remove(p);
+                bulk.insert(p.clone());
+            }
+        }
         saved.extend(fresh);
         true
+    }
+
+    /// Whether a restore may skip a record: journaled in bulk, proved back, untouched since.
+    pub fn is_clean(&self, path: &str) -> bool {
+        self.clean.lock().unwrap().contains(path)
+    }
+
+    /// Records a read-back proved as saved; those journaled in bulk are skipped by later
+    /// restores until a change is announced for them again (records saved one by one are
+    /// always read back).
+    pub fn mark_clean(&self, paths: &[String]) {
+        let bulk = self.bulk.lock().unwrap();
+        let mut clean = self.clean.lock().unwrap();
+        clean.extend(paths.iter().filter(|p| bulk.contains(*p)).cloned());
     }
 
     /// Marks many records restored (a read-back proved each), in one journal write.

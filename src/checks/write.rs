@@ -593,10 +593,15 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         let Some(after_all) = crate::checks::read::all_pages(ctx, C, ep, &after).await else {
             continue;
         };
+        // By identity, in one pass each: a large family is not compared record by record.
+        let base_by_id: std::collections::HashMap<String, &Value> =
+            base.iter().map(|b| (identity(ep, ctx, b), b)).collect();
+        let matching_ids: std::collections::HashSet<String> =
+            matching.iter().map(|m| identity(ep, ctx, m)).collect();
         for r in after_all {
             let id = identity(ep, ctx, &r);
-            let was = base.iter().find(|b| identity(ep, ctx, b) == id);
-            let matched = matching.iter().any(|m| identity(ep, ctx, m) == id);
+            let was = base_by_id.get(&id).copied();
+            let matched = matching_ids.contains(&id);
             let now = get_path(&r, &field.path);
             let ok = if matched {
                 meets(&want, now)
@@ -638,32 +643,47 @@ async fn vacant_owner(
         return Err("the catalog names no owners to create a record for (create_for)".into());
     };
     let wanted: Vec<&str> = cf.fields.values().map(String::as_str).collect();
-    let x = ctx
-        .client
-        .send(Request::get(with_query(
-            &cf.from,
-            &[("fields", &wanted.join(","))],
-        )))
-        .await
-        .map_err(|e| format!("could not list the owners at {}: {}", cf.from, e.0))?;
-    let owners = x.response.records().cloned().unwrap_or_default();
     let taken: BTreeSet<String> = baseline(ctx, ep)
         .iter()
         .filter_map(|r| ctx.instance_path(inst, r))
         .collect();
-    for owner in &owners {
-        let pairs: Option<Vec<(String, Value)>> = cf
-            .fields
-            .iter()
-            .map(|(mine, theirs)| Some((mine.clone(), get_path(owner, theirs)?.clone())))
-            .collect();
-        let Some(pairs) = pairs else { continue };
-        let Some(path) = ctx.instance_path(inst, &body_of(&pairs)) else {
-            continue;
-        };
-        if !taken.contains(&path) {
-            return Ok((pairs, path));
+    // The owners a page at a time, until one has no record: a large cluster's list of
+    // accounts is never read whole.
+    let mut page = Some(with_query(
+        &cf.from,
+        &[
+            ("fields", &wanted.join(",")),
+            (
+                "max_records",
+                &crate::checks::read::DISCOVERY_PAGE.to_string(),
+            ),
+        ],
+    ));
+    while let Some(next) = page.take() {
+        let x = ctx
+            .client
+            .send(Request::get(next))
+            .await
+            .map_err(|e| format!("could not list the owners at {}: {}", cf.from, e.0))?;
+        for owner in x.response.records().map(Vec::as_slice).unwrap_or(&[]) {
+            let pairs: Option<Vec<(String, Value)>> = cf
+                .fields
+                .iter()
+                .map(|(mine, theirs)| Some((mine.clone(), get_path(owner, theirs)?.clone())))
+                .collect();
+            let Some(pairs) = pairs else { continue };
+            let Some(path) = ctx.instance_path(inst, &body_of(&pairs)) else {
+                continue;
+            };
+            if !taken.contains(&path) {
+                return Ok((pairs, path));
+            }
         }
+        page = x
+            .response
+            .json
+            .as_deref()
+            .and_then(crate::checks::read::next_path);
     }
     Err(format!(
         "every owner listed at {} already has a record; create-delete deletes only records it created",

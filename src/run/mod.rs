@@ -197,9 +197,7 @@ pub async fn discover_version(client: &Client) -> Result<OntapVersion> {
 
 /// Reads every record of each family: GET collection?fields=** (all fields, the costly ones too), following next links, or the one
 /// record of a singleton family. Instance-only families have no list to read.
-/// Records per page of the discovery read: a large cluster's collection comes in pages, so no
-/// answer (and no request's time on the cluster) grows with the cluster.
-pub const DISCOVERY_PAGE: usize = 500;
+pub use crate::checks::read::DISCOVERY_PAGE;
 
 /// The records of each family the per-record checks touch: `--sample` of them, by the seed.
 fn sample_records(ctx: &Ctx) -> BTreeMap<String, Vec<Value>> {
@@ -286,7 +284,14 @@ async fn discover_records(
                         .filter(|_| x.response.is_success())
                         .cloned(),
                 ),
-                _ => records.extend(x.response.records().cloned().unwrap_or_default()),
+                // Kept for the whole run: without their links (no check reads them there).
+                _ => records.extend(x.response.records().into_iter().flatten().map(|r| {
+                    let mut r = r.clone();
+                    if let Some(m) = r.as_object_mut() {
+                        m.remove("_links");
+                    }
+                    r
+                })),
             }
             match x.response.json.as_deref().and_then(checks::read::next_path) {
                 Some(next) => path = next,

@@ -24,18 +24,24 @@ const ATTEMPTS: usize = 3;
 pub fn restore<'a>(ctx: &'a Ctx, family: Option<&'a str>) -> BoxFuture<'a, Vec<RestoreProblem>> {
     Box::pin(async move {
         let mut problems = Vec::new();
-        let saved = ctx.saved(family);
+        let mut saved = ctx.saved(family);
+        // Records journaled in bulk that a read-back already proved, untouched since.
+        saved.retain(|s| !ctx.is_clean(&s.path));
         let settled = settled_by_collection(ctx, &saved).await;
-        if !settled.is_empty() {
-            let paths: Vec<String> = settled.iter().cloned().collect();
-            ctx.verified_many(&paths);
+        let mut clean: Vec<String> = settled.iter().cloned().collect();
+        if !clean.is_empty() {
+            ctx.verified_many(&clean);
         }
         for s in saved.iter().filter(|s| !settled.contains(&s.path)) {
             match restore_one(ctx.spec, &ctx.client, s).await {
-                Ok(()) => ctx.verified(&s.path),
+                Ok(()) => {
+                    ctx.verified(&s.path);
+                    clean.push(s.path.clone());
+                }
                 Err(p) => problems.push(p),
             }
         }
+        ctx.mark_clean(&clean);
         problems
     })
 }

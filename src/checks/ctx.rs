@@ -444,7 +444,20 @@ impl Ctx {
             .iter()
             .filter(|(p, _)| !known.contains(p.as_str()))
             .map(|(p, r)| {
-                let mut original = (*r).clone();
+                // What a restore compares and writes back: the keys and the patchable fields
+                // (a whole family is journaled, so nothing else is kept).
+                let res = self.spec.resource_of(inst);
+                let mut kept = serde_json::Map::new();
+                for f in res
+                    .keys
+                    .iter()
+                    .chain(res.patchable().filter(|f| f.gettable()).map(|f| &f.path))
+                {
+                    if let Some(v) = get_path(r, f) {
+                        crate::spec::resource::set_path(&mut kept, f, v.clone());
+                    }
+                }
+                let mut original = Value::Object(kept);
                 crate::redact::redact_secrets(self.spec, &mut original);
                 Saved {
                     family: inst.family.clone(),

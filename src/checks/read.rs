@@ -563,7 +563,8 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
 /// Scalar gettable fields and the values the target returned for them.
 fn observed(ctx: &Ctx, ep: &Endpoint) -> Vec<(Field, Vec<Value>)> {
     let res = ctx.spec.resource_of(ep);
-    let base = baseline(ctx, ep);
+    // The sampled records' values: on a large family the filters are restricted to them.
+    let base = sampled(ctx, ep);
     res.gettable()
         .filter(|f| !matches!(f.ty, FieldType::Array | FieldType::Object))
         .map(|f| {

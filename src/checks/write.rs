@@ -579,11 +579,18 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                 .record();
             continue;
         }
+        // The keys and the changed field only: a large family is read back in small records.
+        let fields: Vec<&str> = res
+            .keys
+            .iter()
+            .map(String::as_str)
+            .chain([field.path.as_str()])
+            .collect();
         let Some(after) = ctx
             .send(
                 C,
                 ep,
-                Request::get(with_query(ep.path(), &[("fields", "**")])),
+                Request::get(with_query(ep.path(), &[("fields", &fields.join(","))])),
             )
             .await
         else {

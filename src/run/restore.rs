@@ -71,7 +71,9 @@ async fn settled_by_collection(ctx: &Ctx, saved: &[Saved]) -> std::collections::
             continue;
         };
         let res = ctx.spec.resource_of(inst);
-        let mut current: HashMap<String, Value> = HashMap::new();
+        let wanted: HashMap<&str, &Saved> = list.iter().map(|s| (s.path.as_str(), *s)).collect();
+        // Compared page by page: the family is never held whole.
+        let mut equal: Vec<String> = Vec::new();
         let mut path = format!(
             "{}?fields=**&max_records={}",
             coll.path(),
@@ -86,8 +88,11 @@ async fn settled_by_collection(ctx: &Ctx, saved: &[Saved]) -> std::collections::
                 break;
             }
             for r in x.response.records().into_iter().flatten() {
-                if let Some(p) = ctx.instance_path(inst, r) {
-                    current.insert(p, r.clone());
+                if let Some(p) = ctx.instance_path(inst, r)
+                    && let Some(s) = wanted.get(p.as_str())
+                    && differences(res, &s.original, r).is_empty()
+                {
+                    equal.push(p);
                 }
             }
             match x
@@ -103,15 +108,8 @@ async fn settled_by_collection(ctx: &Ctx, saved: &[Saved]) -> std::collections::
                 }
             }
         }
-        if !complete {
-            continue;
-        }
-        for s in list {
-            if let Some(now) = current.get(&s.path)
-                && differences(res, &s.original, now).is_empty()
-            {
-                out.insert(s.path.clone());
-            }
+        if complete {
+            out.extend(equal);
         }
     }
     out

@@ -39,6 +39,33 @@ pub struct EndpointRecording {
     pub classes: Vec<Class>,
 }
 
+/// The timings of a recording (`latency.json`), apart from the behaviour files: those are the
+/// same bytes for the same seed, timings never are. Absent from recordings made before.
+pub const LATENCY: &str = "latency.json";
+
+/// `latency.json`: per endpoint, per method, requests and p50 / p95 / max in milliseconds.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LatencyFile {
+    pub format: u32,
+    pub endpoints: BTreeMap<String, Vec<Latency>>,
+}
+
+/// One method's latency on one endpoint, as a recording keeps it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Latency {
+    pub method: String,
+    pub requests: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub max_ms: f64,
+}
+
+/// A p95 must also grow by at least this much (milliseconds) to be latency drift: on a fast
+/// target a fraction of a millisecond is noise, whatever the factor.
+pub const LATENCY_FLOOR_MS: f64 = 1.0;
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
@@ -55,6 +82,8 @@ pub struct Manifest {
 pub struct Recording {
     pub manifest: Manifest,
     pub endpoints: BTreeMap<String, EndpointRecording>,
+    /// Endpoint to its latency per method (empty for a recording made before they were kept).
+    pub latency: BTreeMap<String, Vec<Latency>>,
 }
 
 fn json_type(v: &Value) -> &'static str {
@@ -157,6 +186,7 @@ impl Recorder {
         seed: u64,
         cases: u32,
         available: &[&str],
+        latency: &[crate::client::LatencyRow],
     ) -> Recording {
         let all = self.classes.lock().unwrap();
         let mut endpoints: BTreeMap<String, EndpointRecording> = BTreeMap::new();
@@ -185,6 +215,19 @@ impl Recorder {
             .keys()
             .map(|e| (e.clone(), file_name(e)))
             .collect();
+        let mut lat: BTreeMap<String, Vec<Latency>> = BTreeMap::new();
+        for l in latency
+            .iter()
+            .filter(|l| endpoints.contains_key(&l.endpoint))
+        {
+            lat.entry(l.endpoint.clone()).or_default().push(Latency {
+                method: l.method.clone(),
+                requests: l.requests,
+                p50_ms: l.p50_ms,
+                p95_ms: l.p95_ms,
+                max_ms: l.max_ms,
+            });
+        }
         Recording {
             manifest: Manifest {
                 format: FORMAT,
@@ -195,6 +238,7 @@ impl Recorder {
                 endpoints: files,
             },
             endpoints,
+            latency: lat,
         }
     }
 }
@@ -243,6 +287,14 @@ pub fn write(dir: &Path, rec: &Recording) -> Result<()> {
     for (ep, file) in &rec.manifest.endpoints {
         let path = tmp.path().join(file);
         std::fs::write(&path, pretty(&rec.endpoints[ep])).map_err(|e| Error::io(&path, e))?;
+    }
+    if !rec.latency.is_empty() {
+        let path = tmp.path().join(LATENCY);
+        let file = LatencyFile {
+            format: FORMAT,
+            endpoints: rec.latency.clone(),
+        };
+        std::fs::write(&path, pretty(&file)).map_err(|e| Error::io(&path, e))?;
     }
     let path = tmp.path().join(MANIFEST);
     std::fs::write(&path, pretty(&rec.manifest)).map_err(|e| Error::io(&path, e))?;
@@ -329,9 +381,17 @@ pub fn read(dir: &Path) -> Result<Recording> {
         }
         endpoints.insert(ep.clone(), rec);
     }
+    let lpath = dir.join(LATENCY);
+    let latency = if lpath.is_file() {
+        let f: LatencyFile = read_json(&lpath)?;
+        f.endpoints
+    } else {
+        BTreeMap::new()
+    };
     Ok(Recording {
         manifest,
         endpoints,
+        latency,
     })
 }
 
@@ -339,7 +399,8 @@ pub fn read(dir: &Path) -> Result<Recording> {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Drift {
     /// `endpoint-appeared`, `endpoint-vanished`, `class-appeared`, `class-vanished`,
-    /// `status-changed`, `error-code-changed`, `field-added`, `field-removed`, `type-changed`.
+    /// `status-changed`, `error-code-changed`, `field-added`, `field-removed`, `type-changed`,
+    /// `latency` (with `--latency-drift`).
     pub kind: String,
     pub endpoint: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -359,6 +420,43 @@ fn set_text<T: ToString>(s: &BTreeSet<T>) -> String {
 
 /// What changed from `a` (the baseline) to `b`.
 pub fn diff(a: &Recording, b: &Recording) -> Vec<Drift> {
+    diff_with(a, b, None)
+}
+
+/// What changed from `a` to `b`, and with `latency_drift` F, every endpoint and method whose p95
+/// grew more than F times (and by at least [`LATENCY_FLOOR_MS`]): drift of kind `latency`.
+pub fn diff_with(a: &Recording, b: &Recording, latency_drift: Option<f64>) -> Vec<Drift> {
+    let mut out = diff_shapes(a, b);
+    if let Some(f) = latency_drift {
+        for (ep, lbs) in &b.latency {
+            let Some(las) = a.latency.get(ep) else {
+                continue;
+            };
+            for lb in lbs {
+                let Some(la) = las.iter().find(|l| l.method == lb.method) else {
+                    continue;
+                };
+                if lb.p95_ms > la.p95_ms * f && lb.p95_ms - la.p95_ms >= LATENCY_FLOOR_MS {
+                    out.push(Drift {
+                        kind: "latency".into(),
+                        endpoint: ep.clone(),
+                        request: Some(lb.method.clone()),
+                        field: None,
+                        before: format!("p95 {} ms", la.p95_ms),
+                        after: format!(
+                            "p95 {} ms ({:.1}x, more than {f}x)",
+                            lb.p95_ms,
+                            lb.p95_ms / la.p95_ms.max(0.001)
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn diff_shapes(a: &Recording, b: &Recording) -> Vec<Drift> {
     let mut out = Vec::new();
     let d = |kind: &str,
              ep: &str,

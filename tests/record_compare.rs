@@ -36,10 +36,12 @@ fn record(dir: &Path, name: &str, extra: &[&str]) {
     assert_eq!(code, 0, "{out}\n{err}");
 }
 
+/// The behaviour files of a recording (latency.json holds timings, which no two runs share).
 fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().is_some_and(|n| n != "latency.json"))
         .map(|p| {
             (
                 p.file_name().unwrap().to_string_lossy().to_string(),
@@ -301,4 +303,129 @@ fn junit_has_the_structure_ci_reporters_read() {
         "{failure_text}"
     );
     assert!(!xml.contains("netapp1!"), "no password in the report");
+}
+
+/// Recordings keep each endpoint's latency (latency.json); with --latency-drift F an endpoint
+/// whose p95 grew more than F times is drift of kind latency, exit 4, and without it timings
+/// are not compared.
+#[test]
+fn latency_is_recorded_and_its_growth_is_drift() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    record(d, "a", &[]);
+    let lat: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("a/latency.json")).unwrap()).unwrap();
+    let eps = lat["endpoints"].as_object().unwrap();
+    let coll = &eps["/api/security/login/messages"];
+    let get = coll
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["method"] == "GET")
+        .expect("GET on the collection has latency figures");
+    assert!(get["requests"].as_u64().unwrap() > 10, "{get}");
+    let (p50, p95, max) = (
+        get["p50_ms"].as_f64().unwrap(),
+        get["p95_ms"].as_f64().unwrap(),
+        get["max_ms"].as_f64().unwrap(),
+    );
+    assert!(p50 <= p95 && p95 <= max && max > 0.0, "{get}");
+
+    // A copy whose PATCH p95 on one endpoint is made-up: 5 ms before, 60 ms after.
+    let copy = |name: &str, p95: f64| {
+        let to = d.join(name);
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(d.join("a")).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+        }
+        let mut l = lat.clone();
+        for x in l["endpoints"]["/api/security/login/messages/{uuid}"]
+            .as_array_mut()
+            .unwrap()
+        {
+            x["p95_ms"] = p95.into();
+            x["max_ms"] = p95.into();
+        }
+        std::fs::write(to.join("latency.json"), l.to_string()).unwrap();
+    };
+    copy("before", 5.0);
+    copy("after", 60.0);
+    let (code, out, _) = oc(&["diff", "before", "after"], d);
+    assert_eq!(
+        code, 0,
+        "without --latency-drift timings are not compared: {out}"
+    );
+    let (code, out, err) = oc(
+        &[
+            "diff",
+            "before",
+            "after",
+            "--latency-drift",
+            "3",
+            "--json",
+            "lat.json",
+        ],
+        d,
+    );
+    assert_eq!(code, 4, "{out}\n{err}");
+    assert!(out.contains("latency"), "{out}");
+    let drift: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("lat.json")).unwrap()).unwrap();
+    let drift = drift.as_array().unwrap();
+    assert!(!drift.is_empty());
+    for x in drift {
+        assert_eq!(x["kind"], "latency", "{x}");
+        assert_eq!(x["endpoint"], "/api/security/login/messages/{uuid}", "{x}");
+    }
+    // 12 times is not more than 20 times.
+    let (code, out, _) = oc(&["diff", "before", "after", "--latency-drift", "20"], d);
+    assert_eq!(code, 0, "{out}");
+    // The other way round nothing grew.
+    let (code, out, _) = oc(&["diff", "after", "before", "--latency-drift", "3"], d);
+    assert_eq!(code, 0, "{out}");
+    // A factor of 1 or less is refused.
+    let (code, _, err) = oc(&["diff", "before", "after", "--latency-drift", "1"], d);
+    assert_eq!(code, 2, "{err}");
+
+    // --compare takes the flag too; a baseline whose p95s were tiny shows the run's as drift.
+    let mut tiny = lat.clone();
+    for (_, v) in tiny["endpoints"].as_object_mut().unwrap() {
+        for x in v.as_array_mut().unwrap() {
+            x["p95_ms"] = 0.000_001.into();
+        }
+    }
+    let to = d.join("tiny");
+    std::fs::create_dir_all(&to).unwrap();
+    for e in std::fs::read_dir(d.join("a")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(to.join("latency.json"), tiny.to_string()).unwrap();
+    let (code, out, err) = oc(
+        &[
+            "run",
+            "--no-progress",
+            "--compare",
+            "tiny",
+            "--latency-drift",
+            "2",
+            "--report",
+            "json=c.json",
+        ],
+        d,
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("c.json")).unwrap()).unwrap();
+    let kinds: Vec<&str> = report["drift"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["kind"].as_str().unwrap())
+        .collect();
+    // Only p95s at least a millisecond above the baseline count (a fast mock's may all be
+    // below it); whatever drift there is, is latency drift and exits 4.
+    assert!(kinds.iter().all(|k| *k == "latency"), "{kinds:?}");
+    assert_eq!(code, if kinds.is_empty() { 0 } else { 4 }, "{out}\n{err}");
+    assert!(!report["latency"].as_array().unwrap().is_empty());
 }

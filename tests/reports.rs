@@ -344,6 +344,9 @@ fn a_target_cannot_inject_markup_into_the_html_report() {
             cases: 1,
             wall_seconds: 0.1,
             requests_per_second: 10.0,
+            peak_rate: 1,
+            rate_limit: None,
+            retries: 0,
         },
         vec![RestoreProblem {
             record: evil.into(),

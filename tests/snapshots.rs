@@ -31,6 +31,11 @@ fn seeded_report(faults: &[&str]) -> String {
         .report;
     r.figures.wall_seconds = 0.0;
     r.figures.requests_per_second = 0.0;
+    r.figures.peak_rate = 0;
+    // The latency rows stay (endpoints, methods, request counts); their timings vary.
+    for l in &mut r.latency {
+        (l.p50_ms, l.p95_ms, l.max_ms) = (0.0, 0.0, 0.0);
+    }
     let port_base = r.target.trim_start_matches("built-in mock ").to_string();
     without_fingerprints(&r.to_json().replace(&port_base, "https://127.0.0.1:PORT"))
 }

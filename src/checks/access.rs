@@ -34,7 +34,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
             }
             ctx.ran(C, ep);
             ctx.count_cases(1);
-            let admin: Vec<String> = baseline(ctx, ep)
+            let admin: std::collections::HashSet<String> = baseline(ctx, ep)
                 .iter()
                 .map(|r| identity(ep, ctx, r))
                 .collect();
@@ -59,7 +59,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                 .iter()
                 .map(|r| identity(ep, ctx, r))
                 .collect();
-            if let Some(extra) = seen.iter().find(|s| !admin.contains(s)) {
+            if let Some(extra) = seen.iter().find(|s| !admin.contains(*s)) {
                 ctx.finding(C, ep, "GET", "role-visibility")
                     .message(format!(
                         "{who} sees record {extra}, which the cluster administrator does not"

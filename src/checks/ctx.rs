@@ -29,6 +29,8 @@ pub struct Settings {
     pub builtin: bool,
     pub cases: u32,
     pub seed: u64,
+    /// Records per family the per-record checks touch (`--sample`).
+    pub sample: usize,
     /// Checks selected with --check (empty: all).
     pub selected: Vec<String>,
 }
@@ -58,6 +60,14 @@ pub struct Saved {
 pub trait Journaling: Send + Sync {
     fn keep(&self, s: &Saved) -> Result<(), String>;
     fn restored(&self, path: &str) -> Result<(), String>;
+    /// Many entries at once (one write to disk where the journal can).
+    fn keep_many(&self, list: &[Saved]) -> Result<(), String> {
+        list.iter().try_for_each(|s| self.keep(s))
+    }
+    /// Many entries restored at once.
+    fn restored_many(&self, paths: &[String]) -> Result<(), String> {
+        paths.iter().try_for_each(|p| self.restored(p))
+    }
 }
 
 pub struct Ctx {
@@ -69,8 +79,14 @@ pub struct Ctx {
     pub builtin: bool,
     pub cases: u32,
     pub seed: u64,
-    /// Records of each family as `GET collection?fields=**` returned them at discovery.
+    /// Records of each family as `GET collection?fields=**` returned them at discovery (read
+    /// once, in pages, and shared by every check that must see a whole collection).
     pub records: BTreeMap<String, Vec<Value>>,
+    /// Records per family the per-record checks touch (`--sample`).
+    pub sample: usize,
+    /// The records of each family the per-record checks touch: at most `sample`, chosen by the
+    /// seed (see [`crate::checks::read::choose_sample`]), in discovery order.
+    pub sampled: BTreeMap<String, Vec<Value>>,
     /// Checks selected with --check (empty: all).
     pub selected: Vec<String>,
     findings: Mutex<Vec<Finding>>,
@@ -81,6 +97,10 @@ pub struct Ctx {
     /// (endpoint, method, status, body id) of answers the passive checks found nothing in.
     pub(super) judged_clean: Mutex<HashSet<(usize, Method, u16, u64)>>,
     saved: Mutex<Vec<Saved>>,
+    /// Saved records journaled in bulk from the discovery read (a collection PATCH's family)...
+    bulk: Mutex<HashSet<String>>,
+    /// ...and those of them a read-back proved as saved, untouched since: a restore skips them.
+    clean: Mutex<HashSet<String>>,
     restore_problems: Mutex<Vec<crate::verdict::RestoreProblem>>,
     restorer: RestoreFn,
     /// Set with --record / --compare: every exchange is kept as a request class.
@@ -159,6 +179,8 @@ impl Ctx {
             cases: settings.cases,
             seed: settings.seed,
             records: BTreeMap::new(),
+            sample: settings.sample,
+            sampled: BTreeMap::new(),
             selected: settings.selected,
             findings: Mutex::new(Vec::new()),
             passive: Mutex::new(BTreeMap::new()),
@@ -166,6 +188,8 @@ impl Ctx {
             cases_run: AtomicU64::new(0),
             judged_clean: Mutex::new(Default::default()),
             saved: Mutex::new(Vec::new()),
+            bulk: Mutex::default(),
+            clean: Mutex::default(),
             restore_problems: Mutex::new(Vec::new()),
             restorer,
             recorder: None,
@@ -412,6 +436,8 @@ impl Ctx {
     /// Saves a record's state before the first change, so that it can be put back.
     pub async fn protect(&self, check: &str, inst: &Endpoint, path: &str) -> Option<Value> {
         if let Some(s) = self.saved.lock().unwrap().iter().find(|s| s.path == path) {
+            // About to change again: the next restore reads it back.
+            self.clean.lock().unwrap().remove(path);
             return Some(s.original.clone());
         }
         let x = self
@@ -432,6 +458,92 @@ impl Ctx {
             original: original.clone(),
         })
         .then_some(original)
+    }
+
+    /// Writes down records as the shared discovery read returned them (before the run changed
+    /// anything), in one journal write, without reading each again: what a collection PATCH
+    /// does for the whole family. `records` are (instance path, record); false: not all could
+    /// be written down (then the change must not be sent).
+    pub fn protect_known(&self, inst: &Endpoint, records: &[(String, &Value)]) -> bool {
+        if self.stopping() {
+            return false;
+        }
+        let mut saved = self.saved.lock().unwrap();
+        let known: HashSet<&str> = saved.iter().map(|s| s.path.as_str()).collect();
+        let fresh: Vec<Saved> = records
+            .iter()
+            .filter(|(p, _)| !known.contains(p.as_str()))
+            .map(|(p, r)| {
+                // What a restore compares and writes back: the keys and the patchable fields
+                // (a whole family is journaled, so nothing else is kept).
+                let res = self.spec.resource_of(inst);
+                let mut kept = serde_json::Map::new();
+                for f in res
+                    .keys
+                    .iter()
+                    .chain(res.patchable().filter(|f| f.gettable()).map(|f| &f.path))
+                {
+                    if let Some(v) = get_path(r, f) {
+                        crate::spec::resource::set_path(&mut kept, f, v.clone());
+                    }
+                }
+                let mut original = Value::Object(kept);
+                crate::redact::redact_secrets(self.spec, &mut original);
+                Saved {
+                    family: inst.family.clone(),
+                    path: p.clone(),
+                    change: Change::Changed,
+                    original,
+                }
+            })
+            .collect();
+        if let Some(j) = &self.journal
+            && let Err(e) = j.keep_many(&fresh)
+        {
+            drop(saved);
+            self.stop(format!("the restore journal could not be written: {e}"));
+            return false;
+        }
+        {
+            let mut bulk = self.bulk.lock().unwrap();
+            let mut clean = self.clean.lock().unwrap();
+            for (p, _) in records {
+                // A collection PATCH is about to be sent: every record may change.
+                clean.remove(p);
+                bulk.insert(p.clone());
+            }
+        }
+        saved.extend(fresh);
+        true
+    }
+
+    /// Whether a restore may skip a record: journaled in bulk, proved back, untouched since.
+    pub fn is_clean(&self, path: &str) -> bool {
+        self.clean.lock().unwrap().contains(path)
+    }
+
+    /// Records a read-back proved as saved; those journaled in bulk are skipped by later
+    /// restores until a change is announced for them again (records saved one by one are
+    /// always read back).
+    pub fn mark_clean(&self, paths: &[String]) {
+        let bulk = self.bulk.lock().unwrap();
+        let mut clean = self.clean.lock().unwrap();
+        clean.extend(paths.iter().filter(|p| bulk.contains(*p)).cloned());
+    }
+
+    /// Marks many records restored (a read-back proved each), in one journal write.
+    pub fn verified_many(&self, paths: &[String]) {
+        if let Some(j) = &self.journal
+            && let Err(e) = j.restored_many(paths)
+        {
+            self.restore_problem(crate::verdict::RestoreProblem {
+                record: format!("{} records", paths.len()),
+                field: None,
+                original: None,
+                reason: format!("restored, but the journal could not say so: {e}"),
+                curl: None,
+            });
+        }
     }
 
     /// Writes down a record the run is about to create (so that an interrupted run deletes it);

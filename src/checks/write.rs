@@ -62,7 +62,7 @@ fn target_record<'a>(
     if !ep.has(Method::PATCH) || !ep.has(Method::GET) {
         return Err("no PATCH and GET on this path".into());
     }
-    let base = baseline(ctx, ep);
+    let base = crate::checks::read::sampled(ctx, ep);
     let rec = base
         .iter()
         .max_by_key(|r| changeable(ctx, ep, r).len())
@@ -550,8 +550,16 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
             }
         }
     }
-    // A value shared by several records, but not all of them.
+    // A value shared by several records, but not all of them, and by no more than the sample:
+    // on a large cluster a collection PATCH changes (and the run puts back) a bounded number.
+    let most = ctx.sample.max(2);
     'outer: for f in res.gettable().filter(|f| !f.flags.key) {
+        let mut counts: std::collections::HashMap<String, usize> = Default::default();
+        for r in base {
+            if let Some(v) = get_path(r, &f.path) {
+                *counts.entry(v.to_string()).or_default() += 1;
+            }
+        }
         for r in base {
             if let Some(v) = get_path(r, &f.path) {
                 let text = match v {
@@ -559,11 +567,8 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                     Value::Bool(b) => b.to_string(),
                     _ => continue,
                 };
-                let n = base
-                    .iter()
-                    .filter(|o| get_path(o, &f.path) == Some(v))
-                    .count();
-                if n >= 2 && n < base.len() {
+                let n = counts.get(&v.to_string()).copied().unwrap_or(0);
+                if n >= 2 && n < base.len() && n <= most {
                     filters.push((f.path.clone(), text));
                     break 'outer;
                 }
@@ -589,13 +594,12 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         }
         // Every record of the family is written down first: a target that ignores the filter
         // changes records beyond the match, and those must come back too.
-        let mut all_saved = true;
-        for r in base {
-            if let Some(p) = ctx.instance_path(inst, r) {
-                all_saved &= ctx.protect(C, inst, &p).await.is_some();
-            }
-        }
-        if !all_saved {
+        // They are taken from the shared discovery read (one journal write, no read each).
+        let known: Vec<(String, &Value)> = base
+            .iter()
+            .filter_map(|r| Some((ctx.instance_path(inst, r)?, r)))
+            .collect();
+        if !ctx.protect_known(inst, &known) {
             continue;
         }
         let Some(value) = different_value(ctx, field, None, &format!("{C} {fname}")) else {
@@ -632,11 +636,18 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                 .record();
             continue;
         }
+        // The keys and the changed field only: a large family is read back in small records.
+        let fields: Vec<&str> = res
+            .keys
+            .iter()
+            .map(String::as_str)
+            .chain([field.path.as_str()])
+            .collect();
         let Some(after) = ctx
             .send(
                 C,
                 ep,
-                Request::get(with_query(ep.path(), &[("fields", "**")])),
+                Request::get(with_query(ep.path(), &[("fields", &fields.join(","))])),
             )
             .await
         else {
@@ -646,10 +657,15 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         let Some(after_all) = crate::checks::read::all_pages(ctx, C, ep, &after).await else {
             continue;
         };
+        // By identity, in one pass each: a large family is not compared record by record.
+        let base_by_id: std::collections::HashMap<String, &Value> =
+            base.iter().map(|b| (identity(ep, ctx, b), b)).collect();
+        let matching_ids: std::collections::HashSet<String> =
+            matching.iter().map(|m| identity(ep, ctx, m)).collect();
         for r in after_all {
             let id = identity(ep, ctx, &r);
-            let was = base.iter().find(|b| identity(ep, ctx, b) == id);
-            let matched = matching.iter().any(|m| identity(ep, ctx, m) == id);
+            let was = base_by_id.get(&id).copied();
+            let matched = matching_ids.contains(&id);
             let now = get_path(&r, &field.path);
             let ok = if matched {
                 meets(&want, now)
@@ -691,32 +707,47 @@ async fn vacant_owner(
         return Err("the catalog names no owners to create a record for (create_for)".into());
     };
     let wanted: Vec<&str> = cf.fields.values().map(String::as_str).collect();
-    let x = ctx
-        .client
-        .send(Request::get(with_query(
-            &cf.from,
-            &[("fields", &wanted.join(","))],
-        )))
-        .await
-        .map_err(|e| format!("could not list the owners at {}: {}", cf.from, e.0))?;
-    let owners = x.response.records().cloned().unwrap_or_default();
     let taken: BTreeSet<String> = baseline(ctx, ep)
         .iter()
         .filter_map(|r| ctx.instance_path(inst, r))
         .collect();
-    for owner in &owners {
-        let pairs: Option<Vec<(String, Value)>> = cf
-            .fields
-            .iter()
-            .map(|(mine, theirs)| Some((mine.clone(), get_path(owner, theirs)?.clone())))
-            .collect();
-        let Some(pairs) = pairs else { continue };
-        let Some(path) = ctx.instance_path(inst, &body_of(&pairs)) else {
-            continue;
-        };
-        if !taken.contains(&path) {
-            return Ok((pairs, path));
+    // The owners a page at a time, until one has no record: a large cluster's list of
+    // accounts is never read whole.
+    let mut page = Some(with_query(
+        &cf.from,
+        &[
+            ("fields", &wanted.join(",")),
+            (
+                "max_records",
+                &crate::checks::read::DISCOVERY_PAGE.to_string(),
+            ),
+        ],
+    ));
+    while let Some(next) = page.take() {
+        let x = ctx
+            .client
+            .send(Request::get(next))
+            .await
+            .map_err(|e| format!("could not list the owners at {}: {}", cf.from, e.0))?;
+        for owner in x.response.records().map(Vec::as_slice).unwrap_or(&[]) {
+            let pairs: Option<Vec<(String, Value)>> = cf
+                .fields
+                .iter()
+                .map(|(mine, theirs)| Some((mine.clone(), get_path(owner, theirs)?.clone())))
+                .collect();
+            let Some(pairs) = pairs else { continue };
+            let Some(path) = ctx.instance_path(inst, &body_of(&pairs)) else {
+                continue;
+            };
+            if !taken.contains(&path) {
+                return Ok((pairs, path));
+            }
         }
+        page = x
+            .response
+            .json
+            .as_deref()
+            .and_then(crate::checks::read::next_path);
     }
     Err(format!(
         "every owner listed at {} already has a record; create-delete deletes only records it created",
@@ -984,7 +1015,7 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                     let recs = if svm {
                         visible_to_svm(ctx, ep).await
                     } else {
-                        baseline(ctx, ep).to_vec()
+                        crate::checks::read::sampled(ctx, ep).to_vec()
                     };
                     let Some(rec) = recs
                         .into_iter()
@@ -1026,7 +1057,7 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                         );
                         continue;
                     }
-                    let Some(rec) = baseline(ctx, ep).first().cloned() else {
+                    let Some(rec) = crate::checks::read::sampled(ctx, ep).first().cloned() else {
                         continue;
                     };
                     let res = ctx.spec.resource_of(ep);

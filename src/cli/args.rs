@@ -169,6 +169,9 @@ pub struct DiffArgs {
     /// Also write the drift as JSON to FILE
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// An endpoint whose p95 latency grew more than F times is drift (kind latency)
+    #[arg(long, value_name = "F")]
+    pub latency_drift: Option<f64>,
 }
 
 /// Flags of `ontap-conform mock`.
@@ -229,6 +232,10 @@ pub struct MockArgs {
     /// Load this data set (JSON) instead of the built-in fixtures
     #[arg(long, value_name = "FILE")]
     pub fixtures: Option<PathBuf>,
+    /// Add N generated SVMs to the data set, each with a login message, five accounts, TOTP for
+    /// two of them and (about half) a Duo profile; deterministic (for measuring at scale)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub svms: usize,
     /// Keep state in FILE across restarts (written atomically after every change)
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
@@ -380,6 +387,18 @@ pub struct RunArgs {
     /// Bound the whole run: after SECS no new change is sent, the run restores and exits 3
     #[arg(long, value_name = "SECS")]
     pub deadline: Option<u64>,
+    /// Records per family the per-record checks touch, chosen by the seed (checks that must see
+    /// a whole collection read it once, in pages) [default: 16]
+    #[arg(long, value_name = "N")]
+    pub sample: Option<usize>,
+    /// At most R requests per second; answers 429 and 503 are retried after their Retry-After
+    /// either way [default: no cap]
+    #[arg(long, value_name = "R")]
+    pub rate: Option<f64>,
+    /// With --compare: an endpoint whose p95 latency grew more than F times is drift (kind
+    /// latency, exit 4)
+    #[arg(long, value_name = "F", requires = "compare")]
+    pub latency_drift: Option<f64>,
     /// Read the contract from this directory instead of the built-in copy of specs/
     #[arg(long, value_name = "DIR")]
     pub specs: Option<PathBuf>,

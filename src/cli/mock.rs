@@ -64,7 +64,7 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
             args.admin_user
         )));
     }
-    let fixtures = match &args.fixtures {
+    let mut fixtures = match &args.fixtures {
         None => None,
         Some(p) => Some(crate::mock::load_data_set(
             spec,
@@ -72,6 +72,17 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
             &read_text("--fixtures", p)?,
         )?),
     };
+    if args.svms > 0 {
+        let mut base = match fixtures.take() {
+            Some(v) => v,
+            None => serde_json::from_str(crate::mock::store::BUILTIN_FIXTURES)
+                .map_err(|e| Error::Usage(format!("the built-in data set: {e}")))?,
+        };
+        crate::mock::scale::add_svms(&mut base, args.svms);
+        crate::mock::store::Store::from_value(spec, &base)
+            .map_err(|e| Error::Usage(format!("--svms {}: {e}", args.svms)))?;
+        fixtures = Some(base);
+    }
     let tls = if args.plain_http {
         Tls::Plain
     } else {

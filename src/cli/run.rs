@@ -42,6 +42,9 @@ pub struct ConfigFile {
     pub deadline: Option<u64>,
     /// The SVM the role checks tunnel into, for every target of the file (a target's own wins).
     pub tunnel_svm: Option<String>,
+    pub sample: Option<usize>,
+    pub rate: Option<f64>,
+    pub latency_drift: Option<f64>,
     #[serde(default)]
     pub targets: Vec<TargetEntry>,
 }
@@ -581,6 +584,15 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
     if let Some(name) = tunnel_svm {
         b = b.tunnel_svm(name);
     }
+    if let Some(n) = a.sample.or(file.sample) {
+        b = b.sample(n);
+    }
+    if let Some(r) = a.rate.or(file.rate) {
+        b = b.rate(r);
+    }
+    if let Some(f) = a.latency_drift.or(file.latency_drift) {
+        b = b.latency_drift(f);
+    }
     if let Some(dir) = a.compare {
         if a.seed.is_some() || file.seed.is_some() || file.cases.is_some() {
             return Err(Error::Usage(
@@ -760,7 +772,14 @@ fn write_reports(cfg: &RunConfig, report: &Report) -> Result<()> {
 pub fn diff(args: DiffArgs) -> Result<()> {
     let a = record::read(&args.a)?;
     let b = record::read(&args.b)?;
-    let d = record::diff(&a, &b);
+    if let Some(f) = args.latency_drift
+        && !(f.is_finite() && f > 1.0)
+    {
+        return Err(Error::Usage(format!(
+            "--latency-drift {f}: expected a factor above 1 (2: the p95 more than doubled)"
+        )));
+    }
+    let d = record::diff_with(&a, &b, args.latency_drift);
     let name = |dir: &Path, r: &Recording| {
         format!("{} (ONTAP {})", dir.display(), r.manifest.ontap_version)
     };

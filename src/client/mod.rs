@@ -3,8 +3,10 @@
 //! concurrency, turning each request into an [`Exchange`]; and any request rendered as a curl
 //! command with every secret redacted.
 
+pub mod pace;
 mod proxy;
 
+pub use pace::LatencyRow;
 pub use proxy::{Proxies, ProxyUrl, no_proxy_matches};
 
 use serde::Serialize;
@@ -442,6 +444,13 @@ pub struct ClientConfig {
     pub proxy: Proxies,
     /// Log in with a client certificate too.
     pub identity: Option<ClientIdentity>,
+    /// Requests per second at most (`--rate`); None: no cap.
+    pub rate: Option<f64>,
+    /// Answers 429 and 503 are retried after their `Retry-After` (or a backoff), this many
+    /// times at most.
+    pub max_retries: u32,
+    /// The catalog's paths: the latency figures are kept by these (see [`pace::Latencies`]).
+    pub endpoints: Vec<String>,
 }
 
 impl ClientConfig {
@@ -458,6 +467,9 @@ impl ClientConfig {
             max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
             proxy: Proxies::default(),
             identity: None,
+            rate: None,
+            max_retries: pace::MAX_RETRIES,
+            endpoints: Vec::new(),
         }
     }
 }
@@ -478,6 +490,11 @@ pub struct Client {
     sent: Arc<AtomicU64>,
     permits: Arc<Semaphore>,
     bodies: Arc<BodyCache>,
+    limiter: Option<Arc<pace::RateLimiter>>,
+    /// Answers 429/503 retried.
+    retried: Arc<AtomicU64>,
+    meter: Arc<pace::RateMeter>,
+    latencies: Arc<pace::Latencies>,
 }
 
 /// Installs the one crypto provider of the process (ring) for rustls, which reqwest uses too.
@@ -558,6 +575,8 @@ impl Client {
         let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
         Ok(Client {
             http,
+            limiter: cfg.rate.map(|r| Arc::new(pace::RateLimiter::new(r))),
+            latencies: Arc::new(pace::Latencies::new(cfg.endpoints.iter().cloned())),
             cfg: Arc::new(cfg),
             auth,
             tunnel,
@@ -565,6 +584,8 @@ impl Client {
             sent: Arc::new(AtomicU64::new(0)),
             permits,
             bodies: Arc::new(BodyCache::new()),
+            retried: Arc::new(AtomicU64::new(0)),
+            meter: Arc::new(pace::RateMeter::default()),
         })
     }
 
@@ -604,7 +625,22 @@ impl Client {
         self.sent.load(Ordering::Relaxed)
     }
 
-    /// Sends one request (waiting for a concurrency slot) and returns the exchange.
+    /// Answers 429 or 503 that were sent again.
+    pub fn retries(&self) -> u64 {
+        self.retried.load(Ordering::Relaxed)
+    }
+    /// The most requests sent within one second.
+    pub fn peak_rate(&self) -> u32 {
+        self.meter.peak()
+    }
+    /// The latency figures so far, by endpoint and method.
+    pub fn latency(&self) -> Vec<LatencyRow> {
+        self.latencies.rows()
+    }
+
+    /// Sends one request (waiting for a concurrency slot, and for its slot of `--rate`) and
+    /// returns the exchange. An answer 429 or 503 is sent again after its `Retry-After` (or a
+    /// backoff), a bounded number of times; the last answer is returned.
     pub async fn send(&self, req: Request) -> Result<Exchange, TransportError> {
         self.send_unless(req, &std::sync::atomic::AtomicBool::new(false))
             .await
@@ -623,13 +659,29 @@ impl Client {
             .acquire()
             .await
             .map_err(|_| Some(TransportError("client closed".into())))?;
-        if stop.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(None);
+        let mut attempt = 0;
+        loop {
+            if let Some(l) = &self.limiter {
+                l.wait().await;
+            }
+            // Dropped before it was sent: the run is stopping.
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(None);
+            }
+            let (x, retry_after) = self.send_once(&req).await.map_err(Some)?;
+            if matches!(x.response.status, 429 | 503) && attempt < self.cfg.max_retries {
+                tokio::time::sleep(pace::retry_wait(retry_after.as_deref(), attempt)).await;
+                attempt += 1;
+                self.retried.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            return Ok(x);
         }
-        self.send_now(req).await.map_err(Some)
     }
 
-    async fn send_now(&self, req: Request) -> Result<Exchange, TransportError> {
+    /// One exchange, and the answer's `Retry-After`.
+    async fn send_once(&self, req: &Request) -> Result<(Exchange, Option<String>), TransportError> {
+        let req = req.clone();
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| TransportError(format!("bad method {}", req.method)))?;
         let url = format!("{}{}", self.cfg.base_url.trim_end_matches('/'), req.path);
@@ -666,6 +718,7 @@ impl Client {
         }
         let start = Instant::now();
         self.sent.fetch_add(1, Ordering::Relaxed);
+        self.meter.tick();
         let timeout = self.cfg.timeout;
         let exchange = async {
             let mut resp = b
@@ -685,6 +738,7 @@ impl Client {
             };
             let location = header(http::header::LOCATION);
             let content_type = header(http::header::CONTENT_TYPE);
+            let retry_after = header(http::header::RETRY_AFTER);
             // Streamed, so that memory stays bounded whatever the target sends.
             let mut body: Option<bytes::BytesMut> = None;
             let mut first: Option<bytes::Bytes> = None;
@@ -714,27 +768,32 @@ impl Client {
                 (None, Some(f)) => f,
                 (None, None) => bytes::Bytes::new(),
             };
-            Ok((status, location, content_type, bytes))
+            Ok((status, location, content_type, retry_after, bytes))
         };
-        let (status, location, content_type, bytes) =
+        let (status, location, content_type, retry_after, bytes) =
             match tokio::time::timeout(timeout, exchange).await {
                 Ok(Ok(parts)) => parts,
                 Ok(Err(f)) => return Err(self.failure(f)),
                 Err(_) => return Err(self.failure(Failure::Timeout(timeout))),
             };
+        let took = start.elapsed();
+        self.latencies.add(&req.method, &req.path, took);
         let (text, json, body_id) = self.bodies.get(bytes);
-        Ok(Exchange {
-            request: req,
-            response: Response {
-                status,
-                location,
-                content_type,
-                text,
-                json,
-                body_id,
-                millis: start.elapsed().as_millis() as u64,
+        Ok((
+            Exchange {
+                request: req,
+                response: Response {
+                    status,
+                    location,
+                    content_type,
+                    text,
+                    json,
+                    body_id,
+                    millis: took.as_millis() as u64,
+                },
             },
-        })
+            retry_after,
+        ))
     }
 
     /// The one-line error, with the proxy's credentials taken out of it.

@@ -17,6 +17,7 @@ pub mod faults;
 mod handler;
 mod lenient;
 pub mod query;
+pub mod scale;
 mod server;
 pub mod store;
 pub mod variants;

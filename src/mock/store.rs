@@ -7,7 +7,7 @@ use super::query::{Rendered, Table};
 use crate::spec::Spec;
 use crate::spec::resource::{Resource, get_path, leaf_paths, set_path};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
 
 /// The built-in data set: the records of NetApp's doc examples.
@@ -84,6 +84,37 @@ pub struct Store {
     pub post_defaults: Map<String, Value>,
     /// The singleton families: their one record is written back as an object, not an array.
     pub singletons: BTreeSet<String>,
+    /// The index of the records: family to its key values (in the resource's key order) to the
+    /// record's position in `records`, so that an instance GET, PATCH or DELETE looks a record
+    /// up by key instead of scanning the family. Kept by [`Store::push`], [`Store::remove`].
+    index: BTreeMap<String, KeyIndex>,
+    /// SVM uuid to its position in `svms` (who owns a record, without a scan).
+    svm_index: HashMap<String, usize>,
+}
+
+/// One family's key fields and the position of each record by its key values.
+#[derive(Debug, Clone, Default)]
+struct KeyIndex {
+    keys: Vec<String>,
+    at: HashMap<Vec<String>, usize>,
+}
+
+impl KeyIndex {
+    fn key_of(&self, v: &Value) -> Option<Vec<String>> {
+        self.keys
+            .iter()
+            .map(|k| get_path(v, k).and_then(Value::as_str).map(String::from))
+            .collect()
+    }
+
+    fn rebuild(&mut self, recs: &[Rec]) {
+        self.at.clear();
+        for (i, r) in recs.iter().enumerate() {
+            if let Some(k) = self.key_of(r.value()) {
+                self.at.insert(k, i);
+            }
+        }
+    }
 }
 
 const ROOT_KEYS: &[&str] = &[
@@ -376,6 +407,26 @@ impl Store {
             }
         };
 
+        let mut index = BTreeMap::new();
+        for fam in &spec.families {
+            let keys = spec
+                .resource(&fam.resource)
+                .map(|r| r.keys.clone())
+                .unwrap_or_default();
+            let mut ki = KeyIndex {
+                keys,
+                at: HashMap::new(),
+            };
+            if let Some(recs) = records.get(&fam.family) {
+                ki.rebuild(recs);
+            }
+            index.insert(fam.family.clone(), ki);
+        }
+        let svm_index = svms
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((s.get("uuid")?.as_str()?.to_string(), i)))
+            .collect();
         Ok(Store {
             cluster,
             svms,
@@ -388,7 +439,63 @@ impl Store {
                 .filter(|f| spec.singleton_of(&f.family).is_some())
                 .map(|f| f.family.clone())
                 .collect(),
+            index,
+            svm_index,
         })
+    }
+
+    /// The position of the record of `family` whose key fields have these values (given as
+    /// (key field, value) pairs, in any order): a hash lookup, not a scan. None: no such record,
+    /// or the pairs do not name every key field.
+    pub fn position(&self, family: &str, keys: &[(String, String)]) -> Option<usize> {
+        let ki = self.index.get(family)?;
+        let wanted: Option<Vec<String>> = ki
+            .keys
+            .iter()
+            .map(|k| keys.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+            .collect();
+        ki.at.get(&wanted?).copied()
+    }
+
+    /// The position of a record of `family` with the same key values as `rec`.
+    pub fn position_of(&self, family: &str, rec: &Value) -> Option<usize> {
+        let ki = self.index.get(family)?;
+        ki.at.get(&ki.key_of(rec)?).copied()
+    }
+
+    /// Whether the index covers `family` (it has key fields): lookups by key are exact.
+    pub fn indexed(&self, family: &str) -> bool {
+        self.index.get(family).is_some_and(|k| !k.keys.is_empty())
+    }
+
+    /// Adds a record at the end of its family, and to the index.
+    pub fn push(&mut self, family: &str, rec: Rec) {
+        let recs = self.records.entry(family.to_string()).or_default();
+        if let Some(ki) = self.index.get_mut(family)
+            && let Some(k) = ki.key_of(rec.value())
+        {
+            ki.at.insert(k, recs.len());
+        }
+        recs.push(rec);
+    }
+
+    /// Removes the records of `family` at these positions; the records after them move up, so
+    /// the family's index is made again (one pass).
+    pub fn remove(&mut self, family: &str, positions: &[usize]) {
+        let Some(recs) = self.records.get_mut(family) else {
+            return;
+        };
+        let mut sorted = positions.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        for &i in sorted.iter().rev() {
+            if i < recs.len() {
+                recs.remove(i);
+            }
+        }
+        if let Some(ki) = self.index.get_mut(family) {
+            ki.rebuild(recs);
+        }
     }
 
     /// The data set in the fixtures format (what `--state` writes).
@@ -438,16 +545,13 @@ impl Store {
         if uuid == self.cluster_uuid() {
             return Some((Owner::Cluster, self.cluster_name().to_string()));
         }
-        self.svms.iter().find_map(|s| {
-            (s.get("uuid")?.as_str()? == uuid).then(|| {
-                let n = s
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string();
-                (Owner::Svm(n.clone()), n)
-            })
-        })
+        let s = self.svms.get(*self.svm_index.get(uuid)?)?;
+        let n = s
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        Some((Owner::Svm(n.clone()), n))
     }
 
     /// Who a record belongs to: the SVM named by the uuid of one of its objects (`svm.uuid`,
@@ -565,6 +669,55 @@ mod tests {
         // The state format reads back as the same data set.
         let again = Store::from_value(spec, &s.to_value()).unwrap();
         assert_eq!(again.to_value(), s.to_value());
+    }
+
+    #[test]
+    fn records_are_found_by_key_through_an_index() {
+        let spec = Spec::builtin();
+        let v = crate::mock::scale::builtin_with_svms(50);
+        let mut s = Store::from_value(spec, &v).unwrap();
+        let keys = |u: &str| vec![("uuid".to_string(), u.to_string())];
+        // Every record of the family is in the index, at its position.
+        let n = s.records["login_messages"].len();
+        assert_eq!(s.index["login_messages"].at.len(), n);
+        for (i, r) in s.records["login_messages"].iter().enumerate() {
+            let u = r.value()["uuid"].as_str().unwrap();
+            assert_eq!(s.position("login_messages", &keys(u)), Some(i));
+        }
+        // Two key fields, given in either order.
+        let totp = s.records["totp"][7].value().clone();
+        let (ou, an) = (
+            totp["owner"]["uuid"].as_str().unwrap().to_string(),
+            totp["account"]["name"].as_str().unwrap().to_string(),
+        );
+        let pairs = vec![
+            ("account.name".to_string(), an.clone()),
+            ("owner.uuid".to_string(), ou.clone()),
+        ];
+        assert_eq!(s.position("totp", &pairs), Some(7));
+        assert_eq!(s.position("totp", &pairs[..1]), None, "a key field missing");
+        // Removing moves the later records up; the index follows.
+        let third = s.records["login_messages"][3].value()["uuid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let first = s.records["login_messages"][0].value()["uuid"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        s.remove("login_messages", &[0]);
+        assert_eq!(s.position("login_messages", &keys(&first)), None);
+        assert_eq!(s.position("login_messages", &keys(&third)), Some(2));
+        let rec = serde_json::json!({"uuid": first, "scope": "cluster"});
+        s.push("login_messages", Rec::new(rec.clone()));
+        assert_eq!(s.position_of("login_messages", &rec), Some(n - 1));
+        // Owners by uuid, through the SVM index.
+        let last = crate::mock::scale::svm_uuid(49);
+        assert_eq!(
+            s.owner_by_uuid(&last).map(|(_, n)| n),
+            Some(crate::mock::scale::svm_name(49))
+        );
+        assert_eq!(s.svm_index.len(), s.svms.len());
     }
 
     #[test]

@@ -30,6 +30,33 @@ pub struct Figures {
     pub cases: u64,
     pub wall_seconds: f64,
     pub requests_per_second: f64,
+    /// The most requests sent within one second of the run.
+    #[serde(default)]
+    pub peak_rate: u64,
+    /// The cap on requests per second (`--rate`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<f64>,
+    /// Answers 429 or 503 sent again after their Retry-After (or a backoff).
+    #[serde(default)]
+    pub retries: u64,
+}
+
+/// Which records the per-record checks touched (`--sample`): per family, how many the
+/// discovery read found and which (by key) were sampled.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Sampling {
+    /// Records per family at most (`--sample`).
+    pub per_family: usize,
+    pub families: Vec<SampledFamily>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SampledFamily {
+    pub family: String,
+    /// Records the discovery read found.
+    pub records: usize,
+    /// The identities (key values, `/`-joined) of the sampled records, in discovery order.
+    pub sampled: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,6 +119,10 @@ pub struct Report {
     /// With --compare: what changed against the baseline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<Vec<record::Drift>>,
+    /// The records the per-record checks touched.
+    pub sampling: Sampling,
+    /// Per endpoint and method: requests, p50 / p95 / max latency in milliseconds.
+    pub latency: Vec<crate::client::LatencyRow>,
     /// Why the run could not judge the target at all (exit 3: unreachable or not ONTAP-like);
     /// then there are no results.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -194,6 +225,8 @@ impl Report {
             restore_problems,
             coverage: Vec::new(),
             drift: None,
+            sampling: Sampling::default(),
+            latency: Vec::new(),
             error: None,
         }
     }
@@ -237,6 +270,9 @@ impl Report {
                 cases: 0,
                 wall_seconds: 0.0,
                 requests_per_second: 0.0,
+                peak_rate: 0,
+                rate_limit: None,
+                retries: 0,
             },
             Vec::new(),
         );
@@ -419,17 +455,41 @@ pub fn render(r: &Report) -> String {
     let f = &r.figures;
     let _ = writeln!(
         out,
-        "{} requests, {} cases in {:.2} s ({:.0} requests/s); target {} (ONTAP {}), mode {:?}, seed {}{}",
+        "{} requests, {} cases in {:.2} s ({:.0} requests/s, peak {} in one second{}{}); target {} (ONTAP {}), mode {:?}, seed {}{}",
         f.requests,
         f.cases,
         f.wall_seconds,
         f.requests_per_second,
+        f.peak_rate,
+        f.rate_limit
+            .map(|r| format!(", capped at {r}/s"))
+            .unwrap_or_default(),
+        if f.retries > 0 {
+            format!(", {} retried after 429/503", f.retries)
+        } else {
+            String::new()
+        },
         r.target,
         r.ontap_version,
         r.mode,
         r.seed,
         if r.interrupted { ", INTERRUPTED" } else { "" }
     );
+    let sampled: Vec<String> = r
+        .sampling
+        .families
+        .iter()
+        .filter(|x| x.sampled.len() < x.records)
+        .map(|x| format!("{} {} of {}", x.family, x.sampled.len(), x.records))
+        .collect();
+    if !sampled.is_empty() {
+        let _ = writeln!(
+            out,
+            "sample: per-record checks touched {} (--sample {}, by the seed); whole collections were read once, in pages",
+            sampled.join(", "),
+            r.sampling.per_family
+        );
+    }
     if let Some(why) = r.stopped.as_deref().filter(|_| !r.interrupted) {
         let _ = writeln!(out, "STOPPED EARLY ({why}): the results above are partial.");
     }

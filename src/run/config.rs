@@ -17,6 +17,11 @@ pub const DEFAULT_CASES: u32 = 32;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_MAX_FAILURES: u64 = 5;
+/// Records per family the per-record checks touch by default: more than any family of the
+/// built-in data set holds, so a run against it sees every record.
+pub const DEFAULT_SAMPLE: usize = 16;
+/// The highest `--rate` (requests per second).
+pub const MAX_RATE: f64 = 100_000.0;
 /// The largest `--max-answer-bytes`: 1 GiB.
 pub const MAX_ANSWER_BYTES_LIMIT: usize = 1 << 30;
 
@@ -102,6 +107,13 @@ pub struct RunConfig {
     /// Without an SVM administrator, the role checks run as the cluster administrator tunnelled
     /// into this SVM (`--tunnel-svm`: `X-Dot-SVM-Name`).
     pub tunnel_svm: Option<String>,
+    /// Records per family the per-record checks touch (`--sample`), chosen by the seed.
+    pub sample: usize,
+    /// Requests per second at most (`--rate`); None: as fast as `--concurrency` allows.
+    pub rate: Option<f64>,
+    /// With `--compare`: an endpoint whose p95 latency grew more than this many times is drift
+    /// of kind `latency` (`--latency-drift`); None: latency is not compared.
+    pub latency_drift: Option<f64>,
 }
 
 impl RunConfig {
@@ -130,6 +142,9 @@ impl RunConfig {
                 max_failures: DEFAULT_MAX_FAILURES,
                 deadline: None,
                 tunnel_svm: None,
+                sample: DEFAULT_SAMPLE,
+                rate: None,
+                latency_drift: None,
             },
         }
     }
@@ -272,6 +287,21 @@ impl RunConfigBuilder {
         self.cfg.deadline = Some(d);
         self
     }
+    /// Records per family the per-record checks touch (`--sample`).
+    pub fn sample(mut self, n: usize) -> Self {
+        self.cfg.sample = n;
+        self
+    }
+    /// Requests per second at most (`--rate`).
+    pub fn rate(mut self, per_second: f64) -> Self {
+        self.cfg.rate = Some(per_second);
+        self
+    }
+    /// With a baseline: report an endpoint whose p95 grew more than `factor` times.
+    pub fn latency_drift(mut self, factor: f64) -> Self {
+        self.cfg.latency_drift = Some(factor);
+        self
+    }
 
     /// Checks every value; the error names the setting (as its flag) and what was expected.
     pub fn build(self) -> Result<RunConfig> {
@@ -310,6 +340,23 @@ impl RunConfigBuilder {
             return usage(format!(
                 "--max-answer-bytes {}: expected 1024 to {MAX_ANSWER_BYTES_LIMIT} bytes",
                 c.max_answer_bytes
+            ));
+        }
+        if c.sample == 0 || c.sample > 1_000_000 {
+            return usage(format!("--sample {}: expected 1 to 1000000", c.sample));
+        }
+        if let Some(r) = c.rate
+            && !(r.is_finite() && r > 0.0 && r <= MAX_RATE)
+        {
+            return usage(format!(
+                "--rate {r}: expected requests per second above 0 and at most {MAX_RATE}"
+            ));
+        }
+        if let Some(f) = c.latency_drift
+            && !(f.is_finite() && f > 1.0)
+        {
+            return usage(format!(
+                "--latency-drift {f}: expected a factor above 1 (2: the p95 more than doubled)"
             ));
         }
         if c.threads > 64 {

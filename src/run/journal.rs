@@ -188,6 +188,51 @@ impl Journal {
         write(&self.path, &c).map_err(|e| format!("{}: {e}", self.path.display()))
     }
 
+    /// Adds many entries with one write to disk (a collection PATCH journals a whole family).
+    pub fn add_many(&self, list: &[Saved]) -> Result<(), String> {
+        let mut c = self.contents.lock().unwrap();
+        let known: std::collections::HashSet<String> =
+            c.entries.iter().map(|e| e.path.clone()).collect();
+        let mut changed = false;
+        for e in c.entries.iter_mut() {
+            if e.restored && list.iter().any(|s| s.path == e.path) {
+                e.restored = false;
+                changed = true;
+            }
+        }
+        for s in list.iter().filter(|s| !known.contains(&s.path)) {
+            c.entries.push(Entry {
+                family: s.family.clone(),
+                path: s.path.clone(),
+                change: s.change,
+                original: s.original.clone(),
+                restored: false,
+            });
+            changed = true;
+        }
+        if !changed {
+            return Ok(());
+        }
+        write(&self.path, &c).map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+
+    /// Marks many entries restored with one write to disk.
+    pub fn restored_many(&self, paths: &[String]) -> Result<(), String> {
+        let set: std::collections::HashSet<&str> = paths.iter().map(String::as_str).collect();
+        let mut c = self.contents.lock().unwrap();
+        let mut changed = false;
+        for e in c.entries.iter_mut() {
+            if !e.restored && set.contains(e.path.as_str()) {
+                e.restored = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            return Ok(());
+        }
+        write(&self.path, &c).map_err(|e| format!("{}: {e}", self.path.display()))
+    }
+
     /// Marks an entry restored (a read-back proved it).
     pub fn restored(&self, path: &str) -> Result<(), String> {
         let mut c = self.contents.lock().unwrap();
@@ -221,6 +266,12 @@ impl Journaling for Journal {
     }
     fn restored(&self, path: &str) -> Result<(), String> {
         Journal::restored(self, path)
+    }
+    fn keep_many(&self, list: &[Saved]) -> Result<(), String> {
+        self.add_many(list)
+    }
+    fn restored_many(&self, paths: &[String]) -> Result<(), String> {
+        Journal::restored_many(self, paths)
     }
 }
 

@@ -53,6 +53,13 @@ async fn connect(cfg: &RunConfig) -> Result<(Client, Option<mock::RunningMock>, 
         concurrency: cfg.concurrency,
         max_answer_bytes: cfg.max_answer_bytes,
         tunnel_svm: cfg.tunnel_svm.clone(),
+        rate: cfg.rate,
+        endpoints: cfg
+            .spec
+            .endpoints
+            .iter()
+            .map(|e| e.path().to_string())
+            .collect(),
         ..ClientConfig::new(base, admin, trust)
     };
     match &cfg.target {
@@ -193,6 +200,63 @@ pub async fn discover_version(client: &Client) -> Result<OntapVersion> {
 
 /// Reads every record of each family: GET collection?fields=** (all fields, the costly ones too), following next links, or the one
 /// record of a singleton family. Instance-only families have no list to read.
+pub use crate::checks::read::DISCOVERY_PAGE;
+
+/// The records of each family the per-record checks touch: `--sample` of them, by the seed.
+fn sample_records(ctx: &Ctx) -> BTreeMap<String, Vec<Value>> {
+    let mut out = BTreeMap::new();
+    for (family, records) in &ctx.records {
+        let Some(ep) = ctx
+            .spec
+            .endpoints
+            .iter()
+            .find(|e| &e.family == family && e.kind() == Kind::Collection)
+        else {
+            out.insert(family.clone(), records.clone());
+            continue;
+        };
+        let ids: Vec<String> = records
+            .iter()
+            .map(|r| checks::read::identity(ep, ctx, r))
+            .collect();
+        let picked = checks::read::choose_sample(ctx.seed, ctx.sample, &ids);
+        out.insert(
+            family.clone(),
+            picked.into_iter().map(|i| records[i].clone()).collect(),
+        );
+    }
+    out
+}
+
+/// What the report says about the sample: per family, the records found and those sampled.
+fn sampling_of(ctx: &Ctx) -> crate::report::Sampling {
+    let families = ctx
+        .records
+        .iter()
+        .map(|(family, records)| {
+            let ep = ctx.spec.endpoints.iter().find(|e| &e.family == family);
+            let sampled = ctx
+                .sampled
+                .get(family)
+                .map(|v| {
+                    v.iter()
+                        .map(|r| ep.map_or_else(String::new, |e| checks::read::identity(e, ctx, r)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            crate::report::SampledFamily {
+                family: family.clone(),
+                records: records.len(),
+                sampled,
+            }
+        })
+        .collect();
+    crate::report::Sampling {
+        per_family: ctx.sample,
+        families,
+    }
+}
+
 async fn discover_records(
     ctx: &Ctx,
     endpoints: &[&'static Endpoint],
@@ -203,9 +267,12 @@ async fn discover_records(
             && e.has(Method::GET)
             && e.available_in(ctx.version)
     }) {
-        let mut path = format!("{}?fields=**", ep.path());
+        let mut path = match ep.kind() {
+            Kind::Collection => format!("{}?fields=**&max_records={DISCOVERY_PAGE}", ep.path()),
+            _ => format!("{}?fields=**", ep.path()),
+        };
         let mut records = Vec::new();
-        for _ in 0..1000 {
+        for _ in 0..100_000 {
             let Some(x) = ctx
                 .send("response-schema", ep, Request::get(path.clone()))
                 .await
@@ -220,7 +287,14 @@ async fn discover_records(
                         .filter(|_| x.response.is_success())
                         .cloned(),
                 ),
-                _ => records.extend(x.response.records().cloned().unwrap_or_default()),
+                // Kept for the whole run: without their links (no check reads them there).
+                _ => records.extend(x.response.records().into_iter().flatten().map(|r| {
+                    let mut r = r.clone();
+                    if let Some(m) = r.as_object_mut() {
+                        m.remove("_links");
+                    }
+                    r
+                })),
             }
             match x.response.json.as_deref().and_then(checks::read::next_path) {
                 Some(next) => path = next,
@@ -251,7 +325,7 @@ pub async fn execute(cfg: &RunConfig) -> Result<RunOutcome> {
     let (mut report, recording) = outcome?;
     let drift = match (&cfg.compare, &recording) {
         (Some(b), Some(rec)) => {
-            let d = record::diff(&b.recording, rec);
+            let d = record::diff_with(&b.recording, rec, cfg.latency_drift);
             report.drift = Some(d.clone());
             Some(d)
         }
@@ -462,6 +536,7 @@ async fn run_with(
         builtin: matches!(cfg.target, Target::Builtin { .. }),
         cases: cfg.cases,
         seed: cfg.seed,
+        sample: cfg.sample,
         selected: cfg.checks.clone(),
     };
     let mut ctx = Ctx::new(cfg.spec, client, version, settings, restore::restore);
@@ -492,6 +567,7 @@ async fn run_with(
         .filter(|e| endpoints.iter().any(|s| s.family == e.family))
         .collect();
     ctx.records = discover_records(&ctx, &families).await;
+    ctx.sampled = sample_records(&ctx);
     let ctx = Arc::new(ctx);
     #[cfg(unix)]
     let signals = watch_signals(
@@ -591,6 +667,9 @@ async fn run_with(
         } else {
             0.0
         },
+        peak_rate: u64::from(ctx.client.peak_rate()),
+        rate_limit: cfg.rate,
+        retries: ctx.client.retries(),
     };
     let facts = RunFacts {
         target: label.to_string(),
@@ -604,15 +683,22 @@ async fn run_with(
     };
     let mut report = Report::build(facts, ctx.outcomes(), ctx.findings(), figures, problems);
     report.coverage = coverage(&ctx, &endpoints);
+    report.sampling = sampling_of(&ctx);
+    report.latency = ctx.client.latency();
     report.scrub(|t| ctx.secrets.scrub(t));
     let available: Vec<&str> = endpoints
         .iter()
         .filter(|e| e.available_in(version))
         .map(|e| e.path())
         .collect();
-    let recording = ctx
-        .recorder
-        .as_ref()
-        .map(|r| r.finish(&version.to_string(), cfg.seed, cfg.cases, &available));
+    let recording = ctx.recorder.as_ref().map(|r| {
+        r.finish(
+            &version.to_string(),
+            cfg.seed,
+            cfg.cases,
+            &available,
+            &report.latency,
+        )
+    });
     Ok((report, recording))
 }

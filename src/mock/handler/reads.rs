@@ -76,7 +76,16 @@ impl Mock {
         keys: &[(String, String)],
         role: &Role,
     ) -> Option<usize> {
-        store.records.get(family)?.iter().position(|r| {
+        let recs = store.records.get(family)?;
+        if store.indexed(family) {
+            // By key: a hash lookup, whatever the number of records.
+            let i = store.position(family, keys)?;
+            let r = recs.get(i)?;
+            return (table.has_keys(r.value(), keys)
+                && self.visible(store, table.res, r.value(), role))
+            .then_some(i);
+        }
+        recs.iter().position(|r| {
             table.has_keys(r.value(), keys) && self.visible(store, table.res, r.value(), role)
         })
     }

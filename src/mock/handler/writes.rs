@@ -143,11 +143,7 @@ impl Mock {
         let matching = self.matching(&store, family, table, plan, role);
         if !matching.is_empty() {
             let before = self.snapshot(&store);
-            if let Some(recs) = store.records.get_mut(family) {
-                for &i in matching.iter().rev() {
-                    recs.remove(i);
-                }
-            }
+            store.remove(family, &matching);
             self.persist_or_roll_back(&mut store, before)?;
         }
         Ok(collection_answer(table, plan, matching.len(), hal))
@@ -283,13 +279,21 @@ impl Mock {
             }
         }
         let family = ep.family.as_str();
-        let dup = store.records.get(family).is_some_and(|v| {
-            v.iter().any(|r| {
-                res.keys
-                    .iter()
-                    .all(|k| get_path(r.value(), k) == get_path(&rec, k))
+        let by_key = res
+            .keys
+            .iter()
+            .all(|k| get_path(&rec, k).is_some_and(Value::is_string));
+        let dup = if store.indexed(family) && by_key {
+            store.position_of(family, &rec).is_some()
+        } else {
+            store.records.get(family).is_some_and(|v| {
+                v.iter().any(|r| {
+                    res.keys
+                        .iter()
+                        .all(|k| get_path(r.value(), k) == get_path(&rec, k))
+                })
             })
-        });
+        };
         if dup {
             return Err(ApiError::documented(
                 ep,
@@ -336,11 +340,7 @@ impl Mock {
             Value::Object(Map::new())
         };
         let before = self.snapshot(&store);
-        store
-            .records
-            .entry(family.to_string())
-            .or_default()
-            .push(Rec::new(rec));
+        store.push(family, Rec::new(rec));
         self.persist_or_roll_back(&mut store, before)?;
         Ok(Answer::created(answer, location))
     }
@@ -357,9 +357,7 @@ impl Mock {
             .find(&store, &ep.family, table, keys, role)
             .ok_or_else(|| self.not_found(&store, ep, Method::DELETE, table, keys))?;
         let before = self.snapshot(&store);
-        if let Some(v) = store.records.get_mut(&ep.family) {
-            v.remove(i);
-        }
+        store.remove(&ep.family, &[i]);
         self.persist_or_roll_back(&mut store, before)?;
         Ok(Answer::empty())
     }

@@ -1,0 +1,269 @@
+//! Being gentle with a production cluster, and measuring what it costs: the request rate cap
+//! (`--rate`), the wait before a retry of a 429 or 503 (its `Retry-After`, or a bounded backoff),
+//! the peak rate reached, and each endpoint's latency (p50 / p95 / max), for the report and for
+//! recordings.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Spaces requests out to at most `per_second`: each caller is given the next free slot of the
+/// schedule (one every 1/per_second), and sleeps until it. No burst: the first request goes at
+/// once, every later one at least one interval after the one before.
+#[derive(Debug)]
+pub struct RateLimiter {
+    interval: Duration,
+    next: Mutex<Option<Instant>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_second: f64) -> RateLimiter {
+        RateLimiter {
+            interval: Duration::from_secs_f64(1.0 / per_second.max(1e-6)),
+            next: Mutex::new(None),
+        }
+    }
+
+    /// The instant the next request may go (and books it).
+    pub fn slot(&self) -> Instant {
+        self.slot_at(Instant::now())
+    }
+
+    /// The slot of a request asked for at `now` (the schedule itself: no clock is read).
+    pub fn slot_at(&self, now: Instant) -> Instant {
+        let mut next = self.next.lock().unwrap();
+        let at = next.map_or(now, |n| n.max(now));
+        *next = Some(at + self.interval);
+        at
+    }
+
+    /// Waits for the next slot.
+    pub async fn wait(&self) {
+        let at = self.slot();
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+/// Retries of one request answered 429 or 503, at most.
+pub const MAX_RETRIES: u32 = 3;
+/// The longest wait before a retry, whatever `Retry-After` asks.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
+
+/// The wait before retry `attempt` (0 for the first) of an answer 429 or 503: its `Retry-After`
+/// in seconds when it has one (an HTTP date or garbage counts as none), else 1 s, 2 s, 4 s...;
+/// never more than [`MAX_RETRY_WAIT`].
+pub fn retry_wait(retry_after: Option<&str>, attempt: u32) -> Duration {
+    let asked = retry_after
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    asked
+        .unwrap_or_else(|| Duration::from_secs(1u64 << attempt.min(5)))
+        .min(MAX_RETRY_WAIT)
+}
+
+/// Requests sent in each second of the run, for the peak rate reached.
+#[derive(Debug)]
+pub struct RateMeter {
+    start: Instant,
+    per_second: Mutex<Vec<u32>>,
+}
+
+impl Default for RateMeter {
+    fn default() -> Self {
+        RateMeter {
+            start: Instant::now(),
+            per_second: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl RateMeter {
+    pub fn tick(&self) {
+        let s = self.start.elapsed().as_secs() as usize;
+        let mut v = self.per_second.lock().unwrap();
+        if v.len() <= s {
+            v.resize(s + 1, 0);
+        }
+        v[s] += 1;
+    }
+
+    /// The most requests sent within one second of the run (whole seconds from its start).
+    pub fn peak(&self) -> u32 {
+        self.per_second
+            .lock()
+            .unwrap()
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// One endpoint and method's latency figures, in milliseconds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LatencyRow {
+    pub endpoint: String,
+    pub method: String,
+    pub requests: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub max_ms: f64,
+}
+
+/// Every exchange's duration, by endpoint (its catalog path, `{key}`s and all) and method.
+#[derive(Debug, Default)]
+pub struct Latencies {
+    /// The catalog's paths, split at `/`, to name a request's endpoint.
+    templates: Vec<(String, Vec<String>)>,
+    by: Mutex<HashMap<(String, String), Vec<u32>>>,
+}
+
+impl Latencies {
+    pub fn new(templates: impl IntoIterator<Item = String>) -> Latencies {
+        Latencies {
+            templates: templates
+                .into_iter()
+                .map(|t| {
+                    let parts = t.split('/').map(String::from).collect();
+                    (t, parts)
+                })
+                .collect(),
+            by: Mutex::default(),
+        }
+    }
+
+    /// The catalog path a request's path is an instance of, or the path itself (without its
+    /// query) when none is.
+    pub fn endpoint_of(&self, path: &str) -> String {
+        let bare = path.split(['?', '#']).next().unwrap_or(path);
+        let segs: Vec<&str> = bare.split('/').collect();
+        for (t, parts) in &self.templates {
+            if parts.len() == segs.len()
+                && parts
+                    .iter()
+                    .zip(&segs)
+                    .all(|(p, s)| p == s || (p.starts_with('{') && p.ends_with('}')))
+            {
+                return t.clone();
+            }
+        }
+        bare.to_string()
+    }
+
+    pub fn add(&self, method: &str, path: &str, took: Duration) {
+        let key = (self.endpoint_of(path), method.to_string());
+        let micros = took.as_micros().min(u128::from(u32::MAX)) as u32;
+        self.by.lock().unwrap().entry(key).or_default().push(micros);
+    }
+
+    /// The figures of every endpoint and method, sorted by endpoint then method.
+    pub fn rows(&self) -> Vec<LatencyRow> {
+        let by = self.by.lock().unwrap();
+        let mut rows: Vec<LatencyRow> = by
+            .iter()
+            .map(|((endpoint, method), v)| {
+                let mut v = v.clone();
+                v.sort_unstable();
+                LatencyRow {
+                    endpoint: endpoint.clone(),
+                    method: method.clone(),
+                    requests: v.len() as u64,
+                    p50_ms: ms(percentile(&v, 50)),
+                    p95_ms: ms(percentile(&v, 95)),
+                    max_ms: ms(v.last().copied().unwrap_or(0)),
+                }
+            })
+            .collect();
+        rows.sort_by(|a, b| (&a.endpoint, &a.method).cmp(&(&b.endpoint, &b.method)));
+        rows
+    }
+}
+
+/// The nearest-rank percentile of sorted values.
+pub fn percentile(sorted: &[u32], p: u32) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = (u64::from(p) * sorted.len() as u64).div_ceil(100).max(1) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+fn ms(micros: u32) -> f64 {
+    (f64::from(micros) / 1000.0 * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The limiter's schedule, given the instants requests ask at: nothing sleeps, no clock
+    /// is read.
+    #[test]
+    fn the_rate_limiter_spaces_requests_evenly() {
+        let l = RateLimiter::new(10.0);
+        let t0 = Instant::now();
+        let ms = |n: u64| Duration::from_millis(n);
+        // Eight callers at once (concurrency 8): one slot every 100 ms, in turn.
+        let at: Vec<Duration> = (0..8).map(|_| l.slot_at(t0) - t0).collect();
+        assert_eq!(at, (0..8).map(|i| ms(100 * i)).collect::<Vec<_>>());
+        // A caller that comes later than its slot goes at once; no burst is saved up.
+        let late = t0 + ms(5000);
+        assert_eq!(l.slot_at(late), late);
+        assert_eq!(l.slot_at(late), late + ms(100));
+        // 1,000 requests at a cap of 10 per second take 99.9 s of schedule.
+        let l = RateLimiter::new(10.0);
+        let last = (0..1000).map(|_| l.slot_at(t0)).last().unwrap();
+        assert_eq!(last - t0, ms(99_900));
+    }
+
+    #[test]
+    fn retry_waits_follow_retry_after_and_are_bounded() {
+        assert_eq!(retry_wait(Some("2"), 0), Duration::from_secs(2));
+        assert_eq!(retry_wait(Some(" 7 "), 2), Duration::from_secs(7));
+        assert_eq!(retry_wait(Some("86400"), 0), MAX_RETRY_WAIT);
+        assert_eq!(retry_wait(None, 0), Duration::from_secs(1));
+        assert_eq!(retry_wait(None, 2), Duration::from_secs(4));
+        assert_eq!(
+            retry_wait(Some("Wed, 21 Oct 2015 07:28:00 GMT"), 1),
+            Duration::from_secs(2)
+        );
+        assert_eq!(retry_wait(None, 30), MAX_RETRY_WAIT);
+    }
+
+    #[test]
+    fn latency_by_catalog_path_with_percentiles() {
+        let l = Latencies::new(["/api/a".to_string(), "/api/a/{uuid}".to_string()]);
+        assert_eq!(l.endpoint_of("/api/a?fields=**"), "/api/a");
+        assert_eq!(l.endpoint_of("/api/a/123?fields=x"), "/api/a/{uuid}");
+        assert_eq!(l.endpoint_of("/api/cluster"), "/api/cluster");
+        for ms in 1..=100u64 {
+            l.add("GET", &format!("/api/a/{ms}"), Duration::from_millis(ms));
+        }
+        l.add("PATCH", "/api/a/1", Duration::from_micros(1500));
+        let rows = l.rows();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(
+            rows[0],
+            LatencyRow {
+                endpoint: "/api/a/{uuid}".into(),
+                method: "GET".into(),
+                requests: 100,
+                p50_ms: 50.0,
+                p95_ms: 95.0,
+                max_ms: 100.0
+            }
+        );
+        assert_eq!(rows[1].method, "PATCH");
+        assert_eq!(rows[1].p95_ms, 1.5);
+    }
+
+    #[test]
+    fn peak_rate_is_the_busiest_second() {
+        let m = RateMeter::default();
+        for _ in 0..7 {
+            m.tick();
+        }
+        assert_eq!(m.peak(), 7);
+    }
+}

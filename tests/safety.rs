@@ -72,6 +72,16 @@ fn wait_for_change(rt: &tokio::runtime::Runtime, base: &str, before: &[Value]) -
     }
 }
 
+/// `ontap-conform restore` of a journal, as a user runs it after a killed run.
+fn restore_from(journal: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+        .args(["restore", "--password-env", "OC_PW", "--journal"])
+        .arg(journal)
+        .env("OC_PW", PW)
+        .output()
+        .unwrap()
+}
+
 fn kill(sig: &str, child: &Child) {
     let ok = Command::new("kill")
         .args([sig, &child.id().to_string()])
@@ -149,12 +159,7 @@ fn after_sigkill_the_next_run_refuses_and_restore_puts_everything_back() {
         "{}",
         text(&refused.stderr)
     );
-    let restored = Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-        .args(["restore", "--password-env", "OC_PW", "--journal"])
-        .arg(&journal)
-        .env("OC_PW", PW)
-        .output()
-        .unwrap();
+    let restored = restore_from(&journal);
     assert_eq!(
         restored.status.code(),
         Some(0),
@@ -201,12 +206,7 @@ fn a_target_that_stops_answering_ends_the_run_with_exit_5_and_a_restorable_journ
     let back = rt
         .block_on(mock::spawn(cfg, addr, Tls::Plain))
         .expect("the mock restarts on its address");
-    let restored = Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-        .args(["restore", "--password-env", "OC_PW", "--journal"])
-        .arg(&journal)
-        .env("OC_PW", PW)
-        .output()
-        .unwrap();
+    let restored = restore_from(&journal);
     assert_eq!(
         restored.status.code(),
         Some(0),

@@ -177,12 +177,8 @@ fn harness(url: &str, dir: &std::path::Path, args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-#[test]
-fn a_patch_in_flight_when_the_run_is_stopped_lands_before_the_restore_reads_back() {
+/// The reference mock on its own runtime, and the test proxy in front of it doing `fault`.
+fn behind_proxy(fault: Fault) -> (tokio::runtime::Runtime, mock::RunningMock, Proxy) {
     ontap_conform::client::install_crypto();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let m = rt
@@ -192,7 +188,17 @@ fn a_patch_in_flight_when_the_run_is_stopped_lands_before_the_restore_reads_back
             Tls::Plain,
         ))
         .unwrap();
-    let p = rt.block_on(proxy(m.addr, Fault::HoldPatch(Duration::from_millis(1500))));
+    let p = rt.block_on(proxy(m.addr, fault));
+    (rt, m, p)
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn a_patch_in_flight_when_the_run_is_stopped_lands_before_the_restore_reads_back() {
+    let (rt, m, p) = behind_proxy(Fault::HoldPatch(Duration::from_millis(1500)));
     let dir = tempfile::tempdir().unwrap();
     let before = rt.block_on(snapshot(&m.base_url));
     let child = harness(
@@ -244,16 +250,7 @@ fn an_answer_lost_or_cut_off_changes_nothing_that_stays() {
         Fault::DropPatchAnswer(2),
         Fault::CutGetBody(2),
     ] {
-        ontap_conform::client::install_crypto();
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let m = rt
-            .block_on(mock::spawn(
-                MockConfig::new(),
-                "127.0.0.1:0".parse().unwrap(),
-                Tls::Plain,
-            ))
-            .unwrap();
-        let p = rt.block_on(proxy(m.addr, fault));
+        let (rt, m, p) = behind_proxy(fault);
         let dir = tempfile::tempdir().unwrap();
         let before = rt.block_on(snapshot(&m.base_url));
         let child = harness(
@@ -291,16 +288,7 @@ fn an_answer_lost_or_cut_off_changes_nothing_that_stays() {
 /// path sends nothing to the Duo or TOTP paths (the owners a check may list aside).
 #[test]
 fn endpoint_selection_restricts_every_request() {
-    ontap_conform::client::install_crypto();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let m = rt
-        .block_on(mock::spawn(
-            MockConfig::new(),
-            "127.0.0.1:0".parse().unwrap(),
-            Tls::Plain,
-        ))
-        .unwrap();
-    let p = rt.block_on(proxy(m.addr, Fault::None));
+    let (rt, m, p) = behind_proxy(Fault::None);
     let dir = tempfile::tempdir().unwrap();
     let out = harness(
         &p.url,

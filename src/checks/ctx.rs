@@ -51,8 +51,27 @@ pub struct Saved {
     pub family: String,
     pub path: String,
     pub change: Change,
-    /// As a GET returned it (secret fields redacted); Null for a record the run creates.
-    pub original: Value,
+    /// As a GET returned it (secret fields redacted), as compact JSON text: a collection PATCH
+    /// keeps a whole family's originals, and a text costs a fraction of a `Value` tree.
+    original: std::sync::Arc<str>,
+}
+
+impl Saved {
+    /// `original`: the record as read (Null for a record the run creates).
+    pub fn new(family: &str, path: &str, change: Change, original: &Value) -> Saved {
+        Saved {
+            family: family.to_string(),
+            path: path.to_string(),
+            change,
+            original: original.to_string().into(),
+        }
+    }
+
+    /// The record as it was before the run's first change (Null for a created one).
+    pub fn original(&self) -> Value {
+        // The text was written by serde_json from a Value: it parses.
+        serde_json::from_str(&self.original).expect("a saved record's own JSON text")
+    }
 }
 
 /// Where saved records are written down before the change is sent (the run's on-disk journal,
@@ -80,8 +99,8 @@ pub struct Ctx {
     pub cases: u32,
     pub seed: u64,
     /// Records of each family as `GET collection?fields=**` returned them at discovery (read
-    /// once, in pages, and shared by every check that must see a whole collection).
-    pub records: BTreeMap<String, Vec<Value>>,
+    /// once, in pages, and shared by every check that must see a whole collection), compactly.
+    pub records: BTreeMap<String, crate::checks::records::Records>,
     /// Records per family the per-record checks touch (`--sample`).
     pub sample: usize,
     /// The records of each family the per-record checks touch: at most `sample`, chosen by the
@@ -438,7 +457,7 @@ impl Ctx {
         if let Some(s) = self.saved.lock().unwrap().iter().find(|s| s.path == path) {
             // About to change again: the next restore reads it back.
             self.clean.lock().unwrap().remove(path);
-            return Some(s.original.clone());
+            return Some(s.original());
         }
         let x = self
             .send(check, inst, Request::get(format!("{path}?fields=**")))
@@ -451,52 +470,47 @@ impl Ctx {
             .filter(|_| x.response.status == 200)?;
         // A leaking target's secrets are never written down.
         crate::redact::redact_secrets(self.spec, &mut original);
-        self.save(Saved {
-            family: inst.family.clone(),
-            path: path.to_string(),
-            change: Change::Changed,
-            original: original.clone(),
-        })
-        .then_some(original)
+        self.save(Saved::new(&inst.family, path, Change::Changed, &original))
+            .then_some(original)
     }
 
     /// Writes down records as the shared discovery read returned them (before the run changed
     /// anything), in one journal write, without reading each again: what a collection PATCH
-    /// does for the whole family. `records` are (instance path, record); false: not all could
-    /// be written down (then the change must not be sent).
-    pub fn protect_known(&self, inst: &Endpoint, records: &[(String, &Value)]) -> bool {
+    /// does for the whole family. False: not all could be written down (then the change must
+    /// not be sent).
+    pub fn protect_known(
+        &self,
+        inst: &Endpoint,
+        records: &crate::checks::records::Records,
+    ) -> bool {
         if self.stopping() {
             return false;
         }
+        let res = self.spec.resource_of(inst);
         let mut saved = self.saved.lock().unwrap();
         let known: HashSet<&str> = saved.iter().map(|s| s.path.as_str()).collect();
-        let fresh: Vec<Saved> = records
-            .iter()
-            .filter(|(p, _)| !known.contains(p.as_str()))
-            .map(|(p, r)| {
-                // What a restore compares and writes back: the keys and the patchable fields
-                // (a whole family is journaled, so nothing else is kept).
-                let res = self.spec.resource_of(inst);
+        let mut paths: Vec<String> = Vec::with_capacity(records.len());
+        let mut fresh: Vec<Saved> = Vec::new();
+        for r in records.iter() {
+            let Some(p) = self.instance_path(inst, &r) else {
+                continue;
+            };
+            if !known.contains(p.as_str()) {
+                // What a restore compares and writes back: the patchable fields (the path
+                // names the record; a whole family is journaled, so nothing else is kept).
                 let mut kept = serde_json::Map::new();
-                for f in res
-                    .keys
-                    .iter()
-                    .chain(res.patchable().filter(|f| f.gettable()).map(|f| &f.path))
-                {
-                    if let Some(v) = get_path(r, f) {
-                        crate::spec::resource::set_path(&mut kept, f, v.clone());
+                for f in res.patchable().filter(|f| f.gettable()) {
+                    if let Some(v) = get_path(&r, &f.path) {
+                        crate::spec::resource::set_path(&mut kept, &f.path, v.clone());
                     }
                 }
                 let mut original = Value::Object(kept);
                 crate::redact::redact_secrets(self.spec, &mut original);
-                Saved {
-                    family: inst.family.clone(),
-                    path: p.clone(),
-                    change: Change::Changed,
-                    original,
-                }
-            })
-            .collect();
+                fresh.push(Saved::new(&inst.family, &p, Change::Changed, &original));
+            }
+            paths.push(p);
+        }
+        drop(known);
         if let Some(j) = &self.journal
             && let Err(e) = j.keep_many(&fresh)
         {
@@ -507,19 +521,14 @@ impl Ctx {
         {
             let mut bulk = self.bulk.lock().unwrap();
             let mut clean = self.clean.lock().unwrap();
-            for (p, _) in records {
+            for p in paths {
                 // A collection PATCH is about to be sent: every record may change.
-                clean.remove(p);
-                bulk.insert(p.clone());
+                clean.remove(&p);
+                bulk.insert(p);
             }
         }
         saved.extend(fresh);
         true
-    }
-
-    /// Whether a restore may skip a record: journaled in bulk, proved back, untouched since.
-    pub fn is_clean(&self, path: &str) -> bool {
-        self.clean.lock().unwrap().contains(path)
     }
 
     /// Records a read-back proved as saved; those journaled in bulk are skipped by later
@@ -549,12 +558,7 @@ impl Ctx {
     /// Writes down a record the run is about to create (so that an interrupted run deletes it);
     /// false: do not create it.
     pub fn will_create(&self, family: &str, path: &str) -> bool {
-        self.save(Saved {
-            family: family.to_string(),
-            path: path.to_string(),
-            change: Change::Created,
-            original: Value::Null,
-        })
+        self.save(Saved::new(family, path, Change::Created, &Value::Null))
     }
 
     /// Keeps a saved record, in the journal first: false when it could not be written down (then
@@ -605,6 +609,19 @@ impl Ctx {
             .unwrap()
             .iter()
             .filter(|s| family.is_none_or(|f| f == s.family))
+            .cloned()
+            .collect()
+    }
+
+    /// The saved records of one family (or all) that a restore must look at: all but those
+    /// journaled in bulk that a read-back proved, untouched since (see [`Ctx::mark_clean`]).
+    pub fn saved_to_restore(&self, family: Option<&str>) -> Vec<Saved> {
+        // Locked in the order every other user takes them: saved, then clean.
+        let saved = self.saved.lock().unwrap();
+        let clean = self.clean.lock().unwrap();
+        saved
+            .iter()
+            .filter(|s| family.is_none_or(|f| f == s.family) && !clean.contains(&s.path))
             .cloned()
             .collect()
     }

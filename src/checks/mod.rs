@@ -11,6 +11,7 @@ pub mod judge;
 pub mod passive;
 pub mod property;
 pub mod read;
+pub mod records;
 pub mod write;
 
 use crate::client::Response;

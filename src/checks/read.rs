@@ -6,6 +6,7 @@
 use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::judge::{self, allowed_in_selection, compare_values, filter_matches};
 use crate::checks::property::{Case, Failure, Property, property};
+use crate::checks::records::Records;
 use crate::checks::{self};
 use crate::client::with_query;
 use crate::client::{Auth, Exchange, Request};
@@ -17,11 +18,9 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 
 /// Records of an endpoint's family as discovered (GET collection?fields=**).
-pub fn baseline<'a>(ctx: &'a Ctx, ep: &Endpoint) -> &'a [Value] {
-    ctx.records
-        .get(&ep.family)
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
+pub fn baseline<'a>(ctx: &'a Ctx, ep: &Endpoint) -> &'a Records {
+    static NONE: Records = Records::EMPTY;
+    ctx.records.get(&ep.family).unwrap_or(&NONE)
 }
 
 /// Records per page when a whole collection is read (discovery, owners, restores): a large
@@ -43,7 +42,7 @@ pub fn sampled<'a>(ctx: &'a Ctx, ep: &Endpoint) -> &'a [Value] {
 /// At most `n` records of `records`, the same ones for the same seed and the same records
 /// (ranked by a hash of the seed and each record's identity), kept in their discovery order.
 /// A family of `n` records or fewer is taken whole.
-pub fn choose_sample(seed: u64, n: usize, ids: &[String]) -> Vec<usize> {
+pub fn choose_sample(seed: u64, n: usize, ids: &[&str]) -> Vec<usize> {
     if ids.len() <= n {
         return (0..ids.len()).collect();
     }
@@ -386,18 +385,38 @@ pub async fn all_pages(
     ep: &Endpoint,
     first: &Exchange,
 ) -> Option<Vec<Value>> {
-    let mut records: Vec<Value> = answer_records(ep, first).into_iter().cloned().collect();
+    let mut records: Vec<Value> = Vec::new();
+    each_page(ctx, check, ep, first, |page| {
+        records.extend(page.iter().map(|r| (*r).clone()))
+    })
+    .await
+    .then_some(records)
+}
+
+/// Hands the records of a collection answer to `each`, then those of every page its `next`
+/// links lead to, one page at a time (a large family is never held whole); false when a page
+/// got no answer or an error.
+pub async fn each_page(
+    ctx: &Ctx,
+    check: &str,
+    ep: &Endpoint,
+    first: &Exchange,
+    mut each: impl FnMut(&[&Value]),
+) -> bool {
+    each(&answer_records(ep, first));
     let mut next = first.response.json.as_deref().and_then(next_path);
     for _ in 0..1000 {
         let Some(path) = next else { break };
-        let x = ctx.send(check, ep, Request::get(path)).await?;
+        let Some(x) = ctx.send(check, ep, Request::get(path)).await else {
+            return false;
+        };
         if !x.response.is_success() {
-            return None;
+            return false;
         }
-        records.extend(answer_records(ep, &x).into_iter().cloned());
+        each(&answer_records(ep, &x));
         next = x.response.json.as_deref().and_then(next_path);
     }
-    Some(records)
+    true
 }
 
 pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
@@ -408,9 +427,10 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
         return ctx.skip(C, ep, "no record to read");
     };
     let gettable: Vec<String> = res.gettable().map(|f| f.path.clone()).collect();
-    let by_id: std::collections::HashMap<String, &Value> =
-        base.iter().map(|b| (identity(ep, ctx, b), b)).collect();
-    let find_base = |r: &Value| by_id.get(&identity(ep, ctx, r)).copied();
+    // Looked up by identity and parsed when an answer shows the record.
+    let by_id = base.positions();
+    let by_id = &by_id;
+    let find_base = |r: &Value| base.get(*by_id.get(identity(ep, ctx, r).as_str())?);
     property(
         ctx,
         Property {
@@ -453,12 +473,12 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
                     }
                     if let Some(b) = find_base(r) {
                         for w in &want {
-                            if get_path(b, w).is_some() && get_path(r, w).is_none() {
+                            if get_path(&b, w).is_some() && get_path(r, w).is_none() {
                                 return Case::Fail(Failure::rule(
                                     "fields-subset",
                                     format!(
                                         "fields={list} did not return {w}, which has a value ({})",
-                                        judge::show(get_path(b, w))
+                                        judge::show(get_path(&b, w))
                                     ),
                                     x,
                                     format!("{w} in the answer"),
@@ -590,6 +610,19 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
     let cands = &cands;
     let restrict = sample_restriction(ctx, ep);
     let restrict = &restrict;
+    // The records a drawn filter is judged against, parsed once: on a large family only those
+    // the restriction to the sample selects.
+    let pool: Vec<(String, Value)> = base
+        .iter()
+        .zip(base.ids())
+        .filter(|(r, _)| {
+            restrict
+                .as_ref()
+                .is_none_or(|(k, v)| filter_matches(v, get_path(r, k)))
+        })
+        .map(|(r, id)| (id.to_string(), r))
+        .collect();
+    let pool = &pool;
     property(ctx, Property { check: C, ep, method: "GET", cases: ctx.cases, concurrent: true }, strategy, |(i, op, a, b, cut)| async move {
         let (f, vals) = &cands[i];
         let Some(expr) = generate::build_filter(f, vals, op, a, b, cut) else { return Case::Skip };
@@ -599,11 +632,10 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
             return Case::Skip;
         }
         let only = restrict.as_ref();
-        let mut want: Vec<String> = base
+        let mut want: Vec<String> = pool
             .iter()
-            .filter(|r| only.is_none_or(|(k, v)| filter_matches(v, get_path(r, k))))
-            .filter(|r| filter_matches(&expr, get_path(r, &f.path)))
-            .map(|r| identity(ep, ctx, r))
+            .filter(|(_, r)| filter_matches(&expr, get_path(r, &f.path)))
+            .map(|(id, _)| id.clone())
             .collect();
         want.sort();
         let mut params: Vec<(&str, &str)> = vec![(&f.path, &expr)];
@@ -631,7 +663,7 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "paging";
     let base = baseline(ctx, ep);
     let total = base.len();
-    let mut want: Vec<String> = base.iter().map(|r| identity(ep, ctx, r)).collect();
+    let mut want: Vec<String> = base.ids().map(String::from).collect();
     want.sort();
     let want = &want;
     // Page sizes that read the collection in at most PAGING_MAX_PAGES pages: on a large cluster a

@@ -107,8 +107,8 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
     // Every patchable field at least once: a field the chosen record cannot take (no value to
     // put back) is round-tripped on another record that can, as many records as needed.
     let mut missing: Vec<Field> = Vec::new();
-    for r in baseline(ctx, ep) {
-        for f in changeable(ctx, ep, r) {
+    for r in baseline(ctx, ep).iter() {
+        for f in changeable(ctx, ep, &r) {
             if !fields.iter().any(|g| g.path == f.path) && !missing.iter().any(|g| g.path == f.path)
             {
                 missing.push(f.clone());
@@ -124,7 +124,7 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
         }) else {
             break;
         };
-        let these: Vec<Field> = changeable(ctx, ep, other)
+        let these: Vec<Field> = changeable(ctx, ep, &other)
             .into_iter()
             .filter(|f| missing.iter().any(|m| m.path == f.path))
             .cloned()
@@ -133,7 +133,7 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
             break;
         }
         missing.retain(|m| !these.iter().any(|f| f.path == m.path));
-        let Some(p) = ctx.instance_path(ep, other) else {
+        let Some(p) = ctx.instance_path(ep, &other) else {
             continue;
         };
         if ctx.protect(C, ep, &p).await.is_none() {
@@ -518,6 +518,74 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
     .await;
 }
 
+/// What one pass over a family's discovered records tells a collection PATCH: the patchable
+/// fields every record has a value for, and for each other field the values a filter could
+/// select (how many records share each, and where each is first seen).
+struct Survey {
+    records: usize,
+    /// Patchable fields some record has no value for.
+    not_everywhere: BTreeSet<String>,
+    /// Per gettable non-key field (in the resource's order): a hash of the value's JSON ->
+    /// the first record that has it and how many do (a hash, not the text: on a large family
+    /// most values are unique, and only the chosen one is read again).
+    values: Vec<(String, std::collections::HashMap<u64, FilterValue>)>,
+    /// The first record's filter-safe key value.
+    first_key: Option<(String, String)>,
+}
+
+struct FilterValue {
+    first: usize,
+    count: usize,
+}
+
+/// A value as a query filter writes it, when a filter can select it exactly.
+fn filter_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if generate::filter_safe(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn survey_family(ctx: &Ctx, ep: &Endpoint) -> Survey {
+    let res = ctx.spec.resource_of(ep);
+    let mut out = Survey {
+        records: 0,
+        not_everywhere: BTreeSet::new(),
+        values: res
+            .gettable()
+            .filter(|f| !f.flags.key)
+            .map(|f| (f.path.clone(), Default::default()))
+            .collect(),
+        first_key: None,
+    };
+    use std::hash::BuildHasher;
+    let hash = foldhash::fast::FixedState::default();
+    for (i, r) in baseline(ctx, ep).iter().enumerate() {
+        out.records += 1;
+        if i == 0 {
+            out.first_key = res.keys.iter().find_map(|k| match get_path(&r, k) {
+                Some(Value::String(s)) if generate::filter_safe(s) => Some((k.clone(), s.clone())),
+                _ => None,
+            });
+        }
+        for f in res.patchable() {
+            if get_path(&r, &f.path).is_none() {
+                out.not_everywhere.insert(f.path.clone());
+            }
+        }
+        for (path, seen) in &mut out.values {
+            let Some(v) = get_path(&r, path).filter(|v| filter_text(v).is_some()) else {
+                continue;
+            };
+            seen.entry(hash.hash_one(v.to_string()))
+                .or_insert(FilterValue { first: i, count: 0 })
+                .count += 1;
+        }
+    }
+    out
+}
+
 pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "collection-patch";
     let Some(inst) = ctx.spec.instance_of(ep) else {
@@ -525,12 +593,15 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     };
     let base = baseline(ctx, ep);
     let res = ctx.spec.resource_of(ep);
+    // The family is looked at one record at a time, in one pass (a large cluster's family is
+    // never parsed whole at once).
+    let survey = survey_family(ctx, ep);
     // A field to change that every record of the family can be put back to (it has a value, or
     // "" unsets it): a target that ignores the filter changes records beyond the match.
     let Some(field) = res
         .patchable()
         .filter(|f| !f.flags.write_only && (!f.flags.lockout || ctx.may_destroy()))
-        .filter(|f| f.flags.empty_unsets || base.iter().all(|r| get_path(r, &f.path).is_some()))
+        .filter(|f| f.flags.empty_unsets || !survey.not_everywhere.contains(&f.path))
         .max_by_key(|f| f.flags.empty_unsets)
     else {
         return ctx.skip(
@@ -539,41 +610,21 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
             "no field this mode may change that every record could be put back to",
         );
     };
-    let mut filters: Vec<(String, String)> = Vec::new();
-    if let Some(r) = base.first() {
-        for k in &res.keys {
-            if let Some(Value::String(s)) = get_path(r, k)
-                && generate::filter_safe(s)
-            {
-                filters.push((k.clone(), s.clone()));
-                break;
-            }
-        }
-    }
+    let mut filters: Vec<(String, String)> = survey.first_key.clone().into_iter().collect();
     // A value shared by several records, but not all of them, and by no more than the sample:
     // on a large cluster a collection PATCH changes (and the run puts back) a bounded number.
+    // The first such value in the family's order, of the first field that has one.
     let most = ctx.sample.max(2);
-    'outer: for f in res.gettable().filter(|f| !f.flags.key) {
-        let mut counts: std::collections::HashMap<String, usize> = Default::default();
-        for r in base {
-            if let Some(v) = get_path(r, &f.path) {
-                *counts.entry(v.to_string()).or_default() += 1;
-            }
-        }
-        for r in base {
-            if let Some(v) = get_path(r, &f.path) {
-                let text = match v {
-                    Value::String(s) if generate::filter_safe(s) => s.clone(),
-                    Value::Bool(b) => b.to_string(),
-                    _ => continue,
-                };
-                let n = counts.get(&v.to_string()).copied().unwrap_or(0);
-                if n >= 2 && n < base.len() && n <= most {
-                    filters.push((f.path.clone(), text));
-                    break 'outer;
-                }
-            }
-        }
+    if let Some((path, text)) = survey.values.iter().find_map(|(path, seen)| {
+        let first = seen
+            .values()
+            .filter(|v| v.count >= 2 && v.count < survey.records && v.count <= most)
+            .map(|v| v.first)
+            .min()?;
+        let text = filter_text(get_path(&base.get(first)?, path)?)?;
+        Some((path.clone(), text))
+    }) {
+        filters.push((path, text));
     }
     if filters.is_empty() {
         return ctx.skip(C, ep, "no filter value to select part of the collection");
@@ -585,21 +636,26 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         // Each case starts from the records as discovered.
         ctx.restore_family(&ep.family).await;
         ctx.count_cases(1);
-        let matching: Vec<&Value> = base
-            .iter()
-            .filter(|r| judge::filter_matches(&fval, get_path(r, &fname)))
-            .collect();
-        if matching.iter().any(|r| !safe(r)) {
+        // The records the filter selects, and the field's value in every record (to tell a
+        // record the PATCH should have left alone from one it changed).
+        let mut matching: std::collections::HashSet<String> = Default::default();
+        let mut all_safe = true;
+        let mut was: std::collections::HashMap<String, Option<Value>> =
+            std::collections::HashMap::with_capacity(base.len());
+        for (r, id) in base.iter().zip(base.ids()) {
+            if judge::filter_matches(&fval, get_path(&r, &fname)) {
+                all_safe &= safe(&r);
+                matching.insert(id.to_string());
+            }
+            was.insert(id.to_string(), get_path(&r, &field.path).cloned());
+        }
+        if !all_safe {
             continue;
         }
         // Every record of the family is written down first: a target that ignores the filter
         // changes records beyond the match, and those must come back too.
         // They are taken from the shared discovery read (one journal write, no read each).
-        let known: Vec<(String, &Value)> = base
-            .iter()
-            .filter_map(|r| Some((ctx.instance_path(inst, r)?, r)))
-            .collect();
-        if !ctx.protect_known(inst, &known) {
+        if !ctx.protect_known(inst, base) {
             continue;
         }
         let Some(value) = different_value(ctx, field, None, &format!("{C} {fname}")) else {
@@ -636,7 +692,8 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                 .record();
             continue;
         }
-        // The keys and the changed field only: a large family is read back in small records.
+        // The keys and the changed field only, in pages: a large family is read back in small
+        // records, and no answer holds all of it.
         let fields: Vec<&str> = res
             .keys
             .iter()
@@ -647,50 +704,63 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
             .send(
                 C,
                 ep,
-                Request::get(with_query(ep.path(), &[("fields", &fields.join(","))])),
+                Request::get(with_query(
+                    ep.path(),
+                    &[
+                        ("fields", &fields.join(",")),
+                        (
+                            "max_records",
+                            &crate::checks::read::DISCOVERY_PAGE.to_string(),
+                        ),
+                    ],
+                )),
             )
             .await
         else {
             continue;
         };
         let want = expected_after_patch(field, &value);
-        let Some(after_all) = crate::checks::read::all_pages(ctx, C, ep, &after).await else {
-            continue;
-        };
-        // By identity, in one pass each: a large family is not compared record by record.
-        let base_by_id: std::collections::HashMap<String, &Value> =
-            base.iter().map(|b| (identity(ep, ctx, b), b)).collect();
-        let matching_ids: std::collections::HashSet<String> =
-            matching.iter().map(|m| identity(ep, ctx, m)).collect();
-        for r in after_all {
-            let id = identity(ep, ctx, &r);
-            let was = base_by_id.get(&id).copied();
-            let matched = matching_ids.contains(&id);
-            let now = get_path(&r, &field.path);
-            let ok = if matched {
-                meets(&want, now)
-            } else {
-                was.is_none_or(|b| get_path(b, &field.path) == now)
-            };
-            if !ok {
-                ctx.finding(C, ep, "PATCH", "collection-patch")
-                    .message(format!(
-                        "after PATCH ?{fname}={fval} setting {}, record {id} ({}) holds {}",
-                        field.path,
-                        if matched { "matching" } else { "not matching" },
-                        judge::show(now)
-                    ))
-                    .shown_by(
-                        Some(&x),
-                        if matched {
-                            "the new value"
-                        } else {
-                            "its old value"
-                        },
-                    )
-                    .record();
-                break;
+        // By identity, page by page: a large family is neither held whole nor compared record
+        // by record against a list.
+        let mut wrong: Option<(String, bool, String)> = None;
+        let complete = crate::checks::read::each_page(ctx, C, ep, &after, |page| {
+            for r in page {
+                if wrong.is_some() {
+                    break;
+                }
+                let id = identity(ep, ctx, r);
+                let matched = matching.contains(&id);
+                let now = get_path(r, &field.path);
+                let ok = if matched {
+                    meets(&want, now)
+                } else {
+                    was.get(&id).is_none_or(|b| b.as_ref() == now)
+                };
+                if !ok {
+                    wrong = Some((id, matched, judge::show(now)));
+                }
             }
+        })
+        .await;
+        if !complete {
+            continue;
+        }
+        if let Some((id, matched, now)) = wrong {
+            ctx.finding(C, ep, "PATCH", "collection-patch")
+                .message(format!(
+                    "after PATCH ?{fname}={fval} setting {}, record {id} ({}) holds {now}",
+                    field.path,
+                    if matched { "matching" } else { "not matching" },
+                ))
+                .shown_by(
+                    Some(&x),
+                    if matched {
+                        "the new value"
+                    } else {
+                        "its old value"
+                    },
+                )
+                .record();
         }
     }
 }
@@ -709,7 +779,7 @@ async fn vacant_owner(
     let wanted: Vec<&str> = cf.fields.values().map(String::as_str).collect();
     let taken: BTreeSet<String> = baseline(ctx, ep)
         .iter()
-        .filter_map(|r| ctx.instance_path(inst, r))
+        .filter_map(|r| ctx.instance_path(inst, &r))
         .collect();
     // The owners a page at a time, until one has no record: a large cluster's list of
     // accounts is never read whole.

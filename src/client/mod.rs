@@ -159,10 +159,13 @@ struct Decoded {
 }
 
 /// Bodies remembered at most, the largest body remembered, their bytes together, and the hashes
-/// of bodies seen once kept at most (then forgotten all at once).
+/// of bodies seen once kept at most (then forgotten all at once). A remembered body costs its
+/// bytes, its text and its JSON tree (five to six times the bytes), so 2 MiB of bodies hold
+/// about 15 MB: the answers that repeat are small (an error, a record, a filtered few), and a
+/// large cluster's pages of records, which do not repeat, would fill a larger cache for nothing.
 const CACHE_ENTRIES: usize = 4096;
-const CACHE_BODY_MAX: usize = 64 * 1024;
-const CACHE_BYTES_MAX: usize = 8 * 1024 * 1024;
+const CACHE_BODY_MAX: usize = 16 * 1024;
+const CACHE_BYTES_MAX: usize = 2 * 1024 * 1024;
 const CACHE_SEEN_MAX: usize = 1 << 16;
 
 /// A decoded body: its text, its JSON when it is JSON, and its id when it is remembered.

@@ -205,7 +205,7 @@ impl Journal {
                 family: s.family.clone(),
                 path: s.path.clone(),
                 change: s.change,
-                original: s.original.clone(),
+                original: s.original(),
                 restored: false,
             });
             changed = true;
@@ -262,7 +262,7 @@ impl Journal {
 
 impl Journaling for Journal {
     fn keep(&self, s: &Saved) -> Result<(), String> {
-        self.add(&s.family, &s.path, s.change, &s.original)
+        self.add(&s.family, &s.path, s.change, &s.original())
     }
     fn restored(&self, path: &str) -> Result<(), String> {
         Journal::restored(self, path)

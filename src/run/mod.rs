@@ -206,24 +206,19 @@ pub use crate::checks::read::DISCOVERY_PAGE;
 fn sample_records(ctx: &Ctx) -> BTreeMap<String, Vec<Value>> {
     let mut out = BTreeMap::new();
     for (family, records) in &ctx.records {
-        let Some(ep) = ctx
+        // A family without a collection (a singleton) is taken whole.
+        if !ctx
             .spec
             .endpoints
             .iter()
-            .find(|e| &e.family == family && e.kind() == Kind::Collection)
-        else {
-            out.insert(family.clone(), records.clone());
+            .any(|e| &e.family == family && e.kind() == Kind::Collection)
+        {
+            out.insert(family.clone(), records.iter().collect());
             continue;
-        };
-        let ids: Vec<String> = records
-            .iter()
-            .map(|r| checks::read::identity(ep, ctx, r))
-            .collect();
+        }
+        let ids: Vec<&str> = records.ids().collect();
         let picked = checks::read::choose_sample(ctx.seed, ctx.sample, &ids);
-        out.insert(
-            family.clone(),
-            picked.into_iter().map(|i| records[i].clone()).collect(),
-        );
+        out.insert(family.clone(), records.pick(&picked));
     }
     out
 }
@@ -260,7 +255,7 @@ fn sampling_of(ctx: &Ctx) -> crate::report::Sampling {
 async fn discover_records(
     ctx: &Ctx,
     endpoints: &[&'static Endpoint],
-) -> BTreeMap<String, Vec<Value>> {
+) -> BTreeMap<String, checks::records::Records> {
     let mut out = BTreeMap::new();
     for ep in endpoints.iter().filter(|e| {
         matches!(e.kind(), Kind::Collection | Kind::Singleton)
@@ -271,7 +266,7 @@ async fn discover_records(
             Kind::Collection => format!("{}?fields=**&max_records={DISCOVERY_PAGE}", ep.path()),
             _ => format!("{}?fields=**", ep.path()),
         };
-        let mut records = Vec::new();
+        let mut records = checks::records::Records::default();
         for _ in 0..100_000 {
             let Some(x) = ctx
                 .send("response-schema", ep, Request::get(path.clone()))
@@ -279,22 +274,18 @@ async fn discover_records(
             else {
                 break;
             };
-            match ep.kind() {
-                Kind::Singleton => records.extend(
-                    x.response
-                        .json
-                        .as_deref()
-                        .filter(|_| x.response.is_success())
-                        .cloned(),
-                ),
-                // Kept for the whole run: without their links (no check reads them there).
-                _ => records.extend(x.response.records().into_iter().flatten().map(|r| {
-                    let mut r = r.clone();
-                    if let Some(m) = r.as_object_mut() {
-                        m.remove("_links");
-                    }
-                    r
-                })),
+            let found: Vec<&Value> = match ep.kind() {
+                Kind::Singleton => x
+                    .response
+                    .json
+                    .as_deref()
+                    .filter(|_| x.response.is_success())
+                    .into_iter()
+                    .collect(),
+                _ => x.response.records().into_iter().flatten().collect(),
+            };
+            for r in found {
+                records.push(checks::read::identity(ep, ctx, r), r);
             }
             match x.response.json.as_deref().and_then(checks::read::next_path) {
                 Some(next) => path = next,
@@ -406,7 +397,7 @@ fn coverage(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Vec<crate::verdict::C
                 && e.has(Method::PATCH)
                 && e.available_in(ctx.version)
         });
-        let records = ctx.records.get(family).map(Vec::as_slice).unwrap_or(&[]);
+        let records = ctx.records.get(family);
         let mut c = crate::verdict::Coverage {
             family: family.to_string(),
             ..Default::default()
@@ -425,9 +416,10 @@ fn coverage(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Vec<crate::verdict::C
             } else if f.flags.write_only && !ctx.may_destroy() {
                 "write-only: it cannot be read back to be restored; only with --allow-destructive"
             } else if !f.flags.empty_unsets
-                && !records
-                    .iter()
-                    .any(|r| crate::spec::resource::get_path(r, &f.path).is_some())
+                && !records.is_some_and(|rs| {
+                    rs.iter()
+                        .any(|r| crate::spec::resource::get_path(&r, &f.path).is_some())
+                })
             {
                 "no record has a value to put back afterwards"
             } else {

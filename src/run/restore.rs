@@ -24,9 +24,8 @@ const ATTEMPTS: usize = 3;
 pub fn restore<'a>(ctx: &'a Ctx, family: Option<&'a str>) -> BoxFuture<'a, Vec<RestoreProblem>> {
     Box::pin(async move {
         let mut problems = Vec::new();
-        let mut saved = ctx.saved(family);
-        // Records journaled in bulk that a read-back already proved, untouched since.
-        saved.retain(|s| !ctx.is_clean(&s.path));
+        // Not those journaled in bulk that a read-back already proved, untouched since.
+        let saved = ctx.saved_to_restore(family);
         let settled = settled_by_collection(ctx, &saved).await;
         let mut clean: Vec<String> = settled.iter().cloned().collect();
         if !clean.is_empty() {
@@ -90,7 +89,7 @@ async fn settled_by_collection(ctx: &Ctx, saved: &[Saved]) -> std::collections::
             for r in x.response.records().into_iter().flatten() {
                 if let Some(p) = ctx.instance_path(inst, r)
                     && let Some(s) = wanted.get(p.as_str())
-                    && differences(res, &s.original, r).is_empty()
+                    && differences(res, &s.original(), r).is_empty()
                 {
                     equal.push(p);
                 }
@@ -124,12 +123,7 @@ pub async fn from_journal(
 ) -> Vec<RestoreProblem> {
     let mut problems = Vec::new();
     for e in journal.contents().unfinished() {
-        let s = Saved {
-            family: e.family.clone(),
-            path: e.path.clone(),
-            change: e.change,
-            original: e.original.clone(),
-        };
+        let s = Saved::new(&e.family, &e.path, e.change, &e.original);
         match restore_one(spec, client, &s).await {
             Ok(()) => {
                 if let Err(why) = journal.restored(&e.path) {
@@ -197,17 +191,18 @@ pub async fn restore_one(spec: &Spec, client: &Client, s: &Saved) -> Result<(), 
             let inst = record_endpoint(spec, &s.family)
                 .ok_or_else(|| problem(None, None, "no path that names one record".to_string()))?;
             let res = spec.resource_of(inst);
+            let original = s.original();
             let mut last = None;
             for _ in 0..ATTEMPTS {
                 let (_, current) = read_whole(client, &s.path, "could not read it back")
                     .await
                     .map_err(|r| problem(None, None, r))?;
-                let diff = differences(res, &s.original, &current);
+                let diff = differences(res, &original, &current);
                 let Some(first) = diff.first() else {
                     return Ok(());
                 };
                 last = Some(first.clone());
-                let body = match put_back(res, &s.original, &diff) {
+                let body = match put_back(res, &original, &diff) {
                     Ok(b) => b,
                     Err(field) => {
                         return Err(problem(
@@ -238,11 +233,11 @@ pub async fn restore_one(spec: &Spec, client: &Client, s: &Saved) -> Result<(), 
             let (_, now) = read_whole(client, &s.path, "could not verify the restore")
                 .await
                 .map_err(|r| problem(None, None, r))?;
-            let diff = differences(res, &s.original, &now);
+            let diff = differences(res, &original, &now);
             let Some(field) = diff.first().or(last.as_ref()) else {
                 return Ok(());
             };
-            let was = get_path(&s.original, field);
+            let was = get_path(&original, field);
             let mut p = problem(
                 Some(field),
                 was,
@@ -338,14 +333,15 @@ fn put_back_curl(
     s: &Saved,
     fields: &[String],
 ) -> String {
-    let body = put_back(res, &s.original, fields)
+    let original = s.original();
+    let body = put_back(res, &original, fields)
         .or_else(|_| {
             let known: Vec<String> = fields
                 .iter()
-                .filter(|f| get_path(&s.original, f).is_some())
+                .filter(|f| get_path(&original, f).is_some())
                 .cloned()
                 .collect();
-            put_back(res, &s.original, &known)
+            put_back(res, &original, &known)
         })
         .unwrap_or_default();
     let req = Request::new("PATCH", s.path.clone()).json(Value::Object(body));

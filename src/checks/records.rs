@@ -1,0 +1,107 @@
+//! The records the discovery read returned, kept for the whole run. A large cluster has tens of
+//! thousands of them, and a `serde_json::Value` tree costs five to six times the record's text
+//! (maps, keys and strings each allocated), so each record is kept as its compact JSON text beside
+//! its identity, and parsed again only when a check looks at it. Checks that need a whole family
+//! look at it one record at a time ([`Records::iter`]); the identities answer most of their
+//! questions without parsing anything.
+
+use serde_json::Value;
+
+/// The records of one family, in the order the target listed them.
+#[derive(Debug, Default, Clone)]
+pub struct Records {
+    /// Each record without `_links`, as compact JSON text.
+    texts: Vec<Box<str>>,
+    /// Each record's identity (its key values joined, see [`crate::checks::read::identity`]).
+    ids: Vec<Box<str>>,
+}
+
+impl Records {
+    /// No record (a family the run did not read).
+    pub const EMPTY: Records = Records {
+        texts: Vec::new(),
+        ids: Vec::new(),
+    };
+
+    /// Adds a record (its `_links` left out: no check reads them here) with its identity.
+    pub fn push(&mut self, id: String, record: &Value) {
+        let text = match record {
+            Value::Object(m) if m.contains_key("_links") => {
+                let mut m = m.clone();
+                m.remove("_links");
+                Value::Object(m).to_string()
+            }
+            other => other.to_string(),
+        };
+        self.texts.push(text.into_boxed_str());
+        self.ids.push(id.into_boxed_str());
+    }
+
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+
+    /// The identities, in the target's order.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.ids.iter().map(|s| &**s)
+    }
+
+    /// The record at `i`, parsed.
+    pub fn get(&self, i: usize) -> Option<Value> {
+        // The text was written by serde_json from a Value: it parses.
+        self.texts
+            .get(i)
+            .map(|t| serde_json::from_str(t).expect("a record's own JSON text"))
+    }
+
+    /// Every record, parsed one at a time (none is held longer than the caller keeps it).
+    pub fn iter(&self) -> impl Iterator<Item = Value> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+
+    /// The records at `indices`, parsed.
+    pub fn pick(&self, indices: &[usize]) -> Vec<Value> {
+        indices.iter().filter_map(|&i| self.get(i)).collect()
+    }
+
+    /// Where each identity is (the first record with it).
+    pub fn positions(&self) -> std::collections::HashMap<&str, usize> {
+        let mut out = std::collections::HashMap::with_capacity(self.len());
+        for (i, id) in self.ids().enumerate() {
+            out.entry(id).or_insert(i);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn records_come_back_as_they_went_in_without_links_and_with_their_identity() {
+        let mut r = Records::default();
+        let a =
+            json!({"owner": {"name": "vs1"}, "comment": "a", "_links": {"self": {"href": "/x"}}});
+        let b = json!({"owner": {"name": "vs2"}, "comment": "b", "n": 3, "on": true});
+        r.push("vs1".into(), &a);
+        r.push("vs2".into(), &b);
+        assert_eq!(r.len(), 2);
+        assert!(!r.is_empty());
+        assert_eq!(
+            r.get(0).unwrap(),
+            json!({"owner": {"name": "vs1"}, "comment": "a"})
+        );
+        assert_eq!(r.get(1).unwrap(), b);
+        assert_eq!(r.get(2), None);
+        assert_eq!(r.ids().collect::<Vec<_>>(), ["vs1", "vs2"]);
+        assert_eq!(r.iter().count(), 2);
+        assert_eq!(r.pick(&[1]), vec![b]);
+        assert_eq!(r.positions()["vs2"], 1);
+    }
+}

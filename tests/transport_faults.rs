@@ -319,3 +319,69 @@ fn endpoint_selection_restricts_every_request() {
     assert!(elsewhere.is_empty(), "{elsewhere:?}");
     rt.block_on(m.shutdown());
 }
+
+/// An upgrade that makes PATCH slower: a recording made through a proxy that only forwards,
+/// then `--compare` through one that holds every PATCH 80 ms. With `--latency-drift 3` the
+/// PATCHed path's p95 is drift of kind `latency` (exit 4); without the flag timings are not
+/// compared (exit 0); nothing else drifts, and the target is as it was.
+#[test]
+fn a_patch_made_slower_is_latency_drift_in_a_compared_run() {
+    let (rt, m, p) = behind_proxy(Fault::None);
+    let dir = tempfile::tempdir().unwrap();
+    let before = rt.block_on(snapshot(&m.base_url));
+    let baseline = dir.path().join("baseline");
+    let inst = "/api/security/login/messages/{uuid}";
+    let out = harness(
+        &p.url,
+        dir.path(),
+        &[
+            "--cases",
+            "8",
+            "--seed",
+            "3",
+            "--endpoint",
+            inst,
+            "--record",
+            baseline.to_str().unwrap(),
+        ],
+    )
+    .wait_with_output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let slow = rt.block_on(proxy(m.addr, Fault::HoldPatch(Duration::from_millis(80))));
+    let report = dir.path().join("compare.json");
+    let compare = |extra: &[&str]| {
+        let mut args = vec!["--endpoint", inst, "--compare", baseline.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        harness(&slow.url, dir.path(), &args)
+            .wait_with_output()
+            .unwrap()
+    };
+    let out = compare(&[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "without --latency-drift timings are not compared: {}",
+        text(&out.stdout)
+    );
+    let out = compare(&[
+        "--latency-drift",
+        "3",
+        "--report",
+        &format!("json={}", report.display()),
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{stdout}{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let drift = json["drift"].as_array().unwrap();
+    assert!(
+        drift
+            .iter()
+            .any(|d| d["endpoint"] == inst && d["request"] == "PATCH"),
+        "{drift:?}"
+    );
+    assert!(drift.iter().all(|d| d["kind"] == "latency"), "{drift:?}");
+    assert!(slow.patches.load(Ordering::SeqCst) > 0);
+    assert_eq!(before, rt.block_on(snapshot(&m.base_url)));
+    rt.block_on(m.shutdown());
+}

@@ -1296,7 +1296,7 @@ mod tests {
                         let sel = select(&table, &plan, shape, faults);
                         for hal in [true, false] {
                             let render = Render { hal };
-                            for rec in &store.records[&fam.family] {
+                            for rec in store.records[&fam.family].iter() {
                                 let mut a = Vec::new();
                                 let mut b = Vec::new();
                                 let cached = Row {

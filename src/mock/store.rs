@@ -7,7 +7,7 @@ use super::query::{Rendered, Table};
 use crate::spec::Spec;
 use crate::spec::resource::{Resource, get_path, leaf_paths, set_path};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 /// The built-in data set: the records of NetApp's doc examples.
@@ -77,43 +77,163 @@ pub struct Store {
     pub svms: Vec<Value>,
     /// Objects of `owner{name,uuid}`, `name`, `role`.
     pub accounts: Vec<Value>,
-    /// Family name to its records, in insertion order.
-    pub records: BTreeMap<String, Vec<Rec>>,
+    /// Family name to its records, in insertion order, with their index by key.
+    pub records: BTreeMap<String, Family>,
     /// Family name to `{"cluster": {...}, "svm": {...}}`: values a POST fills in for a record of
     /// that owner kind (read-only fields the client cannot send).
     pub post_defaults: Map<String, Value>,
     /// The singleton families: their one record is written back as an object, not an array.
     pub singletons: BTreeSet<String>,
-    /// The index of the records: family to its key values (in the resource's key order) to the
-    /// record's position in `records`, so that an instance GET, PATCH or DELETE looks a record
-    /// up by key instead of scanning the family. Kept by [`Store::push`], [`Store::remove`].
-    index: BTreeMap<String, KeyIndex>,
     /// SVM uuid to its position in `svms` (who owns a record, without a scan).
     svm_index: HashMap<String, usize>,
+    /// The (owner uuid, name) of every account in `accounts` (whether a POST's account exists,
+    /// without a scan). Like `svm_index`, made once at load: the mock never changes accounts.
+    account_index: HashSet<(String, String)>,
 }
 
-/// One family's key fields and the position of each record by its key values.
+/// A record's id in its family: the number it got when it was stored. Ids only grow, so they
+/// order the records by insertion, and removing a record changes no other record's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecId(u64);
+
+/// The records of one family, in insertion order, and the id of each by its key values (in the
+/// resource's key order). Records live in an ordered map by id rather than a `Vec`, so that
+/// removing one shifts no other record and renumbers nothing: an instance GET, PATCH, DELETE
+/// and a POST cost O(log n) whatever the family's size, while a collection still lists the
+/// records in the order they were stored.
 #[derive(Debug, Clone, Default)]
-struct KeyIndex {
+pub struct Family {
     keys: Vec<String>,
-    at: HashMap<Vec<String>, usize>,
+    recs: BTreeMap<RecId, Rec>,
+    by_key: HashMap<Vec<String>, RecId>,
+    next: u64,
 }
 
-impl KeyIndex {
-    fn key_of(&self, v: &Value) -> Option<Vec<String>> {
-        self.keys
-            .iter()
-            .map(|k| get_path(v, k).and_then(Value::as_str).map(String::from))
-            .collect()
+impl Family {
+    /// A family whose records are looked up by these key fields, holding `recs` in that order.
+    fn new(keys: Vec<String>, recs: Vec<Rec>) -> Family {
+        let mut f = Family {
+            keys,
+            ..Family::default()
+        };
+        for r in recs {
+            f.push(r);
+        }
+        f
     }
 
-    fn rebuild(&mut self, recs: &[Rec]) {
-        self.at.clear();
-        for (i, r) in recs.iter().enumerate() {
-            if let Some(k) = self.key_of(r.value()) {
-                self.at.insert(k, i);
+    fn key_of(&self, v: &Value) -> Option<Vec<String>> {
+        key_values(&self.keys, v)
+    }
+
+    pub fn len(&self) -> usize {
+        self.recs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.recs.is_empty()
+    }
+
+    /// The records in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = &Rec> {
+        self.recs.values()
+    }
+
+    /// The records in insertion order, with their ids.
+    pub fn entries(&self) -> impl Iterator<Item = (RecId, &Rec)> {
+        self.recs.iter().map(|(id, r)| (*id, r))
+    }
+
+    /// The first record stored (a singleton's one record).
+    pub fn first(&self) -> Option<&Rec> {
+        self.recs.values().next()
+    }
+
+    pub fn get(&self, id: RecId) -> Option<&Rec> {
+        self.recs.get(&id)
+    }
+
+    /// Whether records are looked up by key (the family has key fields).
+    pub fn indexed(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
+    /// The id of the record whose key fields have these values (given as (key field, value)
+    /// pairs, in any order): a hash lookup, not a scan. None: no such record, or the pairs do
+    /// not name every key field.
+    pub fn id_by_keys(&self, keys: &[(String, String)]) -> Option<RecId> {
+        let wanted: Option<Vec<String>> = self
+            .keys
+            .iter()
+            .map(|k| keys.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+            .collect();
+        self.by_key.get(&wanted?).copied()
+    }
+
+    /// The id of a record with the same key values as `rec`.
+    pub fn id_of(&self, rec: &Value) -> Option<RecId> {
+        self.by_key.get(&self.key_of(rec)?).copied()
+    }
+
+    /// Stores a record after every other one, and indexes it by its key values.
+    pub fn push(&mut self, rec: Rec) -> RecId {
+        let id = RecId(self.next);
+        self.next += 1;
+        if let Some(k) = self.key_of(rec.value()) {
+            self.by_key.insert(k, id);
+        }
+        self.recs.insert(id, rec);
+        id
+    }
+
+    /// Changes a record (see [`Rec::update`]); should its key values change, the index follows.
+    pub fn update(&mut self, id: RecId, f: impl FnOnce(&mut Value)) {
+        let Some(rec) = self.recs.get_mut(&id) else {
+            return;
+        };
+        let before = key_values(&self.keys, rec.value());
+        rec.update(f);
+        let after = key_values(&self.keys, rec.value());
+        if before != after {
+            if let Some(k) = before
+                && self.by_key.get(&k) == Some(&id)
+            {
+                self.by_key.remove(&k);
+            }
+            if let Some(k) = after {
+                self.by_key.insert(k, id);
             }
         }
+    }
+
+    /// Removes a record and its index entry; no other record moves.
+    pub fn remove(&mut self, id: RecId) -> Option<Rec> {
+        let rec = self.recs.remove(&id)?;
+        if let Some(k) = self.key_of(rec.value())
+            && self.by_key.get(&k) == Some(&id)
+        {
+            self.by_key.remove(&k);
+        }
+        Some(rec)
+    }
+}
+
+/// The values of these key fields in a record; None when one is missing or not a string, and for a
+/// family without key fields (every record would share the empty key).
+fn key_values(keys: &[String], v: &Value) -> Option<Vec<String>> {
+    if keys.is_empty() {
+        return None;
+    }
+    keys.iter()
+        .map(|k| get_path(v, k).and_then(Value::as_str).map(String::from))
+        .collect()
+}
+
+impl std::ops::Index<RecId> for Family {
+    type Output = Rec;
+
+    fn index(&self, id: RecId) -> &Rec {
+        &self.recs[&id]
     }
 }
 
@@ -407,25 +527,31 @@ impl Store {
             }
         };
 
-        let mut index = BTreeMap::new();
-        for fam in &spec.families {
-            let keys = spec
-                .resource(&fam.resource)
-                .map(|r| r.keys.clone())
-                .unwrap_or_default();
-            let mut ki = KeyIndex {
-                keys,
-                at: HashMap::new(),
-            };
-            if let Some(recs) = records.get(&fam.family) {
-                ki.rebuild(recs);
-            }
-            index.insert(fam.family.clone(), ki);
-        }
+        // Every family of the catalog, with the key fields its records are looked up by.
+        let records = records
+            .into_iter()
+            .map(|(name, recs)| {
+                let keys = spec
+                    .families
+                    .iter()
+                    .find(|f| f.family == name)
+                    .and_then(|f| spec.resource(&f.resource))
+                    .map(|r| r.keys.clone())
+                    .unwrap_or_default();
+                (name, Family::new(keys, recs))
+            })
+            .collect();
         let svm_index = svms
             .iter()
             .enumerate()
             .filter_map(|(i, s)| Some((s.get("uuid")?.as_str()?.to_string(), i)))
+            .collect();
+        let account_index = accounts
+            .iter()
+            .filter_map(|a| {
+                let owner = get_path(a, "owner.uuid")?.as_str()?;
+                Some((owner.to_string(), a.get("name")?.as_str()?.to_string()))
+            })
             .collect();
         Ok(Store {
             cluster,
@@ -439,62 +565,44 @@ impl Store {
                 .filter(|f| spec.singleton_of(&f.family).is_some())
                 .map(|f| f.family.clone())
                 .collect(),
-            index,
             svm_index,
+            account_index,
         })
     }
 
-    /// The position of the record of `family` whose key fields have these values (given as
-    /// (key field, value) pairs, in any order): a hash lookup, not a scan. None: no such record,
-    /// or the pairs do not name every key field.
-    pub fn position(&self, family: &str, keys: &[(String, String)]) -> Option<usize> {
-        let ki = self.index.get(family)?;
-        let wanted: Option<Vec<String>> = ki
-            .keys
-            .iter()
-            .map(|k| keys.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
-            .collect();
-        ki.at.get(&wanted?).copied()
-    }
-
-    /// The position of a record of `family` with the same key values as `rec`.
-    pub fn position_of(&self, family: &str, rec: &Value) -> Option<usize> {
-        let ki = self.index.get(family)?;
-        ki.at.get(&ki.key_of(rec)?).copied()
-    }
-
-    /// Whether the index covers `family` (it has key fields): lookups by key are exact.
+    /// Whether `family` has key fields: lookups by key are exact.
     pub fn indexed(&self, family: &str) -> bool {
-        self.index.get(family).is_some_and(|k| !k.keys.is_empty())
+        self.records.get(family).is_some_and(Family::indexed)
     }
 
-    /// Adds a record at the end of its family, and to the index.
-    pub fn push(&mut self, family: &str, rec: Rec) {
-        let recs = self.records.entry(family.to_string()).or_default();
-        if let Some(ki) = self.index.get_mut(family)
-            && let Some(k) = ki.key_of(rec.value())
-        {
-            ki.at.insert(k, recs.len());
-        }
-        recs.push(rec);
+    /// Adds a record after every other of its family, and to the family's index.
+    pub fn push(&mut self, family: &str, rec: Rec) -> RecId {
+        self.records
+            .entry(family.to_string())
+            .or_default()
+            .push(rec)
     }
 
-    /// Removes the records of `family` at these positions; the records after them move up, so
-    /// the family's index is made again (one pass).
-    pub fn remove(&mut self, family: &str, positions: &[usize]) {
-        let Some(recs) = self.records.get_mut(family) else {
-            return;
-        };
-        let mut sorted = positions.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        for &i in sorted.iter().rev() {
-            if i < recs.len() {
-                recs.remove(i);
+    /// Removes these records of `family`; no other record moves.
+    pub fn remove(&mut self, family: &str, ids: &[RecId]) {
+        if let Some(recs) = self.records.get_mut(family) {
+            for &id in ids {
+                recs.remove(id);
             }
         }
-        if let Some(ki) = self.index.get_mut(family) {
-            ki.rebuild(recs);
+    }
+
+    /// Whether an account of this name exists for this owner (for any owner when `owner_uuid`
+    /// is None, which needs a scan).
+    pub fn has_account(&self, owner_uuid: Option<&str>, name: &str) -> bool {
+        match owner_uuid {
+            Some(o) => self
+                .account_index
+                .contains(&(o.to_string(), name.to_string())),
+            None => self
+                .accounts
+                .iter()
+                .any(|a| a.get("name").and_then(Value::as_str) == Some(name)),
         }
     }
 
@@ -663,7 +771,7 @@ mod tests {
         assert_eq!(s.records["login_messages"].len(), 4);
         assert!(!s.records["duo"].is_empty());
         assert!(!s.records["totp"].is_empty());
-        let duo = s.records["duo"][0].value();
+        let duo = s.records["duo"].first().unwrap().value();
         let secret = duo["secret_key"].as_str().unwrap();
         assert_eq!(duo["fingerprint"], fingerprint(secret));
         // The state format reads back as the same data set.
@@ -671,46 +779,58 @@ mod tests {
         assert_eq!(again.to_value(), s.to_value());
     }
 
+    /// The uuids of a family's login messages, in the order a collection lists them.
+    fn uuids(s: &Store) -> Vec<String> {
+        s.records["login_messages"]
+            .iter()
+            .map(|r| r.value()["uuid"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    fn by_uuid(u: &str) -> Vec<(String, String)> {
+        vec![("uuid".to_string(), u.to_string())]
+    }
+
     #[test]
     fn records_are_found_by_key_through_an_index() {
         let spec = Spec::builtin();
         let v = crate::mock::scale::builtin_with_svms(50);
-        let mut s = Store::from_value(spec, &v).unwrap();
-        let keys = |u: &str| vec![("uuid".to_string(), u.to_string())];
-        // Every record of the family is in the index, at its position.
-        let n = s.records["login_messages"].len();
-        assert_eq!(s.index["login_messages"].at.len(), n);
-        for (i, r) in s.records["login_messages"].iter().enumerate() {
+        let s = Store::from_value(spec, &v).unwrap();
+        // Every record of the family is in the index, under its id; the family lists in the
+        // data set's order.
+        let fam = &s.records["login_messages"];
+        assert_eq!(fam.by_key.len(), fam.len());
+        for (id, r) in fam.entries() {
             let u = r.value()["uuid"].as_str().unwrap();
-            assert_eq!(s.position("login_messages", &keys(u)), Some(i));
+            assert_eq!(fam.id_by_keys(&by_uuid(u)), Some(id));
         }
+        let given: Vec<&str> = v["records"]["login_messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["uuid"].as_str().unwrap())
+            .collect();
+        assert_eq!(uuids(&s), given);
         // Two key fields, given in either order.
-        let totp = s.records["totp"][7].value().clone();
+        let totp = &s.records["totp"];
+        let (id7, rec7) = totp.entries().nth(7).unwrap();
         let (ou, an) = (
-            totp["owner"]["uuid"].as_str().unwrap().to_string(),
-            totp["account"]["name"].as_str().unwrap().to_string(),
+            rec7.value()["owner"]["uuid"].as_str().unwrap().to_string(),
+            rec7.value()["account"]["name"]
+                .as_str()
+                .unwrap()
+                .to_string(),
         );
         let pairs = vec![
             ("account.name".to_string(), an.clone()),
             ("owner.uuid".to_string(), ou.clone()),
         ];
-        assert_eq!(s.position("totp", &pairs), Some(7));
-        assert_eq!(s.position("totp", &pairs[..1]), None, "a key field missing");
-        // Removing moves the later records up; the index follows.
-        let third = s.records["login_messages"][3].value()["uuid"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let first = s.records["login_messages"][0].value()["uuid"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        s.remove("login_messages", &[0]);
-        assert_eq!(s.position("login_messages", &keys(&first)), None);
-        assert_eq!(s.position("login_messages", &keys(&third)), Some(2));
-        let rec = serde_json::json!({"uuid": first, "scope": "cluster"});
-        s.push("login_messages", Rec::new(rec.clone()));
-        assert_eq!(s.position_of("login_messages", &rec), Some(n - 1));
+        assert_eq!(totp.id_by_keys(&pairs), Some(id7));
+        assert_eq!(totp.id_by_keys(&pairs[..1]), None, "a key field missing");
+        // Accounts by owner and name, through their index.
+        assert!(s.has_account(Some(&ou), &an));
+        assert!(s.has_account(None, &an));
+        assert!(!s.has_account(Some(&ou), "nobody"));
         // Owners by uuid, through the SVM index.
         let last = crate::mock::scale::svm_uuid(49);
         assert_eq!(
@@ -718,6 +838,52 @@ mod tests {
             Some(crate::mock::scale::svm_name(49))
         );
         assert_eq!(s.svm_index.len(), s.svms.len());
+        assert_eq!(s.account_index.len(), s.accounts.len());
+    }
+
+    #[test]
+    fn removal_keeps_the_order_and_the_index_exact() {
+        let spec = Spec::builtin();
+        let mut s = Store::from_value(spec, &crate::mock::scale::builtin_with_svms(20)).unwrap();
+        let before = uuids(&s);
+        let n = before.len();
+        // Remove from the middle (one, then two at once), the first and the last.
+        let gone = [n / 2, n / 3, n / 3 + 1, 0, n - 1].map(|i| before[i].clone());
+        let id = |s: &Store, u: &str| s.records["login_messages"].id_by_keys(&by_uuid(u));
+        s.remove("login_messages", &[id(&s, &gone[0]).unwrap()]);
+        let two = [id(&s, &gone[1]).unwrap(), id(&s, &gone[2]).unwrap()];
+        s.remove("login_messages", &two);
+        s.remove("login_messages", &[id(&s, &gone[3]).unwrap()]);
+        s.remove("login_messages", &[id(&s, &gone[4]).unwrap()]);
+        let kept: Vec<String> = before
+            .iter()
+            .filter(|u| !gone.contains(u))
+            .cloned()
+            .collect();
+        assert_eq!(uuids(&s), kept, "the same order, minus the removed records");
+        let fam = &s.records["login_messages"];
+        assert_eq!(fam.len(), n - gone.len());
+        assert_eq!(fam.by_key.len(), fam.len());
+        for u in &gone {
+            assert_eq!(id(&s, u), None, "{u} is gone from the index");
+        }
+        // Every remaining record is found by key, and the id found is that record's.
+        for (rid, r) in fam.entries() {
+            let u = r.value()["uuid"].as_str().unwrap();
+            assert_eq!(id(&s, u), Some(rid));
+            assert_eq!(fam[rid].value()["uuid"], u);
+        }
+        // A record put back goes last, as a POST's does; the collection lists it there.
+        let rec = serde_json::json!({"uuid": gone[0], "scope": "cluster"});
+        let back = s.push("login_messages", Rec::new(rec.clone()));
+        assert_eq!(s.records["login_messages"].id_of(&rec), Some(back));
+        assert_eq!(uuids(&s).last(), Some(&gone[0]));
+        assert_eq!(uuids(&s)[..kept.len()], kept[..]);
+        // A change of key values moves the index entry with it.
+        let fam = s.records.get_mut("login_messages").unwrap();
+        fam.update(back, |v| v["uuid"] = Value::from("renamed"));
+        assert_eq!(fam.id_by_keys(&by_uuid(&gone[0])), None);
+        assert_eq!(fam.id_by_keys(&by_uuid("renamed")), Some(back));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::mock::Role;
 use crate::mock::answer::{Answer, Body};
 use crate::mock::errors::{ApiError, CODE_NOT_FOUND};
 use crate::mock::query::{Plan, Render, Row, Shape, Table, collection_get, select, write_record};
-use crate::mock::store::Store;
+use crate::mock::store::{RecId, Store};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Method};
 use axum::http::StatusCode;
@@ -67,7 +67,7 @@ impl Mock {
         ))
     }
 
-    /// The index of the record of `family` with these key values that `role` may see.
+    /// The id of the record of `family` with these key values that `role` may see.
     pub(super) fn find(
         &self,
         store: &Store,
@@ -75,19 +75,21 @@ impl Mock {
         table: &Table,
         keys: &[(String, String)],
         role: &Role,
-    ) -> Option<usize> {
+    ) -> Option<RecId> {
         let recs = store.records.get(family)?;
-        if store.indexed(family) {
+        if recs.indexed() {
             // By key: a hash lookup, whatever the number of records.
-            let i = store.position(family, keys)?;
-            let r = recs.get(i)?;
+            let id = recs.id_by_keys(keys)?;
+            let r = recs.get(id)?;
             return (table.has_keys(r.value(), keys)
                 && self.visible(store, table.res, r.value(), role))
-            .then_some(i);
+            .then_some(id);
         }
-        recs.iter().position(|r| {
-            table.has_keys(r.value(), keys) && self.visible(store, table.res, r.value(), role)
-        })
+        recs.entries()
+            .find(|(_, r)| {
+                table.has_keys(r.value(), keys) && self.visible(store, table.res, r.value(), role)
+            })
+            .map(|(id, _)| id)
     }
 
     /// 404 for a record that does not exist (or that the caller may not see); the documented

@@ -10,7 +10,7 @@ use super::validate::{Op, Write};
 use crate::mock::answer::Answer;
 use crate::mock::errors::{ApiError, CODE_BAD_REQUEST, CODE_DUPLICATE, CODE_NOT_FOUND};
 use crate::mock::query::{Plan, Render, Table, matches_all, post_selection, project};
-use crate::mock::store::{Owner, Rec, Store, derive_fields};
+use crate::mock::store::{Owner, Rec, RecId, Store, derive_fields};
 use crate::mock::{Fault, Role};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Method};
@@ -47,8 +47,8 @@ impl Mock {
         let checked = self.check_body(write, table, &body);
         if let Some(e) = checked.error {
             if self.has(Fault::PatchPartial) && !checked.sets.is_empty() {
-                if let Some(rec) = store.records.get_mut(family).and_then(|v| v.get_mut(i)) {
-                    rec.update(|v| Self::apply(table.res, v, &checked.sets));
+                if let Some(recs) = store.records.get_mut(family) {
+                    recs.update(i, |v| Self::apply(table.res, v, &checked.sets));
                 }
                 self.persist_after_change(&store);
             }
@@ -56,8 +56,8 @@ impl Mock {
         }
         if !self.has(Fault::PatchNotStored) && !checked.sets.is_empty() {
             let before = self.snapshot(&store);
-            if let Some(rec) = store.records.get_mut(family).and_then(|v| v.get_mut(i)) {
-                rec.update(|v| Self::apply(table.res, v, &checked.sets));
+            if let Some(recs) = store.records.get_mut(family) {
+                recs.update(i, |v| Self::apply(table.res, v, &checked.sets));
             }
             self.persist_or_roll_back(&mut store, before)?;
         }
@@ -106,9 +106,7 @@ impl Mock {
         let apply_all = |store: &mut Store| {
             if let Some(recs) = store.records.get_mut(family) {
                 for (i, sets) in &all_sets {
-                    if let Some(rec) = recs.get_mut(*i) {
-                        rec.update(|v| Self::apply(table.res, v, sets));
-                    }
+                    recs.update(*i, |v| Self::apply(table.res, v, sets));
                 }
             }
         };
@@ -149,7 +147,7 @@ impl Mock {
         Ok(collection_answer(table, plan, matching.len(), hal))
     }
 
-    /// The indexes of the records of `family` that `role` may see and the plan's filters select.
+    /// The ids of the records of `family` that `role` may see and the plan's filters select.
     fn matching(
         &self,
         store: &Store,
@@ -157,13 +155,12 @@ impl Mock {
         table: &Table,
         plan: &Plan,
         role: &Role,
-    ) -> Vec<usize> {
+    ) -> Vec<RecId> {
         store
             .records
             .get(family)
             .map(|v| {
-                v.iter()
-                    .enumerate()
+                v.entries()
                     .filter(|(_, r)| {
                         self.visible(store, table.res, r.value(), role)
                             && (self.has(Fault::CollectionWriteFilterIgnored)
@@ -261,12 +258,7 @@ impl Mock {
             && let Some(name) = get_path(&rec, ACCOUNT_KEY).and_then(Value::as_str)
         {
             let owner_uuid = get_path(&rec, "owner.uuid").and_then(Value::as_str);
-            let exists = store.accounts.iter().any(|a| {
-                get_path(a, "name").and_then(Value::as_str) == Some(name)
-                    && (owner_uuid.is_none()
-                        || get_path(a, "owner.uuid").and_then(Value::as_str) == owner_uuid)
-            });
-            if !exists {
+            if !store.has_account(owner_uuid, name) {
                 return Err(ApiError::new(
                     StatusCode::NOT_FOUND,
                     CODE_NOT_FOUND,
@@ -284,7 +276,11 @@ impl Mock {
             .iter()
             .all(|k| get_path(&rec, k).is_some_and(Value::is_string));
         let dup = if store.indexed(family) && by_key {
-            store.position_of(family, &rec).is_some()
+            store
+                .records
+                .get(family)
+                .and_then(|v| v.id_of(&rec))
+                .is_some()
         } else {
             store.records.get(family).is_some_and(|v| {
                 v.iter().any(|r| {

@@ -130,19 +130,11 @@ impl Mock {
         else {
             return false;
         };
-        let owners = match cf.from.as_str() {
-            "/api/svm/svms" => &store.svms,
-            "/api/security/accounts" => &store.accounts,
-            _ => return false,
-        };
-        owners.iter().any(|o| {
-            keys.iter().all(|(k, v)| match cf.fields.get(k) {
-                Some(theirs) => {
-                    crate::spec::resource::get_path(o, theirs).and_then(serde_json::Value::as_str)
-                        == Some(v.as_str())
-                }
-                None => true,
-            })
-        })
+        // The owner's fields the keys name (a key the owner list has no field for says nothing).
+        let want: Vec<(&str, &str)> = keys
+            .iter()
+            .filter_map(|(k, v)| Some((cf.fields.get(k)?.as_str(), v.as_str())))
+            .collect();
+        store.owner_matches(&cf.from, &want)
     }
 }

@@ -122,8 +122,20 @@ pub async fn from_journal(
     client: &Client,
     journal: &super::journal::Journal,
 ) -> Vec<RestoreProblem> {
+    let contents = match journal.contents() {
+        Ok(c) => c,
+        Err(e) => {
+            return vec![RestoreProblem {
+                record: journal.path().display().to_string(),
+                field: None,
+                original: None,
+                reason: format!("the journal could not be read: {e}"),
+                curl: None,
+            }];
+        }
+    };
     let mut problems = Vec::new();
-    for e in journal.contents().unfinished() {
+    for e in contents.unfinished() {
         let s = Saved {
             family: e.family.clone(),
             path: e.path.clone(),

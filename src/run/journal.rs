@@ -17,7 +17,8 @@
 //! last line: it was never confirmed, so the change it announced was never sent, and it is ignored
 //! (and cut off before the next append). The journal keeps in memory only each entry's path and
 //! whether it is restored, never the originals: a collection PATCH on a large cluster journals
-//! tens of thousands of records.
+//! tens of thousands of records. A journal an earlier version wrote (one JSON document, rewritten
+//! whole) is read too, and rewritten as lines before its first append.
 
 use crate::checks::ctx::{Journaling, Saved};
 use crate::error::{Error, Result};
@@ -110,6 +111,8 @@ struct Replayed {
     contents: Contents,
     /// The bytes up to the end of the last line that counts (a torn last line excluded).
     valid: usize,
+    /// The file is in the former format: one JSON document, [`Contents`], rewritten whole.
+    former: bool,
 }
 
 /// Replays the lines of a journal file. A last line that does not parse is a torn append and is
@@ -137,8 +140,20 @@ fn replay(path: &Path, bytes: &[u8]) -> Result<Replayed> {
             format!("the file is empty; expected {EXPECTED_HEADER}"),
         ));
     };
-    let header: Header = serde_json::from_slice(&bytes[h0..h1])
-        .map_err(|e| refuse(1, format!("expected {EXPECTED_HEADER}: {e}")))?;
+    let header: Header = match serde_json::from_slice(&bytes[h0..h1]) {
+        Ok(h) => h,
+        Err(e) => {
+            // Written by an earlier version: read as it is, converted at the first append.
+            return match serde_json::from_slice::<Contents>(bytes) {
+                Ok(contents) => Ok(Replayed {
+                    contents,
+                    valid: bytes.len(),
+                    former: true,
+                }),
+                Err(_) => Err(refuse(1, format!("expected {EXPECTED_HEADER}: {e}"))),
+            };
+        }
+    };
     let mut contents = Contents {
         tool: header.tool,
         target: header.target,
@@ -186,7 +201,11 @@ fn replay(path: &Path, bytes: &[u8]) -> Result<Replayed> {
         }
         valid = b;
     }
-    Ok(Replayed { contents, valid })
+    Ok(Replayed {
+        contents,
+        valid,
+        former: false,
+    })
 }
 
 /// Reads a journal file; None when there is none.
@@ -227,23 +246,56 @@ pub fn default_path(vars: &std::collections::BTreeMap<String, String>, target: &
         .join(format!("{key}.json"))
 }
 
-/// Creates the journal holding only its header: a sibling temporary file (mode 0600), flushed to
-/// disk, renamed over the journal, and the directory synced, so that a crash leaves either the
-/// old file or the new one. Returns the new file (open at its end) and its length.
-fn create(path: &Path, header: &Header) -> std::io::Result<(File, u64)> {
+/// Creates the journal with its header and the lines `body` writes: a sibling temporary file
+/// (mode 0600), flushed to disk, renamed over the journal, and the directory synced, so that a
+/// crash leaves either the old file or the new one. Returns the new file (open at its end) and its
+/// length.
+fn create(
+    path: &Path,
+    header: &Header,
+    body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<(File, u64)> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".journal")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
         .tempfile_in(dir)?;
-    let mut line = serde_json::to_vec(header)?;
-    line.push(b'\n');
-    tmp.write_all(&line)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+    serde_json::to_writer(&mut w, header)?;
+    w.write_all(b"\n")?;
+    body(&mut w)?;
+    w.flush()?;
+    drop(w);
     tmp.as_file().sync_all()?;
-    let file = tmp.persist(path).map_err(|e| e.error)?;
+    let mut file = tmp.persist(path).map_err(|e| e.error)?;
     File::open(dir)?.sync_all()?;
-    Ok((file, line.len() as u64))
+    let len = file.stream_position()?;
+    Ok((file, len))
+}
+
+/// The lines that replay to `entries`: one `add` each, and one `restored` for those restored.
+fn lines_of(w: &mut dyn Write, entries: &[Entry]) -> std::io::Result<()> {
+    for e in entries {
+        line(
+            w,
+            &EventRef::Add {
+                family: &e.family,
+                path: &e.path,
+                change: e.change,
+                original: &e.original,
+            },
+        )?;
+    }
+    let restored: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.restored)
+        .map(|e| e.path.as_str())
+        .collect();
+    if restored.is_empty() {
+        return Ok(());
+    }
+    line(w, &EventRef::Restored(&restored))
 }
 
 /// What a journal keeps in memory: no originals.
@@ -268,7 +320,8 @@ impl State {
     }
 
     /// The file to append to. A resumed journal's file is opened, replayed, and cut after its
-    /// last confirmed line (dropping a torn one); a file `finish` removed is created afresh.
+    /// last confirmed line (dropping a torn one), or rewritten as lines when an earlier version
+    /// wrote it; a file `finish` removed is created afresh.
     fn file(&mut self, path: &Path) -> std::io::Result<&mut (File, u64)> {
         if self.file.is_none() {
             let opened = std::fs::OpenOptions::new()
@@ -279,14 +332,24 @@ impl State {
                 Ok(mut f) => {
                     let mut bytes = Vec::new();
                     f.read_to_end(&mut bytes)?;
-                    let valid = replay(path, &bytes)
-                        .map_err(|e| std::io::Error::other(e.to_string()))?
-                        .valid;
-                    (f, valid as u64)
+                    let r =
+                        replay(path, &bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+                    drop(bytes);
+                    if r.former {
+                        let c = r.contents;
+                        let header = Header {
+                            tool: c.tool,
+                            target: c.target,
+                            user: c.user,
+                        };
+                        create(path, &header, |w| lines_of(w, &c.entries))?
+                    } else {
+                        (f, r.valid as u64)
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.unfinished == 0 => {
                     self.entries.clear();
-                    create(path, &self.header)?
+                    create(path, &self.header, |_| Ok(()))?
                 }
                 Err(e) => return Err(e),
             };
@@ -372,7 +435,7 @@ impl Journal {
             target: target.to_string(),
             user: user.to_string(),
         };
-        let file = create(&path, &header).map_err(|e| {
+        let file = create(&path, &header, |_| Ok(())).map_err(|e| {
             Error::Usage(format!(
                 "--journal {}: cannot write the restore journal ({e}); choose a writable file with --journal FILE",
                 path.display()
@@ -835,10 +898,10 @@ mod tests {
         // A run does not start over it either.
         let err = Journal::start(path.clone(), "https://c1", "admin").unwrap_err();
         assert!(err.to_string().contains("line 3"), "{err}");
-        // Nor is a file that does not begin with a header a journal (the former format).
+        // Nor is a file that does not begin with a header (and is not the former format).
         std::fs::write(
             &path,
-            "{\n  \"tool\": \"ontap-conform 0.1.0\",\n  \"entries\": []\n}",
+            "{\n  \"tool\": \"ontap-conform 0.1.0\",\n  \"entries\": 1\n}",
         )
         .unwrap();
         let err = read(&path).unwrap_err().to_string();
@@ -846,6 +909,56 @@ mod tests {
         std::fs::write(&path, "").unwrap();
         let err = read(&path).unwrap_err().to_string();
         assert!(err.contains("(line 1: the file is empty"), "{err}");
+    }
+
+    #[test]
+    fn a_journal_of_the_former_format_is_read_and_rewritten_as_lines_at_the_first_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let former = Contents {
+            tool: "ontap-conform 0.1.0".to_string(),
+            target: "https://c1".to_string(),
+            user: "admin".to_string(),
+            entries: vec![
+                Entry {
+                    family: "duo".to_string(),
+                    path: "/api/x/1".to_string(),
+                    change: Change::Changed,
+                    original: json!({"comment": "a"}),
+                    restored: true,
+                },
+                Entry {
+                    family: "duo".to_string(),
+                    path: "/api/x/2".to_string(),
+                    change: Change::Created,
+                    original: Value::Null,
+                    restored: false,
+                },
+            ],
+        };
+        std::fs::write(&path, serde_json::to_string_pretty(&former).unwrap()).unwrap();
+        assert_eq!(read(&path).unwrap().unwrap(), former);
+        let err = Journal::start(path.clone(), "https://c1", "admin").unwrap_err();
+        assert!(
+            err.to_string().contains("left 1 records unrestored"),
+            "{err}"
+        );
+        let j = Journal::resume(path.clone(), read(&path).unwrap().unwrap());
+        j.add("duo", "/api/x/3", Change::Changed, &json!({"comment": "c"}))
+            .unwrap();
+        assert_eq!(lines(&path).len(), 5, "header, 3 adds, 1 restored");
+        let c = j.contents().unwrap();
+        assert_eq!(c.entries[..2], former.entries[..]);
+        assert_eq!(c.unfinished().count(), 2);
+        // A finished journal of the former format is replaced by a run.
+        j.restored_many(&["/api/x/2".to_string(), "/api/x/3".to_string()])
+            .unwrap();
+        let mut done = former.clone();
+        done.entries[1].restored = true;
+        std::fs::write(&path, serde_json::to_string_pretty(&done).unwrap()).unwrap();
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        assert_eq!(read(&path).unwrap().unwrap().entries, []);
+        assert!(j.finish().unwrap());
     }
 
     #[test]

@@ -138,14 +138,28 @@ fn after_sigkill_the_next_run_refuses_and_restore_puts_everything_back() {
     wait_for_change(&rt, &m.base_url, &before);
     kill("-KILL", &child);
     child.wait_with_output().unwrap();
-    let kept: Value = serde_json::from_str(&std::fs::read_to_string(&journal).unwrap()).unwrap();
-    let unfinished = kept["entries"]
-        .as_array()
+    let kept = ontap_conform::run::journal::read(&journal)
         .unwrap()
-        .iter()
-        .filter(|e| e["restored"] == false)
-        .count();
-    assert!(unfinished > 0, "the journal keeps the originals: {kept}");
+        .unwrap();
+    let unfinished = kept.unfinished().count();
+    assert!(unfinished > 0, "the journal keeps the originals: {kept:?}");
+    // JSON Lines: a header, then one event a line (the last one may be torn by the kill).
+    let raw = String::from_utf8_lossy(&std::fs::read(&journal).unwrap()).into_owned();
+    let lines: Vec<&str> = raw.lines().collect();
+    for (n, line) in lines.iter().enumerate() {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            assert!(n > 0 && n == lines.len() - 1, "line {}: {line}", n + 1);
+            continue;
+        };
+        let ok = if n == 0 {
+            v.get("target").is_some() && v.get("user").is_some()
+        } else {
+            ["add", "restored", "reopened"]
+                .iter()
+                .any(|k| v.get(k).is_some())
+        };
+        assert!(ok, "line {}: {line}", n + 1);
+    }
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&journal).unwrap().permissions().mode() & 0o777,
@@ -709,4 +723,22 @@ fn records_a_collection_patch_changed_beyond_its_filter_come_back() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert_eq!(before, snapshot(&rt, &m.base_url), "every record is back");
     rt.block_on(m.shutdown());
+}
+
+/// A run that cannot reach its target has changed nothing, so it leaves no journal behind (one
+/// would litter the state directory, one file per target tried).
+#[test]
+fn a_run_that_never_reaches_its_target_leaves_no_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.json");
+    // A port nothing listens on any more.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = harness(&format!("http://127.0.0.1:{port}"), &journal)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(!journal.exists(), "no journal is left");
 }

@@ -4,12 +4,29 @@
 //! proved the record equal to its original; the file is removed when every entry is. A run that
 //! finds an unfinished journal for its target refuses to start, and `ontap-conform restore` finishes
 //! the job from it.
+//!
+//! The file is JSON Lines, only ever appended to: a header line (`{"tool","target","user"}`),
+//! then one line per event, each written and flushed to disk before the call that writes it
+//! returns:
+//!
+//! - `{"add":{"family","path","change","original"}}`: an entry (a record about to be changed);
+//! - `{"restored":[path, ...]}`: entries a read-back proved restored;
+//! - `{"reopened":[path, ...]}`: restored entries changed again (unrestored once more).
+//!
+//! Reading replays the lines into [`Contents`]. A crash in the middle of an append leaves a torn
+//! last line: it was never confirmed, so the change it announced was never sent, and it is ignored
+//! (and cut off before the next append). The journal keeps in memory only each entry's path and
+//! whether it is restored, never the originals: a collection PATCH on a large cluster journals
+//! tens of thousands of records. A journal an earlier version wrote (one JSON document, rewritten
+//! whole) is read too, and rewritten as lines before its first append.
 
 use crate::checks::ctx::{Journaling, Saved};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::io::Write;
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -27,7 +44,7 @@ pub struct Entry {
     pub restored: bool,
 }
 
-/// The file's contents.
+/// The file's contents, as its lines replay.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Contents {
     /// What wrote it, for a human reading the file.
@@ -45,11 +62,159 @@ impl Contents {
     }
 }
 
-/// A journal being written by a run.
-#[derive(Debug)]
-pub struct Journal {
-    path: PathBuf,
-    contents: Mutex<Contents>,
+/// The file's first line.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    tool: String,
+    target: String,
+    user: String,
+}
+
+/// Every later line, as read.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+enum Event {
+    Add(Added),
+    Restored(Vec<String>),
+    Reopened(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Added {
+    family: String,
+    path: String,
+    change: Change,
+    original: Value,
+}
+
+/// Every later line, as written (borrowing: the originals are not copied).
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
+enum EventRef<'a> {
+    Add {
+        family: &'a str,
+        path: &'a str,
+        change: Change,
+        original: &'a Value,
+    },
+    Restored(&'a [&'a str]),
+    Reopened(&'a [&'a str]),
+}
+
+const EXPECTED_HEADER: &str = r#"a header {"tool","target","user"}"#;
+const EXPECTED_EVENT: &str = r#"an event {"add":{"family","path","change","original"}}, {"restored":[...]} or {"reopened":[...]}"#;
+
+/// What a file's lines replay to.
+struct Replayed {
+    contents: Contents,
+    /// The bytes up to the end of the last line that counts (a torn last line excluded).
+    valid: usize,
+    /// The file is in the former format: one JSON document, [`Contents`], rewritten whole.
+    former: bool,
+}
+
+/// Replays the lines of a journal file. A last line that does not parse is a torn append and is
+/// ignored; any other line that does not parse is refused.
+fn replay(path: &Path, bytes: &[u8]) -> Result<Replayed> {
+    let refuse = |n: usize, what: String| {
+        Error::Usage(format!(
+            "{}: not a journal of ontap-conform (line {n}: {what}); expected the file a run wrote",
+            path.display()
+        ))
+    };
+    let mut lines = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| start + i + 1);
+        lines.push((start, end));
+        start = end;
+    }
+    let Some(&(h0, h1)) = lines.first() else {
+        return Err(refuse(
+            1,
+            format!("the file is empty; expected {EXPECTED_HEADER}"),
+        ));
+    };
+    let header: Header = match serde_json::from_slice(&bytes[h0..h1]) {
+        Ok(h) => h,
+        Err(e) => {
+            // Written by an earlier version: read as it is, converted at the first append.
+            return match serde_json::from_slice::<Contents>(bytes) {
+                Ok(contents) => Ok(Replayed {
+                    contents,
+                    valid: bytes.len(),
+                    former: true,
+                }),
+                Err(_) => Err(refuse(1, format!("expected {EXPECTED_HEADER}: {e}"))),
+            };
+        }
+    };
+    let mut contents = Contents {
+        tool: header.tool,
+        target: header.target,
+        user: header.user,
+        entries: Vec::new(),
+    };
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut valid = h1;
+    let last = lines.len() - 1;
+    for (i, &(a, b)) in lines.iter().enumerate().skip(1) {
+        let event: Event = match serde_json::from_slice(&bytes[a..b]) {
+            Ok(e) => e,
+            Err(_) if i == last => break,
+            Err(e) => return Err(refuse(i + 1, format!("expected {EXPECTED_EVENT}: {e}"))),
+        };
+        match event {
+            Event::Add(x) => match index.get(&x.path) {
+                // Written only for a new path; an old one keeps its first original.
+                Some(&k) => contents.entries[k].restored = false,
+                None => {
+                    index.insert(x.path.clone(), contents.entries.len());
+                    contents.entries.push(Entry {
+                        family: x.family,
+                        path: x.path,
+                        change: x.change,
+                        original: x.original,
+                        restored: false,
+                    });
+                }
+            },
+            Event::Restored(paths) => {
+                for p in paths {
+                    if let Some(&k) = index.get(&p) {
+                        contents.entries[k].restored = true;
+                    }
+                }
+            }
+            Event::Reopened(paths) => {
+                for p in paths {
+                    if let Some(&k) = index.get(&p) {
+                        contents.entries[k].restored = false;
+                    }
+                }
+            }
+        }
+        valid = b;
+    }
+    Ok(Replayed {
+        contents,
+        valid,
+        former: false,
+    })
+}
+
+/// Reads a journal file; None when there is none.
+pub fn read(path: &Path) -> Result<Option<Contents>> {
+    match std::fs::read(path) {
+        Ok(bytes) => replay(path, &bytes).map(|r| Some(r.contents)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
 }
 
 /// Where the journal of a target lives by default: under the user's state directory
@@ -81,33 +246,171 @@ pub fn default_path(vars: &std::collections::BTreeMap<String, String>, target: &
         .join(format!("{key}.json"))
 }
 
-/// Reads a journal file; None when there is none.
-pub fn read(path: &Path) -> Result<Option<Contents>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
-            Error::Usage(format!(
-                "{}: not a journal of ontap-conform ({e}); expected the file a run wrote",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
-    }
-}
-
-/// Writes the journal: a sibling temporary file (mode 0600), flushed to disk, renamed over the
-/// journal, and the directory synced, so that a crash leaves either the old or the new file.
-fn write(path: &Path, c: &Contents) -> std::io::Result<()> {
+/// Creates the journal with its header and the lines `body` writes: a sibling temporary file
+/// (mode 0600), flushed to disk, renamed over the journal, and the directory synced, so that a
+/// crash leaves either the old file or the new one. Returns the new file (open at its end) and its
+/// length.
+fn create(
+    path: &Path,
+    header: &Header,
+    body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<(File, u64)> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".journal")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
         .tempfile_in(dir)?;
-    tmp.write_all(serde_json::to_string_pretty(c).expect("JSON").as_bytes())?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp.as_file_mut());
+    serde_json::to_writer(&mut w, header)?;
+    w.write_all(b"\n")?;
+    body(&mut w)?;
+    w.flush()?;
+    drop(w);
     tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    std::fs::File::open(dir)?.sync_all()
+    let mut file = tmp.persist(path).map_err(|e| e.error)?;
+    File::open(dir)?.sync_all()?;
+    let len = file.stream_position()?;
+    Ok((file, len))
+}
+
+/// The lines that replay to `entries`: one `add` each, and one `restored` for those restored.
+fn lines_of(w: &mut dyn Write, entries: &[Entry]) -> std::io::Result<()> {
+    for e in entries {
+        line(
+            w,
+            &EventRef::Add {
+                family: &e.family,
+                path: &e.path,
+                change: e.change,
+                original: &e.original,
+            },
+        )?;
+    }
+    let restored: Vec<&str> = entries
+        .iter()
+        .filter(|e| e.restored)
+        .map(|e| e.path.as_str())
+        .collect();
+    if restored.is_empty() {
+        return Ok(());
+    }
+    line(w, &EventRef::Restored(&restored))
+}
+
+/// What a journal keeps in memory: no originals.
+#[derive(Debug)]
+struct State {
+    header: Header,
+    /// Every entry's path, and whether a read-back proved it restored.
+    entries: HashMap<String, bool>,
+    unfinished: usize,
+    /// The file, once opened for appending, and its length up to the last confirmed line.
+    file: Option<(File, u64)>,
+}
+
+impl State {
+    fn new(header: Header) -> State {
+        State {
+            header,
+            entries: HashMap::new(),
+            unfinished: 0,
+            file: None,
+        }
+    }
+
+    /// The file to append to. A resumed journal's file is opened, replayed, and cut after its
+    /// last confirmed line (dropping a torn one), or rewritten as lines when an earlier version
+    /// wrote it; a file `finish` removed is created afresh.
+    fn file(&mut self, path: &Path) -> std::io::Result<&mut (File, u64)> {
+        if self.file.is_none() {
+            let opened = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path);
+            let (mut f, mut len) = match opened {
+                Ok(mut f) => {
+                    let mut bytes = Vec::new();
+                    f.read_to_end(&mut bytes)?;
+                    let r =
+                        replay(path, &bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+                    drop(bytes);
+                    if r.former {
+                        let c = r.contents;
+                        let header = Header {
+                            tool: c.tool,
+                            target: c.target,
+                            user: c.user,
+                        };
+                        create(path, &header, |w| lines_of(w, &c.entries))?
+                    } else {
+                        (f, r.valid as u64)
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.unfinished == 0 => {
+                    self.entries.clear();
+                    create(path, &self.header, |_| Ok(()))?
+                }
+                Err(e) => return Err(e),
+            };
+            f.set_len(len)?;
+            f.seek(SeekFrom::Start(len))?;
+            if len > 0 {
+                // A last line written whole but for its newline ends before the next one.
+                let mut end = [0u8];
+                f.seek(SeekFrom::Start(len - 1))?;
+                f.read_exact(&mut end)?;
+                if end[0] != b'\n' {
+                    f.write_all(b"\n")?;
+                    len += 1;
+                }
+            }
+            self.file = Some((f, len));
+        }
+        Ok(self.file.as_mut().expect("opened"))
+    }
+
+    /// Appends lines and flushes them to disk; on any failure the file is cut back to its last
+    /// confirmed line (so that no torn line is left before a later one).
+    fn append(
+        &mut self,
+        path: &Path,
+        lines: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+    ) -> Result<(), String> {
+        let (file, len) = self
+            .file(path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, &*file);
+        let written = lines(&mut w).and_then(|()| w.flush());
+        // Never flush what is left of a failed write.
+        let _ = w.into_parts();
+        let done = written
+            .and_then(|()| file.sync_data())
+            .and_then(|()| file.stream_position());
+        match done {
+            Ok(end) => {
+                *len = end;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = file.set_len(*len);
+                let _ = file.seek(SeekFrom::Start(*len));
+                Err(format!("{}: {e}", path.display()))
+            }
+        }
+    }
+}
+
+fn line(w: &mut dyn Write, e: &EventRef) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *w, e)?;
+    w.write_all(b"\n")
+}
+
+/// A journal being written by a run.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    state: Mutex<State>,
 }
 
 impl Journal {
@@ -127,29 +430,42 @@ impl Journal {
                 )));
             }
         }
-        let contents = Contents {
+        let header = Header {
             tool: format!("ontap-conform {}", env!("CARGO_PKG_VERSION")),
             target: target.to_string(),
             user: user.to_string(),
-            entries: Vec::new(),
         };
-        write(&path, &contents).map_err(|e| {
+        let file = create(&path, &header, |_| Ok(())).map_err(|e| {
             Error::Usage(format!(
                 "--journal {}: cannot write the restore journal ({e}); choose a writable file with --journal FILE",
                 path.display()
             ))
         })?;
+        let mut state = State::new(header);
+        state.file = Some(file);
         Ok(Journal {
             path,
-            contents: Mutex::new(contents),
+            state: Mutex::new(state),
         })
     }
 
-    /// Continues an existing journal (for `restore`).
+    /// Continues an existing journal (for `restore`) from what [`read`] returned; the file is
+    /// opened at the first append. Only the paths are kept.
     pub fn resume(path: PathBuf, contents: Contents) -> Journal {
+        let mut state = State::new(Header {
+            tool: contents.tool,
+            target: contents.target,
+            user: contents.user,
+        });
+        for e in contents.entries {
+            if !e.restored {
+                state.unfinished += 1;
+            }
+            state.entries.insert(e.path, e.restored);
+        }
         Journal {
             path,
-            contents: Mutex::new(contents),
+            state: Mutex::new(state),
         }
     }
 
@@ -157,12 +473,20 @@ impl Journal {
         &self.path
     }
 
-    pub fn contents(&self) -> Contents {
-        self.contents.lock().unwrap().clone()
+    /// The entries, read back from the file (the journal does not keep the originals in memory).
+    pub fn contents(&self) -> Result<Contents> {
+        let _appends = self.state.lock().unwrap();
+        read(&self.path)?.ok_or_else(|| {
+            Error::Usage(format!(
+                "{}: the journal is gone; expected the file a run wrote",
+                self.path.display()
+            ))
+        })
     }
 
     /// Adds an entry and flushes it to disk before returning: the caller sends its change only
-    /// after this succeeded. An entry already there (same path) is kept as it is.
+    /// after this succeeded. An entry already there (same path) keeps its original; a restored one
+    /// is reopened.
     pub fn add(
         &self,
         family: &str,
@@ -170,93 +494,120 @@ impl Journal {
         change: Change,
         original: &Value,
     ) -> Result<(), String> {
-        let mut c = self.contents.lock().unwrap();
-        if let Some(e) = c.entries.iter_mut().find(|e| e.path == path) {
-            if e.restored {
-                e.restored = false;
-                write(&self.path, &c).map_err(|e| format!("{}: {e}", self.path.display()))?;
+        let mut st = self.state.lock().unwrap();
+        match st.entries.get(path).copied() {
+            Some(false) => Ok(()),
+            Some(true) => {
+                st.append(&self.path, |w| line(w, &EventRef::Reopened(&[path])))?;
+                st.entries.insert(path.to_string(), false);
+                st.unfinished += 1;
+                Ok(())
             }
-            return Ok(());
+            None => {
+                let add = EventRef::Add {
+                    family,
+                    path,
+                    change,
+                    original,
+                };
+                st.append(&self.path, |w| line(w, &add))?;
+                st.entries.insert(path.to_string(), false);
+                st.unfinished += 1;
+                Ok(())
+            }
         }
-        c.entries.push(Entry {
-            family: family.to_string(),
-            path: path.to_string(),
-            change,
-            original: original.clone(),
-            restored: false,
-        });
-        write(&self.path, &c).map_err(|e| format!("{}: {e}", self.path.display()))
     }
 
-    /// Adds many entries with one write to disk (a collection PATCH journals a whole family).
+    /// Adds many entries with one flush to disk (a collection PATCH journals a whole family).
     pub fn add_many(&self, list: &[Saved]) -> Result<(), String> {
-        let mut c = self.contents.lock().unwrap();
-        let known: std::collections::HashSet<String> =
-            c.entries.iter().map(|e| e.path.clone()).collect();
-        let mut changed = false;
-        for e in c.entries.iter_mut() {
-            if e.restored && list.iter().any(|s| s.path == e.path) {
-                e.restored = false;
-                changed = true;
+        let mut st = self.state.lock().unwrap();
+        let mut seen = HashSet::new();
+        let mut reopened = Vec::new();
+        let mut fresh = Vec::new();
+        for s in list.iter().filter(|s| seen.insert(s.path.as_str())) {
+            match st.entries.get(&s.path).copied() {
+                Some(false) => {}
+                Some(true) => reopened.push(s.path.as_str()),
+                None => fresh.push(s),
             }
         }
-        for s in list.iter().filter(|s| !known.contains(&s.path)) {
-            c.entries.push(Entry {
-                family: s.family.clone(),
-                path: s.path.clone(),
-                change: s.change,
-                original: s.original(),
-                restored: false,
-            });
-            changed = true;
-        }
-        if !changed {
+        if reopened.is_empty() && fresh.is_empty() {
             return Ok(());
         }
-        write(&self.path, &c).map_err(|e| format!("{}: {e}", self.path.display()))
+        st.append(&self.path, |w| {
+            if !reopened.is_empty() {
+                line(w, &EventRef::Reopened(&reopened))?;
+            }
+            for s in &fresh {
+                line(
+                    w,
+                    &EventRef::Add {
+                        family: &s.family,
+                        path: &s.path,
+                        change: s.change,
+                        original: &s.original(),
+                    },
+                )?;
+            }
+            Ok(())
+        })?;
+        for p in reopened
+            .into_iter()
+            .chain(fresh.iter().map(|s| s.path.as_str()))
+        {
+            st.entries.insert(p.to_string(), false);
+            st.unfinished += 1;
+        }
+        Ok(())
     }
 
-    /// Marks many entries restored with one write to disk.
+    /// Marks many entries restored with one flush to disk.
     pub fn restored_many(&self, paths: &[String]) -> Result<(), String> {
-        let set: std::collections::HashSet<&str> = paths.iter().map(String::as_str).collect();
-        let mut c = self.contents.lock().unwrap();
-        let mut changed = false;
-        for e in c.entries.iter_mut() {
-            if !e.restored && set.contains(e.path.as_str()) {
-                e.restored = true;
-                changed = true;
-            }
-        }
-        if !changed {
+        let mut st = self.state.lock().unwrap();
+        let mut seen = HashSet::new();
+        let done: Vec<&str> = paths
+            .iter()
+            .map(String::as_str)
+            .filter(|p| st.entries.get(*p) == Some(&false) && seen.insert(*p))
+            .collect();
+        if done.is_empty() {
             return Ok(());
         }
-        write(&self.path, &c).map_err(|e| format!("{}: {e}", self.path.display()))
+        st.append(&self.path, |w| line(w, &EventRef::Restored(&done)))?;
+        for p in done {
+            st.entries.insert(p.to_string(), true);
+            st.unfinished -= 1;
+        }
+        Ok(())
     }
 
     /// Marks an entry restored (a read-back proved it).
     pub fn restored(&self, path: &str) -> Result<(), String> {
-        let mut c = self.contents.lock().unwrap();
-        let Some(e) = c.entries.iter_mut().find(|e| e.path == path) else {
-            return Ok(());
-        };
-        if e.restored {
+        let mut st = self.state.lock().unwrap();
+        if st.entries.get(path) != Some(&false) {
             return Ok(());
         }
-        e.restored = true;
-        write(&self.path, &c).map_err(|e| format!("{}: {e}", self.path.display()))
+        st.append(&self.path, |w| line(w, &EventRef::Restored(&[path])))?;
+        st.entries.insert(path.to_string(), true);
+        st.unfinished -= 1;
+        Ok(())
     }
 
-    /// Removes the file when every entry is restored; true when it did.
+    /// Removes the file when every entry is restored; true when it did. A later entry starts a
+    /// new file.
     pub fn finish(&self) -> Result<bool, String> {
-        let c = self.contents.lock().unwrap();
-        if c.unfinished().next().is_some() {
+        let mut st = self.state.lock().unwrap();
+        if st.unfinished > 0 {
             return Ok(false);
         }
         match std::fs::remove_file(&self.path) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
-            Err(e) => Err(format!("{}: {e}", self.path.display())),
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("{}: {e}", self.path.display())),
         }
+        st.file = None;
+        st.entries.clear();
+        Ok(true)
     }
 }
 
@@ -274,11 +625,22 @@ impl Journaling for Journal {
         Journal::restored_many(self, paths)
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn saved(path: &str, original: Value) -> Saved {
+        Saved::new("accounts", path, Change::Changed, &original)
+    }
+
+    fn lines(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
+    }
 
     #[test]
     fn entries_reach_the_disk_before_add_returns_and_the_file_goes_when_all_are_restored() {
@@ -301,6 +663,339 @@ mod tests {
         assert_eq!(read(&path).unwrap().unwrap().unfinished().count(), 0);
         assert!(j.finish().unwrap());
         assert!(read(&path).unwrap().is_none());
+        // A later entry starts a new file, with its header.
+        j.add("duo", "/api/x/1", Change::Changed, &json!({"comment": "b"}))
+            .unwrap();
+        let again = read(&path).unwrap().unwrap();
+        assert_eq!(again.target, "https://c1");
+        assert_eq!(again.entries.len(), 1);
+        assert_eq!(again.entries[0].original, json!({"comment": "b"}));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn the_file_is_a_header_line_then_one_line_per_event_only_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        let header = lines(&path);
+        assert_eq!(header.len(), 1);
+        let h: Value = serde_json::from_str(&header[0]).unwrap();
+        assert_eq!(h["target"], "https://c1");
+        assert_eq!(h["user"], "admin");
+        assert!(h["tool"].as_str().unwrap().starts_with("ontap-conform "));
+        j.add(
+            "duo",
+            "/api/x/1",
+            Change::Changed,
+            &json!({"comment": "a\nb"}),
+        )
+        .unwrap();
+        j.add("duo", "/api/x/2", Change::Created, &Value::Null)
+            .unwrap();
+        j.restored("/api/x/1").unwrap();
+        j.restored("/api/x/1").unwrap(); // already restored: nothing written
+        j.add(
+            "duo",
+            "/api/x/1",
+            Change::Changed,
+            &json!({"comment": "other"}),
+        )
+        .unwrap();
+        let l = lines(&path);
+        assert_eq!(l[0], header[0], "the header is never rewritten");
+        let events: Vec<Value> = l[1..]
+            .iter()
+            .map(|x| serde_json::from_str(x).unwrap())
+            .collect();
+        assert_eq!(
+            events,
+            vec![
+                json!({"add": {"family": "duo", "path": "/api/x/1", "change": "changed", "original": {"comment": "a\nb"}}}),
+                json!({"add": {"family": "duo", "path": "/api/x/2", "change": "created", "original": null}}),
+                json!({"restored": ["/api/x/1"]}),
+                json!({"reopened": ["/api/x/1"]}),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_entry_added_again_keeps_its_first_original_and_reopens_when_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        j.add("duo", "/api/x/1", Change::Changed, &json!({"v": 1}))
+            .unwrap();
+        let before = std::fs::metadata(&path).unwrap().len();
+        j.add("duo", "/api/x/1", Change::Changed, &json!({"v": 2}))
+            .unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            before,
+            "an unrestored entry added again writes nothing"
+        );
+        j.restored("/api/x/1").unwrap();
+        j.restored("/api/x/1").unwrap();
+        j.add("duo", "/api/x/1", Change::Changed, &json!({"v": 2}))
+            .unwrap();
+        let c = read(&path).unwrap().unwrap();
+        assert_eq!(c.entries.len(), 1);
+        assert_eq!(c.entries[0].original, json!({"v": 1}), "the first original");
+        assert!(!c.entries[0].restored, "reopened");
+        assert!(!j.finish().unwrap());
+        // In bulk too: one restored and one unrestored entry, one new, duplicates in the list.
+        j.add("duo", "/api/x/2", Change::Changed, &json!({"v": 1}))
+            .unwrap();
+        j.restored_many(&["/api/x/1".to_string(), "/api/x/2".to_string()])
+            .unwrap();
+        j.add("duo", "/api/x/3", Change::Changed, &json!({"v": 1}))
+            .unwrap();
+        j.add_many(&[
+            saved("/api/x/1", json!({"v": 9})),
+            saved("/api/x/3", json!({"v": 9})),
+            saved("/api/x/4", json!({"v": 4})),
+            saved("/api/x/4", json!({"v": 9})),
+        ])
+        .unwrap();
+        let c = read(&path).unwrap().unwrap();
+        let got: Vec<(&str, &Value, bool)> = c
+            .entries
+            .iter()
+            .map(|e| (e.path.as_str(), &e.original, e.restored))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("/api/x/1", &json!({"v": 1}), false),
+                ("/api/x/2", &json!({"v": 1}), true),
+                ("/api/x/3", &json!({"v": 1}), false),
+                ("/api/x/4", &json!({"v": 4}), false),
+            ]
+        );
+        let last: Vec<String> = lines(&path).into_iter().rev().take(2).collect();
+        assert_eq!(
+            serde_json::from_str::<Value>(&last[1]).unwrap(),
+            json!({"reopened": ["/api/x/1"]})
+        );
+        // Nothing new: nothing written.
+        let before = std::fs::metadata(&path).unwrap().len();
+        j.add_many(&[saved("/api/x/4", json!({"v": 9}))]).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), before);
+    }
+
+    #[test]
+    fn restored_many_marks_every_named_entry_in_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        let list: Vec<Saved> = (0..5)
+            .map(|i| saved(&format!("/api/x/{i}"), json!({"i": i})))
+            .collect();
+        j.add_many(&list).unwrap();
+        assert_eq!(lines(&path).len(), 6, "a header and one line per entry");
+        j.restored_many(&[
+            "/api/x/0".to_string(),
+            "/api/x/3".to_string(),
+            "/api/x/3".to_string(),
+            "/api/unknown".to_string(),
+        ])
+        .unwrap();
+        let l = lines(&path);
+        assert_eq!(l.len(), 7, "one line for many");
+        assert_eq!(
+            serde_json::from_str::<Value>(&l[6]).unwrap(),
+            json!({"restored": ["/api/x/0", "/api/x/3"]})
+        );
+        let c = read(&path).unwrap().unwrap();
+        let open: Vec<&str> = c.unfinished().map(|e| e.path.as_str()).collect();
+        assert_eq!(open, ["/api/x/1", "/api/x/2", "/api/x/4"]);
+        assert!(!j.finish().unwrap());
+        let rest: Vec<String> = open.iter().map(|p| p.to_string()).collect();
+        j.restored_many(&rest).unwrap();
+        assert!(j.finish().unwrap());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ignored_and_cut_off_before_the_next_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        j.add("duo", "/api/x/1", Change::Changed, &json!({"comment": "a"}))
+            .unwrap();
+        j.add("duo", "/api/x/2", Change::Changed, &json!({"comment": "b"}))
+            .unwrap();
+        drop(j);
+        // A crash in the middle of the next append (cut inside a multi-byte character).
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let whole = r#"{"add":{"family":"duo","path":"/api/x/3","change":"changed","original":{"comment":"é"}}}"#;
+        let torn = &whole.as_bytes()[..whole.find('é').unwrap() + 1];
+        assert!(std::str::from_utf8(torn).is_err());
+        f.write_all(torn).unwrap();
+        drop(f);
+        let c = read(&path).unwrap().unwrap();
+        let paths: Vec<&str> = c.entries.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["/api/x/1", "/api/x/2"]);
+        // `restore` resumes it: the torn line is cut before its first append.
+        let j = Journal::resume(path.clone(), c);
+        j.restored("/api/x/1").unwrap();
+        let l = lines(&path);
+        assert_eq!(l.len(), 4, "{l:?}");
+        assert_eq!(l[3], r#"{"restored":["/api/x/1"]}"#);
+        let c = j.contents().unwrap();
+        assert_eq!(c.unfinished().count(), 1);
+        j.restored("/api/x/2").unwrap();
+        assert!(j.finish().unwrap());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_whole_last_line_without_its_newline_counts_and_is_ended_before_the_next() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        j.add("duo", "/api/x/1", Change::Changed, &json!({"comment": "a"}))
+            .unwrap();
+        drop(j);
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.trim_end()).unwrap();
+        let c = read(&path).unwrap().unwrap();
+        assert_eq!(c.entries.len(), 1);
+        let j = Journal::resume(path.clone(), c);
+        j.restored("/api/x/1").unwrap();
+        assert_eq!(lines(&path).len(), 3);
+        assert_eq!(read(&path).unwrap().unwrap().unfinished().count(), 0);
+    }
+
+    #[test]
+    fn a_corrupt_line_before_the_last_is_refused_with_its_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        for i in 0..3 {
+            j.add("duo", &format!("/api/x/{i}"), Change::Changed, &json!({}))
+                .unwrap();
+        }
+        drop(j);
+        let mut l = lines(&path);
+        l[2] = l[2][..20].to_string();
+        std::fs::write(&path, l.join("\n") + "\n").unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("t.json: not a journal of ontap-conform (line 3: expected an event"),
+            "{err}"
+        );
+        assert!(err.contains("expected the file a run wrote"), "{err}");
+        // A run does not start over it either.
+        let err = Journal::start(path.clone(), "https://c1", "admin").unwrap_err();
+        assert!(err.to_string().contains("line 3"), "{err}");
+        // Nor is a file that does not begin with a header (and is not the former format).
+        std::fs::write(
+            &path,
+            "{\n  \"tool\": \"ontap-conform 0.1.0\",\n  \"entries\": 1\n}",
+        )
+        .unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains("(line 1: expected a header"), "{err}");
+        std::fs::write(&path, "").unwrap();
+        let err = read(&path).unwrap_err().to_string();
+        assert!(err.contains("(line 1: the file is empty"), "{err}");
+    }
+
+    #[test]
+    fn a_journal_of_the_former_format_is_read_and_rewritten_as_lines_at_the_first_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let former = Contents {
+            tool: "ontap-conform 0.1.0".to_string(),
+            target: "https://c1".to_string(),
+            user: "admin".to_string(),
+            entries: vec![
+                Entry {
+                    family: "duo".to_string(),
+                    path: "/api/x/1".to_string(),
+                    change: Change::Changed,
+                    original: json!({"comment": "a"}),
+                    restored: true,
+                },
+                Entry {
+                    family: "duo".to_string(),
+                    path: "/api/x/2".to_string(),
+                    change: Change::Created,
+                    original: Value::Null,
+                    restored: false,
+                },
+            ],
+        };
+        std::fs::write(&path, serde_json::to_string_pretty(&former).unwrap()).unwrap();
+        assert_eq!(read(&path).unwrap().unwrap(), former);
+        let err = Journal::start(path.clone(), "https://c1", "admin").unwrap_err();
+        assert!(
+            err.to_string().contains("left 1 records unrestored"),
+            "{err}"
+        );
+        let j = Journal::resume(path.clone(), read(&path).unwrap().unwrap());
+        j.add("duo", "/api/x/3", Change::Changed, &json!({"comment": "c"}))
+            .unwrap();
+        assert_eq!(lines(&path).len(), 5, "header, 3 adds, 1 restored");
+        let c = j.contents().unwrap();
+        assert_eq!(c.entries[..2], former.entries[..]);
+        assert_eq!(c.unfinished().count(), 2);
+        // A finished journal of the former format is replaced by a run.
+        j.restored_many(&["/api/x/2".to_string(), "/api/x/3".to_string()])
+            .unwrap();
+        let mut done = former.clone();
+        done.entries[1].restored = true;
+        std::fs::write(&path, serde_json::to_string_pretty(&done).unwrap()).unwrap();
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        assert_eq!(read(&path).unwrap().unwrap().entries, []);
+        assert!(j.finish().unwrap());
+    }
+
+    #[test]
+    fn a_failed_append_leaves_no_torn_line_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        j.add("duo", "/api/x/1", Change::Changed, &json!({}))
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let mut st = j.state.lock().unwrap();
+        let err = st
+            .append(&path, |w| {
+                w.write_all(b"{\"add\":")?;
+                Err(std::io::Error::other("disk full"))
+            })
+            .unwrap_err();
+        drop(st);
+        assert!(err.contains("disk full"), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        j.restored("/api/x/1").unwrap();
+        assert_eq!(read(&path).unwrap().unwrap().unfinished().count(), 0);
+    }
+
+    #[test]
+    fn the_journal_keeps_only_paths_in_memory_never_the_originals() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        let big = json!({"comment": "x".repeat(1024)});
+        let list: Vec<Saved> = (0..10_000)
+            .map(|i| saved(&format!("/api/x/{i}"), big.clone()))
+            .collect();
+        j.add_many(&list).unwrap();
+        drop(list);
+        assert!(std::fs::metadata(&path).unwrap().len() > 10_000_000);
+        let st = j.state.lock().unwrap();
+        assert_eq!(st.entries.len(), 10_000);
+        assert_eq!(st.unfinished, 10_000);
+        // The state is a map of path to flag (no JSON value in it): what it holds is the paths.
+        let held: usize = st.entries.keys().map(String::len).sum();
+        assert!(held < 200_000, "{held}");
     }
 
     #[test]

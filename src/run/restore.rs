@@ -121,8 +121,20 @@ pub async fn from_journal(
     client: &Client,
     journal: &super::journal::Journal,
 ) -> Vec<RestoreProblem> {
+    let contents = match journal.contents() {
+        Ok(c) => c,
+        Err(e) => {
+            return vec![RestoreProblem {
+                record: journal.path().display().to_string(),
+                field: None,
+                original: None,
+                reason: format!("the journal could not be read: {e}"),
+                curl: None,
+            }];
+        }
+    };
     let mut problems = Vec::new();
-    for e in journal.contents().unfinished() {
+    for e in contents.unfinished() {
         let s = Saved::new(&e.family, &e.path, e.change, &e.original);
         match restore_one(spec, client, &s).await {
             Ok(()) => {

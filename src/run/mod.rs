@@ -308,10 +308,26 @@ pub async fn execute(cfg: &RunConfig) -> Result<RunOutcome> {
             )),
             _ => None,
         };
-    let (client, running, label) = connect(cfg).await?;
-    let outcome = run_with(cfg, client, &label, start, journal).await;
+    // A run that ends in an error before or without changing anything leaves no journal behind
+    // (`finish` keeps a journal that has an unrestored entry).
+    let drop_if_empty = |j: &Option<Arc<journal::Journal>>| {
+        if let Some(j) = j {
+            let _ = j.finish();
+        }
+    };
+    let (client, running, label) = match connect(cfg).await {
+        Ok(c) => c,
+        Err(e) => {
+            drop_if_empty(&journal);
+            return Err(e);
+        }
+    };
+    let outcome = run_with(cfg, client, &label, start, journal.clone()).await;
     if let Some(m) = running {
         m.shutdown().await;
+    }
+    if outcome.is_err() {
+        drop_if_empty(&journal);
     }
     let (mut report, recording) = outcome?;
     let drift = match (&cfg.compare, &recording) {

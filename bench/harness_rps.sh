@@ -10,8 +10,10 @@
 #   bench/harness_rps.sh                     # --cases 10000, 8 connections, wrk 10 s, 3 rounds
 #   CASES=3000 CONNS=16 ROUNDS=5 bench/harness_rps.sh
 #   THREADS=2 bench/harness_rps.sh           # the harness with --threads 2 instead of its default
+#   BIN=/path/to/ontap-conform bench/harness_rps.sh   # another build (e.g. an older commit's)
 #
-# Needs wrk (Debian: apt-get install -y wrk), curl and python3. Builds the release binary first.
+# Needs wrk (Debian: apt-get install -y wrk), curl and python3. Builds the release binary unless BIN
+# is given.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,9 +27,11 @@ PATH_Q='/api/security/login/messages?fields=*'
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 2; }
 
-echo "== building the release binary"
-cargo build --release --quiet --bin ontap-conform
-BIN=target/release/ontap-conform
+if [ -z "${BIN:-}" ]; then
+    echo "== building the release binary"
+    cargo build --release --quiet --bin ontap-conform
+    BIN=target/release/ontap-conform
+fi
 
 TMP=$(mktemp -d)
 PIDS=()

@@ -7,54 +7,71 @@
 
 use serde_json::Value;
 
-/// The records of one family, in the order the target listed them.
+/// The records of one family, in the order the target listed them: every record's text in one
+/// buffer and every identity in another (two allocations for a family, not two a record, so a
+/// large family neither pays a header per record nor scatters itself among short-lived blocks).
 #[derive(Debug, Default, Clone)]
 pub struct Records {
-    /// Each record without `_links`, as compact JSON text.
-    texts: Vec<Box<str>>,
+    /// Each record without `_links`, as compact JSON text, one after the other.
+    texts: String,
+    /// Where each record's text ends in `texts`.
+    text_ends: Vec<usize>,
     /// Each record's identity (its key values joined, see [`crate::checks::read::identity`]).
-    ids: Vec<Box<str>>,
+    ids: String,
+    /// Where each identity ends in `ids`.
+    id_ends: Vec<usize>,
 }
 
 impl Records {
     /// No record (a family the run did not read).
     pub const EMPTY: Records = Records {
-        texts: Vec::new(),
-        ids: Vec::new(),
+        texts: String::new(),
+        text_ends: Vec::new(),
+        ids: String::new(),
+        id_ends: Vec::new(),
     };
 
     /// Adds a record (its `_links` left out: no check reads them here) with its identity.
     pub fn push(&mut self, id: String, record: &Value) {
-        let text = match record {
+        use std::fmt::Write;
+        match record {
             Value::Object(m) if m.contains_key("_links") => {
                 let mut m = m.clone();
                 m.remove("_links");
-                Value::Object(m).to_string()
+                let _ = write!(self.texts, "{}", Value::Object(m));
             }
-            other => other.to_string(),
-        };
-        self.texts.push(text.into_boxed_str());
-        self.ids.push(id.into_boxed_str());
+            other => {
+                let _ = write!(self.texts, "{other}");
+            }
+        }
+        self.text_ends.push(self.texts.len());
+        self.ids.push_str(&id);
+        self.id_ends.push(self.ids.len());
     }
 
     pub fn len(&self) -> usize {
-        self.texts.len()
+        self.text_ends.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.texts.is_empty()
+        self.text_ends.is_empty()
+    }
+
+    fn slice<'a>(buf: &'a str, ends: &[usize], i: usize) -> Option<&'a str> {
+        let end = *ends.get(i)?;
+        let start = if i == 0 { 0 } else { ends[i - 1] };
+        Some(&buf[start..end])
     }
 
     /// The identities, in the target's order.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
-        self.ids.iter().map(|s| &**s)
+        (0..self.len()).filter_map(|i| Self::slice(&self.ids, &self.id_ends, i))
     }
 
     /// The record at `i`, parsed.
     pub fn get(&self, i: usize) -> Option<Value> {
         // The text was written by serde_json from a Value: it parses.
-        self.texts
-            .get(i)
+        Self::slice(&self.texts, &self.text_ends, i)
             .map(|t| serde_json::from_str(t).expect("a record's own JSON text"))
     }
 

@@ -286,6 +286,41 @@ fn the_html_report_renders_the_matrix_and_the_findings_in_a_browser() {
     assert!(dom.contains("(failing: --strict)"), "{dom}");
     assert!(dom.contains("Skipped") && dom.contains("judged on instance paths"));
     assert!(dom.contains("requests/s") && dom.contains("9.14.1"));
+    // Coverage: a row per family of the JSON's coverage, with why a field was not round-tripped
+    // (this run may not touch lock-out fields).
+    let coverage = r["coverage"].as_array().expect("coverage");
+    assert!(!coverage.is_empty());
+    assert!(dom.contains("id=\"coverage\""), "{dom}");
+    assert_eq!(dom.matches("<tr data-family=").count(), coverage.len());
+    for c in coverage {
+        let family = c["family"].as_str().expect("family");
+        assert!(
+            dom.contains(&format!("data-family=\"{family}\"")),
+            "{family}"
+        );
+    }
+    // Against the built-in mock everything may run, so every reason the JSON gives is shown (a
+    // report with reasons is rendered in a_target_cannot_inject_markup_into_the_html_report).
+    for c in coverage {
+        for why in c["not_round_tripped"]
+            .as_object()
+            .expect("reasons")
+            .values()
+        {
+            assert!(dom.contains(why.as_str().expect("text")), "{why}");
+        }
+    }
+    // Latency: a row per endpoint and method of the JSON.
+    let latency = r["latency"].as_array().expect("latency");
+    assert!(!latency.is_empty());
+    let section = dom
+        .split("id=\"latency\"")
+        .nth(1)
+        .expect("a latency section");
+    let section = section.split("</section>").next().unwrap();
+    assert_eq!(section.matches("<tr>").count(), latency.len() + 1);
+    // The built-in data set is smaller than the sample: nothing is said of sampling.
+    assert!(!dom.contains("id=\"sampling\""));
 
     let png = dir.path().join("report.png");
     browse(&html, Some(&png));
@@ -356,6 +391,33 @@ fn a_target_cannot_inject_markup_into_the_html_report() {
             curl: Some(format!("curl '{evil}'")),
         }],
     );
+    // The coverage, sampling and latency sections carry names and reasons from the target's
+    // catalog and answers too.
+    let mut report = report;
+    report.coverage = vec![ontap_conform::verdict::Coverage {
+        family: evil.into(),
+        round_tripped: vec!["comment".into()],
+        not_round_tripped: [(evil.to_string(), evil.to_string())].into(),
+        error_codes: vec![],
+        error_codes_not_provoked: [("4".to_string(), evil.to_string())].into(),
+        unknown_fields_sent: vec![evil.into()],
+    }];
+    report.sampling = ontap_conform::report::Sampling {
+        per_family: 2,
+        families: vec![ontap_conform::report::SampledFamily {
+            family: evil.into(),
+            records: 5,
+            sampled: vec!["a".into(), "b".into()],
+        }],
+    };
+    report.latency = vec![ontap_conform::client::LatencyRow {
+        endpoint: evil.into(),
+        method: "GET".into(),
+        requests: 3,
+        p50_ms: 1.0,
+        p95_ms: 2.0,
+        max_ms: 3.0,
+    }];
     let dir = tempfile::tempdir().expect("a temporary directory");
     let html = dir.path().join("evil.html");
     std::fs::write(&html, report::html::render(&report)).expect("write");
@@ -369,4 +431,15 @@ fn a_target_cannot_inject_markup_into_the_html_report() {
     );
     assert!(dom.contains("class=\"cell failed\""), "{dom}");
     assert_eq!(dom.matches("<article class=\"finding").count(), 1);
+    assert!(
+        dom.contains("id=\"coverage\"") && dom.contains("1 of 2"),
+        "{dom}"
+    );
+    assert!(dom.contains("not round-tripped (&lt;script&gt;"), "{dom}");
+    assert!(dom.contains("not provoked (&lt;script&gt;"), "{dom}");
+    assert!(
+        dom.contains("id=\"sampling\"") && dom.contains("2 of 5"),
+        "{dom}"
+    );
+    assert!(dom.contains("id=\"latency\""), "{dom}");
 }

@@ -121,9 +121,12 @@ pub fn render(r: &Report) -> String {
         f.requests, f.cases, f.wall_seconds, f.requests_per_second
     );
 
+    sampling(&mut o, r);
     matrix(&mut o, r);
     findings(&mut o, r);
     skips(&mut o, r);
+    coverage(&mut o, r);
+    latency(&mut o, r);
 
     if !r.restore_problems.is_empty() {
         let _ = writeln!(
@@ -321,6 +324,94 @@ fn skips(o: &mut String, r: &Report) {
             escape(check),
             list.join(""),
             escape(why)
+        );
+    }
+    let _ = writeln!(o, "</table>\n</section>");
+}
+
+/// What the per-record checks touched of each family larger than the sample.
+fn sampling(o: &mut String, r: &Report) {
+    let sampled: Vec<String> = r
+        .sampling
+        .families
+        .iter()
+        .filter(|x| x.sampled.len() < x.records)
+        .map(|x| format!("{} {} of {}", x.family, x.sampled.len(), x.records))
+        .collect();
+    if sampled.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "<p id=\"sampling\">Per-record checks touched {} (--sample {}, by the seed); whole collections were read once, in pages.</p>",
+        escape(&sampled.join(", ")),
+        r.sampling.per_family
+    );
+}
+
+/// Per family: the patchable fields round-tripped and the error codes provoked, and why the
+/// others were not.
+fn coverage(o: &mut String, r: &Report) {
+    if r.coverage.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "<section id=\"coverage\">\n<h2>Coverage</h2>\n<table><tr><th>family</th><th>patchable fields round-tripped</th><th>error codes provoked</th><th>unknown body fields sent to</th></tr>"
+    );
+    let why_not = |label: &str, m: &BTreeMap<String, String>| -> String {
+        super::by_reason(m)
+            .into_iter()
+            .map(|(why, names)| {
+                format!(
+                    "<br><span class=\"why\">{label} ({}): {}</span>",
+                    escape(why),
+                    escape(&names.join(", "))
+                )
+            })
+            .collect()
+    };
+    for c in &r.coverage {
+        let fields = c.round_tripped.len() + c.not_round_tripped.len();
+        let codes = c.error_codes.len() + c.error_codes_not_provoked.len();
+        let _ = writeln!(
+            o,
+            "<tr data-family=\"{}\"><td>{}</td><td>{} of {fields}{}</td><td>{} of {codes}{}</td><td>{}</td></tr>",
+            escape(&c.family),
+            escape(&c.family),
+            c.round_tripped.len(),
+            why_not("not round-tripped", &c.not_round_tripped),
+            c.error_codes.len(),
+            why_not("not provoked", &c.error_codes_not_provoked),
+            if c.unknown_fields_sent.is_empty() {
+                "none".to_string()
+            } else {
+                escape(&c.unknown_fields_sent.join(", "))
+            }
+        );
+    }
+    let _ = writeln!(o, "</table>\n</section>");
+}
+
+/// Per endpoint and method: requests and their p50 / p95 / max latency.
+fn latency(o: &mut String, r: &Report) {
+    if r.latency.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        o,
+        "<section id=\"latency\">\n<h2>Latency</h2>\n<table><tr><th>endpoint</th><th>method</th><th>requests</th><th>p50 ms</th><th>p95 ms</th><th>max ms</th></tr>"
+    );
+    for l in &r.latency {
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.2}</td><td>{:.2}</td><td>{:.2}</td></tr>",
+            escape(&l.endpoint),
+            escape(&l.method),
+            l.requests,
+            l.p50_ms,
+            l.p95_ms,
+            l.max_ms
         );
     }
     let _ = writeln!(o, "</table>\n</section>");

@@ -314,7 +314,7 @@ pub fn summary_line(r: &Report) -> String {
 }
 
 /// The names of a name -> reason map, grouped by reason.
-fn by_reason(m: &BTreeMap<String, String>) -> BTreeMap<&str, Vec<&str>> {
+pub(crate) fn by_reason(m: &BTreeMap<String, String>) -> BTreeMap<&str, Vec<&str>> {
     let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (name, why) in m {
         out.entry(why.as_str()).or_default().push(name.as_str());

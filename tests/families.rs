@@ -3,31 +3,17 @@
 //! contract (`tests/contracts/singleton/`, added to a copy of `specs/`), checked by the loader,
 //! listed and shown by `spec`, and served by the mock from the catalog and the data set alone.
 
-use ontap_conform::mock::{self, MockConfig, RunningMock, Tls};
+mod common;
+
+use common::files::{copy_dir, manifest};
+use common::mock_client::{self, Resp};
+use ontap_conform::mock::{self, MockConfig, Tls};
 use ontap_conform::spec::model::Kind;
 use ontap_conform::spec::{self, Spec};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
 
 const SETTINGS: &str = "/api/security/login/settings";
 const LOCKOUTS: &str = "/api/security/login/lockouts";
-
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
 
 /// A contract directory: a copy of `specs/` plus the test contract's endpoints and schemas, with
 /// `edit` applied to the singleton's endpoints file (to break it on purpose).
@@ -155,15 +141,14 @@ fn a_singleton_record_must_be_an_object_in_the_data_set() {
     );
 }
 
+/// The mock over HTTPS serving the test contract and its data set (kept until the mock stops).
 struct Ctx {
-    mock: RunningMock,
-    client: reqwest::Client,
+    http: mock_client::Ctx,
     _dir: tempfile::TempDir,
 }
 
 impl Ctx {
     async fn start() -> Ctx {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = contract();
         let spec = Spec::load(Some(dir.path())).unwrap();
         let cfg = MockConfig {
@@ -171,39 +156,24 @@ impl Ctx {
             fixtures: Some(fixtures()),
             ..MockConfig::new()
         };
-        let mock = mock::spawn(cfg, "127.0.0.1:0".parse().unwrap(), Tls::SelfSigned)
-            .await
-            .expect("mock starts");
-        let ca = mock.ca_pem.clone().unwrap();
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
-            .build()
-            .unwrap();
         Ctx {
-            mock,
-            client,
+            http: mock_client::start_with(cfg, Tls::SelfSigned).await,
             _dir: dir,
         }
     }
 
+    /// `method` on `path` as the cluster administrator with a JSON body: the status and the
+    /// body as JSON.
     async fn send(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut rb = self
-            .client
-            .request(m, format!("{}{path}", self.mock.base_url))
+            .http
+            .request(method, path)
             .basic_auth("admin", Some(mock::DEFAULT_PASSWORD));
         if let Some(b) = body {
             rb = rb.json(&b);
         }
-        let r = rb.send().await.unwrap();
-        let status = r.status().as_u16();
-        let bytes = r.bytes().await.unwrap();
-        let v = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        (status, v)
+        let r = Resp::of(rb, method, path).await;
+        (r.status, r.body)
     }
 }
 

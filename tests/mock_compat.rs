@@ -4,43 +4,21 @@
 //! instance GETs, raw `<`/`>`/`"` (std TcpStream, the bytes curl sends), oversized bodies, SVM
 //! tunnelling and a state file that cannot be written.
 
-use ontap_conform::mock::{self, MockConfig, RunningMock, Tls};
+mod common;
+
+use common::files::{copy_dir, manifest};
+use common::mock_client::{ACCOUNTS, CLUSTER, Ctx, DUO, MSGS, Resp, SVM1, SVM2, TOTP};
+use ontap_conform::mock::{MockConfig, Tls};
 use ontap_conform::spec::Spec;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
 
-const CLUSTER: &str = "2581e5aa-9fe3-11e8-b309-005056bbef18";
-const SVM1: &str = "7b1b3715-9ffa-11e8-a5dd-005056bbef18";
-const SVM2: &str = "f7e41c99-9ffa-11e8-a5dd-005056bbef18";
-const MSGS: &str = "/api/security/login/messages";
-const DUO: &str = "/api/security/authentication/duo/profiles";
-const TOTP: &str = "/api/security/login/totps";
-const ACCOUNTS: &str = "/api/security/accounts";
 /// `admin:netapp1!` in Basic auth.
 const ADMIN_AUTH: &str = "Basic YWRtaW46bmV0YXBwMSE=";
 
-struct Ctx {
-    mock: RunningMock,
-    client: reqwest::Client,
-}
-
-struct Resp {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-    len: usize,
-}
-
+/// The mock over plain HTTP with `cfg`.
 async fn start_with(cfg: MockConfig) -> Ctx {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mock = mock::spawn(cfg, "127.0.0.1:0".parse().unwrap(), Tls::Plain)
-        .await
-        .expect("mock starts");
-    Ctx {
-        mock,
-        client: reqwest::Client::new(),
-    }
+    common::mock_client::start_with(cfg, Tls::Plain).await
 }
 
 async fn start() -> Ctx {
@@ -48,6 +26,8 @@ async fn start() -> Ctx {
 }
 
 impl Ctx {
+    /// `method` on `path` as the cluster administrator, with these extra headers and a JSON body;
+    /// an error answer (but to HEAD, which has no body) must carry the envelope.
     async fn send(
         &self,
         method: &str,
@@ -55,10 +35,8 @@ impl Ctx {
         headers: &[(&str, &str)],
         body: Option<Value>,
     ) -> Resp {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut rb = self
-            .client
-            .request(m, format!("{}{}", self.mock.base_url, path))
+            .request(method, path)
             .basic_auth("admin", Some("netapp1!"));
         for (k, v) in headers {
             rb = rb.header(*k, *v);
@@ -66,27 +44,11 @@ impl Ctx {
         if let Some(b) = body {
             rb = rb.json(&b);
         }
-        let r = rb.send().await.expect("the mock answers");
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let bytes = r.bytes().await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("JSON")
-        };
-        if status >= 400 && method != "HEAD" {
-            assert!(
-                body.get("error").is_some(),
-                "{method} {path}: {status} {body}"
-            );
+        let r = Resp::of(rb, method, path).await;
+        if method != "HEAD" {
+            r.assert_envelope(method, path);
         }
-        Resp {
-            status,
-            headers,
-            body,
-            len: bytes.len(),
-        }
+        r
     }
 
     async fn get(&self, path: &str) -> Resp {
@@ -309,23 +271,6 @@ async fn post_refuses_fields_that_are_not_postable_and_unknown_accounts() {
     assert_eq!(r.status, 201, "{}", r.body);
 }
 
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 /// A copy of `specs/` whose Duo collection also lists PATCH and DELETE (ONTAP-BEHAVIOR.md §7).
 fn contract_with_duo_collection_writes() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -459,19 +404,8 @@ async fn raw_operators_as_curl_sends_them() {
 
 #[tokio::test]
 async fn tls_speaks_http1_so_raw_operators_work_there_too() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mock = mock::spawn(
-        MockConfig::new(),
-        "127.0.0.1:0".parse().unwrap(),
-        Tls::SelfSigned,
-    )
-    .await
-    .unwrap();
-    let ca = mock.ca_pem.clone().unwrap();
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
-        .build()
-        .unwrap();
+    let Ctx { mock, client } =
+        common::mock_client::start_with(MockConfig::new(), Tls::SelfSigned).await;
     let r = client
         .get(format!("{}{MSGS}", mock.base_url))
         .basic_auth("admin", Some("netapp1!"))

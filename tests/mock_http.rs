@@ -2,40 +2,16 @@
 //! semantics and error codes, roles, version gates, bad input, state persistence, and one check
 //! per fault switch proving it breaks the rule it names (and that the default keeps it).
 
-use ontap_conform::mock::{self, Fault, MockConfig, RunningMock, Tls};
+mod common;
+
+use common::mock_client::{CLUSTER, Ctx, DUO, MSGS, Resp, SVM1, SVM2, SVM3, TOTP};
+use ontap_conform::mock::{self, Fault, MockConfig, Tls};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-const CLUSTER: &str = "2581e5aa-9fe3-11e8-b309-005056bbef18";
-const SVM1: &str = "7b1b3715-9ffa-11e8-a5dd-005056bbef18";
-const SVM2: &str = "f7e41c99-9ffa-11e8-a5dd-005056bbef18";
-const SVM3: &str = "8ddee11e-a58c-11e8-85e0-005056bbef18";
-const MSGS: &str = "/api/security/login/messages";
-const DUO: &str = "/api/security/authentication/duo/profiles";
-const TOTP: &str = "/api/security/login/totps";
-
-struct Ctx {
-    mock: RunningMock,
-    client: reqwest::Client,
-}
-
-struct Resp {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    body: Value,
-}
-
+/// The mock over HTTPS with its self-signed certificate, with `cfg`.
 async fn start_with(cfg: MockConfig) -> Ctx {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let mock = mock::spawn(cfg, "127.0.0.1:0".parse().unwrap(), Tls::SelfSigned)
-        .await
-        .expect("mock starts");
-    let ca = mock.ca_pem.clone().expect("self-signed PEM");
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
-        .build()
-        .unwrap();
-    Ctx { mock, client }
+    common::mock_client::start_with(cfg, Tls::SelfSigned).await
 }
 
 async fn start() -> Ctx {
@@ -49,6 +25,8 @@ async fn start_faulty(f: Fault) -> Ctx {
 }
 
 impl Ctx {
+    /// `method` on `path` as `user` (or nobody), with these body bytes sent as JSON and this
+    /// `Accept` header; every error answer must carry the envelope.
     async fn raw(
         &self,
         method: &str,
@@ -57,9 +35,7 @@ impl Ctx {
         body: Option<Vec<u8>>,
         accept: Option<&str>,
     ) -> Resp {
-        let url = format!("{}{}", self.mock.base_url, path);
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut rb = self.client.request(m, url);
+        let mut rb = self.request(method, path);
         if let Some((u, p)) = user {
             rb = rb.basic_auth(u, Some(p));
         }
@@ -69,32 +45,9 @@ impl Ctx {
         if let Some(b) = body {
             rb = rb.header("content-type", "application/json").body(b);
         }
-        let r = rb.send().await.expect("the mock answers");
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let bytes = r.bytes().await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
-                panic!(
-                    "{method} {path}: body is not JSON ({e}): {}",
-                    String::from_utf8_lossy(&bytes)
-                )
-            })
-        };
-        // Every error answer carries the envelope.
-        if status >= 400 {
-            assert!(
-                body.get("error").is_some(),
-                "{method} {path}: {status} without envelope: {body}"
-            );
-        }
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        let r = Resp::of(rb, method, path).await;
+        r.assert_envelope(method, path);
+        r
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Resp {

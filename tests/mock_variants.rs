@@ -2,34 +2,22 @@
 //! (each one a freedom of a conformant ONTAP, ONTAP-BEHAVIOR.md §3b), and that the default mock
 //! does not show it.
 
-use ontap_conform::mock::{self, MockConfig, RunningMock, Tls, Variant};
+mod common;
+
+use common::mock_client::{CLUSTER, Ctx, DUO, MSGS, Resp, SVM1};
+use ontap_conform::mock::{MockConfig, Tls, Variant};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-const CLUSTER: &str = "2581e5aa-9fe3-11e8-b309-005056bbef18";
-const SVM1: &str = "7b1b3715-9ffa-11e8-a5dd-005056bbef18";
-const MSGS: &str = "/api/security/login/messages";
-const DUO: &str = "/api/security/authentication/duo/profiles";
-
-struct Ctx {
-    mock: RunningMock,
-    client: reqwest::Client,
-}
-
+/// The mock over plain HTTP with these variants switched on.
 async fn start(variants: &[Variant]) -> Ctx {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut cfg = MockConfig::new();
     cfg.variants = variants.iter().copied().collect::<BTreeSet<_>>();
-    let mock = mock::spawn(cfg, "127.0.0.1:0".parse().unwrap(), Tls::Plain)
-        .await
-        .expect("mock starts");
-    Ctx {
-        mock,
-        client: reqwest::Client::new(),
-    }
+    common::mock_client::start_with(cfg, Tls::Plain).await
 }
 
 impl Ctx {
+    /// `method` on `path` as `user` with a JSON body: the status and the body as JSON.
     async fn send(
         &self,
         user: &str,
@@ -37,23 +25,14 @@ impl Ctx {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut rb = self
-            .client
-            .request(m, format!("{}{}", self.mock.base_url, path))
+            .request(method, path)
             .basic_auth(user, Some("netapp1!"));
         if let Some(b) = body {
             rb = rb.json(&b);
         }
-        let r = rb.send().await.expect("the mock answers");
-        let status = r.status().as_u16();
-        let bytes = r.bytes().await.unwrap();
-        let v = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).expect("JSON")
-        };
-        (status, v)
+        let r = Resp::of(rb, method, path).await;
+        (r.status, r.body)
     }
 
     async fn get(&self, path: &str) -> (u16, Value) {

@@ -2,6 +2,8 @@
 //! and no warning; every fault switch makes the check meant to catch it fail; targets that are
 //! not ONTAP end with exit 3 and a one-line reason.
 
+mod common;
+
 use ontap_conform::checks::Severity;
 use ontap_conform::mock::Fault;
 use ontap_conform::report::Report;
@@ -12,14 +14,7 @@ use std::net::TcpListener;
 use std::process::Command;
 
 fn run(b: RunConfigBuilder) -> Report {
-    let cfg = b.build().expect("valid config");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(ontap_conform::run::execute(&cfg))
-        .expect("the run completes")
-        .report
+    common::run::report(&b.build().expect("valid config"))
 }
 
 /// A seeded run against the built-in mock with these faults; `extra` changes what differs.

@@ -3,6 +3,8 @@
 //! role-restrictions passes on the clean mock, fails under `--fault admin-only-unenforced`, and
 //! its reproducer carries the header; `--tunnel-svm` with `--svm-user` is a usage error.
 
+mod common;
+
 use ontap_conform::checks::Severity;
 use ontap_conform::mock::Fault;
 use ontap_conform::report::{Report, Verdict};
@@ -18,14 +20,7 @@ fn run(faults: &[&str], tunnel: Option<&str>) -> Report {
     if let Some(svm) = tunnel {
         b = b.tunnel_svm(svm);
     }
-    let cfg = b.build().expect("valid config");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(ontap_conform::run::execute(&cfg))
-        .expect("the run completes")
-        .report
+    common::run::report(&b.build().expect("valid config"))
 }
 
 fn describe(r: &Report) -> String {

@@ -9,24 +9,7 @@ use crate::verdict::Severity;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if c.is_control() && !matches!(c, '\n' | '\r' | '\t') => {
-                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use super::escape_markup as escape;
 
 const CSS: &str = "
 body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#1d2330;background:#fff}
@@ -331,13 +314,7 @@ fn skips(o: &mut String, r: &Report) {
 
 /// What the per-record checks touched of each family larger than the sample.
 fn sampling(o: &mut String, r: &Report) {
-    let sampled: Vec<String> = r
-        .sampling
-        .families
-        .iter()
-        .filter(|x| x.sampled.len() < x.records)
-        .map(|x| format!("{} {} of {}", x.family, x.sampled.len(), x.records))
-        .collect();
+    let sampled = super::sampled_families(r);
     if sampled.is_empty() {
         return;
     }

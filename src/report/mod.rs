@@ -313,6 +313,38 @@ pub fn summary_line(r: &Report) -> String {
     )
 }
 
+/// The families larger than the sample, each as "family N of M" (the records per-record checks
+/// touched of those found).
+pub(crate) fn sampled_families(r: &Report) -> Vec<String> {
+    r.sampling
+        .families
+        .iter()
+        .filter(|x| x.sampled.len() < x.records)
+        .map(|x| format!("{} {} of {}", x.family, x.sampled.len(), x.records))
+        .collect()
+}
+
+/// Escapes text for the HTML page and the JUnit XML alike: element content and quoted
+/// attribute values (`&#39;` is valid in both), and control characters other than tab, LF and CR
+/// written out as `\u{XXXX}` (XML 1.0 forbids most of them even escaped).
+pub fn escape_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c if c.is_control() && !matches!(c, '\n' | '\r' | '\t') => {
+                let _ = write!(out, "\\u{{{:04x}}}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The names of a name -> reason map, grouped by reason.
 pub(crate) fn by_reason(m: &BTreeMap<String, String>) -> BTreeMap<&str, Vec<&str>> {
     let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -475,13 +507,7 @@ pub fn render(r: &Report) -> String {
         r.seed,
         if r.interrupted { ", INTERRUPTED" } else { "" }
     );
-    let sampled: Vec<String> = r
-        .sampling
-        .families
-        .iter()
-        .filter(|x| x.sampled.len() < x.records)
-        .map(|x| format!("{} {} of {}", x.family, x.sampled.len(), x.records))
-        .collect();
+    let sampled = sampled_families(r);
     if !sampled.is_empty() {
         let _ = writeln!(
             out,

@@ -602,17 +602,6 @@ impl Ctx {
         self.saved.lock().unwrap().retain(|s| s.path != path);
     }
 
-    /// The saved records of one family, or all of them.
-    pub fn saved(&self, family: Option<&str>) -> Vec<Saved> {
-        self.saved
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|s| family.is_none_or(|f| f == s.family))
-            .cloned()
-            .collect()
-    }
-
     /// The saved records of one family (or all) that a restore must look at: all but those
     /// journaled in bulk that a read-back proved, untouched since (see [`Ctx::mark_clean`]).
     pub fn saved_to_restore(&self, family: Option<&str>) -> Vec<Saved> {

@@ -742,3 +742,39 @@ fn a_run_that_never_reaches_its_target_leaves_no_journal() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(!journal.exists(), "no journal is left");
 }
+
+/// Whatever rule a target breaks, a run leaves it as found, or exits 5 naming what is not back:
+/// one run per fault switch of the mock. (A target that leaves its records' keys out, for one,
+/// is sent no collection PATCH: its records could not be named, so not written down or put back.)
+#[test]
+fn a_target_breaking_any_rule_is_left_as_found() {
+    let rt = rt();
+    let mut changed = Vec::new();
+    for fault in mock::Fault::ALL {
+        let m = start(
+            &rt,
+            MockConfig {
+                faults: [*fault].into(),
+                ..MockConfig::new()
+            },
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let before = snapshot(&rt, &m.base_url);
+        let out = harness(&m.base_url, &dir.path().join("j"))
+            .args(["--seed", "1", "--cases", "8"])
+            .output()
+            .unwrap();
+        let code = out.status.code();
+        if code == Some(5) {
+            assert!(text(&out.stdout).contains("NOT RESTORED"), "{fault:?}");
+        } else if before != snapshot(&rt, &m.base_url) {
+            changed.push(format!(
+                "--fault {}: exit {code:?} and records changed:\n{}",
+                fault.name(),
+                text(&out.stdout)
+            ));
+        }
+        rt.block_on(m.shutdown());
+    }
+    assert!(changed.is_empty(), "{}", changed.join("\n\n"));
+}

@@ -476,8 +476,9 @@ impl Ctx {
 
     /// Writes down records as the shared discovery read returned them (before the run changed
     /// anything), in one journal write, without reading each again: what a collection PATCH
-    /// does for the whole family. False: not all could be written down (then the change must
-    /// not be sent).
+    /// does for the whole family. False: not all could be written down, or a record has no key
+    /// values to name it by (it could not be read back or put back): then nothing is written
+    /// and the change must not be sent.
     pub fn protect_known(
         &self,
         inst: &Endpoint,
@@ -493,7 +494,7 @@ impl Ctx {
         let mut fresh: Vec<Saved> = Vec::new();
         for r in records.iter() {
             let Some(p) = self.instance_path(inst, &r) else {
-                continue;
+                return false;
             };
             if !known.contains(p.as_str()) {
                 // What a restore compares and writes back: the patchable fields (the path

@@ -523,6 +523,9 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
 /// select (how many records share each, and where each is first seen).
 struct Survey {
     records: usize,
+    /// Records without the key values of an instance path: they cannot be named, so neither
+    /// written down nor put back.
+    unnamed: usize,
     /// Patchable fields some record has no value for.
     not_everywhere: BTreeSet<String>,
     /// Per gettable non-key field (in the resource's order): a hash of the value's JSON ->
@@ -547,10 +550,11 @@ fn filter_text(v: &Value) -> Option<String> {
     }
 }
 
-fn survey_family(ctx: &Ctx, ep: &Endpoint) -> Survey {
+fn survey_family(ctx: &Ctx, ep: &Endpoint, inst: &Endpoint) -> Survey {
     let res = ctx.spec.resource_of(ep);
     let mut out = Survey {
         records: 0,
+        unnamed: 0,
         not_everywhere: BTreeSet::new(),
         values: res
             .gettable()
@@ -563,6 +567,9 @@ fn survey_family(ctx: &Ctx, ep: &Endpoint) -> Survey {
     let hash = foldhash::fast::FixedState::default();
     for (i, r) in baseline(ctx, ep).iter().enumerate() {
         out.records += 1;
+        if ctx.instance_path(inst, &r).is_none() {
+            out.unnamed += 1;
+        }
         if i == 0 {
             out.first_key = res.keys.iter().find_map(|k| match get_path(&r, k) {
                 Some(Value::String(s)) if generate::filter_safe(s) => Some((k.clone(), s.clone())),
@@ -595,7 +602,19 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     let res = ctx.spec.resource_of(ep);
     // The family is looked at one record at a time, in one pass (a large cluster's family is
     // never parsed whole at once).
-    let survey = survey_family(ctx, ep);
+    let survey = survey_family(ctx, ep, inst);
+    // Every record is written down before a collection PATCH (the target may change them all):
+    // one without its keys could be neither written down nor put back.
+    if survey.unnamed > 0 {
+        return ctx.skip(
+            C,
+            ep,
+            format!(
+                "{} of {} records came without the key values that name them: they could not be put back",
+                survey.unnamed, survey.records
+            ),
+        );
+    }
     // A field to change that every record of the family can be put back to (it has a value, or
     // "" unsets it): a target that ignores the filter changes records beyond the match.
     let Some(field) = res

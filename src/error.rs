@@ -12,6 +12,9 @@ pub enum Error {
     /// A defect in `specs/` (or the directory given with `--specs`).
     #[error("invalid contract: {0}")]
     Spec(#[from] SpecError),
+    /// `--contract` named no contract, or one that could not be read.
+    #[error("{0}")]
+    Contract(#[from] crate::spec::ContractError),
     /// A file that could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -39,7 +42,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Failed(_) => 1,
-            Error::Usage(_) | Error::Spec(_) | Error::Io { .. } => 2,
+            Error::Usage(_) | Error::Spec(_) | Error::Contract(_) | Error::Io { .. } => 2,
             Error::Unreachable(_) => 3,
             Error::Drift(_) => 4,
             Error::Changed(_) => 5,

@@ -116,11 +116,69 @@ pub struct RestoreArgs {
     pub timeout: Option<u64>,
 }
 
+const IMPORT_ABOUT: &str = "\
+Turn NetApp's own machine-readable definitions into a contract directory in the specs/ format
+(schemas with x-ontap-* flags, the endpoint catalog, evidence lib), for every family or those
+--family names. Nothing the source does not state is added: an imported family has no error
+codes, no CRLF rules and no descriptions.
+
+Sources (exactly one):
+  --netapp-ontap [VERSION|PATH]  NetApp's Python client: the one python3 imports, a release
+                                 (9.16.1.0) from the cache or installed, or a directory made
+                                 by `pip install --target DIR netapp-ontap==VERSION`
+  --swagger FILE                 the Swagger 2.0 document a cluster serves at
+                                 https://<cluster>/docs/api/swagger.yaml (YAML or JSON)
+
+Examples:
+  ontap-conform spec import --netapp-ontap 9.16.1.0 --out contracts/9.16
+  ontap-conform spec import --netapp-ontap --family 'volume*' --family snapshot --out vol
+  ontap-conform spec import --swagger swagger.yaml --out cluster1
+  ontap-conform run --contract cluster1 --target https://cluster1 --password-env PW";
+
+const DIFF_ABOUT: &str = "\
+Print what an upgrade changes in the API, from two contracts: two shipped releases, a release and
+a cluster's own swagger.yaml, a release and a directory from `spec import`, or a release and the
+hand-written specs/. Families are paired by name, else by a path they share.
+
+Exit codes: 0 no change, 4 changes (like `run --compare`), 2 a contract could not be read.
+
+Examples:
+  ontap-conform spec diff ontap-9.14 ontap-9.16
+  ontap-conform spec diff ontap-latest ./swagger.yaml --json";
+
+/// Flags of `spec import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Read NetApp's Python client: the installed one, a release (9.16.1.0) or a directory
+    #[arg(
+        long,
+        value_name = "VERSION|PATH",
+        num_args = 0..=1,
+        default_missing_value = "",
+        required_unless_present = "swagger",
+        conflicts_with = "swagger"
+    )]
+    pub netapp_ontap: Option<String>,
+    /// Read a cluster's Swagger 2.0 definition (swagger.yaml, YAML or JSON)
+    #[arg(long, value_name = "FILE")]
+    pub swagger: Option<PathBuf>,
+    /// Write the contract into this directory (new or empty)
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Import only the families whose name matches (repeatable; `*` and `?`, e.g. 'volume*')
+    #[arg(long = "family", value_name = "GLOB")]
+    pub families: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub struct SpecArgs {
     /// Read the contract from this directory instead of the built-in copy of specs/
     #[arg(long, value_name = "DIR", global = true)]
     pub specs: Option<PathBuf>,
+    /// The contract to inspect: `specs` (default), a shipped release (ontap-9.6 ... ontap-9.19,
+    /// ontap-latest), a directory written by `spec import`, or a swagger.yaml
+    #[arg(long, value_name = "NAME|DIR", global = true, conflicts_with = "specs")]
+    pub contract: Option<String>,
     #[command(subcommand)]
     pub command: SpecCommand,
 }
@@ -142,6 +200,21 @@ pub enum SpecCommand {
         /// Write to FILE instead of standard output
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+    },
+    /// Turn NetApp's own definitions into a contract directory (the specs/ format)
+    #[command(long_about = IMPORT_ABOUT)]
+    Import(ImportArgs),
+    /// Print what an upgrade changes in the API: families, paths, methods, fields, enums, limits
+    #[command(long_about = DIFF_ABOUT)]
+    Diff {
+        /// The contract before: a shipped release (ontap-9.14), a directory from `spec import`,
+        /// a swagger.yaml, or `specs`
+        old: String,
+        /// The contract after, the same kinds
+        new: String,
+        /// Print the changes as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Report the NetApp doc examples that contradict the declared types
     ///
@@ -257,6 +330,11 @@ pub struct MockArgs {
     /// Read the contract from this directory instead of the built-in copy of specs/
     #[arg(long, value_name = "DIR")]
     pub specs: Option<PathBuf>,
+    /// The contract: `specs` (the hand-written families, default), a shipped release of NetApp's
+    /// API (ontap-9.6 ... ontap-9.19, ontap-latest), a directory written by `spec import`, or a
+    /// swagger.yaml
+    #[arg(long, value_name = "NAME|DIR", conflicts_with = "specs")]
+    pub contract: Option<String>,
     /// Write the self-signed certificate (PEM) to FILE, so clients can trust it instead of -k
     #[arg(long, value_name = "FILE", conflicts_with_all = ["plain_http", "cert"])]
     pub ca_file: Option<PathBuf>,
@@ -344,6 +422,9 @@ pub struct RunArgs {
     /// Run only against these endpoints (repeatable; a catalog path)
     #[arg(long = "endpoint", value_name = "PATH")]
     pub endpoints: Vec<String>,
+    /// Run only the families whose name matches (repeatable; `*` and `?`, e.g. 'volume*')
+    #[arg(long = "family", value_name = "GLOB")]
+    pub families: Vec<String>,
     /// List the checks with their evidence and exit
     #[arg(long)]
     pub list_checks: bool,
@@ -402,4 +483,9 @@ pub struct RunArgs {
     /// Read the contract from this directory instead of the built-in copy of specs/
     #[arg(long, value_name = "DIR")]
     pub specs: Option<PathBuf>,
+    /// The contract: `specs` (the hand-written families, default), a shipped release of NetApp's
+    /// API (ontap-9.6 ... ontap-9.19, ontap-latest), a directory written by `spec import`, or a
+    /// swagger.yaml
+    #[arg(long, value_name = "NAME|DIR", conflicts_with = "specs")]
+    pub contract: Option<String>,
 }

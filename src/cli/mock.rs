@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::mock::{
     DEFAULT_PASSWORD, Fault, MockConfig, Role, Tls, User, Variant, faults, variants,
 };
-use crate::spec::{OntapVersion, Spec};
+use crate::spec::OntapVersion;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -27,7 +27,7 @@ pub struct Prepared {
 
 /// Checks every flag; nothing after this re-checks arguments.
 pub fn prepare(args: &MockArgs) -> Result<Prepared> {
-    let spec = Spec::load(args.specs.as_deref())?;
+    let spec = super::contract(args.contract.as_deref(), args.specs.as_deref())?;
     let version: OntapVersion = args
         .ontap_version
         .parse()

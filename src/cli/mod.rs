@@ -87,6 +87,17 @@ pub fn dispatch(cli: Cli, env: &Env) -> Result<()> {
     }
 }
 
+/// The contract a command reads: `--contract NAME|DIR`, else `--specs DIR`, else the built-in one.
+pub(crate) fn contract(
+    contract: Option<&str>,
+    specs: Option<&std::path::Path>,
+) -> Result<&'static crate::spec::Spec> {
+    match contract {
+        Some(name) => Ok(crate::spec::Spec::contract(name)?),
+        None => Ok(crate::spec::Spec::load(specs)?),
+    }
+}
+
 /// Writes to standard output; a closed pipe (`| head`) is not an error.
 pub(crate) fn out(text: &str) -> Result<()> {
     let mut stdout = std::io::stdout().lock();

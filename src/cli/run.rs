@@ -457,7 +457,7 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
             )));
         }
     }
-    let spec = Spec::load(a.specs.as_deref())?;
+    let spec = super::contract(a.contract.as_deref(), a.specs.as_deref())?;
     let read_only = a.read_only || file.read_only.unwrap_or(false);
     let destructive = a.allow_destructive || file.allow_destructive.unwrap_or(false);
     let mode = match (read_only, destructive) {
@@ -540,6 +540,7 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
         } else {
             a.endpoints
         })
+        .families(a.families)
         .strict(a.strict || file.strict.unwrap_or(false))
         .progress(!a.no_progress && env.stderr_is_terminal);
     match a.threads.or(file.threads) {
@@ -608,10 +609,13 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
 /// `ontap-conform run`.
 pub fn main(args: RunArgs, env: &Env) -> Result<()> {
     if args.list_checks {
-        let spec = Spec::load(args.specs.as_deref())?;
+        let spec = super::contract(args.contract.as_deref(), args.specs.as_deref())?;
         return out(&crate::checks::list(spec));
     }
     let cfg = config(args, env)?;
+    if let Some(why) = &cfg.narrowed {
+        eprintln!("note: {why}");
+    }
     let RunOutcome {
         report,
         recording,

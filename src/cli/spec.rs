@@ -1,13 +1,20 @@
 //! `ontap-conform spec`: the contract's catalog, one definition, the OpenAPI export, and the lint
 //! of NetApp's reference pages (whose directory is always given explicitly).
 
+use super::args::ImportArgs;
 use super::{SpecArgs, SpecCommand, out};
 use crate::error::{Error, Result};
 use crate::spec::{self, Spec};
 
 pub fn main(args: SpecArgs) -> Result<()> {
-    let spec = Spec::load(args.specs.as_deref())?;
     match args.command {
+        SpecCommand::Import(a) => return import(a),
+        SpecCommand::Diff { old, new, json } => return diff(&old, &new, json),
+        _ => {}
+    }
+    let spec = super::contract(args.contract.as_deref(), args.specs.as_deref())?;
+    match args.command {
+        SpecCommand::Import(_) | SpecCommand::Diff { .. } => unreachable!("handled above"),
         SpecCommand::List => out(&spec::show::list(spec)),
         SpecCommand::Show { name, json } => {
             out(&spec::show::show(spec, &name, json).map_err(Error::Usage)?)
@@ -42,5 +49,71 @@ pub fn main(args: SpecArgs) -> Result<()> {
                 ))),
             }
         }
+    }
+}
+
+/// `spec import`: a source read into a contract directory, checked by loading it back.
+fn import(a: ImportArgs) -> Result<()> {
+    use crate::spec::import::{self, netapp_ontap};
+    let started = std::time::Instant::now();
+    let mut contract = match (&a.netapp_ontap, &a.swagger) {
+        (Some(p), None) => netapp_ontap::read(&netapp_ontap::Package::parse(p), &a.families)
+            .map_err(|e| Error::Usage(format!("--netapp-ontap: {e}")))?,
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            import::swagger::read(&text)
+                .map_err(|e| Error::Usage(format!("--swagger {}: {e}", path.display())))?
+        }
+        _ => unreachable!("clap requires exactly one source"),
+    };
+    import::select(&mut contract, &a.families);
+    if contract.families.is_empty() {
+        return Err(Error::Usage(format!(
+            "no family of {} {} matches --family {}",
+            contract.source,
+            contract.version,
+            a.families.join(", --family ")
+        )));
+    }
+    let (files, left_out) = import::to_files(&contract);
+    // Checked before anything is written: a contract the loader refuses is not left behind.
+    let spec = Spec::from_files(&a.out.display().to_string(), files.clone())?;
+    import::write_dir(&a.out, &files).map_err(|e| Error::Usage(e.to_string()))?;
+    let bytes: usize = files.iter().map(|(_, t)| t.len()).sum();
+    let mut msg = format!(
+        "imported {} families ({} paths, {} fields) from {} {} into {} ({} files, {} bytes) in {:.2} s\n",
+        spec.families.len(),
+        spec.endpoints.len(),
+        spec.resources
+            .values()
+            .map(|r| r.fields.len())
+            .sum::<usize>(),
+        contract.source,
+        contract.version,
+        a.out.display(),
+        files.len(),
+        bytes,
+        started.elapsed().as_secs_f64()
+    );
+    for l in left_out {
+        msg.push_str(&format!("left out: {l}\n"));
+    }
+    out(&msg)
+}
+
+/// `spec diff OLD NEW`: exit 0 without a change, 4 with changes.
+fn diff(old: &str, new: &str, json: bool) -> Result<()> {
+    let a = Spec::contract(old)?;
+    let b = Spec::contract(new)?;
+    let d = crate::spec::diff::diff(a, b);
+    if json {
+        out(&(serde_json::to_string_pretty(&d).expect("JSON") + "\n"))?;
+    } else {
+        out(&d.render())?;
+    }
+    if d.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Drift(String::new()))
     }
 }

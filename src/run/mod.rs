@@ -70,7 +70,7 @@ async fn connect(cfg: &RunConfig) -> Result<(Client, Option<mock::RunningMock>, 
             fixtures,
         } => {
             let mut mc = MockConfig::new();
-            mc.spec = cfg.spec;
+            mc.spec = cfg.mock_spec.unwrap_or(cfg.spec);
             mc.version = *version;
             mc.faults = faults.clone();
             mc.variants = variants.clone();

@@ -3,6 +3,8 @@
 //! file and JSON pointer), compiles every validator once, and answers the catalog queries the
 //! mock, the generators and the checks ask.
 
+pub mod diff;
+pub mod import;
 pub mod lint;
 pub mod model;
 pub mod openapi;
@@ -33,6 +35,30 @@ pub fn embedded_files() -> Vec<(String, String)> {
 /// The `$id` prefix of every schema; `$ref`s are relative to it (`"$ref": "owner.json"`).
 pub const SCHEMA_BASE: &str = "https://ontap-conform.dev/specs/schemas/";
 const DRAFT: &str = "https://json-schema.org/draft/2020-12/schema";
+
+/// Why `--contract` could not give a contract.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    #[error(
+        "--contract {name}: no such contract; expected `specs` (the hand-written families), a shipped release ({names}), a directory written by `spec import`, or a swagger.yaml file",
+        names = import::releases::names()
+    )]
+    Unknown { name: String },
+    #[error("{path}: {err}")]
+    Read {
+        path: String,
+        #[source]
+        err: std::io::Error,
+    },
+    #[error("{path}: {err}")]
+    Import {
+        path: String,
+        #[source]
+        err: import::ImportError,
+    },
+    #[error("invalid contract: {0}")]
+    Spec(#[from] SpecError),
+}
 
 /// A defect in `specs/`: the file, where in it (a JSON pointer) and what was expected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -255,6 +281,48 @@ impl Spec {
             None => Ok(Spec::builtin()),
             Some(d) => Spec::load_dir(d),
         }
+    }
+
+    /// A contract by name or place (`--contract`): `specs` (the hand-written families, the
+    /// default), a shipped release (`ontap-9.19`, `ontap-latest`), a directory in the `specs/`
+    /// format (as `spec import` writes it) or a Swagger 2.0 file (`swagger.yaml`). Each is
+    /// loaded once per process.
+    pub fn contract(name: &str) -> Result<&'static Spec, ContractError> {
+        static LOADED: std::sync::Mutex<BTreeMap<String, &'static Spec>> =
+            std::sync::Mutex::new(BTreeMap::new());
+        if matches!(name, "specs" | "built-in" | "seeds") {
+            return Ok(Spec::builtin());
+        }
+        if let Some(s) = LOADED.lock().expect("not poisoned").get(name) {
+            return Ok(s);
+        }
+        let path = Path::new(name);
+        let spec: &'static Spec = if let Some(r) = import::releases::find(name) {
+            let (files, _) = import::to_files(&r.contract());
+            Box::leak(Box::new(Spec::from_files(r.name, files)?))
+        } else if path.is_dir() {
+            Spec::load_dir(path)?
+        } else if path.is_file() {
+            let text = std::fs::read_to_string(path).map_err(|e| ContractError::Read {
+                path: name.to_string(),
+                err: e,
+            })?;
+            let c = import::swagger::read(&text).map_err(|e| ContractError::Import {
+                path: name.to_string(),
+                err: e,
+            })?;
+            let (files, _) = import::to_files(&c);
+            Box::leak(Box::new(Spec::from_files(name, files)?))
+        } else {
+            return Err(ContractError::Unknown {
+                name: name.to_string(),
+            });
+        };
+        LOADED
+            .lock()
+            .expect("not poisoned")
+            .insert(name.to_string(), spec);
+        Ok(spec)
     }
 
     /// Builds the contract from (relative path, text) pairs. `source` is `built-in` or the
@@ -590,6 +658,7 @@ const FLAG_KEYWORDS: &[&str] = &[
     "x-ontap-patch-untested",
     "x-ontap-post-forbidden",
     "x-ontap-trailing-lf",
+    "x-ontap-expensive",
 ];
 
 /// Checks one schema file: header, meta-schema, `x-ontap-*` keywords and `$ref` targets.
@@ -663,6 +732,18 @@ fn walk_keywords(
                     "an array of dotted field names (empty only for a singleton's resource)",
                 ));
             }
+        } else if k == "x-ontap-introduced" {
+            if child
+                .as_str()
+                .and_then(|v| v.parse::<OntapVersion>().ok())
+                .is_none()
+            {
+                return Err(SpecError::new(
+                    f,
+                    here,
+                    "the ONTAP release that introduced the field, like \"9.14\"",
+                ));
+            }
         } else if k == "x-ontap-derived-from" {
             if !child.is_string() {
                 return Err(SpecError::new(
@@ -678,7 +759,7 @@ fn walk_keywords(
                 f,
                 here,
                 format!(
-                    "a known x-ontap keyword ({}, x-ontap-keys, x-ontap-derived-from, x-ontap-evidence), found {k}",
+                    "a known x-ontap keyword ({}, x-ontap-keys, x-ontap-derived-from, x-ontap-introduced, x-ontap-evidence), found {k}",
                     FLAG_KEYWORDS.join(", ")
                 ),
             ));
@@ -936,6 +1017,15 @@ fn flatten_resource(
     })
 }
 
+/// The type a schema names: `"string"`, or the first of `["string", "null"]` that is not null.
+fn first_type(t: Option<&Value>) -> Option<&str> {
+    match t? {
+        Value::String(s) => Some(s),
+        Value::Array(a) => a.iter().filter_map(Value::as_str).find(|t| *t != "null"),
+        _ => None,
+    }
+}
+
 /// How deep a resource's objects may nest; deeper means a `$ref` cycle.
 const MAX_DEPTH: usize = 8;
 
@@ -998,6 +1088,7 @@ impl Flatten<'_> {
                 crlf_normalised: inherited.crlf_normalised || flag("x-ontap-crlf-normalised"),
                 empty_unsets: inherited.empty_unsets || flag("x-ontap-empty-unsets"),
                 lockout: inherited.lockout || flag("x-ontap-lockout"),
+                expensive: inherited.expensive || flag("x-ontap-expensive"),
                 patch_untested: inherited.patch_untested || flag("x-ontap-patch-untested"),
                 post_forbidden: inherited.post_forbidden || flag("x-ontap-post-forbidden"),
                 trailing_lf: inherited.trailing_lf || flag("x-ontap-trailing-lf"),
@@ -1006,9 +1097,9 @@ impl Flatten<'_> {
             let default_evidence = ev_default.unwrap_or(inh.evidence);
             let mut evidence = inh.evidence_map.clone();
             evidence.extend(ev_map);
-            let ty = merged
-                .get("type")
-                .and_then(Value::as_str)
+            // `"type": ["string", "null"]`: the first type that is not null (imported fields
+            // NetApp's client lets be null).
+            let ty = first_type(merged.get("type"))
                 .and_then(FieldType::from_schema)
                 .or_else(|| merged.get("properties").map(|_| FieldType::Object))
                 .ok_or_else(|| {
@@ -1044,8 +1135,16 @@ impl Flatten<'_> {
                 enum_values: merged
                     .get("enum")
                     .and_then(Value::as_array)
-                    .cloned()
+                    .map(|e| e.iter().filter(|v| !v.is_null()).cloned().collect())
                     .unwrap_or_default(),
+                nullable: merged
+                    .get("type")
+                    .and_then(Value::as_array)
+                    .is_some_and(|t| t.iter().any(|t| t == "null")),
+                introduced: merged
+                    .get("x-ontap-introduced")
+                    .and_then(Value::as_str)
+                    .map(String::from),
                 minimum: merged.get("minimum").and_then(Value::as_i64),
                 maximum: merged.get("maximum").and_then(Value::as_i64),
                 min_length: merged.get("minLength").and_then(Value::as_u64),
@@ -1127,11 +1226,17 @@ fn check_endpoint(
         }
     }
     match ep.kind {
-        Kind::Collection if keys != 0 => {
+        // A nested collection carries its parents' keys; its records' paths carry more.
+        Kind::Collection
+            if keys != 0
+                && fam.endpoints.iter().any(|o| {
+                    o.kind == Kind::Instance && !o.path.starts_with(&format!("{}/", ep.path))
+                }) =>
+        {
             return Err(SpecError::new(
                 file,
                 format!("{at}/kind"),
-                "\"instance\" for a path with keys",
+                "\"instance\" for a path with keys (a collection path carries only its parents' keys, and its records' paths extend it)",
             ));
         }
         Kind::Instance if keys == 0 => {
@@ -1150,21 +1255,13 @@ fn check_endpoint(
         }
         _ => {}
     }
-    for m in ep.methods.keys() {
-        if !ep.kind.allows(*m) {
-            return Err(SpecError::new(
-                file,
-                format!("{at}/methods/{m}"),
-                "GET or PATCH only on a singleton (its one record is neither created nor deleted)",
-            ));
-        }
-    }
-    if ep.kind != Kind::Singleton && res.keys.is_empty() {
+    let has_records = fam.endpoints.iter().any(|o| o.kind == Kind::Instance);
+    if has_records && res.keys.is_empty() {
         return Err(SpecError::new(
             file,
             "/resource",
             format!(
-                "a resource with keys (x-ontap-keys) for a family with collection or instance paths, found {:?} without keys",
+                "a resource with keys (x-ontap-keys) for a family with instance paths, found {:?} without keys",
                 res.name
             ),
         ));

@@ -84,6 +84,8 @@ pub struct Flags {
     pub post_forbidden: bool,
     /// A non-empty value without a trailing LF may come back with one appended (ONTAP does).
     pub trailing_lf: bool,
+    /// Returned only when `fields=` names it (Swagger's "Expensive properties").
+    pub expensive: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -95,6 +97,10 @@ pub struct Field {
     /// The merged leaf schema: type and constraints, without `x-ontap-*` keywords.
     pub schema: Value,
     pub enum_values: Vec<Value>,
+    /// The source lets the value be JSON null (`"type": [T, "null"]`).
+    pub nullable: bool,
+    /// The ONTAP release that introduced the field, where the contract says.
+    pub introduced: Option<String>,
     pub minimum: Option<i64>,
     pub maximum: Option<i64>,
     pub min_length: Option<u64>,
@@ -143,6 +149,9 @@ impl Field {
     }
     /// The keyword a value breaks (`type`, `enum`, `minimum`, `maximum`, `minLength`, `maxLength`).
     pub fn violation(&self, v: &Value) -> Option<&'static str> {
+        if v.is_null() && self.nullable {
+            return None;
+        }
         if !self.ty.accepts(v) {
             return Some("type");
         }

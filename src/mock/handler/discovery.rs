@@ -50,6 +50,8 @@ fn leaf(path: &str, ty: FieldType, key: bool) -> Field {
         description: String::new(),
         schema: serde_json::json!({ "type": ty.as_str() }),
         enum_values: Vec::new(),
+        nullable: false,
+        introduced: None,
         minimum: None,
         maximum: None,
         min_length: None,

@@ -93,7 +93,7 @@ pub struct RunFacts {
     pub stopped: Option<String>,
 }
 
-/// The JSON report (`--report json=FILE`); its fields are documented in the README.
+/// The JSON report (`--report json=FILE`); its fields are documented in docs/reports.md.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub tool: String,

@@ -28,6 +28,20 @@ pub struct Prepared {
 /// Checks every flag; nothing after this re-checks arguments.
 pub fn prepare(args: &MockArgs) -> Result<Prepared> {
     let spec = super::contract(args.contract.as_deref(), args.specs.as_deref())?;
+    if args.fixtures.is_none() && spec.families.iter().any(|f| f.imported_from.is_some()) {
+        let data: serde_json::Value =
+            serde_json::from_str(crate::mock::store::BUILTIN_FIXTURES).expect("JSON");
+        if crate::mock::store::Store::from_value(spec, &data).is_err() {
+            return Err(Error::Usage(format!(
+                "--contract {}: the mock's data set holds records of the hand-written families \
+                 only (duo, login_messages, totp), so it cannot serve {} imported families yet; \
+                 give --fixtures FILE with records of the families to serve, or run the harness \
+                 with --contract against a cluster",
+                args.contract.as_deref().unwrap_or(""),
+                spec.families.len()
+            )));
+        }
+    }
     let version: OntapVersion = args
         .ontap_version
         .parse()

@@ -81,8 +81,9 @@ fn import(a: ImportArgs) -> Result<()> {
     import::write_dir(&a.out, &files).map_err(|e| Error::Usage(e.to_string()))?;
     let bytes: usize = files.iter().map(|(_, t)| t.len()).sum();
     let mut msg = format!(
-        "imported {} families ({} paths, {} fields) from {} {} into {} ({} files, {} bytes) in {:.2} s\n",
+        "imported {} of {} families ({} paths, {} fields) from {} {} into {} ({} files, {} bytes) in {:.2} s\n",
         spec.families.len(),
+        contract.families.len(),
         spec.endpoints.len(),
         spec.resources
             .values()

@@ -141,7 +141,7 @@ pub fn read(text: &str) -> Result<Contract, ImportError> {
         let Some(def_name) = def_name else { continue };
         let mut fields = BTreeMap::new();
         if let Some(def) = defs.get(&def_name) {
-            r.walk(def, "", Access::default(), 0, &mut fields);
+            r.walk(def, "", Access::default(), None, 0, &mut fields);
         }
         for e in &expensive {
             if let Some(f) = fields.get_mut(e) {
@@ -286,6 +286,7 @@ impl Reader<'_> {
         schema: &Value,
         prefix: &str,
         inh: Access,
+        introduced: Option<&str>,
         depth: usize,
         out: &mut BTreeMap<String, FieldFacts>,
     ) {
@@ -326,8 +327,14 @@ impl Reader<'_> {
                     } else {
                         ""
                     });
+            // A field inside an object introduced in 9.16 is as new as its object.
+            let here_introduced = prop
+                .get("x-ntap-introduced")
+                .or_else(|| p.get("x-ntap-introduced"))
+                .and_then(value_text);
+            let introduced_here = here_introduced.as_deref().or(introduced);
             if ty == "object" && p.get("properties").is_some() {
-                self.walk(p, &path, acc, depth + 1, out);
+                self.walk(p, &path, acc, introduced_here, depth + 1, out);
                 continue;
             }
             let mut ff = FieldFacts {
@@ -364,10 +371,7 @@ impl Reader<'_> {
             ff.max_length = limits.get("maxLength").and_then(Value::as_u64);
             ff.minimum = limits.get("minimum").and_then(Value::as_i64);
             ff.maximum = limits.get("maximum").and_then(Value::as_i64);
-            ff.introduced = prop
-                .get("x-ntap-introduced")
-                .or_else(|| p.get("x-ntap-introduced"))
-                .and_then(value_text);
+            ff.introduced = introduced_here.map(String::from);
             let (g, pa, po) = if acc.read_only {
                 (true, false, false)
             } else if acc.create_only {

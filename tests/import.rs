@@ -1,0 +1,388 @@
+//! The whole ONTAP API as contract: `spec import` from NetApp's Python client and from a
+//! cluster's swagger.yaml, the releases shipped with the harness, `spec diff` between releases,
+//! `--contract` on run, and the hand-written families cross-checked against NetApp's own
+//! definitions (every disagreement listed in docs/contract.md with its reason).
+
+use ontap_conform::spec::Spec;
+use ontap_conform::spec::diff::diff;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn bin(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+        .args(args)
+        .env_remove("ONTAP_CONFORM_SEEDS")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// The changes of one family between two contracts, as (kind, field or path) pairs.
+fn family_changes(old: &Spec, new: &Spec, family: &str) -> BTreeSet<(String, String)> {
+    diff(old, new)
+        .changes
+        .into_iter()
+        .filter(|c| c.family == family)
+        .map(|c| (c.kind.to_string(), c.field.or(c.path).unwrap_or_default()))
+        .collect()
+}
+
+#[test]
+fn spec_diff_names_what_changed_from_9_14_to_9_16() {
+    let out = bin(&["spec", "diff", "ontap-9.14", "ontap-9.16", "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(4), "changes exit 4\n{stderr}");
+    let d: Value = serde_json::from_str(&stdout).unwrap();
+    let has =
+        |kind: &str, family: &str, key: &str, value: &str| {
+            d["changes"].as_array().unwrap().iter().any(|c| {
+                c["kind"] == kind && c["family"] == family && c[key].as_str() == Some(value)
+            })
+        };
+    // Storage units came with 9.16 (netapp-ontap 9.16.1.0 has storage_unit, 9.14.1.0 has not).
+    assert!(has(
+        "family-added",
+        "storage_unit",
+        "path",
+        "/api/storage/storage-units"
+    ));
+    // /api/storage/cluster gained PATCH.
+    assert!(has(
+        "method-added",
+        "cluster_space",
+        "path",
+        "/api/storage/cluster"
+    ));
+    assert!(has("method-added", "cluster_space", "method", "PATCH"));
+    // A volume's aggressive_readahead_mode gained two values.
+    let enum_added = d["changes"].as_array().unwrap().iter().find(|c| {
+        c["kind"] == "enum-added"
+            && c["family"] == "volume"
+            && c["field"] == "aggressive_readahead_mode"
+    });
+    let added = enum_added.expect("an enum-added change for volume")["new"].clone();
+    assert_eq!(
+        added,
+        serde_json::json!(["sequential_read", "cross_file_sequential_read"])
+    );
+
+    let out = bin(&["spec", "diff", "ontap-9.14", "ontap-9.16"]);
+    let (stdout, _) = text(&out);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(stdout.starts_with("ontap-9.14 -> ontap-9.16\n"), "{stdout}");
+    assert!(
+        stdout.contains("+ storage_unit  /api/storage/storage-units"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("    + PATCH /api/storage/cluster"),
+        "{stdout}"
+    );
+
+    let out = bin(&["spec", "diff", "ontap-9.16", "ontap-9.16.1.0"]);
+    assert_eq!(out.status.code(), Some(0), "no change exits 0");
+    assert!(text(&out).0.contains("no change"));
+
+    let out = bin(&["spec", "diff", "ontap-9.11", "ontap-9.16"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("--contract ontap-9.11: no such contract") && stderr.contains("ontap-9.12"),
+        "{stderr}"
+    );
+}
+
+/// The rows of the cross-check table in docs/contract.md: (kind, family, field) and a reason.
+fn documented_disagreements() -> Vec<(String, String, String, String)> {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/contract.md"))
+            .unwrap();
+    let start = doc
+        .find("<!-- cross-check:start -->")
+        .expect("docs/contract.md has the cross-check table");
+    let end = doc.find("<!-- cross-check:end -->").unwrap();
+    doc[start..end]
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<String> = l
+                .trim_matches('|')
+                .split(" | ")
+                .map(|c| c.trim().trim_matches('`').to_string())
+                .collect();
+            assert_eq!(cells.len(), 4, "a row of four cells: {l}");
+            (
+                cells[0].clone(),
+                cells[1].clone(),
+                cells[2].clone(),
+                cells[3].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn hand_written_families_agree_with_netapp_ontap_9_19_or_say_why_not() {
+    let ours = Spec::builtin();
+    let netapp = Spec::contract("ontap-9.19").unwrap();
+    let mut found = BTreeSet::new();
+    for fam in ["duo", "login_messages", "totp"] {
+        for (kind, field) in family_changes(ours, netapp, fam) {
+            found.insert((kind, fam.to_string(), field));
+        }
+    }
+    let rows = documented_disagreements();
+    for (_, _, _, why) in &rows {
+        assert!(
+            why.len() > 20,
+            "every kept disagreement has its reason: {rows:?}"
+        );
+    }
+    let documented: BTreeSet<(String, String, String)> =
+        rows.into_iter().map(|(k, f, fl, _)| (k, f, fl)).collect();
+    let undocumented: Vec<_> = found.difference(&documented).collect();
+    let stale: Vec<_> = documented.difference(&found).collect();
+    assert!(
+        undocumented.is_empty(),
+        "disagreements with netapp-ontap 9.19 that docs/contract.md neither fixes nor explains: {undocumented:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "docs/contract.md explains disagreements that no longer exist: {stale:?}"
+    );
+}
+
+#[test]
+fn swagger_import_reads_the_x_ntap_extensions() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("cluster1");
+    let swagger = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/contracts/swagger/small.yaml");
+    let out = bin(&[
+        "spec",
+        "import",
+        "--swagger",
+        swagger.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.starts_with("imported 3 of 3 families (5 paths, "),
+        "{stdout}"
+    );
+    let spec = Spec::load_dir(&out_dir).unwrap();
+    let paths: Vec<&str> = spec.endpoints.iter().map(|e| e.path()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/cluster",
+            "/api/security/login/messages",
+            "/api/security/login/messages/{uuid}",
+            "/api/storage/volumes/{volume.uuid}/snapshots",
+            "/api/storage/volumes/{volume.uuid}/snapshots/{uuid}",
+        ]
+    );
+    let cluster = spec.resource("cluster").unwrap();
+    let f = |r: &ontap_conform::spec::resource::Resource, p: &str| r.field(p).unwrap().clone();
+    assert!(f(cluster, "uuid").flags.read_only);
+    let pw = f(cluster, "password");
+    assert!(
+        pw.flags.write_only && pw.flags.patch_forbidden,
+        "createOnly: {pw:?}"
+    );
+    let name = f(cluster, "name");
+    // readModify: read and patched; /api/cluster has no POST here, so nothing is post-forbidden.
+    assert!(name.patchable() && !name.flags.post_forbidden);
+    let lm = spec.resource("login_messages").unwrap();
+    assert!(f(lm, "scope").flags.read_only);
+    assert!(f(lm, "svm.name").flags.read_only, "readOnly beside a $ref");
+    let logins = f(lm, "statistics.logins");
+    assert!(logins.flags.expensive && logins.flags.read_only);
+    assert_eq!(logins.introduced.as_deref(), Some("9.16"));
+    assert_eq!(f(lm, "banner").max_length, Some(2048));
+    let snap = spec.resource("snapshot").unwrap();
+    assert_eq!(snap.keys, ["volume.uuid", "uuid"]);
+    assert!(f(snap, "name").flags.patch_forbidden && f(snap, "name").gettable());
+    let comment = f(snap, "comment");
+    assert!(comment.flags.write_only && comment.flags.post_forbidden);
+    assert!(f(snap, "expiry_time").nullable);
+    assert_eq!(spec.endpoints[3].introduced.to_string(), "9.7.0");
+
+    // The file itself is a contract too.
+    let out = bin(&["spec", "--contract", swagger.to_str().unwrap(), "list"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    // A directory that is not empty is refused, and nothing is written into it.
+    let again = bin(&[
+        "spec",
+        "import",
+        "--swagger",
+        swagger.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(text(&again).1.contains("not empty"), "{}", text(&again).1);
+    // Not a Swagger 2.0 document.
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "openapi: 3.0.0\n").unwrap();
+    let out = bin(&[
+        "spec",
+        "import",
+        "--swagger",
+        bad.to_str().unwrap(),
+        "--out",
+        dir.path().join("x").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("not a Swagger 2.0 document"));
+    assert!(!dir.path().join("x").exists());
+}
+
+fn netapp_ontap_version() -> Option<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "from importlib.metadata import version; print(version('netapp-ontap'))",
+        ])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[test]
+fn netapp_ontap_import_gives_the_shipped_release() {
+    let version = netapp_ontap_version().expect(
+        "python3 cannot import netapp_ontap: install NetApp's client with \
+         `python3 -m pip install netapp-ontap==9.19.1.0` (.ci/run does)",
+    );
+    assert_eq!(
+        version, "9.19.1.0",
+        "the shipped ontap-9.19 is read from netapp-ontap 9.19.1.0; install that release \
+         (`python3 -m pip install netapp-ontap==9.19.1.0`)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("all");
+    let started = std::time::Instant::now();
+    let out = bin(&[
+        "spec",
+        "import",
+        "--netapp-ontap",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    let took = started.elapsed();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    eprintln!("import of every family of netapp-ontap {version}: {took:?}: {stdout}");
+    assert!(
+        stdout.starts_with("imported 329 of 331 families (576 paths, "),
+        "{stdout}"
+    );
+    // The two resource classes without any method are named, not silently dropped.
+    assert!(stdout.contains("left out: cli (/api/private/cli): no method offered"));
+    let fresh = Spec::load_dir(&out_dir).unwrap();
+    let shipped = Spec::contract("ontap-9.19").unwrap();
+    let d = diff(shipped, fresh);
+    assert!(
+        d.is_empty(),
+        "contracts/ontap-9.19.json.gz differs from a fresh import (run scripts/ship-releases.py): {}",
+        d.render()
+    );
+
+    // A chosen set of families.
+    let out_dir = dir.path().join("some");
+    let out = bin(&[
+        "spec",
+        "import",
+        "--netapp-ontap",
+        "9.19.1.0",
+        "--family",
+        "login_*",
+        "--family",
+        "snapshot",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    let some = Spec::load_dir(&out_dir).unwrap();
+    let fams: BTreeSet<&str> = some.endpoints.iter().map(|e| e.family.as_str()).collect();
+    assert!(fams.contains("login_messages") && fams.contains("snapshot"));
+    assert!(
+        fams.iter()
+            .all(|f| f.starts_with("login_") || *f == "snapshot")
+    );
+
+    // A release that is not installed: the exact pip line.
+    let cache = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+        .args(["spec", "import", "--netapp-ontap", "9.16.1.0", "--out"])
+        .arg(dir.path().join("x"))
+        .env("XDG_CACHE_HOME", cache.path())
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let want = format!(
+        "install it with: python3 -m pip install --target {} netapp-ontap==9.16.1.0",
+        cache
+            .path()
+            .join("ontap-conform/netapp-ontap/9.16.1.0")
+            .display()
+    );
+    assert!(stderr.contains(&want), "{stderr}");
+    assert!(!dir.path().join("x").exists());
+}
+
+#[test]
+fn run_with_a_shipped_release_judges_the_mock_read_only() {
+    let out = bin(&[
+        "run",
+        "--contract",
+        "ontap-latest",
+        "--seed",
+        "7",
+        "--no-progress",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(
+            "the built-in mock serves 6 of the 576 paths of ontap-9.19 (duo, login_messages, totp)"
+        ),
+        "{stderr}"
+    );
+    assert!(stdout.contains("mode ReadOnly"), "{stdout}");
+    assert!(stdout.contains("[6] /api/security/login/totps/{owner.uuid}/{account.name}"));
+
+    let out = bin(&["run", "--contract", "ontap-9.19", "--family", "volume"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("the built-in mock serves none of the chosen paths"),
+        "{}",
+        text(&out).1
+    );
+    let out = bin(&["run", "--family", "nothing*"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("--family nothing*: no family of the contract matches")
+    );
+
+    let out = bin(&["mock", "--contract", "ontap-9.19"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).1.contains("cannot serve"), "{}", text(&out).1);
+}

@@ -386,3 +386,76 @@ fn run_with_a_shipped_release_judges_the_mock_read_only() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).1.contains("cannot serve"), "{}", text(&out).1);
 }
+
+/// A cluster serving its swagger.yaml over HTTP on loopback, behind Basic auth (admin/secret).
+async fn serve_swagger() -> (String, tokio::task::JoinHandle<()>) {
+    use axum::http::{HeaderMap, StatusCode};
+    let body = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/contracts/swagger/small.yaml"),
+    )
+    .unwrap();
+    let app = axum::Router::new().route(
+        "/docs/api/swagger.yaml",
+        axum::routing::get(move |h: HeaderMap| {
+            let body = body.clone();
+            async move {
+                use base64::Engine;
+                let want = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode("admin:secret")
+                );
+                match h.get("authorization").and_then(|v| v.to_str().ok()) {
+                    Some(v) if v == want => (StatusCode::OK, body),
+                    _ => (StatusCode::UNAUTHORIZED, String::new()),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (format!("http://{addr}/docs/api/swagger.yaml"), task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swagger_import_fetches_a_clusters_definition_with_run_s_auth() {
+    let (url, task) = serve_swagger().await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |password: &'static str, out: std::path::PathBuf| {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+                .args([
+                    "spec",
+                    "import",
+                    "--swagger",
+                    &url,
+                    "--password-env",
+                    "PW",
+                    "--out",
+                ])
+                .arg(out)
+                .env("PW", password)
+                .output()
+                .unwrap()
+        })
+    };
+    let out = run("secret", dir.path().join("ok")).await.unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.starts_with("imported 3 of 3 families"), "{stdout}");
+    assert!(Spec::load_dir(&dir.path().join("ok")).is_ok());
+
+    let out = run("wrong", dir.path().join("bad")).await.unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("answered 401"), "{stderr}");
+    assert!(
+        !stderr.contains("wrong"),
+        "the password never shows: {stderr}"
+    );
+    assert!(!dir.path().join("bad").exists());
+    task.abort();
+}

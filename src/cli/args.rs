@@ -126,13 +126,16 @@ Sources (exactly one):
   --netapp-ontap [VERSION|PATH]  NetApp's Python client: the one python3 imports, a release
                                  (9.16.1.0) from the cache or installed, or a directory made
                                  by `pip install --target DIR netapp-ontap==VERSION`
-  --swagger FILE                 the Swagger 2.0 document a cluster serves at
-                                 https://<cluster>/docs/api/swagger.yaml (YAML or JSON)
+  --swagger FILE|URL             the Swagger 2.0 document a cluster serves at
+                                 https://<cluster>/docs/api/swagger.yaml (YAML or JSON), a file
+                                 or fetched with --user, --password-env and --insecure/--ca-cert
 
 Examples:
   ontap-conform spec import --netapp-ontap 9.16.1.0 --out contracts/9.16
   ontap-conform spec import --netapp-ontap --family 'volume*' --family snapshot --out vol
   ontap-conform spec import --swagger swagger.yaml --out cluster1
+  ontap-conform spec import --swagger https://cluster1/docs/api/swagger.yaml \\
+      --password-env ONTAP_PASSWORD --ca-cert cluster1-ca.pem --out cluster1
   ontap-conform run --contract cluster1 --target https://cluster1 --password-env PW";
 
 const DIFF_ABOUT: &str = "\
@@ -159,9 +162,23 @@ pub struct ImportArgs {
         conflicts_with = "swagger"
     )]
     pub netapp_ontap: Option<String>,
-    /// Read a cluster's Swagger 2.0 definition (swagger.yaml, YAML or JSON)
+    /// Read a cluster's Swagger 2.0 definition (swagger.yaml, YAML or JSON): a file, or a URL
+    /// fetched with --user/--password-env and the TLS flags, like `run --target`
+    #[arg(long, value_name = "FILE|URL")]
+    pub swagger: Option<String>,
+    /// With a --swagger URL: the user for HTTP Basic auth
+    #[arg(long, value_name = "NAME", default_value = "admin")]
+    pub user: String,
+    /// With a --swagger URL: read the password from this environment variable (otherwise it is
+    /// asked for)
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// With a --swagger URL: do not verify the cluster's TLS certificate (like curl -k)
+    #[arg(long, conflicts_with = "ca_cert")]
+    pub insecure: bool,
+    /// With a --swagger URL: verify the cluster's certificate against this PEM CA certificate
     #[arg(long, value_name = "FILE")]
-    pub swagger: Option<PathBuf>,
+    pub ca_cert: Option<PathBuf>,
     /// Write the contract into this directory (new or empty)
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,

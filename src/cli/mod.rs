@@ -79,7 +79,7 @@ pub fn main() -> ExitCode {
 
 pub fn dispatch(cli: Cli, env: &Env) -> Result<()> {
     match cli.command {
-        Command::Spec(args) => spec::main(args),
+        Command::Spec(args) => spec::main(args, env),
         Command::Mock(args) => mock::main(*args),
         Command::Run(args) => run::main(*args, env),
         Command::Diff(args) => run::diff(args),

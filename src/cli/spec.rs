@@ -2,13 +2,13 @@
 //! of NetApp's reference pages (whose directory is always given explicitly).
 
 use super::args::ImportArgs;
-use super::{SpecArgs, SpecCommand, out};
+use super::{Env, SpecArgs, SpecCommand, out};
 use crate::error::{Error, Result};
 use crate::spec::{self, Spec};
 
-pub fn main(args: SpecArgs) -> Result<()> {
+pub fn main(args: SpecArgs, env: &Env) -> Result<()> {
     match args.command {
-        SpecCommand::Import(a) => return import(a),
+        SpecCommand::Import(a) => return import(a, env),
         SpecCommand::Diff { old, new, json } => return diff(&old, &new, json),
         _ => {}
     }
@@ -53,16 +53,20 @@ pub fn main(args: SpecArgs) -> Result<()> {
 }
 
 /// `spec import`: a source read into a contract directory, checked by loading it back.
-fn import(a: ImportArgs) -> Result<()> {
+fn import(a: ImportArgs, env: &Env) -> Result<()> {
     use crate::spec::import::{self, netapp_ontap};
     let started = std::time::Instant::now();
     let mut contract = match (&a.netapp_ontap, &a.swagger) {
         (Some(p), None) => netapp_ontap::read(&netapp_ontap::Package::parse(p), &a.families)
             .map_err(|e| Error::Usage(format!("--netapp-ontap: {e}")))?,
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        (None, Some(src)) => {
+            let text = if src.starts_with("https://") || src.starts_with("http://") {
+                fetch_swagger(src, &a, env)?
+            } else {
+                std::fs::read_to_string(src).map_err(|e| Error::io(src, e))?
+            };
             import::swagger::read(&text)
-                .map_err(|e| Error::Usage(format!("--swagger {}: {e}", path.display())))?
+                .map_err(|e| Error::Usage(format!("--swagger {src}: {e}")))?
         }
         _ => unreachable!("clap requires exactly one source"),
     };
@@ -117,4 +121,45 @@ fn diff(old: &str, new: &str, json: bool) -> Result<()> {
     } else {
         Err(Error::Drift(String::new()))
     }
+}
+
+/// A cluster's `swagger.yaml`, fetched with the same client, auth and TLS settings as `run`.
+fn fetch_swagger(url: &str, a: &ImportArgs, env: &Env) -> Result<String> {
+    use crate::client::{Client, ClientConfig, Credentials, Request, Trust};
+    let parsed = url::Url::parse(url)
+        .map_err(|e| Error::Usage(format!("--swagger {url}: not a URL ({e})")))?;
+    let base = parsed[..url::Position::BeforePath].to_string();
+    let path = parsed[url::Position::BeforePath..].to_string();
+    let password =
+        super::run::password_from(env, a.password_env.as_deref(), &a.user, "--password-env")?;
+    let trust = match (a.insecure, &a.ca_cert) {
+        (true, _) => Trust::Insecure,
+        (false, Some(p)) => Trust::CaPem(std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?),
+        (false, None) => Trust::System,
+    };
+    crate::client::install_crypto();
+    let proxy = crate::client::Proxies::from_env(|name| env.vars.get(name).cloned())
+        .map_err(Error::Usage)?;
+    let client = Client::new(ClientConfig {
+        concurrency: 1,
+        proxy,
+        // A recent release's definition is about 13 MB.
+        max_answer_bytes: 256 * 1024 * 1024,
+        ..ClientConfig::new(base, Credentials::new(a.user.clone(), password), trust)
+    })
+    .map_err(Error::Usage)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
+    let x = rt
+        .block_on(client.send(Request::get(path)))
+        .map_err(|e| Error::Unreachable(format!("--swagger {url}: {e}")))?;
+    if x.response.status != 200 {
+        return Err(Error::Unreachable(format!(
+            "--swagger {url}: answered {} (expected 200 and the Swagger document)",
+            x.response.status
+        )));
+    }
+    Ok(x.response.text.to_string())
 }

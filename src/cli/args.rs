@@ -326,6 +326,13 @@ pub struct MockArgs {
     /// two of them and (about half) a Duo profile; deterministic (for measuring at scale)
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub svms: usize,
+    /// For a contract the built-in data set does not fit (an imported release): records per
+    /// family of the data set made from the contract
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub records: usize,
+    /// Seed of the data set made from the contract (the same seed gives the same records)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
     /// Keep state in FILE across restarts (written atomically after every change)
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,

@@ -28,19 +28,11 @@ pub struct Prepared {
 /// Checks every flag; nothing after this re-checks arguments.
 pub fn prepare(args: &MockArgs) -> Result<Prepared> {
     let spec = super::contract(args.contract.as_deref(), args.specs.as_deref())?;
-    if args.fixtures.is_none() && spec.families.iter().any(|f| f.imported_from.is_some()) {
-        let data: serde_json::Value =
-            serde_json::from_str(crate::mock::store::BUILTIN_FIXTURES).expect("JSON");
-        if crate::mock::store::Store::from_value(spec, &data).is_err() {
-            return Err(Error::Usage(format!(
-                "--contract {}: the mock's data set holds records of the hand-written families \
-                 only (duo, login_messages, totp), so it cannot serve {} imported families yet; \
-                 give --fixtures FILE with records of the families to serve, or run the harness \
-                 with --contract against a cluster",
-                args.contract.as_deref().unwrap_or(""),
-                spec.families.len()
-            )));
-        }
+    if !(1..=10_000).contains(&args.records) {
+        return Err(Error::Usage(format!(
+            "--records {}: expected 1 to 10000 records per family",
+            args.records
+        )));
     }
     let version: OntapVersion = args
         .ontap_version
@@ -119,6 +111,8 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
     };
     let config = MockConfig {
         spec,
+        seed: args.seed,
+        records: args.records,
         version,
         users: vec![
             User {

@@ -20,6 +20,7 @@ pub mod query;
 pub mod scale;
 mod server;
 pub mod store;
+pub mod synth;
 pub mod variants;
 
 pub use faults::Fault;
@@ -63,8 +64,13 @@ pub struct MockConfig {
     pub faults: BTreeSet<Fault>,
     /// The freedoms of a conformant ONTAP it shows (none: the reference behaviour).
     pub variants: BTreeSet<Variant>,
-    /// The data set; None = the built-in fixtures.
+    /// The data set; None = the built-in fixtures, or for a contract they do not fit (an
+    /// imported release) records synthesized from the contract (`synth`).
     pub fixtures: Option<serde_json::Value>,
+    /// Seed of a synthesized data set (`mock --seed`).
+    pub seed: u64,
+    /// Records per family of a synthesized data set (`mock --records`).
+    pub records: usize,
     /// Load state from this file at start (if it exists) and write it after every change.
     pub state_file: Option<PathBuf>,
     /// The largest request body accepted, in bytes (larger: 413).
@@ -103,6 +109,8 @@ impl MockConfig {
             faults: BTreeSet::new(),
             variants: BTreeSet::new(),
             fixtures: None,
+            seed: 1,
+            records: 3,
             state_file: None,
             max_body: 1024 * 1024,
             client_ca: None,
@@ -114,6 +122,18 @@ impl MockConfig {
 pub fn app(config: MockConfig) -> Result<axum::Router> {
     let mock = handler::Mock::new(config)?;
     Ok(handler::router(Arc::new(mock)))
+}
+
+/// The data set a mock without `--fixtures` serves: the built-in fixtures where the contract
+/// has their families, else records synthesized from the contract.
+pub fn default_data_set(spec: &Spec, seed: u64, records: usize) -> serde_json::Value {
+    let builtin: serde_json::Value =
+        serde_json::from_str(store::BUILTIN_FIXTURES).expect("the built-in fixtures are JSON");
+    if store::Store::from_value(spec, &builtin).is_ok() {
+        builtin
+    } else {
+        synth::data_set(spec, seed, records)
+    }
 }
 
 /// Reads a data set (fixtures or state) and checks it against the contract; the error names

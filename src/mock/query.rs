@@ -144,8 +144,8 @@ impl Table {
     pub fn has_keys(&self, record: &Value, keys: &[(String, String)]) -> bool {
         keys.iter().all(|(k, v)| {
             get_path(record, k)
-                .and_then(Value::as_str)
-                .is_some_and(|s| s == v)
+                .and_then(crate::mock::store::key_text)
+                .is_some_and(|s| &s == v)
         })
     }
 }
@@ -1055,8 +1055,11 @@ fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
 
 /// Runs a collection GET over the records a caller may see, in store order, and writes the
 /// answer as JSON text.
+/// `path` is the collection's path as requested (a nested one with its parents' keys filled
+/// in), which its `self` and `next` links name.
 pub fn collection_get(
     table: &Table,
+    path: &str,
     records: Vec<Row<'_>>,
     plan: &Plan,
     render: Render,
@@ -1104,9 +1107,9 @@ pub fn collection_get(
     }
     let self_href = || {
         if plan.raw_query.is_empty() {
-            table.collection_path.clone()
+            path.to_string()
         } else {
-            format!("{}?{}", table.collection_path, plan.raw_query)
+            format!("{path}?{}", plan.raw_query)
         }
     };
     let mut buf: Vec<u8> = Vec::with_capacity(256 + rows.len() * 320);
@@ -1161,13 +1164,9 @@ pub fn collection_get(
         q.append_pair(START_PARAM, &n.to_string());
         let query = q.finish().replace('+', "%20");
         if plan.variants.contains(&Variant::OpaqueNext) {
-            format!(
-                "{}?{TOKEN_PARAM}={}",
-                table.collection_path,
-                hex_encode(query.as_bytes())
-            )
+            format!("{path}?{TOKEN_PARAM}={}", hex_encode(query.as_bytes()))
         } else {
-            format!("{}?{}", table.collection_path, query)
+            format!("{path}?{query}")
         }
     });
     if render.hal || next_href.is_some() {

@@ -225,8 +225,18 @@ fn key_values(keys: &[String], v: &Value) -> Option<Vec<String>> {
         return None;
     }
     keys.iter()
-        .map(|k| get_path(v, k).and_then(Value::as_str).map(String::from))
+        .map(|k| get_path(v, k).and_then(key_text))
         .collect()
+}
+
+/// A key value as the path carries it: a string as is, a number (an imported family's
+/// `index`) as its digits.
+pub fn key_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 impl std::ops::Index<RecId> for Family {
@@ -435,18 +445,16 @@ impl Store {
                         .keys
                         .iter()
                         .map(|k| {
-                            get_path(&rec, k)
-                                .and_then(Value::as_str)
-                                .map(String::from)
-                                .ok_or_else(|| {
-                                    ferr(
-                                        leaf_pointer(&rat, k),
-                                        format!("the key field {k} (a string)"),
-                                    )
-                                })
+                            get_path(&rec, k).and_then(key_text).ok_or_else(|| {
+                                ferr(
+                                    leaf_pointer(&rat, k),
+                                    format!("the key field {k} (a string or a number)"),
+                                )
+                            })
                         })
                         .collect::<Result<_, _>>()?;
-                    if !seen.insert(keys.clone()) {
+                    // A family without keys (metrics) has records no key tells apart.
+                    if !keys.is_empty() && !seen.insert(keys.clone()) {
                         return Err(ferr(
                             &rat,
                             format!(
@@ -455,7 +463,12 @@ impl Store {
                             ),
                         ));
                     }
-                    for obj in &res.objects {
+                    // The owner references (an `svm`, an `owner`) name the cluster or an SVM;
+                    // other references (a snapshot's `volume`) are not checked.
+                    for obj in res.objects.iter().filter(|o| {
+                        let last = o.rsplit('.').next().unwrap_or(o);
+                        last == "svm" || last == "owner"
+                    }) {
                         let uuid_path = format!("{obj}.uuid");
                         let name_path = format!("{obj}.name");
                         if res.field(&uuid_path).is_none() {

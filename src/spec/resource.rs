@@ -152,7 +152,19 @@ impl Field {
         if v.is_null() && self.nullable {
             return None;
         }
-        if !self.ty.accepts(v) {
+        // `"type": ["string", "integer"]` (an imported parent key): any of the types will do.
+        let other_type = || {
+            self.schema
+                .get("type")
+                .and_then(Value::as_array)
+                .is_some_and(|ts| {
+                    ts.iter()
+                        .filter_map(Value::as_str)
+                        .filter_map(FieldType::from_schema)
+                        .any(|t| t.accepts(v))
+                })
+        };
+        if !self.ty.accepts(v) && !other_type() {
             return Some("type");
         }
         if !self.enum_values.is_empty() && !self.enum_values.contains(v) {

@@ -170,6 +170,7 @@ impl Mock {
         if keys.is_empty() {
             let text = collection_get(
                 table,
+                &table.collection_path,
                 records.iter().map(Row::plain).collect(),
                 &plan,
                 render,

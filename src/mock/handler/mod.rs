@@ -152,7 +152,7 @@ impl Mock {
         // A singleton is served as the instance without keys: its family's one record.
         match (ep.kind(), m) {
             (Kind::Collection, Method::GET) => {
-                Ok(self.get_collection(table, &ep.family, &plan, role, render))
+                Ok(self.get_collection(table, &ep.family, &keys, &plan, role, render))
             }
             (Kind::Instance | Kind::Singleton, Method::GET) => {
                 self.get_instance(ep, table, &keys, &plan, role, render)
@@ -163,7 +163,7 @@ impl Mock {
             (Kind::Collection, Method::PATCH) => {
                 self.patch_collection(ep, table, &plan, role, body, hal)
             }
-            (Kind::Collection, Method::POST) => self.post(ep, table, &plan, role, body, hal),
+            (Kind::Collection, Method::POST) => self.post(ep, table, &keys, &plan, role, body, hal),
             (Kind::Instance, Method::DELETE) => self.delete(ep, table, &keys, role),
             (Kind::Collection, Method::DELETE) => {
                 self.delete_collection(ep, table, &plan, role, hal)

@@ -12,10 +12,13 @@ use crate::spec::model::{Condition, Method};
 use axum::http::StatusCode;
 
 impl Mock {
+    /// A collection GET; `parents` are the key values a nested collection's path carries
+    /// (`/api/storage/volumes/{volume.uuid}/snapshots`): only their records are listed.
     pub(super) fn get_collection<'a>(
         &self,
         table: &'a Table,
         family: &str,
+        parents: &[(String, String)],
         plan: &Plan,
         role: &Role,
         render: Render,
@@ -26,6 +29,7 @@ impl Mock {
             .get(family)
             .map(|v| {
                 v.iter()
+                    .filter(|r| parents.is_empty() || table.has_keys(r.value(), parents))
                     .filter(|r| self.visible(&store, table.res, r.value(), role))
                     .map(|r| Row {
                         value: r.value(),
@@ -34,7 +38,21 @@ impl Mock {
                     .collect()
             })
             .unwrap_or_default();
-        let text = collection_get(table, recs, plan, render, self.faults());
+        let path = if parents.is_empty() {
+            std::borrow::Cow::Borrowed(table.collection_path.as_str())
+        } else {
+            let refs: Vec<(&str, &str)> = parents
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            std::borrow::Cow::Owned(
+                self.cfg
+                    .spec
+                    .endpoint(&table.collection_path)
+                    .map_or_else(|| table.collection_path.clone(), |ep| ep.render(&refs)),
+            )
+        };
+        let text = collection_get(table, &path, recs, plan, render, self.faults());
         Answer::read(table, Shape::Collection, plan.start, Body::Text(text))
     }
 

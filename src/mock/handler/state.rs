@@ -41,8 +41,7 @@ impl Mock {
         let data = match (from_state, &cfg.fixtures) {
             (Some(v), _) => v,
             (None, Some(v)) => v.clone(),
-            (None, None) => serde_json::from_str(crate::mock::store::BUILTIN_FIXTURES)
-                .map_err(|e| Error::Internal(format!("built-in fixtures: {e}")))?,
+            (None, None) => crate::mock::default_data_set(spec, cfg.seed, cfg.records),
         };
         let store = Store::from_value(spec, &data)
             .map_err(|e| Error::Usage(format!("mock data set: {e}")))?;

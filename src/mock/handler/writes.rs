@@ -176,6 +176,7 @@ impl Mock {
         &self,
         ep: &Endpoint,
         table: &Table,
+        parents: &[(String, String)],
         plan: &Plan,
         role: &Role,
         body: &[u8],
@@ -207,10 +208,20 @@ impl Mock {
         }
         let mut rec = Value::Object(Map::new());
         Self::apply(res, &mut rec, &checked.sets);
+        // A nested collection's path names the parent: its keys go into the new record.
+        if let Some(m) = rec.as_object_mut() {
+            for (k, v) in parents {
+                set_path(m, k, Value::String(v.clone()));
+            }
+        }
         let mut store = self.write();
-        // Resolve owners: every object whose uuid is a key names the cluster or an SVM.
+        // Resolve owners: an `svm` or `owner` object whose uuid is a key names the cluster or
+        // an SVM.
         let mut owner_kind = Owner::Cluster;
-        for obj in &res.objects {
+        for obj in res.objects.iter().filter(|o| {
+            let last = o.rsplit('.').next().unwrap_or(o);
+            last == "svm" || last == "owner"
+        }) {
             let uuid_path = format!("{obj}.uuid");
             if !res.keys.contains(&uuid_path) {
                 continue;
@@ -271,10 +282,11 @@ impl Mock {
             }
         }
         let family = ep.family.as_str();
-        let by_key = res
-            .keys
-            .iter()
-            .all(|k| get_path(&rec, k).is_some_and(Value::is_string));
+        let by_key = res.keys.iter().all(|k| {
+            get_path(&rec, k)
+                .and_then(crate::mock::store::key_text)
+                .is_some()
+        });
         let dup = if store.indexed(family) && by_key {
             store
                 .records

@@ -1,9 +1,9 @@
 //! Access checks: what an SVM administrator may see and change, and which methods a path refuses.
 
+use crate::checks;
 use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::read::{baseline, identity, sample_paths};
 use crate::checks::write::{body_of, different_value, visible_to_svm};
-use crate::checks::{self, judge};
 use crate::client::Request;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
@@ -142,7 +142,9 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                             "{who} changed the admin-only {} ({}; now {})",
                             f.path,
                             x.response.summary(),
-                            judge::show(after.as_ref().and_then(|a| get_path(a, &f.path)))
+                            crate::verdict::show_value(
+                                after.as_ref().and_then(|a| get_path(a, &f.path))
+                            )
                         ))
                         .shown_by(Some(&x), &format!("{denied}, and no change"))
                         .record();

@@ -285,21 +285,6 @@ pub fn meets(expect: &Expect, got: Option<&Value>) -> bool {
     }
 }
 
-/// A short text of a JSON value for messages (long strings cut).
-pub fn show(v: Option<&Value>) -> String {
-    match v {
-        None => "(absent)".into(),
-        Some(v) => {
-            let s = v.to_string();
-            if s.chars().count() > 60 {
-                format!("{}…", s.chars().take(57).collect::<String>())
-            } else {
-                s
-            }
-        }
-    }
-}
-
 /// Whether a field's values can be filtered with comparison operators.
 pub fn is_numeric(f: &Field) -> bool {
     matches!(f.ty, FieldType::Integer | FieldType::Number)

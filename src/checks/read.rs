@@ -8,8 +8,8 @@ use crate::checks::judge::{self, allowed_in_selection, compare_values, filter_ma
 use crate::checks::property::{Case, Failure, Property, property};
 use crate::checks::records::Records;
 use crate::checks::{self};
-use crate::client::with_query;
 use crate::client::{Auth, Exchange, Request};
+use crate::client::{next_path, with_query};
 use crate::generate;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
@@ -22,11 +22,6 @@ pub fn baseline<'a>(ctx: &'a Ctx, ep: &Endpoint) -> &'a Records {
     static NONE: Records = Records::EMPTY;
     ctx.records.get(&ep.family).unwrap_or(&NONE)
 }
-
-/// Records per page when a whole collection is read (discovery, owners, restores): a large
-/// cluster's collection comes in pages, so no answer (and no request's time on the cluster)
-/// grows with the cluster.
-pub const DISCOVERY_PAGE: usize = 500;
 
 /// The most pages one walk of the paging check reads (its page sizes start at total / this).
 pub const PAGING_MAX_PAGES: usize = 16;
@@ -366,17 +361,6 @@ fn answer_records<'a>(ep: &Endpoint, x: &'a Exchange) -> Vec<&'a Value> {
     }
 }
 
-/// The path of an answer's `next` link (ONTAP-BEHAVIOR.md section 7: a collection may answer
-/// with one even when no `max_records` was asked), from its `/api/` on.
-pub fn next_path(json: &Value) -> Option<String> {
-    let href = json.pointer("/_links/next/href")?.as_str()?;
-    Some(
-        href.find("/api/")
-            .map(|i| href[i..].to_string())
-            .unwrap_or_else(|| href.to_string()),
-    )
-}
-
 /// Every record of a collection answer and of the pages its `next` links lead to (bounded); None
 /// when a page could not be read.
 pub async fn all_pages(
@@ -478,7 +462,7 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
                                     "fields-subset",
                                     format!(
                                         "fields={list} did not return {w}, which has a value ({})",
-                                        judge::show(get_path(&b, w))
+                                        crate::verdict::show_value(get_path(&b, w))
                                     ),
                                     x,
                                     format!("{w} in the answer"),
@@ -816,7 +800,10 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
                     o == std::cmp::Ordering::Greater
                 };
                 if bad {
-                    let shown: Vec<String> = vals.iter().map(|v| judge::show(Some(v))).collect();
+                    let shown: Vec<String> = vals
+                        .iter()
+                        .map(|v| crate::verdict::show_value(Some(v)))
+                        .collect();
                     return Case::Fail(Failure::rule(
                         "order-by",
                         format!(

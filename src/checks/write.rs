@@ -216,8 +216,8 @@ async fn roundtrip_property(ctx: &Ctx, ep: &Endpoint, path: &str, fields: &[Fiel
                             rule,
                             format!(
                                 "{what}: sent {p}={}, read back {}",
-                                judge::show(Some(sent)),
-                                judge::show(got)
+                                crate::verdict::show_value(Some(sent)),
+                                crate::verdict::show_value(got)
                             ),
                             x,
                             format!("{p} = {want} on a GET afterwards"),
@@ -370,7 +370,7 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
                         format!(
                             "{}={} (breaks {kw}) answered {}",
                             f.path,
-                            judge::show(Some(v)),
+                            crate::verdict::show_value(Some(v)),
                             x.response.summary()
                         ),
                         x,
@@ -391,7 +391,7 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
                     format!(
                         "{}={} (breaks {kw}) was rejected with {} target {:?}",
                         f.path,
-                        judge::show(Some(v)),
+                        crate::verdict::show_value(Some(v)),
                         x.response.summary(),
                         x.response.error_target()
                     ),
@@ -505,8 +505,8 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
                     format!(
                         "a PATCH rejected for {bad} ({}) still changed {good} from {} to {}",
                         x.response.summary(),
-                        judge::show(get_path(&before, good)),
-                        judge::show(get_path(&after, good))
+                        crate::verdict::show_value(get_path(&before, good)),
+                        crate::verdict::show_value(get_path(&after, good))
                     ),
                     x,
                     format!("{good} unchanged"),
@@ -727,10 +727,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                     ep.path(),
                     &[
                         ("fields", &fields.join(",")),
-                        (
-                            "max_records",
-                            &crate::checks::read::DISCOVERY_PAGE.to_string(),
-                        ),
+                        ("max_records", &crate::client::PAGE_RECORDS.to_string()),
                     ],
                 )),
             )
@@ -756,7 +753,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                     was.get(&id).is_none_or(|b| b.as_ref() == now)
                 };
                 if !ok {
-                    wrong = Some((id, matched, judge::show(now)));
+                    wrong = Some((id, matched, crate::verdict::show_value(now)));
                 }
             }
         })
@@ -806,10 +803,7 @@ async fn vacant_owner(
         &cf.from,
         &[
             ("fields", &wanted.join(",")),
-            (
-                "max_records",
-                &crate::checks::read::DISCOVERY_PAGE.to_string(),
-            ),
+            ("max_records", &crate::client::PAGE_RECORDS.to_string()),
         ],
     ));
     while let Some(next) = page.take() {
@@ -836,7 +830,7 @@ async fn vacant_owner(
             .response
             .json
             .as_deref()
-            .and_then(crate::checks::read::next_path);
+            .and_then(crate::client::next_path);
     }
     Err(format!(
         "every owner listed at {} already has a record; create-delete deletes only records it created",
@@ -943,8 +937,10 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
                 ctx.finding(C, inst, "GET", "create-delete")
                     .message(format!(
                         "after POST, {p} reads {} instead of {}",
-                        judge::show(g.response.json.as_ref().and_then(|j| get_path(j, p))),
-                        judge::show(Some(v))
+                        crate::verdict::show_value(
+                            g.response.json.as_ref().and_then(|j| get_path(j, p))
+                        ),
+                        crate::verdict::show_value(Some(v))
                     ))
                     .shown_by(Some(&g), "what was posted")
                     .record();

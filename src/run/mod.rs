@@ -10,7 +10,7 @@ pub mod restore;
 
 use crate::checks::ctx::{Ctx, Settings};
 use crate::checks::{self, Applies, CheckFn, Needs};
-use crate::client::{Client, ClientConfig, Credentials, Request, Trust};
+use crate::client::{Client, ClientConfig, Credentials, PAGE_RECORDS, Request, Trust, next_path};
 use crate::error::{Error, Result};
 use crate::mock::{self, MockConfig, Role, Tls};
 use crate::record::{self, Drift, Recording};
@@ -198,10 +198,6 @@ pub async fn discover_version(client: &Client) -> Result<OntapVersion> {
         })
 }
 
-/// Reads every record of each family: GET collection?fields=** (all fields, the costly ones too), following next links, or the one
-/// record of a singleton family. Instance-only families have no list to read.
-pub use crate::checks::read::DISCOVERY_PAGE;
-
 /// The records of each family the per-record checks touch: `--sample` of them, by the seed.
 fn sample_records(ctx: &Ctx) -> BTreeMap<String, Vec<Value>> {
     let mut out = BTreeMap::new();
@@ -252,6 +248,9 @@ fn sampling_of(ctx: &Ctx) -> crate::report::Sampling {
     }
 }
 
+/// Reads every record of each family: GET collection?fields=** (all fields, the costly ones
+/// too), following next links, or the one record of a singleton family. Instance-only families
+/// have no list to read.
 async fn discover_records(
     ctx: &Ctx,
     endpoints: &[&'static Endpoint],
@@ -263,7 +262,7 @@ async fn discover_records(
             && e.available_in(ctx.version)
     }) {
         let mut path = match ep.kind() {
-            Kind::Collection => format!("{}?fields=**&max_records={DISCOVERY_PAGE}", ep.path()),
+            Kind::Collection => format!("{}?fields=**&max_records={PAGE_RECORDS}", ep.path()),
             _ => format!("{}?fields=**", ep.path()),
         };
         let mut records = checks::records::Records::default();
@@ -287,7 +286,7 @@ async fn discover_records(
             for r in found {
                 records.push(checks::read::identity(ep, ctx, r), r);
             }
-            match x.response.json.as_deref().and_then(checks::read::next_path) {
+            match x.response.json.as_deref().and_then(next_path) {
                 Some(next) => path = next,
                 None => break,
             }

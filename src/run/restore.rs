@@ -7,7 +7,6 @@
 //! it restored (in the journal too).
 
 use crate::checks::ctx::{Change, Ctx, Saved};
-use crate::checks::judge;
 use crate::client::{Client, Request};
 use crate::spec::model::Kind;
 use crate::spec::resource::{Field, FieldType, Resource, get_path, set_path};
@@ -76,7 +75,7 @@ async fn settled_by_collection(ctx: &Ctx, saved: &[Saved]) -> std::collections::
         let mut path = format!(
             "{}?fields=**&max_records={}",
             coll.path(),
-            super::DISCOVERY_PAGE
+            crate::client::PAGE_RECORDS
         );
         let mut complete = false;
         for _ in 0..100_000 {
@@ -98,7 +97,7 @@ async fn settled_by_collection(ctx: &Ctx, saved: &[Saved]) -> std::collections::
                 .response
                 .json
                 .as_deref()
-                .and_then(crate::checks::read::next_path)
+                .and_then(crate::client::next_path)
             {
                 Some(next) => path = next,
                 None => {
@@ -255,7 +254,7 @@ pub async fn restore_one(spec: &Spec, client: &Client, s: &Saved) -> Result<(), 
                 was,
                 format!(
                     "is {} after {ATTEMPTS} restores",
-                    judge::show(get_path(&now, field))
+                    crate::verdict::show_value(get_path(&now, field))
                 ),
             );
             p.curl = Some(put_back_curl(spec, client, res, s, &diff));

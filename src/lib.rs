@@ -19,4 +19,5 @@ pub mod redact;
 pub mod report;
 pub mod run;
 pub mod spec;
+pub mod undo;
 pub mod verdict;

@@ -10,6 +10,8 @@ use crate::record::Recorder;
 use crate::spec::model::{Evidence, Method};
 use crate::spec::resource::get_path;
 use crate::spec::{Endpoint, OntapVersion, Spec};
+use crate::undo::journal::Journal;
+use crate::undo::{Change, Saved};
 use crate::verdict::{Finding, Mode, Outcome, Reproducer, RestoreProblem};
 use futures_util::future::BoxFuture;
 use serde_json::Value;
@@ -33,60 +35,6 @@ pub struct Settings {
     pub sample: usize,
     /// Checks selected with --check (empty: all).
     pub selected: Vec<String>,
-}
-
-/// What the run did to a record, and so how to undo it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Change {
-    /// PATCHed: write the original back.
-    Changed,
-    /// Created by the run: delete it.
-    Created,
-}
-
-/// A record's state before the run's first change to it.
-#[derive(Debug, Clone)]
-pub struct Saved {
-    pub family: String,
-    pub path: String,
-    pub change: Change,
-    /// As a GET returned it (secret fields redacted), as compact JSON text: a collection PATCH
-    /// keeps a whole family's originals, and a text costs a fraction of a `Value` tree.
-    original: std::sync::Arc<str>,
-}
-
-impl Saved {
-    /// `original`: the record as read (Null for a record the run creates).
-    pub fn new(family: &str, path: &str, change: Change, original: &Value) -> Saved {
-        Saved {
-            family: family.to_string(),
-            path: path.to_string(),
-            change,
-            original: original.to_string().into(),
-        }
-    }
-
-    /// The record as it was before the run's first change (Null for a created one).
-    pub fn original(&self) -> Value {
-        // The text was written by serde_json from a Value: it parses.
-        serde_json::from_str(&self.original).expect("a saved record's own JSON text")
-    }
-}
-
-/// Where saved records are written down before the change is sent (the run's on-disk journal,
-/// [`crate::run::journal`]). An error means: do not send the change.
-pub trait Journaling: Send + Sync {
-    fn keep(&self, s: &Saved) -> Result<(), String>;
-    fn restored(&self, path: &str) -> Result<(), String>;
-    /// Many entries at once (one write to disk where the journal can).
-    fn keep_many(&self, list: &[Saved]) -> Result<(), String> {
-        list.iter().try_for_each(|s| self.keep(s))
-    }
-    /// Many entries restored at once.
-    fn restored_many(&self, paths: &[String]) -> Result<(), String> {
-        paths.iter().try_for_each(|p| self.restored(p))
-    }
 }
 
 pub struct Ctx {
@@ -125,7 +73,7 @@ pub struct Ctx {
     /// Set with --record / --compare: every exchange is kept as a request class.
     pub recorder: Option<Recorder>,
     /// The on-disk journal (remote targets); None: saved records are kept in memory only.
-    pub journal: Option<std::sync::Arc<dyn Journaling>>,
+    pub journal: Option<std::sync::Arc<Journal>>,
     /// Set on a signal, a deadline or too many transport failures: no new change is sent.
     stopping: std::sync::atomic::AtomicBool,
     /// Consecutive transport failures, and how many end the run (0: never).
@@ -513,7 +461,7 @@ impl Ctx {
         }
         drop(known);
         if let Some(j) = &self.journal
-            && let Err(e) = j.keep_many(&fresh)
+            && let Err(e) = j.add_many(&fresh)
         {
             drop(saved);
             self.stop(format!("the restore journal could not be written: {e}"));
@@ -573,7 +521,7 @@ impl Ctx {
             return true;
         }
         if let Some(j) = &self.journal
-            && let Err(e) = j.keep(&s)
+            && let Err(e) = j.add(&s.family, &s.path, s.change, &s.original())
         {
             drop(saved);
             self.stop(format!("the restore journal could not be written: {e}"));

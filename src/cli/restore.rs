@@ -7,8 +7,8 @@ use super::args::RestoreArgs;
 use super::{Env, out};
 use crate::client::{Client, ClientConfig, Credentials, Trust};
 use crate::error::{Error, Result};
-use crate::run::journal::{self, Journal};
 use crate::spec::Spec;
+use crate::undo::journal::{self, Journal};
 use std::time::Duration;
 
 pub fn main(a: RestoreArgs, env: &Env) -> Result<()> {

@@ -5,7 +5,6 @@
 //! code: the command line does both.
 
 pub mod config;
-pub mod journal;
 pub mod restore;
 
 use crate::checks::ctx::{Ctx, Settings};
@@ -17,6 +16,7 @@ use crate::record::{self, Drift, Recording};
 use crate::report::{Figures, Report, RunFacts};
 use crate::spec::model::{Kind, Method};
 use crate::spec::{Endpoint, OntapVersion};
+use crate::undo::journal;
 use config::{RunConfig, Target};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
@@ -556,9 +556,7 @@ async fn run_with(
             c.secrets().iter().for_each(|v| ctx.secrets.add(v));
         }
     }
-    ctx.journal = journal
-        .clone()
-        .map(|j| j as Arc<dyn crate::checks::ctx::Journaling>);
+    ctx.journal = journal.clone();
     let endpoints: Vec<&'static Endpoint> = cfg
         .spec
         .endpoints

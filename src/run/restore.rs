@@ -6,11 +6,13 @@
 //! checks; it goes straight through the client. Only a read-back that proves the record equal marks
 //! it restored (in the journal too).
 
-use crate::checks::ctx::{Change, Ctx, Saved};
+use crate::checks::ctx::Ctx;
 use crate::client::{Client, Request};
 use crate::spec::model::Kind;
 use crate::spec::resource::{Field, FieldType, Resource, get_path, set_path};
 use crate::spec::{Endpoint, Spec};
+use crate::undo::journal::Journal;
+use crate::undo::{Change, Saved};
 use crate::verdict::RestoreProblem;
 use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
@@ -115,11 +117,7 @@ async fn settled_by_collection(ctx: &Ctx, saved: &[Saved]) -> std::collections::
 
 /// `ontap-conform restore`: puts back every unfinished entry of a journal, marks each one a
 /// read-back proved, and removes the journal when all are; returns what is still not back.
-pub async fn from_journal(
-    spec: &Spec,
-    client: &Client,
-    journal: &super::journal::Journal,
-) -> Vec<RestoreProblem> {
+pub async fn from_journal(spec: &Spec, client: &Client, journal: &Journal) -> Vec<RestoreProblem> {
     let contents = match journal.contents() {
         Ok(c) => c,
         Err(e) => {

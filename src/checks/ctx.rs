@@ -11,11 +11,12 @@ use crate::spec::model::{Evidence, Method};
 use crate::spec::resource::get_path;
 use crate::spec::{Endpoint, OntapVersion, Spec};
 use crate::undo::journal::Journal;
-use crate::undo::{Change, Saved};
+use crate::undo::{Change, Saved, Stop};
 use crate::verdict::{Finding, Mode, Outcome, Reproducer, RestoreProblem};
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -35,6 +36,8 @@ pub struct Settings {
     pub sample: usize,
     /// Checks selected with --check (empty: all).
     pub selected: Vec<String>,
+    /// Transport failures in a row that stop the run (`--max-failures`; 0: never).
+    pub max_failures: u64,
 }
 
 pub struct Ctx {
@@ -75,12 +78,7 @@ pub struct Ctx {
     /// The on-disk journal (remote targets); None: saved records are kept in memory only.
     pub journal: Option<std::sync::Arc<Journal>>,
     /// Set on a signal, a deadline or too many transport failures: no new change is sent.
-    stopping: std::sync::atomic::AtomicBool,
-    /// Consecutive transport failures, and how many end the run (0: never).
-    failures_in_row: AtomicU64,
-    pub max_failures: u64,
-    /// Why the run stopped early, when it did (a signal, the deadline, the transport).
-    stopped_because: Mutex<Option<String>>,
+    pub stop: Arc<Stop>,
     /// Every secret value the run knows; the report is scrubbed of them (see [`crate::redact`]).
     pub secrets: std::sync::Arc<crate::redact::Secrets>,
     /// The names of secret fields (write-only, POST-response-only, password).
@@ -161,10 +159,7 @@ impl Ctx {
             restorer,
             recorder: None,
             journal: None,
-            stopping: Default::default(),
-            failures_in_row: AtomicU64::new(0),
-            max_failures: 0,
-            stopped_because: Mutex::new(None),
+            stop: Arc::new(Stop::new(settings.max_failures)),
             secrets: Default::default(),
             secret_names: crate::redact::secret_names(spec),
             exercised: Mutex::new(Default::default()),
@@ -206,23 +201,6 @@ impl Ctx {
         {
             self.secrets.add_fields(j, &self.secret_names);
         }
-    }
-
-    /// Stops sending changes (reads of a restore still go out): a signal, the deadline, or the
-    /// transport giving up. The first reason is kept.
-    pub fn stop(&self, why: impl Into<String>) {
-        self.stopping.store(true, Ordering::SeqCst);
-        self.stopped_because
-            .lock()
-            .unwrap()
-            .get_or_insert_with(|| why.into());
-    }
-    pub fn stopping(&self) -> bool {
-        self.stopping.load(Ordering::SeqCst)
-    }
-    /// Why the run stopped early, if it did.
-    pub fn stopped_because(&self) -> Option<String> {
-        self.stopped_because.lock().unwrap().clone()
     }
 
     pub fn may_write(&self) -> bool {
@@ -338,10 +316,10 @@ impl Ctx {
     /// Sends a request for `ep` and judges it passively. A transport failure is a finding of
     /// `check` and comes back as None.
     pub async fn send(&self, check: &str, ep: &Endpoint, req: Request) -> Option<Exchange> {
-        if self.stopping() {
+        if self.stop.requested() {
             return None;
         }
-        let sent = match self.client.send_unless(req.clone(), &self.stopping).await {
+        let sent = match self.client.send_unless(req.clone(), self.stop.flag()).await {
             Ok(x) => Ok(x),
             // Dropped before it was sent: the run is stopping.
             Err(None) => return None,
@@ -350,7 +328,7 @@ impl Ctx {
         self.learn_secrets(&req, sent.as_ref().ok());
         match sent {
             Ok(x) => {
-                self.failures_in_row.store(0, Ordering::Relaxed);
+                self.stop.answered();
                 super::passive::judge(self, ep, &x);
                 if let Some(r) = &self.recorder {
                     r.add(ep.path(), check, &x);
@@ -358,15 +336,9 @@ impl Ctx {
                 Some(x)
             }
             // Once the run is stopping, a request cut off is not a finding about the target.
-            Err(_) if self.stopping() => None,
+            Err(_) if self.stop.requested() => None,
             Err(TransportError(e)) => {
-                let n = self.failures_in_row.fetch_add(1, Ordering::Relaxed) + 1;
-                if self.max_failures > 0 && n >= self.max_failures {
-                    self.stop(format!(
-                        "{n} transport failures in a row (--max-failures {}); the last: {e}",
-                        self.max_failures
-                    ));
-                }
+                self.stop.failed(&e);
                 let curl = self
                     .client
                     .curl(&crate::redact::redact_request(self.spec, &req));
@@ -432,7 +404,7 @@ impl Ctx {
         inst: &Endpoint,
         records: &crate::checks::records::Records,
     ) -> bool {
-        if self.stopping() {
+        if self.stop.requested() {
             return false;
         }
         let res = self.spec.resource_of(inst);
@@ -464,7 +436,8 @@ impl Ctx {
             && let Err(e) = j.add_many(&fresh)
         {
             drop(saved);
-            self.stop(format!("the restore journal could not be written: {e}"));
+            self.stop
+                .now(format!("the restore journal could not be written: {e}"));
             return false;
         }
         {
@@ -513,7 +486,7 @@ impl Ctx {
     /// Keeps a saved record, in the journal first: false when it could not be written down (then
     /// the change must not be sent).
     fn save(&self, s: Saved) -> bool {
-        if self.stopping() {
+        if self.stop.requested() {
             return false;
         }
         let mut saved = self.saved.lock().unwrap();
@@ -524,7 +497,8 @@ impl Ctx {
             && let Err(e) = j.add(&s.family, &s.path, s.change, &s.original())
         {
             drop(saved);
-            self.stop(format!("the restore journal could not be written: {e}"));
+            self.stop
+                .now(format!("the restore journal could not be written: {e}"));
             return false;
         }
         saved.push(s);

@@ -105,7 +105,7 @@ where
     let mut earliest: Option<(usize, S::Value, Box<Failure>)> = None;
     let mut remaining = cases.max(1);
     // A stopped run (a signal, the deadline, the transport) draws no more cases.
-    while remaining > 0 && !ctx.stopping() {
+    while remaining > 0 && !ctx.stop.requested() {
         let n = remaining.min(CHUNK);
         remaining -= n;
         let chunk: Vec<S::Value> = generate::draw(&mut runner, &strategy, n)

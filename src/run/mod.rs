@@ -16,7 +16,7 @@ use crate::record::{self, Drift, Recording};
 use crate::report::{Figures, Report, RunFacts};
 use crate::spec::model::{Kind, Method};
 use crate::spec::{Endpoint, OntapVersion};
-use crate::undo::journal;
+use crate::undo::{Stop, journal};
 use config::{RunConfig, Target};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
@@ -486,7 +486,7 @@ fn coverage(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Vec<crate::verdict::C
 /// leaves the journal for `ontap-conform restore`.
 #[cfg(unix)]
 fn watch_signals(
-    ctx: Arc<Ctx>,
+    stop: Arc<Stop>,
     journal: Option<std::path::PathBuf>,
 ) -> tokio::task::JoinHandle<()> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -506,7 +506,7 @@ fn watch_signals(
             };
             match n {
                 1 => {
-                    ctx.stop(format!("interrupted by {name}"));
+                    stop.now(format!("interrupted by {name}"));
                     eprintln!(
                         "interrupted by {name}: no new changes; letting requests in flight finish, then restoring every record the run changed…"
                     );
@@ -545,12 +545,12 @@ async fn run_with(
         seed: cfg.seed,
         sample: cfg.sample,
         selected: cfg.checks.clone(),
+        max_failures: cfg.max_failures,
     };
     let mut ctx = Ctx::new(cfg.spec, client, version, settings, restore::restore);
     if cfg.record.is_some() || cfg.compare.is_some() {
         ctx.recorder = Some(record::Recorder::default());
     }
-    ctx.max_failures = cfg.max_failures;
     if let Target::Remote { admin, svm, .. } = &cfg.target {
         for c in std::iter::once(admin).chain(svm.as_ref()) {
             c.secrets().iter().for_each(|v| ctx.secrets.add(v));
@@ -576,14 +576,14 @@ async fn run_with(
     let ctx = Arc::new(ctx);
     #[cfg(unix)]
     let signals = watch_signals(
-        ctx.clone(),
+        ctx.stop.clone(),
         journal.as_ref().map(|j| j.path().to_path_buf()),
     );
     let deadline = cfg.deadline.map(|d| {
-        let ctx = ctx.clone();
+        let stop = ctx.stop.clone();
         tokio::spawn(async move {
             tokio::time::sleep(d).await;
-            ctx.stop(format!("the deadline of {} s was reached", d.as_secs()));
+            stop.now(format!("the deadline of {} s was reached", d.as_secs()));
         })
     });
     let Plan { reads, writes } = plan(&ctx, &endpoints);
@@ -639,7 +639,7 @@ async fn run_with(
         d.abort();
     }
     bar.finish_and_clear();
-    let stopped = ctx.stopped_because();
+    let stopped = ctx.stop.reason();
     if let Some(why) = &stopped
         && !why.starts_with("interrupted")
     {

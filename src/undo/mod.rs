@@ -2,6 +2,9 @@
 //! and the restore journal on disk ([`journal`]).
 
 pub mod journal;
+mod stop;
+
+pub use stop::Stop;
 
 use serde_json::Value;
 

@@ -8,6 +8,7 @@ use crate::client::Request;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
 use crate::spec::resource::get_path;
+use crate::undo;
 use serde_json::json;
 
 pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
@@ -94,7 +95,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                 let Some(rec) = visible.iter().find(|r| get_path(r, &f.path).is_some()) else {
                     continue;
                 };
-                let Some(path) = ctx.instance_path(ep, rec) else {
+                let Some(path) = undo::instance_path(ep, rec) else {
                     continue;
                 };
                 let Some(value) = different_value(ctx, f, get_path(rec, &f.path), C) else {
@@ -102,7 +103,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                 };
                 ran = true;
                 ctx.count_cases(1);
-                let Some(before) = ctx.protect(C, ep, &path).await else {
+                let Some(guard) = ctx.protect(C, ep, &path).await else {
                     continue;
                 };
                 let Some(x) = ctx
@@ -134,7 +135,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                     .and_then(|a| a.response.json);
                 let changed = after
                     .as_ref()
-                    .is_some_and(|a| get_path(a, &f.path) != get_path(&before, &f.path));
+                    .is_some_and(|a| get_path(a, &f.path) != get_path(guard.original(), &f.path));
                 if x.response.is_success() || changed {
                     ctx.finding(C, ep, "PATCH", "admin-only")
                         .evidence(f.evidence_of("x-ontap-admin-only"))

@@ -14,6 +14,7 @@ use crate::generate;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
 use crate::spec::resource::{Field, FieldType, find_leaf, get_path, leaf_paths};
+use crate::undo;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -112,7 +113,7 @@ pub fn sample_paths(ctx: &Ctx, ep: &Endpoint, n: usize) -> Vec<String> {
         Kind::Singleton => vec![ep.path().to_string()],
         Kind::Instance => sampled(ctx, ep)
             .iter()
-            .filter_map(|r| ctx.instance_path(ep, r))
+            .filter_map(|r| undo::instance_path(ep, r))
             .take(n)
             .collect(),
     }

@@ -14,6 +14,7 @@ use crate::generate;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
 use crate::spec::resource::{Field, get_path, set_path};
+use crate::undo;
 use proptest::strategy::{Strategy, ValueTree};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
@@ -67,9 +68,8 @@ fn target_record<'a>(
         .iter()
         .max_by_key(|r| changeable(ctx, ep, r).len())
         .ok_or_else(|| "no record to change".to_string())?;
-    let path = ctx
-        .instance_path(ep, rec)
-        .ok_or_else(|| format!("{check}: a record lacks its keys"))?;
+    let path =
+        undo::instance_path(ep, rec).ok_or_else(|| format!("{check}: a record lacks its keys"))?;
     Ok((ep, rec, path))
 }
 
@@ -100,9 +100,9 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
             "no field this mode may change (see --allow-destructive)",
         );
     }
-    if ctx.protect(C, ep, &path).await.is_none() {
+    let Some(_guard) = ctx.protect(C, ep, &path).await else {
         return ctx.skip(C, ep, "the record could not be read before changing it");
-    }
+    };
     roundtrip_property(ctx, ep, &path, &fields, ctx.cases).await;
     // Every patchable field at least once: a field the chosen record cannot take (no value to
     // put back) is round-tripped on another record that can, as many records as needed.
@@ -133,12 +133,12 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
             break;
         }
         missing.retain(|m| !these.iter().any(|f| f.path == m.path));
-        let Some(p) = ctx.instance_path(ep, &other) else {
+        let Some(p) = undo::instance_path(ep, &other) else {
             continue;
         };
-        if ctx.protect(C, ep, &p).await.is_none() {
+        let Some(_guard) = ctx.protect(C, ep, &p).await else {
             continue;
-        }
+        };
         roundtrip_property(ctx, ep, &p, &these, ctx.cases.min(4)).await;
     }
 }
@@ -243,9 +243,9 @@ pub async fn patch_forbidden(ctx: &Ctx, ep: &Endpoint) {
     if fields.is_empty() {
         return ctx.skip(C, ep, "no read-only or PATCH-forbidden field");
     }
-    if ctx.protect(C, ep, &path).await.is_none() {
+    let Some(_guard) = ctx.protect(C, ep, &path).await else {
         return ctx.skip(C, ep, "the record could not be read before changing it");
-    }
+    };
     ctx.ran(C, ep);
     for f in fields {
         ctx.count_cases(1);
@@ -330,9 +330,9 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
     if cands.is_empty() {
         return ctx.skip(C, ep, "no field this mode may send invalid values to");
     }
-    if ctx.protect(C, ep, &path).await.is_none() {
+    let Some(_guard) = ctx.protect(C, ep, &path).await else {
         return ctx.skip(C, ep, "the record could not be read before changing it");
-    }
+    };
     let (path, cands) = (&path, &cands);
     property(
         ctx,
@@ -466,9 +466,9 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
     if pairs.is_empty() {
         return ctx.skip(C, ep, "no field this mode may change");
     }
-    if ctx.protect(C, ep, &path).await.is_none() {
+    let Some(_guard) = ctx.protect(C, ep, &path).await else {
         return ctx.skip(C, ep, "the record could not be read before changing it");
-    }
+    };
     let (path, pairs) = (&path, &pairs);
     property(
         ctx,
@@ -567,7 +567,7 @@ fn survey_family(ctx: &Ctx, ep: &Endpoint, inst: &Endpoint) -> Survey {
     let hash = foldhash::fast::FixedState::default();
     for (i, r) in baseline(ctx, ep).iter().enumerate() {
         out.records += 1;
-        if ctx.instance_path(inst, &r).is_none() {
+        if undo::instance_path(inst, &r).is_none() {
             out.unnamed += 1;
         }
         if i == 0 {
@@ -653,7 +653,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     ctx.ran(C, ep);
     for (fname, fval) in filters {
         // Each case starts from the records as discovered.
-        ctx.restore_family(&ep.family).await;
+        ctx.undo.restore(Some(&ep.family)).await;
         ctx.count_cases(1);
         // The records the filter selects, and the field's value in every record (to tell a
         // record the PATCH should have left alone from one it changed).
@@ -674,9 +674,9 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         // Every record of the family is written down first: a target that ignores the filter
         // changes records beyond the match, and those must come back too.
         // They are taken from the shared discovery read (one journal write, no read each).
-        if !ctx.protect_known(inst, base) {
+        let Some(_family) = ctx.undo.protect_known(inst, base.iter()) else {
             continue;
-        }
+        };
         let Some(value) = different_value(ctx, field, None, &format!("{C} {fname}")) else {
             continue;
         };
@@ -795,7 +795,7 @@ async fn vacant_owner(
     let wanted: Vec<&str> = cf.fields.values().map(String::as_str).collect();
     let taken: BTreeSet<String> = baseline(ctx, ep)
         .iter()
-        .filter_map(|r| ctx.instance_path(inst, &r))
+        .filter_map(|r| undo::instance_path(inst, &r))
         .collect();
     // The owners a page at a time, until one has no record: a large cluster's list of
     // accounts is never read whole.
@@ -819,7 +819,7 @@ async fn vacant_owner(
                 .map(|(mine, theirs)| Some((mine.clone(), get_path(owner, theirs)?.clone())))
                 .collect();
             let Some(pairs) = pairs else { continue };
-            let Some(path) = ctx.instance_path(inst, &body_of(&pairs)) else {
+            let Some(path) = undo::instance_path(inst, &body_of(&pairs)) else {
                 continue;
             };
             if !taken.contains(&path) {
@@ -885,9 +885,9 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
         }
     }
     // Written down before it is sent: an interrupted run deletes it.
-    if !ctx.will_create(&ep.family, &path) {
+    let Some(_created) = ctx.undo.will_create(&ep.family, &path) else {
         return;
-    }
+    };
     ctx.ran(C, ep);
     ctx.count_cases(1);
     // 1. POST answers 201 with a Location naming the new keys, and a GET returns what was posted.
@@ -1065,9 +1065,9 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                         }
                     };
                     // A target that wrongly creates one is put back: written down first.
-                    if !ctx.will_create(&ep.family, &path) {
+                    let Some(_created) = ctx.undo.will_create(&ep.family, &path) else {
                         continue;
-                    }
+                    };
                     let mut req = Request::new(m.as_str(), path);
                     if *m == Method::PATCH {
                         req = req.json(harmless_body(ctx, ep));
@@ -1109,10 +1109,12 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                         ctx.skip(C, ep, format!("no record to provoke error {}", e.code));
                         continue;
                     };
-                    let Some(path) = ctx.instance_path(ep, &rec) else {
+                    let Some(path) = undo::instance_path(ep, &rec) else {
                         continue;
                     };
-                    ctx.protect(C, ep, &path).await;
+                    // Sent even when the record could not be read first: the target is expected to
+                    // refuse this change.
+                    let _guard = ctx.protect(C, ep, &path).await;
                     let value = if svm {
                         different_value(ctx, f, get_path(&rec, fname), C)
                     } else {

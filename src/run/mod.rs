@@ -5,7 +5,6 @@
 //! code: the command line does both.
 
 pub mod config;
-pub mod restore;
 
 use crate::checks::ctx::{Ctx, Settings};
 use crate::checks::{self, Applies, CheckFn, Needs};
@@ -547,7 +546,7 @@ async fn run_with(
         selected: cfg.checks.clone(),
         max_failures: cfg.max_failures,
     };
-    let mut ctx = Ctx::new(cfg.spec, client, version, settings, restore::restore);
+    let mut ctx = Ctx::new(cfg.spec, client, version, settings, journal.clone());
     if cfg.record.is_some() || cfg.compare.is_some() {
         ctx.recorder = Some(record::Recorder::default());
     }
@@ -556,7 +555,6 @@ async fn run_with(
             c.secrets().iter().for_each(|v| ctx.secrets.add(v));
         }
     }
-    ctx.journal = journal.clone();
     let endpoints: Vec<&'static Endpoint> = cfg
         .spec
         .endpoints
@@ -623,7 +621,7 @@ async fn run_with(
                 set.spawn(async move {
                     for (f, name, ep) in list {
                         f(&ctx, ep).await;
-                        ctx.restore_family(&ep.family).await;
+                        ctx.undo.restore(Some(&ep.family)).await;
                         bar.set_message(format!("{name} {}", ep.path()));
                         bar.inc(1);
                     }
@@ -646,10 +644,10 @@ async fn run_with(
         eprintln!("{why}: stopping; restoring every record the run changed…");
     }
     // Clear earlier problems (each write check restored as it went) and verify everything once more.
-    ctx.clear_restore_problems();
-    ctx.restore_all().await;
+    ctx.undo.clear_problems();
+    ctx.undo.restore(None).await;
     // Every problem: those of the final restore, and a journal that could not be updated.
-    let problems = ctx.restore_problems();
+    let problems = ctx.undo.problems();
     #[cfg(unix)]
     signals.abort();
     if let Some(j) = &journal

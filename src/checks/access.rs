@@ -15,7 +15,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "role-restrictions";
     // As the SVM administrator, or as the cluster administrator tunnelled into an SVM.
     let Some(svm_auth) = ctx.client.svm_auth() else {
-        return ctx.skip(
+        return ctx.findings.skip(
             C,
             ep,
             "no SVM administrator given (--svm-user or --tunnel-svm)",
@@ -24,17 +24,17 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
     let who = ctx.client.svm_actor();
     match ep.kind() {
         // Minimal arm (mock-split): not judged on singletons yet.
-        Kind::Singleton => ctx.skip(
+        Kind::Singleton => ctx.findings.skip(
             C,
             ep,
             "singleton endpoints are not judged by this check yet",
         ),
         Kind::Collection => {
             if !ep.has(Method::GET) {
-                return ctx.skip(C, ep, "no GET");
+                return ctx.findings.skip(C, ep, "no GET");
             }
-            ctx.ran(C, ep);
-            ctx.count_cases(1);
+            ctx.findings.ran(C, ep);
+            ctx.findings.count_cases(1);
             let admin: std::collections::HashSet<String> =
                 baseline(ctx, ep).ids().map(String::from).collect();
             let Some(x) = ctx
@@ -79,13 +79,13 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
             let res = ctx.spec.resource_of(ep);
             let guarded: Vec<_> = res.patchable().filter(|f| f.flags.admin_only).collect();
             if guarded.is_empty() || !ep.has(Method::PATCH) {
-                return ctx.skip(C, ep, "no admin-only field to protect");
+                return ctx.findings.skip(C, ep, "no admin-only field to protect");
             }
             let visible = visible_to_svm(ctx, ep).await;
             let mut ran = false;
             for f in guarded {
                 if f.flags.lockout && !ctx.may_destroy() {
-                    ctx.skip(
+                    ctx.findings.skip(
                         C,
                         ep,
                         format!("{} is a lock-out field: --allow-destructive", f.path),
@@ -102,7 +102,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                     continue;
                 };
                 ran = true;
-                ctx.count_cases(1);
+                ctx.findings.count_cases(1);
                 let Some(guard) = ctx.protect(C, ep, &path).await else {
                     continue;
                 };
@@ -161,9 +161,9 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                 }
             }
             if ran {
-                ctx.ran(C, ep);
+                ctx.findings.ran(C, ep);
             } else {
-                ctx.skip(
+                ctx.findings.skip(
                     C,
                     ep,
                     format!("no admin-only field with a value on a record {who} sees"),
@@ -176,7 +176,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
 pub async fn method_not_allowed(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "method-not-allowed";
     let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
-        return ctx.skip(C, ep, "no record to address");
+        return ctx.findings.skip(C, ep, "no record to address");
     };
     let mut methods: Vec<&str> = vec!["PUT"];
     if ctx.may_destroy() {
@@ -186,7 +186,7 @@ pub async fn method_not_allowed(ctx: &Ctx, ep: &Endpoint) {
             }
         }
     }
-    ctx.ran(C, ep);
+    ctx.findings.ran(C, ep);
     for m in methods {
         let mut req = Request::new(m, path.clone());
         if m != "GET" && m != "DELETE" {
@@ -221,7 +221,7 @@ pub async fn method_not_allowed(ctx: &Ctx, ep: &Endpoint) {
         }
     }
     if !ctx.may_destroy() {
-        ctx.skip(
+        ctx.findings.skip(
             C,
             ep,
             "only PUT was probed; other unlisted methods need --allow-destructive",

@@ -4,19 +4,19 @@
 //! ([`super::passive`]) judge it. A check protects a record with [`Ctx::protect`] (or
 //! `ctx.undo` directly) before it changes it; putting records back is [`Undo`]'s job.
 
+use crate::checks::findings::Findings;
+use crate::checks::passive::{Judgement, Passive};
 use crate::checks::rule_evidence;
 use crate::client::{Client, Exchange, Request, TransportError};
 use crate::record::Recorder;
-use crate::spec::model::{Evidence, Method};
+use crate::spec::model::Evidence;
 use crate::spec::{Endpoint, OntapVersion, Spec};
 use crate::undo::journal::Journal;
 use crate::undo::{Guard, Stop, Undo};
-use crate::verdict::{Finding, Mode, Outcome, Reproducer};
+use crate::verdict::{Finding, Mode, Reproducer};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What the run decided before the first check: the settings every check reads.
 #[derive(Debug, Clone)]
@@ -53,13 +53,10 @@ pub struct Ctx {
     pub sampled: BTreeMap<String, Vec<Value>>,
     /// Checks selected with --check (empty: all).
     pub selected: Vec<String>,
-    findings: Mutex<Vec<Finding>>,
-    pub(super) passive: Mutex<BTreeMap<(String, String, String, String), Finding>>,
-    /// check -> endpoint -> outcome (nested, so that the hot path looks up without allocating).
-    outcomes: Mutex<BTreeMap<String, BTreeMap<String, Outcome>>>,
-    cases_run: AtomicU64,
-    /// (endpoint, method, status, body id) of answers the passive checks found nothing in.
-    pub(super) judged_clean: Mutex<HashSet<(usize, Method, u16, u64)>>,
+    /// The findings, the outcome of every (check, endpoint) pair and what was exercised.
+    pub findings: Findings,
+    /// The passive checks, which judge every exchange [`Ctx::send`] makes.
+    passive: Passive,
     /// Set with --record / --compare: every exchange is kept as a request class.
     pub recorder: Option<Recorder>,
     /// Set on a signal, a deadline or too many transport failures: no new change is sent.
@@ -70,8 +67,6 @@ pub struct Ctx {
     pub secrets: std::sync::Arc<crate::redact::Secrets>,
     /// The names of secret fields (write-only, POST-response-only, password).
     secret_names: Vec<String>,
-    /// (family, what) exercised: `field:<path>`, `code:<code>`, `unknown:<METHOD>`.
-    exercised: Mutex<std::collections::BTreeSet<(String, String)>>,
 }
 
 /// A probe that must answer as a rule of the contract expects (see [`Ctx::expect_answer`]).
@@ -110,7 +105,7 @@ impl Draft<'_> {
         self
     }
     pub fn record(self) {
-        self.ctx.push(self.finding);
+        self.ctx.findings.push(self.finding);
     }
 }
 
@@ -137,36 +132,12 @@ impl Ctx {
             sample: settings.sample,
             sampled: BTreeMap::new(),
             selected: settings.selected,
-            findings: Mutex::new(Vec::new()),
-            passive: Mutex::new(BTreeMap::new()),
-            outcomes: Mutex::new(BTreeMap::new()),
-            cases_run: AtomicU64::new(0),
-            judged_clean: Mutex::new(Default::default()),
+            findings: Findings::default(),
+            passive: Passive::default(),
             recorder: None,
             secrets: Default::default(),
             secret_names: crate::redact::secret_names(spec),
-            exercised: Mutex::new(Default::default()),
         }
-    }
-
-    /// Notes that a family's field was round-tripped, an error code provoked, an unknown field
-    /// sent (`field:comment`, `code:4`, `unknown:PATCH`), for the coverage section.
-    pub fn exercised(&self, family: &str, what: String) {
-        self.exercised
-            .lock()
-            .unwrap()
-            .insert((family.to_string(), what));
-    }
-
-    /// What was exercised of a family, as noted.
-    pub fn exercised_of(&self, family: &str) -> Vec<String> {
-        self.exercised
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(f, _)| f == family)
-            .map(|(_, w)| w.clone())
-            .collect()
     }
 
     /// Learns the secrets an exchange carries: values sent for secret fields, and one-time
@@ -197,42 +168,6 @@ impl Ctx {
         self.selected.is_empty() || self.selected.iter().any(|c| c == check)
     }
 
-    pub fn count_cases(&self, n: u64) {
-        self.cases_run.fetch_add(n, Ordering::Relaxed);
-    }
-    pub fn cases_run(&self) -> u64 {
-        self.cases_run.load(Ordering::Relaxed)
-    }
-
-    pub fn ran(&self, check: &str, ep: &Endpoint) {
-        let mut o = self.outcomes.lock().unwrap();
-        if let Some(v) = o.get_mut(check).and_then(|m| m.get_mut(ep.path())) {
-            if *v != Outcome::Ran {
-                *v = Outcome::Ran;
-            }
-            return;
-        }
-        o.entry(check.to_string())
-            .or_default()
-            .insert(ep.path().to_string(), Outcome::Ran);
-    }
-    pub fn skip(&self, check: &str, ep: &Endpoint, why: impl Into<String>) {
-        let mut o = self.outcomes.lock().unwrap();
-        o.entry(check.to_string())
-            .or_default()
-            .entry(ep.path().to_string())
-            .or_insert(Outcome::Skipped(why.into()));
-    }
-    pub fn outcomes(&self) -> BTreeMap<(String, String), Outcome> {
-        let o = self.outcomes.lock().unwrap();
-        o.iter()
-            .flat_map(|(c, m)| {
-                m.iter()
-                    .map(move |(e, v)| ((c.clone(), e.clone()), v.clone()))
-            })
-            .collect()
-    }
-
     /// Starts a finding of `check` on `method ep` for a broken `rule`; its evidence (from the
     /// contract) sets the severity. Add `.message(..)`, `.shown_by(..)`, then `.record()`.
     pub fn finding<'a>(
@@ -254,14 +189,9 @@ impl Ctx {
         }
     }
 
-    /// Records a finding built by the caller.
-    pub fn push(&self, f: Finding) {
-        self.findings.lock().unwrap().push(f);
-    }
-
     /// Sends one probe that must answer as `e.rule` expects; any other answer is a finding of it.
     pub async fn expect_answer(&self, check: &str, ep: &Endpoint, req: Request, e: Expect<'_>) {
-        self.count_cases(1);
+        self.findings.count_cases(1);
         let method = req.method.clone();
         let Some(x) = self.send(check, ep, req).await else {
             return;
@@ -290,12 +220,6 @@ impl Ctx {
         }
     }
 
-    pub fn findings(&self) -> Vec<Finding> {
-        let mut all = self.findings.lock().unwrap().clone();
-        all.extend(self.passive.lock().unwrap().values().cloned());
-        all
-    }
-
     /// Sends a request for `ep` and judges it passively. A transport failure is a finding of
     /// `check` and comes back as None.
     pub async fn send(&self, check: &str, ep: &Endpoint, req: Request) -> Option<Exchange> {
@@ -312,7 +236,8 @@ impl Ctx {
         match sent {
             Ok(x) => {
                 self.stop.answered();
-                super::passive::judge(self, ep, &x);
+                let judgement = self.passive.judge(self.spec, ep, &x);
+                self.keep_judgement(ep, &x, judgement);
                 if let Some(r) = &self.recorder {
                     r.add(ep.path(), check, &x);
                 }
@@ -325,7 +250,7 @@ impl Ctx {
                 let curl = self
                     .client
                     .curl(&crate::redact::redact_request(self.spec, &req));
-                self.push(
+                self.findings.push(
                     Finding::new(check, ep.path(), &req.method, "answer", Evidence::Lib)
                         .message(format!("no answer: {e}"))
                         .reproducer(Some(Reproducer {
@@ -337,6 +262,34 @@ impl Ctx {
                 );
                 None
             }
+        }
+    }
+
+    /// Keeps what the passive checks made of an exchange: the checks that ran on it, and a
+    /// finding of each problem a selected check saw (aggregated with the same problem seen in
+    /// other exchanges).
+    fn keep_judgement(&self, ep: &Endpoint, x: &Exchange, j: Judgement) {
+        for check in j.ran {
+            self.findings.ran(check, ep);
+        }
+        for s in j.seen.into_iter().filter(|s| self.selected(s.check)) {
+            let method = &x.request.method;
+            let finding = Finding::new(
+                s.check,
+                ep.path(),
+                method,
+                s.rule,
+                rule_evidence(self.spec, s.rule),
+            )
+            .message(s.message)
+            .reproducer(Some(self.reproducer(x, &s.expected)));
+            let problem = (
+                s.check.to_string(),
+                ep.path().to_string(),
+                method.clone(),
+                s.key,
+            );
+            self.findings.aggregate(problem, finding);
         }
     }
 

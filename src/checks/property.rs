@@ -145,16 +145,16 @@ where
             }
         }
     }
-    ctx.count_cases(applicable as u64);
+    ctx.findings.count_cases(applicable as u64);
     if applicable == 0 {
-        ctx.skip(
+        ctx.findings.skip(
             check,
             ep,
             "no generated case applied to this endpoint's data",
         );
         return;
     }
-    ctx.ran(check, ep);
+    ctx.findings.ran(check, ep);
     let Some((first, original, first_failure)) = earliest else {
         return;
     };
@@ -201,7 +201,7 @@ where
             )
         });
     }
-    ctx.push(
+    ctx.findings.push(
         Finding::new(check, ep.path(), method, &failure.rule, evidence)
             .message(failure.message)
             .reproducer(reproducer)

@@ -138,7 +138,7 @@ pub async fn survey(ctx: &Ctx, ep: &Endpoint) {
         )
         .await;
     }
-    ctx.count_cases(1);
+    ctx.findings.count_cases(1);
 }
 
 fn random_instance(ep: &Endpoint, keys: &[String]) -> String {
@@ -159,7 +159,8 @@ pub async fn not_found(ctx: &Ctx, ep: &Endpoint) {
         .or_else(|| checks::expected_code(ctx.spec, "not-found-code"))
         .unwrap_or_default();
     let not_found = checks::describe(ctx.spec, "not-found-status");
-    ctx.exercised(&ep.family, format!("code:{expected}"));
+    ctx.findings
+        .exercised(&ep.family, format!("code:{expected}"));
     let n = ep.path_keys().len();
     let strategy = proptest::collection::vec(generate::random_key(), n..=n);
     let exp = expected.clone();
@@ -213,7 +214,7 @@ pub async fn not_found(ctx: &Ctx, ep: &Endpoint) {
 pub async fn unknown_parameter(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "unknown-parameter";
     let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
-        return ctx.skip(C, ep, "no record to read");
+        return ctx.findings.skip(C, ep, "no record to read");
     };
     property(
         ctx,
@@ -255,7 +256,7 @@ pub async fn parameter_range(ctx: &Ctx, ep: &Endpoint) {
         return; // the registry plans it only where there is a GET
     };
     let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
-        return ctx.skip(C, ep, "no record to read");
+        return ctx.findings.skip(C, ep, "no record to read");
     };
     let mut probes = Vec::new();
     for name in &def.query {
@@ -270,9 +271,11 @@ pub async fn parameter_range(ctx: &Ctx, ep: &Endpoint) {
         }
     }
     if probes.is_empty() {
-        return ctx.skip(C, ep, "GET takes no parameter with a documented range");
+        return ctx
+            .findings
+            .skip(C, ep, "GET takes no parameter with a documented range");
     }
-    ctx.ran(C, ep);
+    ctx.findings.ran(C, ep);
     for (rule, name, value) in probes {
         let req = Request::get(with_query(&path, &[(&name, &value)]));
         ctx.expect_answer(
@@ -293,13 +296,13 @@ pub async fn write_only_secret(ctx: &Ctx, ep: &Endpoint) {
     let res = ctx.spec.resource_of(ep);
     let secrets: Vec<&Field> = res.secrets().collect();
     if secrets.is_empty() {
-        return ctx.skip(C, ep, "no write-only field");
+        return ctx.findings.skip(C, ep, "no write-only field");
     }
     let paths = sample_paths(ctx, ep, 3);
     if paths.is_empty() {
-        return ctx.skip(C, ep, "no record to read");
+        return ctx.findings.skip(C, ep, "no record to read");
     }
-    ctx.ran(C, ep);
+    ctx.findings.ran(C, ep);
     for path in paths {
         let mut asks = vec!["*".to_string(), "**".to_string()];
         asks.extend(secrets.iter().map(|f| f.path.clone()));
@@ -311,7 +314,7 @@ pub async fn write_only_secret(ctx: &Ctx, ep: &Endpoint) {
             .collect();
         reqs.push(Request::get(path.clone()));
         for req in reqs {
-            ctx.count_cases(1);
+            ctx.findings.count_cases(1);
             let Some(x) = ctx.send(C, ep, req).await else {
                 continue;
             };
@@ -409,7 +412,7 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
     let res = ctx.spec.resource_of(ep);
     let base = baseline(ctx, ep);
     let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
-        return ctx.skip(C, ep, "no record to read");
+        return ctx.findings.skip(C, ep, "no record to read");
     };
     let gettable: Vec<String> = res.gettable().map(|f| f.path.clone()).collect();
     // Looked up by identity and parsed when an answer shows the record.
@@ -588,7 +591,7 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "query-filter";
     let base = baseline(ctx, ep);
     if base.is_empty() {
-        return ctx.skip(C, ep, "the collection is empty");
+        return ctx.findings.skip(C, ep, "the collection is empty");
     }
     let cands = observed(ctx, ep);
     let strategy = generate::filter_draw(cands.len());
@@ -745,7 +748,9 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
         })
         .collect();
     if cands.is_empty() {
-        return ctx.skip(C, ep, "no field has two different values");
+        return ctx
+            .findings
+            .skip(C, ep, "no field has two different values");
     }
     let cands = &cands;
     let restrict = sample_restriction(ctx, ep);
@@ -830,13 +835,13 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
 pub async fn version_gate(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "version-gate";
     if ep.kind() == Kind::Instance {
-        return ctx.skip(
+        return ctx.findings.skip(
             C,
             ep,
             "judged on its collection (a random key answers 404 either way)",
         );
     }
-    ctx.ran(C, ep);
+    ctx.findings.ran(C, ep);
     let what = format!(
         "introduced in {}, but ONTAP {}",
         ep.def.introduced_in, ctx.version
@@ -857,9 +862,9 @@ pub async fn version_gate(ctx: &Ctx, ep: &Endpoint) {
 pub async fn auth_required(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "auth-required";
     let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
-        return ctx.skip(C, ep, "no record to read");
+        return ctx.findings.skip(C, ep, "no record to read");
     };
-    ctx.ran(C, ep);
+    ctx.findings.ran(C, ep);
     for (auth, what) in [
         (Auth::None, "no credentials"),
         (Auth::Wrong, "a wrong password"),

@@ -90,18 +90,20 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "patch-roundtrip";
     let (ep, rec, path) = match target_record(ctx, ep, C) {
         Ok(t) => t,
-        Err(why) => return ctx.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why),
     };
     let fields: Vec<Field> = changeable(ctx, ep, rec).into_iter().cloned().collect();
     if fields.is_empty() {
-        return ctx.skip(
+        return ctx.findings.skip(
             C,
             ep,
             "no field this mode may change (see --allow-destructive)",
         );
     }
     let Some(_guard) = ctx.protect(C, ep, &path).await else {
-        return ctx.skip(C, ep, "the record could not be read before changing it");
+        return ctx
+            .findings
+            .skip(C, ep, "the record could not be read before changing it");
     };
     roundtrip_property(ctx, ep, &path, &fields, ctx.cases).await;
     // Every patchable field at least once: a field the chosen record cannot take (no value to
@@ -178,7 +180,7 @@ async fn roundtrip_property(ctx: &Ctx, ep: &Endpoint, path: &str, fields: &[Fiel
                 return Case::Skip;
             };
             for (p, _) in &pairs {
-                ctx.exercised(&ep.family, format!("field:{p}"));
+                ctx.findings.exercised(&ep.family, format!("field:{p}"));
             }
             for (p, sent) in &pairs {
                 let f = fields
@@ -236,19 +238,23 @@ pub async fn patch_forbidden(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "patch-forbidden";
     let (ep, rec, path) = match target_record(ctx, ep, C) {
         Ok(t) => t,
-        Err(why) => return ctx.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why),
     };
     let res = ctx.spec.resource_of(ep);
     let fields: Vec<&Field> = res.fields.iter().filter(|f| f.patch_rejected()).collect();
     if fields.is_empty() {
-        return ctx.skip(C, ep, "no read-only or PATCH-forbidden field");
+        return ctx
+            .findings
+            .skip(C, ep, "no read-only or PATCH-forbidden field");
     }
     let Some(_guard) = ctx.protect(C, ep, &path).await else {
-        return ctx.skip(C, ep, "the record could not be read before changing it");
+        return ctx
+            .findings
+            .skip(C, ep, "the record could not be read before changing it");
     };
-    ctx.ran(C, ep);
+    ctx.findings.ran(C, ep);
     for f in fields {
-        ctx.count_cases(1);
+        ctx.findings.count_cases(1);
         // Its current value: even a target that wrongly accepts it changes nothing.
         let Some(value) = get_path(rec, &f.path)
             .cloned()
@@ -324,14 +330,18 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "patch-invalid";
     let (ep, _rec, path) = match target_record(ctx, ep, C) {
         Ok(t) => t,
-        Err(why) => return ctx.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why),
     };
     let cands = invalid_candidates(ctx, ep);
     if cands.is_empty() {
-        return ctx.skip(C, ep, "no field this mode may send invalid values to");
+        return ctx
+            .findings
+            .skip(C, ep, "no field this mode may send invalid values to");
     }
     let Some(_guard) = ctx.protect(C, ep, &path).await else {
-        return ctx.skip(C, ep, "the record could not be read before changing it");
+        return ctx
+            .findings
+            .skip(C, ep, "the record could not be read before changing it");
     };
     let (path, cands) = (&path, &cands);
     property(
@@ -418,7 +428,7 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
         },
     )
     .await;
-    ctx.exercised(&ep.family, "unknown:PATCH".into());
+    ctx.findings.exercised(&ep.family, "unknown:PATCH".into());
     // Malformed bodies.
     for raw in [
         "{\"no_such_field\": ",
@@ -446,7 +456,7 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "patch-atomic";
     let (ep, rec, path) = match target_record(ctx, ep, C) {
         Ok(t) => t,
-        Err(why) => return ctx.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why),
     };
     let valid: Vec<&Field> = changeable(ctx, ep, rec)
         .into_iter()
@@ -464,10 +474,12 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
         pairs.push((v.path.clone(), val, "no_such_field".into(), json!(1)));
     }
     if pairs.is_empty() {
-        return ctx.skip(C, ep, "no field this mode may change");
+        return ctx.findings.skip(C, ep, "no field this mode may change");
     }
     let Some(_guard) = ctx.protect(C, ep, &path).await else {
-        return ctx.skip(C, ep, "the record could not be read before changing it");
+        return ctx
+            .findings
+            .skip(C, ep, "the record could not be read before changing it");
     };
     let (path, pairs) = (&path, &pairs);
     property(
@@ -596,7 +608,9 @@ fn survey_family(ctx: &Ctx, ep: &Endpoint, inst: &Endpoint) -> Survey {
 pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "collection-patch";
     let Some(inst) = ctx.spec.instance_of(ep) else {
-        return ctx.skip(C, ep, "no instance path to read records back");
+        return ctx
+            .findings
+            .skip(C, ep, "no instance path to read records back");
     };
     let base = baseline(ctx, ep);
     let res = ctx.spec.resource_of(ep);
@@ -606,7 +620,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     // Every record is written down before a collection PATCH (the target may change them all):
     // one without its keys could be neither written down nor put back.
     if survey.unnamed > 0 {
-        return ctx.skip(
+        return ctx.findings.skip(
             C,
             ep,
             format!(
@@ -623,7 +637,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         .filter(|f| f.flags.empty_unsets || !survey.not_everywhere.contains(&f.path))
         .max_by_key(|f| f.flags.empty_unsets)
     else {
-        return ctx.skip(
+        return ctx.findings.skip(
             C,
             ep,
             "no field this mode may change that every record could be put back to",
@@ -646,15 +660,17 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         filters.push((path, text));
     }
     if filters.is_empty() {
-        return ctx.skip(C, ep, "no filter value to select part of the collection");
+        return ctx
+            .findings
+            .skip(C, ep, "no filter value to select part of the collection");
     }
     // Only records whose field can be put back are eligible.
     let safe = |r: &Value| get_path(r, &field.path).is_some() || field.flags.empty_unsets;
-    ctx.ran(C, ep);
+    ctx.findings.ran(C, ep);
     for (fname, fval) in filters {
         // Each case starts from the records as discovered.
         ctx.undo.restore(Some(&ep.family)).await;
-        ctx.count_cases(1);
+        ctx.findings.count_cases(1);
         // The records the filter selects, and the field's value in every record (to tell a
         // record the PATCH should have left alone from one it changed).
         let mut matching: std::collections::HashSet<String> = Default::default();
@@ -841,21 +857,21 @@ async fn vacant_owner(
 pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "create-delete";
     if !ctx.may_destroy() {
-        return ctx.skip(
+        return ctx.findings.skip(
             C,
             ep,
             "destructive: runs only with --allow-destructive or against the built-in mock",
         );
     }
     let Some(inst) = ctx.spec.instance_of(ep) else {
-        return ctx.skip(C, ep, "no instance path");
+        return ctx.findings.skip(C, ep, "no instance path");
     };
     if !inst.has(Method::DELETE)
         || inst
             .method_removed_in(Method::DELETE, ctx.version)
             .is_some()
     {
-        return ctx.skip(
+        return ctx.findings.skip(
             C,
             ep,
             format!("no DELETE in ONTAP {} to undo a POST", ctx.version),
@@ -863,7 +879,7 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
     }
     let (mut pairs, path) = match vacant_owner(ctx, ep, inst).await {
         Ok(v) => v,
-        Err(why) => return ctx.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why),
     };
     let res = ctx.spec.resource_of(ep);
     let def = ep.method(Method::POST).expect("has POST");
@@ -888,8 +904,8 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
     let Some(_created) = ctx.undo.will_create(&ep.family, &path) else {
         return;
     };
-    ctx.ran(C, ep);
-    ctx.count_cases(1);
+    ctx.findings.ran(C, ep);
+    ctx.findings.count_cases(1);
     // 1. POST answers 201 with a Location naming the new keys, and a GET returns what was posted.
     let Some(x) = ctx
         .send(
@@ -985,7 +1001,7 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
     //    target creates the record anyway, the journal (written before the first POST) deletes it.
     let mut with_unknown = pairs.clone();
     with_unknown.push(("no_such_field_xyz".into(), json!("x")));
-    ctx.exercised(&ep.family, "unknown:POST".into());
+    ctx.findings.exercised(&ep.family, "unknown:POST".into());
     if let Some(x) = ctx
         .send(
             C,
@@ -1053,7 +1069,7 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                     let path = match vacant_owner(ctx, coll, ep).await {
                         Ok((_, path)) => path,
                         Err(why) => {
-                            ctx.skip(
+                            ctx.findings.skip(
                                 C,
                                 ep,
                                 format!(
@@ -1080,14 +1096,14 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                         continue;
                     };
                     if f.flags.lockout && !ctx.may_destroy() {
-                        ctx.skip(C, ep, format!("error {} needs a change of the lock-out field {fname}: --allow-destructive", e.code));
+                        ctx.findings.skip(C, ep, format!("error {} needs a change of the lock-out field {fname}: --allow-destructive", e.code));
                         continue;
                     }
                     let svm = cond == Condition::RoleDenied;
                     // As the SVM administrator, or the cluster administrator tunnelled into an SVM.
                     let svm_auth = ctx.client.svm_auth();
                     if svm && svm_auth.is_none() {
-                        ctx.skip(
+                        ctx.findings.skip(
                             C,
                             ep,
                             format!(
@@ -1106,7 +1122,8 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                         .into_iter()
                         .find(|r| get_path(r, fname).is_some() || !svm)
                     else {
-                        ctx.skip(C, ep, format!("no record to provoke error {}", e.code));
+                        ctx.findings
+                            .skip(C, ep, format!("no record to provoke error {}", e.code));
                         continue;
                     };
                     let Some(path) = undo::instance_path(ep, &rec) else {
@@ -1137,7 +1154,7 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                 }
                 Condition::Duplicate if *m == Method::POST => {
                     if !ctx.may_destroy() {
-                        ctx.skip(
+                        ctx.findings.skip(
                             C,
                             ep,
                             format!("error {} needs a POST: --allow-destructive", e.code),
@@ -1164,8 +1181,9 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                 _ => continue,
             };
             ran = true;
-            ctx.count_cases(1);
-            ctx.exercised(&ep.family, format!("code:{}", e.code));
+            ctx.findings.count_cases(1);
+            ctx.findings
+                .exercised(&ep.family, format!("code:{}", e.code));
             let Some(x) = x else { continue };
             if !expect(&x) {
                 ctx.finding(C, ep, m.as_str(), &format!("error-{}", e.code))
@@ -1182,9 +1200,9 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
         }
     }
     if ran {
-        ctx.ran(C, ep);
+        ctx.findings.ran(C, ep);
     } else {
-        ctx.skip(
+        ctx.findings.skip(
             C,
             ep,
             "no documented error code with a condition the harness can provoke here",

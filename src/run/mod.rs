@@ -374,7 +374,7 @@ fn plan(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Plan {
                 (_, true) => c.applies_to(ctx.spec, ep).err(),
             };
             if let Some(why) = why_not {
-                ctx.skip(c.name, ep, why);
+                ctx.findings.skip(c.name, ep, why);
                 continue;
             }
             match c.run {
@@ -403,7 +403,7 @@ fn coverage(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Vec<crate::verdict::C
             .copied()
             .filter(|e| e.family == family)
             .collect();
-        let done = ctx.exercised_of(family);
+        let done = ctx.findings.exercised_of(family);
         let has = |w: &str| done.iter().any(|d| d == w);
         let res = ctx.spec.resource_of(eps[0]);
         let record_patch = eps.iter().any(|e| {
@@ -663,7 +663,7 @@ async fn run_with(
     let requests = ctx.client.requests_sent();
     let figures = Figures {
         requests,
-        cases: ctx.cases_run(),
+        cases: ctx.findings.cases_run(),
         wall_seconds: (wall * 100.0).round() / 100.0,
         requests_per_second: if wall > 0.0 {
             (requests as f64 / wall).round()
@@ -684,7 +684,13 @@ async fn run_with(
         interrupted,
         stopped,
     };
-    let mut report = Report::build(facts, ctx.outcomes(), ctx.findings(), figures, problems);
+    let mut report = Report::build(
+        facts,
+        ctx.findings.outcomes(),
+        ctx.findings.all(),
+        figures,
+        problems,
+    );
     report.coverage = coverage(&ctx, &endpoints);
     report.sampling = sampling_of(&ctx);
     report.latency = ctx.client.latency();

@@ -38,21 +38,14 @@ pub struct Ctx {
     pub spec: &'static Spec,
     pub client: Client,
     pub version: OntapVersion,
-    pub mode: Mode,
-    /// The target is the built-in mock: everything may run.
-    pub builtin: bool,
-    pub cases: u32,
-    pub seed: u64,
+    /// The mode, the cases, the seed, the sample and the selected checks.
+    pub settings: Settings,
     /// Records of each family as `GET collection?fields=**` returned them at discovery (read
     /// once, in pages, and shared by every check that must see a whole collection), compactly.
     pub records: BTreeMap<String, crate::checks::records::Records>,
-    /// Records per family the per-record checks touch (`--sample`).
-    pub sample: usize,
     /// The records of each family the per-record checks touch: at most `sample`, chosen by the
     /// seed (see [`crate::checks::read::choose_sample`]), in discovery order.
     pub sampled: BTreeMap<String, Vec<Value>>,
-    /// Checks selected with --check (empty: all).
-    pub selected: Vec<String>,
     /// The findings, the outcome of every (check, endpoint) pair and what was exercised.
     pub findings: Findings,
     /// The passive checks, which judge every exchange [`Ctx::send`] makes.
@@ -124,14 +117,9 @@ impl Ctx {
             spec,
             client,
             version,
-            mode: settings.mode,
-            builtin: settings.builtin,
-            cases: settings.cases,
-            seed: settings.seed,
+            settings,
             records: BTreeMap::new(),
-            sample: settings.sample,
             sampled: BTreeMap::new(),
-            selected: settings.selected,
             findings: Findings::default(),
             passive: Passive::default(),
             recorder: None,
@@ -158,14 +146,16 @@ impl Ctx {
     }
 
     pub fn may_write(&self) -> bool {
-        self.mode != Mode::ReadOnly
+        self.settings.mode != Mode::ReadOnly
     }
     /// POST, DELETE, secrets and lock-out fields: only with --allow-destructive or the built-in mock.
     pub fn may_destroy(&self) -> bool {
-        self.mode != Mode::ReadOnly && (self.builtin || self.mode == Mode::Destructive)
+        let s = &self.settings;
+        s.mode != Mode::ReadOnly && (s.builtin || s.mode == Mode::Destructive)
     }
     pub fn selected(&self, check: &str) -> bool {
-        self.selected.is_empty() || self.selected.iter().any(|c| c == check)
+        let s = &self.settings.selected;
+        s.is_empty() || s.iter().any(|c| c == check)
     }
 
     /// Starts a finding of `check` on `method ep` for a broken `rule`; its evidence (from the

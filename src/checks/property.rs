@@ -96,7 +96,7 @@ where
     // not Send: each chunk's trees are dropped before the first await, and a failing case's tree is
     // redrawn (deterministically, from the same seed) only when it must be shrunk. Drawing in
     // chunks from one runner gives the same sequence as drawing everything at once.
-    let mut runner = generate::runner(ctx.seed, &property_name);
+    let mut runner = generate::runner(ctx.settings.seed, &property_name);
     let mut total = 0usize;
     // Only the earliest failure is kept (with its value); the others, and every pass or skip,
     // cost a counter.
@@ -159,7 +159,7 @@ where
         return;
     };
     let (minimal, steps) = tokio::task::block_in_place(|| {
-        let mut runner = generate::runner(ctx.seed, &property_name);
+        let mut runner = generate::runner(ctx.settings.seed, &property_name);
         let tree = generate::draw(&mut runner, &strategy, first as u32 + 1)
             .pop()
             .expect("the same draw");

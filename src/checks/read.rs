@@ -66,7 +66,7 @@ pub fn choose_sample(seed: u64, n: usize, ids: &[&str]) -> Vec<usize> {
 /// sampled records, so that a property over the whole collection (filters, ordering) reads a
 /// bounded part of it on a large cluster. None when the family is taken whole.
 pub fn sample_restriction(ctx: &Ctx, ep: &Endpoint) -> Option<(String, String)> {
-    if baseline(ctx, ep).len() <= ctx.sample {
+    if baseline(ctx, ep).len() <= ctx.settings.sample {
         return None;
     }
     let key = ctx.spec.resource_of(ep).keys.first()?;
@@ -104,9 +104,9 @@ pub fn identity(ep: &Endpoint, ctx: &Ctx, r: &Value) -> String {
 pub fn sample_paths(ctx: &Ctx, ep: &Endpoint, n: usize) -> Vec<String> {
     match ep.kind() {
         // A collection larger than the sample is read a page of the sample's size at a time.
-        Kind::Collection if baseline(ctx, ep).len() > ctx.sample => vec![with_query(
+        Kind::Collection if baseline(ctx, ep).len() > ctx.settings.sample => vec![with_query(
             ep.path(),
-            &[("max_records", &ctx.sample.to_string())],
+            &[("max_records", &ctx.settings.sample.to_string())],
         )],
         Kind::Collection => vec![ep.path().to_string()],
         // Minimal arm (mock-split): a singleton's one record is its path.
@@ -170,7 +170,7 @@ pub async fn not_found(ctx: &Ctx, ep: &Endpoint) {
             check: C,
             ep,
             method: "GET",
-            cases: ctx.cases,
+            cases: ctx.settings.cases,
             concurrent: true,
         },
         strategy,
@@ -222,7 +222,7 @@ pub async fn unknown_parameter(ctx: &Ctx, ep: &Endpoint) {
             check: C,
             ep,
             method: "GET",
-            cases: ctx.cases.min(8),
+            cases: ctx.settings.cases.min(8),
             concurrent: true,
         },
         generate::unknown_param(),
@@ -425,7 +425,7 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
             check: C,
             ep,
             method: "GET",
-            cases: ctx.cases,
+            cases: ctx.settings.cases,
             concurrent: true,
         },
         generate::subset(gettable.clone()),
@@ -611,7 +611,7 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
         .map(|(r, id)| (id.to_string(), r))
         .collect();
     let pool = &pool;
-    property(ctx, Property { check: C, ep, method: "GET", cases: ctx.cases, concurrent: true }, strategy, |(i, op, a, b, cut)| async move {
+    property(ctx, Property { check: C, ep, method: "GET", cases: ctx.settings.cases, concurrent: true }, strategy, |(i, op, a, b, cut)| async move {
         let (f, vals) = &cands[i];
         let Some(expr) = generate::build_filter(f, vals, op, a, b, cut) else { return Case::Skip };
         // On a large family, also restricted to the sampled records (by their keys); a filter
@@ -659,12 +659,12 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
     let smallest = total.div_ceil(PAGING_MAX_PAGES).max(1);
     // A family larger than the sample is walked whole twice, not eight times, in 8 to 16
     // pages (no answer holds all of a large cluster's records).
-    let (walks, largest) = if total > ctx.sample {
+    let (walks, largest) = if total > ctx.settings.sample {
         (2, total.div_ceil(PAGING_MAX_PAGES / 2).max(smallest))
     } else {
         (8, total.max(1) + 1)
     };
-    property(ctx, Property { check: C, ep, method: "GET", cases: ctx.cases.min(walks), concurrent: true }, smallest..=largest, |n: usize| async move {
+    property(ctx, Property { check: C, ep, method: "GET", cases: ctx.settings.cases.min(walks), concurrent: true }, smallest..=largest, |n: usize| async move {
         let mut path = with_query(ep.path(), &[("max_records", &n.to_string())]);
         let mut seen: Vec<String> = Vec::new();
         for _page in 0..total + 3 {
@@ -761,7 +761,7 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
             check: C,
             ep,
             method: "GET",
-            cases: ctx.cases.min(12),
+            cases: ctx.settings.cases.min(12),
             concurrent: true,
         },
         (0..cands.len(), 0..3usize),

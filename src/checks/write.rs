@@ -46,7 +46,7 @@ pub fn changeable<'a>(ctx: &Ctx, ep: &'a Endpoint, record: &Value) -> Vec<&'a Fi
 
 /// A valid value for a field that differs from `current`, drawn deterministically.
 pub fn different_value(ctx: &Ctx, f: &Field, current: Option<&Value>, salt: &str) -> Option<Value> {
-    let mut runner = generate::runner(ctx.seed, &format!("different {salt} {}", f.path));
+    let mut runner = generate::runner(ctx.settings.seed, &format!("different {salt} {}", f.path));
     let strat = generate::valid_value(f);
     (0..64)
         .filter_map(|_| strat.new_tree(&mut runner).ok())
@@ -105,7 +105,7 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
             .findings
             .skip(C, ep, "the record could not be read before changing it");
     };
-    roundtrip_property(ctx, ep, &path, &fields, ctx.cases).await;
+    roundtrip_property(ctx, ep, &path, &fields, ctx.settings.cases).await;
     // Every patchable field at least once: a field the chosen record cannot take (no value to
     // put back) is round-tripped on another record that can, as many records as needed.
     let mut missing: Vec<Field> = Vec::new();
@@ -141,7 +141,7 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
         let Some(_guard) = ctx.protect(C, ep, &p).await else {
             continue;
         };
-        roundtrip_property(ctx, ep, &p, &these, ctx.cases.min(4)).await;
+        roundtrip_property(ctx, ep, &p, &these, ctx.settings.cases.min(4)).await;
     }
 }
 
@@ -350,7 +350,7 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
             check: C,
             ep,
             method: "PATCH",
-            cases: ctx.cases.min(cands.len() as u32 * 2),
+            cases: ctx.settings.cases.min(cands.len() as u32 * 2),
             concurrent: false,
         },
         0..cands.len(),
@@ -488,7 +488,7 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
             check: C,
             ep,
             method: "PATCH",
-            cases: ctx.cases.min(pairs.len() as u32),
+            cases: ctx.settings.cases.min(pairs.len() as u32),
             concurrent: false,
         },
         0..pairs.len(),
@@ -647,7 +647,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     // A value shared by several records, but not all of them, and by no more than the sample:
     // on a large cluster a collection PATCH changes (and the run puts back) a bounded number.
     // The first such value in the family's order, of the first field that has one.
-    let most = ctx.sample.max(2);
+    let most = ctx.settings.sample.max(2);
     if let Some((path, text)) = survey.values.iter().find_map(|(path, seen)| {
         let first = seen
             .values()

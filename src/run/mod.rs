@@ -212,7 +212,7 @@ fn sample_records(ctx: &Ctx) -> BTreeMap<String, Vec<Value>> {
             continue;
         }
         let ids: Vec<&str> = records.ids().collect();
-        let picked = checks::read::choose_sample(ctx.seed, ctx.sample, &ids);
+        let picked = checks::read::choose_sample(ctx.settings.seed, ctx.settings.sample, &ids);
         out.insert(family.clone(), records.pick(&picked));
     }
     out
@@ -242,7 +242,7 @@ fn sampling_of(ctx: &Ctx) -> crate::report::Sampling {
         })
         .collect();
     crate::report::Sampling {
-        per_family: ctx.sample,
+        per_family: ctx.settings.sample,
         families,
     }
 }

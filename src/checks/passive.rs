@@ -1,7 +1,7 @@
 //! The passive checks (response-schema, status-code, error-envelope): they send nothing of their
-//! own and judge every exchange any check makes, as it passes through
-//! [`super::ctx::Ctx::send`]. A judgement is returned, not recorded: the caller keeps the
-//! outcomes and aggregates the findings (see [`super::findings::Findings::aggregate`]).
+//! own and judge every exchange any check makes, as it passes through `Ctx::send`. A judgement is
+//! returned, not recorded: the caller keeps the outcomes and aggregates the findings (see
+//! [`super::findings::Findings::aggregate`]). This module knows nothing of the context.
 
 use super::judge;
 use crate::client::Exchange;

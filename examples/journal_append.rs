@@ -2,8 +2,8 @@
 //! restored one by one; then N entries added at once (a collection PATCH's family) followed by
 //! 100 single entries. `cargo run --release --example journal_append -- N [DIR] [bulk]` (`bulk`:
 //! only the second part).
-use ontap_conform::checks::ctx::Saved;
-use ontap_conform::run::journal::{Change, Journal};
+use ontap_conform::undo::journal::Journal;
+use ontap_conform::undo::{Change, Saved};
 use serde_json::{Value, json};
 use std::time::Instant;
 

@@ -1,9 +1,12 @@
 //! ontap-conform: a contract-conformance harness for ONTAP's REST API.
 //!
 //! Data flows one way: the contract ([`spec`]) feeds the generators ([`generate`]); the
-//! [`client`] sends what the [`checks`] ask and they judge the answers; the engine ([`run`])
-//! plans and drives the checks and hands the [`verdict`]s to the [`report`]. [`redact`] and
-//! [`record`] serve every stage; the reference [`mock`] serves the same contract as a target.
+//! [`client`] sends what the [`checks`] ask and they judge the answers; before a check changes a
+//! record, [`undo`] writes it down, and it puts every record back; the engine ([`run`]) plans and
+//! drives the checks and hands the [`verdict`]s to the [`report`]. [`redact`] and [`record`]
+//! serve every stage; the reference [`mock`] serves the same contract as a target. [`undo`] sits
+//! between the client and the checks: it imports neither the checks nor the engine, which call
+//! into it.
 //! The command line ([`cli`]) is the only module that knows about flags, the environment and
 //! exit codes; nothing else imports it.
 
@@ -19,4 +22,5 @@ pub mod redact;
 pub mod report;
 pub mod run;
 pub mod spec;
+pub mod undo;
 pub mod verdict;

@@ -149,6 +149,21 @@ pub enum Outcome {
     Skipped(String),
 }
 
+/// A short text of a JSON value for messages (long strings cut).
+pub fn show_value(v: Option<&serde_json::Value>) -> String {
+    match v {
+        None => "(absent)".into(),
+        Some(v) => {
+            let s = v.to_string();
+            if s.chars().count() > 60 {
+                format!("{}…", s.chars().take(57).collect::<String>())
+            } else {
+                s
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -138,7 +138,7 @@ fn after_sigkill_the_next_run_refuses_and_restore_puts_everything_back() {
     wait_for_change(&rt, &m.base_url, &before);
     kill("-KILL", &child);
     child.wait_with_output().unwrap();
-    let kept = ontap_conform::run::journal::read(&journal)
+    let kept = ontap_conform::undo::journal::read(&journal)
         .unwrap()
         .unwrap();
     let unfinished = kept.unfinished().count();

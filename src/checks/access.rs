@@ -1,20 +1,21 @@
 //! Access checks: what an SVM administrator may see and change, and which methods a path refuses.
 
+use crate::checks;
 use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::read::{baseline, identity, sample_paths};
 use crate::checks::write::{body_of, different_value, visible_to_svm};
-use crate::checks::{self, judge};
 use crate::client::Request;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
 use crate::spec::resource::get_path;
+use crate::undo;
 use serde_json::json;
 
 pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "role-restrictions";
     // As the SVM administrator, or as the cluster administrator tunnelled into an SVM.
     let Some(svm_auth) = ctx.client.svm_auth() else {
-        return ctx.skip(
+        return ctx.findings.skip(
             C,
             ep,
             "no SVM administrator given (--svm-user or --tunnel-svm)",
@@ -23,17 +24,17 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
     let who = ctx.client.svm_actor();
     match ep.kind() {
         // Minimal arm (mock-split): not judged on singletons yet.
-        Kind::Singleton => ctx.skip(
+        Kind::Singleton => ctx.findings.skip(
             C,
             ep,
             "singleton endpoints are not judged by this check yet",
         ),
         Kind::Collection => {
             if !ep.has(Method::GET) {
-                return ctx.skip(C, ep, "no GET");
+                return ctx.findings.skip(C, ep, "no GET");
             }
-            ctx.ran(C, ep);
-            ctx.count_cases(1);
+            ctx.findings.ran(C, ep);
+            ctx.findings.count_cases(1);
             let admin: std::collections::HashSet<String> =
                 baseline(ctx, ep).ids().map(String::from).collect();
             let Some(x) = ctx
@@ -78,13 +79,13 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
             let res = ctx.spec.resource_of(ep);
             let guarded: Vec<_> = res.patchable().filter(|f| f.flags.admin_only).collect();
             if guarded.is_empty() || !ep.has(Method::PATCH) {
-                return ctx.skip(C, ep, "no admin-only field to protect");
+                return ctx.findings.skip(C, ep, "no admin-only field to protect");
             }
             let visible = visible_to_svm(ctx, ep).await;
             let mut ran = false;
             for f in guarded {
                 if f.flags.lockout && !ctx.may_destroy() {
-                    ctx.skip(
+                    ctx.findings.skip(
                         C,
                         ep,
                         format!("{} is a lock-out field: --allow-destructive", f.path),
@@ -94,15 +95,15 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                 let Some(rec) = visible.iter().find(|r| get_path(r, &f.path).is_some()) else {
                     continue;
                 };
-                let Some(path) = ctx.instance_path(ep, rec) else {
+                let Some(path) = undo::instance_path(ep, rec) else {
                     continue;
                 };
                 let Some(value) = different_value(ctx, f, get_path(rec, &f.path), C) else {
                     continue;
                 };
                 ran = true;
-                ctx.count_cases(1);
-                let Some(before) = ctx.protect(C, ep, &path).await else {
+                ctx.findings.count_cases(1);
+                let Some(guard) = ctx.protect(C, ep, &path).await else {
                     continue;
                 };
                 let Some(x) = ctx
@@ -134,7 +135,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                     .and_then(|a| a.response.json);
                 let changed = after
                     .as_ref()
-                    .is_some_and(|a| get_path(a, &f.path) != get_path(&before, &f.path));
+                    .is_some_and(|a| get_path(a, &f.path) != get_path(guard.original(), &f.path));
                 if x.response.is_success() || changed {
                     ctx.finding(C, ep, "PATCH", "admin-only")
                         .evidence(f.evidence_of("x-ontap-admin-only"))
@@ -142,7 +143,9 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                             "{who} changed the admin-only {} ({}; now {})",
                             f.path,
                             x.response.summary(),
-                            judge::show(after.as_ref().and_then(|a| get_path(a, &f.path)))
+                            crate::verdict::show_value(
+                                after.as_ref().and_then(|a| get_path(a, &f.path))
+                            )
                         ))
                         .shown_by(Some(&x), &format!("{denied}, and no change"))
                         .record();
@@ -158,9 +161,9 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                 }
             }
             if ran {
-                ctx.ran(C, ep);
+                ctx.findings.ran(C, ep);
             } else {
-                ctx.skip(
+                ctx.findings.skip(
                     C,
                     ep,
                     format!("no admin-only field with a value on a record {who} sees"),
@@ -173,7 +176,7 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
 pub async fn method_not_allowed(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "method-not-allowed";
     let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
-        return ctx.skip(C, ep, "no record to address");
+        return ctx.findings.skip(C, ep, "no record to address");
     };
     let mut methods: Vec<&str> = vec!["PUT"];
     if ctx.may_destroy() {
@@ -183,7 +186,7 @@ pub async fn method_not_allowed(ctx: &Ctx, ep: &Endpoint) {
             }
         }
     }
-    ctx.ran(C, ep);
+    ctx.findings.ran(C, ep);
     for m in methods {
         let mut req = Request::new(m, path.clone());
         if m != "GET" && m != "DELETE" {
@@ -218,7 +221,7 @@ pub async fn method_not_allowed(ctx: &Ctx, ep: &Endpoint) {
         }
     }
     if !ctx.may_destroy() {
-        ctx.skip(
+        ctx.findings.skip(
             C,
             ep,
             "only PUT was probed; other unlisted methods need --allow-destructive",

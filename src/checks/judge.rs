@@ -3,7 +3,7 @@
 
 use crate::client::Response;
 use crate::spec::Spec;
-use crate::spec::resource::{Field, FieldType, Resource, get_path};
+use crate::spec::resource::{Field, Resource, get_path};
 use serde_json::Value;
 use std::cmp::Ordering;
 
@@ -283,26 +283,6 @@ pub fn meets(expect: &Expect, got: Option<&Value>) -> bool {
         Expect::AbsentOrEmpty => got.is_none() || got == Some(&Value::String(String::new())),
         Expect::Absent => got.is_none(),
     }
-}
-
-/// A short text of a JSON value for messages (long strings cut).
-pub fn show(v: Option<&Value>) -> String {
-    match v {
-        None => "(absent)".into(),
-        Some(v) => {
-            let s = v.to_string();
-            if s.chars().count() > 60 {
-                format!("{}…", s.chars().take(57).collect::<String>())
-            } else {
-                s
-            }
-        }
-    }
-}
-
-/// Whether a field's values can be filtered with comparison operators.
-pub fn is_numeric(f: &Field) -> bool {
-    matches!(f.ty, FieldType::Integer | FieldType::Number)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod ctx;
+pub mod findings;
 pub mod judge;
 pub mod passive;
 pub mod property;

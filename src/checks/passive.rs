@@ -1,113 +1,93 @@
 //! The passive checks (response-schema, status-code, error-envelope): they send nothing of their
-//! own and judge every exchange any check makes, as it passes through [`Ctx::send`]. Findings of
-//! the same problem are aggregated (occurrences) and keep the smallest reproducer, so that
-//! concurrency cannot change the report.
+//! own and judge every exchange any check makes, as it passes through `Ctx::send`. A judgement is
+//! returned, not recorded: the caller keeps the outcomes and aggregates the findings (see
+//! [`super::findings::Findings::aggregate`]). This module knows nothing of the context.
 
-use super::ctx::Ctx;
-use super::{judge, rule_evidence};
+use super::judge;
 use crate::client::Exchange;
-use crate::spec::Endpoint;
 use crate::spec::model::{Kind, Method};
-use crate::verdict::Finding;
+use crate::spec::{Endpoint, Spec};
 use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::Mutex;
 
 /// One broken rule seen in one exchange; `key` tells problems of the same rule apart.
-struct Seen<'a> {
-    check: &'a str,
-    rule: &'a str,
-    key: String,
-    message: String,
-    expected: &'a str,
+#[derive(Debug, Clone, PartialEq)]
+pub struct Seen {
+    pub check: &'static str,
+    pub rule: &'static str,
+    pub key: String,
+    /// At most 240 characters (schema messages quote whole values).
+    pub message: String,
+    /// What the reproducer says was expected instead.
+    pub expected: String,
 }
 
-fn note(ctx: &Ctx, ep: &Endpoint, x: &Exchange, s: Seen<'_>) {
-    if !ctx.selected(s.check) {
-        return;
-    }
-    let k = (
-        s.check.to_string(),
-        ep.path().to_string(),
-        x.request.method.clone(),
-        s.key,
-    );
-    let message = shorten(&s.message, 240);
-    let mut p = ctx.passive.lock().unwrap();
-    if let Some(f) = p.get_mut(&k) {
-        f.occurrences += 1;
-        // Keep the smallest reproducer, so concurrency cannot change the report.
-        let rep = ctx.reproducer(x, s.expected);
-        if f.reproducer
-            .as_ref()
-            .is_none_or(|r| (&rep.curl, &rep.actual) < (&r.curl, &r.actual))
+/// The passive checks' judgement of one exchange: the checks that ran on it, and what they saw.
+#[derive(Debug, Default)]
+pub struct Judgement {
+    pub ran: Vec<&'static str>,
+    pub seen: Vec<Seen>,
+}
+
+/// The passive judge of a run. An answer whose body was already judged clean for the same
+/// endpoint, method and status is not judged again (the judgement is a function of those alone,
+/// and a body id names the same bytes for the whole run).
+#[derive(Default)]
+pub struct Passive {
+    /// (endpoint, method, status, body id) of answers the passive checks found nothing in.
+    judged_clean: Mutex<HashSet<(usize, Method, u16, u64)>>,
+}
+
+impl Passive {
+    /// Judges an exchange with the passive checks (nothing, for an answer already judged clean).
+    pub fn judge(&self, spec: &Spec, ep: &Endpoint, x: &Exchange) -> Judgement {
+        let Some(method) = Method::parse(&x.request.method) else {
+            return Judgement::default();
+        };
+        let key = x.response.body_id.map(|id| {
+            (
+                std::ptr::from_ref(ep) as usize,
+                method,
+                x.response.status,
+                id,
+            )
+        });
+        if let Some(k) = &key
+            && self.judged_clean.lock().unwrap().contains(k)
         {
-            f.reproducer = Some(rep);
-            f.message = message;
+            return Judgement::default();
         }
-        return;
-    }
-    let finding = Finding::new(
-        s.check,
-        ep.path(),
-        &x.request.method,
-        s.rule,
-        rule_evidence(ctx.spec, s.rule),
-    )
-    .message(message)
-    .reproducer(Some(ctx.reproducer(x, s.expected)));
-    p.insert(k, finding);
-}
-
-/// Judges an exchange with the passive checks; an answer whose body was already judged clean
-/// for the same endpoint, method and status is not judged again (the judgement is a function of
-/// those alone, and a body id names the same bytes for the whole run).
-pub fn judge(ctx: &Ctx, ep: &Endpoint, x: &Exchange) {
-    let Some(method) = Method::parse(&x.request.method) else {
-        return;
-    };
-    let key = x.response.body_id.map(|id| {
-        (
-            std::ptr::from_ref(ep) as usize,
-            method,
-            x.response.status,
-            id,
-        )
-    });
-    if let Some(k) = &key
-        && ctx.judged_clean.lock().unwrap().contains(k)
-    {
-        return;
-    }
-    if judge_exchange(ctx, ep, method, x)
-        && let Some(k) = key
-    {
-        ctx.judged_clean.lock().unwrap().insert(k);
+        let j = judge_exchange(spec, ep, method, x);
+        if j.seen.is_empty()
+            && let Some(k) = key
+        {
+            self.judged_clean.lock().unwrap().insert(k);
+        }
+        j
     }
 }
 
-/// The passive checks' judgement of one exchange; true when it found nothing.
-fn judge_exchange(ctx: &Ctx, ep: &Endpoint, method: Method, x: &Exchange) -> bool {
-    let clean = std::cell::Cell::new(true);
-    let report = |check: &str, rule: &str, key: String, message: String, expected: &str| {
-        clean.set(false);
-        note(
-            ctx,
-            ep,
-            x,
-            Seen {
+/// The passive checks' judgement of one exchange.
+fn judge_exchange(spec: &Spec, ep: &Endpoint, method: Method, x: &Exchange) -> Judgement {
+    let mut ran: Vec<&'static str> = Vec::new();
+    let mut seen: Vec<Seen> = Vec::new();
+    let mut report =
+        |check: &'static str, rule: &'static str, key: String, message: String, expected: &str| {
+            seen.push(Seen {
                 check,
                 rule,
                 key,
-                message,
-                expected,
-            },
-        );
-    };
+                message: shorten(&message, 240),
+                expected: expected.to_string(),
+            });
+        };
     let Some(def) = ep.method(method) else {
-        return clean.get();
+        return Judgement { ran, seen };
     };
     let resp = &x.response;
     if resp.is_success() {
-        ctx.ran("status-code", ep);
+        ran.push("status-code");
         let status = resp.status.to_string();
         if !def.responses.contains_key(&status) {
             let documented: Vec<&String> = def
@@ -130,9 +110,9 @@ fn judge_exchange(ctx: &Ctx, ep: &Endpoint, method: Method, x: &Exchange) -> boo
                 .map(|(_, n)| n)
         });
         let Some(schema) = schema else {
-            return clean.get();
+            return Judgement { ran, seen };
         };
-        ctx.ran("response-schema", ep);
+        ran.push("response-schema");
         let Some(json) = &resp.json else {
             if !resp.text.trim().is_empty() || method == Method::GET {
                 report(
@@ -143,12 +123,12 @@ fn judge_exchange(ctx: &Ctx, ep: &Endpoint, method: Method, x: &Exchange) -> boo
                     &format!("a {schema} object"),
                 );
             }
-            return clean.get();
+            return Judgement { ran, seen };
         };
-        for v in if ctx.spec.is_valid(schema, json) {
+        for v in if spec.is_valid(schema, json) {
             Vec::new()
         } else {
-            ctx.spec.validate(schema, json)
+            spec.validate(schema, json)
         } {
             let norm: String = v
                 .pointer
@@ -165,7 +145,7 @@ fn judge_exchange(ctx: &Ctx, ep: &Endpoint, method: Method, x: &Exchange) -> boo
             );
         }
         if method == Method::GET {
-            let res = ctx.spec.resource_of(ep);
+            let res = spec.resource_of(ep);
             let records: Vec<&Value> = match ep.kind() {
                 Kind::Collection => json
                     .get("records")
@@ -196,8 +176,8 @@ fn judge_exchange(ctx: &Ctx, ep: &Endpoint, method: Method, x: &Exchange) -> boo
             }
         }
     } else {
-        ctx.ran("error-envelope", ep);
-        for p in judge::envelope_problems(ctx.spec, resp) {
+        ran.push("error-envelope");
+        for p in judge::envelope_problems(spec, resp) {
             let key: String = p.chars().take(50).collect();
             report(
                 "error-envelope",
@@ -208,7 +188,7 @@ fn judge_exchange(ctx: &Ctx, ep: &Endpoint, method: Method, x: &Exchange) -> boo
             );
         }
     }
-    clean.get()
+    Judgement { ran, seen }
 }
 
 /// Cuts a message to `max` characters (schema messages quote whole values).
@@ -221,5 +201,64 @@ pub fn shorten(s: &str, max: usize) -> String {
             s.chars().take(max).collect::<String>(),
             s.chars().count()
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Request, Response};
+    use std::sync::Arc;
+
+    fn answer(ep: &Endpoint, status: u16, body: Value, body_id: Option<u64>) -> Exchange {
+        Exchange {
+            request: Request::get(ep.path().to_string()),
+            response: Response {
+                status,
+                location: None,
+                content_type: Some("application/json".into()),
+                text: body.to_string().into(),
+                json: Some(Arc::new(body)),
+                body_id,
+                millis: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn a_judgement_is_returned_and_a_clean_answer_is_not_judged_again() {
+        let spec = Spec::builtin();
+        let ep = spec
+            .endpoints
+            .iter()
+            .find(|e| e.kind() == Kind::Collection && e.has(Method::GET))
+            .unwrap();
+        let p = Passive::default();
+        // An error without its envelope: a finding of error-envelope, judged every time.
+        let bad = answer(ep, 404, serde_json::json!({"oops": 1}), Some(1));
+        for _ in 0..2 {
+            let j = p.judge(spec, ep, &bad);
+            assert_eq!(j.ran, ["error-envelope"]);
+            assert!(!j.seen.is_empty());
+            assert!(j.seen.iter().all(|s| s.check == "error-envelope"));
+        }
+        // A clean error: judged once, then remembered by its body id.
+        let good = answer(
+            ep,
+            404,
+            serde_json::json!({"error": {"message": "entry doesn't exist", "code": "4"}}),
+            Some(2),
+        );
+        let first = p.judge(spec, ep, &good);
+        assert_eq!((first.ran, first.seen), (vec!["error-envelope"], vec![]));
+        let again = p.judge(spec, ep, &good);
+        assert!(again.ran.is_empty() && again.seen.is_empty());
+    }
+
+    #[test]
+    fn long_messages_are_shortened() {
+        let s = shorten(&"x".repeat(300), 240);
+        assert!(s.starts_with(&"x".repeat(240)) && s.ends_with("(300 characters)"));
+        assert_eq!(shorten("short", 240), "short");
     }
 }

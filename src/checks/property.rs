@@ -96,7 +96,7 @@ where
     // not Send: each chunk's trees are dropped before the first await, and a failing case's tree is
     // redrawn (deterministically, from the same seed) only when it must be shrunk. Drawing in
     // chunks from one runner gives the same sequence as drawing everything at once.
-    let mut runner = generate::runner(ctx.seed, &property_name);
+    let mut runner = generate::runner(ctx.settings.seed, &property_name);
     let mut total = 0usize;
     // Only the earliest failure is kept (with its value); the others, and every pass or skip,
     // cost a counter.
@@ -105,7 +105,7 @@ where
     let mut earliest: Option<(usize, S::Value, Box<Failure>)> = None;
     let mut remaining = cases.max(1);
     // A stopped run (a signal, the deadline, the transport) draws no more cases.
-    while remaining > 0 && !ctx.stopping() {
+    while remaining > 0 && !ctx.stop.requested() {
         let n = remaining.min(CHUNK);
         remaining -= n;
         let chunk: Vec<S::Value> = generate::draw(&mut runner, &strategy, n)
@@ -145,21 +145,21 @@ where
             }
         }
     }
-    ctx.count_cases(applicable as u64);
+    ctx.findings.count_cases(applicable as u64);
     if applicable == 0 {
-        ctx.skip(
+        ctx.findings.skip(
             check,
             ep,
             "no generated case applied to this endpoint's data",
         );
         return;
     }
-    ctx.ran(check, ep);
+    ctx.findings.ran(check, ep);
     let Some((first, original, first_failure)) = earliest else {
         return;
     };
     let (minimal, steps) = tokio::task::block_in_place(|| {
-        let mut runner = generate::runner(ctx.seed, &property_name);
+        let mut runner = generate::runner(ctx.settings.seed, &property_name);
         let tree = generate::draw(&mut runner, &strategy, first as u32 + 1)
             .pop()
             .expect("the same draw");
@@ -201,7 +201,7 @@ where
             )
         });
     }
-    ctx.push(
+    ctx.findings.push(
         Finding::new(check, ep.path(), method, &failure.rule, evidence)
             .message(failure.message)
             .reproducer(reproducer)

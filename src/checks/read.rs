@@ -8,12 +8,13 @@ use crate::checks::judge::{self, allowed_in_selection, compare_values, filter_ma
 use crate::checks::property::{Case, Failure, Property, property};
 use crate::checks::records::Records;
 use crate::checks::{self};
-use crate::client::with_query;
 use crate::client::{Auth, Exchange, Request};
+use crate::client::{next_path, with_query};
 use crate::generate;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
 use crate::spec::resource::{Field, FieldType, find_leaf, get_path, leaf_paths};
+use crate::undo;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
@@ -22,11 +23,6 @@ pub fn baseline<'a>(ctx: &'a Ctx, ep: &Endpoint) -> &'a Records {
     static NONE: Records = Records::EMPTY;
     ctx.records.get(&ep.family).unwrap_or(&NONE)
 }
-
-/// Records per page when a whole collection is read (discovery, owners, restores): a large
-/// cluster's collection comes in pages, so no answer (and no request's time on the cluster)
-/// grows with the cluster.
-pub const DISCOVERY_PAGE: usize = 500;
 
 /// The most pages one walk of the paging check reads (its page sizes start at total / this).
 pub const PAGING_MAX_PAGES: usize = 16;
@@ -70,7 +66,7 @@ pub fn choose_sample(seed: u64, n: usize, ids: &[&str]) -> Vec<usize> {
 /// sampled records, so that a property over the whole collection (filters, ordering) reads a
 /// bounded part of it on a large cluster. None when the family is taken whole.
 pub fn sample_restriction(ctx: &Ctx, ep: &Endpoint) -> Option<(String, String)> {
-    if baseline(ctx, ep).len() <= ctx.sample {
+    if baseline(ctx, ep).len() <= ctx.settings.sample {
         return None;
     }
     let key = ctx.spec.resource_of(ep).keys.first()?;
@@ -108,16 +104,16 @@ pub fn identity(ep: &Endpoint, ctx: &Ctx, r: &Value) -> String {
 pub fn sample_paths(ctx: &Ctx, ep: &Endpoint, n: usize) -> Vec<String> {
     match ep.kind() {
         // A collection larger than the sample is read a page of the sample's size at a time.
-        Kind::Collection if baseline(ctx, ep).len() > ctx.sample => vec![with_query(
+        Kind::Collection if baseline(ctx, ep).len() > ctx.settings.sample => vec![with_query(
             ep.path(),
-            &[("max_records", &ctx.sample.to_string())],
+            &[("max_records", &ctx.settings.sample.to_string())],
         )],
         Kind::Collection => vec![ep.path().to_string()],
         // Minimal arm (mock-split): a singleton's one record is its path.
         Kind::Singleton => vec![ep.path().to_string()],
         Kind::Instance => sampled(ctx, ep)
             .iter()
-            .filter_map(|r| ctx.instance_path(ep, r))
+            .filter_map(|r| undo::instance_path(ep, r))
             .take(n)
             .collect(),
     }
@@ -142,7 +138,7 @@ pub async fn survey(ctx: &Ctx, ep: &Endpoint) {
         )
         .await;
     }
-    ctx.count_cases(1);
+    ctx.findings.count_cases(1);
 }
 
 fn random_instance(ep: &Endpoint, keys: &[String]) -> String {
@@ -163,7 +159,8 @@ pub async fn not_found(ctx: &Ctx, ep: &Endpoint) {
         .or_else(|| checks::expected_code(ctx.spec, "not-found-code"))
         .unwrap_or_default();
     let not_found = checks::describe(ctx.spec, "not-found-status");
-    ctx.exercised(&ep.family, format!("code:{expected}"));
+    ctx.findings
+        .exercised(&ep.family, format!("code:{expected}"));
     let n = ep.path_keys().len();
     let strategy = proptest::collection::vec(generate::random_key(), n..=n);
     let exp = expected.clone();
@@ -173,7 +170,7 @@ pub async fn not_found(ctx: &Ctx, ep: &Endpoint) {
             check: C,
             ep,
             method: "GET",
-            cases: ctx.cases,
+            cases: ctx.settings.cases,
             concurrent: true,
         },
         strategy,
@@ -217,7 +214,7 @@ pub async fn not_found(ctx: &Ctx, ep: &Endpoint) {
 pub async fn unknown_parameter(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "unknown-parameter";
     let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
-        return ctx.skip(C, ep, "no record to read");
+        return ctx.findings.skip(C, ep, "no record to read");
     };
     property(
         ctx,
@@ -225,7 +222,7 @@ pub async fn unknown_parameter(ctx: &Ctx, ep: &Endpoint) {
             check: C,
             ep,
             method: "GET",
-            cases: ctx.cases.min(8),
+            cases: ctx.settings.cases.min(8),
             concurrent: true,
         },
         generate::unknown_param(),
@@ -259,7 +256,7 @@ pub async fn parameter_range(ctx: &Ctx, ep: &Endpoint) {
         return; // the registry plans it only where there is a GET
     };
     let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
-        return ctx.skip(C, ep, "no record to read");
+        return ctx.findings.skip(C, ep, "no record to read");
     };
     let mut probes = Vec::new();
     for name in &def.query {
@@ -274,9 +271,11 @@ pub async fn parameter_range(ctx: &Ctx, ep: &Endpoint) {
         }
     }
     if probes.is_empty() {
-        return ctx.skip(C, ep, "GET takes no parameter with a documented range");
+        return ctx
+            .findings
+            .skip(C, ep, "GET takes no parameter with a documented range");
     }
-    ctx.ran(C, ep);
+    ctx.findings.ran(C, ep);
     for (rule, name, value) in probes {
         let req = Request::get(with_query(&path, &[(&name, &value)]));
         ctx.expect_answer(
@@ -297,13 +296,13 @@ pub async fn write_only_secret(ctx: &Ctx, ep: &Endpoint) {
     let res = ctx.spec.resource_of(ep);
     let secrets: Vec<&Field> = res.secrets().collect();
     if secrets.is_empty() {
-        return ctx.skip(C, ep, "no write-only field");
+        return ctx.findings.skip(C, ep, "no write-only field");
     }
     let paths = sample_paths(ctx, ep, 3);
     if paths.is_empty() {
-        return ctx.skip(C, ep, "no record to read");
+        return ctx.findings.skip(C, ep, "no record to read");
     }
-    ctx.ran(C, ep);
+    ctx.findings.ran(C, ep);
     for path in paths {
         let mut asks = vec!["*".to_string(), "**".to_string()];
         asks.extend(secrets.iter().map(|f| f.path.clone()));
@@ -315,7 +314,7 @@ pub async fn write_only_secret(ctx: &Ctx, ep: &Endpoint) {
             .collect();
         reqs.push(Request::get(path.clone()));
         for req in reqs {
-            ctx.count_cases(1);
+            ctx.findings.count_cases(1);
             let Some(x) = ctx.send(C, ep, req).await else {
                 continue;
             };
@@ -366,17 +365,6 @@ fn answer_records<'a>(ep: &Endpoint, x: &'a Exchange) -> Vec<&'a Value> {
     }
 }
 
-/// The path of an answer's `next` link (ONTAP-BEHAVIOR.md section 7: a collection may answer
-/// with one even when no `max_records` was asked), from its `/api/` on.
-pub fn next_path(json: &Value) -> Option<String> {
-    let href = json.pointer("/_links/next/href")?.as_str()?;
-    Some(
-        href.find("/api/")
-            .map(|i| href[i..].to_string())
-            .unwrap_or_else(|| href.to_string()),
-    )
-}
-
 /// Every record of a collection answer and of the pages its `next` links lead to (bounded); None
 /// when a page could not be read.
 pub async fn all_pages(
@@ -424,7 +412,7 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
     let res = ctx.spec.resource_of(ep);
     let base = baseline(ctx, ep);
     let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
-        return ctx.skip(C, ep, "no record to read");
+        return ctx.findings.skip(C, ep, "no record to read");
     };
     let gettable: Vec<String> = res.gettable().map(|f| f.path.clone()).collect();
     // Looked up by identity and parsed when an answer shows the record.
@@ -437,7 +425,7 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
             check: C,
             ep,
             method: "GET",
-            cases: ctx.cases,
+            cases: ctx.settings.cases,
             concurrent: true,
         },
         generate::subset(gettable.clone()),
@@ -478,7 +466,7 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
                                     "fields-subset",
                                     format!(
                                         "fields={list} did not return {w}, which has a value ({})",
-                                        judge::show(get_path(&b, w))
+                                        crate::verdict::show_value(get_path(&b, w))
                                     ),
                                     x,
                                     format!("{w} in the answer"),
@@ -603,7 +591,7 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "query-filter";
     let base = baseline(ctx, ep);
     if base.is_empty() {
-        return ctx.skip(C, ep, "the collection is empty");
+        return ctx.findings.skip(C, ep, "the collection is empty");
     }
     let cands = observed(ctx, ep);
     let strategy = generate::filter_draw(cands.len());
@@ -623,7 +611,7 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
         .map(|(r, id)| (id.to_string(), r))
         .collect();
     let pool = &pool;
-    property(ctx, Property { check: C, ep, method: "GET", cases: ctx.cases, concurrent: true }, strategy, |(i, op, a, b, cut)| async move {
+    property(ctx, Property { check: C, ep, method: "GET", cases: ctx.settings.cases, concurrent: true }, strategy, |(i, op, a, b, cut)| async move {
         let (f, vals) = &cands[i];
         let Some(expr) = generate::build_filter(f, vals, op, a, b, cut) else { return Case::Skip };
         // On a large family, also restricted to the sampled records (by their keys); a filter
@@ -671,12 +659,12 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
     let smallest = total.div_ceil(PAGING_MAX_PAGES).max(1);
     // A family larger than the sample is walked whole twice, not eight times, in 8 to 16
     // pages (no answer holds all of a large cluster's records).
-    let (walks, largest) = if total > ctx.sample {
+    let (walks, largest) = if total > ctx.settings.sample {
         (2, total.div_ceil(PAGING_MAX_PAGES / 2).max(smallest))
     } else {
         (8, total.max(1) + 1)
     };
-    property(ctx, Property { check: C, ep, method: "GET", cases: ctx.cases.min(walks), concurrent: true }, smallest..=largest, |n: usize| async move {
+    property(ctx, Property { check: C, ep, method: "GET", cases: ctx.settings.cases.min(walks), concurrent: true }, smallest..=largest, |n: usize| async move {
         let mut path = with_query(ep.path(), &[("max_records", &n.to_string())]);
         let mut seen: Vec<String> = Vec::new();
         for _page in 0..total + 3 {
@@ -760,7 +748,9 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
         })
         .collect();
     if cands.is_empty() {
-        return ctx.skip(C, ep, "no field has two different values");
+        return ctx
+            .findings
+            .skip(C, ep, "no field has two different values");
     }
     let cands = &cands;
     let restrict = sample_restriction(ctx, ep);
@@ -771,7 +761,7 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
             check: C,
             ep,
             method: "GET",
-            cases: ctx.cases.min(12),
+            cases: ctx.settings.cases.min(12),
             concurrent: true,
         },
         (0..cands.len(), 0..3usize),
@@ -816,7 +806,10 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
                     o == std::cmp::Ordering::Greater
                 };
                 if bad {
-                    let shown: Vec<String> = vals.iter().map(|v| judge::show(Some(v))).collect();
+                    let shown: Vec<String> = vals
+                        .iter()
+                        .map(|v| crate::verdict::show_value(Some(v)))
+                        .collect();
                     return Case::Fail(Failure::rule(
                         "order-by",
                         format!(
@@ -842,13 +835,13 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
 pub async fn version_gate(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "version-gate";
     if ep.kind() == Kind::Instance {
-        return ctx.skip(
+        return ctx.findings.skip(
             C,
             ep,
             "judged on its collection (a random key answers 404 either way)",
         );
     }
-    ctx.ran(C, ep);
+    ctx.findings.ran(C, ep);
     let what = format!(
         "introduced in {}, but ONTAP {}",
         ep.def.introduced_in, ctx.version
@@ -869,9 +862,9 @@ pub async fn version_gate(ctx: &Ctx, ep: &Endpoint) {
 pub async fn auth_required(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "auth-required";
     let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
-        return ctx.skip(C, ep, "no record to read");
+        return ctx.findings.skip(C, ep, "no record to read");
     };
-    ctx.ran(C, ep);
+    ctx.findings.ran(C, ep);
     for (auth, what) in [
         (Auth::None, "no credentials"),
         (Auth::Wrong, "a wrong password"),

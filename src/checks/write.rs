@@ -14,6 +14,7 @@ use crate::generate;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
 use crate::spec::resource::{Field, get_path, set_path};
+use crate::undo;
 use proptest::strategy::{Strategy, ValueTree};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
@@ -45,7 +46,7 @@ pub fn changeable<'a>(ctx: &Ctx, ep: &'a Endpoint, record: &Value) -> Vec<&'a Fi
 
 /// A valid value for a field that differs from `current`, drawn deterministically.
 pub fn different_value(ctx: &Ctx, f: &Field, current: Option<&Value>, salt: &str) -> Option<Value> {
-    let mut runner = generate::runner(ctx.seed, &format!("different {salt} {}", f.path));
+    let mut runner = generate::runner(ctx.settings.seed, &format!("different {salt} {}", f.path));
     let strat = generate::valid_value(f);
     (0..64)
         .filter_map(|_| strat.new_tree(&mut runner).ok())
@@ -67,9 +68,8 @@ fn target_record<'a>(
         .iter()
         .max_by_key(|r| changeable(ctx, ep, r).len())
         .ok_or_else(|| "no record to change".to_string())?;
-    let path = ctx
-        .instance_path(ep, rec)
-        .ok_or_else(|| format!("{check}: a record lacks its keys"))?;
+    let path =
+        undo::instance_path(ep, rec).ok_or_else(|| format!("{check}: a record lacks its keys"))?;
     Ok((ep, rec, path))
 }
 
@@ -90,20 +90,22 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "patch-roundtrip";
     let (ep, rec, path) = match target_record(ctx, ep, C) {
         Ok(t) => t,
-        Err(why) => return ctx.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why),
     };
     let fields: Vec<Field> = changeable(ctx, ep, rec).into_iter().cloned().collect();
     if fields.is_empty() {
-        return ctx.skip(
+        return ctx.findings.skip(
             C,
             ep,
             "no field this mode may change (see --allow-destructive)",
         );
     }
-    if ctx.protect(C, ep, &path).await.is_none() {
-        return ctx.skip(C, ep, "the record could not be read before changing it");
-    }
-    roundtrip_property(ctx, ep, &path, &fields, ctx.cases).await;
+    let Some(_guard) = ctx.protect(C, ep, &path).await else {
+        return ctx
+            .findings
+            .skip(C, ep, "the record could not be read before changing it");
+    };
+    roundtrip_property(ctx, ep, &path, &fields, ctx.settings.cases).await;
     // Every patchable field at least once: a field the chosen record cannot take (no value to
     // put back) is round-tripped on another record that can, as many records as needed.
     let mut missing: Vec<Field> = Vec::new();
@@ -133,13 +135,13 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
             break;
         }
         missing.retain(|m| !these.iter().any(|f| f.path == m.path));
-        let Some(p) = ctx.instance_path(ep, &other) else {
+        let Some(p) = undo::instance_path(ep, &other) else {
             continue;
         };
-        if ctx.protect(C, ep, &p).await.is_none() {
+        let Some(_guard) = ctx.protect(C, ep, &p).await else {
             continue;
-        }
-        roundtrip_property(ctx, ep, &p, &these, ctx.cases.min(4)).await;
+        };
+        roundtrip_property(ctx, ep, &p, &these, ctx.settings.cases.min(4)).await;
     }
 }
 
@@ -178,7 +180,7 @@ async fn roundtrip_property(ctx: &Ctx, ep: &Endpoint, path: &str, fields: &[Fiel
                 return Case::Skip;
             };
             for (p, _) in &pairs {
-                ctx.exercised(&ep.family, format!("field:{p}"));
+                ctx.findings.exercised(&ep.family, format!("field:{p}"));
             }
             for (p, sent) in &pairs {
                 let f = fields
@@ -216,8 +218,8 @@ async fn roundtrip_property(ctx: &Ctx, ep: &Endpoint, path: &str, fields: &[Fiel
                             rule,
                             format!(
                                 "{what}: sent {p}={}, read back {}",
-                                judge::show(Some(sent)),
-                                judge::show(got)
+                                crate::verdict::show_value(Some(sent)),
+                                crate::verdict::show_value(got)
                             ),
                             x,
                             format!("{p} = {want} on a GET afterwards"),
@@ -236,19 +238,23 @@ pub async fn patch_forbidden(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "patch-forbidden";
     let (ep, rec, path) = match target_record(ctx, ep, C) {
         Ok(t) => t,
-        Err(why) => return ctx.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why),
     };
     let res = ctx.spec.resource_of(ep);
     let fields: Vec<&Field> = res.fields.iter().filter(|f| f.patch_rejected()).collect();
     if fields.is_empty() {
-        return ctx.skip(C, ep, "no read-only or PATCH-forbidden field");
+        return ctx
+            .findings
+            .skip(C, ep, "no read-only or PATCH-forbidden field");
     }
-    if ctx.protect(C, ep, &path).await.is_none() {
-        return ctx.skip(C, ep, "the record could not be read before changing it");
-    }
-    ctx.ran(C, ep);
+    let Some(_guard) = ctx.protect(C, ep, &path).await else {
+        return ctx
+            .findings
+            .skip(C, ep, "the record could not be read before changing it");
+    };
+    ctx.findings.ran(C, ep);
     for f in fields {
-        ctx.count_cases(1);
+        ctx.findings.count_cases(1);
         // Its current value: even a target that wrongly accepts it changes nothing.
         let Some(value) = get_path(rec, &f.path)
             .cloned()
@@ -324,15 +330,19 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "patch-invalid";
     let (ep, _rec, path) = match target_record(ctx, ep, C) {
         Ok(t) => t,
-        Err(why) => return ctx.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why),
     };
     let cands = invalid_candidates(ctx, ep);
     if cands.is_empty() {
-        return ctx.skip(C, ep, "no field this mode may send invalid values to");
+        return ctx
+            .findings
+            .skip(C, ep, "no field this mode may send invalid values to");
     }
-    if ctx.protect(C, ep, &path).await.is_none() {
-        return ctx.skip(C, ep, "the record could not be read before changing it");
-    }
+    let Some(_guard) = ctx.protect(C, ep, &path).await else {
+        return ctx
+            .findings
+            .skip(C, ep, "the record could not be read before changing it");
+    };
     let (path, cands) = (&path, &cands);
     property(
         ctx,
@@ -340,7 +350,7 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
             check: C,
             ep,
             method: "PATCH",
-            cases: ctx.cases.min(cands.len() as u32 * 2),
+            cases: ctx.settings.cases.min(cands.len() as u32 * 2),
             concurrent: false,
         },
         0..cands.len(),
@@ -370,7 +380,7 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
                         format!(
                             "{}={} (breaks {kw}) answered {}",
                             f.path,
-                            judge::show(Some(v)),
+                            crate::verdict::show_value(Some(v)),
                             x.response.summary()
                         ),
                         x,
@@ -391,7 +401,7 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
                     format!(
                         "{}={} (breaks {kw}) was rejected with {} target {:?}",
                         f.path,
-                        judge::show(Some(v)),
+                        crate::verdict::show_value(Some(v)),
                         x.response.summary(),
                         x.response.error_target()
                     ),
@@ -418,7 +428,7 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
         },
     )
     .await;
-    ctx.exercised(&ep.family, "unknown:PATCH".into());
+    ctx.findings.exercised(&ep.family, "unknown:PATCH".into());
     // Malformed bodies.
     for raw in [
         "{\"no_such_field\": ",
@@ -446,7 +456,7 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "patch-atomic";
     let (ep, rec, path) = match target_record(ctx, ep, C) {
         Ok(t) => t,
-        Err(why) => return ctx.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why),
     };
     let valid: Vec<&Field> = changeable(ctx, ep, rec)
         .into_iter()
@@ -464,11 +474,13 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
         pairs.push((v.path.clone(), val, "no_such_field".into(), json!(1)));
     }
     if pairs.is_empty() {
-        return ctx.skip(C, ep, "no field this mode may change");
+        return ctx.findings.skip(C, ep, "no field this mode may change");
     }
-    if ctx.protect(C, ep, &path).await.is_none() {
-        return ctx.skip(C, ep, "the record could not be read before changing it");
-    }
+    let Some(_guard) = ctx.protect(C, ep, &path).await else {
+        return ctx
+            .findings
+            .skip(C, ep, "the record could not be read before changing it");
+    };
     let (path, pairs) = (&path, &pairs);
     property(
         ctx,
@@ -476,7 +488,7 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
             check: C,
             ep,
             method: "PATCH",
-            cases: ctx.cases.min(pairs.len() as u32),
+            cases: ctx.settings.cases.min(pairs.len() as u32),
             concurrent: false,
         },
         0..pairs.len(),
@@ -505,8 +517,8 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
                     format!(
                         "a PATCH rejected for {bad} ({}) still changed {good} from {} to {}",
                         x.response.summary(),
-                        judge::show(get_path(&before, good)),
-                        judge::show(get_path(&after, good))
+                        crate::verdict::show_value(get_path(&before, good)),
+                        crate::verdict::show_value(get_path(&after, good))
                     ),
                     x,
                     format!("{good} unchanged"),
@@ -567,7 +579,7 @@ fn survey_family(ctx: &Ctx, ep: &Endpoint, inst: &Endpoint) -> Survey {
     let hash = foldhash::fast::FixedState::default();
     for (i, r) in baseline(ctx, ep).iter().enumerate() {
         out.records += 1;
-        if ctx.instance_path(inst, &r).is_none() {
+        if undo::instance_path(inst, &r).is_none() {
             out.unnamed += 1;
         }
         if i == 0 {
@@ -596,7 +608,9 @@ fn survey_family(ctx: &Ctx, ep: &Endpoint, inst: &Endpoint) -> Survey {
 pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "collection-patch";
     let Some(inst) = ctx.spec.instance_of(ep) else {
-        return ctx.skip(C, ep, "no instance path to read records back");
+        return ctx
+            .findings
+            .skip(C, ep, "no instance path to read records back");
     };
     let base = baseline(ctx, ep);
     let res = ctx.spec.resource_of(ep);
@@ -606,7 +620,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     // Every record is written down before a collection PATCH (the target may change them all):
     // one without its keys could be neither written down nor put back.
     if survey.unnamed > 0 {
-        return ctx.skip(
+        return ctx.findings.skip(
             C,
             ep,
             format!(
@@ -623,7 +637,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         .filter(|f| f.flags.empty_unsets || !survey.not_everywhere.contains(&f.path))
         .max_by_key(|f| f.flags.empty_unsets)
     else {
-        return ctx.skip(
+        return ctx.findings.skip(
             C,
             ep,
             "no field this mode may change that every record could be put back to",
@@ -633,7 +647,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     // A value shared by several records, but not all of them, and by no more than the sample:
     // on a large cluster a collection PATCH changes (and the run puts back) a bounded number.
     // The first such value in the family's order, of the first field that has one.
-    let most = ctx.sample.max(2);
+    let most = ctx.settings.sample.max(2);
     if let Some((path, text)) = survey.values.iter().find_map(|(path, seen)| {
         let first = seen
             .values()
@@ -646,15 +660,17 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         filters.push((path, text));
     }
     if filters.is_empty() {
-        return ctx.skip(C, ep, "no filter value to select part of the collection");
+        return ctx
+            .findings
+            .skip(C, ep, "no filter value to select part of the collection");
     }
     // Only records whose field can be put back are eligible.
     let safe = |r: &Value| get_path(r, &field.path).is_some() || field.flags.empty_unsets;
-    ctx.ran(C, ep);
+    ctx.findings.ran(C, ep);
     for (fname, fval) in filters {
         // Each case starts from the records as discovered.
-        ctx.restore_family(&ep.family).await;
-        ctx.count_cases(1);
+        ctx.undo.restore(Some(&ep.family)).await;
+        ctx.findings.count_cases(1);
         // The records the filter selects, and the field's value in every record (to tell a
         // record the PATCH should have left alone from one it changed).
         let mut matching: std::collections::HashSet<String> = Default::default();
@@ -674,9 +690,9 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         // Every record of the family is written down first: a target that ignores the filter
         // changes records beyond the match, and those must come back too.
         // They are taken from the shared discovery read (one journal write, no read each).
-        if !ctx.protect_known(inst, base) {
+        let Some(_family) = ctx.undo.protect_known(inst, base.iter()) else {
             continue;
-        }
+        };
         let Some(value) = different_value(ctx, field, None, &format!("{C} {fname}")) else {
             continue;
         };
@@ -727,10 +743,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                     ep.path(),
                     &[
                         ("fields", &fields.join(",")),
-                        (
-                            "max_records",
-                            &crate::checks::read::DISCOVERY_PAGE.to_string(),
-                        ),
+                        ("max_records", &crate::client::PAGE_RECORDS.to_string()),
                     ],
                 )),
             )
@@ -756,7 +769,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                     was.get(&id).is_none_or(|b| b.as_ref() == now)
                 };
                 if !ok {
-                    wrong = Some((id, matched, judge::show(now)));
+                    wrong = Some((id, matched, crate::verdict::show_value(now)));
                 }
             }
         })
@@ -798,7 +811,7 @@ async fn vacant_owner(
     let wanted: Vec<&str> = cf.fields.values().map(String::as_str).collect();
     let taken: BTreeSet<String> = baseline(ctx, ep)
         .iter()
-        .filter_map(|r| ctx.instance_path(inst, &r))
+        .filter_map(|r| undo::instance_path(inst, &r))
         .collect();
     // The owners a page at a time, until one has no record: a large cluster's list of
     // accounts is never read whole.
@@ -806,10 +819,7 @@ async fn vacant_owner(
         &cf.from,
         &[
             ("fields", &wanted.join(",")),
-            (
-                "max_records",
-                &crate::checks::read::DISCOVERY_PAGE.to_string(),
-            ),
+            ("max_records", &crate::client::PAGE_RECORDS.to_string()),
         ],
     ));
     while let Some(next) = page.take() {
@@ -825,7 +835,7 @@ async fn vacant_owner(
                 .map(|(mine, theirs)| Some((mine.clone(), get_path(owner, theirs)?.clone())))
                 .collect();
             let Some(pairs) = pairs else { continue };
-            let Some(path) = ctx.instance_path(inst, &body_of(&pairs)) else {
+            let Some(path) = undo::instance_path(inst, &body_of(&pairs)) else {
                 continue;
             };
             if !taken.contains(&path) {
@@ -836,7 +846,7 @@ async fn vacant_owner(
             .response
             .json
             .as_deref()
-            .and_then(crate::checks::read::next_path);
+            .and_then(crate::client::next_path);
     }
     Err(format!(
         "every owner listed at {} already has a record; create-delete deletes only records it created",
@@ -847,21 +857,21 @@ async fn vacant_owner(
 pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "create-delete";
     if !ctx.may_destroy() {
-        return ctx.skip(
+        return ctx.findings.skip(
             C,
             ep,
             "destructive: runs only with --allow-destructive or against the built-in mock",
         );
     }
     let Some(inst) = ctx.spec.instance_of(ep) else {
-        return ctx.skip(C, ep, "no instance path");
+        return ctx.findings.skip(C, ep, "no instance path");
     };
     if !inst.has(Method::DELETE)
         || inst
             .method_removed_in(Method::DELETE, ctx.version)
             .is_some()
     {
-        return ctx.skip(
+        return ctx.findings.skip(
             C,
             ep,
             format!("no DELETE in ONTAP {} to undo a POST", ctx.version),
@@ -869,7 +879,7 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
     }
     let (mut pairs, path) = match vacant_owner(ctx, ep, inst).await {
         Ok(v) => v,
-        Err(why) => return ctx.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why),
     };
     let res = ctx.spec.resource_of(ep);
     let def = ep.method(Method::POST).expect("has POST");
@@ -891,11 +901,11 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
         }
     }
     // Written down before it is sent: an interrupted run deletes it.
-    if !ctx.will_create(&ep.family, &path) {
+    let Some(_created) = ctx.undo.will_create(&ep.family, &path) else {
         return;
-    }
-    ctx.ran(C, ep);
-    ctx.count_cases(1);
+    };
+    ctx.findings.ran(C, ep);
+    ctx.findings.count_cases(1);
     // 1. POST answers 201 with a Location naming the new keys, and a GET returns what was posted.
     let Some(x) = ctx
         .send(
@@ -943,8 +953,10 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
                 ctx.finding(C, inst, "GET", "create-delete")
                     .message(format!(
                         "after POST, {p} reads {} instead of {}",
-                        judge::show(g.response.json.as_ref().and_then(|j| get_path(j, p))),
-                        judge::show(Some(v))
+                        crate::verdict::show_value(
+                            g.response.json.as_ref().and_then(|j| get_path(j, p))
+                        ),
+                        crate::verdict::show_value(Some(v))
                     ))
                     .shown_by(Some(&g), "what was posted")
                     .record();
@@ -989,7 +1001,7 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
     //    target creates the record anyway, the journal (written before the first POST) deletes it.
     let mut with_unknown = pairs.clone();
     with_unknown.push(("no_such_field_xyz".into(), json!("x")));
-    ctx.exercised(&ep.family, "unknown:POST".into());
+    ctx.findings.exercised(&ep.family, "unknown:POST".into());
     if let Some(x) = ctx
         .send(
             C,
@@ -1057,7 +1069,7 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                     let path = match vacant_owner(ctx, coll, ep).await {
                         Ok((_, path)) => path,
                         Err(why) => {
-                            ctx.skip(
+                            ctx.findings.skip(
                                 C,
                                 ep,
                                 format!(
@@ -1069,9 +1081,9 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                         }
                     };
                     // A target that wrongly creates one is put back: written down first.
-                    if !ctx.will_create(&ep.family, &path) {
+                    let Some(_created) = ctx.undo.will_create(&ep.family, &path) else {
                         continue;
-                    }
+                    };
                     let mut req = Request::new(m.as_str(), path);
                     if *m == Method::PATCH {
                         req = req.json(harmless_body(ctx, ep));
@@ -1084,14 +1096,14 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                         continue;
                     };
                     if f.flags.lockout && !ctx.may_destroy() {
-                        ctx.skip(C, ep, format!("error {} needs a change of the lock-out field {fname}: --allow-destructive", e.code));
+                        ctx.findings.skip(C, ep, format!("error {} needs a change of the lock-out field {fname}: --allow-destructive", e.code));
                         continue;
                     }
                     let svm = cond == Condition::RoleDenied;
                     // As the SVM administrator, or the cluster administrator tunnelled into an SVM.
                     let svm_auth = ctx.client.svm_auth();
                     if svm && svm_auth.is_none() {
-                        ctx.skip(
+                        ctx.findings.skip(
                             C,
                             ep,
                             format!(
@@ -1110,13 +1122,16 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                         .into_iter()
                         .find(|r| get_path(r, fname).is_some() || !svm)
                     else {
-                        ctx.skip(C, ep, format!("no record to provoke error {}", e.code));
+                        ctx.findings
+                            .skip(C, ep, format!("no record to provoke error {}", e.code));
                         continue;
                     };
-                    let Some(path) = ctx.instance_path(ep, &rec) else {
+                    let Some(path) = undo::instance_path(ep, &rec) else {
                         continue;
                     };
-                    ctx.protect(C, ep, &path).await;
+                    // Sent even when the record could not be read first: the target is expected to
+                    // refuse this change.
+                    let _guard = ctx.protect(C, ep, &path).await;
                     let value = if svm {
                         different_value(ctx, f, get_path(&rec, fname), C)
                     } else {
@@ -1139,7 +1154,7 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                 }
                 Condition::Duplicate if *m == Method::POST => {
                     if !ctx.may_destroy() {
-                        ctx.skip(
+                        ctx.findings.skip(
                             C,
                             ep,
                             format!("error {} needs a POST: --allow-destructive", e.code),
@@ -1166,8 +1181,9 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                 _ => continue,
             };
             ran = true;
-            ctx.count_cases(1);
-            ctx.exercised(&ep.family, format!("code:{}", e.code));
+            ctx.findings.count_cases(1);
+            ctx.findings
+                .exercised(&ep.family, format!("code:{}", e.code));
             let Some(x) = x else { continue };
             if !expect(&x) {
                 ctx.finding(C, ep, m.as_str(), &format!("error-{}", e.code))
@@ -1184,9 +1200,9 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
         }
     }
     if ran {
-        ctx.ran(C, ep);
+        ctx.findings.ran(C, ep);
     } else {
-        ctx.skip(
+        ctx.findings.skip(
             C,
             ep,
             "no documented error code with a condition the harness can provoke here",

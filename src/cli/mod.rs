@@ -39,18 +39,6 @@ impl Env {
             prompt_password: |p| rpassword::prompt_password(p),
         }
     }
-    /// An environment with only these variables and no terminal (for tests).
-    pub fn with_vars(vars: &[(&str, &str)]) -> Env {
-        Env {
-            vars: vars
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            stdin_is_terminal: false,
-            stderr_is_terminal: false,
-            prompt_password: |_| Err(std::io::Error::other("no terminal")),
-        }
-    }
 }
 
 /// Entry point of the binary.

@@ -7,8 +7,8 @@ use super::args::RestoreArgs;
 use super::{Env, out};
 use crate::client::{Client, ClientConfig, Credentials, Trust};
 use crate::error::{Error, Result};
-use crate::run::journal::{self, Journal};
 use crate::spec::Spec;
+use crate::undo::journal::{self, Journal};
 use std::time::Duration;
 
 pub fn main(a: RestoreArgs, env: &Env) -> Result<()> {
@@ -78,7 +78,7 @@ pub fn main(a: RestoreArgs, env: &Env) -> Result<()> {
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
     let problems = rt.block_on(async {
         crate::run::discover_version(&client).await?;
-        Ok::<_, Error>(crate::run::restore::from_journal(spec, &client, &j).await)
+        Ok::<_, Error>(crate::undo::restore::from_journal(spec, &client, &j).await)
     })?;
     if problems.is_empty() {
         return out(&format!(

@@ -567,7 +567,7 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
             .journal
             .clone()
             .or(file.journal.clone())
-            .unwrap_or_else(|| run::journal::default_path(&env.vars, url));
+            .unwrap_or_else(|| crate::undo::journal::default_path(&env.vars, url));
         b = b.journal(path);
     } else if a.journal.is_some() {
         return Err(Error::Usage(

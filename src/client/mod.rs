@@ -133,6 +133,22 @@ impl Response {
     }
 }
 
+/// Records per page when a whole collection is read (discovery, owners, restores): a large
+/// cluster's collection comes in pages, so no answer (and no request's time on the cluster)
+/// grows with the cluster.
+pub const PAGE_RECORDS: usize = 500;
+
+/// The path of an answer's `next` link (ONTAP-BEHAVIOR.md section 7: a collection may answer
+/// with one even when no `max_records` was asked), from its `/api/` on.
+pub fn next_path(json: &Value) -> Option<String> {
+    let href = json.pointer("/_links/next/href")?.as_str()?;
+    Some(
+        href.find("/api/")
+            .map(|i| href[i..].to_string())
+            .unwrap_or_else(|| href.to_string()),
+    )
+}
+
 /// Bodies already decoded. A property sends many requests whose answers repeat byte for byte
 /// (the same 404, the same record read again, the same filtered records), so a body seen twice is
 /// remembered: decoded into text and JSON once, then shared. A body seen once is only noted by its

@@ -5,18 +5,17 @@
 //! code: the command line does both.
 
 pub mod config;
-pub mod journal;
-pub mod restore;
 
 use crate::checks::ctx::{Ctx, Settings};
 use crate::checks::{self, Applies, CheckFn, Needs};
-use crate::client::{Client, ClientConfig, Credentials, Request, Trust};
+use crate::client::{Client, ClientConfig, Credentials, PAGE_RECORDS, Request, Trust, next_path};
 use crate::error::{Error, Result};
 use crate::mock::{self, MockConfig, Role, Tls};
 use crate::record::{self, Drift, Recording};
 use crate::report::{Figures, Report, RunFacts};
 use crate::spec::model::{Kind, Method};
 use crate::spec::{Endpoint, OntapVersion};
+use crate::undo::{Stop, journal};
 use config::{RunConfig, Target};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
@@ -198,10 +197,6 @@ pub async fn discover_version(client: &Client) -> Result<OntapVersion> {
         })
 }
 
-/// Reads every record of each family: GET collection?fields=** (all fields, the costly ones too), following next links, or the one
-/// record of a singleton family. Instance-only families have no list to read.
-pub use crate::checks::read::DISCOVERY_PAGE;
-
 /// The records of each family the per-record checks touch: `--sample` of them, by the seed.
 fn sample_records(ctx: &Ctx) -> BTreeMap<String, Vec<Value>> {
     let mut out = BTreeMap::new();
@@ -217,7 +212,7 @@ fn sample_records(ctx: &Ctx) -> BTreeMap<String, Vec<Value>> {
             continue;
         }
         let ids: Vec<&str> = records.ids().collect();
-        let picked = checks::read::choose_sample(ctx.seed, ctx.sample, &ids);
+        let picked = checks::read::choose_sample(ctx.settings.seed, ctx.settings.sample, &ids);
         out.insert(family.clone(), records.pick(&picked));
     }
     out
@@ -247,11 +242,14 @@ fn sampling_of(ctx: &Ctx) -> crate::report::Sampling {
         })
         .collect();
     crate::report::Sampling {
-        per_family: ctx.sample,
+        per_family: ctx.settings.sample,
         families,
     }
 }
 
+/// Reads every record of each family: GET collection?fields=** (all fields, the costly ones
+/// too), following next links, or the one record of a singleton family. Instance-only families
+/// have no list to read.
 async fn discover_records(
     ctx: &Ctx,
     endpoints: &[&'static Endpoint],
@@ -263,7 +261,7 @@ async fn discover_records(
             && e.available_in(ctx.version)
     }) {
         let mut path = match ep.kind() {
-            Kind::Collection => format!("{}?fields=**&max_records={DISCOVERY_PAGE}", ep.path()),
+            Kind::Collection => format!("{}?fields=**&max_records={PAGE_RECORDS}", ep.path()),
             _ => format!("{}?fields=**", ep.path()),
         };
         let mut records = checks::records::Records::default();
@@ -287,7 +285,7 @@ async fn discover_records(
             for r in found {
                 records.push(checks::read::identity(ep, ctx, r), r);
             }
-            match x.response.json.as_deref().and_then(checks::read::next_path) {
+            match x.response.json.as_deref().and_then(next_path) {
                 Some(next) => path = next,
                 None => break,
             }
@@ -376,7 +374,7 @@ fn plan(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Plan {
                 (_, true) => c.applies_to(ctx.spec, ep).err(),
             };
             if let Some(why) = why_not {
-                ctx.skip(c.name, ep, why);
+                ctx.findings.skip(c.name, ep, why);
                 continue;
             }
             match c.run {
@@ -405,7 +403,7 @@ fn coverage(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Vec<crate::verdict::C
             .copied()
             .filter(|e| e.family == family)
             .collect();
-        let done = ctx.exercised_of(family);
+        let done = ctx.findings.exercised_of(family);
         let has = |w: &str| done.iter().any(|d| d == w);
         let res = ctx.spec.resource_of(eps[0]);
         let record_patch = eps.iter().any(|e| {
@@ -487,7 +485,7 @@ fn coverage(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Vec<crate::verdict::C
 /// leaves the journal for `ontap-conform restore`.
 #[cfg(unix)]
 fn watch_signals(
-    ctx: Arc<Ctx>,
+    stop: Arc<Stop>,
     journal: Option<std::path::PathBuf>,
 ) -> tokio::task::JoinHandle<()> {
     use tokio::signal::unix::{SignalKind, signal};
@@ -507,7 +505,7 @@ fn watch_signals(
             };
             match n {
                 1 => {
-                    ctx.stop(format!("interrupted by {name}"));
+                    stop.now(format!("interrupted by {name}"));
                     eprintln!(
                         "interrupted by {name}: no new changes; letting requests in flight finish, then restoring every record the run changed…"
                     );
@@ -546,20 +544,17 @@ async fn run_with(
         seed: cfg.seed,
         sample: cfg.sample,
         selected: cfg.checks.clone(),
+        max_failures: cfg.max_failures,
     };
-    let mut ctx = Ctx::new(cfg.spec, client, version, settings, restore::restore);
+    let mut ctx = Ctx::new(cfg.spec, client, version, settings, journal.clone());
     if cfg.record.is_some() || cfg.compare.is_some() {
         ctx.recorder = Some(record::Recorder::default());
     }
-    ctx.max_failures = cfg.max_failures;
     if let Target::Remote { admin, svm, .. } = &cfg.target {
         for c in std::iter::once(admin).chain(svm.as_ref()) {
             c.secrets().iter().for_each(|v| ctx.secrets.add(v));
         }
     }
-    ctx.journal = journal
-        .clone()
-        .map(|j| j as Arc<dyn crate::checks::ctx::Journaling>);
     let endpoints: Vec<&'static Endpoint> = cfg
         .spec
         .endpoints
@@ -579,14 +574,14 @@ async fn run_with(
     let ctx = Arc::new(ctx);
     #[cfg(unix)]
     let signals = watch_signals(
-        ctx.clone(),
+        ctx.stop.clone(),
         journal.as_ref().map(|j| j.path().to_path_buf()),
     );
     let deadline = cfg.deadline.map(|d| {
-        let ctx = ctx.clone();
+        let stop = ctx.stop.clone();
         tokio::spawn(async move {
             tokio::time::sleep(d).await;
-            ctx.stop(format!("the deadline of {} s was reached", d.as_secs()));
+            stop.now(format!("the deadline of {} s was reached", d.as_secs()));
         })
     });
     let Plan { reads, writes } = plan(&ctx, &endpoints);
@@ -626,7 +621,7 @@ async fn run_with(
                 set.spawn(async move {
                     for (f, name, ep) in list {
                         f(&ctx, ep).await;
-                        ctx.restore_family(&ep.family).await;
+                        ctx.undo.restore(Some(&ep.family)).await;
                         bar.set_message(format!("{name} {}", ep.path()));
                         bar.inc(1);
                     }
@@ -642,17 +637,17 @@ async fn run_with(
         d.abort();
     }
     bar.finish_and_clear();
-    let stopped = ctx.stopped_because();
+    let stopped = ctx.stop.reason();
     if let Some(why) = &stopped
         && !why.starts_with("interrupted")
     {
         eprintln!("{why}: stopping; restoring every record the run changed…");
     }
     // Clear earlier problems (each write check restored as it went) and verify everything once more.
-    ctx.clear_restore_problems();
-    ctx.restore_all().await;
+    ctx.undo.clear_problems();
+    ctx.undo.restore(None).await;
     // Every problem: those of the final restore, and a journal that could not be updated.
-    let problems = ctx.restore_problems();
+    let problems = ctx.undo.problems();
     #[cfg(unix)]
     signals.abort();
     if let Some(j) = &journal
@@ -668,7 +663,7 @@ async fn run_with(
     let requests = ctx.client.requests_sent();
     let figures = Figures {
         requests,
-        cases: ctx.cases_run(),
+        cases: ctx.findings.cases_run(),
         wall_seconds: (wall * 100.0).round() / 100.0,
         requests_per_second: if wall > 0.0 {
             (requests as f64 / wall).round()
@@ -689,7 +684,13 @@ async fn run_with(
         interrupted,
         stopped,
     };
-    let mut report = Report::build(facts, ctx.outcomes(), ctx.findings(), figures, problems);
+    let mut report = Report::build(
+        facts,
+        ctx.findings.outcomes(),
+        ctx.findings.all(),
+        figures,
+        problems,
+    );
     report.coverage = coverage(&ctx, &endpoints);
     report.sampling = sampling_of(&ctx);
     report.latency = ctx.client.latency();

@@ -1,48 +1,45 @@
-//! Putting the target back. Every record a check saved (see [`Ctx::protect`] and
-//! [`Ctx::will_create`]) is read back; a changed record's patchable fields that differ are written
+//! Putting the target back. Every record a check saved (see [`Undo::protect`],
+//! [`Undo::protect_known`] and [`Undo::will_create`]) is read back; a changed record's patchable fields that differ are written
 //! back in one PATCH and read again, a created record is deleted and must then answer 404. A
 //! difference that remains is written again, a bounded number of times, then reported with the
 //! field, its original value and a command that puts it back. Restoring is not judged by the
 //! checks; it goes straight through the client. Only a read-back that proves the record equal marks
 //! it restored (in the journal too).
 
-use crate::checks::ctx::{Change, Ctx, Saved};
-use crate::checks::judge;
+use super::journal::Journal;
+use super::{Change, Saved, Undo, instance_path};
 use crate::client::{Client, Request};
 use crate::spec::model::Kind;
 use crate::spec::resource::{Field, FieldType, Resource, get_path, set_path};
 use crate::spec::{Endpoint, Spec};
 use crate::verdict::RestoreProblem;
-use futures_util::future::BoxFuture;
 use serde_json::{Map, Value};
 
 /// Writes of one record before its difference is reported.
 const ATTEMPTS: usize = 3;
 
-/// The run's [`crate::checks::ctx::RestoreFn`]: restores the saved records of `family` (all of
-/// them with None) and returns the problems.
-pub fn restore<'a>(ctx: &'a Ctx, family: Option<&'a str>) -> BoxFuture<'a, Vec<RestoreProblem>> {
-    Box::pin(async move {
-        let mut problems = Vec::new();
-        // Not those journaled in bulk that a read-back already proved, untouched since.
-        let saved = ctx.saved_to_restore(family);
-        let settled = settled_by_collection(ctx, &saved).await;
-        let mut clean: Vec<String> = settled.iter().cloned().collect();
-        if !clean.is_empty() {
-            ctx.verified_many(&clean);
-        }
-        for s in saved.iter().filter(|s| !settled.contains(&s.path)) {
-            match restore_one(ctx.spec, &ctx.client, s).await {
-                Ok(()) => {
-                    ctx.verified(&s.path);
-                    clean.push(s.path.clone());
-                }
-                Err(p) => problems.push(p),
+/// Restores the saved records of `family` (all of them with None) and returns the problems
+/// (for [`Undo::restore`], which keeps them).
+pub(super) async fn saved(undo: &Undo, family: Option<&str>) -> Vec<RestoreProblem> {
+    let mut problems = Vec::new();
+    // Not those journaled in bulk that a read-back already proved, untouched since.
+    let saved = undo.saved_to_restore(family);
+    let settled = settled_by_collection(undo, &saved).await;
+    let mut clean: Vec<String> = settled.iter().cloned().collect();
+    if !clean.is_empty() {
+        undo.verified_many(&clean);
+    }
+    for s in saved.iter().filter(|s| !settled.contains(&s.path)) {
+        match restore_one(undo.spec, &undo.client, s).await {
+            Ok(()) => {
+                undo.verified(&s.path);
+                clean.push(s.path.clone());
             }
+            Err(p) => problems.push(p),
         }
-        ctx.mark_clean(&clean);
-        problems
-    })
+    }
+    undo.mark_clean(&clean);
+    problems
 }
 
 /// Saved changed records of one family from which a collection read is cheaper than one read
@@ -51,7 +48,7 @@ const BATCH: usize = 8;
 
 /// The saved records that one paged read of their family's collection shows unchanged: they
 /// need no read of their own. Families with few saved records are left to [`restore_one`].
-async fn settled_by_collection(ctx: &Ctx, saved: &[Saved]) -> std::collections::HashSet<String> {
+async fn settled_by_collection(undo: &Undo, saved: &[Saved]) -> std::collections::HashSet<String> {
     use std::collections::{BTreeMap, HashMap, HashSet};
     let mut by_family: BTreeMap<&str, Vec<&Saved>> = BTreeMap::new();
     for s in saved.iter().filter(|s| s.change == Change::Changed) {
@@ -60,34 +57,34 @@ async fn settled_by_collection(ctx: &Ctx, saved: &[Saved]) -> std::collections::
     let mut out = HashSet::new();
     for (family, list) in by_family.into_iter().filter(|(_, l)| l.len() >= BATCH) {
         let (Some(coll), Some(inst)) = (
-            ctx.spec.endpoints.iter().find(|e| {
+            undo.spec.endpoints.iter().find(|e| {
                 e.family == family
                     && e.kind() == Kind::Collection
                     && e.has(crate::spec::model::Method::GET)
             }),
-            record_endpoint(ctx.spec, family),
+            record_endpoint(undo.spec, family),
         ) else {
             continue;
         };
-        let res = ctx.spec.resource_of(inst);
+        let res = undo.spec.resource_of(inst);
         let wanted: HashMap<&str, &Saved> = list.iter().map(|s| (s.path.as_str(), *s)).collect();
         // Compared page by page: the family is never held whole.
         let mut equal: Vec<String> = Vec::new();
         let mut path = format!(
             "{}?fields=**&max_records={}",
             coll.path(),
-            super::DISCOVERY_PAGE
+            crate::client::PAGE_RECORDS
         );
         let mut complete = false;
         for _ in 0..100_000 {
-            let Ok(x) = ctx.client.send(Request::get(path.clone())).await else {
+            let Ok(x) = undo.client.send(Request::get(path.clone())).await else {
                 break;
             };
             if !x.response.is_success() {
                 break;
             }
             for r in x.response.records().into_iter().flatten() {
-                if let Some(p) = ctx.instance_path(inst, r)
+                if let Some(p) = instance_path(inst, r)
                     && let Some(s) = wanted.get(p.as_str())
                     && differences(res, &s.original(), r).is_empty()
                 {
@@ -98,7 +95,7 @@ async fn settled_by_collection(ctx: &Ctx, saved: &[Saved]) -> std::collections::
                 .response
                 .json
                 .as_deref()
-                .and_then(crate::checks::read::next_path)
+                .and_then(crate::client::next_path)
             {
                 Some(next) => path = next,
                 None => {
@@ -116,11 +113,7 @@ async fn settled_by_collection(ctx: &Ctx, saved: &[Saved]) -> std::collections::
 
 /// `ontap-conform restore`: puts back every unfinished entry of a journal, marks each one a
 /// read-back proved, and removes the journal when all are; returns what is still not back.
-pub async fn from_journal(
-    spec: &Spec,
-    client: &Client,
-    journal: &super::journal::Journal,
-) -> Vec<RestoreProblem> {
+pub async fn from_journal(spec: &Spec, client: &Client, journal: &Journal) -> Vec<RestoreProblem> {
     let contents = match journal.contents() {
         Ok(c) => c,
         Err(e) => {
@@ -255,7 +248,7 @@ pub async fn restore_one(spec: &Spec, client: &Client, s: &Saved) -> Result<(), 
                 was,
                 format!(
                     "is {} after {ATTEMPTS} restores",
-                    judge::show(get_path(&now, field))
+                    crate::verdict::show_value(get_path(&now, field))
                 ),
             );
             p.curl = Some(put_back_curl(spec, client, res, s, &diff));

@@ -20,7 +20,7 @@
 //! tens of thousands of records. A journal an earlier version wrote (one JSON document, rewritten
 //! whole) is read too, and rewritten as lines before its first append.
 
-use crate::checks::ctx::{Journaling, Saved};
+use super::{Change, Saved};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,8 +29,6 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-
-pub use crate::checks::ctx::Change;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Entry {
@@ -611,20 +609,6 @@ impl Journal {
     }
 }
 
-impl Journaling for Journal {
-    fn keep(&self, s: &Saved) -> Result<(), String> {
-        self.add(&s.family, &s.path, s.change, &s.original())
-    }
-    fn restored(&self, path: &str) -> Result<(), String> {
-        Journal::restored(self, path)
-    }
-    fn keep_many(&self, list: &[Saved]) -> Result<(), String> {
-        self.add_many(list)
-    }
-    fn restored_many(&self, paths: &[String]) -> Result<(), String> {
-        Journal::restored_many(self, paths)
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::*;

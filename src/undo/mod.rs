@@ -1,0 +1,437 @@
+//! Putting the target back. Before a check changes a record it asks [`Undo`] to protect it: the
+//! record's state is written down ([`Saved`]; in the on-disk [`journal`] first, when the run keeps
+//! one) and a [`Guard`] says the change may be sent. The run then asks [`Undo::restore`] to put
+//! back each family after its write checks and everything at the end ([`restore`]: read back,
+//! written back, verified). Once the run's [`Stop`] is set nothing more is protected, so nothing
+//! more is changed.
+//!
+//! It knows the contract and the client, never the checks or the engine: they call into it, it
+//! calls nothing of theirs.
+
+pub mod journal;
+pub mod restore;
+mod stop;
+
+pub use stop::Stop;
+
+use crate::client::Client;
+use crate::spec::resource::{get_path, set_path};
+use crate::spec::{Endpoint, Spec};
+use crate::verdict::RestoreProblem;
+use journal::Journal;
+use serde_json::Value;
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+/// What the run did to a record, and so how to undo it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    /// PATCHed: write the original back.
+    Changed,
+    /// Created by the run: delete it.
+    Created,
+}
+
+/// A record's state before the run's first change to it.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    pub family: String,
+    pub path: String,
+    pub change: Change,
+    /// As a GET returned it (secret fields redacted), as compact JSON text: a collection PATCH
+    /// keeps a whole family's originals, and a text costs a fraction of a `Value` tree.
+    original: std::sync::Arc<str>,
+}
+
+impl Saved {
+    /// `original`: the record as read (Null for a record the run creates).
+    pub fn new(family: &str, path: &str, change: Change, original: &Value) -> Saved {
+        Saved {
+            family: family.to_string(),
+            path: path.to_string(),
+            change,
+            original: original.to_string().into(),
+        }
+    }
+
+    /// The record as it was before the run's first change (Null for a created one).
+    pub fn original(&self) -> Value {
+        // The text was written by serde_json from a Value: it parses.
+        serde_json::from_str(&self.original).expect("a saved record's own JSON text")
+    }
+}
+
+/// What [`Undo::protect`] and [`Undo::will_create`] hand back: the record is written down, so a
+/// change to it may be sent. Dropping it restores nothing: the run puts each family back after
+/// its write checks, and everything at the end.
+#[must_use = "a record is protected to be changed: send the change while holding its guard"]
+#[derive(Debug)]
+pub struct Guard {
+    original: Value,
+}
+
+impl Guard {
+    /// The record before the run's first change to it, secrets redacted (Null for a record the
+    /// run is about to create).
+    pub fn original(&self) -> &Value {
+        &self.original
+    }
+}
+
+/// What [`Undo::protect_known`] hands back: every record of a family is written down, so a
+/// change that may reach any of them (a collection PATCH) may be sent.
+#[must_use = "records are protected to be changed: send the change while holding the guard"]
+#[derive(Debug)]
+pub struct FamilyGuard {
+    records: usize,
+}
+
+impl FamilyGuard {
+    /// How many records it covers.
+    pub fn records(&self) -> usize {
+        self.records
+    }
+}
+
+/// The path that names a record (and under which it is saved), from its key values.
+pub fn instance_path(inst: &Endpoint, record: &Value) -> Option<String> {
+    let mut keys = Vec::new();
+    for k in inst.path_keys() {
+        let v = get_path(record, k)?;
+        let s = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        keys.push((k, s));
+    }
+    let pairs: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Some(inst.render(&pairs))
+}
+
+/// Everything a run needs to put its target back: the saved records, the journal, the restore
+/// and what it could not put back.
+pub struct Undo {
+    spec: &'static Spec,
+    /// Restores go straight through the client: the checks do not judge them.
+    client: Client,
+    stop: Arc<Stop>,
+    /// The on-disk journal (remote targets); None: saved records are kept in memory only.
+    journal: Option<Arc<Journal>>,
+    saved: Mutex<Vec<Saved>>,
+    /// Saved records journaled in bulk from the discovery read (a collection PATCH's family)...
+    bulk: Mutex<HashSet<String>>,
+    /// ...and those of them a read-back proved as saved, untouched since: a restore skips them.
+    clean: Mutex<HashSet<String>>,
+    problems: Mutex<Vec<RestoreProblem>>,
+}
+
+impl Undo {
+    pub fn new(
+        spec: &'static Spec,
+        client: Client,
+        stop: Arc<Stop>,
+        journal: Option<Arc<Journal>>,
+    ) -> Undo {
+        Undo {
+            spec,
+            client,
+            stop,
+            journal,
+            saved: Mutex::default(),
+            bulk: Mutex::default(),
+            clean: Mutex::default(),
+            problems: Mutex::default(),
+        }
+    }
+
+    /// Saves a record's state before the first change, so that it can be put back. `read` reads
+    /// the record as the target has it (None: it could not be read); it is awaited only for a
+    /// record not saved yet. None: do not change the record.
+    pub async fn protect(
+        &self,
+        family: &str,
+        path: &str,
+        read: impl Future<Output = Option<Value>>,
+    ) -> Option<Guard> {
+        if let Some(s) = self.saved.lock().unwrap().iter().find(|s| s.path == path) {
+            // About to change again: the next restore reads it back.
+            self.clean.lock().unwrap().remove(path);
+            return Some(Guard {
+                original: s.original(),
+            });
+        }
+        let mut original = read.await?;
+        // A leaking target's secrets are never written down.
+        crate::redact::redact_secrets(self.spec, &mut original);
+        self.save(Saved::new(family, path, Change::Changed, &original))
+            .then_some(Guard { original })
+    }
+
+    /// Writes down records as the shared discovery read returned them (before the run changed
+    /// anything), in one journal write, without reading each again: what a collection PATCH
+    /// does for the whole family. None: not all could be written down, or a record has no key
+    /// values to name it by (it could not be read back or put back): then nothing is written
+    /// and the change must not be sent.
+    pub fn protect_known(
+        &self,
+        inst: &Endpoint,
+        records: impl Iterator<Item = Value>,
+    ) -> Option<FamilyGuard> {
+        if self.stop.requested() {
+            return None;
+        }
+        let res = self.spec.resource_of(inst);
+        let mut saved = self.saved.lock().unwrap();
+        let known: HashSet<&str> = saved.iter().map(|s| s.path.as_str()).collect();
+        let mut paths: Vec<String> = Vec::with_capacity(records.size_hint().0);
+        let mut fresh: Vec<Saved> = Vec::new();
+        for r in records {
+            let p = instance_path(inst, &r)?;
+            if !known.contains(p.as_str()) {
+                // What a restore compares and writes back: the patchable fields (the path
+                // names the record; a whole family is journaled, so nothing else is kept).
+                let mut kept = serde_json::Map::new();
+                for f in res.patchable().filter(|f| f.gettable()) {
+                    if let Some(v) = get_path(&r, &f.path) {
+                        set_path(&mut kept, &f.path, v.clone());
+                    }
+                }
+                let mut original = Value::Object(kept);
+                crate::redact::redact_secrets(self.spec, &mut original);
+                fresh.push(Saved::new(&inst.family, &p, Change::Changed, &original));
+            }
+            paths.push(p);
+        }
+        drop(known);
+        if let Some(j) = &self.journal
+            && let Err(e) = j.add_many(&fresh)
+        {
+            drop(saved);
+            self.stop
+                .now(format!("the restore journal could not be written: {e}"));
+            return None;
+        }
+        let records = paths.len();
+        {
+            let mut bulk = self.bulk.lock().unwrap();
+            let mut clean = self.clean.lock().unwrap();
+            for p in paths {
+                // A collection PATCH is about to be sent: every record may change.
+                clean.remove(&p);
+                bulk.insert(p);
+            }
+        }
+        saved.extend(fresh);
+        Some(FamilyGuard { records })
+    }
+
+    /// Writes down a record the run is about to create (so that an interrupted run deletes it);
+    /// None: do not create it.
+    pub fn will_create(&self, family: &str, path: &str) -> Option<Guard> {
+        self.save(Saved::new(family, path, Change::Created, &Value::Null))
+            .then_some(Guard {
+                original: Value::Null,
+            })
+    }
+
+    /// Keeps a saved record, in the journal first: false when it could not be written down (then
+    /// the change must not be sent).
+    fn save(&self, s: Saved) -> bool {
+        if self.stop.requested() {
+            return false;
+        }
+        let mut saved = self.saved.lock().unwrap();
+        if saved.iter().any(|o| o.path == s.path) {
+            return true;
+        }
+        if let Some(j) = &self.journal
+            && let Err(e) = j.add(&s.family, &s.path, s.change, &s.original())
+        {
+            drop(saved);
+            self.stop
+                .now(format!("the restore journal could not be written: {e}"));
+            return false;
+        }
+        saved.push(s);
+        true
+    }
+
+    /// Puts the saved records of one family (or all, with None) back and verifies them (write
+    /// checks of other families may be running meanwhile); the problems are kept (see
+    /// [`Undo::problems`]) and returned.
+    pub async fn restore(&self, family: Option<&str>) -> Vec<RestoreProblem> {
+        let mut problems = restore::saved(self, family).await;
+        problems.sort_by(|a, b| (&a.record, &a.field).cmp(&(&b.record, &b.field)));
+        let mut all = self.problems.lock().unwrap();
+        all.extend(problems.clone());
+        all.sort_by(|a, b| (&a.record, &a.field).cmp(&(&b.record, &b.field)));
+        all.dedup();
+        problems
+    }
+
+    /// Every restore problem so far.
+    pub fn problems(&self) -> Vec<RestoreProblem> {
+        self.problems.lock().unwrap().clone()
+    }
+
+    /// Forgets the problems of earlier restores, before one last restore verifies everything.
+    pub fn clear_problems(&self) {
+        self.problems.lock().unwrap().clear();
+    }
+
+    /// The saved records of one family (or all) that a restore must look at: all but those
+    /// journaled in bulk that a read-back proved, untouched since (see [`Undo::mark_clean`]).
+    fn saved_to_restore(&self, family: Option<&str>) -> Vec<Saved> {
+        // Locked in the order every other user takes them: saved, then clean.
+        let saved = self.saved.lock().unwrap();
+        let clean = self.clean.lock().unwrap();
+        saved
+            .iter()
+            .filter(|s| family.is_none_or(|f| f == s.family) && !clean.contains(&s.path))
+            .cloned()
+            .collect()
+    }
+
+    /// Records a read-back proved as saved; those journaled in bulk are skipped by later
+    /// restores until a change is announced for them again (records saved one by one are
+    /// always read back).
+    fn mark_clean(&self, paths: &[String]) {
+        let bulk = self.bulk.lock().unwrap();
+        let mut clean = self.clean.lock().unwrap();
+        clean.extend(paths.iter().filter(|p| bulk.contains(*p)).cloned());
+    }
+
+    /// A saved record was proved back to its original (or gone, for a created one).
+    fn verified(&self, path: &str) {
+        if let Some(j) = &self.journal
+            && let Err(e) = j.restored(path)
+        {
+            self.journal_problem(path.to_string(), e);
+        }
+    }
+
+    /// Marks many records restored (a read-back proved each), in one journal write.
+    fn verified_many(&self, paths: &[String]) {
+        if let Some(j) = &self.journal
+            && let Err(e) = j.restored_many(paths)
+        {
+            self.journal_problem(format!("{} records", paths.len()), e);
+        }
+    }
+
+    /// Records put back that the journal could not mark restored.
+    fn journal_problem(&self, record: String, e: String) {
+        self.problems.lock().unwrap().push(RestoreProblem {
+            record,
+            field: None,
+            original: None,
+            reason: format!("restored, but the journal could not say so: {e}"),
+            curl: None,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{ClientConfig, Credentials, Trust};
+    use crate::spec::model::Kind;
+    use serde_json::json;
+
+    /// An Undo over the built-in contract whose client is never used (nothing here restores).
+    fn undo(journal: Option<Arc<Journal>>) -> Undo {
+        let client = Client::new(ClientConfig::new(
+            "https://127.0.0.1:9",
+            Credentials::new("admin", "x"),
+            Trust::Insecure,
+        ))
+        .unwrap();
+        Undo::new(Spec::builtin(), client, Arc::new(Stop::new(0)), journal)
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    /// An instance endpoint with one key, and a record of it.
+    fn instance() -> (&'static Endpoint, Value) {
+        let ep = Spec::builtin()
+            .endpoints
+            .iter()
+            .find(|e| e.kind() == Kind::Instance && e.path_keys().len() == 1)
+            .expect("an instance endpoint with one key");
+        let key = ep.path_keys()[0];
+        let mut record = serde_json::Map::new();
+        set_path(&mut record, key, json!("k1"));
+        (ep, Value::Object(record))
+    }
+
+    #[test]
+    fn a_record_is_read_and_written_down_once_and_its_first_original_handed_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.json");
+        let j = Arc::new(Journal::start(path.clone(), "https://t", "admin").unwrap());
+        let u = undo(Some(j.clone()));
+        let (ep, record) = instance();
+        let p = instance_path(ep, &record).unwrap();
+        let g = block_on(u.protect(&ep.family, &p, async { Some(json!({"comment": "a"})) }));
+        assert_eq!(g.unwrap().original(), &json!({"comment": "a"}));
+        let again = block_on(u.protect(&ep.family, &p, async {
+            panic!("a saved record is not read again")
+        }));
+        assert_eq!(again.unwrap().original(), &json!({"comment": "a"}));
+        // A record that could not be read is not written down.
+        assert!(block_on(u.protect(&ep.family, "/api/other", async { None })).is_none());
+        assert!(u.will_create(&ep.family, "/api/new").is_some());
+        let kept = journal::read(&path).unwrap().unwrap();
+        let entries: Vec<(&str, Change)> = kept
+            .entries
+            .iter()
+            .map(|e| (e.path.as_str(), e.change))
+            .collect();
+        assert_eq!(
+            entries,
+            [(p.as_str(), Change::Changed), ("/api/new", Change::Created)]
+        );
+        assert_eq!(u.saved_to_restore(None).len(), 2);
+        assert_eq!(u.saved_to_restore(Some("no such family")).len(), 0);
+    }
+
+    #[test]
+    fn nothing_is_protected_once_the_run_stops() {
+        let u = undo(None);
+        let (ep, record) = instance();
+        u.stop.now("a signal");
+        let p = instance_path(ep, &record).unwrap();
+        assert!(block_on(u.protect(&ep.family, &p, async { Some(json!({})) })).is_none());
+        assert!(u.will_create(&ep.family, "/api/new").is_none());
+        assert!(u.protect_known(ep, std::iter::once(record)).is_none());
+        assert!(u.saved_to_restore(None).is_empty());
+    }
+
+    #[test]
+    fn a_family_with_a_record_that_has_no_keys_is_not_protected_at_all() {
+        let u = undo(None);
+        let (ep, record) = instance();
+        let nameless = json!({"comment": "no keys"});
+        assert!(
+            u.protect_known(ep, [record.clone(), nameless].into_iter())
+                .is_none()
+        );
+        assert!(u.saved_to_restore(None).is_empty(), "nothing written down");
+        let g = u.protect_known(ep, std::iter::once(record)).unwrap();
+        assert_eq!(g.records(), 1);
+        assert_eq!(u.saved_to_restore(None).len(), 1);
+        // A read-back proved it: later restores skip it, until it is protected again.
+        let p = u.saved_to_restore(None)[0].path.clone();
+        u.mark_clean(std::slice::from_ref(&p));
+        assert!(u.saved_to_restore(None).is_empty());
+        let _again = block_on(u.protect(&ep.family, &p, async { None }));
+        assert_eq!(u.saved_to_restore(None).len(), 1);
+    }
+}

@@ -12,18 +12,47 @@ pub const REDACTED: &str = "<redacted>";
 
 /// Field names whose values are secrets: write-only and POST-response-only fields of any resource.
 pub fn secret_names(spec: &Spec) -> Vec<String> {
+    // An imported family's write-only fields are many and mostly plain (`name`, `type` of a
+    // POST-only object): taken as secret names they would blank every name in every answer.
+    // Of those, only the ones named like secrets count; a hand-written family's all do.
+    let imported: std::collections::BTreeSet<&str> = spec
+        .families
+        .iter()
+        .filter(|f| f.imported_from.is_some())
+        .map(|f| f.resource.as_str())
+        .collect();
     let mut names: Vec<String> = spec
         .resources
-        .values()
-        .flat_map(|r| {
+        .iter()
+        .flat_map(|(name, r)| {
+            let imported = imported.contains(name.as_str());
             r.secrets()
                 .map(|f| f.path.rsplit('.').next().unwrap_or(&f.path).to_string())
+                .filter(move |leaf| !imported || looks_secret(leaf))
         })
         .collect();
     names.push("password".into());
     names.sort();
     names.dedup();
     names
+}
+
+/// A field name that says it holds a secret (`password`, `secret_key`, `passphrase`,
+/// `integration_key`, `auth_token`, `private_key`).
+pub fn looks_secret(name: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "password",
+        "passwd",
+        "secret",
+        "passphrase",
+        "token",
+        "private",
+        "credential",
+        "_key",
+        "psk",
+    ];
+    let n = name.to_ascii_lowercase();
+    WORDS.iter().any(|w| n.contains(w)) || n == "key"
 }
 
 fn redact_value(v: &mut Value, names: &[String]) {

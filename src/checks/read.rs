@@ -415,6 +415,10 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
         return ctx.findings.skip(C, ep, "no record to read");
     };
     let gettable: Vec<String> = res.gettable().map(|f| f.path.clone()).collect();
+    if gettable.is_empty() {
+        // A family whose every field is written only (a password change): nothing to select.
+        return ctx.findings.skip(C, ep, "no gettable field to select");
+    }
     // Looked up by identity and parsed when an answer shows the record.
     let by_id = base.positions();
     let by_id = &by_id;

@@ -280,8 +280,9 @@ pub struct MockArgs {
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<PathBuf>,
     /// ONTAP version to report in /api/cluster; endpoints introduced later answer 404
-    #[arg(long, value_name = "VERSION", default_value = "9.14.1")]
-    pub ontap_version: String,
+    /// [default: 9.14.1, or the release of an imported contract]
+    #[arg(long, value_name = "VERSION")]
+    pub ontap_version: Option<String>,
     /// User name of the cluster administrator (role admin)
     #[arg(
         long,

@@ -34,10 +34,13 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
             args.records
         )));
     }
-    let version: OntapVersion = args
-        .ontap_version
-        .parse()
-        .map_err(|e: String| Error::Usage(format!("--ontap-version: {e}")))?;
+    let version: OntapVersion = match &args.ontap_version {
+        Some(v) => v
+            .parse()
+            .map_err(|e: String| Error::Usage(format!("--ontap-version: {e}")))?,
+        // An imported release reports its own version: its families are all there.
+        None => spec.release().unwrap_or(crate::mock::DEFAULT_VERSION),
+    };
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
         Error::Usage(format!(
             "--listen {:?}: expected an address and port like 127.0.0.1:8443, [::1]:8443 or 0.0.0.0:0",

@@ -395,7 +395,8 @@ fn builtin_target(a: &RunArgs, spec: &'static Spec) -> Result<Target> {
         Some(v) => v
             .parse::<OntapVersion>()
             .map_err(|e| Error::Usage(format!("--ontap-version: {e}")))?,
-        None => crate::mock::DEFAULT_VERSION,
+        // An imported release reports its own version: its families are all there.
+        None => spec.release().unwrap_or(crate::mock::DEFAULT_VERSION),
     };
     let mut faults = std::collections::BTreeSet::new();
     for f in &a.faults {
@@ -613,7 +614,7 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         return out(&crate::checks::list(spec));
     }
     let cfg = config(args, env)?;
-    if let Some(why) = &cfg.narrowed {
+    if let Some(why) = &cfg.note {
         eprintln!("note: {why}");
     }
     let RunOutcome {

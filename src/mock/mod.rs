@@ -126,13 +126,18 @@ pub fn app(config: MockConfig) -> Result<axum::Router> {
 
 /// The data set a mock without `--fixtures` serves: the built-in fixtures where the contract
 /// has their families, else records synthesized from the contract.
-pub fn default_data_set(spec: &Spec, seed: u64, records: usize) -> serde_json::Value {
+pub fn default_data_set(
+    spec: &Spec,
+    seed: u64,
+    records: usize,
+    version: OntapVersion,
+) -> serde_json::Value {
     let builtin: serde_json::Value =
         serde_json::from_str(store::BUILTIN_FIXTURES).expect("the built-in fixtures are JSON");
     if store::Store::from_value(spec, &builtin).is_ok() {
         builtin
     } else {
-        synth::data_set(spec, seed, records)
+        synth::data_set(spec, seed, records, version)
     }
 }
 

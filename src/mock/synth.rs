@@ -10,7 +10,7 @@
 //! returns them).
 
 use crate::spec::resource::{Field, FieldType, Resource, set_path};
-use crate::spec::{Endpoint, Kind, Spec};
+use crate::spec::{Endpoint, Kind, OntapVersion, Spec};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
@@ -52,7 +52,7 @@ fn uuid(seed: u64, parts: &[&str]) -> String {
 
 /// A data set in the fixtures format: the cluster, three SVMs, an admin account per owner, and
 /// `per_family` records of every family (one for a singleton).
-pub fn data_set(spec: &Spec, seed: u64, per_family: usize) -> Value {
+pub fn data_set(spec: &Spec, seed: u64, per_family: usize, version: OntapVersion) -> Value {
     let cluster = json!({ "name": "cluster-1", "uuid": uuid(seed, &["cluster"]) });
     let svms: Vec<Value> = (1..=SVMS)
         .map(|i| json!({ "name": format!("svm{i}"), "uuid": uuid(seed, &["svm", &i.to_string()]) }))
@@ -85,6 +85,15 @@ pub fn data_set(spec: &Spec, seed: u64, per_family: usize) -> Value {
                 vec![
                     ("name".into(), cluster["name"].clone()),
                     ("uuid".into(), cluster["uuid"].clone()),
+                    (
+                        "version.full".into(),
+                        json!(format!(
+                            "NetApp Release {version}: ontap-conform reference mock"
+                        )),
+                    ),
+                    ("version.generation".into(), json!(version.major)),
+                    ("version.major".into(), json!(version.minor)),
+                    ("version.minor".into(), json!(version.micro)),
                 ]
             } else {
                 Vec::new()
@@ -180,14 +189,6 @@ fn parent_keys(spec: &Spec, ep: &Endpoint) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// `/api/storage/volumes/{}/snapshots`.
-fn shape(path: &str) -> String {
-    path.split('/')
-        .map(|s| if s.starts_with('{') { "{}" } else { s })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
 struct Gen<'a> {
     seed: u64,
     cluster: &'a Value,
@@ -206,37 +207,32 @@ impl Gen<'_> {
         if pk.is_empty() {
             return Vec::new();
         }
-        // The parent: the instance path the nested path starts with, up to its last parent key.
-        let path = ep.path();
-        let last = pk.last().expect("not empty");
-        let cut = path
-            .find(&format!("{{{last}}}"))
-            .map(|i| i + last.len() + 2)
-            .unwrap_or(path.len());
-        let prefix = shape(&path[..cut]);
-        let parent = spec.endpoints.iter().find(|e| {
-            e.family != ep.family && e.kind() == Kind::Instance && shape(e.path()) == prefix
-        });
-        if let Some(pe) = parent
+        // The parent: the instance path of another family the nested path starts with.
+        if let Some((pe, pairs)) = spec.parent_of(ep)
             && let Some(precs) = done.get(&pe.family)
+            && !precs.is_empty()
         {
-            let their = pe.path_keys();
-            if their.len() == pk.len() && !precs.is_empty() {
-                return precs
-                    .iter()
-                    .filter_map(|r| {
-                        their
-                            .iter()
-                            .zip(&pk)
-                            .map(|(theirs, mine)| {
-                                crate::spec::resource::get_path(r, theirs)
-                                    .cloned()
-                                    .map(|v| (mine.clone(), v))
-                            })
-                            .collect::<Option<Vec<_>>>()
-                    })
-                    .collect();
-            }
+            let get = crate::spec::resource::get_path;
+            return precs
+                .iter()
+                .filter_map(|r| {
+                    let mut vals = pairs
+                        .iter()
+                        .map(|(theirs, mine)| get(r, theirs).cloned().map(|v| (mine.clone(), v)))
+                        .collect::<Option<Vec<_>>>()?;
+                    // The reference to the parent carries its name too (`volume.name` beside
+                    // `volume.uuid`), as the parent record has it.
+                    if let (Some((_, last)), Some(name)) = (pairs.last(), get(r, "name"))
+                        && let Some((prefix, leaf)) = last.rsplit_once('.')
+                        && leaf != "name"
+                        // An SVM's or owner's name comes with the owner, not the parent.
+                        && !matches!(prefix.rsplit('.').next(), Some("svm" | "owner"))
+                    {
+                        vals.push((format!("{prefix}.name"), name.clone()));
+                    }
+                    Some(vals)
+                })
+                .collect();
         }
         // No parent family with records: SVM keys name the SVMs, others are made up once.
         if pk.iter().all(|k| k == "svm.uuid" || k == "owner.uuid") {
@@ -404,10 +400,14 @@ mod tests {
     fn every_shipped_release_gets_a_data_set_the_store_accepts() {
         for r in crate::spec::import::releases::RELEASES {
             let spec = Spec::contract(r.name).unwrap();
-            let data = data_set(spec, 7, 3);
+            let data = data_set(spec, 7, 3, crate::mock::DEFAULT_VERSION);
             let store =
                 Store::from_value(spec, &data).unwrap_or_else(|e| panic!("{}: {e}", r.name));
-            assert_eq!(data, data_set(spec, 7, 3), "deterministic for a seed");
+            assert_eq!(
+                data,
+                data_set(spec, 7, 3, crate::mock::DEFAULT_VERSION),
+                "deterministic for a seed"
+            );
             let with_records = store.records.values().filter(|f| !f.is_empty()).count();
             assert_eq!(
                 with_records,
@@ -421,7 +421,7 @@ mod tests {
     #[test]
     fn nested_records_hang_under_records_of_their_parent() {
         let spec = Spec::contract("ontap-9.19").unwrap();
-        let data = data_set(spec, 1, 3);
+        let data = data_set(spec, 1, 3, crate::mock::DEFAULT_VERSION);
         let volumes: Vec<&Value> = data["records"]["volume"]
             .as_array()
             .unwrap()

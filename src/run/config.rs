@@ -94,11 +94,8 @@ pub struct RunConfig {
     /// Families to run (`--family GLOB`, repeatable); empty: every family. `build()` turns them
     /// into `endpoints`.
     pub families: Vec<String>,
-    /// The contract the built-in mock serves, when it is not `spec`: a contract whose families
-    /// the mock cannot serve (an imported release) is run against the mock's own families only.
-    pub mock_spec: Option<&'static Spec>,
-    /// Why the run covers less than the contract (said once before the run), set by `build()`.
-    pub narrowed: Option<String>,
+    /// Why the run does less than asked (said once before the run), set by `build()`.
+    pub note: Option<String>,
     pub reports: Vec<(ReportFormat, PathBuf)>,
     pub strict: bool,
     pub record: Option<PathBuf>,
@@ -142,8 +139,7 @@ impl RunConfig {
                 checks: Vec::new(),
                 endpoints: Vec::new(),
                 families: Vec::new(),
-                mock_spec: None,
-                narrowed: None,
+                note: None,
                 reports: Vec::new(),
                 strict: false,
                 record: None,
@@ -412,8 +408,11 @@ impl RunConfigBuilder {
             // built on them cannot be trusted, so an imported contract reads only unless
             // --allow-destructive says the target is a lab or a mock.
             c.mode = Mode::ReadOnly;
+            c.note = Some(format!(
+                "{} is imported from NetApp's definitions: the run reads only (--allow-destructive writes, on a lab or a mock)",
+                c.spec.source
+            ));
         }
-        narrow_to_what_the_mock_serves(&mut c)?;
         if c.record.is_some() && c.compare.is_some() {
             return usage("--record and --compare: use one at a time".into());
         }
@@ -458,61 +457,5 @@ fn narrow_to_families(c: &mut RunConfig) -> Result<(), Error> {
         )));
     }
     c.endpoints = paths;
-    Ok(())
-}
-
-/// The built-in mock serves the families its data set has records for. A contract it cannot
-/// serve whole (an imported release: hundreds of families) is run against the mock's own
-/// families, judged by that contract; the others are named once and not run.
-fn narrow_to_what_the_mock_serves(c: &mut RunConfig) -> Result<(), Error> {
-    let Target::Builtin { fixtures: None, .. } = &c.target else {
-        return Ok(());
-    };
-    let builtin = Spec::builtin();
-    if std::ptr::eq(c.spec, builtin) {
-        return Ok(());
-    }
-    let data: serde_json::Value = serde_json::from_str(crate::mock::store::BUILTIN_FIXTURES)
-        .expect("the built-in fixtures are JSON");
-    if crate::mock::store::Store::from_value(c.spec, &data).is_ok() {
-        return Ok(());
-    }
-    c.mock_spec = Some(builtin);
-    let all = c.spec.endpoints.len();
-    let served: Vec<String> = c
-        .spec
-        .endpoints
-        .iter()
-        .filter(|e| builtin.endpoint(e.path()).is_some())
-        .filter(|e| c.endpoints.is_empty() || c.endpoints.iter().any(|p| p == e.path()))
-        .map(|e| e.path().to_string())
-        .collect();
-    let mut fams: Vec<&str> = c
-        .spec
-        .endpoints
-        .iter()
-        .filter(|e| served.iter().any(|p| p == e.path()))
-        .map(|e| e.family.as_str())
-        .collect();
-    fams.dedup();
-    if served.is_empty() {
-        return Err(Error::Usage(format!(
-            "the built-in mock serves none of the chosen paths of {} (it serves {}); give --target URL to check a cluster",
-            c.spec.source,
-            builtin
-                .endpoints
-                .iter()
-                .map(|e| e.path())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
-    c.narrowed = Some(format!(
-        "the built-in mock serves {} of the {all} paths of {} ({}); the others are not run (give --target to check a cluster)",
-        served.len(),
-        c.spec.source,
-        fams.join(", ")
-    ));
-    c.endpoints = served;
     Ok(())
 }

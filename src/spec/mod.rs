@@ -325,6 +325,18 @@ impl Spec {
         Ok(spec)
     }
 
+    /// The ONTAP release an imported contract was read from (`netapp-ontap 9.19.1.0` gives
+    /// 9.19.1); None for the hand-written one.
+    pub fn release(&self) -> Option<OntapVersion> {
+        let from = self
+            .families
+            .iter()
+            .find_map(|f| f.imported_from.as_deref())?;
+        let v = from.rsplit(' ').next()?;
+        let three: Vec<&str> = v.split('.').take(3).collect();
+        three.join(".").parse().ok()
+    }
+
     /// Builds the contract from (relative path, text) pairs. `source` is `built-in` or the
     /// directory the files came from; errors name files under it (`specs/` for the built-in copy).
     pub fn from_files(source: &str, files: Vec<(String, String)>) -> Result<Spec, SpecError> {
@@ -508,6 +520,36 @@ impl Spec {
         self.endpoints
             .iter()
             .find(|e| e.family == ep.family && e.kind() == Kind::Instance)
+    }
+
+    /// The parent of a nested collection (`/api/storage/volumes/{volume.uuid}/snapshots`): the
+    /// instance path of another family its path starts with (`/api/storage/volumes/{uuid}`),
+    /// and for each key of that path the key of `ep`'s path it fills (`uuid` -> `volume.uuid`).
+    /// None for a path without parents' keys, or when no family's records live there.
+    pub fn parent_of(&self, ep: &Endpoint) -> Option<(&Endpoint, Vec<(String, String)>)> {
+        let keys = ep.path_keys();
+        let last = keys.last()?;
+        let path = ep.path();
+        let cut = path.find(&format!("{{{last}}}"))? + last.len() + 2;
+        let shape = |p: &str| -> String {
+            p.split('/')
+                .map(|s| if s.starts_with('{') { "{}" } else { s })
+                .collect::<Vec<_>>()
+                .join("/")
+        };
+        let want = shape(&path[..cut]);
+        let parent = self.endpoints.iter().find(|e| {
+            e.family != ep.family && e.kind() == Kind::Instance && shape(e.path()) == want
+        })?;
+        let theirs = parent.path_keys();
+        (theirs.len() == keys.len()).then(|| {
+            let pairs = theirs
+                .iter()
+                .zip(&keys)
+                .map(|(t, m)| (t.to_string(), m.to_string()))
+                .collect();
+            (parent, pairs)
+        })
     }
 
     /// Finds the endpoint serving a request path and the key values it carries. Each segment is
@@ -1254,6 +1296,19 @@ fn check_endpoint(
             ));
         }
         _ => {}
+    }
+    // A hand-written singleton is read and patched only; NetApp's client offers POST on some
+    // (`/api/cluster` creates the cluster), so an imported one keeps what its source states.
+    if ep.kind == Kind::Singleton && fam.imported_from.is_none() {
+        for m in ep.methods.keys() {
+            if !matches!(m, Method::GET | Method::PATCH) {
+                return Err(SpecError::new(
+                    file,
+                    format!("{at}/methods/{m}"),
+                    "GET or PATCH only on a singleton (its one record is neither created nor deleted)",
+                ));
+            }
+        }
     }
     let has_records = fam.endpoints.iter().any(|o| o.kind == Kind::Instance);
     if has_records && res.keys.is_empty() {

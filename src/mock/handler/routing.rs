@@ -54,7 +54,12 @@ impl Mock {
     pub(super) fn route(&self, method: &axum::http::Method, path: &str) -> Target<'_> {
         let trimmed = &normalise(path);
         let trimmed = trimmed.as_str();
-        if let Some((table, keys)) = self.discovery_route(trimmed) {
+        // The discovery endpoints serve what the contract does not: an imported release's own
+        // /api/cluster, /api/svm/svms and /api/security/accounts are served from its records.
+        if let Some((table, keys)) = self
+            .discovery_route(trimmed)
+            .filter(|_| self.cfg.spec.route(trimmed).is_none())
+        {
             if method != axum::http::Method::GET {
                 return Target::Refused(Answer::not_allowed(method.as_str(), trimmed, &["GET"]));
             }
@@ -100,7 +105,7 @@ impl Mock {
     /// same 404 as any method for a path that does not exist or is of a later version).
     pub(super) fn options(&self, path: &str) -> Answer<'_> {
         let path = normalise(path);
-        if self.discovery_route(&path).is_some() {
+        if self.discovery_route(&path).is_some() && self.cfg.spec.route(&path).is_none() {
             return Answer::options(&["GET", "HEAD", "OPTIONS"]);
         }
         let spec = self.cfg.spec;

@@ -41,7 +41,7 @@ impl Mock {
         let data = match (from_state, &cfg.fixtures) {
             (Some(v), _) => v,
             (None, Some(v)) => v.clone(),
-            (None, None) => crate::mock::default_data_set(spec, cfg.seed, cfg.records),
+            (None, None) => crate::mock::default_data_set(spec, cfg.seed, cfg.records, cfg.version),
         };
         let store = Store::from_value(spec, &data)
             .map_err(|e| Error::Usage(format!("mock data set: {e}")))?;

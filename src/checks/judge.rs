@@ -96,13 +96,14 @@ pub fn allowed_in_selection(
     if res.keys.iter().any(|k| k == path) {
         return true;
     }
-    // A key object (owner, svm, account) may come whole.
-    res.keys
-        .iter()
-        .any(|k| match (k.rsplit_once('.'), path.rsplit_once('.')) {
-            (Some((kp, _)), Some((pp, _))) => kp == pp,
-            _ => false,
+    // A key object (owner, svm, account; an imported `lun` of a LUN map) may come whole, with
+    // the objects inside it.
+    res.keys.iter().any(|k| {
+        k.rsplit_once('.').is_some_and(|(kp, _)| {
+            path.strip_prefix(kp)
+                .is_some_and(|rest| rest.starts_with('.'))
         })
+    })
 }
 
 /// ONTAP's query-filter semantics, evaluated client-side: does `value` match `expr`?

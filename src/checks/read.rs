@@ -606,6 +606,11 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
         return ctx.findings.skip(C, ep, "the collection is empty");
     }
     let cands = observed(ctx, ep);
+    if cands.is_empty() {
+        return ctx
+            .findings
+            .skip(C, ep, "no filterable field has a value in the records read");
+    }
     let strategy = generate::filter_draw(cands.len());
     let cands = &cands;
     let restrict = sample_restriction(ctx, ep);

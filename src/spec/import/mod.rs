@@ -498,7 +498,9 @@ fn leaf_schema(ff: &FieldFacts, is_key: bool, has_post: bool) -> Value {
     let flag = |m: &mut Map<String, Value>, k: &str| {
         m.insert(k.into(), json!(true));
     };
-    let (g, p, c) = (ff.gettable, ff.patchable, ff.postable);
+    // A key names the record in its path and its answers: never write-only, whatever a
+    // release's lists say (9.7 lists a DNS configuration's svm.uuid as postable only).
+    let (g, p, c) = (ff.gettable || is_key, ff.patchable, ff.postable);
     if g && !p && !c {
         flag(&mut m, "x-ontap-read-only");
     }

@@ -145,7 +145,7 @@ impl Table {
         keys.iter().all(|(k, v)| {
             get_path(record, k)
                 .and_then(crate::mock::store::key_text)
-                .is_some_and(|s| &s == v)
+                .is_some_and(|s| s == crate::mock::store::canonical_key(v))
         })
     }
 }

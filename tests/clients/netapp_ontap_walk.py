@@ -11,8 +11,10 @@ Prints one line per class (`ok CLASS`, `fail CLASS: why`, `unreachable CLASS: wh
 unreachable when the client itself cannot address it (no method to read with, or keys no listing
 shows); that is a fact about the client, not about the mock.
 """
+import datetime
 import importlib
 import inspect
+import operator
 import pkgutil
 import re
 import sys
@@ -26,6 +28,22 @@ import netapp_ontap.resources as resources
 def parent_params(path):
     """`/api/storage/volumes/{volume[uuid]}/snapshots` -> [("volume", "uuid")]."""
     return re.findall(r"\{([\w-]+)\[([\w-]+)\]\}", path)
+
+
+def readable(rec, key):
+    """Whether the client can read a key value from a record the way it builds an instance
+    path (`operator.attrgetter`): a string, a number or a timestamp, not an object or a
+    hyphenated name."""
+    try:
+        return isinstance(operator.attrgetter(key)(rec), (str, int, datetime.datetime))
+    except AttributeError:
+        return False
+
+
+def value_at(d, dotted):
+    for part in dotted.split("."):
+        d = d.get(part) if isinstance(d, dict) else None
+    return d
 
 
 def shape(path):
@@ -73,6 +91,8 @@ def main():
             unreachable += 1
             continue
         try:
+            in_path = {f"{a}.{b}" for a, b in params}
+            own = [k for k in c._keys if k not in in_path]
             if has("get_collection"):
                 recs = list(c.get_collection(*args, fields="*"))
                 if not recs:
@@ -81,24 +101,23 @@ def main():
                     continue
                 rec = recs[0]
                 if has("get"):
+                    missing = [k for k in own if not readable(rec, k)]
+                    if missing:
+                        # The client reads a record by its keys; these it cannot read from one.
+                        print(f"unreachable {name}: the client cannot read its keys {missing} from a record")
+                        unreachable += 1
+                        continue
                     rec.get()
             else:
-                rec = c(*args)
-                if c._keys and not args:
-                    print(f"unreachable {name}: keys {c._keys} that no listing shows")
+                if own:
+                    print(f"unreachable {name}: keys {own} that no listing shows")
                     unreachable += 1
                     continue
+                rec = c(*args)
                 rec.get()
             # Children address this record by our parent keys followed by our own key values.
             d = rec.to_dict()
-            in_path = {f"{a}.{b}" for a, b in params}
-            own = [k for k in c._keys if k not in in_path]
-            vals = []
-            for k in own:
-                v = d
-                for part in k.split("."):
-                    v = v.get(part) if isinstance(v, dict) else None
-                vals.append(v)
+            vals = [value_at(d, k) for k in own]
             found[shape(c._path + "/{}" * len(own))] = {"__args__": list(args) + vals}
             print(f"ok {name}")
             ok += 1

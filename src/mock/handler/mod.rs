@@ -163,7 +163,14 @@ impl Mock {
             (Kind::Collection, Method::PATCH) => {
                 self.patch_collection(ep, table, &plan, role, body, hal)
             }
-            (Kind::Collection, Method::POST) => self.post(ep, table, &keys, &plan, role, body, hal),
+            (Kind::Collection, Method::POST) => {
+                let at = writes::Place {
+                    ep,
+                    table,
+                    parents: &keys,
+                };
+                self.post(at, &plan, role, body, hal)
+            }
             (Kind::Instance, Method::DELETE) => self.delete(ep, table, &keys, role),
             (Kind::Collection, Method::DELETE) => {
                 self.delete_collection(ep, table, &plan, role, hal)

@@ -172,16 +172,16 @@ impl Mock {
             .unwrap_or_default()
     }
 
+    /// A POST on a collection; `at.parents` are the keys a nested collection's path carries.
     pub(super) fn post(
         &self,
-        ep: &Endpoint,
-        table: &Table,
-        parents: &[(String, String)],
+        at: Place<'_>,
         plan: &Plan,
         role: &Role,
         body: &[u8],
         hal: bool,
     ) -> Result<Answer<'_>, ApiError> {
+        let Place { ep, table, parents } = at;
         let body = Value::Object(parse_body(body)?);
         let res = table.res;
         let write = Write {
@@ -459,4 +459,12 @@ fn generated_value(f: &Field) -> Value {
         FieldType::Boolean => Value::Bool(true),
         _ => Value::String(random_hex(32).to_ascii_uppercase()),
     }
+}
+
+/// Where a POST goes: the endpoint, its table and the parents' keys its path carries.
+#[derive(Clone, Copy)]
+pub(super) struct Place<'a> {
+    pub ep: &'a Endpoint,
+    pub table: &'a Table,
+    pub parents: &'a [(String, String)],
 }

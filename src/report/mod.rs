@@ -388,6 +388,71 @@ pub fn render(r: &Report) -> String {
         e.dedup();
         e
     };
+    if endpoints.len() > GRID_MAX {
+        render_per_path(r, &endpoints, &mut out);
+    } else {
+        render_grid(r, &endpoints, &mut out);
+    }
+    render_tail(r, &mut out);
+    out
+}
+
+/// Above this many paths (a whole-API run: hundreds), the check-by-path grid would be wider
+/// than any terminal: the summary is one line per path instead, worst first.
+const GRID_MAX: usize = 12;
+
+/// One line per path: how many checks passed, failed, warned and were skipped, worst first;
+/// then the skip reasons with how many paths each covers.
+fn render_per_path(r: &Report, endpoints: &[&String], out: &mut String) {
+    let mut rows: Vec<(&String, [usize; 4])> = endpoints
+        .iter()
+        .map(|e| {
+            let mut n = [0usize; 4];
+            for x in r.results.iter().filter(|x| &x.endpoint == *e) {
+                n[match x.verdict {
+                    Verdict::Failed => 0,
+                    Verdict::Warning => 1,
+                    Verdict::Passed => 2,
+                    Verdict::Skipped => 3,
+                }] += 1;
+            }
+            (*e, n)
+        })
+        .collect();
+    rows.sort_by(|a, b| (b.1[0], b.1[1]).cmp(&(a.1[0], a.1[1])).then(a.0.cmp(b.0)));
+    let _ = writeln!(
+        out,
+        "{} paths, worst first (checks failed, warned, passed, skipped):",
+        rows.len()
+    );
+    let _ = writeln!(
+        out,
+        "  {:>6} {:>6} {:>6} {:>7}  PATH",
+        "FAIL", "WARN", "OK", "SKIP"
+    );
+    for (e, n) in &rows {
+        let _ = writeln!(
+            out,
+            "  {:>6} {:>6} {:>6} {:>7}  {e}",
+            n[0], n[1], n[2], n[3]
+        );
+    }
+    let mut skipped: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for x in r.results.iter().filter(|x| x.verdict == Verdict::Skipped) {
+        *skipped
+            .entry((x.check.as_str(), x.reason.as_deref().unwrap_or("")))
+            .or_default() += 1;
+    }
+    if !skipped.is_empty() {
+        let _ = writeln!(out, "\nSkipped:");
+        for ((check, why), n) in &skipped {
+            let _ = writeln!(out, "  {check} ({n} paths): {why}");
+        }
+    }
+}
+
+/// The check-by-path grid, with the skip reasons naming the paths by number.
+fn render_grid(r: &Report, endpoints: &[&String], out: &mut String) {
     let _ = writeln!(out, "Endpoints:");
     for (i, e) in endpoints.iter().enumerate() {
         let _ = writeln!(out, "  [{}] {e}", i + 1);
@@ -434,6 +499,10 @@ pub fn render(r: &Report) -> String {
             let _ = writeln!(out, "  {check} {}: {why}", list.join(""));
         }
     }
+}
+
+/// Coverage, what was not restored, and the lines after them.
+fn render_tail(r: &Report, out: &mut String) {
     if !r.coverage.is_empty() {
         let _ = writeln!(out, "\nCoverage:");
         for c in &r.coverage {
@@ -519,5 +588,4 @@ pub fn render(r: &Report) -> String {
     if let Some(why) = r.stopped.as_deref().filter(|_| !r.interrupted) {
         let _ = writeln!(out, "STOPPED EARLY ({why}): the results above are partial.");
     }
-    out
 }

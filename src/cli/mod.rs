@@ -75,6 +75,44 @@ pub fn dispatch(cli: Cli, env: &Env) -> Result<()> {
     }
 }
 
+/// A client for one target outside `run` (`restore`, `spec import --swagger URL`): one request
+/// at a time, Basic auth with the password from `password_env` (or a prompt), TLS verified
+/// against the platform's roots, `ca_cert` only, or not at all, and the proxy variables.
+pub(crate) struct OneClient<'a> {
+    pub base: String,
+    pub user: &'a str,
+    pub password_env: Option<&'a str>,
+    pub insecure: bool,
+    pub ca_cert: Option<&'a std::path::Path>,
+}
+
+impl OneClient<'_> {
+    pub(crate) fn build(
+        self,
+        env: &Env,
+        adjust: impl FnOnce(crate::client::ClientConfig) -> crate::client::ClientConfig,
+    ) -> Result<crate::client::Client> {
+        use crate::client::{Client, ClientConfig, Credentials, Trust};
+        let password = run::password_from(env, self.password_env, self.user, "--password-env")?;
+        let trust = match (self.insecure, self.ca_cert) {
+            (true, _) => Trust::Insecure,
+            (false, Some(p)) => {
+                Trust::CaPem(std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?)
+            }
+            (false, None) => Trust::System,
+        };
+        crate::client::install_crypto();
+        let proxy = crate::client::Proxies::from_env(|name| env.vars.get(name).cloned())
+            .map_err(Error::Usage)?;
+        Client::new(adjust(ClientConfig {
+            concurrency: 1,
+            proxy,
+            ..ClientConfig::new(self.base, Credentials::new(self.user, password), trust)
+        }))
+        .map_err(Error::Usage)
+    }
+}
+
 /// The contract a command reads: `--contract NAME|DIR`, else `--specs DIR`, else the built-in one.
 pub(crate) fn contract(
     contract: Option<&str>,

@@ -5,7 +5,7 @@
 
 use super::args::RestoreArgs;
 use super::{Env, out};
-use crate::client::{Client, ClientConfig, Credentials, Trust};
+use crate::client::ClientConfig;
 use crate::error::{Error, Result};
 use crate::spec::Spec;
 use crate::undo::journal::{self, Journal};
@@ -50,26 +50,20 @@ pub fn main(a: RestoreArgs, env: &Env) -> Result<()> {
         )));
     }
     let user = a.user.clone().unwrap_or_else(|| contents.user.clone());
-    let password =
-        super::run::password_from(env, a.password_env.as_deref(), &user, "--password-env")?;
-    let trust = match (a.insecure, &a.ca_cert) {
-        (true, _) => Trust::Insecure,
-        (false, Some(p)) => Trust::CaPem(std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?),
-        (false, None) => Trust::System,
-    };
-    crate::client::install_crypto();
-    let proxy = crate::client::Proxies::from_env(|name| env.vars.get(name).cloned())
-        .map_err(Error::Usage)?;
-    let client = Client::new(ClientConfig {
+    let client = super::OneClient {
+        base: url.clone(),
+        user: &user,
+        password_env: a.password_env.as_deref(),
+        insecure: a.insecure,
+        ca_cert: a.ca_cert.as_deref(),
+    }
+    .build(env, |c| ClientConfig {
         timeout: Duration::from_secs(
             a.timeout
                 .unwrap_or(crate::run::config::DEFAULT_TIMEOUT_SECS),
         ),
-        concurrency: 1,
-        proxy,
-        ..ClientConfig::new(url.clone(), Credentials::new(user, password), trust)
-    })
-    .map_err(Error::Usage)?;
+        ..c
+    })?;
     let spec = Spec::load(None)?;
     let j = Journal::resume(path.clone(), contents);
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -125,35 +125,27 @@ fn diff(old: &str, new: &str, json: bool) -> Result<()> {
 
 /// A cluster's `swagger.yaml`, fetched with the same client, auth and TLS settings as `run`.
 fn fetch_swagger(url: &str, a: &ImportArgs, env: &Env) -> Result<String> {
-    use crate::client::{Client, ClientConfig, Credentials, Request, Trust};
     let parsed = url::Url::parse(url)
         .map_err(|e| Error::Usage(format!("--swagger {url}: not a URL ({e})")))?;
-    let base = parsed[..url::Position::BeforePath].to_string();
     let path = parsed[url::Position::BeforePath..].to_string();
-    let password =
-        super::run::password_from(env, a.password_env.as_deref(), &a.user, "--password-env")?;
-    let trust = match (a.insecure, &a.ca_cert) {
-        (true, _) => Trust::Insecure,
-        (false, Some(p)) => Trust::CaPem(std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?),
-        (false, None) => Trust::System,
-    };
-    crate::client::install_crypto();
-    let proxy = crate::client::Proxies::from_env(|name| env.vars.get(name).cloned())
-        .map_err(Error::Usage)?;
-    let client = Client::new(ClientConfig {
-        concurrency: 1,
-        proxy,
-        // A recent release's definition is about 13 MB.
+    let client = super::OneClient {
+        base: parsed[..url::Position::BeforePath].to_string(),
+        user: &a.user,
+        password_env: a.password_env.as_deref(),
+        insecure: a.insecure,
+        ca_cert: a.ca_cert.as_deref(),
+    }
+    // A recent release's definition is about 13 MB.
+    .build(env, |c| crate::client::ClientConfig {
         max_answer_bytes: 256 * 1024 * 1024,
-        ..ClientConfig::new(base, Credentials::new(a.user.clone(), password), trust)
-    })
-    .map_err(Error::Usage)?;
+        ..c
+    })?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
     let x = rt
-        .block_on(client.send(Request::get(path)))
+        .block_on(client.send(crate::client::Request::get(path)))
         .map_err(|e| Error::Unreachable(format!("--swagger {url}: {e}")))?;
     if x.response.status != 200 {
         return Err(Error::Unreachable(format!(

@@ -383,6 +383,58 @@ fn run_with_a_shipped_release_checks_its_families_against_the_mock_read_only() {
     // The nested collection's checks are skipped with the reason; its records are checked.
     assert!(stdout.contains("a nested collection: its records are read under their parent's"));
 
+    // --allow-writes: the PATCH checks of the named family run (journaled, restored), the
+    // others stay read only.
+    let out = bin(&[
+        "run",
+        "--contract",
+        "ontap-9.19",
+        "--family",
+        "volume",
+        "--family",
+        "svm",
+        "--allow-writes",
+        "volume",
+        "--seed",
+        "3",
+        "--no-progress",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("writes only to the families --allow-writes names (volume)"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("mode Restore"), "{stdout}");
+    assert!(
+        stdout.contains("patch-roundtrip [3][4]: --allow-writes does not name this family"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  volume: 150 of 150 patchable fields round-tripped"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  svm: 0 of 50 patchable fields round-tripped"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" 0 failed, 0 warnings"), "{stdout}");
+    let out = bin(&[
+        "run",
+        "--contract",
+        "ontap-9.19",
+        "--allow-writes",
+        "nothing*",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out)
+            .1
+            .contains("--allow-writes nothing*: no family of ontap-9.19 matches"),
+        "{}",
+        text(&out).1
+    );
+
     let out = bin(&["run", "--family", "nothing*"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

@@ -32,6 +32,8 @@ pub struct Settings {
     pub selected: Vec<String>,
     /// Transport failures in a row that stop the run (`--max-failures`; 0: never).
     pub max_failures: u64,
+    /// Families the run may write to (`--allow-writes`); empty: every family.
+    pub writable: Vec<String>,
 }
 
 pub struct Ctx {
@@ -147,6 +149,17 @@ impl Ctx {
 
     pub fn may_write(&self) -> bool {
         self.settings.mode != Mode::ReadOnly
+    }
+    /// Whether the run writes to this family: not read-only, and named by `--allow-writes`
+    /// when that was given.
+    pub fn may_write_family(&self, family: &str) -> bool {
+        self.may_write()
+            && (self.settings.writable.is_empty()
+                || self
+                    .settings
+                    .writable
+                    .iter()
+                    .any(|g| crate::spec::import::glob_match(g, family)))
     }
     /// POST, DELETE, secrets and lock-out fields: only with --allow-destructive or the built-in mock.
     pub fn may_destroy(&self) -> bool {

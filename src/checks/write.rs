@@ -612,6 +612,15 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
             .findings
             .skip(C, ep, "no instance path to read records back");
     };
+    // Records are put back one by one with a PATCH on their own path: a family whose records
+    // have none (an imported `/api/storage/disks`: PATCH on the collection only) is not changed.
+    if !inst.has(Method::PATCH) {
+        return ctx.findings.skip(
+            C,
+            ep,
+            "its records have no PATCH of their own to be put back with",
+        );
+    }
     let base = baseline(ctx, ep);
     let res = ctx.spec.resource_of(ep);
     // The family is looked at one record at a time, in one pass (a large cluster's family is

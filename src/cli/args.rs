@@ -441,6 +441,15 @@ pub struct RunArgs {
     /// Also run POST, DELETE and PATCHes that cannot be restored or could lock people out
     #[arg(long)]
     pub allow_destructive: bool,
+    /// Write only to the families whose name matches (repeatable; `*` and `?`): their
+    /// restorable PATCH checks run, journaled and put back as always; the other families are
+    /// read only. An imported contract (--contract ontap-9.19) is read only without it
+    #[arg(
+        long = "allow-writes",
+        value_name = "GLOB",
+        conflicts_with = "read_only"
+    )]
+    pub allow_writes: Vec<String>,
     /// Run only these checks (repeatable; see --list-checks)
     #[arg(long = "check", value_name = "NAME")]
     pub checks: Vec<String>,

@@ -542,6 +542,7 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
             a.endpoints
         })
         .families(a.families)
+        .allow_writes(a.allow_writes)
         .strict(a.strict || file.strict.unwrap_or(false))
         .progress(!a.no_progress && env.stderr_is_terminal);
     match a.threads.or(file.threads) {

@@ -114,11 +114,38 @@ pub fn valid_value(f: &Field) -> SBoxedStrategy<Value> {
                 short.prop_map(|s| s).sboxed()
             }
         }
-        FieldType::Array => prop::collection::vec(text(PLAIN, 4), 0..3)
-            .prop_map(|v| json!(v))
-            .sboxed(),
+        FieldType::Array => array_value(f.schema.get("items")),
         FieldType::Object => Just(json!({})).sboxed(),
     }
+}
+
+/// A valid array for a field whose items the schema types: items of that type (within their
+/// enum and range), or, for items that are objects or untyped, the empty array.
+fn array_value(items: Option<&Value>) -> SBoxedStrategy<Value> {
+    let ty = items.and_then(|i| i.get("type")).and_then(Value::as_str);
+    let choices = items
+        .and_then(|i| i.get("enum"))
+        .and_then(Value::as_array)
+        .filter(|e| !e.is_empty())
+        .cloned();
+    let item: SBoxedStrategy<Value> = match (ty, choices) {
+        (_, Some(e)) => prop::sample::select(e).sboxed(),
+        (None | Some("string"), None) if items.is_none() => {
+            text(PLAIN, 4).prop_map(Value::String).sboxed()
+        }
+        (Some("string"), None) => text(PLAIN, 4).prop_map(Value::String).sboxed(),
+        (Some("integer" | "number"), None) => {
+            let get = |k| items.and_then(|i| i.get(k)).and_then(Value::as_i64);
+            let lo = get("minimum").unwrap_or(0);
+            let hi = get("maximum").unwrap_or(lo + 1000).max(lo);
+            (lo..=hi).prop_map(|n| json!(n)).sboxed()
+        }
+        (Some("boolean"), None) => any::<bool>().prop_map(Value::Bool).sboxed(),
+        _ => return Just(json!([])).sboxed(),
+    };
+    prop::collection::vec(item, 0..3)
+        .prop_map(|v| json!(v))
+        .sboxed()
 }
 
 fn fit(s: String, min: usize, max: usize) -> Value {

@@ -94,6 +94,9 @@ pub struct RunConfig {
     /// Families to run (`--family GLOB`, repeatable); empty: every family. `build()` turns them
     /// into `endpoints`.
     pub families: Vec<String>,
+    /// Families the run may write to (`--allow-writes GLOB`, repeatable); empty: every family
+    /// of a hand-written contract, none of an imported one.
+    pub allow_writes: Vec<String>,
     /// Why the run does less than asked (said once before the run), set by `build()`.
     pub note: Option<String>,
     pub reports: Vec<(ReportFormat, PathBuf)>,
@@ -139,6 +142,7 @@ impl RunConfig {
                 checks: Vec::new(),
                 endpoints: Vec::new(),
                 families: Vec::new(),
+                allow_writes: Vec::new(),
                 note: None,
                 reports: Vec::new(),
                 strict: false,
@@ -246,6 +250,10 @@ impl RunConfigBuilder {
     }
     pub fn checks(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.cfg.checks = names.into_iter().map(Into::into).collect();
+        self
+    }
+    pub fn allow_writes(mut self, globs: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.cfg.allow_writes = globs.into_iter().map(Into::into).collect();
         self
     }
     pub fn families(mut self, globs: impl IntoIterator<Item = impl Into<String>>) -> Self {
@@ -402,14 +410,34 @@ impl RunConfigBuilder {
             }
         }
         narrow_to_families(&mut c)?;
-        if c.mode == Mode::Restore && c.spec.families.iter().any(|f| f.imported_from.is_some()) {
+        for g in &c.allow_writes {
+            if !c
+                .spec
+                .families
+                .iter()
+                .any(|f| crate::spec::import::glob_match(g, &f.family))
+            {
+                return usage(format!(
+                    "--allow-writes {g}: no family of {} matches; expected a family name or a glob like 'volume*'",
+                    c.spec.source
+                ));
+            }
+        }
+        if c.mode == Mode::Restore && !c.allow_writes.is_empty() {
+            c.note = Some(format!(
+                "writes only to the families --allow-writes names ({}); the others are read only",
+                c.allow_writes.join(", ")
+            ));
+        } else if c.mode == Mode::Restore
+            && c.spec.families.iter().any(|f| f.imported_from.is_some())
+        {
             // NetApp's definitions say what may be patched, not what a cluster accepts back
             // (netapp-ontap lists Duo's owner.name as patchable; the docs forbid it): a restore
             // built on them cannot be trusted, so an imported contract reads only unless
             // --allow-destructive says the target is a lab or a mock.
             c.mode = Mode::ReadOnly;
             c.note = Some(format!(
-                "{} is imported from NetApp's definitions: the run reads only (--allow-destructive writes, on a lab or a mock)",
+                "{} is imported from NetApp's definitions: the run reads only (--allow-writes GLOB writes to the families it names; --allow-destructive to all, on a lab or a mock)",
                 c.spec.source
             ));
         }

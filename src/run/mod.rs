@@ -441,6 +441,9 @@ fn plan(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Plan {
                 (_, true) if c.needs == Needs::Writes && !ctx.may_write() => {
                     Some("--read-only".into())
                 }
+                (_, true) if c.needs == Needs::Writes && !ctx.may_write_family(&ep.family) => {
+                    Some("--allow-writes does not name this family".into())
+                }
                 (_, true) if ep.kind() == Kind::Collection && !ep.path_keys().is_empty() => {
                     Some(NESTED_SKIP.into())
                 }
@@ -618,6 +621,7 @@ async fn run_with(
         sample: cfg.sample,
         selected: cfg.checks.clone(),
         max_failures: cfg.max_failures,
+        writable: cfg.allow_writes.clone(),
     };
     let mut ctx = Ctx::new(cfg.spec, client, version, settings, journal.clone());
     if cfg.record.is_some() || cfg.compare.is_some() {

@@ -170,7 +170,20 @@ impl Field {
         if !self.enum_values.is_empty() && !self.enum_values.contains(v) {
             return Some("enum");
         }
-        if let Some(n) = v.as_f64() {
+        // Integers are compared as integers: 62672162783232001 is above a maximum of
+        // 62672162783232000, which it equals as a float.
+        if let Some(n) = v.as_i64() {
+            if self.minimum.is_some_and(|m| n < m) {
+                return Some("minimum");
+            }
+            if self.maximum.is_some_and(|m| n > m) {
+                return Some("maximum");
+            }
+        } else if let Some(n) = v.as_u64() {
+            if self.maximum.is_some_and(|m| i128::from(n) > i128::from(m)) {
+                return Some("maximum");
+            }
+        } else if let Some(n) = v.as_f64() {
             if self.minimum.is_some_and(|m| n < m as f64) {
                 return Some("minimum");
             }

@@ -50,8 +50,13 @@ pub fn main(a: RestoreArgs, env: &Env) -> Result<()> {
         )));
     }
     let user = a.user.clone().unwrap_or_else(|| contents.user.clone());
-    let password =
-        super::run::password_from(env, a.password_env.as_deref(), &user, "--password-env")?;
+    let password = super::run::password_from(
+        env,
+        a.password_env.as_deref(),
+        super::run::PASSWORD_VAR,
+        &user,
+        "--password-env",
+    )?;
     let trust = match (a.insecure, &a.ca_cert) {
         (true, _) => Trust::Insecure,
         (false, Some(p)) => Trust::CaPem(std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?),

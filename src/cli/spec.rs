@@ -130,8 +130,13 @@ fn fetch_swagger(url: &str, a: &ImportArgs, env: &Env) -> Result<String> {
         .map_err(|e| Error::Usage(format!("--swagger {url}: not a URL ({e})")))?;
     let base = parsed[..url::Position::BeforePath].to_string();
     let path = parsed[url::Position::BeforePath..].to_string();
-    let password =
-        super::run::password_from(env, a.password_env.as_deref(), &a.user, "--password-env")?;
+    let password = super::run::password_from(
+        env,
+        a.password_env.as_deref(),
+        super::run::PASSWORD_VAR,
+        &a.user,
+        "--password-env",
+    )?;
     let trust = match (a.insecure, &a.ca_cert) {
         (true, _) => Trust::Insecure,
         (false, Some(p)) => Trust::CaPem(std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?),

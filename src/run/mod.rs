@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod journal;
+pub mod progress;
 pub mod restore;
 
 use crate::checks::ctx::{Ctx, Settings};
@@ -18,11 +19,11 @@ use crate::report::{Figures, Report, RunFacts};
 use crate::spec::model::{Kind, Method};
 use crate::spec::{Endpoint, OntapVersion};
 use config::{RunConfig, Target};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use progress::Progress;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What a run did: the report (with the drift when comparing), and the recording of its
 /// exchanges with --record or --compare.
@@ -47,8 +48,12 @@ pub fn run_blocking(cfg: &RunConfig) -> Result<RunOutcome> {
 
 /// Starts the target if it is the built-in mock, and returns the client for it, with the label
 /// the summary shows (a proxy's credentials redacted).
-async fn connect(cfg: &RunConfig) -> Result<(Client, Option<mock::RunningMock>, String)> {
+async fn connect(
+    cfg: &RunConfig,
+    secrets: &Arc<crate::redact::Secrets>,
+) -> Result<(Client, Option<mock::RunningMock>, String)> {
     let client_cfg = |base: String, admin: Credentials, trust: Trust| ClientConfig {
+        log: cfg.verbose.then(|| secrets.clone()),
         timeout: cfg.timeout,
         concurrency: cfg.concurrency,
         max_answer_bytes: cfg.max_answer_bytes,
@@ -255,6 +260,7 @@ fn sampling_of(ctx: &Ctx) -> crate::report::Sampling {
 async fn discover_records(
     ctx: &Ctx,
     endpoints: &[&'static Endpoint],
+    progress: &Progress,
 ) -> BTreeMap<String, checks::records::Records> {
     let mut out = BTreeMap::new();
     for ep in endpoints.iter().filter(|e| {
@@ -268,6 +274,11 @@ async fn discover_records(
         };
         let mut records = checks::records::Records::default();
         for _ in 0..100_000 {
+            progress.reading(format!(
+                "the records of {}, {} so far",
+                ep.family,
+                records.len()
+            ));
             let Some(x) = ctx
                 .send("response-schema", ep, Request::get(path.clone()))
                 .await
@@ -315,14 +326,16 @@ pub async fn execute(cfg: &RunConfig) -> Result<RunOutcome> {
             let _ = j.finish();
         }
     };
-    let (client, running, label) = match connect(cfg).await {
+    // The secrets no output may show, the `-v` log included.
+    let secrets = Arc::new(crate::redact::Secrets::default());
+    let (client, running, label) = match connect(cfg, &secrets).await {
         Ok(c) => c,
         Err(e) => {
             drop_if_empty(&journal);
             return Err(e);
         }
     };
-    let outcome = run_with(cfg, client, &label, start, journal.clone()).await;
+    let outcome = run_with(cfg, client, &label, start, journal.clone(), secrets).await;
     if let Some(m) = running {
         m.shutdown().await;
     }
@@ -537,8 +550,21 @@ async fn run_with(
     label: &str,
     start: Instant,
     journal: Option<Arc<journal::Journal>>,
+    secrets: Arc<crate::redact::Secrets>,
 ) -> Result<(Report, Option<Recording>)> {
-    let version = discover_version(&client).await?;
+    let progress = Arc::new(Progress::new(cfg.progress));
+    progress.reading("the target's version (GET /api/cluster)".into());
+    let ticker = progress.ticker(&client);
+    let version = match discover_version(&client).await {
+        Ok(v) => v,
+        Err(e) => {
+            if let Some(t) = ticker {
+                t.abort();
+            }
+            progress.finish();
+            return Err(e);
+        }
+    };
     let settings = Settings {
         mode: cfg.mode,
         builtin: matches!(cfg.target, Target::Builtin { .. }),
@@ -548,6 +574,7 @@ async fn run_with(
         selected: cfg.checks.clone(),
     };
     let mut ctx = Ctx::new(cfg.spec, client, version, settings, restore::restore);
+    ctx.secrets = secrets;
     if cfg.record.is_some() || cfg.compare.is_some() {
         ctx.recorder = Some(record::Recorder::default());
     }
@@ -574,7 +601,7 @@ async fn run_with(
         .iter()
         .filter(|e| endpoints.iter().any(|s| s.family == e.family))
         .collect();
-    ctx.records = discover_records(&ctx, &families).await;
+    ctx.records = discover_records(&ctx, &families, &progress).await;
     ctx.sampled = sample_records(&ctx);
     let ctx = Arc::new(ctx);
     #[cfg(unix)]
@@ -592,43 +619,33 @@ async fn run_with(
     let Plan { reads, writes } = plan(&ctx, &endpoints);
 
     let total = reads.len() + writes.values().map(Vec::len).sum::<usize>();
-    let bar = if cfg.progress {
-        ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} checks, {msg}")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(120));
+    progress.checks(total as u64);
 
     let work = {
         let ctx = ctx.clone();
-        let bar = bar.clone();
+        let progress = progress.clone();
         async move {
             let mut set = tokio::task::JoinSet::new();
             for (f, name, ep) in reads {
                 let ctx = ctx.clone();
-                let bar = bar.clone();
+                let progress = progress.clone();
                 set.spawn(async move {
+                    let id = progress.begin(format!("{name} {}", ep.path()));
                     f(&ctx, ep).await;
-                    bar.set_message(format!("{name} {}", ep.path()));
-                    bar.inc(1);
+                    progress.end(id);
                 });
             }
             while set.join_next().await.is_some() {}
             let mut set = tokio::task::JoinSet::new();
             for (_, list) in writes {
                 let ctx = ctx.clone();
-                let bar = bar.clone();
+                let progress = progress.clone();
                 set.spawn(async move {
                     for (f, name, ep) in list {
+                        let id = progress.begin(format!("{name} {}", ep.path()));
                         f(&ctx, ep).await;
                         ctx.restore_family(&ep.family).await;
-                        bar.set_message(format!("{name} {}", ep.path()));
-                        bar.inc(1);
+                        progress.end(id);
                     }
                 });
             }
@@ -641,7 +658,10 @@ async fn run_with(
     if let Some(d) = deadline {
         d.abort();
     }
-    bar.finish_and_clear();
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    progress.finish();
     let stopped = ctx.stopped_because();
     if let Some(why) = &stopped
         && !why.starts_with("interrupted")

@@ -1081,7 +1081,7 @@ async fn totp_post_returns_secrets_once() {
         .call(
             "POST",
             TOTP,
-            Some(json!({"owner": {"uuid": SVM2}, "account": {"name": "x"}, "secret_key": "mine"})),
+            Some(json!({"owner": {"uuid": SVM2}, "account": {"name": "xyz"}, "secret_key": "mine"})),
         )
         .await;
     assert_eq!(

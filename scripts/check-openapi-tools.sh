@@ -10,7 +10,7 @@
 #
 # Environment:
 #   ONTAP_CONFORM_BIN  the binary to use (default: `cargo build --release`, target/release/...)
-#   ST_MAX_EXAMPLES    examples per operation and phase (default 25)
+#   ST_MAX_EXAMPLES    examples per operation and phase (default 100)
 #   ST_SEED            Schemathesis seed (default 1)
 #   OUT_DIR            where the document, logs and reports go (default target/openapi-tools)
 #   OPENAPI_DOC        judge this document instead of the export (the test proves with a
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ST_VERSION=4.32.5
-MAX_EXAMPLES=${ST_MAX_EXAMPLES:-25}
+MAX_EXAMPLES=${ST_MAX_EXAMPLES:-100}
 SEED=${ST_SEED:-1}
 OUT=${OUT_DIR:-target/openapi-tools}
 mkdir -p "$OUT"

@@ -1,8 +1,7 @@
 //! `scripts/check-openapi-tools.sh` run by `cargo test`: Schemathesis (every check, every phase,
 //! a fixed seed) against the built-in mock with the project's OpenAPI export must find no
-//! failure at all. Schemathesis is a requirement of the test suite, installed by
-//! `.ci/run` (`python3 -m pip install schemathesis==4.32.5`): without it these tests fail and
-//! say how to install it.
+//! failure at all. Schemathesis is a requirement of the test suite, provisioned by
+//! `scripts/test` (schemathesis==4.32.5): without it these tests fail and say how to install it.
 
 use serde_json::{Value, json};
 use std::path::Path;
@@ -22,7 +21,8 @@ fn require_schemathesis() {
     assert!(
         o.status.success() && found == PINNED,
         "Schemathesis {PINNED} is required by this test and is {}: install it with \
-         `python3 -m pip install schemathesis=={PINNED}` (.ci/run does)",
+         `python3 -m pip install schemathesis=={PINNED}`, or run the tests with scripts/test, \
+         which provisions it",
         if found.is_empty() {
             "not installed".to_string()
         } else {

@@ -4,7 +4,7 @@
 # fuzzing, stateful), a fixed seed. Passes when Schemathesis tests all operations and reports no
 # failure caused by the document. See docs/openapi-tools.md.
 #
-# Needs Schemathesis $ST_VERSION importable by python3 (`.ci/run` installs it with
+# Needs Schemathesis $ST_VERSION importable by python3 (`scripts/test` provisions it; or
 # `python3 -m pip install schemathesis==$ST_VERSION`); fails, and says so, without it.
 # tests/openapi_tools.rs runs this script, so `cargo test` runs Schemathesis.
 #
@@ -43,7 +43,7 @@ echo "== schemathesis $ST_VERSION"
 have=$(python3 -c 'from importlib.metadata import version; print(version("schemathesis"))' 2>/dev/null || true)
 if [ -z "$have" ]; then
     echo "FAIL: schemathesis is not installed for $(command -v python3 || echo python3);"
-    echo "      install it with: python3 -m pip install schemathesis==$ST_VERSION (.ci/run does)"
+    echo "      install it with: python3 -m pip install schemathesis==$ST_VERSION (scripts/test provisions it)"
     exit 1
 fi
 if [ "$have" != "$ST_VERSION" ]; then

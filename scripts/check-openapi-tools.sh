@@ -4,13 +4,13 @@
 # fuzzing, stateful), a fixed seed. Passes when Schemathesis tests all operations and reports no
 # failure caused by the document. See docs/openapi-tools.md.
 #
-# Needs Schemathesis $ST_VERSION importable by python3 (`.ci/run` installs it with
+# Needs Schemathesis $ST_VERSION importable by python3 (`scripts/test` provisions it; or
 # `python3 -m pip install schemathesis==$ST_VERSION`); fails, and says so, without it.
 # tests/openapi_tools.rs runs this script, so `cargo test` runs Schemathesis.
 #
 # Environment:
 #   ONTAP_CONFORM_BIN  the binary to use (default: `cargo build --release`, target/release/...)
-#   ST_MAX_EXAMPLES    examples per operation and phase (default 25)
+#   ST_MAX_EXAMPLES    examples per operation and phase (default 100)
 #   ST_SEED            Schemathesis seed (default 1)
 #   OUT_DIR            where the document, logs and reports go (default target/openapi-tools)
 #   OPENAPI_DOC        judge this document instead of the export (the test proves with a
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ST_VERSION=4.32.5
-MAX_EXAMPLES=${ST_MAX_EXAMPLES:-25}
+MAX_EXAMPLES=${ST_MAX_EXAMPLES:-100}
 SEED=${ST_SEED:-1}
 OUT=${OUT_DIR:-target/openapi-tools}
 mkdir -p "$OUT"
@@ -43,7 +43,7 @@ echo "== schemathesis $ST_VERSION"
 have=$(python3 -c 'from importlib.metadata import version; print(version("schemathesis"))' 2>/dev/null || true)
 if [ -z "$have" ]; then
     echo "FAIL: schemathesis is not installed for $(command -v python3 || echo python3);"
-    echo "      install it with: python3 -m pip install schemathesis==$ST_VERSION (.ci/run does)"
+    echo "      install it with: python3 -m pip install schemathesis==$ST_VERSION (scripts/test provisions it)"
     exit 1
 fi
 if [ "$have" != "$ST_VERSION" ]; then

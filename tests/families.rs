@@ -95,8 +95,12 @@ fn the_loader_refuses_a_singleton_with_a_key() {
     );
 }
 
+/// A singleton may take POST or DELETE: NetApp's definitions have them (`POST /api/cluster`
+/// creates the cluster), and a73d73a made the loader take what the imported families need.
 #[test]
 fn the_loader_refuses_a_singleton_with_post_or_delete() {
+    // A hand-written singleton is read and patched only; an imported one keeps what NetApp's
+    // client states (POST on /api/cluster).
     for m in ["POST", "DELETE"] {
         let dir = contract_with(|v| {
             let get = v["endpoints"][0]["methods"]["GET"].clone();
@@ -109,6 +113,18 @@ fn the_loader_refuses_a_singleton_with_post_or_delete() {
                 && e.contains("GET or PATCH only on a singleton"),
             "{e}"
         );
+        let dir = contract_with(|v| {
+            let get = v["endpoints"][0]["methods"]["GET"].clone();
+            v["endpoints"][0]["methods"][m] = get;
+            v["imported_from"] = json!("netapp-ontap 9.19.1.0");
+        });
+        let spec = Spec::load(Some(dir.path())).unwrap_or_else(|e| panic!("{m}: {e}"));
+        let ep = spec
+            .endpoints
+            .iter()
+            .find(|e| e.family == "login_settings")
+            .expect("the singleton");
+        assert!(ep.methods().any(|x| x.as_str() == m));
     }
 }
 

@@ -3,6 +3,8 @@
 //! `--contract` on run, and the hand-written families cross-checked against NetApp's own
 //! definitions (every disagreement listed in docs/contract.md with its reason).
 
+mod common;
+
 use ontap_conform::spec::Spec;
 use ontap_conform::spec::diff::diff;
 use serde_json::Value;
@@ -23,16 +25,6 @@ fn text(o: &Output) -> (String, String) {
         String::from_utf8_lossy(&o.stdout).into_owned(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
     )
-}
-
-/// The changes of one family between two contracts, as (kind, field or path) pairs.
-fn family_changes(old: &Spec, new: &Spec, family: &str) -> BTreeSet<(String, String)> {
-    diff(old, new)
-        .changes
-        .into_iter()
-        .filter(|c| c.family == family)
-        .map(|c| (c.kind.to_string(), c.field.or(c.path).unwrap_or_default()))
-        .collect()
 }
 
 #[test]
@@ -100,64 +92,9 @@ fn spec_diff_names_what_changed_from_9_14_to_9_16() {
     );
 }
 
-/// The rows of the cross-check table in docs/contract.md: (kind, family, field) and a reason.
-fn documented_disagreements() -> Vec<(String, String, String, String)> {
-    let doc =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/contract.md"))
-            .unwrap();
-    let start = doc
-        .find("<!-- cross-check:start -->")
-        .expect("docs/contract.md has the cross-check table");
-    let end = doc.find("<!-- cross-check:end -->").unwrap();
-    doc[start..end]
-        .lines()
-        .filter(|l| l.starts_with("| `"))
-        .map(|l| {
-            let cells: Vec<String> = l
-                .trim_matches('|')
-                .split(" | ")
-                .map(|c| c.trim().trim_matches('`').to_string())
-                .collect();
-            assert_eq!(cells.len(), 4, "a row of four cells: {l}");
-            (
-                cells[0].clone(),
-                cells[1].clone(),
-                cells[2].clone(),
-                cells[3].clone(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn hand_written_families_agree_with_netapp_ontap_9_19_or_say_why_not() {
-    let ours = Spec::builtin();
-    let netapp = Spec::contract("ontap-9.19").unwrap();
-    let mut found = BTreeSet::new();
-    for fam in ["duo", "login_messages", "totp"] {
-        for (kind, field) in family_changes(ours, netapp, fam) {
-            found.insert((kind, fam.to_string(), field));
-        }
-    }
-    let rows = documented_disagreements();
-    for (_, _, _, why) in &rows {
-        assert!(
-            why.len() > 20,
-            "every kept disagreement has its reason: {rows:?}"
-        );
-    }
-    let documented: BTreeSet<(String, String, String)> =
-        rows.into_iter().map(|(k, f, fl, _)| (k, f, fl)).collect();
-    let undocumented: Vec<_> = found.difference(&documented).collect();
-    let stale: Vec<_> = documented.difference(&found).collect();
-    assert!(
-        undocumented.is_empty(),
-        "disagreements with netapp-ontap 9.19 that docs/contract.md neither fixes nor explains: {undocumented:?}"
-    );
-    assert!(
-        stale.is_empty(),
-        "docs/contract.md explains disagreements that no longer exist: {stale:?}"
-    );
+    common::netapp::assert_hand_written_families_agree_with_netapp_ontap_9_19();
 }
 
 #[test]
@@ -264,7 +201,7 @@ fn netapp_ontap_version() -> Option<String> {
 fn netapp_ontap_import_gives_the_shipped_release() {
     let version = netapp_ontap_version().expect(
         "python3 cannot import netapp_ontap: install NetApp's client with \
-         `python3 -m pip install netapp-ontap==9.19.1.0` (.ci/run does)",
+         `python3 -m pip install netapp-ontap==9.19.1.0` (scripts/test does)",
     );
     assert_eq!(
         version, "9.19.1.0",

@@ -5,8 +5,8 @@
 //! subset; `na_ontap_restit` tunnels into SVMs with `vserver_name` (`X-Dot-SVM-Name`). The test
 //! asserts on the modules' registered results and on the mock's state read over its REST API.
 //!
-//! Needs `ansible-playbook` and the netapp.ontap collection: `.ci/run` installs both (pinned) and
-//! the test fails, saying so, when either is missing.
+//! Needs `ansible-playbook` and the netapp.ontap collection: `scripts/test` provisions both
+//! (pinned) and the test fails, saying so, when either is missing.
 
 use ontap_conform::client::{Client, ClientConfig, Credentials, Request, Trust};
 use serde_json::Value;
@@ -18,8 +18,9 @@ use std::time::Instant;
 const CLUSTER: &str = "2581e5aa-9fe3-11e8-b309-005056bbef18";
 const SVM1: &str = "7b1b3715-9ffa-11e8-a5dd-005056bbef18";
 const SVM2: &str = "f7e41c99-9ffa-11e8-a5dd-005056bbef18";
-const INSTALL: &str = "run the Ansible step of .ci/run (ansible-core 2.19.14, and netapp.ontap 23.2.0 \
-                       taken from the ansible 12.3.0 wheel into ~/.ansible/collections)";
+const INSTALL: &str = "run the tests with scripts/test, which provisions ansible-core 2.19.14 and \
+                       the netapp.ontap 23.2.0 collection (taken from the ansible 12.3.0 wheel) into \
+                       .cache/; or install both yourself (see .ci/run)";
 
 /// The mock binary, stopped (by its own handle) when dropped.
 struct Mock(Child);

@@ -506,6 +506,69 @@ async fn query_parameter_checks() {
     c.mock.shutdown().await;
 }
 
+/// A boolean filter whose value no boolean can have is refused, a word (`xyz`) or a pattern
+/// neither `true` nor `false` matches (`xy*z`) alike: 400, code 262197, the field as target
+/// (ONTAP-BEHAVIOR.md section 3). A pattern a boolean can match filters.
+#[tokio::test]
+async fn a_boolean_filter_no_boolean_can_match_is_refused() {
+    let c = start().await;
+    let field = "show_cluster_message";
+    let refused = c.get(&format!("{MSGS}?{field}=xyz")).await;
+    assert_eq!(
+        (refused.status, code(&refused).as_str(), target(&refused)),
+        (400, "262197", field)
+    );
+    for v in [
+        "xy*z",
+        "!xy*z",
+        "true|xy*z",
+        "*x*",
+        "tru*x",
+        "t*f",
+        "false*e",
+    ] {
+        let q = percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC);
+        let r = c.get(&format!("{MSGS}?{field}={q}")).await;
+        assert_eq!(
+            (r.status, code(&r).as_str(), target(&r)),
+            (400, "262197", field),
+            "{v}: {}",
+            r.body
+        );
+        let shape = |r: &Resp| {
+            let mut keys: Vec<String> = r.body["error"]
+                .as_object()
+                .expect("an error object")
+                .keys()
+                .cloned()
+                .collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(shape(&r), shape(&refused), "{v}: {}", r.body);
+    }
+    let count = |v: &'static str| {
+        let c = &c;
+        async move {
+            let q = percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC);
+            let r = c.get(&format!("{MSGS}?fields={field}&{field}={q}")).await;
+            assert_eq!(r.status, 200, "{v}: {}", r.body);
+            records(&r)
+                .iter()
+                .map(|x| x[field].as_bool().expect("a boolean"))
+                .collect::<Vec<bool>>()
+        }
+    };
+    let set = count("*").await;
+    let trues = count("t*").await;
+    let falses = count("f*l*").await;
+    assert!(trues.iter().all(|b| *b) && falses.iter().all(|b| !*b));
+    assert!(!trues.is_empty(), "{set:?}");
+    assert_eq!(trues.len() + falses.len(), set.len());
+    assert_eq!(count("*e").await.len(), set.len());
+    c.mock.shutdown().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // PATCH
 

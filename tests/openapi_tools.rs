@@ -1,10 +1,9 @@
 //! `scripts/check-openapi-tools.sh` run by `cargo test`: Schemathesis (every check, every phase,
 //! a fixed seed) against the built-in mock with the project's OpenAPI export must find no
-//! failure at all. Schemathesis is a requirement of the test suite, installed by
-//! `.ci/run` (`python3 -m pip install schemathesis==4.32.5`): without it these tests fail and
-//! say how to install it.
+//! failure at all. Schemathesis is a requirement of the test suite, provisioned by
+//! `scripts/test` (schemathesis==4.32.5): without it these tests fail and say how to install it.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -22,7 +21,8 @@ fn require_schemathesis() {
     assert!(
         o.status.success() && found == PINNED,
         "Schemathesis {PINNED} is required by this test and is {}: install it with \
-         `python3 -m pip install schemathesis=={PINNED}` (.ci/run does)",
+         `python3 -m pip install schemathesis=={PINNED}`, or run the tests with scripts/test, \
+         which provisions it",
         if found.is_empty() {
             "not installed".to_string()
         } else {
@@ -55,7 +55,7 @@ fn script(out: &Path, doc: Option<&Path>, examples: u32) -> (Output, String) {
 fn schemathesis_finds_no_fault_of_the_export_against_the_mock() {
     require_schemathesis();
     let out = tempfile::tempdir().expect("a temporary directory");
-    let (o, text) = script(out.path(), None, 25);
+    let (o, text) = script(out.path(), None, 100);
     assert!(o.status.success(), "{text}");
     // Every operation of the export was tested (18: GET, POST, PATCH, DELETE of the catalog).
     assert!(text.contains("18/18 operations"), "{text}");
@@ -120,8 +120,24 @@ fn the_export_says_what_each_method_and_parameter_accepts() {
     use ontap_conform::spec::{Spec, openapi};
     let spec = Spec::builtin();
     let doc = openapi::openapi(spec);
+    // A `$ref` into the components (the boolean filter's) is replaced by what it points to.
+    fn inline(doc: &Value, schema: &Value) -> Value {
+        match schema {
+            Value::Object(m) => match m.get("$ref").and_then(Value::as_str) {
+                Some(r) => inline(
+                    doc,
+                    doc.pointer(r.trim_start_matches('#'))
+                        .unwrap_or_else(|| panic!("{r} resolves")),
+                ),
+                None => Value::Object(m.iter().map(|(k, v)| (k.clone(), inline(doc, v))).collect()),
+            },
+            Value::Array(a) => Value::Array(a.iter().map(|v| inline(doc, v)).collect()),
+            other => other.clone(),
+        }
+    }
+    let resolve = |schema: &Value| inline(&doc, schema);
     let valid = |schema: &Value, v: Value| {
-        jsonschema::draft202012::new(schema)
+        jsonschema::draft202012::new(&resolve(schema))
             .expect("the schema compiles")
             .is_valid(&v)
     };
@@ -171,9 +187,53 @@ fn the_export_says_what_each_method_and_parameter_accepts() {
                     assert!(!valid(schema, serde_json::json!({"nosuch": 1})));
                 }
             }
+            // A collection PATCH or DELETE takes its filters as one required object of at least
+            // one property, each a query parameter of its own; the other operations take each
+            // filter as an optional parameter.
+            let mut named: Vec<(String, Value)> = Vec::new();
+            let collection_write = ep.kind() == ontap_conform::spec::Kind::Collection
+                && matches!(m.as_str(), "PATCH" | "DELETE");
             for p in op["parameters"].as_array().into_iter().flatten() {
-                let s = &p["schema"];
                 let name = p["name"].as_str().expect("a name");
+                if name == openapi::FILTERS_PARAM {
+                    assert!(collection_write, "{name} on {} {}", m.as_str(), ep.path());
+                    assert_eq!(p["required"], true);
+                    assert_eq!((&p["style"], &p["explode"]), (&json!("form"), &json!(true)));
+                    let s = &p["schema"];
+                    assert_eq!(s["minProperties"], 1, "{s}");
+                    assert_eq!(s["additionalProperties"], false, "{s}");
+                    assert!(!valid(s, json!({})), "no filter at all is refused");
+                    let props = s["properties"].as_object().expect("properties");
+                    let gettable: Vec<&str> = res.gettable().map(|f| f.path.as_str()).collect();
+                    assert_eq!(
+                        props.keys().map(String::as_str).collect::<Vec<_>>(),
+                        gettable,
+                        "every gettable field filters"
+                    );
+                    named.extend(props.iter().map(|(k, v)| (k.clone(), v.clone())));
+                } else {
+                    assert!(
+                        !(collection_write && res.field(name).is_some()),
+                        "{name}: a filter outside the filters object of {} {}",
+                        m.as_str(),
+                        ep.path()
+                    );
+                    assert_eq!(p["required"], p["in"] == "path", "{name}");
+                    named.push((name.to_string(), p["schema"].clone()));
+                }
+            }
+            if collection_write && ep.def.methods[&m].query.iter().any(|q| q == "filters") {
+                assert!(
+                    op["parameters"]
+                        .as_array()
+                        .is_some_and(|ps| ps.iter().any(|p| p["name"] == openapi::FILTERS_PARAM)),
+                    "{} {}: no filters object",
+                    m.as_str(),
+                    ep.path()
+                );
+            }
+            for (name, s) in &named {
+                let (name, s) = (name.as_str(), s);
                 let field = res.field(name);
                 let ok = |v: &str| valid(s, Value::String(v.into()));
                 match (name, field.map(|f| f.ty.as_str())) {
@@ -193,6 +253,7 @@ fn the_export_says_what_each_method_and_parameter_accepts() {
                     (_, Some("boolean")) => {
                         assert!(ok("true") && ok("!false") && ok("true|false") && ok("null"));
                         assert!(ok("!null") && !ok("AAA") && !ok(""), "{name}");
+                        assert!(ok("t*") && ok("*") && ok("!f*e") && !ok("xy*z"), "{name}");
                     }
                     (_, Some("integer")) => {
                         for v in [">1", "<=3", "1..3", "!2", "2|3", "null"] {
@@ -219,4 +280,64 @@ fn the_export_says_what_each_method_and_parameter_accepts() {
         }
     }
     assert!(bodies >= 5, "request bodies: {bodies}");
+}
+
+/// The export and the mock agree on every boolean filter: the values the export's pattern
+/// allows are those the mock answers 200 to, and the others it refuses with 400 (a value no
+/// boolean can have, `xyz` or `xy*z`). Every value up to three characters of `t`, `e`, `*`,
+/// `x`, `!` and `|`, and longer ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn boolean_filters_the_export_allows_are_the_ones_the_mock_accepts() {
+    use ontap_conform::mock::{self, MockConfig, Tls};
+    use ontap_conform::spec::{Spec, openapi};
+    let doc = openapi::openapi(Spec::builtin());
+    let schema = &doc["components"]["schemas"][openapi::BOOLEAN_FILTER];
+    let validator = jsonschema::draft202012::new(schema).expect("the schema compiles");
+    ontap_conform::client::install_crypto();
+    let m = mock::spawn(
+        MockConfig::new(),
+        "127.0.0.1:0".parse().unwrap(),
+        Tls::Plain,
+    )
+    .await
+    .expect("the mock starts");
+    let client = reqwest::Client::new();
+    let mut values: Vec<String> = vec![String::new()];
+    let alphabet = ['t', 'e', '*', 'x', '!', '|'];
+    let mut last = vec![String::new()];
+    for _ in 0..3 {
+        last = last
+            .iter()
+            .flat_map(|p| alphabet.iter().map(move |c| format!("{p}{c}")))
+            .collect();
+        values.extend(last.iter().cloned());
+    }
+    for v in [
+        "true", "false", "t*e", "f*l*e*", "tr**ue", "fals*", "!tru*", "true|x*", "*ru*", "*rue*",
+        "tru", "fa*se*x", "null|t*", "!null", "\"t*\"", "xy*z",
+    ] {
+        values.push(v.to_string());
+    }
+    let mut disagree = Vec::new();
+    for v in &values {
+        let q = percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC);
+        let status = client
+            .get(format!(
+                "{}/api/security/login/messages?show_cluster_message={q}",
+                m.base_url
+            ))
+            .basic_auth("admin", Some("netapp1!"))
+            .send()
+            .await
+            .expect("the mock answers")
+            .status()
+            .as_u16();
+        assert!(matches!(status, 200 | 400), "{v:?}: {status}");
+        if validator.is_valid(&Value::String(v.clone())) != (status == 200) {
+            disagree.push(format!("{v:?}: the mock answers {status}"));
+        }
+    }
+    m.shutdown().await;
+    assert!(values.len() > 250);
+    assert!(disagree.is_empty(), "{disagree:#?}");
 }

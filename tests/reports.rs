@@ -1,5 +1,5 @@
 //! Reports on every exit, the --strict summary line, and the HTML report as a real browser
-//! renders it. The HTML tests need Debian's `chromium` (`.ci/run` installs it; `CHROMIUM=PATH`
+//! renders it. The HTML tests need Debian's `chromium` (`scripts/test` finds or installs it; `CHROMIUM=PATH`
 //! names another binary): without it they fail and say so.
 
 use ontap_conform::report::{self, Figures, Report, RunFacts};
@@ -172,7 +172,8 @@ fn chromium() -> PathBuf {
     };
     candidates.into_iter().find(|p| p.is_file()).expect(
         "chromium is required by the HTML report tests and was not found on PATH: \
-         install it with `apt-get install -y chromium` (.ci/run does), or set CHROMIUM=PATH",
+         install it with `apt-get install -y chromium` (scripts/test does where it can), or set \
+         CHROMIUM=PATH",
     )
 }
 

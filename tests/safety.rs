@@ -306,6 +306,16 @@ fn bad_inputs_are_refused_before_the_first_request() {
         std::fs::write(&p, text).unwrap();
         p.display().to_string()
     };
+    // Destinations nobody can write, root included, whatever else runs on the machine: under a
+    // regular file of this test's own directory. (They were under /nonexistent/dir, which root
+    // may create: the run then went ahead, reached the listener and exited 3.)
+    let blocker = cfg("a-file", "");
+    let report = format!("{blocker}/r.json");
+    let record = format!("{blocker}/rec");
+    let (report_refused, record_refused) = (
+        format!("--report {report}: its directory"),
+        format!("--record {record}: {blocker} cannot be written"),
+    );
     let cases: Vec<(Vec<String>, &str)> = vec![
         (
             vec!["--config".into(), cfg("empty.toml", "")],
@@ -352,9 +362,9 @@ fn bad_inputs_are_refused_before_the_first_request() {
                 "--password-env".into(),
                 "OC_PW".into(),
                 "--report".into(),
-                "json=/nonexistent/dir/r.json".into(),
+                format!("json={report}"),
             ],
-            "--report /nonexistent/dir/r.json",
+            &report_refused,
         ),
         (
             vec![
@@ -363,9 +373,9 @@ fn bad_inputs_are_refused_before_the_first_request() {
                 "--password-env".into(),
                 "OC_PW".into(),
                 "--record".into(),
-                "/nonexistent/dir/rec".into(),
+                record.clone(),
             ],
-            "--record /nonexistent/dir/rec",
+            &record_refused,
         ),
     ];
     for (args, expected) in cases {

@@ -20,6 +20,7 @@ Typical uses:
   ontap-conform mock                                serve the mock for Ansible, Terraform, scripts
   ontap-conform spec list                           the endpoint catalog
   ontap-conform restore --target URL ...            finish the restore of a killed run
+  ontap-conform completions bash                    a completion script for your shell
 
 Exit codes: 0 no failure, 1 a check failed, 2 usage or configuration error,
 3 target unreachable or not ONTAP-like (or the run gave up: --max-failures, --deadline),
@@ -48,7 +49,13 @@ Examples:
   ontap-conform run --target https://cluster1 --password-env PW --read-only --report junit=junit.xml
   ontap-conform run --target https://lab1 --password-env PW --seed 1 --record baseline/
   ontap-conform run --target https://lab1 --password-env PW --compare baseline/
-  ontap-conform run --fault crlf-kept --check patch-roundtrip      (see a check fail on the mock)";
+  ontap-conform run --fault crlf-kept --check patch-roundtrip      (see a check fail on the mock)
+  ontap-conform run -q                        only the failures and the summary line
+  ontap-conform run -v --check paging         every exchange on standard error
+
+Without --password-env, the password is read from ONTAP_PASSWORD when it is set (that of
+--svm-user from ONTAP_SVM_PASSWORD), else asked for on the terminal. Colour is used when standard
+output is a terminal and NO_COLOR is not set.";
 
 #[derive(Debug, Parser)]
 #[command(name = "ontap-conform", version, about = ABOUT, long_about = LONG_ABOUT, propagate_version = true)]
@@ -71,7 +78,22 @@ pub enum Command {
     /// Put back every record an interrupted or killed run left changed, from its journal
     #[command(long_about = RESTORE_ABOUT)]
     Restore(RestoreArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
+    #[command(long_about = COMPLETIONS_ABOUT)]
+    Completions {
+        /// The shell to complete for
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
+
+const COMPLETIONS_ABOUT: &str = "\
+Print a completion script for SHELL on standard output.
+
+Examples:
+  ontap-conform completions bash > ~/.local/share/bash-completion/completions/ontap-conform
+  ontap-conform completions zsh > \"${fpath[1]}/_ontap-conform\"
+  ontap-conform completions fish > ~/.config/fish/completions/ontap-conform.fish";
 
 const RESTORE_ABOUT: &str = "\
 Put back every record an interrupted or killed run left changed, from its restore journal.
@@ -102,7 +124,8 @@ pub struct RestoreArgs {
     /// User name for HTTP Basic auth [default: the one the journal names]
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
-    /// Read the password from this environment variable (otherwise it is asked for)
+    /// Read the password from this environment variable [default: ONTAP_PASSWORD when it is
+    /// set, otherwise it is asked for]; never a flag value
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
     /// Do not verify the target's TLS certificate (like curl -k)
@@ -169,8 +192,8 @@ pub struct ImportArgs {
     /// With a --swagger URL: the user for HTTP Basic auth
     #[arg(long, value_name = "NAME", default_value = "admin")]
     pub user: String,
-    /// With a --swagger URL: read the password from this environment variable (otherwise it is
-    /// asked for)
+    /// With a --swagger URL: read the password from this environment variable [default:
+    /// ONTAP_PASSWORD when it is set, otherwise it is asked for]
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
     /// With a --swagger URL: do not verify the cluster's TLS certificate (like curl -k)
@@ -378,7 +401,8 @@ pub struct RunArgs {
     /// User name for HTTP Basic auth (a cluster administrator) [default: admin]
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
-    /// Read the password from this environment variable (otherwise it is asked for)
+    /// Read the password from this environment variable [default: ONTAP_PASSWORD when it is
+    /// set, otherwise it is asked for]; never a flag value
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
     /// Do not verify the target's TLS certificate (like curl -k)
@@ -390,7 +414,8 @@ pub struct RunArgs {
     /// An SVM administrator, for the role checks
     #[arg(long, value_name = "NAME")]
     pub svm_user: Option<String>,
-    /// Read the SVM administrator's password from this environment variable
+    /// Read the SVM administrator's password from this environment variable [default:
+    /// ONTAP_SVM_PASSWORD when it is set, otherwise it is asked for]
     #[arg(long, value_name = "VAR")]
     pub svm_password_env: Option<String>,
     /// Without --svm-user, run the role checks as the cluster administrator tunnelled into this
@@ -491,6 +516,13 @@ pub struct RunArgs {
     /// Do not show the progress bar
     #[arg(long)]
     pub no_progress: bool,
+    /// Print only the failures and the summary line (no table, no progress bar, no notes)
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Also print every exchange on standard error: method, path, status and latency (the
+    /// progress bar is not shown)
+    #[arg(short, long)]
+    pub verbose: bool,
     /// Restore journal of a --target run [default: under $XDG_STATE_HOME or ~/.local/state,
     /// one file per target]; written (mode 0600, flushed) before each change
     #[arg(long, value_name = "FILE")]

@@ -23,6 +23,7 @@ use std::process::ExitCode;
 pub struct Env {
     pub vars: BTreeMap<String, String>,
     pub stdin_is_terminal: bool,
+    pub stdout_is_terminal: bool,
     pub stderr_is_terminal: bool,
     /// Asks for a password on the terminal (the prompt names the user).
     pub prompt_password: fn(&str) -> std::io::Result<String>,
@@ -35,9 +36,37 @@ impl Env {
         Env {
             vars: std::env::vars().collect(),
             stdin_is_terminal: std::io::stdin().is_terminal(),
+            stdout_is_terminal: std::io::stdout().is_terminal(),
             stderr_is_terminal: std::io::stderr().is_terminal(),
             prompt_password: |p| rpassword::prompt_password(p),
         }
+    }
+    /// An environment with only these variables and no terminal (for tests).
+    pub fn with_vars(vars: &[(&str, &str)]) -> Env {
+        Env {
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            stdin_is_terminal: false,
+            stdout_is_terminal: false,
+            stderr_is_terminal: false,
+            prompt_password: |_| Err(std::io::Error::other("no terminal")),
+        }
+    }
+
+    /// Whether text written to standard output (`stdout`) or standard error may be coloured:
+    /// only on a terminal, and never when `NO_COLOR` is set to anything but the empty string
+    /// (no-color.org) or `TERM` is `dumb`.
+    pub fn color(&self, stdout: bool) -> bool {
+        let terminal = if stdout {
+            self.stdout_is_terminal
+        } else {
+            self.stderr_is_terminal
+        };
+        terminal
+            && self.vars.get("NO_COLOR").is_none_or(|v| v.is_empty())
+            && self.vars.get("TERM").is_none_or(|t| t != "dumb")
     }
 }
 
@@ -72,6 +101,16 @@ pub fn dispatch(cli: Cli, env: &Env) -> Result<()> {
         Command::Run(args) => run::main(*args, env),
         Command::Diff(args) => run::diff(args),
         Command::Restore(args) => restore::main(args, env),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "ontap-conform",
+                &mut script,
+            );
+            out(&String::from_utf8_lossy(&script))
+        }
     }
 }
 
@@ -93,7 +132,13 @@ impl OneClient<'_> {
         adjust: impl FnOnce(crate::client::ClientConfig) -> crate::client::ClientConfig,
     ) -> Result<crate::client::Client> {
         use crate::client::{Client, ClientConfig, Credentials, Trust};
-        let password = run::password_from(env, self.password_env, self.user, "--password-env")?;
+        let password = run::password_from(
+            env,
+            self.password_env,
+            run::PASSWORD_VAR,
+            self.user,
+            "--password-env",
+        )?;
         let trust = match (self.insecure, self.ca_cert) {
             (true, _) => Trust::Insecure,
             (false, Some(p)) => {
@@ -134,5 +179,31 @@ pub(crate) fn out(text: &str) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(Error::io("standard output", e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Env;
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_no_color() {
+        let on_terminal = |vars: &[(&str, &str)]| {
+            let mut env = Env::with_vars(vars);
+            env.stdout_is_terminal = true;
+            env
+        };
+        assert!(on_terminal(&[]).color(true));
+        assert!(
+            !on_terminal(&[]).color(false),
+            "standard error is no terminal"
+        );
+        assert!(!Env::with_vars(&[]).color(true), "piped");
+        assert!(!on_terminal(&[("NO_COLOR", "1")]).color(true));
+        assert!(
+            on_terminal(&[("NO_COLOR", "")]).color(true),
+            "an empty NO_COLOR does not count (no-color.org)"
+        );
+        assert!(!on_terminal(&[("TERM", "dumb")]).color(true));
     }
 }

@@ -78,21 +78,33 @@ fn read_config(path: &Path) -> Result<ConfigFile> {
     })
 }
 
+/// The variable the cluster administrator's password is read from when no `--password-env`
+/// names one (the reproducers' curl commands use it too).
+pub(super) const PASSWORD_VAR: &str = "ONTAP_PASSWORD";
+/// The same for the SVM administrator (`--svm-user` without `--svm-password-env`).
+pub(super) const SVM_PASSWORD_VAR: &str = "ONTAP_SVM_PASSWORD";
+
+/// A password: from the variable `var` names (`--password-env`), else from `default_var` when
+/// it is set and not empty, else asked for on the terminal. Never a flag value.
 pub(super) fn password_from(
     env: &Env,
     var: Option<&str>,
+    default_var: &str,
     user: &str,
     what: &str,
 ) -> Result<String> {
     if let Some(var) = var {
         return env.vars.get(var).cloned().ok_or_else(|| Error::Usage(format!("{what}: the environment variable {var} is not set (it should hold the password of {user})")));
     }
+    if let Some(pw) = env.vars.get(default_var).filter(|p| !p.is_empty()) {
+        return Ok(pw.clone());
+    }
     if env.stdin_is_terminal {
         return (env.prompt_password)(&format!("Password for {user}: "))
             .map_err(|e| Error::Usage(format!("could not read the password: {e}")));
     }
     Err(Error::Usage(format!(
-        "{what}: no password for {user}: give --password-env VAR (passwords are never taken as flag values), or run in a terminal to be asked"
+        "{what}: no password for {user}: set {default_var} or give {what} VAR (passwords are never taken as flag values), or run in a terminal to be asked"
     )))
 }
 
@@ -319,7 +331,19 @@ fn remote_target(
     let admin = if identity.is_some() && pw_env.is_none() {
         Credentials::certificate(user)
     } else {
-        let password = password_from(env, pw_env.as_deref(), &user, "--password-env")?;
+        let password = password_from(
+            env,
+            pw_env.as_deref(),
+            PASSWORD_VAR,
+            &user,
+            "--password-env",
+        )?;
+        if pw_env.is_none() && env.vars.get(PASSWORD_VAR).is_some_and(|p| !p.is_empty()) && !a.quiet
+        {
+            eprintln!(
+                "note: the password of {user} is read from {PASSWORD_VAR} (no --password-env)"
+            );
+        }
         Credentials::new(user, password)
     };
     let svm = match a
@@ -333,7 +357,13 @@ fn remote_target(
                 .svm_password_env
                 .clone()
                 .or(entry.and_then(|e| e.svm_password_env.clone()));
-            let pw = password_from(env, var.as_deref(), &u, "--svm-password-env")?;
+            let pw = password_from(
+                env,
+                var.as_deref(),
+                SVM_PASSWORD_VAR,
+                &u,
+                "--svm-password-env",
+            )?;
             Some(Credentials::new(u, pw))
         }
     };
@@ -544,7 +574,8 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
         .families(a.families)
         .allow_writes(a.allow_writes)
         .strict(a.strict || file.strict.unwrap_or(false))
-        .progress(!a.no_progress && env.stderr_is_terminal);
+        .progress(!a.no_progress && !a.quiet && !a.verbose && env.stderr_is_terminal)
+        .verbose(a.verbose);
     match a.threads.or(file.threads) {
         Some(0) => return Err(Error::Usage("--threads 0: expected 1 to 64".into())),
         Some(n) => b = b.threads(n),
@@ -614,8 +645,9 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         let spec = super::contract(args.contract.as_deref(), args.specs.as_deref())?;
         return out(&crate::checks::list(spec));
     }
+    let quiet = args.quiet;
     let cfg = config(args, env)?;
-    if let Some(why) = &cfg.note {
+    if let Some(why) = cfg.note.as_ref().filter(|_| !quiet) {
         eprintln!("note: {why}");
     }
     let RunOutcome {
@@ -647,15 +679,22 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
     }
     if let (Some(dir), Some(rec)) = (&cfg.record, &recording) {
         record::write(dir, rec)?;
-        eprintln!(
-            "recorded {} endpoints into {}",
-            rec.endpoints.len(),
-            dir.display()
-        );
+        if !quiet {
+            eprintln!(
+                "recorded {} endpoints into {}",
+                rec.endpoints.len(),
+                dir.display()
+            );
+        }
     }
     // With a report on standard output, the summary goes to standard error.
-    let summary = report::render(&report);
-    if cfg.reports.iter().any(|(_, p)| is_stdout(p)) {
+    let to_stderr = cfg.reports.iter().any(|(_, p)| is_stdout(p));
+    let style = report::Style {
+        quiet,
+        color: env.color(!to_stderr),
+    };
+    let summary = report::render_with(&report, style);
+    if to_stderr {
         eprint!("{summary}");
     } else {
         out(&summary)?;

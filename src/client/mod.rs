@@ -470,6 +470,9 @@ pub struct ClientConfig {
     pub max_retries: u32,
     /// The catalog's paths: the latency figures are kept by these (see [`pace::Latencies`]).
     pub endpoints: Vec<String>,
+    /// `run -v`: every exchange is written to standard error as one line (method, path, status
+    /// or transport error, latency), with these secrets and the credentials' scrubbed.
+    pub log: Option<Arc<crate::redact::Secrets>>,
 }
 
 impl ClientConfig {
@@ -489,6 +492,7 @@ impl ClientConfig {
             rate: None,
             max_retries: pace::MAX_RETRIES,
             endpoints: Vec::new(),
+            log: None,
         }
     }
 }
@@ -592,6 +596,11 @@ impl Client {
             ),
         };
         let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
+        if let Some(log) = &cfg.log {
+            for c in std::iter::once(&cfg.admin).chain(cfg.svm.as_ref()) {
+                c.secrets().iter().for_each(|v| log.add(v));
+            }
+        }
         Ok(Client {
             http,
             limiter: cfg.rate.map(|r| Arc::new(pace::RateLimiter::new(r))),
@@ -792,10 +801,19 @@ impl Client {
         let (status, location, content_type, retry_after, bytes) =
             match tokio::time::timeout(timeout, exchange).await {
                 Ok(Ok(parts)) => parts,
-                Ok(Err(f)) => return Err(self.failure(f)),
-                Err(_) => return Err(self.failure(Failure::Timeout(timeout))),
+                Ok(Err(f)) => {
+                    let e = self.failure(f);
+                    self.log(&req, &e.0, start.elapsed());
+                    return Err(e);
+                }
+                Err(_) => {
+                    let e = self.failure(Failure::Timeout(timeout));
+                    self.log(&req, &e.0, start.elapsed());
+                    return Err(e);
+                }
             };
         let took = start.elapsed();
+        self.log(&req, &status.to_string(), took);
         self.latencies.add(&req.method, &req.path, took);
         let (text, json, body_id) = self.bodies.get(bytes);
         Ok((
@@ -813,6 +831,28 @@ impl Client {
             },
             retry_after,
         ))
+    }
+
+    /// With `-v`, one line on standard error for an exchange: method, path, the status (or why
+    /// there was none), latency, and whose credentials it carried when not the administrator's.
+    fn log(&self, req: &Request, outcome: &str, took: Duration) {
+        let Some(secrets) = &self.cfg.log else {
+            return;
+        };
+        let who = match req.auth {
+            Auth::Admin => "",
+            Auth::Svm => " (SVM user)",
+            Auth::Tunnel => " (tunnelled)",
+            Auth::None => " (no credentials)",
+            Auth::Wrong => " (wrong password)",
+        };
+        let line = format!(
+            "{} {} {outcome} {:.1} ms{who}",
+            req.method,
+            req.path,
+            took.as_secs_f64() * 1000.0
+        );
+        eprintln!("{}", secrets.scrub(&line));
     }
 
     /// The one-line error, with the proxy's credentials taken out of it.

@@ -283,10 +283,15 @@ impl Filter {
     }
 
     /// A literal that no value of the field can be (a word for a boolean or a number, a name
-    /// outside an enum): ONTAP refuses it (400, code 262197, ONTAP-BEHAVIOR.md section 3).
-    /// Patterns (`*`), comparisons and `null` are never refused.
+    /// outside an enum): ONTAP refuses it (400, code 262197, ONTAP-BEHAVIOR.md section 3). A
+    /// boolean is refused a `*` pattern that neither `true` nor `false` matches (`xy*z`) too: it
+    /// is a value no boolean can have, like `xyz`. Other patterns, comparisons and `null` are
+    /// never refused.
     fn misfit<'a>(&'a self, f: &Field) -> Option<&'a str> {
         self.alts.iter().find_map(|a| match &a.term {
+            Term::Glob(p) if f.ty == FieldType::Boolean => {
+                (!glob(p, "true") && !glob(p, "false")).then_some(p.as_str())
+            }
             Term::Exact(s) => {
                 let fits = match f.ty {
                     FieldType::Boolean => s == "true" || s == "false",
@@ -1231,6 +1236,8 @@ mod tests {
         assert!(f("2", n).matches(Some(&two)));
         assert!(f("true", FieldType::Boolean).matches(Some(&json!(true))));
         assert!(!f("false", FieldType::Boolean).matches(Some(&json!(true))));
+        assert!(f("t*", FieldType::Boolean).matches(Some(&json!(true))));
+        assert!(!f("t*", FieldType::Boolean).matches(Some(&json!(false))));
         // Text that looks like a range is text on a string field.
         assert!(f("a..b", s).matches(Some(&json!("a..b"))));
     }

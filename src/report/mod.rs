@@ -354,13 +354,111 @@ pub(crate) fn by_reason(m: &BTreeMap<String, String>) -> BTreeMap<&str, Vec<&str
     out
 }
 
+/// How the terminal rendering looks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Style {
+    /// Only the findings that fail the run (failures; warnings too with --strict), what was
+    /// left changed, and the summary line (`run -q`).
+    pub quiet: bool,
+    /// ANSI colours: failures red, warnings yellow, passes green (a terminal without NO_COLOR).
+    pub color: bool,
+}
+
+const RED: &str = "31";
+const YELLOW: &str = "33";
+const GREEN: &str = "32";
+
+impl Style {
+    /// `text` in colour `code` when colour is on.
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    /// A table cell, padded to `width` before it is painted (escape codes take no column).
+    fn cell(&self, verdict: &Verdict, text: &str, width: usize) -> String {
+        let padded = format!("{text:<width$}");
+        match verdict {
+            Verdict::Failed => self.paint(RED, &padded),
+            Verdict::Warning => self.paint(YELLOW, &padded),
+            Verdict::Passed => self.paint(GREEN, &padded),
+            Verdict::Skipped => padded,
+        }
+    }
+}
+
+/// The summary line, its counts coloured when they are not zero.
+fn painted_summary(r: &Report, style: Style) -> String {
+    if !style.color {
+        return summary_line(r);
+    }
+    let s = &r.summary;
+    let count = |n: usize, code: &str, what: &str| {
+        let text = format!("{n} {what}");
+        if n > 0 {
+            style.paint(code, &text)
+        } else {
+            text
+        }
+    };
+    let failing = if r.strict && (s.warnings > 0 || s.warning_findings > 0) {
+        " (failing: --strict)"
+    } else {
+        ""
+    };
+    format!(
+        "{}, {}, {}{failing}, {} skipped ({}, {})",
+        count(s.passed, GREEN, "passed"),
+        count(s.failed, RED, "failed"),
+        count(s.warnings, YELLOW, "warnings"),
+        s.skipped,
+        count(s.failures, RED, "failure findings"),
+        count(s.warning_findings, YELLOW, "warning findings"),
+    )
+}
+
+/// What was left changed, with how to put it back (never left out, even with `-q`).
+fn restore_problems(out: &mut String, r: &Report) {
+    if !r.restore_problems.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nNOT RESTORED: the target was left changed ({} records); put them back by hand:",
+            r.restore_problems.len()
+        );
+        for p in &r.restore_problems {
+            let _ = writeln!(out, "  {}", p.record);
+            if let Some(f) = &p.field {
+                let was = p
+                    .original
+                    .as_ref()
+                    .map_or("no value".to_string(), |v| v.to_string());
+                let _ = writeln!(out, "     field:    {f} (was {was})");
+            }
+            let _ = writeln!(out, "     why:      {}", p.reason);
+            if let Some(c) = &p.curl {
+                let _ = writeln!(out, "     put back: {c}");
+            }
+        }
+    }
+}
+
 /// The terminal rendering: findings with reproducers, then the endpoint × check table.
 pub fn render(r: &Report) -> String {
+    render_with(r, Style::default())
+}
+
+/// The terminal rendering in a [`Style`]: quiet, coloured, or both.
+pub fn render_with(r: &Report, style: Style) -> String {
     let mut out = String::new();
     for f in &r.findings {
+        if style.quiet && f.severity == Severity::Warning && !r.strict {
+            continue;
+        }
         let tag = match f.severity {
-            Severity::Failure => "FAIL",
-            Severity::Warning => "WARN",
+            Severity::Failure => style.paint(RED, "FAIL"),
+            Severity::Warning => style.paint(YELLOW, "WARN"),
         };
         let times = if f.occurrences > 1 {
             format!(" (seen {} times)", f.occurrences)
@@ -383,6 +481,14 @@ pub fn render(r: &Report) -> String {
         }
         out.push('\n');
     }
+    if style.quiet {
+        restore_problems(&mut out, r);
+        let _ = writeln!(out, "{}", painted_summary(r, style));
+        if let Some(why) = r.stopped.as_deref().filter(|_| !r.interrupted) {
+            let _ = writeln!(out, "STOPPED EARLY ({why}): the results above are partial.");
+        }
+        return out;
+    }
     let endpoints: Vec<&String> = {
         let mut e: Vec<&String> = r.results.iter().map(|x| &x.endpoint).collect();
         e.dedup();
@@ -391,9 +497,9 @@ pub fn render(r: &Report) -> String {
     if endpoints.len() > GRID_MAX {
         render_per_path(r, &endpoints, &mut out);
     } else {
-        render_grid(r, &endpoints, &mut out);
+        render_grid(r, &endpoints, style, &mut out);
     }
-    render_tail(r, &mut out);
+    render_tail(r, style, &mut out);
     out
 }
 
@@ -452,7 +558,7 @@ fn render_per_path(r: &Report, endpoints: &[&String], out: &mut String) {
 }
 
 /// The check-by-path grid, with the skip reasons naming the paths by number.
-fn render_grid(r: &Report, endpoints: &[&String], out: &mut String) {
+fn render_grid(r: &Report, endpoints: &[&String], style: Style, out: &mut String) {
     let _ = writeln!(out, "Endpoints:");
     for (i, e) in endpoints.iter().enumerate() {
         let _ = writeln!(out, "  [{}] {e}", i + 1);
@@ -474,21 +580,24 @@ fn render_grid(r: &Report, endpoints: &[&String], out: &mut String) {
                 .iter()
                 .find(|x| x.check == c.name && &x.endpoint == *e)
             {
-                None => "-".to_string(),
-                Some(x) => match x.verdict {
-                    Verdict::Passed => "ok".into(),
-                    Verdict::Failed => format!("FAIL {}", x.failures),
-                    Verdict::Warning => format!("warn {}", x.warnings),
-                    Verdict::Skipped => {
-                        skipped
-                            .entry((c.name.to_string(), x.reason.clone().unwrap_or_default()))
-                            .or_default()
-                            .push(i + 1);
-                        "skip".into()
-                    }
-                },
+                None => format!("{:<7}", "-"),
+                Some(x) => {
+                    let text = match x.verdict {
+                        Verdict::Passed => "ok".into(),
+                        Verdict::Failed => format!("FAIL {}", x.failures),
+                        Verdict::Warning => format!("warn {}", x.warnings),
+                        Verdict::Skipped => {
+                            skipped
+                                .entry((c.name.to_string(), x.reason.clone().unwrap_or_default()))
+                                .or_default()
+                                .push(i + 1);
+                            "skip".into()
+                        }
+                    };
+                    style.cell(&x.verdict, &text, 7)
+                }
             };
-            let _ = write!(out, " {cell:<7}");
+            let _ = write!(out, " {cell}");
         }
         out.push('\n');
     }
@@ -502,7 +611,7 @@ fn render_grid(r: &Report, endpoints: &[&String], out: &mut String) {
 }
 
 /// Coverage, what was not restored, and the lines after them.
-fn render_tail(r: &Report, out: &mut String) {
+fn render_tail(r: &Report, style: Style, out: &mut String) {
     if !r.coverage.is_empty() {
         let _ = writeln!(out, "\nCoverage:");
         for c in &r.coverage {
@@ -531,28 +640,8 @@ fn render_tail(r: &Report, out: &mut String) {
             }
         }
     }
-    if !r.restore_problems.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nNOT RESTORED: the target was left changed ({} records); put them back by hand:",
-            r.restore_problems.len()
-        );
-        for p in &r.restore_problems {
-            let _ = writeln!(out, "  {}", p.record);
-            if let Some(f) = &p.field {
-                let was = p
-                    .original
-                    .as_ref()
-                    .map_or("no value".to_string(), |v| v.to_string());
-                let _ = writeln!(out, "     field:    {f} (was {was})");
-            }
-            let _ = writeln!(out, "     why:      {}", p.reason);
-            if let Some(c) = &p.curl {
-                let _ = writeln!(out, "     put back: {c}");
-            }
-        }
-    }
-    let _ = writeln!(out, "\n{}", summary_line(r));
+    restore_problems(out, r);
+    let _ = writeln!(out, "\n{}", painted_summary(r, style));
     let f = &r.figures;
     let _ = writeln!(
         out,

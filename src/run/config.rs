@@ -106,6 +106,8 @@ pub struct RunConfig {
     pub compare: Option<Baseline>,
     /// Show a progress bar on standard error.
     pub progress: bool,
+    /// Write every exchange to standard error (`-v`).
+    pub verbose: bool,
     /// The restore journal (remote targets): originals are written here before each change.
     pub journal: Option<PathBuf>,
     /// Consecutive transport failures that stop the run (it restores, then exits 3); 0: never.
@@ -149,6 +151,7 @@ impl RunConfig {
                 record: None,
                 compare: None,
                 progress: false,
+                verbose: false,
                 journal: None,
                 max_failures: DEFAULT_MAX_FAILURES,
                 deadline: None,
@@ -285,6 +288,11 @@ impl RunConfigBuilder {
     }
     pub fn progress(mut self, on: bool) -> Self {
         self.cfg.progress = on;
+        self
+    }
+    /// Writes every exchange to standard error: method, path, status, latency.
+    pub fn verbose(mut self, on: bool) -> Self {
+        self.cfg.verbose = on;
         self
     }
     /// Where the restore journal of a remote target goes.

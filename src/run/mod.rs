@@ -5,6 +5,7 @@
 //! code: the command line does both.
 
 pub mod config;
+pub mod progress;
 
 use crate::checks::ctx::{Ctx, Settings};
 use crate::checks::{self, Applies, CheckFn, Needs};
@@ -17,11 +18,11 @@ use crate::spec::model::{Kind, Method};
 use crate::spec::{Endpoint, OntapVersion};
 use crate::undo::{Stop, journal};
 use config::{RunConfig, Target};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use progress::Progress;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// What a run did: the report (with the drift when comparing), and the recording of its
 /// exchanges with --record or --compare.
@@ -46,8 +47,12 @@ pub fn run_blocking(cfg: &RunConfig) -> Result<RunOutcome> {
 
 /// Starts the target if it is the built-in mock, and returns the client for it, with the label
 /// the summary shows (a proxy's credentials redacted).
-async fn connect(cfg: &RunConfig) -> Result<(Client, Option<mock::RunningMock>, String)> {
+async fn connect(
+    cfg: &RunConfig,
+    secrets: &Arc<crate::redact::Secrets>,
+) -> Result<(Client, Option<mock::RunningMock>, String)> {
     let client_cfg = |base: String, admin: Credentials, trust: Trust| ClientConfig {
+        log: cfg.verbose.then(|| secrets.clone()),
         timeout: cfg.timeout,
         concurrency: cfg.concurrency,
         max_answer_bytes: cfg.max_answer_bytes,
@@ -253,6 +258,7 @@ fn sampling_of(ctx: &Ctx) -> crate::report::Sampling {
 async fn discover_records(
     ctx: &Ctx,
     endpoints: &[&'static Endpoint],
+    progress: &Progress,
 ) -> BTreeMap<String, checks::records::Records> {
     let mut out: BTreeMap<String, checks::records::Records> = BTreeMap::new();
     let mut eps: Vec<&'static Endpoint> = endpoints
@@ -269,7 +275,7 @@ async fn discover_records(
     for ep in eps {
         let mut records = checks::records::Records::default();
         for base in collection_paths(ctx, ep, &out) {
-            read_all(ctx, ep, &base, &mut records).await;
+            read_all(ctx, ep, &base, &mut records, progress).await;
         }
         out.insert(ep.family.clone(), records);
     }
@@ -327,6 +333,7 @@ async fn read_all(
     ep: &'static Endpoint,
     base: &str,
     records: &mut checks::records::Records,
+    progress: &Progress,
 ) {
     {
         let mut path = match ep.kind() {
@@ -334,6 +341,11 @@ async fn read_all(
             _ => format!("{base}?fields=**"),
         };
         for _ in 0..100_000 {
+            progress.reading(format!(
+                "the records of {}, {} so far",
+                ep.family,
+                records.len()
+            ));
             let Some(x) = ctx
                 .send("response-schema", ep, Request::get(path.clone()))
                 .await
@@ -379,14 +391,16 @@ pub async fn execute(cfg: &RunConfig) -> Result<RunOutcome> {
             let _ = j.finish();
         }
     };
-    let (client, running, label) = match connect(cfg).await {
+    // The secrets no output may show, the `-v` log included.
+    let secrets = Arc::new(crate::redact::Secrets::default());
+    let (client, running, label) = match connect(cfg, &secrets).await {
         Ok(c) => c,
         Err(e) => {
             drop_if_empty(&journal);
             return Err(e);
         }
     };
-    let outcome = run_with(cfg, client, &label, start, journal.clone()).await;
+    let outcome = run_with(cfg, client, &label, start, journal.clone(), secrets).await;
     if let Some(m) = running {
         m.shutdown().await;
     }
@@ -611,8 +625,21 @@ async fn run_with(
     label: &str,
     start: Instant,
     journal: Option<Arc<journal::Journal>>,
+    secrets: Arc<crate::redact::Secrets>,
 ) -> Result<(Report, Option<Recording>)> {
-    let version = discover_version(&client).await?;
+    let progress = Arc::new(Progress::new(cfg.progress));
+    progress.reading("the target's version (GET /api/cluster)".into());
+    let ticker = progress.ticker(&client);
+    let version = match discover_version(&client).await {
+        Ok(v) => v,
+        Err(e) => {
+            if let Some(t) = ticker {
+                t.abort();
+            }
+            progress.finish();
+            return Err(e);
+        }
+    };
     let settings = Settings {
         mode: cfg.mode,
         builtin: matches!(cfg.target, Target::Builtin { .. }),
@@ -624,6 +651,7 @@ async fn run_with(
         writable: cfg.allow_writes.clone(),
     };
     let mut ctx = Ctx::new(cfg.spec, client, version, settings, journal.clone());
+    ctx.secrets = secrets;
     if cfg.record.is_some() || cfg.compare.is_some() {
         ctx.recorder = Some(record::Recorder::default());
     }
@@ -646,7 +674,7 @@ async fn run_with(
         .iter()
         .filter(|e| endpoints.iter().any(|s| s.family == e.family))
         .collect();
-    ctx.records = discover_records(&ctx, &families).await;
+    ctx.records = discover_records(&ctx, &families, &progress).await;
     ctx.sampled = sample_records(&ctx);
     let ctx = Arc::new(ctx);
     #[cfg(unix)]
@@ -664,43 +692,33 @@ async fn run_with(
     let Plan { reads, writes } = plan(&ctx, &endpoints);
 
     let total = reads.len() + writes.values().map(Vec::len).sum::<usize>();
-    let bar = if cfg.progress {
-        ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} checks, {msg}")
-            .expect("template")
-            .progress_chars("=> "),
-    );
-    bar.enable_steady_tick(Duration::from_millis(120));
+    progress.checks(total as u64);
 
     let work = {
         let ctx = ctx.clone();
-        let bar = bar.clone();
+        let progress = progress.clone();
         async move {
             let mut set = tokio::task::JoinSet::new();
             for (f, name, ep) in reads {
                 let ctx = ctx.clone();
-                let bar = bar.clone();
+                let progress = progress.clone();
                 set.spawn(async move {
+                    let id = progress.begin(format!("{name} {}", ep.path()));
                     f(&ctx, ep).await;
-                    bar.set_message(format!("{name} {}", ep.path()));
-                    bar.inc(1);
+                    progress.end(id);
                 });
             }
             while set.join_next().await.is_some() {}
             let mut set = tokio::task::JoinSet::new();
             for (_, list) in writes {
                 let ctx = ctx.clone();
-                let bar = bar.clone();
+                let progress = progress.clone();
                 set.spawn(async move {
                     for (f, name, ep) in list {
+                        let id = progress.begin(format!("{name} {}", ep.path()));
                         f(&ctx, ep).await;
                         ctx.undo.restore(Some(&ep.family)).await;
-                        bar.set_message(format!("{name} {}", ep.path()));
-                        bar.inc(1);
+                        progress.end(id);
                     }
                 });
             }
@@ -713,7 +731,10 @@ async fn run_with(
     if let Some(d) = deadline {
         d.abort();
     }
-    bar.finish_and_clear();
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    progress.finish();
     let stopped = ctx.stop.reason();
     if let Some(why) = &stopped
         && !why.starts_with("interrupted")

@@ -81,9 +81,17 @@ fn operation_id(m: Method, path: &str) -> String {
     id
 }
 
+/// The name of the object parameter that holds the filters of a collection PATCH or DELETE
+/// (exploded: each of its properties is a query parameter of its own).
+pub const FILTERS_PARAM: &str = "filters";
+
+/// The component every boolean filter refers to (its pattern is long: written once).
+pub const BOOLEAN_FILTER: &str = "ontap_boolean_filter";
+
 /// Builds the OpenAPI 3.1 document.
 pub fn openapi(spec: &Spec) -> Value {
     let mut schemas = Map::new();
+    schemas.insert(BOOLEAN_FILTER.into(), boolean_filter_schema());
     for (name, doc) in &spec.schemas {
         schemas.insert(name.clone(), rewrite(&doc.value));
     }
@@ -105,18 +113,33 @@ pub fn openapi(spec: &Spec) -> Value {
             for q in &def.query {
                 if q == "filters" {
                     // A PATCH or DELETE on a collection needs at least one field as a query
-                    // parameter (NetApp's REST conventions, ONTAP-BEHAVIOR.md section 7). OpenAPI
-                    // cannot say "one of these"; the first key stands for it, the others stay
-                    // optional, and the description says any field would do.
+                    // parameter (NetApp's REST conventions, ONTAP-BEHAVIOR.md section 7): the
+                    // filters are then one required object parameter, exploded into a query
+                    // parameter per property (`style: form`), with `minProperties: 1`.
                     let needs_one = ep.kind() == crate::spec::model::Kind::Collection
                         && matches!(m, Method::PATCH | Method::DELETE);
-                    for f in res.gettable() {
-                        let required = needs_one && res.keys.first() == Some(&f.path);
-                        let mut description = filter_description(f);
-                        if required {
-                            description.push_str(" A PATCH or DELETE on the collection needs at least one field as a query parameter; this key stands for it here, but any field selects records on ONTAP.");
+                    if needs_one {
+                        let props: Map<String, Value> = res
+                            .gettable()
+                            .map(|f| {
+                                let mut s = filter_schema(f);
+                                s["description"] = json!(filter_description(f));
+                                (f.path.clone(), s)
+                            })
+                            .collect();
+                        params.push(json!({
+                            "name": FILTERS_PARAM,
+                            "in": "query",
+                            "required": true,
+                            "style": "form",
+                            "explode": true,
+                            "description": format!("The records to {}: at least one field as a query parameter, in ONTAP's query syntax (a {} on the collection without one is refused). Each property is a query parameter of its own.", if *m == Method::PATCH { "change" } else { "delete" }, m.as_str()),
+                            "schema": {"type": "object", "properties": props, "additionalProperties": false, "minProperties": 1},
+                        }));
+                    } else {
+                        for f in res.gettable() {
+                            params.push(json!({"name": f.path, "in": "query", "required": false, "description": filter_description(f), "schema": filter_schema(f)}));
                         }
-                        params.push(json!({"name": f.path, "in": "query", "required": required, "description": description, "schema": filter_schema(f)}));
                     }
                 } else if let Some(p) = spec.params.get(q) {
                     let schema = match q.as_str() {
@@ -297,8 +320,12 @@ const NUMBER: &str = r"-?[0-9]+(\.[0-9]+)?";
 /// of the field's type, a `*` wildcard pattern (strings) or a comparison or `a..b` range
 /// (numbers). A free string field takes any text (every text is a literal or a pattern).
 fn filter_schema(f: &Field) -> Value {
+    if f.ty == FieldType::Boolean {
+        // `type` beside the `$ref`: a tool that serializes query parameters (Schemathesis) then
+        // never puts a non-string where a string goes. And an example, as curl users type it.
+        return json!({"type": "string", "$ref": format!("#/components/schemas/{BOOLEAN_FILTER}"), "examples": ["true"]});
+    }
     let term = match f.ty {
-        FieldType::Boolean => Some("true|false".to_string()),
         FieldType::Integer | FieldType::Number => {
             Some(format!("(<=|>=|<|>)?{NUMBER}|{NUMBER}\\.\\.{NUMBER}"))
         }
@@ -317,7 +344,6 @@ fn filter_schema(f: &Field) -> Value {
     // An example of the syntax, as curl users type it (ONTAP-BEHAVIOR.md section 5:
     // `max_prompts=>1`, `scope=!svm`).
     let example = match f.ty {
-        FieldType::Boolean => Some("true".to_string()),
         FieldType::Integer | FieldType::Number => Some(">1".to_string()),
         _ => f
             .enum_values
@@ -327,10 +353,7 @@ fn filter_schema(f: &Field) -> Value {
     };
     let mut schema = match term {
         None => json!({"type": "string"}),
-        Some(t) => {
-            let alt = format!("!?(null|{t})");
-            json!({"type": "string", "pattern": format!("^{alt}(\\|{alt})*$")})
-        }
+        Some(t) => query_syntax(&t),
     };
     if let Some(e) = example {
         schema["examples"] = json!([e]);
@@ -338,9 +361,89 @@ fn filter_schema(f: &Field) -> Value {
     schema
 }
 
+/// A filter whose alternatives (`|`) are each `null` or `term`, optionally negated with `!`.
+fn query_syntax(term: &str) -> Value {
+    let alt = format!("!?(null|{term})");
+    json!({"type": "string", "pattern": format!("^{alt}(\\|{alt})*$")})
+}
+
+/// A boolean filter: `true`, `false`, and every `*` pattern one of them matches (`t*`, `*e`,
+/// `*`); a pattern neither matches (`xy*z`) is a value no boolean can have, refused like `xyz`
+/// (the mock's `Filter::misfit`, ONTAP-BEHAVIOR.md section 3). The patterns are written out as a
+/// trie, each `*` as `\*+` (`**` matches what `*` matches).
+fn boolean_filter_schema() -> Value {
+    let mut globs = std::collections::BTreeSet::new();
+    for word in ["true", "false"] {
+        let chars: Vec<char> = word.chars().collect();
+        globs_matching(&chars, 0, false, &mut String::new(), &mut globs);
+    }
+    let words: Vec<&str> = globs.iter().map(String::as_str).collect();
+    let mut schema = query_syntax(&trie_regex(&words));
+    schema["description"] = json!(
+        "A boolean filter in ONTAP's query syntax: true, false, or a * pattern one of them matches; `!` negates, `|` separates alternatives, `null` / `!null` match an unset / set field."
+    );
+    schema
+}
+
+/// Every `*` pattern without `**` that matches `word[i..]`, each after `prefix`: a literal
+/// character, or a star that takes `word[i..j]` for some j (never two stars in a row).
+fn globs_matching(
+    word: &[char],
+    i: usize,
+    after_star: bool,
+    prefix: &mut String,
+    out: &mut std::collections::BTreeSet<String>,
+) {
+    if i == word.len() {
+        out.insert(prefix.clone());
+        if !after_star {
+            out.insert(format!("{prefix}*"));
+        }
+        return;
+    }
+    prefix.push(word[i]);
+    globs_matching(word, i + 1, false, prefix, out);
+    prefix.pop();
+    if !after_star {
+        prefix.push('*');
+        for j in i..=word.len() {
+            globs_matching(word, j, true, prefix, out);
+        }
+        prefix.pop();
+    }
+}
+
+/// A regular expression for exactly `words`, as a trie: `(a(b|c)|d)` for ab, ac, d; `*` is
+/// `\*+`.
+fn trie_regex(words: &[&str]) -> String {
+    let end = words.iter().any(|w| w.is_empty());
+    let mut groups: std::collections::BTreeMap<char, Vec<&str>> = Default::default();
+    for w in words {
+        if let Some(c) = w.chars().next() {
+            groups.entry(c).or_default().push(&w[c.len_utf8()..]);
+        }
+    }
+    let alts: Vec<String> = groups
+        .into_iter()
+        .map(|(c, rest)| {
+            let head = if c == '*' {
+                r"\*+".to_string()
+            } else {
+                regex_literal(&c.to_string())
+            };
+            head + &trie_regex(&rest)
+        })
+        .collect();
+    match (alts.len(), end) {
+        (0, _) => String::new(),
+        (1, false) => alts[0].clone(),
+        _ => format!("({}){}", alts.join("|"), if end { "?" } else { "" }),
+    }
+}
+
 fn filter_description(f: &Field) -> String {
     let what = match f.ty {
-        FieldType::Boolean => "true or false",
+        FieldType::Boolean => "true or false (or a * pattern one of them matches)",
         FieldType::Integer | FieldType::Number => {
             "a number, a comparison (<N, >N, <=N, >=N) or a range (A..B)"
         }

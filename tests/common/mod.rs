@@ -1,12 +1,14 @@
 //! What several integration test files share: the state of the families the harness changes,
 //! read through the mock's own REST API to compare before and after a run (here), a mock and a
-//! client for it (`mock_client`), contract directories (`files`) and engine runs (`run`).
+//! client for it (`mock_client`), contract directories (`files`), engine runs (`run`) and the
+//! hand-written families compared with NetApp's own definitions (`netapp`).
 
 // Each `tests/*.rs` is a crate of its own that uses only part of this module.
 #![allow(dead_code)]
 
 pub mod files;
 pub mod mock_client;
+pub mod netapp;
 pub mod run;
 
 use serde_json::Value;

@@ -43,17 +43,7 @@ async fn netapp_ontap_python_client_works_against_the_mock() {
     )
     .await
     .expect("mock starts");
-    let port = running.addr.port().to_string();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/netapp_ontap_smoke.py");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(script)
-            .args(["127.0.0.1", &port])
-            .output()
-            .expect("python3 runs")
-    })
-    .await
-    .unwrap();
+    let out = client_script("netapp_ontap_smoke.py", running.addr.port()).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -119,17 +109,7 @@ async fn netapp_ontap_walks_every_class_against_a_mock_of_its_release() {
     let running = mock::spawn(cfg, "127.0.0.1:0".parse().unwrap(), Tls::SelfSigned)
         .await
         .expect("mock starts");
-    let port = running.addr.port().to_string();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/netapp_ontap_walk.py");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(script)
-            .args(["127.0.0.1", &port])
-            .output()
-            .expect("python3 runs")
-    })
-    .await
-    .unwrap();
+    let out = client_script("netapp_ontap_walk.py", running.addr.port()).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     let last = stdout.lines().last().unwrap_or("");
@@ -153,4 +133,20 @@ async fn netapp_ontap_walks_every_class_against_a_mock_of_its_release() {
         "the classes not walked differ from docs/mock.md's table\n{stdout}"
     );
     running.shutdown().await;
+}
+
+/// Runs `tests/clients/NAME` with python3 against the mock on 127.0.0.1:`port`.
+async fn client_script(name: &str, port: u16) -> std::process::Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(name);
+    tokio::task::spawn_blocking(move || {
+        Command::new("python3")
+            .arg(script)
+            .args(["127.0.0.1", &port.to_string()])
+            .output()
+            .expect("python3 runs")
+    })
+    .await
+    .unwrap()
 }

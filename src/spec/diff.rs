@@ -7,7 +7,7 @@
 //! postable, write-only), enum values and limits.
 
 use super::resource::Field;
-use super::{Endpoint, Spec};
+use super::{Endpoint, Spec, path_shape as shape};
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -67,14 +67,6 @@ impl Change {
         self.new = Some(new);
         self
     }
-}
-
-/// `/api/storage/volumes/{volume.uuid}/snapshots` -> `/api/storage/volumes/{}/snapshots`.
-fn shape(path: &str) -> String {
-    path.split('/')
-        .map(|s| if s.starts_with('{') { "{}" } else { s })
-        .collect::<Vec<_>>()
-        .join("/")
 }
 
 struct Side<'a> {

@@ -214,6 +214,16 @@ impl ConventionRule {
     }
 }
 
+/// A path with its keys blanked: `/api/storage/volumes/{volume.uuid}/snapshots` ->
+/// `/api/storage/volumes/{}/snapshots` (two paths of one shape name the same place whatever
+/// their keys are called).
+pub fn path_shape(path: &str) -> String {
+    path.split('/')
+        .map(|s| if s.starts_with('{') { "{}" } else { s })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Percent-encodes one path segment (everything but unreserved characters).
 pub fn encode_segment(s: &str) -> String {
     const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -531,15 +541,9 @@ impl Spec {
         let last = keys.last()?;
         let path = ep.path();
         let cut = path.find(&format!("{{{last}}}"))? + last.len() + 2;
-        let shape = |p: &str| -> String {
-            p.split('/')
-                .map(|s| if s.starts_with('{') { "{}" } else { s })
-                .collect::<Vec<_>>()
-                .join("/")
-        };
-        let want = shape(&path[..cut]);
+        let want = path_shape(&path[..cut]);
         let parent = self.endpoints.iter().find(|e| {
-            e.family != ep.family && e.kind() == Kind::Instance && shape(e.path()) == want
+            e.family != ep.family && e.kind() == Kind::Instance && path_shape(e.path()) == want
         })?;
         let theirs = parent.path_keys();
         (theirs.len() == keys.len()).then(|| {

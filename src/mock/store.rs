@@ -3,6 +3,7 @@
 //! `--state` file and the built-in data set share one format, checked here with JSON-pointer
 //! precise errors so that a bad data set is refused at start instead of answering garbage later.
 
+use super::keys::{canonical_key, key_text};
 use super::query::{Rendered, Table};
 use crate::spec::Spec;
 use crate::spec::resource::{Resource, get_path, leaf_paths, set_path};
@@ -231,46 +232,6 @@ fn key_values(keys: &[String], v: &Value) -> Option<Vec<String>> {
     keys.iter()
         .map(|k| get_path(v, k).and_then(key_text))
         .collect()
-}
-
-/// A key value as the path carries it: a string as is, a number (an imported family's
-/// `index`) as its digits.
-pub fn key_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(canonical_key(s)),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// A key value as records are looked up by it: a timestamp (a metric's `timestamp` key) in one
-/// form, `2026-01-01T10:00:00+00:00`, whether it came as `...T10:00:00Z` or as
-/// `2026-01-01 10:00:00+00:00` (how NetApp's Python client writes a datetime back into a
-/// path); any other text as it is.
-pub fn canonical_key(s: &str) -> String {
-    let b = s.as_bytes();
-    let digits =
-        |r: std::ops::Range<usize>| b.get(r).is_some_and(|x| x.iter().all(u8::is_ascii_digit));
-    let shaped = b.len() >= 19
-        && digits(0..4)
-        && b[4] == b'-'
-        && digits(5..7)
-        && b[7] == b'-'
-        && digits(8..10)
-        && (b[10] == b'T' || b[10] == b' ')
-        && digits(11..13)
-        && b[13] == b':'
-        && digits(14..16)
-        && b[16] == b':'
-        && digits(17..19);
-    if !shaped {
-        return s.to_string();
-    }
-    let zone = match &s[19..] {
-        "Z" | "" => "+00:00",
-        z => z,
-    };
-    format!("{}T{}{zone}", &s[..10], &s[11..19])
 }
 
 impl std::ops::Index<RecId> for Family {
@@ -838,25 +799,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timestamps_in_keys_match_in_any_of_their_forms() {
-        let want = "2026-01-01T10:00:00+00:00";
-        for form in [
-            "2026-01-01T10:00:00Z",
-            "2026-01-01 10:00:00+00:00",
-            "2026-01-01T10:00:00+00:00",
-        ] {
-            assert_eq!(canonical_key(form), want, "{form}");
-        }
-        assert_eq!(
-            canonical_key("2026-01-01 10:00:00+02:00"),
-            "2026-01-01T10:00:00+02:00"
-        );
-        for other in ["svm1", "2026-01-01", "1", "2026-01-01X10:00:00Z"] {
-            assert_eq!(canonical_key(other), other);
-        }
-    }
-
-    #[test]
     fn builtin_fixtures_load() {
         let spec = Spec::builtin();
         let v: Value = serde_json::from_str(BUILTIN_FIXTURES).unwrap();
@@ -1049,5 +991,81 @@ mod tests {
             Store::from_value(spec, &v).unwrap_err().pointer,
             "/records/login_messages/1/colour"
         );
+    }
+
+    #[test]
+    fn rendered_pieces_write_the_same_json_as_the_record() {
+        use crate::mock::faults::Fault;
+        use crate::mock::query::{
+            QueryPlan, Render, Row, Shape, parse_query, select, write_record,
+        };
+        let spec = crate::spec::Spec::builtin();
+        let v: Value = serde_json::from_str(BUILTIN_FIXTURES).unwrap();
+        let store = Store::from_value(spec, &v).unwrap();
+        let faults_sets: Vec<BTreeSet<Fault>> = vec![
+            BTreeSet::new(),
+            [Fault::LeakSecret].into(),
+            [Fault::FieldsExtra].into(),
+        ];
+        for fam in &spec.families {
+            let res = spec.resource(&fam.resource).unwrap();
+            let coll = spec
+                .endpoints
+                .iter()
+                .find(|e| {
+                    e.family == fam.family && e.kind() == crate::spec::model::Kind::Collection
+                })
+                .unwrap();
+            let table = Table::new(res, coll.path().to_string(), spec.instance_of(coll));
+            let allowed: Vec<String> = ["fields", "filters"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            for q in [
+                "",
+                "fields=*",
+                "fields=owner",
+                "fields=comment,scope",
+                "scope=svm",
+            ] {
+                let pairs = parse_query(Some(q)).unwrap();
+                // Not every family has every field (duo has no scope).
+                let Ok(plan) = QueryPlan::build(
+                    spec,
+                    &table,
+                    &allowed,
+                    pairs,
+                    q,
+                    &BTreeSet::new(),
+                    &BTreeSet::new(),
+                ) else {
+                    continue;
+                };
+                for faults in &faults_sets {
+                    for shape in [Shape::Collection, Shape::Instance] {
+                        let sel = select(&table, &plan, shape, faults);
+                        for hal in [true, false] {
+                            let render = Render { hal };
+                            for rec in store.records[&fam.family].iter() {
+                                let mut a = Vec::new();
+                                let mut b = Vec::new();
+                                let cached = Row {
+                                    value: rec.value(),
+                                    rendered: Some(rec.rendered(&table)),
+                                };
+                                write_record(&mut a, &table, cached, &sel, render);
+                                write_record(&mut b, &table, Row::plain(rec.value()), &sel, render);
+                                assert_eq!(
+                                    String::from_utf8(a).unwrap(),
+                                    String::from_utf8(b).unwrap(),
+                                    "{} {q}",
+                                    fam.family
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -400,12 +400,12 @@ mod tests {
     fn every_shipped_release_gets_a_data_set_the_store_accepts() {
         for r in crate::spec::import::releases::RELEASES {
             let spec = Spec::contract(r.name).unwrap();
-            let data = data_set(spec, 7, 3, crate::mock::DEFAULT_VERSION);
+            let data = data_set(spec, 7, 3, crate::mock::config::DEFAULT_VERSION);
             let store =
                 Store::from_value(spec, &data).unwrap_or_else(|e| panic!("{}: {e}", r.name));
             assert_eq!(
                 data,
-                data_set(spec, 7, 3, crate::mock::DEFAULT_VERSION),
+                data_set(spec, 7, 3, crate::mock::config::DEFAULT_VERSION),
                 "deterministic for a seed"
             );
             let with_records = store.records.values().filter(|f| !f.is_empty()).count();
@@ -421,7 +421,7 @@ mod tests {
     #[test]
     fn nested_records_hang_under_records_of_their_parent() {
         let spec = Spec::contract("ontap-9.19").unwrap();
-        let data = data_set(spec, 1, 3, crate::mock::DEFAULT_VERSION);
+        let data = data_set(spec, 1, 3, crate::mock::config::DEFAULT_VERSION);
         let volumes: Vec<&Value> = data["records"]["volume"]
             .as_array()
             .unwrap()

@@ -5,9 +5,10 @@
 //! role to one SVM before routing, as if an SVM administrator of it asked.
 
 use super::Mock;
+use crate::mock::config::{Role, User};
 use crate::mock::errors::{ApiError, CODE_BAD_REQUEST, CODE_NOT_FOUND};
+use crate::mock::faults::Fault;
 use crate::mock::store::{Owner, Store};
-use crate::mock::{Fault, Role, User};
 use crate::spec::resource::Resource;
 use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;

@@ -5,10 +5,10 @@
 //! engine as every catalog family.
 
 use super::Mock;
-use crate::mock::Role;
-use crate::mock::answer::{Answer, Body};
+use crate::mock::config::Role;
 use crate::mock::errors::{ApiError, CODE_NOT_FOUND};
 use crate::mock::query::{Render, Row, Shape, Table, collection_get, project, select};
+use crate::mock::reply::{Body, Reply};
 use crate::mock::store::{Owner, Store};
 use crate::spec::OntapVersion;
 use crate::spec::resource::{Field, FieldType, Flags, Resource};
@@ -122,7 +122,7 @@ impl Mock {
         raw_query: Option<&str>,
         role: &Role,
         hal: bool,
-    ) -> Result<Answer<'_>, ApiError> {
+    ) -> Result<Reply<'_>, ApiError> {
         let d = self.disc;
         let is_cluster = std::ptr::eq(table, &d.cluster);
         let shape = if is_cluster || !keys.is_empty() {
@@ -136,7 +136,7 @@ impl Mock {
         };
         let plan = self.plan(table, &allowed, raw_query)?;
         let render = Render { hal };
-        let answer = |shape, body| Answer::read(table, shape, plan.start, body);
+        let answer = |shape, body| Reply::read(table, shape, plan.start, body);
         let store = self.read();
         if is_cluster {
             let rec = cluster_record(&store, self.cfg.version);

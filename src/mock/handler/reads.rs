@@ -2,10 +2,12 @@
 //! engine) and one record by its path keys, both limited to the records the caller may see.
 
 use super::Mock;
-use crate::mock::Role;
-use crate::mock::answer::{Answer, Body};
+use crate::mock::config::Role;
 use crate::mock::errors::{ApiError, CODE_NOT_FOUND};
-use crate::mock::query::{Plan, Render, Row, Shape, Table, collection_get, select, write_record};
+use crate::mock::query::{
+    QueryPlan, Render, Row, Shape, Table, collection_get, select, write_record,
+};
+use crate::mock::reply::{Body, Reply};
 use crate::mock::store::{RecId, Store};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Method};
@@ -19,10 +21,10 @@ impl Mock {
         table: &'a Table,
         family: &str,
         parents: &[(String, String)],
-        plan: &Plan,
+        plan: &QueryPlan,
         role: &Role,
         render: Render,
-    ) -> Answer<'a> {
+    ) -> Reply<'a> {
         let store = self.read();
         let recs: Vec<Row<'_>> = store
             .records
@@ -53,7 +55,7 @@ impl Mock {
             )
         };
         let text = collection_get(table, &path, recs, plan, render, self.faults());
-        Answer::read(table, Shape::Collection, plan.start, Body::Text(text))
+        Reply::read(table, Shape::Collection, plan.start, Body::Text(text))
     }
 
     pub(super) fn get_instance<'a>(
@@ -61,10 +63,10 @@ impl Mock {
         ep: &Endpoint,
         table: &'a Table,
         keys: &[(String, String)],
-        plan: &Plan,
+        plan: &QueryPlan,
         role: &Role,
         render: Render,
-    ) -> Result<Answer<'a>, ApiError> {
+    ) -> Result<Reply<'a>, ApiError> {
         let store = self.read();
         let i = self
             .find(&store, &ep.family, table, keys, role)
@@ -77,7 +79,7 @@ impl Mock {
             rendered: Some(rec.rendered(table)),
         };
         write_record(&mut buf, table, row, &sel, render);
-        Ok(Answer::read(
+        Ok(Reply::read(
             table,
             Shape::Instance,
             plan.start,
@@ -128,7 +130,7 @@ impl Mock {
         if ep
             .documented_error(m, Condition::Unconfigured, None)
             .is_some()
-            && !self.has(crate::mock::Fault::UnconfiguredAsNotFound)
+            && !self.has(crate::mock::faults::Fault::UnconfiguredAsNotFound)
             && self.owner_exists(store, ep, keys)
         {
             return ApiError::documented(ep, m, Condition::Unconfigured, None, generic);

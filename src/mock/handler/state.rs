@@ -5,7 +5,7 @@
 use super::auth::Credentials;
 use super::discovery::{Discovery, discovery};
 use crate::error::{Error, Result};
-use crate::mock::MockConfig;
+use crate::mock::config::{MockConfig, default_data_set, load_data_set};
 use crate::mock::errors::{ApiError, CODE_INTERNAL};
 use crate::mock::query::Table;
 use crate::mock::store::Store;
@@ -30,18 +30,14 @@ impl Mock {
         let from_state = match &cfg.state_file {
             Some(p) if p.exists() => {
                 let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
-                Some(crate::mock::load_data_set(
-                    spec,
-                    &p.display().to_string(),
-                    &text,
-                )?)
+                Some(load_data_set(spec, &p.display().to_string(), &text)?)
             }
             _ => None,
         };
         let data = match (from_state, &cfg.fixtures) {
             (Some(v), _) => v,
             (None, Some(v)) => v.clone(),
-            (None, None) => crate::mock::default_data_set(spec, cfg.seed, cfg.records, cfg.version),
+            (None, None) => default_data_set(spec, cfg.seed, cfg.records, cfg.version),
         };
         let store = Store::from_value(spec, &data)
             .map_err(|e| Error::Usage(format!("mock data set: {e}")))?;

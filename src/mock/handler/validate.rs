@@ -6,9 +6,11 @@
 //! input live here, where the rule they break is.
 
 use super::Mock;
+use crate::mock::config::Role;
 use crate::mock::errors::{ApiError, CODE_PERMISSION};
+use crate::mock::faults::Fault;
 use crate::mock::query::Table;
-use crate::mock::{Fault, Role, Variant};
+use crate::mock::variants::Variant;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Method};
 use crate::spec::resource::{Field, FieldType, Resource, get_path, leaf_paths};

@@ -7,11 +7,12 @@
 use super::Mock;
 use super::body::parse_body;
 use super::validate::{Op, Write};
-use crate::mock::answer::Answer;
+use crate::mock::config::Role;
 use crate::mock::errors::{ApiError, CODE_BAD_REQUEST, CODE_DUPLICATE, CODE_NOT_FOUND};
-use crate::mock::query::{Plan, Render, Table, matches_all, post_selection, project};
+use crate::mock::faults::Fault;
+use crate::mock::query::{QueryPlan, Render, Table, matches_all, post_selection, project};
+use crate::mock::reply::Reply;
 use crate::mock::store::{Owner, Rec, RecId, Store, derive_fields};
-use crate::mock::{Fault, Role};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Method};
 use crate::spec::resource::{
@@ -31,7 +32,7 @@ impl Mock {
         keys: &[(String, String)],
         role: &Role,
         body: &[u8],
-    ) -> Result<Answer<'_>, ApiError> {
+    ) -> Result<Reply<'_>, ApiError> {
         let body = Value::Object(parse_body(body)?);
         let mut store = self.write();
         let i = self
@@ -61,18 +62,18 @@ impl Mock {
             }
             self.persist_or_roll_back(&mut store, before)?;
         }
-        Ok(Answer::empty())
+        Ok(Reply::empty())
     }
 
     pub(super) fn patch_collection(
         &self,
         ep: &Endpoint,
         table: &Table,
-        plan: &Plan,
+        plan: &QueryPlan,
         role: &Role,
         body: &[u8],
         hal: bool,
-    ) -> Result<Answer<'_>, ApiError> {
+    ) -> Result<Reply<'_>, ApiError> {
         require_query_field(table, plan, "PATCH")?;
         let body = Value::Object(parse_body(body)?);
         let mut store = self.write();
@@ -131,10 +132,10 @@ impl Mock {
         &self,
         ep: &Endpoint,
         table: &Table,
-        plan: &Plan,
+        plan: &QueryPlan,
         role: &Role,
         hal: bool,
-    ) -> Result<Answer<'_>, ApiError> {
+    ) -> Result<Reply<'_>, ApiError> {
         require_query_field(table, plan, "DELETE")?;
         let mut store = self.write();
         let family = ep.family.as_str();
@@ -153,7 +154,7 @@ impl Mock {
         store: &Store,
         family: &str,
         table: &Table,
-        plan: &Plan,
+        plan: &QueryPlan,
         role: &Role,
     ) -> Vec<RecId> {
         store
@@ -176,11 +177,11 @@ impl Mock {
     pub(super) fn post(
         &self,
         at: Place<'_>,
-        plan: &Plan,
+        plan: &QueryPlan,
         role: &Role,
         body: &[u8],
         hal: bool,
-    ) -> Result<Answer<'_>, ApiError> {
+    ) -> Result<Reply<'_>, ApiError> {
         let Place { ep, table, parents } = at;
         let body = Value::Object(parse_body(body)?);
         let res = table.res;
@@ -284,7 +285,7 @@ impl Mock {
         let family = ep.family.as_str();
         let by_key = res.keys.iter().all(|k| {
             get_path(&rec, k)
-                .and_then(crate::mock::store::key_text)
+                .and_then(crate::mock::keys::key_text)
                 .is_some()
         });
         let dup = if store.indexed(family) && by_key {
@@ -350,7 +351,7 @@ impl Mock {
         let before = self.snapshot(&store);
         store.push(family, Rec::new(rec));
         self.persist_or_roll_back(&mut store, before)?;
-        Ok(Answer::created(answer, location))
+        Ok(Reply::created(answer, location))
     }
 
     pub(super) fn delete(
@@ -359,7 +360,7 @@ impl Mock {
         table: &Table,
         keys: &[(String, String)],
         role: &Role,
-    ) -> Result<Answer<'_>, ApiError> {
+    ) -> Result<Reply<'_>, ApiError> {
         let mut store = self.write();
         let i = self
             .find(&store, &ep.family, table, keys, role)
@@ -367,7 +368,7 @@ impl Mock {
         let before = self.snapshot(&store);
         store.remove(&ep.family, &[i]);
         self.persist_or_roll_back(&mut store, before)?;
-        Ok(Answer::empty())
+        Ok(Reply::empty())
     }
 
     fn apply(res: &Resource, rec: &mut Value, sets: &[(usize, Value)]) {
@@ -387,7 +388,7 @@ impl Mock {
 
 /// A collection PATCH or DELETE names the records it changes by at least one query field
 /// (ONTAP-BEHAVIOR.md §7); without one it is refused, never applied to every record.
-fn require_query_field(table: &Table, plan: &Plan, method: &str) -> Result<(), ApiError> {
+fn require_query_field(table: &Table, plan: &QueryPlan, method: &str) -> Result<(), ApiError> {
     if !plan.filters.is_empty() {
         return Ok(());
     }
@@ -403,7 +404,7 @@ fn require_query_field(table: &Table, plan: &Plan, method: &str) -> Result<(), A
 }
 
 /// The answer of a collection PATCH or DELETE: `{"num_records": N, "_links": {"self": ...}}`.
-fn collection_answer<'a>(table: &Table, plan: &Plan, n: usize, hal: bool) -> Answer<'a> {
+fn collection_answer<'a>(table: &Table, plan: &QueryPlan, n: usize, hal: bool) -> Reply<'a> {
     let mut out = Map::new();
     out.insert("num_records".into(), Value::from(n));
     if hal {
@@ -417,7 +418,7 @@ fn collection_answer<'a>(table: &Table, plan: &Plan, n: usize, hal: bool) -> Ans
             serde_json::json!({ "self": { "href": href } }),
         );
     }
-    Answer::ok(Value::Object(out))
+    Reply::ok(Value::Object(out))
 }
 
 fn get_path_in<'a>(m: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {

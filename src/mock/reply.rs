@@ -1,6 +1,6 @@
 //! What the mock answers, between the request handler and the wire. The handler builds an
-//! [`Answer`] that keeps every rule of the contract; the fault layer ([`super::faults::rewrite`])
-//! may then bend it, knowing what kind of answer it is ([`Made`]); [`Answer::into_response`] puts
+//! [`Reply`] that keeps every rule of the contract; the fault layer ([`super::rewrite`])
+//! may then bend it, knowing what kind of answer it is ([`Made`]); [`Reply::into_response`] puts
 //! it on the wire. Keeping the answer in this shape until the end is what lets the faults that
 //! only rewrite an answer live in one place instead of in the handler's branches.
 
@@ -43,7 +43,7 @@ pub enum Made<'a> {
 
 /// One answer, before it becomes an HTTP response.
 #[derive(Debug, Clone)]
-pub struct Answer<'a> {
+pub struct Reply<'a> {
     pub status: StatusCode,
     pub body: Body,
     pub made: Made<'a>,
@@ -55,9 +55,9 @@ pub struct Answer<'a> {
     pub challenge: bool,
 }
 
-impl<'a> Answer<'a> {
+impl<'a> Reply<'a> {
     fn new(status: StatusCode, body: Body, made: Made<'a>) -> Self {
-        Answer {
+        Reply {
             status,
             body,
             made,
@@ -69,24 +69,24 @@ impl<'a> Answer<'a> {
 
     /// 200 with a JSON value.
     pub fn ok(v: Value) -> Self {
-        Answer::new(StatusCode::OK, Body::Json(v), Made::Other)
+        Reply::new(StatusCode::OK, Body::Json(v), Made::Other)
     }
 
     /// 200 `{}`.
     pub fn empty() -> Self {
-        Answer::ok(Value::Object(Map::new()))
+        Reply::ok(Value::Object(Map::new()))
     }
 
     /// 201 with the new record's path in `Location`.
     pub fn created(v: Value, location: String) -> Self {
-        let mut a = Answer::new(StatusCode::CREATED, Body::Json(v), Made::Other);
+        let mut a = Reply::new(StatusCode::CREATED, Body::Json(v), Made::Other);
         a.location = Some(location);
         a
     }
 
     /// 200 with a GET answer of `table`'s records.
     pub fn read(table: &'a Table, shape: Shape, start: usize, body: Body) -> Self {
-        Answer::new(
+        Reply::new(
             StatusCode::OK,
             body,
             Made::Read {
@@ -99,7 +99,7 @@ impl<'a> Answer<'a> {
 
     /// The error envelope of `e`.
     pub fn error(e: ApiError) -> Self {
-        Answer::new(
+        Reply::new(
             e.status,
             Body::Json(e.envelope()),
             Made::Error {
@@ -116,7 +116,7 @@ impl<'a> Answer<'a> {
         allowed.extend(["HEAD", "OPTIONS"]);
         let allowed = allowed.as_slice();
         let e = ApiError::method_not_allowed(method, path, allowed);
-        let mut a = Answer::new(
+        let mut a = Reply::new(
             e.status,
             Body::Json(e.envelope()),
             Made::Error {
@@ -130,14 +130,14 @@ impl<'a> Answer<'a> {
 
     /// 401, with the Basic challenge.
     pub fn unauthorized() -> Self {
-        let mut a = Answer::error(ApiError::unauthorized());
+        let mut a = Reply::error(ApiError::unauthorized());
         a.challenge = true;
         a
     }
 
     /// 200 for OPTIONS: `Allow` lists the methods of the path.
     pub fn options(allowed: &[&str]) -> Self {
-        let mut a = Answer::empty();
+        let mut a = Reply::empty();
         a.allow = Some(allowed.join(", "));
         a
     }
@@ -185,8 +185,8 @@ impl<'a> Answer<'a> {
     }
 }
 
-impl From<ApiError> for Answer<'_> {
+impl From<ApiError> for Reply<'_> {
     fn from(e: ApiError) -> Self {
-        Answer::error(e)
+        Reply::error(e)
     }
 }

@@ -1,7 +1,8 @@
 //! The rewrite layer: the faults and variants that only bend an otherwise-correct answer (a
 //! status, a field of the envelope, a value, a link), all in one place, applied once to every
-//! answer after the handler ([`Layer::Rewrite`](super::faults::Layer::Rewrite)). The handler itself always answers by the
-//! contract; a [`Reply`] says what made it ([`Made`]), which is all this layer needs to know.
+//! answer after the handler ([`Layer::Rewrite`](super::faults::Layer::Rewrite)). The handler
+//! itself always answers by the contract; a [`Reply`] says what made it ([`Made`]), which is
+//! all this layer needs to know.
 
 use super::errors;
 use super::faults::Fault;
@@ -12,15 +13,15 @@ use axum::http::StatusCode;
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// The rewrite layer: bends a finished answer as the [`Layer::Rewrite`](super::faults::Layer::Rewrite) faults and variants ask,
-/// once, after the handler. Without such a fault on, the answer passes untouched (and unparsed).
+/// The rewrite layer: bends a finished answer as the faults and variants of
+/// [`Layer::Rewrite`](super::faults::Layer::Rewrite) ask, once, after the handler. Without such
+/// a fault on, the answer passes untouched (and unparsed).
 pub(crate) fn rewrite<'a>(
     faults: &BTreeSet<Fault>,
     variants: &BTreeSet<Variant>,
     mut a: Reply<'a>,
 ) -> Reply<'a> {
     let on = |f: Fault| faults.contains(&f);
-    let variant = |v: Variant| variants.contains(&v);
     match a.made {
         Made::Error {
             bad_input,
@@ -32,44 +33,7 @@ pub(crate) fn rewrite<'a>(
             if bad_input && on(Fault::BadInput500) {
                 a.status = StatusCode::INTERNAL_SERVER_ERROR;
             }
-            let not_found = a.status == StatusCode::NOT_FOUND;
-            let status = a.status;
-            if let Body::Json(v) = &mut a.body
-                && let Some(err) = v.get_mut("error").and_then(Value::as_object_mut)
-            {
-                // The variants first: they bend a correct envelope into another correct one.
-                let code = err.get("code").and_then(Value::as_str);
-                if status == StatusCode::FORBIDDEN
-                    && code == Some(errors::CODE_PERMISSION)
-                    && variant(Variant::Permission400)
-                {
-                    a.status = StatusCode::BAD_REQUEST;
-                }
-                if status == StatusCode::CONFLICT
-                    && code == Some(errors::CODE_DUPLICATE)
-                    && variant(Variant::Duplicate400)
-                {
-                    a.status = StatusCode::BAD_REQUEST;
-                }
-                if variant(Variant::NoErrorTarget) {
-                    err.shift_remove("target");
-                }
-                if not_found
-                    && on(Fault::NotFoundWrongCode)
-                    && err.get("code").and_then(Value::as_str) == Some(errors::CODE_NOT_FOUND)
-                {
-                    err.insert("code".into(), Value::String("2".into()));
-                }
-                if on(Fault::ErrorMessageMissing) {
-                    err.shift_remove("message");
-                }
-                if on(Fault::ErrorCodeNumber)
-                    && let Some(code) = err.get_mut("code")
-                    && let Some(n) = code.as_str().and_then(|c| c.parse::<u64>().ok())
-                {
-                    *code = Value::from(n);
-                }
-            }
+            bend_envelope(faults, variants, &mut a);
         }
         Made::Read {
             table,
@@ -102,6 +66,50 @@ pub(crate) fn rewrite<'a>(
         Made::Other => {}
     }
     a
+}
+
+/// The rewrites of an error envelope: the variants first (they bend a correct envelope into
+/// another correct one), then the faults.
+fn bend_envelope(faults: &BTreeSet<Fault>, variants: &BTreeSet<Variant>, a: &mut Reply<'_>) {
+    let on = |f: Fault| faults.contains(&f);
+    let variant = |v: Variant| variants.contains(&v);
+    let not_found = a.status == StatusCode::NOT_FOUND;
+    let status = a.status;
+    if let Body::Json(v) = &mut a.body
+        && let Some(err) = v.get_mut("error").and_then(Value::as_object_mut)
+    {
+        let code = err.get("code").and_then(Value::as_str);
+        if status == StatusCode::FORBIDDEN
+            && code == Some(errors::CODE_PERMISSION)
+            && variant(Variant::Permission400)
+        {
+            a.status = StatusCode::BAD_REQUEST;
+        }
+        if status == StatusCode::CONFLICT
+            && code == Some(errors::CODE_DUPLICATE)
+            && variant(Variant::Duplicate400)
+        {
+            a.status = StatusCode::BAD_REQUEST;
+        }
+        if variant(Variant::NoErrorTarget) {
+            err.shift_remove("target");
+        }
+        if not_found
+            && on(Fault::NotFoundWrongCode)
+            && err.get("code").and_then(Value::as_str) == Some(errors::CODE_NOT_FOUND)
+        {
+            err.insert("code".into(), Value::String("2".into()));
+        }
+        if on(Fault::ErrorMessageMissing) {
+            err.shift_remove("message");
+        }
+        if on(Fault::ErrorCodeNumber)
+            && let Some(code) = err.get_mut("code")
+            && let Some(n) = code.as_str().and_then(|c| c.parse::<u64>().ok())
+        {
+            *code = Value::from(n);
+        }
+    }
 }
 
 /// The rewrites of a GET answer: each record's values and keys, the count and the next link.

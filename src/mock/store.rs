@@ -303,238 +303,12 @@ impl Store {
                 ));
             }
         }
-        let cluster_v = root.get("cluster").ok_or_else(|| {
-            ferr(
-                "/cluster",
-                "the cluster: an object of \"name\" and \"uuid\"",
-            )
-        })?;
-        let (cname, cuuid) = name_uuid(cluster_v, "/cluster", "the cluster")?;
-        let mut cluster = Map::new();
-        cluster.insert("name".into(), Value::String(cname.clone()));
-        cluster.insert("uuid".into(), Value::String(cuuid.clone()));
-
-        let mut svms = Vec::new();
-        let mut owners: BTreeMap<String, String> = BTreeMap::new();
-        owners.insert(cuuid.clone(), cname.clone());
-        let svm_list = match root.get("svms") {
-            None => &Vec::new(),
-            Some(Value::Array(a)) => a,
-            Some(_) => return Err(ferr("/svms", "an array of SVMs")),
-        };
-        let mut svm_names = BTreeSet::new();
-        for (i, s) in svm_list.iter().enumerate() {
-            let at = format!("/svms/{i}");
-            let (name, uuid) = name_uuid(s, &at, "an SVM")?;
-            if owners.insert(uuid.clone(), name.clone()).is_some() {
-                return Err(ferr(
-                    format!("{at}/uuid"),
-                    format!("a uuid no other SVM or the cluster has, found {uuid:?}"),
-                ));
-            }
-            if !svm_names.insert(name.clone()) || name == cname {
-                return Err(ferr(
-                    format!("{at}/name"),
-                    format!("a name no other SVM or the cluster has, found {name:?}"),
-                ));
-            }
-            svms.push(s.clone());
-        }
-
-        let mut accounts = Vec::new();
-        let acc_list = match root.get("accounts") {
-            None => &Vec::new(),
-            Some(Value::Array(a)) => a,
-            Some(_) => return Err(ferr("/accounts", "an array of accounts")),
-        };
-        let mut seen_acc = BTreeSet::new();
-        for (i, a) in acc_list.iter().enumerate() {
-            let at = format!("/accounts/{i}");
-            let obj = a.as_object().ok_or_else(|| {
-                ferr(
-                    &at,
-                    "an account: {\"owner\": {name, uuid}, \"name\", \"role\"}",
-                )
-            })?;
-            for k in obj.keys() {
-                if !["owner", "name", "role"].contains(&k.as_str()) {
-                    return Err(ferr(
-                        format!("{at}/{}", ptr_escape(k)),
-                        format!("only owner, name and role in an account, found {k:?}"),
-                    ));
-                }
-            }
-            let owner = obj
-                .get("owner")
-                .ok_or_else(|| ferr(format!("{at}/owner"), "the account's owner"))?;
-            let (oname, ouuid) = name_uuid(owner, &format!("{at}/owner"), "an owner")?;
-            check_owner(&owners, &format!("{at}/owner"), &oname, &ouuid)?;
-            let name = req_str(obj, &at, "name")?;
-            req_str(obj, &at, "role")?;
-            if !seen_acc.insert((ouuid.clone(), name.to_string())) {
-                return Err(ferr(
-                    format!("{at}/name"),
-                    format!("an account name used once per owner, found {name:?} again"),
-                ));
-            }
-            accounts.push(a.clone());
-        }
-
-        let mut records = BTreeMap::new();
-        for fam in &spec.families {
-            records.insert(fam.family.clone(), Vec::new());
-        }
-        if let Some(r) = root.get("records") {
-            let r = r
-                .as_object()
-                .ok_or_else(|| ferr("/records", "an object of family name to records"))?;
-            for (fam_name, list) in r {
-                let at = format!("/records/{}", ptr_escape(fam_name));
-                let fam = spec
-                    .families
-                    .iter()
-                    .find(|f| &f.family == fam_name)
-                    .ok_or_else(|| {
-                        let names: Vec<&str> =
-                            spec.families.iter().map(|f| f.family.as_str()).collect();
-                        ferr(
-                            &at,
-                            format!(
-                                "a family of the catalog ({}), found {fam_name:?}",
-                                names.join(", ")
-                            ),
-                        )
-                    })?;
-                let res = spec
-                    .resource(&fam.resource)
-                    .ok_or_else(|| ferr(&at, "a family whose resource the catalog defines"))?;
-                // A singleton family holds its one record as an object; any other an array.
-                let singleton = spec.singleton_of(fam_name).is_some();
-                let one;
-                let list = if singleton {
-                    if !list.is_object() {
-                        return Err(ferr(
-                            &at,
-                            format!(
-                                "the one {} record (a JSON object: {fam_name} is a singleton)",
-                                res.name
-                            ),
-                        ));
-                    }
-                    one = vec![list.clone()];
-                    &one
-                } else {
-                    list.as_array()
-                        .ok_or_else(|| ferr(&at, format!("an array of {} records", res.name)))?
-                };
-                let mut out = Vec::new();
-                let mut seen = BTreeSet::new();
-                for (i, rec) in list.iter().enumerate() {
-                    let rat = if singleton {
-                        at.clone()
-                    } else {
-                        format!("{at}/{i}")
-                    };
-                    let mut rec = check_record(res, &rat, rec)?;
-                    let keys: Vec<String> = res
-                        .keys
-                        .iter()
-                        .map(|k| {
-                            get_path(&rec, k).and_then(key_text).ok_or_else(|| {
-                                ferr(
-                                    leaf_pointer(&rat, k),
-                                    format!("the key field {k} (a string or a number)"),
-                                )
-                            })
-                        })
-                        .collect::<Result<_, _>>()?;
-                    // A family without keys (metrics) has records no key tells apart.
-                    if !keys.is_empty() && !seen.insert(keys.clone()) {
-                        return Err(ferr(
-                            &rat,
-                            format!(
-                                "a record whose keys ({}) no other record has",
-                                keys.join(", ")
-                            ),
-                        ));
-                    }
-                    // The owner references (an `svm`, an `owner`) name the cluster or an SVM;
-                    // other references (a snapshot's `volume`) are not checked.
-                    for obj in res.objects.iter().filter(|o| {
-                        let last = o.rsplit('.').next().unwrap_or(o);
-                        last == "svm" || last == "owner"
-                    }) {
-                        let uuid_path = format!("{obj}.uuid");
-                        let name_path = format!("{obj}.name");
-                        if res.field(&uuid_path).is_none() {
-                            continue;
-                        }
-                        if let Some(u) = get_path(&rec, &uuid_path).and_then(Value::as_str) {
-                            let Some(n) = owners.get(u) else {
-                                return Err(ferr(
-                                    leaf_pointer(&rat, &uuid_path),
-                                    format!("the uuid of the cluster or of an SVM, found {u:?}"),
-                                ));
-                            };
-                            match get_path(&rec, &name_path).and_then(Value::as_str) {
-                                Some(given) if given != n => {
-                                    return Err(ferr(
-                                        leaf_pointer(&rat, &name_path),
-                                        format!(
-                                            "{n:?}, the name that goes with {u:?}, found {given:?}"
-                                        ),
-                                    ));
-                                }
-                                Some(_) => {}
-                                None if res.field(&name_path).is_some() => {
-                                    if let Some(m) = rec.as_object_mut() {
-                                        set_path(m, &name_path, Value::String(n.clone()));
-                                    }
-                                }
-                                None => {}
-                            }
-                        }
-                    }
-                    derive_fields(res, &mut rec);
-                    out.push(Rec::new(rec));
-                }
-                records.insert(fam_name.clone(), out);
-            }
-        }
-
-        let post_defaults = match root.get("post_defaults") {
-            None => Map::new(),
-            Some(Value::Object(m)) => {
-                for (fam, d) in m {
-                    let at = format!("/post_defaults/{}", ptr_escape(fam));
-                    if !spec.families.iter().any(|f| &f.family == fam) {
-                        return Err(ferr(&at, format!("a family of the catalog, found {fam:?}")));
-                    }
-                    let d = d.as_object().ok_or_else(|| {
-                        ferr(&at, "an object with \"cluster\" and/or \"svm\" records")
-                    })?;
-                    for (k, v) in d {
-                        if k != "cluster" && k != "svm" {
-                            return Err(ferr(
-                                format!("{at}/{}", ptr_escape(k)),
-                                format!("\"cluster\" or \"svm\", found {k:?}"),
-                            ));
-                        }
-                        if !v.is_object() {
-                            return Err(ferr(format!("{at}/{k}"), "an object of field values"));
-                        }
-                    }
-                }
-                m.clone()
-            }
-            Some(_) => {
-                return Err(ferr(
-                    "/post_defaults",
-                    "an object of family name to defaults",
-                ));
-            }
-        };
-
+        let (cluster, mut owners) = read_cluster(root)?;
+        let cluster_name = cluster["name"].as_str().unwrap_or_default().to_string();
+        let svms = read_svms(root, &mut owners, &cluster_name)?;
+        let accounts = read_accounts(root, &owners)?;
+        let records = read_records(spec, root, &owners)?;
+        let post_defaults = read_post_defaults(spec, root)?;
         // Every family of the catalog, with the key fields its records are looked up by.
         let records = records
             .into_iter()
@@ -711,6 +485,292 @@ impl Store {
         }
         Owner::Cluster
     }
+}
+
+/// The cluster (`name`, `uuid`), and the owners so far: its uuid to its name.
+fn read_cluster(
+    root: &Map<String, Value>,
+) -> Result<(Map<String, Value>, BTreeMap<String, String>), FixtureError> {
+    let cluster_v = root.get("cluster").ok_or_else(|| {
+        ferr(
+            "/cluster",
+            "the cluster: an object of \"name\" and \"uuid\"",
+        )
+    })?;
+    let (cname, cuuid) = name_uuid(cluster_v, "/cluster", "the cluster")?;
+    let mut cluster = Map::new();
+    cluster.insert("name".into(), Value::String(cname.clone()));
+    cluster.insert("uuid".into(), Value::String(cuuid.clone()));
+    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    owners.insert(cuuid, cname);
+    Ok((cluster, owners))
+}
+
+/// The SVMs, each added to `owners`: names and uuids used once, the cluster's included.
+fn read_svms(
+    root: &Map<String, Value>,
+    owners: &mut BTreeMap<String, String>,
+    cluster_name: &str,
+) -> Result<Vec<Value>, FixtureError> {
+    let mut svms = Vec::new();
+    let svm_list = match root.get("svms") {
+        None => &Vec::new(),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(ferr("/svms", "an array of SVMs")),
+    };
+    let mut svm_names = BTreeSet::new();
+    for (i, s) in svm_list.iter().enumerate() {
+        let at = format!("/svms/{i}");
+        let (name, uuid) = name_uuid(s, &at, "an SVM")?;
+        if owners.insert(uuid.clone(), name.clone()).is_some() {
+            return Err(ferr(
+                format!("{at}/uuid"),
+                format!("a uuid no other SVM or the cluster has, found {uuid:?}"),
+            ));
+        }
+        if !svm_names.insert(name.clone()) || name == cluster_name {
+            return Err(ferr(
+                format!("{at}/name"),
+                format!("a name no other SVM or the cluster has, found {name:?}"),
+            ));
+        }
+        svms.push(s.clone());
+    }
+    Ok(svms)
+}
+
+/// The accounts: `owner`, `name` and `role` only, the owner the cluster or an SVM, a name used
+/// once per owner.
+fn read_accounts(
+    root: &Map<String, Value>,
+    owners: &BTreeMap<String, String>,
+) -> Result<Vec<Value>, FixtureError> {
+    let mut accounts = Vec::new();
+    let acc_list = match root.get("accounts") {
+        None => &Vec::new(),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(ferr("/accounts", "an array of accounts")),
+    };
+    let mut seen_acc = BTreeSet::new();
+    for (i, a) in acc_list.iter().enumerate() {
+        let at = format!("/accounts/{i}");
+        let obj = a.as_object().ok_or_else(|| {
+            ferr(
+                &at,
+                "an account: {\"owner\": {name, uuid}, \"name\", \"role\"}",
+            )
+        })?;
+        for k in obj.keys() {
+            if !["owner", "name", "role"].contains(&k.as_str()) {
+                return Err(ferr(
+                    format!("{at}/{}", ptr_escape(k)),
+                    format!("only owner, name and role in an account, found {k:?}"),
+                ));
+            }
+        }
+        let owner = obj
+            .get("owner")
+            .ok_or_else(|| ferr(format!("{at}/owner"), "the account's owner"))?;
+        let (oname, ouuid) = name_uuid(owner, &format!("{at}/owner"), "an owner")?;
+        check_owner(owners, &format!("{at}/owner"), &oname, &ouuid)?;
+        let name = req_str(obj, &at, "name")?;
+        req_str(obj, &at, "role")?;
+        if !seen_acc.insert((ouuid.clone(), name.to_string())) {
+            return Err(ferr(
+                format!("{at}/name"),
+                format!("an account name used once per owner, found {name:?} again"),
+            ));
+        }
+        accounts.push(a.clone());
+    }
+    Ok(accounts)
+}
+
+/// The records of every family of the catalog (none for a family the data set leaves out).
+fn read_records(
+    spec: &Spec,
+    root: &Map<String, Value>,
+    owners: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, Vec<Rec>>, FixtureError> {
+    let mut records = BTreeMap::new();
+    for fam in &spec.families {
+        records.insert(fam.family.clone(), Vec::new());
+    }
+    let Some(r) = root.get("records") else {
+        return Ok(records);
+    };
+    let r = r
+        .as_object()
+        .ok_or_else(|| ferr("/records", "an object of family name to records"))?;
+    for (fam_name, list) in r {
+        let at = format!("/records/{}", ptr_escape(fam_name));
+        let fam = spec
+            .families
+            .iter()
+            .find(|f| &f.family == fam_name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = spec.families.iter().map(|f| f.family.as_str()).collect();
+                ferr(
+                    &at,
+                    format!(
+                        "a family of the catalog ({}), found {fam_name:?}",
+                        names.join(", ")
+                    ),
+                )
+            })?;
+        let res = spec
+            .resource(&fam.resource)
+            .ok_or_else(|| ferr(&at, "a family whose resource the catalog defines"))?;
+        // A singleton family holds its one record as an object; any other an array.
+        let singleton = spec.singleton_of(fam_name).is_some();
+        let one;
+        let list = if singleton {
+            if !list.is_object() {
+                return Err(ferr(
+                    &at,
+                    format!(
+                        "the one {} record (a JSON object: {fam_name} is a singleton)",
+                        res.name
+                    ),
+                ));
+            }
+            one = vec![list.clone()];
+            &one
+        } else {
+            list.as_array()
+                .ok_or_else(|| ferr(&at, format!("an array of {} records", res.name)))?
+        };
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (i, rec) in list.iter().enumerate() {
+            let rat = if singleton {
+                at.clone()
+            } else {
+                format!("{at}/{i}")
+            };
+            out.push(read_record(res, &rat, rec, owners, &mut seen)?);
+        }
+        records.insert(fam_name.clone(), out);
+    }
+    Ok(records)
+}
+
+/// One record of a family at `rat`: checked against the resource, its keys used by no record
+/// before it (`seen`), its owner references filled in and its derived fields computed.
+fn read_record(
+    res: &Resource,
+    rat: &str,
+    rec: &Value,
+    owners: &BTreeMap<String, String>,
+    seen: &mut BTreeSet<Vec<String>>,
+) -> Result<Rec, FixtureError> {
+    let mut rec = check_record(res, rat, rec)?;
+    let keys: Vec<String> = res
+        .keys
+        .iter()
+        .map(|k| {
+            get_path(&rec, k).and_then(key_text).ok_or_else(|| {
+                ferr(
+                    leaf_pointer(rat, k),
+                    format!("the key field {k} (a string or a number)"),
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    // A family without keys (metrics) has records no key tells apart.
+    if !keys.is_empty() && !seen.insert(keys.clone()) {
+        return Err(ferr(
+            rat,
+            format!(
+                "a record whose keys ({}) no other record has",
+                keys.join(", ")
+            ),
+        ));
+    }
+    fill_owner_names(res, rat, &mut rec, owners)?;
+    derive_fields(res, &mut rec);
+    Ok(Rec::new(rec))
+}
+
+/// The owner references of a record (an `svm`, an `owner`) name the cluster or an SVM, with
+/// the name that goes with the uuid (filled in when left out); other references (a snapshot's
+/// `volume`) are not checked.
+fn fill_owner_names(
+    res: &Resource,
+    rat: &str,
+    rec: &mut Value,
+    owners: &BTreeMap<String, String>,
+) -> Result<(), FixtureError> {
+    for obj in res.owner_objects() {
+        let uuid_path = format!("{obj}.uuid");
+        let name_path = format!("{obj}.name");
+        if res.field(&uuid_path).is_none() {
+            continue;
+        }
+        if let Some(u) = get_path(rec, &uuid_path).and_then(Value::as_str) {
+            let Some(n) = owners.get(u) else {
+                return Err(ferr(
+                    leaf_pointer(rat, &uuid_path),
+                    format!("the uuid of the cluster or of an SVM, found {u:?}"),
+                ));
+            };
+            match get_path(rec, &name_path).and_then(Value::as_str) {
+                Some(given) if given != n => {
+                    return Err(ferr(
+                        leaf_pointer(rat, &name_path),
+                        format!("{n:?}, the name that goes with {u:?}, found {given:?}"),
+                    ));
+                }
+                Some(_) => {}
+                None if res.field(&name_path).is_some() => {
+                    if let Some(m) = rec.as_object_mut() {
+                        set_path(m, &name_path, Value::String(n.clone()));
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a POST fills in, per family and owner kind (`cluster`, `svm`).
+fn read_post_defaults(
+    spec: &Spec,
+    root: &Map<String, Value>,
+) -> Result<Map<String, Value>, FixtureError> {
+    Ok(match root.get("post_defaults") {
+        None => Map::new(),
+        Some(Value::Object(m)) => {
+            for (fam, d) in m {
+                let at = format!("/post_defaults/{}", ptr_escape(fam));
+                if !spec.families.iter().any(|f| &f.family == fam) {
+                    return Err(ferr(&at, format!("a family of the catalog, found {fam:?}")));
+                }
+                let d = d.as_object().ok_or_else(|| {
+                    ferr(&at, "an object with \"cluster\" and/or \"svm\" records")
+                })?;
+                for (k, v) in d {
+                    if k != "cluster" && k != "svm" {
+                        return Err(ferr(
+                            format!("{at}/{}", ptr_escape(k)),
+                            format!("\"cluster\" or \"svm\", found {k:?}"),
+                        ));
+                    }
+                    if !v.is_object() {
+                        return Err(ferr(format!("{at}/{k}"), "an object of field values"));
+                    }
+                }
+            }
+            m.clone()
+        }
+        Some(_) => {
+            return Err(ferr(
+                "/post_defaults",
+                "an object of family name to defaults",
+            ));
+        }
+    })
 }
 
 fn check_owner(

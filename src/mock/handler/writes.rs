@@ -183,6 +183,55 @@ impl Mock {
         hal: bool,
     ) -> Result<Reply<'_>, ApiError> {
         let Place { ep, table, parents } = at;
+        let res = table.res;
+        let mut rec = self.new_record(ep, table, parents, role, body)?;
+        let mut store = self.write();
+        let owner_kind = resolve_owners(&store, res, &mut rec)?;
+        if let Role::Vsadmin { svm } = role
+            && owner_kind != Owner::Svm(svm.clone())
+        {
+            return Err(ApiError::permission_denied());
+        }
+        check_account(&store, res, &rec)?;
+        let family = ep.family.as_str();
+        if is_duplicate(&store, family, res, &rec) {
+            return Err(ApiError::documented(
+                ep,
+                Method::POST,
+                Condition::Duplicate,
+                None,
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    CODE_DUPLICATE,
+                    "entry with the same identifiers exists",
+                ),
+            ));
+        }
+        fill_post_defaults(&store, family, res, &owner_kind, &mut rec);
+        derive_fields(res, &mut rec);
+        let location = table.instance_href(&rec);
+        let answer = if plan.return_records == Some(true) {
+            let shown = project(table, &rec, &post_selection(table), Render { hal });
+            serde_json::json!({ "num_records": 1, "records": [shown] })
+        } else {
+            Value::Object(Map::new())
+        };
+        let before = self.snapshot(&store);
+        store.push(family, Rec::new(rec));
+        self.persist_or_roll_back(&mut store, before)?;
+        Ok(Reply::created(answer, location))
+    }
+
+    /// The record a POST body makes: the body checked as `role` may send it, the required
+    /// fields present, the parents' keys of a nested collection's path set.
+    fn new_record(
+        &self,
+        ep: &Endpoint,
+        table: &Table,
+        parents: &[(String, String)],
+        role: &Role,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
         let body = Value::Object(parse_body(body)?);
         let res = table.res;
         let write = Write {
@@ -215,143 +264,7 @@ impl Mock {
                 set_path(m, k, Value::String(v.clone()));
             }
         }
-        let mut store = self.write();
-        // Resolve owners: an `svm` or `owner` object whose uuid is a key names the cluster or
-        // an SVM.
-        let mut owner_kind = Owner::Cluster;
-        for obj in res.objects.iter().filter(|o| {
-            let last = o.rsplit('.').next().unwrap_or(o);
-            last == "svm" || last == "owner"
-        }) {
-            let uuid_path = format!("{obj}.uuid");
-            if !res.keys.contains(&uuid_path) {
-                continue;
-            }
-            let Some(uuid) = get_path(&rec, &uuid_path)
-                .and_then(Value::as_str)
-                .map(String::from)
-            else {
-                continue;
-            };
-            let Some((kind, name)) = store.owner_by_uuid(&uuid) else {
-                return Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    CODE_NOT_FOUND,
-                    format!("entry doesn't exist: no SVM or cluster has uuid \"{uuid}\""),
-                )
-                .target(uuid_path.as_str()));
-            };
-            let name_path = format!("{obj}.name");
-            if let Some(given) = get_path(&rec, &name_path).and_then(Value::as_str)
-                && given != name
-            {
-                return Err(ApiError::invalid_value(
-                    &name_path,
-                    format!(
-                        "Field \"{name_path}\" is {given:?} but uuid \"{uuid}\" belongs to {name:?}."
-                    ),
-                ));
-            }
-            if res.field(&name_path).is_some()
-                && let Some(m) = rec.as_object_mut()
-            {
-                set_path(m, &name_path, Value::String(name));
-            }
-            owner_kind = kind;
-        }
-        if let Role::Vsadmin { svm } = role
-            && owner_kind != Owner::Svm(svm.clone())
-        {
-            return Err(ApiError::permission_denied());
-        }
-        // A record keyed by an account (a TOTP profile) needs that account to exist for its
-        // owner (ONTAP-BEHAVIOR.md §2: /api/security/accounts).
-        if res.keys.iter().any(|k| k == ACCOUNT_KEY)
-            && let Some(name) = get_path(&rec, ACCOUNT_KEY).and_then(Value::as_str)
-        {
-            let owner_uuid = get_path(&rec, "owner.uuid").and_then(Value::as_str);
-            if !store.has_account(owner_uuid, name) {
-                return Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    CODE_NOT_FOUND,
-                    format!(
-                        "entry doesn't exist: no account \"{name}\" of owner {} (see /api/security/accounts)",
-                        owner_uuid.unwrap_or("(none given)")
-                    ),
-                )
-                .target(ACCOUNT_KEY));
-            }
-        }
-        let family = ep.family.as_str();
-        let by_key = res.keys.iter().all(|k| {
-            get_path(&rec, k)
-                .and_then(crate::mock::keys::key_text)
-                .is_some()
-        });
-        let dup = if store.indexed(family) && by_key {
-            store
-                .records
-                .get(family)
-                .and_then(|v| v.id_of(&rec))
-                .is_some()
-        } else {
-            store.records.get(family).is_some_and(|v| {
-                v.iter().any(|r| {
-                    res.keys
-                        .iter()
-                        .all(|k| get_path(r.value(), k) == get_path(&rec, k))
-                })
-            })
-        };
-        if dup {
-            return Err(ApiError::documented(
-                ep,
-                Method::POST,
-                Condition::Duplicate,
-                None,
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    CODE_DUPLICATE,
-                    "entry with the same identifiers exists",
-                ),
-            ));
-        }
-        let kind_name = match owner_kind {
-            Owner::Cluster => "cluster",
-            Owner::Svm(_) => "svm",
-        };
-        if let Some(defaults) = store
-            .post_defaults
-            .get(family)
-            .and_then(|d| d.get(kind_name))
-            .cloned()
-            && let Some(m) = rec.as_object_mut()
-        {
-            for (p, v) in leaf_paths(&defaults) {
-                if res.field(&p).is_some() && get_path_in(m, &p).is_none() {
-                    set_path(m, &p, v.clone());
-                }
-            }
-        }
-        if let Some(m) = rec.as_object_mut() {
-            for f in &res.fields {
-                if f.flags.post_response_only && get_path_in(m, &f.path).is_none() {
-                    set_path(m, &f.path, generated_value(f));
-                }
-            }
-        }
-        derive_fields(res, &mut rec);
-        let location = table.instance_href(&rec);
-        let answer = if plan.return_records == Some(true) {
-            let shown = project(table, &rec, &post_selection(table), Render { hal });
-            serde_json::json!({ "num_records": 1, "records": [shown] })
-        } else {
-            Value::Object(Map::new())
-        };
-        let before = self.snapshot(&store);
-        store.push(family, Rec::new(rec));
-        self.persist_or_roll_back(&mut store, before)?;
-        Ok(Reply::created(answer, location))
+        Ok(rec)
     }
 
     pub(super) fn delete(
@@ -468,4 +381,131 @@ pub(super) struct Place<'a> {
     pub ep: &'a Endpoint,
     pub table: &'a Table,
     pub parents: &'a [(String, String)],
+}
+
+/// Resolves the owners of a new record: an `svm` or `owner` object whose uuid is a key names
+/// the cluster or an SVM (404 otherwise), with the name that goes with it (filled in when left
+/// out). Returns the kind of owner the record has.
+fn resolve_owners(store: &Store, res: &Resource, rec: &mut Value) -> Result<Owner, ApiError> {
+    let mut owner_kind = Owner::Cluster;
+    for obj in res.owner_objects() {
+        let uuid_path = format!("{obj}.uuid");
+        if !res.keys.contains(&uuid_path) {
+            continue;
+        }
+        let Some(uuid) = get_path(rec, &uuid_path)
+            .and_then(Value::as_str)
+            .map(String::from)
+        else {
+            continue;
+        };
+        let Some((kind, name)) = store.owner_by_uuid(&uuid) else {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                CODE_NOT_FOUND,
+                format!("entry doesn't exist: no SVM or cluster has uuid \"{uuid}\""),
+            )
+            .target(uuid_path.as_str()));
+        };
+        let name_path = format!("{obj}.name");
+        if let Some(given) = get_path(rec, &name_path).and_then(Value::as_str)
+            && given != name
+        {
+            return Err(ApiError::invalid_value(
+                &name_path,
+                format!(
+                    "Field \"{name_path}\" is {given:?} but uuid \"{uuid}\" belongs to {name:?}."
+                ),
+            ));
+        }
+        if res.field(&name_path).is_some()
+            && let Some(m) = rec.as_object_mut()
+        {
+            set_path(m, &name_path, Value::String(name));
+        }
+        owner_kind = kind;
+    }
+    Ok(owner_kind)
+}
+
+/// A record keyed by an account (a TOTP profile) needs that account to exist for its owner
+/// (ONTAP-BEHAVIOR.md §2: /api/security/accounts).
+fn check_account(store: &Store, res: &Resource, rec: &Value) -> Result<(), ApiError> {
+    if res.keys.iter().any(|k| k == ACCOUNT_KEY)
+        && let Some(name) = get_path(rec, ACCOUNT_KEY).and_then(Value::as_str)
+    {
+        let owner_uuid = get_path(rec, "owner.uuid").and_then(Value::as_str);
+        if !store.has_account(owner_uuid, name) {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                CODE_NOT_FOUND,
+                format!(
+                    "entry doesn't exist: no account \"{name}\" of owner {} (see /api/security/accounts)",
+                    owner_uuid.unwrap_or("(none given)")
+                ),
+            )
+            .target(ACCOUNT_KEY));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a record with the new record's keys exists: through the family's index where every
+/// key has a value, else by comparing the keys of every record.
+fn is_duplicate(store: &Store, family: &str, res: &Resource, rec: &Value) -> bool {
+    let by_key = res.keys.iter().all(|k| {
+        get_path(rec, k)
+            .and_then(crate::mock::keys::key_text)
+            .is_some()
+    });
+    if store.indexed(family) && by_key {
+        store
+            .records
+            .get(family)
+            .and_then(|v| v.id_of(rec))
+            .is_some()
+    } else {
+        store.records.get(family).is_some_and(|v| {
+            v.iter().any(|r| {
+                res.keys
+                    .iter()
+                    .all(|k| get_path(r.value(), k) == get_path(rec, k))
+            })
+        })
+    }
+}
+
+/// What a POST fills in that the client does not send: the data set's defaults for the owner
+/// kind, and a generated value for each POST-response-only field.
+fn fill_post_defaults(
+    store: &Store,
+    family: &str,
+    res: &Resource,
+    owner_kind: &Owner,
+    rec: &mut Value,
+) {
+    let kind_name = match owner_kind {
+        Owner::Cluster => "cluster",
+        Owner::Svm(_) => "svm",
+    };
+    if let Some(defaults) = store
+        .post_defaults
+        .get(family)
+        .and_then(|d| d.get(kind_name))
+        .cloned()
+        && let Some(m) = rec.as_object_mut()
+    {
+        for (p, v) in leaf_paths(&defaults) {
+            if res.field(&p).is_some() && get_path_in(m, &p).is_none() {
+                set_path(m, &p, v.clone());
+            }
+        }
+    }
+    if let Some(m) = rec.as_object_mut() {
+        for f in &res.fields {
+            if f.flags.post_response_only && get_path_in(m, &f.path).is_none() {
+                set_path(m, &f.path, generated_value(f));
+            }
+        }
+    }
 }

@@ -128,6 +128,8 @@ impl Mock {
         Checked { sets, error }
     }
 
+    /// One leaf of a write body: the field it names, whether `w` may set it, and the value to
+    /// store (normalised, checked against the field's schema); None: silently not set.
     fn check_leaf(
         &self,
         w: Write<'_>,
@@ -135,60 +137,81 @@ impl Mock {
         path: &str,
         v: &Value,
     ) -> Result<Option<(usize, Value)>, ApiError> {
-        let Write {
-            op,
-            ep,
-            role,
-            current,
-        } = w;
-        let m = op.method();
         if path.split('.').any(|p| p == "_links") {
-            if op == Op::Patch && self.has(Fault::PatchReadOnlyAccepted) {
+            if w.op == Op::Patch && self.has(Fault::PatchReadOnlyAccepted) {
                 return Ok(None);
             }
             return Err(ApiError::cannot_set(path));
         }
         let Some(idx) = res.fields.iter().position(|f| f.path == path) else {
-            if res.objects.iter().any(|o| o == path) {
-                if v.as_object().is_some_and(Map::is_empty) {
-                    return Ok(None);
-                }
-                return Err(ApiError::invalid_value(
-                    path,
-                    format!("Field \"{path}\" must be an object; found {v}."),
-                ));
-            }
-            // A value nested under a scalar field (`{"banner": {"x": 1}}`) is a type error of it.
-            let mut prefix = path;
-            while let Some((head, _)) = prefix.rsplit_once('.') {
-                if let Some(f) = res.field(head) {
-                    return Err(ApiError::invalid_value(
-                        head,
-                        format!(
-                            "Field \"{head}\" must be {}; found an object.",
-                            type_name(f)
-                        ),
-                    ));
-                }
-                prefix = head;
-            }
-            if self.has(Fault::UnknownBodyFieldIgnored) {
-                return Ok(None);
-            }
-            return Err(ApiError::unexpected_argument(path));
+            return self.unknown_leaf(res, path, v);
         };
         let f = &res.fields[idx];
+        if !self.may_set(&w, f, path, v)? {
+            return Ok(None);
+        }
+        let value = self.normalised(f, v);
+        self.checked(&w, (idx, f), path, value)
+    }
+
+    /// A path that names no field: an object of the resource (only `{}` is let through), a
+    /// value nested under a scalar field (a type error of that field), or an unknown field.
+    fn unknown_leaf(
+        &self,
+        res: &Resource,
+        path: &str,
+        v: &Value,
+    ) -> Result<Option<(usize, Value)>, ApiError> {
+        if res.objects.iter().any(|o| o == path) {
+            if v.as_object().is_some_and(Map::is_empty) {
+                return Ok(None);
+            }
+            return Err(ApiError::invalid_value(
+                path,
+                format!("Field \"{path}\" must be an object; found {v}."),
+            ));
+        }
+        // A value nested under a scalar field (`{"banner": {"x": 1}}`) is a type error of it.
+        let mut prefix = path;
+        while let Some((head, _)) = prefix.rsplit_once('.') {
+            if let Some(f) = res.field(head) {
+                return Err(ApiError::invalid_value(
+                    head,
+                    format!(
+                        "Field \"{head}\" must be {}; found an object.",
+                        type_name(f)
+                    ),
+                ));
+            }
+            prefix = head;
+        }
+        if self.has(Fault::UnknownBodyFieldIgnored) {
+            return Ok(None);
+        }
+        Err(ApiError::unexpected_argument(path))
+    }
+
+    /// Whether `w` may set field `f` (false: the value is silently not set): not a read-only or
+    /// PATCH-forbidden field in a PATCH (unless it is sent unchanged where that is untested, or
+    /// a fault lets it through), a POST-able field in a POST, an admin-only field only as admin.
+    fn may_set(&self, w: &Write<'_>, f: &Field, path: &str, v: &Value) -> Result<bool, ApiError> {
+        let Write {
+            op,
+            ep,
+            role,
+            current,
+        } = *w;
         match op {
             Op::Patch if !f.patchable() => {
                 if f.flags.patch_untested && current.and_then(|c| get_path(c, path)) == Some(v) {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 let read_only = f.flags.read_only || (f.flags.key && !f.flags.patch_forbidden);
                 if read_only && self.has(Fault::PatchReadOnlyAccepted) {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 if f.flags.patch_forbidden && !read_only && self.has(Fault::PatchOwnerAccepted) {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 return Err(ApiError::cannot_set(path));
             }
@@ -198,7 +221,7 @@ impl Mock {
         if f.flags.admin_only && *role != Role::Admin && !self.has(Fault::AdminOnlyUnenforced) {
             return Err(ApiError::documented(
                 ep,
-                m,
+                op.method(),
                 Condition::RoleDenied,
                 Some(path),
                 ApiError::new(
@@ -211,6 +234,11 @@ impl Mock {
                 .target(path),
             ));
         }
+        Ok(true)
+    }
+
+    /// The value as it is stored: CRLF as LF, and the trailing LF ONTAP appends where it does.
+    fn normalised(&self, f: &Field, v: &Value) -> Value {
         let mut value = v.clone();
         if f.flags.crlf_normalised
             && !self.has(Fault::CrlfKept)
@@ -228,13 +256,26 @@ impl Mock {
         {
             s.push('\n');
         }
+        value
+    }
+
+    /// The value checked against field `idx`'s schema (a violation answers the documented
+    /// error, unless a fault lets a range violation through); an integral number kept as an
+    /// integer.
+    fn checked(
+        &self,
+        w: &Write<'_>,
+        (idx, f): (usize, &Field),
+        path: &str,
+        mut value: Value,
+    ) -> Result<Option<(usize, Value)>, ApiError> {
         if let Some(kw) = f.violation(&value) {
             if kw != "type" && self.has(Fault::RangeUnchecked) {
                 return Ok(Some((idx, value)));
             }
             return Err(ApiError::documented(
-                ep,
-                m,
+                w.ep,
+                w.op.method(),
                 Condition::InvalidValue,
                 Some(path),
                 ApiError::invalid_value(path, violation_message(f, kw, &value)),

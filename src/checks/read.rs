@@ -757,6 +757,12 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
         Case::Fail(Failure::plain("paging-next", format!("next links did not end after {} pages", total + 3)))
     })
     .await;
+    return_records_false(ctx, ep, total).await;
+}
+
+/// `return_records=false` answers the count of every record and no record.
+async fn return_records_false(ctx: &Ctx, ep: &Endpoint, total: usize) {
+    const C: &str = "paging";
     let Some(x) = ctx
         .send(
             C,
@@ -851,38 +857,48 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
                 .iter()
                 .filter_map(|r| get_path(r, &f.path).cloned())
                 .collect();
-            for w in vals.windows(2) {
-                let o = compare_values(&w[0], &w[1]);
-                let bad = if dir == 2 {
-                    o == std::cmp::Ordering::Less
-                } else {
-                    o == std::cmp::Ordering::Greater
-                };
-                if bad {
-                    let shown: Vec<String> = vals
-                        .iter()
-                        .map(|v| crate::verdict::show_value(Some(v)))
-                        .collect();
-                    return Case::Fail(Failure::rule(
-                        "order-by",
-                        format!(
-                            "order_by={order} returned {} in the order {}",
-                            f.path,
-                            shown.join(", ")
-                        ),
-                        x,
-                        format!(
-                            "{} sorted {}",
-                            f.path,
-                            if dir == 2 { "descending" } else { "ascending" }
-                        ),
-                    ));
-                }
-            }
-            Case::Pass
+            order_case(&f.path, &order, dir == 2, &vals, x)
         },
     )
     .await;
+}
+
+/// One case of the `order_by` property: the values of `field`, in the order the answer gave
+/// them, ascending (or `descending`).
+fn order_case(field: &str, order: &str, descending: bool, vals: &[Value], x: Exchange) -> Case {
+    for w in vals.windows(2) {
+        let o = compare_values(&w[0], &w[1]);
+        let bad = if descending {
+            o == std::cmp::Ordering::Less
+        } else {
+            o == std::cmp::Ordering::Greater
+        };
+        if bad {
+            let shown: Vec<String> = vals
+                .iter()
+                .map(|v| crate::verdict::show_value(Some(v)))
+                .collect();
+            return Case::Fail(Failure::rule(
+                "order-by",
+                format!(
+                    "order_by={order} returned {} in the order {}",
+                    field,
+                    shown.join(", ")
+                ),
+                x,
+                format!(
+                    "{} sorted {}",
+                    field,
+                    if descending {
+                        "descending"
+                    } else {
+                        "ascending"
+                    }
+                ),
+            ));
+        }
+    }
+    Case::Pass
 }
 
 pub async fn version_gate(ctx: &Ctx, ep: &Endpoint) {

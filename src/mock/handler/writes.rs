@@ -165,7 +165,7 @@ impl Mock {
                     .filter(|(_, r)| {
                         self.visible(store, table.res, r.value(), role)
                             && (self.has(Fault::CollectionWriteFilterIgnored)
-                                || matches_all(table, plan, r.value()))
+                                || matches_all(table, &plan.filters, r.value()))
                     })
                     .map(|(i, _)| i)
                     .collect()

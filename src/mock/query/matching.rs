@@ -2,7 +2,8 @@
 //! before a pattern (`*` globbing, a double-quoted literal), and on numbers `<`, `<=`, `>`,
 //! `>=` and `a..b` (ONTAP-BEHAVIOR.md §7). A literal no value of the field can be is refused.
 
-use super::{QueryPlan, Row, Table};
+use super::project::Row;
+use super::table::Table;
 use crate::mock::faults::Fault;
 use crate::spec::resource::{Field, FieldType, get_path};
 use serde_json::Value;
@@ -226,8 +227,8 @@ fn glob(pattern: &str, text: &str) -> bool {
 }
 
 /// Whether a record passes every filter of the plan.
-pub fn matches_all(table: &Table, plan: &QueryPlan, record: &Value) -> bool {
-    plan.filters
+pub fn matches_all(table: &Table, filters: &[Filter], record: &Value) -> bool {
+    filters
         .iter()
         .all(|f| f.matches(get_path(record, &table.res.fields[f.field].path)))
 }
@@ -236,17 +237,17 @@ pub fn matches_all(table: &Table, plan: &QueryPlan, record: &Value) -> bool {
 /// fault, the ones that do not pass with `filter-negated`.
 pub(super) fn filter<'r>(
     table: &Table,
-    plan: &QueryPlan,
+    filters: &[Filter],
     records: Vec<Row<'r>>,
     faults: &BTreeSet<Fault>,
 ) -> Vec<Row<'r>> {
-    if plan.filters.is_empty() || faults.contains(&Fault::FilterIgnored) {
+    if filters.is_empty() || faults.contains(&Fault::FilterIgnored) {
         return records;
     }
     let negate = faults.contains(&Fault::FilterNegated);
     records
         .into_iter()
-        .filter(|r| matches_all(table, plan, r.value) != negate)
+        .filter(|r| matches_all(table, filters, r.value) != negate)
         .collect()
 }
 

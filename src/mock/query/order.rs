@@ -2,7 +2,9 @@
 //! values sort below every value (first ascending, last descending), or first or last in either
 //! direction under the `unset-first` and `unset-last` variants.
 
-use super::{QueryPlan, Row, Table};
+use super::parse::QueryPlan;
+use super::project::Row;
+use super::table::Table;
 use crate::mock::faults::Fault;
 use crate::mock::variants::Variant;
 use crate::spec::resource::get_path;

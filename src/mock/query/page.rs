@@ -23,7 +23,7 @@ pub fn collection_get(
     render: Render,
     faults: &BTreeSet<Fault>,
 ) -> Vec<u8> {
-    let mut rows = matching::filter(table, plan, records, faults);
+    let mut rows = matching::filter(table, &plan.filters, records, faults);
     order::sort(table, plan, &mut rows, faults);
     let self_href = || {
         if plan.raw_query.is_empty() {

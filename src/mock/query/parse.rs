@@ -2,8 +2,9 @@
 //! catalog allows for the method, each value checked (`fields` names known fields, `order_by`
 //! gettable ones, integers within `specs/parameters.json`'s bounds), filters parsed.
 
+use super::START_PARAM;
 use super::matching::{Filter, expected_literal};
-use super::{START_PARAM, Table};
+use super::table::Table;
 use crate::mock::errors::{ApiError, CODE_UNEXPECTED};
 use crate::mock::faults::Fault;
 use crate::mock::variants::Variant;

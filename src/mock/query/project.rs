@@ -6,10 +6,11 @@
 //! unless a POST answer or the `leak-secret` fault shows them.
 
 use super::parse::FieldsSel;
-use super::{QueryPlan, Table};
+use super::parse::QueryPlan;
+use super::table::{Node, Table};
 use crate::mock::faults::Fault;
 use crate::mock::variants::{NEWER_FIELD, Variant};
-use crate::spec::resource::{Resource, get_path};
+use crate::spec::resource::get_path;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
 
@@ -333,62 +334,4 @@ fn write_children(
             }
         }
     }
-}
-
-/// A resource's fields as a tree in answer order (keys first), for [`write_record`].
-#[derive(Debug)]
-pub(super) enum Node {
-    Leaf {
-        name: String,
-        /// `"name":`, ready to copy.
-        key: Box<[u8]>,
-        field: usize,
-    },
-    Object {
-        name: String,
-        key: Box<[u8]>,
-        children: Vec<Node>,
-    },
-}
-
-fn key_json(name: &str) -> Box<[u8]> {
-    let mut k = serde_json::to_vec(name).unwrap_or_default();
-    k.push(b':');
-    k.into_boxed_slice()
-}
-
-pub(super) fn build_tree(res: &Resource, order: &[usize]) -> Vec<Node> {
-    fn insert(nodes: &mut Vec<Node>, parts: &[&str], field: usize) {
-        if parts.len() == 1 {
-            nodes.push(Node::Leaf {
-                name: parts[0].to_string(),
-                key: key_json(parts[0]),
-                field,
-            });
-            return;
-        }
-        let pos = nodes
-            .iter()
-            .position(|n| matches!(n, Node::Object { name, .. } if name == parts[0]));
-        let idx = match pos {
-            Some(i) => i,
-            None => {
-                nodes.push(Node::Object {
-                    name: parts[0].to_string(),
-                    key: key_json(parts[0]),
-                    children: Vec::new(),
-                });
-                nodes.len() - 1
-            }
-        };
-        if let Node::Object { children, .. } = &mut nodes[idx] {
-            insert(children, &parts[1..], field);
-        }
-    }
-    let mut tree = Vec::new();
-    for &i in order {
-        let parts: Vec<&str> = res.fields[i].path.split('.').collect();
-        insert(&mut tree, &parts, i);
-    }
-    tree
 }

@@ -5,8 +5,8 @@
 //! Each fault says where it is implemented ([`Fault::layer`]). The faults that only rewrite an
 //! otherwise-correct answer (a status, a field of the envelope, a value, a link) are all in
 //! [`super::rewrite`], applied once to every answer after the handler; the handler itself always
-//! answers by the contract. The faults that change what the mock does (serves, stores, accepts, selects,
-//! filters, orders, pages) stay where that behaviour is, so that it happens for real.
+//! answers by the contract. The faults that change what the mock does (serves, stores, accepts,
+//! selects, filters, orders, pages) stay where that behaviour is, so that it happens for real.
 
 use std::fmt;
 use std::str::FromStr;

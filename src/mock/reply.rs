@@ -5,7 +5,7 @@
 //! only rewrite an answer live in one place instead of in the handler's branches.
 
 use super::errors::ApiError;
-use super::query::{Shape, Table};
+use super::query::{ReadKind, ServedResource};
 use axum::body::Body as HttpBody;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 /// The body of an answer.
 #[derive(Debug, Clone)]
-pub enum Body {
+pub enum ReplyBody {
     /// A JSON value, serialised on the way out.
     Json(Value),
     /// JSON text the query engine wrote straight from the store (the GET hot path).
@@ -25,8 +25,8 @@ pub enum Body {
 pub enum Made<'a> {
     /// A GET served from the records of a resource (catalog or discovery).
     Read {
-        table: &'a Table,
-        shape: Shape,
+        table: &'a ServedResource,
+        shape: ReadKind,
         /// The paging position the request asked for (`start.index`, 0 without it).
         start: usize,
     },
@@ -45,7 +45,7 @@ pub enum Made<'a> {
 #[derive(Debug, Clone)]
 pub struct Reply<'a> {
     pub status: StatusCode,
-    pub body: Body,
+    pub body: ReplyBody,
     pub made: Made<'a>,
     /// `Location` (201 of a POST).
     pub location: Option<String>,
@@ -56,7 +56,7 @@ pub struct Reply<'a> {
 }
 
 impl<'a> Reply<'a> {
-    fn new(status: StatusCode, body: Body, made: Made<'a>) -> Self {
+    fn new(status: StatusCode, body: ReplyBody, made: Made<'a>) -> Self {
         Reply {
             status,
             body,
@@ -69,7 +69,7 @@ impl<'a> Reply<'a> {
 
     /// 200 with a JSON value.
     pub fn ok(v: Value) -> Self {
-        Reply::new(StatusCode::OK, Body::Json(v), Made::Other)
+        Reply::new(StatusCode::OK, ReplyBody::Json(v), Made::Other)
     }
 
     /// 200 `{}`.
@@ -79,13 +79,13 @@ impl<'a> Reply<'a> {
 
     /// 201 with the new record's path in `Location`.
     pub fn created(v: Value, location: String) -> Self {
-        let mut a = Reply::new(StatusCode::CREATED, Body::Json(v), Made::Other);
+        let mut a = Reply::new(StatusCode::CREATED, ReplyBody::Json(v), Made::Other);
         a.location = Some(location);
         a
     }
 
     /// 200 with a GET answer of `table`'s records.
-    pub fn read(table: &'a Table, shape: Shape, start: usize, body: Body) -> Self {
+    pub fn read(table: &'a ServedResource, shape: ReadKind, start: usize, body: ReplyBody) -> Self {
         Reply::new(
             StatusCode::OK,
             body,
@@ -101,7 +101,7 @@ impl<'a> Reply<'a> {
     pub fn error(e: ApiError) -> Self {
         Reply::new(
             e.status,
-            Body::Json(e.envelope()),
+            ReplyBody::Json(e.envelope()),
             Made::Error {
                 bad_input: e.bad_input,
                 not_allowed: false,
@@ -118,7 +118,7 @@ impl<'a> Reply<'a> {
         let e = ApiError::method_not_allowed(method, path, allowed);
         let mut a = Reply::new(
             e.status,
-            Body::Json(e.envelope()),
+            ReplyBody::Json(e.envelope()),
             Made::Error {
                 bad_input: false,
                 not_allowed: true,
@@ -146,8 +146,8 @@ impl<'a> Reply<'a> {
     /// (its `Content-Length` included) and drops the body.
     pub fn into_response(self, hal: bool, head: bool) -> Response {
         let bytes = match self.body {
-            Body::Json(v) => serde_json::to_vec(&v).unwrap_or_else(|_| b"{}".to_vec()),
-            Body::Text(b) => b,
+            ReplyBody::Json(v) => serde_json::to_vec(&v).unwrap_or_else(|_| b"{}".to_vec()),
+            ReplyBody::Text(b) => b,
         };
         let len = bytes.len();
         let mut resp = Response::new(if head {

@@ -6,8 +6,8 @@
 
 use super::errors;
 use super::faults::Fault;
-use super::query::{START_PARAM, Shape, Table};
-use super::reply::{Body, Made, Reply};
+use super::query::{ReadKind, START_PARAM, ServedResource};
+use super::reply::{Made, Reply, ReplyBody};
 use super::variants::Variant;
 use axum::http::StatusCode;
 use serde_json::Value;
@@ -40,7 +40,7 @@ pub(crate) fn rewrite<'a>(
             shape,
             start,
         } => {
-            let collection = shape == Shape::Collection;
+            let collection = shape == ReadKind::Collection;
             let wanted = on(Fault::WrongType)
                 || on(Fault::MissingKey)
                 || (collection
@@ -51,17 +51,17 @@ pub(crate) fn rewrite<'a>(
                 return a;
             }
             let mut v = match a.body {
-                Body::Json(v) => v,
-                Body::Text(t) => match serde_json::from_slice(&t) {
+                ReplyBody::Json(v) => v,
+                ReplyBody::Text(t) => match serde_json::from_slice(&t) {
                     Ok(v) => v,
                     Err(_) => {
-                        a.body = Body::Text(t);
+                        a.body = ReplyBody::Text(t);
                         return a;
                     }
                 },
             };
             bend_read(faults, table, shape, start, &mut v);
-            a.body = Body::Json(v);
+            a.body = ReplyBody::Json(v);
         }
         Made::Other => {}
     }
@@ -75,7 +75,7 @@ fn bend_envelope(faults: &BTreeSet<Fault>, variants: &BTreeSet<Variant>, a: &mut
     let variant = |v: Variant| variants.contains(&v);
     let not_found = a.status == StatusCode::NOT_FOUND;
     let status = a.status;
-    if let Body::Json(v) = &mut a.body
+    if let ReplyBody::Json(v) = &mut a.body
         && let Some(err) = v.get_mut("error").and_then(Value::as_object_mut)
     {
         let code = err.get("code").and_then(Value::as_str);
@@ -113,14 +113,20 @@ fn bend_envelope(faults: &BTreeSet<Fault>, variants: &BTreeSet<Variant>, a: &mut
 }
 
 /// The rewrites of a GET answer: each record's values and keys, the count and the next link.
-fn bend_read(faults: &BTreeSet<Fault>, table: &Table, shape: Shape, start: usize, v: &mut Value) {
+fn bend_read(
+    faults: &BTreeSet<Fault>,
+    table: &ServedResource,
+    shape: ReadKind,
+    start: usize,
+    v: &mut Value,
+) {
     let on = |f: Fault| faults.contains(&f);
     let records: Vec<&mut Value> = match shape {
-        Shape::Collection => match v.get_mut("records").and_then(Value::as_array_mut) {
+        ReadKind::Collection => match v.get_mut("records").and_then(Value::as_array_mut) {
             Some(list) => list.iter_mut().collect(),
             None => Vec::new(),
         },
-        Shape::Instance => vec![&mut *v],
+        ReadKind::Instance => vec![&mut *v],
     };
     for rec in records {
         if on(Fault::MissingKey)
@@ -138,7 +144,7 @@ fn bend_read(faults: &BTreeSet<Fault>, table: &Table, shape: Shape, start: usize
             }
         }
     }
-    if shape != Shape::Collection {
+    if shape != ReadKind::Collection {
         return;
     }
     if on(Fault::NumRecordsWrong)
@@ -195,8 +201,8 @@ mod tests {
 
     fn envelope(a: Reply<'_>) -> Value {
         match a.body {
-            Body::Json(v) => v,
-            Body::Text(t) => serde_json::from_slice(&t).unwrap(),
+            ReplyBody::Json(v) => v,
+            ReplyBody::Text(t) => serde_json::from_slice(&t).unwrap(),
         }
     }
 

@@ -4,7 +4,7 @@
 //! precise errors so that a bad data set is refused at start instead of answering garbage later.
 
 use super::keys::{canonical_key, key_text};
-use super::query::{Rendered, Table};
+use super::query::{Rendered, ServedResource};
 use crate::spec::Spec;
 use crate::spec::resource::{Resource, get_path, leaf_paths, set_path};
 use serde_json::{Map, Value};
@@ -56,7 +56,7 @@ impl Rec {
     }
 
     /// The rendered pieces for the family's table (always the same table for one store).
-    pub fn rendered(&self, table: &Table) -> &Rendered {
+    pub fn rendered(&self, table: &ServedResource) -> &Rendered {
         self.rendered
             .get_or_init(|| Arc::new(Rendered::new(table, &self.value)))
     }
@@ -79,7 +79,7 @@ pub struct Store {
     /// Objects of `owner{name,uuid}`, `name`, `role`.
     pub accounts: Vec<Value>,
     /// Family name to its records, in insertion order, with their index by key.
-    pub records: BTreeMap<String, Family>,
+    pub records: BTreeMap<String, FamilyRecords>,
     /// Family name to `{"cluster": {...}, "svm": {...}}`: values a POST fills in for a record of
     /// that owner kind (read-only fields the client cannot send).
     pub post_defaults: Map<String, Value>,
@@ -103,19 +103,19 @@ pub struct RecId(u64);
 /// and a POST cost O(log n) whatever the family's size, while a collection still lists the
 /// records in the order they were stored.
 #[derive(Debug, Clone, Default)]
-pub struct Family {
+pub struct FamilyRecords {
     keys: Vec<String>,
     recs: BTreeMap<RecId, Rec>,
     by_key: HashMap<Vec<String>, RecId>,
     next: u64,
 }
 
-impl Family {
+impl FamilyRecords {
     /// A family whose records are looked up by these key fields, holding `recs` in that order.
-    fn new(keys: Vec<String>, recs: Vec<Rec>) -> Family {
-        let mut f = Family {
+    fn new(keys: Vec<String>, recs: Vec<Rec>) -> FamilyRecords {
+        let mut f = FamilyRecords {
             keys,
-            ..Family::default()
+            ..FamilyRecords::default()
         };
         for r in recs {
             f.push(r);
@@ -234,7 +234,7 @@ fn key_values(keys: &[String], v: &Value) -> Option<Vec<String>> {
         .collect()
 }
 
-impl std::ops::Index<RecId> for Family {
+impl std::ops::Index<RecId> for FamilyRecords {
     type Output = Rec;
 
     fn index(&self, id: RecId) -> &Rec {
@@ -320,7 +320,7 @@ impl Store {
                     .and_then(|f| spec.resource(&f.resource))
                     .map(|r| r.keys.clone())
                     .unwrap_or_default();
-                (name, Family::new(keys, recs))
+                (name, FamilyRecords::new(keys, recs))
             })
             .collect();
         let svm_index = svms
@@ -354,7 +354,7 @@ impl Store {
 
     /// Whether `family` has key fields: lookups by key are exact.
     pub fn indexed(&self, family: &str) -> bool {
-        self.records.get(family).is_some_and(Family::indexed)
+        self.records.get(family).is_some_and(FamilyRecords::indexed)
     }
 
     /// Adds a record after every other of its family, and to the family's index.
@@ -1057,7 +1057,7 @@ mod tests {
     fn rendered_pieces_write_the_same_json_as_the_record() {
         use crate::mock::faults::Fault;
         use crate::mock::query::{
-            QueryPlan, Render, Row, Shape, parse_query, select, write_record,
+            QueryPlan, ReadKind, Render, Row, parse_query, select, write_record,
         };
         let spec = crate::spec::Spec::builtin();
         let v: Value = serde_json::from_str(BUILTIN_FIXTURES).unwrap();
@@ -1076,7 +1076,7 @@ mod tests {
                     e.family == fam.family && e.kind() == crate::spec::model::Kind::Collection
                 })
                 .unwrap();
-            let table = Table::new(res, coll.path().to_string(), spec.instance_of(coll));
+            let table = ServedResource::new(res, coll.path().to_string(), spec.instance_of(coll));
             let allowed: Vec<String> = ["fields", "filters"]
                 .iter()
                 .map(|s| s.to_string())
@@ -1102,7 +1102,7 @@ mod tests {
                     continue;
                 };
                 for faults in &faults_sets {
-                    for shape in [Shape::Collection, Shape::Instance] {
+                    for shape in [ReadKind::Collection, ReadKind::Instance] {
                         let sel = select(&table, &plan, shape, faults);
                         for hal in [true, false] {
                             let render = Render { hal };

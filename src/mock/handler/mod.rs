@@ -19,7 +19,7 @@ pub use state::Mock;
 use super::config::Role;
 use super::errors::{ApiError, CODE_METHOD};
 use super::faults::Fault;
-use super::query::{self, QueryPlan, Render, Table};
+use super::query::{self, QueryPlan, Render, ServedResource};
 use super::reply::Reply;
 use super::variants::Variant;
 use crate::spec::model::{Kind, Method};
@@ -189,7 +189,7 @@ impl Mock {
     /// list for the method) and makes the query engine's plan.
     fn plan(
         &self,
-        table: &Table,
+        table: &ServedResource,
         allowed: &[String],
         raw_query: Option<&str>,
     ) -> Result<QueryPlan, ApiError> {

@@ -5,9 +5,9 @@ use super::Mock;
 use crate::mock::config::Role;
 use crate::mock::errors::{ApiError, CODE_NOT_FOUND};
 use crate::mock::query::{
-    QueryPlan, Render, Row, Shape, Table, collection_get, select, write_record,
+    QueryPlan, ReadKind, Render, Row, ServedResource, collection_get, select, write_record,
 };
-use crate::mock::reply::{Body, Reply};
+use crate::mock::reply::{Reply, ReplyBody};
 use crate::mock::store::{RecId, Store};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Method};
@@ -18,7 +18,7 @@ impl Mock {
     /// (`/api/storage/volumes/{volume.uuid}/snapshots`): only their records are listed.
     pub(super) fn get_collection<'a>(
         &self,
-        table: &'a Table,
+        table: &'a ServedResource,
         family: &str,
         parents: &[(String, String)],
         plan: &QueryPlan,
@@ -55,13 +55,18 @@ impl Mock {
             )
         };
         let text = collection_get(table, &path, recs, plan, render, self.faults());
-        Reply::read(table, Shape::Collection, plan.start, Body::Text(text))
+        Reply::read(
+            table,
+            ReadKind::Collection,
+            plan.start,
+            ReplyBody::Text(text),
+        )
     }
 
     pub(super) fn get_instance<'a>(
         &self,
         ep: &Endpoint,
-        table: &'a Table,
+        table: &'a ServedResource,
         keys: &[(String, String)],
         plan: &QueryPlan,
         role: &Role,
@@ -72,7 +77,7 @@ impl Mock {
             .find(&store, &ep.family, table, keys, role)
             .ok_or_else(|| self.not_found(&store, ep, Method::GET, table, keys))?;
         let rec = &store.records[&ep.family][i];
-        let sel = select(table, plan, Shape::Instance, self.faults());
+        let sel = select(table, plan, ReadKind::Instance, self.faults());
         let mut buf = Vec::with_capacity(512);
         let row = Row {
             value: rec.value(),
@@ -81,9 +86,9 @@ impl Mock {
         write_record(&mut buf, table, row, &sel, render);
         Ok(Reply::read(
             table,
-            Shape::Instance,
+            ReadKind::Instance,
             plan.start,
-            Body::Text(buf),
+            ReplyBody::Text(buf),
         ))
     }
 
@@ -92,7 +97,7 @@ impl Mock {
         &self,
         store: &Store,
         family: &str,
-        table: &Table,
+        table: &ServedResource,
         keys: &[(String, String)],
         role: &Role,
     ) -> Option<RecId> {
@@ -119,7 +124,7 @@ impl Mock {
         store: &Store,
         ep: &Endpoint,
         m: Method,
-        table: &Table,
+        table: &ServedResource,
         keys: &[(String, String)],
     ) -> ApiError {
         let mut generic =

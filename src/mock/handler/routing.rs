@@ -5,7 +5,7 @@
 use super::Mock;
 use crate::mock::errors::ApiError;
 use crate::mock::faults::Fault;
-use crate::mock::query::Table;
+use crate::mock::query::ServedResource;
 use crate::mock::reply::Reply;
 use crate::spec::Endpoint;
 use crate::spec::model::Method;
@@ -28,7 +28,7 @@ fn normalise(path: &str) -> String {
 pub(super) enum Routed<'a> {
     /// A hand-written discovery endpoint (GET only): the collection, or one record by its keys.
     Discovery {
-        table: &'static Table,
+        table: &'static ServedResource,
         keys: Vec<String>,
     },
     /// A catalog endpoint, with a method it serves.
@@ -43,7 +43,7 @@ pub(super) struct CatalogRoute<'a> {
     /// The path's key values, by key name.
     pub keys: Vec<(String, String)>,
     pub method: Method,
-    pub table: &'a Table,
+    pub table: &'a ServedResource,
     /// The query parameters the catalog allows for the method.
     pub query: &'static [String],
 }
@@ -125,7 +125,7 @@ impl Mock {
     }
 
     /// The discovery endpoint a path names, with its key values; None for any other path.
-    fn discovery_route(&self, path: &str) -> Option<(&'static Table, Vec<String>)> {
+    fn discovery_route(&self, path: &str) -> Option<(&'static ServedResource, Vec<String>)> {
         let d = self.disc;
         if path == d.cluster.collection_path {
             return Some((&d.cluster, Vec::new()));

@@ -2,12 +2,12 @@
 //! catalog family, the credentials, and the store behind a lock, with the state file written
 //! after every change. Built once at start; every request borrows it.
 
-use super::auth::Credentials;
+use super::auth::Logins;
 use super::discovery::{Discovery, discovery};
 use crate::error::{Error, Result};
 use crate::mock::config::{MockConfig, default_data_set, load_data_set};
 use crate::mock::errors::{ApiError, CODE_INTERNAL};
-use crate::mock::query::Table;
+use crate::mock::query::ServedResource;
 use crate::mock::store::Store;
 use crate::spec::model::Kind;
 use axum::http::StatusCode;
@@ -18,9 +18,9 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub struct Mock {
     pub(super) cfg: MockConfig,
     /// Family name to the table the query engine serves it from.
-    pub(super) tables: BTreeMap<String, Table>,
+    pub(super) tables: BTreeMap<String, ServedResource>,
     pub(super) disc: &'static Discovery,
-    pub(super) creds: Credentials,
+    pub(super) creds: Logins,
     store: RwLock<Store>,
 }
 
@@ -66,9 +66,9 @@ impl Mock {
                 (None, None, Some(s)) => s.path().to_string(),
                 (None, None, None) => continue,
             };
-            tables.insert(fam.family.clone(), Table::new(res, path, inst));
+            tables.insert(fam.family.clone(), ServedResource::new(res, path, inst));
         }
-        let creds = Credentials::new(&cfg.users);
+        let creds = Logins::new(&cfg.users);
         let mock = Mock {
             cfg,
             tables,

@@ -9,7 +9,7 @@ use super::Mock;
 use crate::mock::config::Role;
 use crate::mock::errors::{ApiError, CODE_PERMISSION};
 use crate::mock::faults::Fault;
-use crate::mock::query::Table;
+use crate::mock::query::ServedResource;
 use crate::mock::variants::Variant;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Method};
@@ -25,16 +25,16 @@ pub(crate) const APPEND_TRAILING_LF: bool = true;
 
 /// A write being checked: PATCH or POST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Op {
+pub(super) enum WriteOp {
     Patch,
     Post,
 }
 
-impl Op {
+impl WriteOp {
     fn method(self) -> Method {
         match self {
-            Op::Patch => Method::PATCH,
-            Op::Post => Method::POST,
+            WriteOp::Patch => Method::PATCH,
+            WriteOp::Post => Method::POST,
         }
     }
 }
@@ -42,7 +42,7 @@ impl Op {
 /// What a body is checked for: the write, on which endpoint, by whom, against which record.
 #[derive(Clone, Copy)]
 pub(super) struct Write<'a> {
-    pub op: Op,
+    pub op: WriteOp,
     pub ep: &'a Endpoint,
     pub role: &'a Role,
     /// The record a PATCH changes (None for a POST, or a collection PATCH that matched nothing).
@@ -110,7 +110,7 @@ impl Mock {
     }
 
     /// Checks a whole body before anything is applied.
-    pub(super) fn check_body(&self, w: Write<'_>, table: &Table, body: &Value) -> Checked {
+    pub(super) fn check_body(&self, w: Write<'_>, table: &ServedResource, body: &Value) -> Checked {
         let res = table.res;
         let mut sets: Vec<(usize, Value)> = Vec::new();
         let mut error = None;
@@ -138,7 +138,7 @@ impl Mock {
         v: &Value,
     ) -> Result<Option<(usize, Value)>, ApiError> {
         if path.split('.').any(|p| p == "_links") {
-            if w.op == Op::Patch && self.has(Fault::PatchReadOnlyAccepted) {
+            if w.op == WriteOp::Patch && self.has(Fault::PatchReadOnlyAccepted) {
                 return Ok(None);
             }
             return Err(ApiError::cannot_set(path));
@@ -202,7 +202,7 @@ impl Mock {
             current,
         } = *w;
         match op {
-            Op::Patch if !f.patchable() => {
+            WriteOp::Patch if !f.patchable() => {
                 if f.flags.patch_untested && current.and_then(|c| get_path(c, path)) == Some(v) {
                     return Ok(false);
                 }
@@ -215,7 +215,7 @@ impl Mock {
                 }
                 return Err(ApiError::cannot_set(path));
             }
-            Op::Post if !f.postable() => return Err(ApiError::cannot_set(path)),
+            WriteOp::Post if !f.postable() => return Err(ApiError::cannot_set(path)),
             _ => {}
         }
         if f.flags.admin_only && *role != Role::Admin && !self.has(Fault::AdminOnlyUnenforced) {

@@ -6,11 +6,11 @@
 
 use super::Mock;
 use super::body::parse_body;
-use super::validate::{Op, Write};
+use super::validate::{Write, WriteOp};
 use crate::mock::config::Role;
 use crate::mock::errors::{ApiError, CODE_BAD_REQUEST, CODE_DUPLICATE, CODE_NOT_FOUND};
 use crate::mock::faults::Fault;
-use crate::mock::query::{QueryPlan, Render, Table, matches_all, post_selection, project};
+use crate::mock::query::{QueryPlan, Render, ServedResource, matches_all, post_selection, project};
 use crate::mock::reply::Reply;
 use crate::mock::store::{Owner, Rec, RecId, Store, derive_fields};
 use crate::spec::Endpoint;
@@ -28,7 +28,7 @@ impl Mock {
     pub(super) fn patch_instance(
         &self,
         ep: &Endpoint,
-        table: &Table,
+        table: &ServedResource,
         keys: &[(String, String)],
         role: &Role,
         body: &[u8],
@@ -40,7 +40,7 @@ impl Mock {
             .ok_or_else(|| self.not_found(&store, ep, Method::PATCH, table, keys))?;
         let family = ep.family.as_str();
         let write = Write {
-            op: Op::Patch,
+            op: WriteOp::Patch,
             ep,
             role,
             current: Some(store.records[family][i].value()),
@@ -68,7 +68,7 @@ impl Mock {
     pub(super) fn patch_collection(
         &self,
         ep: &Endpoint,
-        table: &Table,
+        table: &ServedResource,
         plan: &QueryPlan,
         role: &Role,
         body: &[u8],
@@ -83,7 +83,7 @@ impl Mock {
         let mut first_error = None;
         if matching.is_empty() {
             let write = Write {
-                op: Op::Patch,
+                op: WriteOp::Patch,
                 ep,
                 role,
                 current: None,
@@ -93,7 +93,7 @@ impl Mock {
         }
         for &i in &matching {
             let write = Write {
-                op: Op::Patch,
+                op: WriteOp::Patch,
                 ep,
                 role,
                 current: Some(store.records[family][i].value()),
@@ -131,7 +131,7 @@ impl Mock {
     pub(super) fn delete_collection(
         &self,
         ep: &Endpoint,
-        table: &Table,
+        table: &ServedResource,
         plan: &QueryPlan,
         role: &Role,
         hal: bool,
@@ -153,7 +153,7 @@ impl Mock {
         &self,
         store: &Store,
         family: &str,
-        table: &Table,
+        table: &ServedResource,
         plan: &QueryPlan,
         role: &Role,
     ) -> Vec<RecId> {
@@ -227,7 +227,7 @@ impl Mock {
     fn new_record(
         &self,
         ep: &Endpoint,
-        table: &Table,
+        table: &ServedResource,
         parents: &[(String, String)],
         role: &Role,
         body: &[u8],
@@ -235,7 +235,7 @@ impl Mock {
         let body = Value::Object(parse_body(body)?);
         let res = table.res;
         let write = Write {
-            op: Op::Post,
+            op: WriteOp::Post,
             ep,
             role,
             current: None,
@@ -270,7 +270,7 @@ impl Mock {
     pub(super) fn delete(
         &self,
         ep: &Endpoint,
-        table: &Table,
+        table: &ServedResource,
         keys: &[(String, String)],
         role: &Role,
     ) -> Result<Reply<'_>, ApiError> {
@@ -301,7 +301,11 @@ impl Mock {
 
 /// A collection PATCH or DELETE names the records it changes by at least one query field
 /// (ONTAP-BEHAVIOR.md §7); without one it is refused, never applied to every record.
-fn require_query_field(table: &Table, plan: &QueryPlan, method: &str) -> Result<(), ApiError> {
+fn require_query_field(
+    table: &ServedResource,
+    plan: &QueryPlan,
+    method: &str,
+) -> Result<(), ApiError> {
     if !plan.filters.is_empty() {
         return Ok(());
     }
@@ -317,7 +321,12 @@ fn require_query_field(table: &Table, plan: &QueryPlan, method: &str) -> Result<
 }
 
 /// The answer of a collection PATCH or DELETE: `{"num_records": N, "_links": {"self": ...}}`.
-fn collection_answer<'a>(table: &Table, plan: &QueryPlan, n: usize, hal: bool) -> Reply<'a> {
+fn collection_answer<'a>(
+    table: &ServedResource,
+    plan: &QueryPlan,
+    n: usize,
+    hal: bool,
+) -> Reply<'a> {
     let mut out = Map::new();
     out.insert("num_records".into(), Value::from(n));
     if hal {
@@ -379,7 +388,7 @@ fn generated_value(f: &Field) -> Value {
 #[derive(Clone, Copy)]
 pub(super) struct Place<'a> {
     pub ep: &'a Endpoint,
-    pub table: &'a Table,
+    pub table: &'a ServedResource,
     pub parents: &'a [(String, String)],
 }
 

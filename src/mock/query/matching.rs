@@ -3,7 +3,7 @@
 //! `>=` and `a..b` (ONTAP-BEHAVIOR.md §7). A literal no value of the field can be is refused.
 
 use super::project::Row;
-use super::table::Table;
+use super::served::ServedResource;
 use crate::mock::faults::Fault;
 use crate::spec::resource::{Field, FieldType, get_path};
 use serde_json::Value;
@@ -227,7 +227,7 @@ fn glob(pattern: &str, text: &str) -> bool {
 }
 
 /// Whether a record passes every filter of the plan.
-pub fn matches_all(table: &Table, filters: &[Filter], record: &Value) -> bool {
+pub fn matches_all(table: &ServedResource, filters: &[Filter], record: &Value) -> bool {
     filters
         .iter()
         .all(|f| f.matches(get_path(record, &table.res.fields[f.field].path)))
@@ -236,7 +236,7 @@ pub fn matches_all(table: &Table, filters: &[Filter], record: &Value) -> bool {
 /// The records that pass every filter, in their order; all of them with the `filter-ignored`
 /// fault, the ones that do not pass with `filter-negated`.
 pub(super) fn filter<'r>(
-    table: &Table,
+    table: &ServedResource,
     filters: &[Filter],
     records: Vec<Row<'r>>,
     faults: &BTreeSet<Fault>,

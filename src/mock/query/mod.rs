@@ -1,9 +1,9 @@
 //! The one query engine every collection of the mock uses (catalog families and discovery
 //! endpoints alike). Nothing here names a field of the catalog: it all comes from the
-//! [`Resource`](crate::spec::resource::Resource) a [`Table`] is made of. One concern a file,
-//! each using only the ones before it:
+//! [`Resource`](crate::spec::resource::Resource) a [`ServedResource`] is made of. One concern a
+//! file, each using only the ones before it:
 //!
-//! - `table.rs`: the resource as the engine serves it, with what is precomputed once (default
+//! - `served.rs`: the resource as the engine serves it, with what is precomputed once (default
 //!   field sets, keys, the fields as a tree in answer order, self links);
 //! - `matching.rs`: the filters with ONTAP's operators (`|`, `!`, `*`, `<`, `..`, `null`);
 //! - `parse.rs`: the query string decoded and checked into a [`QueryPlan`] (`fields`,
@@ -22,15 +22,15 @@ mod order;
 mod page;
 mod parse;
 mod project;
-mod table;
+mod served;
 
 pub use matching::matches_all;
 pub use page::{collection_get, decode_token};
 pub use parse::{QueryPlan, parse_query, reject_duplicates};
 pub use project::{
-    Render, Rendered, Row, Selection, Shape, post_selection, project, select, write_record,
+    ReadKind, Render, Rendered, Row, Selection, post_selection, project, select, write_record,
 };
-pub use table::Table;
+pub use served::ServedResource;
 
 /// The parameter that carries the paging position in `_links.next` (opaque to clients).
 pub const START_PARAM: &str = "start.index";

@@ -4,7 +4,7 @@
 
 use super::parse::QueryPlan;
 use super::project::Row;
-use super::table::Table;
+use super::served::ServedResource;
 use crate::mock::faults::Fault;
 use crate::mock::variants::Variant;
 use crate::spec::resource::get_path;
@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 /// Sorts `rows` as the plan's `order_by` asks (stable: equal records keep store order), unless
 /// the `order-ignored` fault is on; `order-reversed` flips every direction.
 pub(super) fn sort(
-    table: &Table,
+    table: &ServedResource,
     plan: &QueryPlan,
     rows: &mut [Row<'_>],
     faults: &BTreeSet<Fault>,

@@ -4,7 +4,9 @@
 //! and the count alone for `return_records=false`. Written straight as JSON text.
 
 use super::project::{write_json, write_key};
-use super::{QueryPlan, Render, Row, START_PARAM, Shape, TOKEN_PARAM, Table, matching, order};
+use super::{
+    QueryPlan, ReadKind, Render, Row, START_PARAM, ServedResource, TOKEN_PARAM, matching, order,
+};
 use super::{select, write_record};
 use crate::mock::faults::Fault;
 use crate::mock::variants::{TIME_LIMITED_PAGE, Variant};
@@ -16,7 +18,7 @@ use std::collections::BTreeSet;
 /// `path` is the collection's path as requested (a nested one with its parents' keys filled
 /// in), which its `self` and `next` links name.
 pub fn collection_get(
-    table: &Table,
+    table: &ServedResource,
     path: &str,
     records: Vec<Row<'_>>,
     plan: &QueryPlan,
@@ -50,7 +52,7 @@ pub fn collection_get(
         Some(m) => start.saturating_add(m).min(total),
     };
     let page = &rows[start..end];
-    let sel = select(table, plan, Shape::Collection, faults);
+    let sel = select(table, plan, ReadKind::Collection, faults);
     buf.extend_from_slice(b"{\"records\":[");
     for (i, r) in page.iter().enumerate() {
         if i > 0 {

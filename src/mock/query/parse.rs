@@ -4,7 +4,7 @@
 
 use super::START_PARAM;
 use super::matching::{Filter, expected_literal};
-use super::table::Table;
+use super::served::ServedResource;
 use crate::mock::errors::{ApiError, CODE_UNEXPECTED};
 use crate::mock::faults::Fault;
 use crate::mock::variants::Variant;
@@ -94,7 +94,7 @@ impl QueryPlan {
     /// method (`filters` meaning every gettable field).
     pub fn build(
         spec: &Spec,
-        table: &Table,
+        table: &ServedResource,
         allowed: &[String],
         pairs: Vec<(String, String)>,
         raw_query: &str,

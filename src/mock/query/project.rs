@@ -7,7 +7,7 @@
 
 use super::parse::FieldsSel;
 use super::parse::QueryPlan;
-use super::table::{Node, Table};
+use super::served::{Node, ServedResource};
 use crate::mock::faults::Fault;
 use crate::mock::variants::{NEWER_FIELD, Variant};
 use crate::spec::resource::get_path;
@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 
 /// Collection or instance: decides the default field set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub enum ReadKind {
     Collection,
     Instance,
 }
@@ -34,16 +34,16 @@ pub struct Selection {
 
 /// Decides the fields of an answer.
 pub fn select(
-    table: &Table,
+    table: &ServedResource,
     plan: &QueryPlan,
-    shape: Shape,
+    shape: ReadKind,
     faults: &BTreeSet<Fault>,
 ) -> Selection {
     let res = table.res;
     let leak = faults.contains(&Fault::LeakSecret);
     let default = || match shape {
-        Shape::Collection => table.default_collection.clone(),
-        Shape::Instance => table.all_gettable.clone(),
+        ReadKind::Collection => table.default_collection.clone(),
+        ReadKind::Instance => table.all_gettable.clone(),
     };
     let fields = if faults.contains(&Fault::FieldsIgnored) {
         None
@@ -53,14 +53,14 @@ pub fn select(
     let variant = |v: Variant| plan.variants.contains(&v);
     let common = match fields {
         Some(FieldsSel::Common) => true,
-        None => shape == Shape::Instance,
+        None => shape == ReadKind::Instance,
         _ => false,
     };
     let newer = variant(Variant::NewerField)
         && (matches!(fields, Some(FieldsSel::Common | FieldsSel::All))
-            || (fields.is_none() && shape == Shape::Instance));
+            || (fields.is_none() && shape == ReadKind::Instance));
     let (mut mask, secrets) = match fields {
-        None if shape == Shape::Collection && variant(Variant::CollectionAllFields) => {
+        None if shape == ReadKind::Collection && variant(Variant::CollectionAllFields) => {
             (table.all_gettable.clone(), false)
         }
         None => (default(), false),
@@ -97,7 +97,7 @@ pub fn select(
     {
         mask[i] = false;
     }
-    if shape == Shape::Collection {
+    if shape == ReadKind::Collection {
         for flt in &plan.filters {
             mask[flt.field] = true;
         }
@@ -111,7 +111,7 @@ pub fn select(
 
 /// Selection for a POST answer: every gettable field and the POST-response-only ones, never a
 /// write-only one.
-pub fn post_selection(table: &Table) -> Selection {
+pub fn post_selection(table: &ServedResource) -> Selection {
     let mask = table
         .res
         .fields
@@ -133,7 +133,7 @@ pub struct Render {
 }
 
 /// Projects one stored record into an answer, as a JSON value.
-pub fn project(table: &Table, record: &Value, sel: &Selection, render: Render) -> Value {
+pub fn project(table: &ServedResource, record: &Value, sel: &Selection, render: Render) -> Value {
     let mut buf = Vec::with_capacity(512);
     write_record(&mut buf, table, Row::plain(record), sel, render);
     serde_json::from_slice(&buf).unwrap_or_else(|_| Value::Object(Map::new()))
@@ -143,7 +143,7 @@ pub fn project(table: &Table, record: &Value, sel: &Selection, render: Render) -
 /// intermediate tree is built. Objects come out whole or not at all (never `{}`).
 pub fn write_record(
     buf: &mut Vec<u8>,
-    table: &Table,
+    table: &ServedResource,
     row: Row<'_>,
     sel: &Selection,
     render: Render,
@@ -175,7 +175,7 @@ pub fn write_record(
 }
 
 struct WriteCtx<'a> {
-    table: &'a Table,
+    table: &'a ServedResource,
     sel: &'a Selection,
 }
 
@@ -195,7 +195,7 @@ pub struct Rendered {
 }
 
 impl Rendered {
-    pub fn new(table: &Table, record: &Value) -> Rendered {
+    pub fn new(table: &ServedResource, record: &Value) -> Rendered {
         let leaves = table
             .res
             .fields

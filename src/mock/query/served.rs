@@ -1,4 +1,4 @@
-//! A resource as the query engine serves it ([`Table`]): the field model, and what is
+//! A resource as the query engine serves it ([`ServedResource`]): the field model, and what is
 //! precomputed once from it: the default field sets, the key fields, the fields as a tree in
 //! answer order, and the self link of a record.
 
@@ -9,7 +9,7 @@ use serde_json::Value;
 
 /// A resource as the engine serves it: the field model plus what is precomputed once.
 #[derive(Debug)]
-pub struct Table {
+pub struct ServedResource {
     pub res: &'static Resource,
     /// The collection path (`/api/security/login/messages`).
     pub collection_path: String,
@@ -30,12 +30,12 @@ pub struct Table {
     pub(super) costly: Option<usize>,
 }
 
-impl Table {
+impl ServedResource {
     pub fn new(
         res: &'static Resource,
         collection_path: String,
         instance_ep: Option<&'static Endpoint>,
-    ) -> Table {
+    ) -> ServedResource {
         let n = res.fields.len();
         let mut order: Vec<usize> = res
             .keys
@@ -85,7 +85,7 @@ impl Table {
                     .rev()
                     .find(|&i| res.fields[i].gettable() && !key_mask[i])
             });
-        Table {
+        ServedResource {
             res,
             costly,
             collection_path,

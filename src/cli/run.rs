@@ -597,6 +597,16 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         ))?;
     }
     write_reports(&output, &report)?;
+    outcome_error(&cfg, &report, drift.as_deref())
+}
+
+/// The error a finished run ends with, by precedence: left changed (5), stopped early (3),
+/// interrupted or failed (1), drift (4); none when it passed.
+fn outcome_error(
+    cfg: &RunConfig,
+    report: &Report,
+    drift: Option<&[ontap_conform::record::Drift]>,
+) -> Result<()> {
     if !report.restore_problems.is_empty() {
         let kept = cfg
             .journal

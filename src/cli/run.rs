@@ -519,6 +519,11 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         let spec = super::contract(args.contract.as_deref(), args.specs.as_deref())?;
         return out(&ontap_conform::checks::list(spec));
     }
+    if args.list_rules {
+        let spec = super::contract(args.contract.as_deref(), args.specs.as_deref())?;
+        let rows = ontap_conform::checks::rules::table(spec);
+        return out(&ontap_conform::checks::rules::render_text(&rows));
+    }
     let quiet = args.quiet;
     let settings = settings(&args, env)?;
     let cfg = config(&settings, env, quiet)?;

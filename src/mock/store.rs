@@ -487,10 +487,11 @@ impl Store {
     }
 }
 
+/// The names of the cluster and the SVMs by uuid: who a record may belong to.
+type Owners = BTreeMap<String, String>;
+
 /// The cluster (`name`, `uuid`), and the owners so far: its uuid to its name.
-fn read_cluster(
-    root: &Map<String, Value>,
-) -> Result<(Map<String, Value>, BTreeMap<String, String>), FixtureError> {
+fn read_cluster(root: &Map<String, Value>) -> Result<(Map<String, Value>, Owners), FixtureError> {
     let cluster_v = root.get("cluster").ok_or_else(|| {
         ferr(
             "/cluster",
@@ -501,7 +502,7 @@ fn read_cluster(
     let mut cluster = Map::new();
     cluster.insert("name".into(), Value::String(cname.clone()));
     cluster.insert("uuid".into(), Value::String(cuuid.clone()));
-    let mut owners: BTreeMap<String, String> = BTreeMap::new();
+    let mut owners = Owners::new();
     owners.insert(cuuid, cname);
     Ok((cluster, owners))
 }
@@ -509,7 +510,7 @@ fn read_cluster(
 /// The SVMs, each added to `owners`: names and uuids used once, the cluster's included.
 fn read_svms(
     root: &Map<String, Value>,
-    owners: &mut BTreeMap<String, String>,
+    owners: &mut Owners,
     cluster_name: &str,
 ) -> Result<Vec<Value>, FixtureError> {
     let mut svms = Vec::new();
@@ -541,10 +542,7 @@ fn read_svms(
 
 /// The accounts: `owner`, `name` and `role` only, the owner the cluster or an SVM, a name used
 /// once per owner.
-fn read_accounts(
-    root: &Map<String, Value>,
-    owners: &BTreeMap<String, String>,
-) -> Result<Vec<Value>, FixtureError> {
+fn read_accounts(root: &Map<String, Value>, owners: &Owners) -> Result<Vec<Value>, FixtureError> {
     let mut accounts = Vec::new();
     let acc_list = match root.get("accounts") {
         None => &Vec::new(),
@@ -590,7 +588,7 @@ fn read_accounts(
 fn read_records(
     spec: &Spec,
     root: &Map<String, Value>,
-    owners: &BTreeMap<String, String>,
+    owners: &Owners,
 ) -> Result<BTreeMap<String, Vec<Rec>>, FixtureError> {
     let mut records = BTreeMap::new();
     for fam in &spec.families {
@@ -661,7 +659,7 @@ fn read_record(
     res: &Resource,
     rat: &str,
     rec: &Value,
-    owners: &BTreeMap<String, String>,
+    owners: &Owners,
     seen: &mut BTreeSet<Vec<String>>,
 ) -> Result<Rec, FixtureError> {
     let mut rec = check_record(res, rat, rec)?;
@@ -699,7 +697,7 @@ fn fill_owner_names(
     res: &Resource,
     rat: &str,
     rec: &mut Value,
-    owners: &BTreeMap<String, String>,
+    owners: &Owners,
 ) -> Result<(), FixtureError> {
     for obj in res.owner_objects() {
         let uuid_path = format!("{obj}.uuid");
@@ -773,12 +771,7 @@ fn read_post_defaults(
     })
 }
 
-fn check_owner(
-    owners: &BTreeMap<String, String>,
-    at: &str,
-    name: &str,
-    uuid: &str,
-) -> Result<(), FixtureError> {
+fn check_owner(owners: &Owners, at: &str, name: &str, uuid: &str) -> Result<(), FixtureError> {
     match owners.get(uuid) {
         None => Err(ferr(
             format!("{at}/uuid"),

@@ -7,9 +7,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The variables of a user's shell that change what the binary does, removed from every command
-/// [`oc`] builds (a test sets again the ones it means): the passwords, the mock's users, the seed
-/// pages, proxies and `NO_COLOR`. clap prints a variable's value in `--help`, so the snapshots
-/// depend on this too.
+/// [`oc`] builds (a test sets again the ones it means): the passwords, the mock's users,
+/// proxies and `NO_COLOR`, and every `ONTAP_CONFORM_*` (a run's settings, the seed pages). clap
+/// prints a variable's value in `--help`, so the snapshots depend on this too.
 pub const CLEARED: &[&str] = &[
     "ONTAP_PASSWORD",
     "ONTAP_SVM_PASSWORD",
@@ -17,7 +17,6 @@ pub const CLEARED: &[&str] = &[
     "ONTAP_MOCK_ADMIN_PASSWORD",
     "ONTAP_MOCK_SVM_USER",
     "ONTAP_MOCK_SVM_PASSWORD",
-    "ONTAP_CONFORM_SEEDS",
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",
@@ -30,12 +29,21 @@ pub const CLEARED: &[&str] = &[
 /// How long [`Run::run`] lets the binary run before it kills it and fails the test.
 pub const TIMEOUT: Duration = Duration::from_secs(600);
 
-/// `ontap-conform`, without the variables of [`CLEARED`]; add arguments and variables as to any
-/// `Command`.
+/// The prefix of the environment's settings of a run (`ONTAP_CONFORM_TIMEOUT`), and of
+/// `ONTAP_CONFORM_SEEDS`: every such variable is removed too.
+pub const CLEARED_PREFIX: &str = "ONTAP_CONFORM_";
+
+/// `ontap-conform`, without the variables of [`CLEARED`] and [`CLEARED_PREFIX`]; add arguments
+/// and variables as to any `Command`.
 pub fn oc() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ontap-conform"));
     for v in CLEARED {
         c.env_remove(v);
+    }
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with(CLEARED_PREFIX) {
+            c.env_remove(k);
+        }
     }
     c
 }

@@ -168,6 +168,7 @@ const TABLE: &[(&str, &str, bool, &[&str])] = &[
     ("unknown-param-ignored", "unknown-parameter", true, &[]),
     ("admin-only-unenforced", "role-restrictions", false, &[]),
     ("auth-unenforced", "auth-required", false, &[]),
+    ("svm-sees-all", "role-restrictions", true, &[]),
     (
         "method-not-allowed-accepted",
         "method-not-allowed",

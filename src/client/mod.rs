@@ -141,12 +141,16 @@ pub const PAGE_RECORDS: usize = 500;
 /// The path of an answer's `next` link (ONTAP-BEHAVIOR.md section 7: a collection may answer
 /// with one even when no `max_records` was asked), from its `/api/` on.
 pub fn next_path(json: &Value) -> Option<String> {
-    let href = json.pointer("/_links/next/href")?.as_str()?;
-    Some(
-        href.find("/api/")
-            .map(|i| href[i..].to_string())
-            .unwrap_or_else(|| href.to_string()),
-    )
+    let href = next_href(json)?;
+    let path = href.find("/api/").map_or(href, |i| &href[i..]);
+    // Anything else (a generic mock's placeholder "string") is no link to follow: the paging
+    // check reports it, and nothing else sends it as a request.
+    path.starts_with('/').then(|| path.to_string())
+}
+
+/// The `_links.next.href` of an answer as the target wrote it.
+pub fn next_href(json: &Value) -> Option<&str> {
+    json.pointer("/_links/next/href")?.as_str()
 }
 
 /// Bodies already decoded. A property sends many requests whose answers repeat byte for byte
@@ -1035,6 +1039,23 @@ pub fn curl(base: &str, admin: &str, svm: Option<&str>, req: &Request) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_next_link_is_followed_only_when_it_is_a_path() {
+        let next = |href: &str| next_path(&serde_json::json!({"_links": {"next": {"href": href}}}));
+        assert_eq!(
+            next("/api/svm/svms?start.uuid=1").as_deref(),
+            Some("/api/svm/svms?start.uuid=1")
+        );
+        assert_eq!(
+            next("https://cluster1/api/svm/svms?x=1").as_deref(),
+            Some("/api/svm/svms?x=1")
+        );
+        // A generic mock's placeholder, or anything else that names no path, is not sent.
+        assert_eq!(next("string"), None);
+        assert_eq!(next(""), None);
+        assert_eq!(next_path(&serde_json::json!({"records": []})), None);
+    }
     use serde_json::json;
 
     #[test]

@@ -118,7 +118,7 @@ async fn connect(
                     trust,
                 )
             })
-            .map_err(Error::Internal)?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
             let label = format!("built-in mock {}", running.base_url);
             Ok((client, Some(running), label))
         }
@@ -135,8 +135,7 @@ async fn connect(
                 proxy: proxy.clone(),
                 identity: identity.clone(),
                 ..client_cfg(url.clone(), admin.clone(), trust.clone())
-            })
-            .map_err(Error::Usage)?;
+            })?;
             let label = match client.proxy() {
                 Some(p) => format!("{url} via proxy {p}"),
                 None => url.clone(),

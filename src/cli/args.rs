@@ -78,6 +78,9 @@ pub enum Command {
     /// Put back every record an interrupted or killed run left changed, from its journal
     #[command(long_about = RESTORE_ABOUT)]
     Restore(RestoreArgs),
+    /// Combine reports: the JSON reports of shards or targets into one fleet report
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     #[command(long_about = COMPLETIONS_ABOUT)]
     Completions {
@@ -554,4 +557,46 @@ pub struct RunArgs {
     /// swagger.yaml
     #[arg(long, value_name = "NAME|DIR", conflicts_with = "specs")]
     pub contract: Option<String>,
+}
+
+/// `ontap-conform report ...`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Combine JSON reports of shards or targets into one JSON, JUnit and HTML fleet report
+    #[command(long_about = MERGE_ABOUT)]
+    Merge(MergeArgs),
+}
+
+const MERGE_ABOUT: &str = "\
+Combine the JSON reports of shards or targets into one fleet report: a JSON document with every
+target's report, JUnit XML with one test suite per target, and an HTML page with one row per
+target (worst first) and a drill-down per family. The fleet summary is printed too.
+
+The inputs are `run --report json=FILE` reports (of `--shard K/N` runs or whole runs) and fleet
+reports (`run --all-targets --report json=FILE`, or an earlier merge). The shards of one target
+are combined into one report. Merging refuses, naming both files and values (exit 2): reports
+judged by different contracts, a target given twice or in overlapping shards, shards of one
+target with different seeds, case counts or modes, and shards of different N. Nothing is written
+then.
+
+Each OUT is FORMAT=FILE (json=, junit=, html=; FORMAT:FILE too; - is standard output) or a file
+whose name ends in .json, .xml or .html. The inputs follow `--`.
+
+Exit codes: that of the fleet's worst target, ranked 5 > 2 > 3 > 4 > 1 > 0 (not restored,
+refused, unreachable or stopped, drift, failed, passed); 3 when a shard of 1..N is missing and
+nothing is worse; 2 when the reports cannot be merged.
+
+Examples:
+  ontap-conform report merge fleet.json fleet.xml fleet.html -- shard-*/report.json
+  ontap-conform report merge junit=junit.xml html=- -- a.json b.json";
+
+/// Flags of `report merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Where to write the merged report: FORMAT=FILE or FILE.json, FILE.xml (JUnit), FILE.html
+    #[arg(value_name = "OUT", required = true)]
+    pub outputs: Vec<String>,
+    /// The JSON reports to merge (after --)
+    #[arg(value_name = "IN", last = true, required = true)]
+    pub inputs: Vec<PathBuf>,
 }

@@ -5,7 +5,9 @@
 //! this module prints it and maps it to an exit code (hurl's convention, see [`crate::error`]).
 
 pub mod args;
+pub mod fleet;
 pub mod mock;
+pub mod report;
 pub mod restore;
 pub mod run;
 pub mod spec;
@@ -101,6 +103,7 @@ pub fn dispatch(cli: Cli, env: &Env) -> Result<()> {
         Command::Run(args) => run::main(*args, env),
         Command::Diff(args) => run::diff(args),
         Command::Restore(args) => restore::main(args, env),
+        Command::Report(args::ReportCommand::Merge(args)) => report::merge(args, env),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(

@@ -67,7 +67,7 @@ pub struct TargetEntry {
     pub client_key: Option<PathBuf>,
 }
 
-fn read_config(path: &Path) -> Result<ConfigFile> {
+pub(super) fn read_config(path: &Path) -> Result<ConfigFile> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
     toml::from_str(&text).map_err(|e| {
         Error::Usage(format!(
@@ -108,7 +108,7 @@ pub(super) fn password_from(
     )))
 }
 
-fn report_destination(r: &str) -> Result<(ReportFormat, PathBuf)> {
+pub(super) fn report_destination(r: &str) -> Result<(ReportFormat, PathBuf)> {
     let (kind, path) = r.split_once('=').ok_or_else(|| {
         Error::Usage(format!(
             "--report {r}: expected FORMAT=FILE, e.g. json=report.json or junit=junit.xml"
@@ -144,7 +144,7 @@ fn write_through(path: &Path) -> bool {
 }
 
 /// Refuses, before the first request, a report destination that cannot be written.
-fn check_report_destination(path: &Path) -> Result<()> {
+pub(super) fn check_report_destination(path: &Path) -> Result<()> {
     if is_stdout(path) {
         return Ok(());
     }
@@ -183,7 +183,7 @@ fn check_report_destination(path: &Path) -> Result<()> {
 }
 
 /// Refuses, before the first request, a recording directory that cannot be made.
-fn check_record_destination(dir: &Path) -> Result<()> {
+pub(super) fn check_record_destination(dir: &Path) -> Result<()> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -205,7 +205,7 @@ fn check_record_destination(dir: &Path) -> Result<()> {
 
 /// Writes one report: to standard output for `-`, through an existing symlink, pipe or device
 /// (never replacing it), else atomically into a regular file of mode 0644.
-fn write_report(path: &Path, text: &str) -> Result<()> {
+pub(super) fn write_report(path: &Path, text: &str) -> Result<()> {
     if is_stdout(path) {
         return out(text);
     }
@@ -758,7 +758,7 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
 }
 
 /// What the report can say about a run that never got to its target.
-fn facts_before_run(cfg: &RunConfig) -> report::RunFacts {
+pub(super) fn facts_before_run(cfg: &RunConfig) -> report::RunFacts {
     let target = match &cfg.target {
         Target::Builtin { .. } => "built-in mock".to_string(),
         Target::Remote { url, .. } => url_without_password(url),

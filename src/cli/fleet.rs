@@ -116,6 +116,8 @@ fn plan(a: &RunArgs, opts: &FleetOptions, env: &Env) -> Result<Plan> {
         for t in &file.targets {
             let mut ta = a.clone();
             ta.target_name = Some(t.name.clone());
+            // The fleet cuts its shard over every target, below.
+            ta.shard = None;
             ta.reports = Vec::new();
             ta.no_progress = true;
             ta.quiet = true;

@@ -125,6 +125,9 @@ pub(crate) fn narrow(c: &mut super::config::RunConfig) {
         .map(|e| e.path().to_string())
         .collect();
     if paths.is_empty() {
+        c.note = Some(format!(
+            "--shard {shard}: no family of this run falls in this share; nothing is sent (its report says so, for report merge)"
+        ));
         c.shard_families = Some(Vec::new());
     } else {
         c.endpoints = paths;

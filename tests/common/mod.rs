@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod files;
+pub mod fleet;
 pub mod mock_client;
 pub mod netapp;
 pub mod run;

@@ -4,10 +4,10 @@
 
 use super::args::MergeArgs;
 use super::{Env, out};
-use crate::error::{Error, Result};
-use crate::report::fleet::{self, Fleet};
-use crate::report::merge;
-use crate::run::config::ReportFormat;
+use ontap_conform::error::{Error, Result};
+use ontap_conform::report::Format as ReportFormat;
+use ontap_conform::report::fleet::{self, Fleet};
+use ontap_conform::report::merge;
 use std::path::{Path, PathBuf};
 
 /// An OUT of `report merge`: FORMAT=FILE or FORMAT:FILE as `run --report` takes it, else the
@@ -44,15 +44,6 @@ pub(super) fn destination(s: &str) -> Result<(ReportFormat, PathBuf)> {
     Ok((fmt, PathBuf::from(s)))
 }
 
-/// The text of one output of a fleet.
-pub(super) fn render(fmt: ReportFormat, f: &Fleet) -> String {
-    match fmt {
-        ReportFormat::Json => f.to_json(),
-        ReportFormat::Junit => fleet::junit(f),
-        ReportFormat::Html => fleet::html(f),
-    }
-}
-
 /// Whether two paths name one file (both exist and are the same, or are spelled the same).
 fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
@@ -68,7 +59,10 @@ pub(super) fn write_outputs(
     fleet: &Fleet,
     quiet: bool,
 ) -> Result<()> {
-    let texts: Vec<String> = outputs.iter().map(|(f, _)| render(*f, fleet)).collect();
+    let texts: Vec<String> = outputs
+        .iter()
+        .map(|(f, _)| fleet::render(*f, fleet))
+        .collect();
     for ((_, path), text) in outputs.iter().zip(&texts) {
         super::run::write_report(path, text)?;
     }
@@ -125,7 +119,7 @@ pub fn merge(args: MergeArgs, _env: &Env) -> Result<()> {
     for p in &args.inputs {
         inputs.push(merge::read(p)?);
     }
-    let fleet = merge::merge(inputs)?;
+    let fleet = merge::merge(inputs, &super::exit::of_end)?;
     write_outputs(&outputs, &fleet, false)?;
     match fleet.error() {
         None => Ok(()),

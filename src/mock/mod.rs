@@ -78,6 +78,9 @@ pub struct MockConfig {
     /// PEM of a CA: a client certificate it signed logs in as the user its CN names, without
     /// Basic auth (HTTPS only; `mock --client-ca`).
     pub client_ca: Option<String>,
+    /// Told what goes wrong beside a request (a state file that cannot be written); the mock
+    /// prints nothing itself (`ontap-conform mock` prints these on standard error).
+    pub warn: fn(&str),
 }
 
 impl Default for MockConfig {
@@ -114,6 +117,7 @@ impl MockConfig {
             state_file: None,
             max_body: 1024 * 1024,
             client_ca: None,
+            warn: |_| {},
         }
     }
 }

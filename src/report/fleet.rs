@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// How a target's run ended, worst first: the order a fleet sorts its targets in and takes its
-/// exit code from. The exit code of each is that of a single `run` ending so
-/// (see [`End::exit_code`]): 5, 2, 3, 4, 1, 0.
+/// exit code from. The exit code of each is that of a single `run` ending so, which the command
+/// line picks from [`End::error`]: 5, 2, 3, 4, 1, 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum End {
@@ -33,8 +33,8 @@ pub enum End {
 }
 
 impl End {
-    /// The error a single run ending so returns (None: it passed); its exit code is the one
-    /// scripts see.
+    /// The error a single run ending so returns (None: it passed); the command line maps it to
+    /// the exit code scripts see.
     pub fn error(self, why: String) -> Option<Error> {
         match self {
             End::NotRestored => Some(Error::Changed(why)),
@@ -44,11 +44,6 @@ impl End {
             End::Failed => Some(Error::Failed(why)),
             End::Passed => None,
         }
-    }
-
-    /// The exit code of a run ending so.
-    pub fn exit_code(self) -> u8 {
-        self.error(String::new()).map_or(0, |e| e.exit_code())
     }
 
     /// How a run ended, read from its report, as `run` picks its exit code: not restored, then
@@ -141,7 +136,7 @@ impl FleetTarget {
         FleetTarget {
             name,
             end,
-            exit_code: end.exit_code(),
+            exit_code: 0,
             why,
             shards,
             drift: report.drift.as_ref().map(Vec::len),
@@ -189,16 +184,31 @@ pub struct Fleet {
 
 pub const KIND: &str = "fleet";
 
+/// The fleet report in one of the formats of `--report`.
+pub fn render(format: super::Format, f: &Fleet) -> String {
+    match format {
+        super::Format::Json => f.to_json(),
+        super::Format::Junit => junit(f),
+        super::Format::Html => html(f),
+    }
+}
+
 /// The order of the exit codes, worst first, as the summary states it.
 pub const EXIT_ORDER: &str = "5 > 2 > 3 > 4 > 1 > 0";
 
 impl Fleet {
+    /// The fleet of these targets; `code` is the exit code of each way a run can end (the
+    /// command line's, the one place exit codes are named).
     pub fn new(
         contract: String,
         mut targets: Vec<FleetTarget>,
         shards: Vec<String>,
         missing_shards: Vec<String>,
+        code: &dyn Fn(End) -> u8,
     ) -> Fleet {
+        for t in &mut targets {
+            t.exit_code = code(t.end);
+        }
         targets.sort_by(|a, b| (a.end, &a.name).cmp(&(b.end, &b.name)));
         let count = |e: End| targets.iter().filter(|t| t.end == e).count();
         let mut end = targets.first().map_or(End::Passed, |t| t.end);
@@ -231,7 +241,7 @@ impl Fleet {
             failed: count(End::Failed),
             passed: count(End::Passed),
             end,
-            exit_code: end.exit_code(),
+            exit_code: code(end),
             checks,
         };
         Fleet {

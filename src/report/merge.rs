@@ -144,9 +144,9 @@ fn contract_text(c: &str) -> String {
     }
 }
 
-/// Merges the inputs into one fleet; a refusal is a usage error (exit 2) that names the two
+/// Merges the inputs into one fleet (`code`: the exit code of each end); a refusal is a usage error (exit 2) that names the two
 /// files and their values.
-pub fn merge(inputs: Vec<Input>) -> Result<Fleet> {
+pub fn merge(inputs: Vec<Input>, code: &dyn Fn(End) -> u8) -> Result<Fleet> {
     let refuse = |m: String| Err(Error::Usage(format!("report merge: {m}")));
     let units: Vec<&Unit> = inputs.iter().flat_map(|i| &i.units).collect();
     // One contract.
@@ -264,6 +264,7 @@ pub fn merge(inputs: Vec<Input>) -> Result<Fleet> {
         targets,
         present.iter().map(|s| shard_text(*s)).collect(),
         missing,
+        code,
     ))
 }
 

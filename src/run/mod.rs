@@ -1,11 +1,12 @@
 //! The conformance engine: start or reach the target, discover it, plan every (check, endpoint)
 //! pair from the registry (version, safety mode, --check/--endpoint), run the read checks
 //! concurrently and the write checks family by family, restore every record it changed (also on
-//! Ctrl-C), and return what happened. It prints nothing but progress and never picks an exit
-//! code: the command line does both.
+//! Ctrl-C), and return what happened. It prints nothing and never picks an exit code or ends the
+//! process: it tells an [`events::Observer`] what happens, and the command line renders that and
+//! picks the exit code.
 
 pub mod config;
-pub mod progress;
+pub mod events;
 pub mod shard;
 
 use crate::checks::ctx::{Ctx, Settings};
@@ -19,7 +20,7 @@ use crate::spec::model::{Kind, Method};
 use crate::spec::{Endpoint, OntapVersion};
 use crate::undo::{Stop, journal};
 use config::{RunConfig, Target};
-use progress::Progress;
+use events::{Event, Events, Observer};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -38,12 +39,17 @@ pub struct RunOutcome {
 /// Runs the suite on a runtime of its own with `cfg.threads` workers (for callers that are not
 /// async themselves, like the command line).
 pub fn run_blocking(cfg: &RunConfig) -> Result<RunOutcome> {
+    run_observed(cfg, Arc::new(events::Silent))
+}
+
+/// [`run_blocking`], telling `observer` what happens as it happens.
+pub fn run_observed(cfg: &RunConfig, observer: Arc<dyn Observer>) -> Result<RunOutcome> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads)
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(execute(cfg))
+    rt.block_on(execute_with(cfg, Events::new(observer)))
 }
 
 /// Starts the target if it is the built-in mock, and returns the client for it, with the label
@@ -51,9 +57,15 @@ pub fn run_blocking(cfg: &RunConfig) -> Result<RunOutcome> {
 async fn connect(
     cfg: &RunConfig,
     secrets: &Arc<crate::redact::Secrets>,
+    events: &Events,
 ) -> Result<(Client, Option<mock::RunningMock>, String)> {
     let client_cfg = |base: String, admin: Credentials, trust: Trust| ClientConfig {
-        log: cfg.verbose.then(|| secrets.clone()),
+        log: events
+            .exchange_sink()
+            .map(|sink| crate::client::ExchangeLog {
+                secrets: secrets.clone(),
+                sink,
+            }),
         timeout: cfg.timeout,
         concurrency: cfg.concurrency,
         max_answer_bytes: cfg.max_answer_bytes,
@@ -259,7 +271,7 @@ fn sampling_of(ctx: &Ctx) -> crate::report::Sampling {
 async fn discover_records(
     ctx: &Ctx,
     endpoints: &[&'static Endpoint],
-    progress: &Progress,
+    progress: &Events,
 ) -> BTreeMap<String, checks::records::Records> {
     let mut out: BTreeMap<String, checks::records::Records> = BTreeMap::new();
     let mut eps: Vec<&'static Endpoint> = endpoints
@@ -334,7 +346,7 @@ async fn read_all(
     ep: &'static Endpoint,
     base: &str,
     records: &mut checks::records::Records,
-    progress: &Progress,
+    progress: &Events,
 ) {
     {
         let mut path = match ep.kind() {
@@ -342,7 +354,7 @@ async fn read_all(
             _ => format!("{base}?fields=**"),
         };
         for _ in 0..100_000 {
-            progress.reading(format!(
+            progress.reading(&format!(
                 "the records of {}, {} so far",
                 ep.family,
                 records.len()
@@ -421,6 +433,11 @@ fn empty_share(cfg: &RunConfig) -> RunOutcome {
 
 /// Runs the suite and returns what happened (without printing a summary or exiting).
 pub async fn execute(cfg: &RunConfig) -> Result<RunOutcome> {
+    execute_with(cfg, Events::new(Arc::new(events::Silent))).await
+}
+
+/// [`execute`], telling the events to their observer.
+pub async fn execute_with(cfg: &RunConfig, events: Events) -> Result<RunOutcome> {
     if cfg.shard_families.as_ref().is_some_and(Vec::is_empty) {
         return Ok(empty_share(cfg));
     }
@@ -442,14 +459,23 @@ pub async fn execute(cfg: &RunConfig) -> Result<RunOutcome> {
     };
     // The secrets no output may show, the `-v` log included.
     let secrets = Arc::new(crate::redact::Secrets::default());
-    let (client, running, label) = match connect(cfg, &secrets).await {
+    let (client, running, label) = match connect(cfg, &secrets, &events).await {
         Ok(c) => c,
         Err(e) => {
             drop_if_empty(&journal);
             return Err(e);
         }
     };
-    let outcome = run_with(cfg, client, &label, start, journal.clone(), secrets).await;
+    let outcome = run_with(
+        cfg,
+        client,
+        &label,
+        start,
+        journal.clone(),
+        secrets,
+        &events,
+    )
+    .await;
     if let Some(m) = running {
         m.shutdown().await;
     }
@@ -621,12 +647,13 @@ fn coverage(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Vec<crate::verdict::C
 }
 
 /// Stops the run's changes on SIGINT, SIGTERM or SIGHUP: the first lets requests in flight finish
-/// and then restores, a second says restoring is under way, a third ends the process at once and
-/// leaves the journal for `ontap-conform restore`.
+/// and then restores. Each is told to the observer, which decides what a third one means (the
+/// command line ends the process and leaves the journal for `ontap-conform restore`).
 #[cfg(unix)]
 fn watch_signals(
     stop: Arc<Stop>,
     journal: Option<std::path::PathBuf>,
+    events: Events,
 ) -> tokio::task::JoinHandle<()> {
     use tokio::signal::unix::{SignalKind, signal};
     tokio::spawn(async move {
@@ -637,34 +664,20 @@ fn watch_signals(
         ) else {
             return;
         };
-        for n in 1.. {
+        for count in 1.. {
             let name = tokio::select! {
                 _ = int.recv() => "SIGINT",
                 _ = term.recv() => "SIGTERM",
                 _ = hup.recv() => "SIGHUP",
             };
-            match n {
-                1 => {
-                    stop.now(format!("interrupted by {name}"));
-                    eprintln!(
-                        "interrupted by {name}: no new changes; letting requests in flight finish, then restoring every record the run changed…"
-                    );
-                }
-                2 => eprintln!(
-                    "{name}: restoring is under way; a third signal stops at once and leaves the records for `ontap-conform restore`"
-                ),
-                _ => {
-                    match &journal {
-                        Some(p) => eprintln!(
-                            "{name}: stopped before the restore finished; the journal {} keeps the originals: run `ontap-conform restore --journal {}` with the same --target and credentials",
-                            p.display(),
-                            p.display()
-                        ),
-                        None => eprintln!("{name}: stopped before the restore finished"),
-                    }
-                    std::process::exit(5);
-                }
+            if count == 1 {
+                stop.now(format!("interrupted by {name}"));
             }
+            events.emit(Event::Signal {
+                name,
+                count,
+                journal: journal.as_deref(),
+            });
         }
     })
 }
@@ -676,9 +689,10 @@ async fn run_with(
     start: Instant,
     journal: Option<Arc<journal::Journal>>,
     secrets: Arc<crate::redact::Secrets>,
+    events: &Events,
 ) -> Result<(Report, Option<Recording>)> {
-    let progress = Arc::new(Progress::new(cfg.progress));
-    progress.reading("the target's version (GET /api/cluster)".into());
+    let progress = events.clone();
+    progress.reading("the target's version (GET /api/cluster)");
     let ticker = progress.ticker(&client);
     let version = match discover_version(&client).await {
         Ok(v) => v,
@@ -686,7 +700,7 @@ async fn run_with(
             if let Some(t) = ticker {
                 t.abort();
             }
-            progress.finish();
+            progress.emit(Event::Finished);
             return Err(e);
         }
     };
@@ -702,7 +716,7 @@ async fn run_with(
     };
     let mut ctx = Ctx::new(cfg.spec, client, version, settings, journal.clone());
     ctx.secrets = secrets;
-    if cfg.record.is_some() || cfg.compare.is_some() {
+    if cfg.record || cfg.compare.is_some() {
         ctx.recorder = Some(record::Recorder::default());
     }
     if let Target::Remote { admin, svm, .. } = &cfg.target {
@@ -731,6 +745,7 @@ async fn run_with(
     let signals = watch_signals(
         ctx.stop.clone(),
         journal.as_ref().map(|j| j.path().to_path_buf()),
+        events.clone(),
     );
     let deadline = cfg.deadline.map(|d| {
         let stop = ctx.stop.clone();
@@ -742,7 +757,7 @@ async fn run_with(
     let Plan { reads, writes } = plan(&ctx, &endpoints);
 
     let total = reads.len() + writes.values().map(Vec::len).sum::<usize>();
-    progress.checks(total as u64);
+    progress.emit(Event::Planned(total as u64));
 
     let work = {
         let ctx = ctx.clone();
@@ -753,7 +768,7 @@ async fn run_with(
                 let ctx = ctx.clone();
                 let progress = progress.clone();
                 set.spawn(async move {
-                    let id = progress.begin(format!("{name} {}", ep.path()));
+                    let id = progress.begin(&format!("{name} {}", ep.path()));
                     f(&ctx, ep).await;
                     progress.end(id);
                 });
@@ -765,7 +780,7 @@ async fn run_with(
                 let progress = progress.clone();
                 set.spawn(async move {
                     for (f, name, ep) in list {
-                        let id = progress.begin(format!("{name} {}", ep.path()));
+                        let id = progress.begin(&format!("{name} {}", ep.path()));
                         f(&ctx, ep).await;
                         ctx.undo.restore(Some(&ep.family)).await;
                         progress.end(id);
@@ -784,12 +799,12 @@ async fn run_with(
     if let Some(t) = ticker {
         t.abort();
     }
-    progress.finish();
+    progress.emit(Event::Finished);
     let stopped = ctx.stop.reason();
     if let Some(why) = &stopped
         && !why.starts_with("interrupted")
     {
-        eprintln!("{why}: stopping; restoring every record the run changed…");
+        events.emit(Event::Stopping(why));
     }
     // Clear earlier problems (each write check restored as it went) and verify everything once more.
     ctx.undo.clear_problems();
@@ -802,7 +817,9 @@ async fn run_with(
         && problems.is_empty()
         && let Err(e) = j.finish()
     {
-        eprintln!("warning: every record is restored, but the journal stays: {e}");
+        events.emit(Event::Warning(&format!(
+            "every record is restored, but the journal stays: {e}"
+        )));
     }
     let interrupted = stopped
         .as_deref()

@@ -110,7 +110,7 @@ pub fn families_of(c: &super::config::RunConfig) -> Vec<String> {
 /// With a shard, keeps only the endpoints of its families (`RunConfig::build` calls it after
 /// `--endpoint` and `--family`). A share with no family leaves the endpoints as they are and
 /// `shard_families` empty: the engine then runs nothing (an empty `endpoints` means all).
-pub(crate) fn narrow(c: &mut super::config::RunConfig) {
+pub fn narrow(c: &mut super::config::RunConfig) {
     let Some(shard) = c.shard else { return };
     let share: Vec<String> = match c.shard_families.take() {
         Some(given) => given,

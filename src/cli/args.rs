@@ -20,6 +20,8 @@ Typical uses:
   ontap-conform mock                                serve the mock for Ansible, Terraform, scripts
   ontap-conform spec list                           the endpoint catalog
   ontap-conform restore --target URL ...            finish the restore of a killed run
+  ontap-conform run --config FILE --all-targets     every cluster of a fleet, a few at once
+  ontap-conform report merge OUT... -- IN...        the reports of CI shards, merged
   ontap-conform completions bash                    a completion script for your shell
 
 Exit codes: 0 no failure, 1 a check failed, 2 usage or configuration error,
@@ -52,6 +54,10 @@ Examples:
   ontap-conform run --fault crlf-kept --check patch-roundtrip      (see a check fail on the mock)
   ontap-conform run -q                        only the failures and the summary line
   ontap-conform run -v --check paging         every exchange on standard error
+  ontap-conform run --config fleet.toml --all-targets --report junit=fleet.xml
+                                              every target of the file, 4 at a time
+  ontap-conform run --config fleet.toml --all-targets --shard 2/4 --seed 7 --report json=r2.json
+                                              the second of four CI jobs (docs/fleet.md)
 
 Without --password-env, the password is read from ONTAP_PASSWORD when it is set (that of
 --svm-user from ONTAP_SVM_PASSWORD), else asked for on the terminal. Colour is used when standard

@@ -53,8 +53,8 @@ impl End {
             return (
                 End::NotRestored,
                 format!(
-                    "not restored: {} records left changed",
-                    r.restore_problems.len()
+                    "not restored: {} left changed",
+                    plural(r.restore_problems.len(), "record")
                 ),
             );
         }
@@ -71,7 +71,7 @@ impl End {
             return (
                 End::Failed,
                 if r.summary.failures > 0 {
-                    format!("{} checks failed", r.summary.failed)
+                    format!("{} failed", plural(r.summary.failed, "check"))
                 } else {
                     "warnings fail the run with --strict".into()
                 },
@@ -80,7 +80,7 @@ impl End {
         match r.drift.as_ref().filter(|d| !d.is_empty()) {
             Some(d) => (
                 End::Drift,
-                format!("drift: {} changes against the baseline", d.len()),
+                format!("drift: {} against the baseline", plural(d.len(), "change")),
             ),
             None if r.results.is_empty() && r.shard.is_some() => {
                 (End::Passed, "no work in this share".into())

@@ -63,8 +63,12 @@ fn plan(a: &RunArgs, env: &Env) -> Result<Plan> {
             file.path.display()
         )));
     }
-    // The settings every target shares (its own table can change them, but not these).
-    let top = layers.merged(file.target_names().first().copied())?;
+    // The fleet's own settings: the file's top level, the environment and the flags (a
+    // target's table applies to that target only).
+    let top = Settings::default()
+        .under(&file.top)
+        .under(&layers.env)
+        .under(&layers.flags);
     if layers.env.target.is_some() || a.target.target.is_some() {
         return Err(Error::Usage(
             "--all-targets runs every target of the config file: drop --target and ONTAP_CONFORM_TARGET (or drop --all-targets to run one)".into(),
@@ -82,7 +86,7 @@ fn plan(a: &RunArgs, env: &Env) -> Result<Plan> {
     };
     if top.journal.is_some() {
         return Err(Error::Usage(
-            "--journal names one journal; with --all-targets each target keeps its own (one file per target under the state directory): drop --journal and the journal setting".into(),
+            "--journal names one journal for every target; with --all-targets each target keeps its own (by default one file per target under the state directory, or the journal of its [[targets]] table): drop --journal, ONTAP_CONFORM_JOURNAL and the top-level journal".into(),
         ));
     }
     if shard.is_some() && top.seed.is_none() && top.compare.is_none() {

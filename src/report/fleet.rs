@@ -754,3 +754,128 @@ fn target_section(o: &mut String, i: usize, t: &FleetTarget) {
     }
     let _ = writeln!(o, "</table>\n</section>");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{Figures, RunFacts};
+    use crate::verdict::{Mode, RestoreProblem};
+
+    fn report(edit: impl FnOnce(&mut Report)) -> Report {
+        let facts = RunFacts {
+            target: "https://c".into(),
+            ontap_version: "9.14.1".into(),
+            mode: Mode::Restore,
+            seed: 1,
+            cases_per_property: 4,
+            strict: false,
+            interrupted: false,
+            stopped: None,
+        };
+        let figures = Figures {
+            requests: 0,
+            cases: 0,
+            wall_seconds: 0.0,
+            requests_per_second: 0.0,
+            peak_rate: 0,
+            rate_limit: None,
+            retries: 0,
+        };
+        let mut r = Report::build(facts, Default::default(), Vec::new(), figures, Vec::new());
+        edit(&mut r);
+        r
+    }
+
+    /// The codes of cli/exit.rs, for the test.
+    fn code(e: End) -> u8 {
+        match e {
+            End::NotRestored => 5,
+            End::Refused => 2,
+            End::Unreachable => 3,
+            End::Drift => 4,
+            End::Failed => 1,
+            End::Passed => 0,
+        }
+    }
+
+    #[test]
+    fn a_report_ends_as_its_run_exits_and_the_fleet_sorts_worst_first() {
+        let not_back = report(|r| {
+            r.restore_problems.push(RestoreProblem {
+                record: "/api/x/1".into(),
+                field: None,
+                original: None,
+                reason: "gone".into(),
+                curl: None,
+            });
+            // Left changed wins over everything else a run can say.
+            r.error = Some("unreachable too".into());
+        });
+        let gone = report(|r| r.error = Some("Connection refused".into()));
+        let stopped = report(|r| r.stopped = Some("--deadline".into()));
+        let drifted = report(|r| {
+            r.drift = Some(vec![crate::record::Drift {
+                kind: "field-added".into(),
+                endpoint: "/api/x".into(),
+                request: None,
+                field: Some("f".into()),
+                before: "absent".into(),
+                after: "string".into(),
+            }])
+        });
+        let ok = report(|_| {});
+        assert_eq!(End::of(&not_back).0, End::NotRestored);
+        assert_eq!(End::of(&gone).0, End::Unreachable);
+        assert_eq!(End::of(&stopped).0, End::Unreachable);
+        assert_eq!(End::of(&drifted).0, End::Drift);
+        assert_eq!(End::of(&ok).0, End::Passed);
+        let t = |n: &str, r: &Report, rec: Option<(End, String)>| {
+            FleetTarget::new(n.into(), r.clone(), Vec::new(), rec)
+        };
+        let fleet = Fleet::new(
+            "built-in".into(),
+            vec![
+                t("a-ok", &ok, None),
+                t("b-drift", &drifted, None),
+                t("c-gone", &gone, None),
+                t(
+                    "d-refused",
+                    &gone,
+                    Some((End::Refused, "refused: 401".into())),
+                ),
+                t("e-changed", &not_back, None),
+                t("f-stopped", &stopped, None),
+            ],
+            Vec::new(),
+            Vec::new(),
+            &code,
+        );
+        let order: Vec<(&str, u8)> = fleet
+            .targets
+            .iter()
+            .map(|t| (t.name.as_str(), t.exit_code))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("e-changed", 5),
+                ("d-refused", 2),
+                ("c-gone", 3),
+                ("f-stopped", 3),
+                ("b-drift", 4),
+                ("a-ok", 0)
+            ]
+        );
+        assert_eq!(fleet.summary.exit_code, 5);
+        assert!(fleet.render().contains("1 of 6 not restored"));
+        // A missing shard makes the fleet at least 3.
+        let partial = Fleet::new(
+            "built-in".into(),
+            vec![t("a-ok", &ok, None)],
+            vec!["1/2".into()],
+            vec!["2/2".into()],
+            &code,
+        );
+        assert_eq!(partial.summary.exit_code, 3);
+    }
+}

@@ -354,7 +354,14 @@ pub fn main(a: &RunArgs, env: &Env) -> Result<()> {
     let shards = plan.shard.iter().map(ToString::to_string).collect();
     let fleet = Fleet::new(contract, targets, shards, Vec::new(), &super::exit::of_end);
     if !quiet {
-        details(&fleet, env)?;
+        // With a report on standard output, everything else goes to standard error.
+        let to_stderr = plan.reports.iter().any(|(_, p)| p.as_os_str() == "-");
+        let text = details(&fleet, env.color(!to_stderr));
+        if to_stderr {
+            eprint!("{text}");
+        } else {
+            out(&text)?;
+        }
         eprintln!("fleet done in {:.1} s", started.elapsed().as_secs_f64());
     }
     super::report::write_outputs(&plan.reports, &fleet, false)?;
@@ -391,11 +398,8 @@ fn not_started(p: &Planned) -> Done {
 
 /// Before the fleet summary: each target that did not pass, with what fails it (as `run -q`
 /// prints it) and its drift.
-fn details(f: &Fleet, env: &Env) -> Result<()> {
-    let style = report::Style {
-        quiet: true,
-        color: env.color(true),
-    };
+fn details(f: &Fleet, color: bool) -> String {
+    let style = report::Style { quiet: true, color };
     let mut o = String::new();
     for t in f.targets.iter().filter(|t| t.end != End::Passed) {
         o.push_str(&format!(
@@ -410,5 +414,5 @@ fn details(f: &Fleet, env: &Env) -> Result<()> {
         }
         o.push('\n');
     }
-    out(&o)
+    o
 }

@@ -31,6 +31,10 @@ pub struct Unit {
 /// still reports itself).
 #[derive(Debug, Clone, Default)]
 pub struct Input {
+    /// The file, for messages.
+    pub file: String,
+    /// The contract it was judged by (a fleet report says so even without targets).
+    pub contract: String,
     pub units: Vec<Unit>,
     pub shards: Vec<(u32, u32)>,
 }
@@ -104,7 +108,12 @@ pub fn read(path: &Path) -> Result<Input> {
                 end: Some((t.end, t.why)),
             });
         }
-        return Ok(Input { units, shards });
+        return Ok(Input {
+            file,
+            contract: fleet.contract,
+            units,
+            shards,
+        });
     }
     if v.get("results").is_none() || v.get("tool").is_none() {
         return Err(not_a_report("no tool and results fields".into()));
@@ -112,6 +121,8 @@ pub fn read(path: &Path) -> Result<Input> {
     let report: Report = serde_json::from_value(v).map_err(|e| not_a_report(e.to_string()))?;
     let shards: Vec<(u32, u32)> = report.shard.iter().map(|s| (s.k, s.n)).collect();
     Ok(Input {
+        file: file.clone(),
+        contract: report.contract.clone(),
         units: vec![Unit {
             file,
             name: target_name(&report),
@@ -150,17 +161,26 @@ pub fn merge(inputs: Vec<Input>, code: &dyn Fn(End) -> u8) -> Result<Fleet> {
     let refuse = |m: String| Err(Error::Usage(format!("report merge: {m}")));
     let units: Vec<&Unit> = inputs.iter().flat_map(|i| &i.units).collect();
     // One contract.
-    if let Some(first) = units.first() {
-        for u in &units {
-            if u.report.contract != first.report.contract {
+    let sources = inputs
+        .iter()
+        .map(|i| (i.file.as_str(), i.contract.as_str()))
+        .chain(
+            units
+                .iter()
+                .map(|u| (u.file.as_str(), u.report.contract.as_str())),
+        );
+    let mut first: Option<(&str, &str)> = None;
+    for (file, contract) in sources {
+        match first {
+            None => first = Some((file, contract)),
+            Some((f0, c0)) if c0 != contract => {
                 return refuse(format!(
-                    "{} judged by the contract {} and {} by {}; merge reports of one contract",
-                    first.file,
-                    contract_text(&first.report.contract),
-                    u.file,
-                    contract_text(&u.report.contract)
+                    "{f0} judged by the contract {} and {file} by {}; merge reports of one contract",
+                    contract_text(c0),
+                    contract_text(contract)
                 ));
             }
+            Some(_) => {}
         }
     }
     // One N among the shards.
@@ -255,10 +275,7 @@ pub fn merge(inputs: Vec<Input>, code: &dyn Fn(End) -> u8) -> Result<Fleet> {
             .collect(),
         None => Vec::new(),
     };
-    let contract = units
-        .first()
-        .map(|u| u.report.contract.clone())
-        .unwrap_or_default();
+    let contract = first.map(|(_, c)| c.to_string()).unwrap_or_default();
     Ok(Fleet::new(
         contract,
         targets,

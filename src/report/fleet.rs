@@ -717,8 +717,8 @@ fn target_section(o: &mut String, i: usize, t: &FleetTarget) {
         if !findings.is_empty() {
             let _ = write!(
                 detail,
-                "<details><summary>{} findings</summary>",
-                findings.len()
+                "<details><summary>{}</summary>",
+                plural(findings.len(), "finding")
             );
             for x in &findings {
                 let tag = match x.severity {

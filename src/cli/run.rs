@@ -531,6 +531,11 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         let spec = super::contract(args.contract.as_deref(), args.specs.as_deref())?;
         return out(&ontap_conform::checks::list(spec));
     }
+    if args.list_rules {
+        let spec = super::contract(args.contract.as_deref(), args.specs.as_deref())?;
+        let rows = ontap_conform::checks::rules::table(spec);
+        return out(&ontap_conform::checks::rules::render_text(&rows));
+    }
     if args.all_targets {
         return super::fleet::main(&args, env);
     }
@@ -611,6 +616,16 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         ))?;
     }
     write_reports(&output, &report)?;
+    outcome_error(&cfg, &report, drift.as_deref())
+}
+
+/// The error a finished run ends with, by precedence: left changed (5), stopped early (3),
+/// interrupted or failed (1), drift (4); none when it passed.
+fn outcome_error(
+    cfg: &RunConfig,
+    report: &Report,
+    drift: Option<&[ontap_conform::record::Drift]>,
+) -> Result<()> {
     if !report.restore_problems.is_empty() {
         let kept = cfg
             .journal

@@ -513,3 +513,103 @@ fn collect_secrets(v: &Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+#[test]
+fn an_interrupted_fleet_restores_the_running_target_and_starts_no_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mocks = [mock(&[]), mock(&[]), mock(&[])];
+    let targets: Vec<(&str, &str)> = ["a", "b", "c"]
+        .iter()
+        .zip(&mocks)
+        .map(|(n, m)| (*n, m.url.as_str()))
+        .collect();
+    std::fs::write(d.join("fleet.toml"), config("cases = 5000", &targets)).unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let before = rt.block_on(common::snapshot(&mocks[0].url));
+    let child = std::process::Command::new(fleet::bin())
+        .args([
+            "run",
+            "--config",
+            "fleet.toml",
+            "--all-targets",
+            "--parallel-targets",
+            "1",
+            "--check",
+            "patch-roundtrip",
+            "--seed",
+            "4",
+            "--report",
+            "json=fleet.json",
+        ])
+        .current_dir(d)
+        .env("ONTAP_PASSWORD", fleet::PASSWORD)
+        .env("XDG_STATE_HOME", d.join("state"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until the first target is being changed, then interrupt.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while rt.block_on(common::snapshot(&mocks[0].url)) == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never changed a"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let ok = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let o = child.wait_with_output().unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(err.contains("a: interrupted by SIGINT"), "{err}");
+    assert_eq!(
+        rt.block_on(common::snapshot(&mocks[0].url)),
+        before,
+        "every record of a is back"
+    );
+    let v = json(&d.join("fleet.json"));
+    let why = |name: &str| {
+        v["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["why"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(why("a").starts_with("interrupted"), "{}", why("a"));
+    for name in ["b", "c"] {
+        assert_eq!(why(name), "not started: the fleet was interrupted");
+    }
+    let journals: Vec<_> = std::fs::read_dir(d.join("state"))
+        .map(|r| r.flatten().collect())
+        .unwrap_or_default();
+    let left: Vec<_> = journals
+        .iter()
+        .flat_map(|e| walk(&e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "journal"))
+        .collect();
+    assert!(left.is_empty(), "journals left: {left:?}");
+}
+
+/// Every file under `p`.
+fn walk(p: &Path) -> Vec<std::path::PathBuf> {
+    if p.is_dir() {
+        std::fs::read_dir(p)
+            .unwrap()
+            .flatten()
+            .flat_map(|e| walk(&e.path()))
+            .collect()
+    } else {
+        vec![p.to_path_buf()]
+    }
+}

@@ -130,7 +130,7 @@ impl FleetTarget {
     ) -> FleetTarget {
         let derived = End::of(&report);
         let (end, why) = match recorded {
-            Some(r) if r.0 < derived.0 => r,
+            Some(r) if r.0 <= derived.0 => r,
             _ => derived,
         };
         FleetTarget {

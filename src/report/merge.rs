@@ -255,10 +255,18 @@ pub fn merge(inputs: Vec<Input>, code: &dyn Fn(End) -> u8) -> Result<Fleet> {
         let mut shards: Vec<(u32, u32)> = group.iter().flat_map(|u| u.shards.clone()).collect();
         shards.sort_unstable();
         let report = combine(group.iter().map(|u| &u.report).collect());
-        let recorded = group
-            .iter()
-            .filter_map(|u| u.end.clone())
-            .min_by(|a, b| a.0.cmp(&b.0));
+        // How a fleet report said a target ended stands for one report as it is; for shards
+        // combined, the counts are made again, and only a refusal (which the report's content
+        // cannot tell from an unreachable target) is kept.
+        let recorded = if group.len() == 1 {
+            group[0].end.clone()
+        } else {
+            group
+                .iter()
+                .filter_map(|u| u.end.clone())
+                .filter(|(e, _)| *e == End::Refused)
+                .min_by(|a, b| a.0.cmp(&b.0))
+        };
         let shards_shown = shards.iter().map(|s| shard_text(*s)).collect();
         targets.push(FleetTarget::new(
             name.to_string(),

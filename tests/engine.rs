@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::bin::Run;
 use ontap_conform::checks::Severity;
 use ontap_conform::mock::Fault;
 use ontap_conform::report::Report;
@@ -11,7 +12,6 @@ use ontap_conform::run::config::{RunConfig, RunConfigBuilder};
 use ontap_conform::verdict::Mode;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
 
 fn run(b: RunConfigBuilder) -> Report {
     common::run::report(&b.build().expect("valid config"))
@@ -168,6 +168,7 @@ const TABLE: &[(&str, &str, bool, &[&str])] = &[
     ("unknown-param-ignored", "unknown-parameter", true, &[]),
     ("admin-only-unenforced", "role-restrictions", false, &[]),
     ("auth-unenforced", "auth-required", false, &[]),
+    ("svm-sees-all", "role-restrictions", true, &[]),
     (
         "method-not-allowed-accepted",
         "method-not-allowed",
@@ -225,12 +226,8 @@ fn every_fault_is_caught_by_its_check() {
     assert!(missed.is_empty(), "{}", missed.join("\n\n"));
 }
 
-fn binary() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-}
-
 fn run_target(url: &str, extra: &[&str]) -> (i32, String) {
-    let out = binary()
+    let out = common::bin::oc()
         .args([
             "run",
             "--target",
@@ -245,8 +242,7 @@ fn run_target(url: &str, extra: &[&str]) -> (i32, String) {
         ])
         .args(extra)
         .env("OC_TEST_PW", "secret-pw")
-        .output()
-        .unwrap();
+        .run();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(
@@ -356,11 +352,10 @@ fn bad_usage_exits_2_and_names_the_input() {
         ),
         (vec!["run", "--threads", "65"], "--threads 65"),
     ] {
-        let out = binary()
+        let out = common::bin::oc()
             .args(&argv)
             .env_remove("OC_UNSET_VAR_X")
-            .output()
-            .unwrap();
+            .run();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{argv:?}: {err}");
         assert!(err.contains(needle), "{argv:?}: {err}");
@@ -387,7 +382,7 @@ fn a_config_file_holds_targets_and_rejects_unknown_keys() {
         ),
     )
     .unwrap();
-    let out = binary()
+    let out = common::bin::oc()
         .args([
             "run",
             "--no-progress",
@@ -400,8 +395,7 @@ fn a_config_file_holds_targets_and_rejects_unknown_keys() {
         ])
         .current_dir(dir.path())
         .env("OC_LAB_PW", "netapp1!")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -422,10 +416,9 @@ fn a_config_file_holds_targets_and_rejects_unknown_keys() {
         "{checks:?}"
     );
     std::fs::write(&cfg, "cases = 4\ncolour = \"blue\"\n").unwrap();
-    let out = binary()
+    let out = common::bin::oc()
         .args(["run", "--config", cfg.to_str().unwrap()])
-        .output()
-        .unwrap();
+        .run();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -452,7 +445,7 @@ fn a_remote_run_on_one_thread_shrinks_a_failure() {
         .unwrap();
     let mut outputs = Vec::new();
     for threads in [None, Some("2")] {
-        let mut cmd = binary();
+        let mut cmd = common::bin::oc();
         cmd.args([
             "run",
             "--target",
@@ -471,7 +464,7 @@ fn a_remote_run_on_one_thread_shrinks_a_failure() {
         if let Some(n) = threads {
             cmd.args(["--threads", n]);
         }
-        let out = cmd.output().unwrap();
+        let out = cmd.run();
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{threads:?}: {stdout}{stderr}");
@@ -537,4 +530,54 @@ fn no_freedom_of_a_conformant_ontap_fails_a_run() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+}
+
+/// A run tells its observer what it does: the plan's size over how many families, every check's
+/// start and end, and each family once, when its last check has ended.
+#[test]
+fn the_observer_hears_every_check_and_each_family_done_once() {
+    use ontap_conform::run::events::{Event, Observer};
+    use std::sync::Mutex;
+    #[derive(Default)]
+    struct Keep(Mutex<Vec<String>>);
+    impl Observer for Keep {
+        fn event(&self, e: &Event<'_>) {
+            let line = match e {
+                Event::Planned { checks, families } => format!("planned {checks} {families}"),
+                Event::Started { id, .. } => format!("started {id}"),
+                Event::Ended { id } => format!("ended {id}"),
+                Event::FamilyDone(f) => format!("done {f}"),
+                _ => return,
+            };
+            self.0.lock().unwrap().push(line);
+        }
+    }
+    let keep = std::sync::Arc::new(Keep::default());
+    let cfg = RunConfig::builder().seed(1).cases(2).build().unwrap();
+    ontap_conform::run::run_observed(&cfg, keep.clone()).unwrap();
+    let events = keep.0.lock().unwrap().clone();
+    let planned: Vec<&String> = events.iter().filter(|e| e.starts_with("planned")).collect();
+    assert_eq!(planned.len(), 1, "{events:?}");
+    let n: Vec<u64> = planned[0]
+        .split(' ')
+        .skip(1)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let count = |p: &str| events.iter().filter(|e| e.starts_with(p)).count() as u64;
+    assert_eq!(count("started "), n[0]);
+    assert_eq!(count("ended "), n[0]);
+    assert_eq!(n[1], 3, "duo, login_messages, totp");
+    let mut done: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e.strip_prefix("done "))
+        .collect();
+    done.sort();
+    assert_eq!(done, ["duo", "login_messages", "totp"]);
+    // The last family is done only after the last check has ended.
+    let last_end = events
+        .iter()
+        .rposition(|e| e.starts_with("ended "))
+        .unwrap();
+    let last_done = events.iter().rposition(|e| e.starts_with("done ")).unwrap();
+    assert!(last_done > last_end, "{events:?}");
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::bin::Run;
 use common::mock_client::{CLUSTER, Ctx, DUO, MSGS, Resp, SVM1};
 use ontap_conform::mock::{MockConfig, Tls, Variant};
 use serde_json::{Value, json};
@@ -272,18 +273,12 @@ async fn banner_after(c: &Ctx, path: &str, sent: &str) -> Option<Value> {
 
 #[test]
 fn list_variants_prints_one_line_each() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-        .args(["mock", "--list-variants"])
-        .output()
-        .unwrap();
+    let out = common::bin::oc().args(["mock", "--list-variants"]).run();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), Variant::ALL.len());
     assert!(text.lines().any(|l| l.starts_with("permission-400 ")));
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-        .args(["mock", "--variant", "nope"])
-        .output()
-        .unwrap();
+    let bad = common::bin::oc().args(["mock", "--variant", "nope"]).run();
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(

@@ -46,6 +46,7 @@ pub const FAULTS: &[(&str, &[&str])] = &[
     ("unknown-param-ignored", &["unknown-parameter"]),
     ("admin-only-unenforced", &["admin-only", "error-144834564"]),
     ("auth-unenforced", &["auth-required"]),
+    ("svm-sees-all", &["role-visibility"]),
     ("method-not-allowed-accepted", &["method-not-allowed"]),
     ("version-gate-ignored", &["version-gate"]),
     ("unknown-body-field-ignored", &["unknown-body-field"]),
@@ -112,7 +113,7 @@ const FLAG_RULES: &[(&str, &[&str], &str)] = &[
     ),
     (
         "trailing-lf",
-        &["patch-roundtrip"],
+        &["patch-roundtrip", "response-schema"],
         "ONTAP may append a trailing LF to a non-empty value; both readings are conformant",
     ),
     (

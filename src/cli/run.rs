@@ -195,15 +195,15 @@ pub(super) fn client_identity(s: &Settings) -> Result<Option<ClientIdentity>> {
     let key_pem = read("--client-key", &key)?;
     ClientIdentity::new(cert, &cert_pem, key, &key_pem)
         .map(Some)
-        .map_err(Error::Usage)
+        .map_err(Error::from)
 }
 
 /// The proxies: `--proxy` (or the setting `proxy`), else HTTPS_PROXY / HTTP_PROXY from the
 /// environment; NO_PROXY applies to all of them.
 pub(super) fn proxies(s: &Settings, env: &Env) -> Result<Proxies> {
-    let mut p = Proxies::from_env(|name| env.vars.get(name).cloned()).map_err(Error::Usage)?;
+    let mut p = Proxies::from_env(|name| env.vars.get(name).cloned())?;
     if let Some(u) = &s.proxy {
-        p.all = Some(ProxyUrl::parse("--proxy", u).map_err(Error::Usage)?);
+        p.all = Some(ProxyUrl::parse("--proxy", u)?);
     }
     Ok(p)
 }

@@ -5,7 +5,7 @@
 //!
 //! Each variant says where it is implemented ([`Variant::layer`], the same layers as the faults):
 //! the ones that only rewrite a finished answer (a status, a field of the envelope) are applied in
-//! [`super::faults::rewrite`]; the others live where the behaviour they change is.
+//! [`super::rewrite`]; the others live where the behaviour they change is.
 
 use super::faults::Layer;
 use std::fmt;
@@ -80,9 +80,9 @@ impl FromStr for Variant {
         Variant::ALL
             .iter()
             .copied()
-            .find(|v| v.name() == s)
+            .find(|x| x.name() == s)
             .ok_or_else(|| {
-                let names: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
+                let names: Vec<&str> = Variant::ALL.iter().map(|x| x.name()).collect();
                 format!(
                     "unknown variant {s:?}; expected one of: {}",
                     names.join(", ")

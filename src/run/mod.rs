@@ -119,7 +119,7 @@ async fn connect(
                     trust,
                 )
             })
-            .map_err(Error::Internal)?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
             let label = format!("built-in mock {}", running.base_url);
             Ok((client, Some(running), label))
         }
@@ -136,8 +136,7 @@ async fn connect(
                 proxy: proxy.clone(),
                 identity: identity.clone(),
                 ..client_cfg(url.clone(), admin.clone(), trust.clone())
-            })
-            .map_err(Error::Usage)?;
+            })?;
             let label = match client.proxy() {
                 Some(p) => format!("{url} via proxy {p}"),
                 None => url.clone(),
@@ -302,15 +301,32 @@ fn watch_signals(
 /// Never dropped half-way: after a stop, every request in flight finishes or times out (the
 /// checks send nothing new), so that nothing lands after the restore has read a record back.
 async fn drive(ctx: &Arc<Ctx>, schedule: plan::Schedule, progress: &Events) {
+    // Checks still to end, per family: the last one's end tells the family done.
+    let left = Arc::new(std::sync::Mutex::new(schedule.per_family()));
+    let ended = {
+        let progress = progress.clone();
+        move |family: &str| {
+            let mut left = left.lock().unwrap();
+            if let Some(n) = left.get_mut(family) {
+                *n -= 1;
+                if *n == 0 {
+                    progress.emit(Event::FamilyDone(family));
+                }
+            }
+        }
+    };
+    let ended = Arc::new(ended);
     let plan::Schedule { reads, writes } = schedule;
     let mut set = tokio::task::JoinSet::new();
     for (f, name, ep) in reads {
         let ctx = ctx.clone();
         let progress = progress.clone();
+        let ended = ended.clone();
         set.spawn(async move {
             let id = progress.begin(&format!("{name} {}", ep.path()));
             f(&ctx, ep).await;
             progress.end(id);
+            ended(&ep.family);
         });
     }
     while set.join_next().await.is_some() {}
@@ -318,12 +334,14 @@ async fn drive(ctx: &Arc<Ctx>, schedule: plan::Schedule, progress: &Events) {
     for (_, list) in writes {
         let ctx = ctx.clone();
         let progress = progress.clone();
+        let ended = ended.clone();
         set.spawn(async move {
             for (f, name, ep) in list {
                 let id = progress.begin(&format!("{name} {}", ep.path()));
                 f(&ctx, ep).await;
                 ctx.undo.restore(Some(&ep.family)).await;
                 progress.end(id);
+                ended(&ep.family);
             }
         });
     }
@@ -403,7 +421,10 @@ async fn run_with(
         })
     });
     let schedule = plan::plan(&ctx, &endpoints);
-    progress.emit(Event::Planned(schedule.len() as u64));
+    progress.emit(Event::Planned {
+        checks: schedule.len() as u64,
+        families: schedule.per_family().len() as u64,
+    });
 
     drive(&ctx, schedule, &progress).await;
     if let Some(d) = deadline {

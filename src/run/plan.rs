@@ -70,4 +70,17 @@ impl Schedule {
     pub(super) fn len(&self) -> usize {
         self.reads.len() + self.writes.values().map(Vec::len).sum::<usize>()
     }
+    /// The (check, endpoint) pairs to run, per family.
+    pub(super) fn per_family(&self) -> BTreeMap<String, usize> {
+        let mut n: BTreeMap<String, usize> = BTreeMap::new();
+        let eps = self
+            .reads
+            .iter()
+            .map(|r| r.2)
+            .chain(self.writes.values().flatten().map(|w| w.2));
+        for ep in eps {
+            *n.entry(ep.family.clone()).or_default() += 1;
+        }
+        n
+    }
 }

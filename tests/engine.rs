@@ -152,6 +152,7 @@ const TABLE: &[(&str, &str, bool, &[&str])] = &[
     ("max-records-ignored", "paging", false, &[]),
     ("paging-skip", "paging", false, &[]),
     ("paging-repeat", "paging", false, &[]),
+    ("next-placeholder", "paging", false, &[]),
     ("num-records-wrong", "paging", false, &[]),
     ("order-ignored", "ordering", false, &[]),
     ("order-reversed", "ordering", false, &[]),
@@ -498,6 +499,8 @@ const VARIANTS: &[(&str, &[&str])] = &[
     ("duplicate-400", &[]),
     ("costly-field", &[]),
     ("time-limited-pages", &[]),
+    ("time-limited-counts", &[]),
+    ("lf-at-limit", &["trailing-lf"]),
     ("no-trailing-lf", &[]),
     ("trailing-lf", &[]),
 ];
@@ -580,4 +583,39 @@ fn the_observer_hears_every_check_and_each_family_done_once() {
         .unwrap();
     let last_done = events.iter().rposition(|e| e.starts_with("done ")).unwrap();
     assert!(last_done > last_end, "{events:?}");
+}
+
+/// A next link that names no path (a generic mock's placeholder "string") is a finding of the
+/// paging check, and the run goes on to its end: it is never sent as a request, so no transport
+/// failure counts towards --max-failures.
+#[test]
+fn a_next_link_that_is_no_path_is_a_finding_and_the_run_goes_on() {
+    let r = run(args(&["next-placeholder"], |b| b.max_failures(1)));
+    assert!(r.stopped.is_none(), "stopped: {:?}", r.stopped);
+    let paging: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.check == "paging" && f.severity == Severity::Failure)
+        .collect();
+    assert!(
+        paging
+            .iter()
+            .any(|f| f.message.contains("\"string\" is not a URL path")),
+        "{}",
+        describe(&r)
+    );
+    assert!(
+        !r.findings.iter().any(|f| f.message.contains("transport")),
+        "{}",
+        describe(&r)
+    );
+    // The other checks ran as on the clean mock: the write checks too.
+    assert!(
+        r.results
+            .iter()
+            .any(|x| x.check == "patch-roundtrip"
+                && x.verdict == ontap_conform::report::Verdict::Passed),
+        "{}",
+        describe(&r)
+    );
 }

@@ -1706,6 +1706,17 @@ async fn check_fault(f: Fault) {
                 .await;
             assert_eq!(r.status, 200);
         }
+        Fault::NextPlaceholder => {
+            let q = format!("{MSGS}?max_records=1");
+            let (g, b) = (good.get(&q).await.body, bad.get(&q).await.body);
+            assert!(
+                g["_links"]["next"]["href"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("/api/")
+            );
+            assert_eq!(b["_links"]["next"]["href"], "string");
+        }
         Fault::SvmSeesAll => {
             // svm1's administrator sees the cluster's record and every SVM's, not only svm1's.
             let good_n = good.as_vsadmin("GET", MSGS, None).await.body["num_records"].clone();

@@ -106,6 +106,7 @@ fn help_of_every_subcommand() {
         vec!["spec", "openapi"],
         vec!["spec", "lint"],
         vec!["diff"],
+        vec!["report", "merge"],
         vec!["completions"],
     ] {
         let mut argv = sub.clone();

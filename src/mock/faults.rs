@@ -80,6 +80,8 @@ faults! {
         "the next link skips one record",
     PagingRepeat = "paging-repeat" @ Rewrite:
         "the next link repeats the last record of the page",
+    NextPlaceholder = "next-placeholder" @ Rewrite:
+        "the next link's href is the placeholder \"string\" (as a generic mock serving the OpenAPI export gives)",
     NumRecordsWrong = "num-records-wrong" @ Rewrite:
         "collection GET reports num_records one more than the records returned",
     OrderIgnored = "order-ignored" @ Query:
@@ -174,7 +176,7 @@ mod tests {
             assert_eq!(f.name().parse::<Fault>().unwrap(), *f);
             assert!(seen.insert(f.name()));
         }
-        assert_eq!(Fault::ALL.len(), 33);
+        assert_eq!(Fault::ALL.len(), 34);
     }
 
     #[test]

@@ -46,7 +46,8 @@ pub(crate) fn rewrite<'a>(
                 || (collection
                     && (on(Fault::NumRecordsWrong)
                         || on(Fault::PagingSkip)
-                        || on(Fault::PagingRepeat)));
+                        || on(Fault::PagingRepeat)
+                        || on(Fault::NextPlaceholder)));
             if !wanted {
                 return a;
             }
@@ -152,6 +153,11 @@ fn bend_read(
         && let Some(x) = n.as_u64()
     {
         *n = Value::from(x + 1);
+    }
+    if on(Fault::NextPlaceholder)
+        && let Some(Value::String(href)) = v.pointer_mut("/_links/next/href")
+    {
+        *href = "string".into();
     }
     if (on(Fault::PagingSkip) || on(Fault::PagingRepeat))
         && let Some(Value::String(href)) = v.pointer_mut("/_links/next/href")

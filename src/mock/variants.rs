@@ -62,6 +62,10 @@ variants! {
         "fields=* (and an instance GET without fields) leaves out one costly field; fields=** returns it",
     TimeLimitedPages = "time-limited-pages" @ Query:
         "collection GETs stop after 2 records as if return_timeout ran out, with a next link, even without max_records",
+    TimeLimitedCounts = "time-limited-counts" @ Query:
+        "return_records=false counts 2 records at a time as if return_timeout ran out, with a next link to count on",
+    LfAtLimit = "lf-at-limit" @ Validation:
+        "the trailing LF is appended to banner and message at their maxLength too (2048 characters read back as 2049)",
     NoTrailingLf = "no-trailing-lf" @ Validation:
         "banner and message are stored as sent, without the trailing LF ONTAP appends",
     TrailingLf = "trailing-lf" @ Validation:

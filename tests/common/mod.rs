@@ -10,6 +10,7 @@
 
 pub mod bin;
 pub mod files;
+pub mod fleet;
 pub mod mock_client;
 pub mod netapp;
 pub mod run;

@@ -151,7 +151,10 @@ impl Mock {
             return Ok(None);
         }
         let value = self.normalised(f, v);
-        self.checked(&w, (idx, f), path, value)
+        // The LF ONTAP appends comes after the checks: what was sent is what must fit.
+        Ok(self
+            .checked(&w, (idx, f), path, value)?
+            .map(|(i, v)| (i, self.with_trailing_lf(f, v))))
     }
 
     /// A path that names no field: an object of the resource (only `{}` is let through), a
@@ -237,7 +240,7 @@ impl Mock {
         Ok(true)
     }
 
-    /// The value as it is stored: CRLF as LF, and the trailing LF ONTAP appends where it does.
+    /// The value as it is checked and stored: CRLF as LF.
     fn normalised(&self, f: &Field, v: &Value) -> Value {
         let mut value = v.clone();
         if f.flags.crlf_normalised
@@ -247,12 +250,19 @@ impl Mock {
         {
             value = Value::String(s.replace("\r\n", "\n"));
         }
+        value
+    }
+
+    /// A checked value with the trailing LF ONTAP appends, where it does: not at the
+    /// maxLength, unless the `lf-at-limit` variant is on.
+    fn with_trailing_lf(&self, f: &Field, mut value: Value) -> Value {
         if f.flags.trailing_lf
             && self.appends_trailing_lf()
             && let Value::String(s) = &mut value
             && !s.is_empty()
             && !s.ends_with('\n')
-            && f.max_length.is_none_or(|m| (s.chars().count() as u64) < m)
+            && (self.shows(Variant::LfAtLimit)
+                || f.max_length.is_none_or(|m| (s.chars().count() as u64) < m))
         {
             s.push('\n');
         }

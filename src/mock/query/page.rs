@@ -36,11 +36,29 @@ pub fn collection_get(
     };
     let mut buf: Vec<u8> = Vec::with_capacity(256 + rows.len() * 320);
     if plan.return_records == Some(false) {
-        buf.extend_from_slice(format!("{{\"num_records\":{}", rows.len()).as_bytes());
-        if render.hal {
-            buf.extend_from_slice(b",\"_links\":{\"self\":{\"href\":");
-            write_json(&mut buf, &Value::String(self_href()));
-            buf.extend_from_slice(b"}}");
+        // Under time-limited-counts, a count stops after a few records with a next link to
+        // count on from, as if return_timeout ran out.
+        let (start, end) = if plan.variants.contains(&Variant::TimeLimitedCounts) {
+            let start = plan.start.min(rows.len());
+            (
+                start,
+                start.saturating_add(TIME_LIMITED_PAGE).min(rows.len()),
+            )
+        } else {
+            (0, rows.len())
+        };
+        buf.extend_from_slice(format!("{{\"num_records\":{}", end - start).as_bytes());
+        let next = (end < rows.len()).then(|| next_href(path, plan, end));
+        if render.hal || next.is_some() {
+            buf.extend_from_slice(b",\"_links\":{");
+            let mut first = true;
+            if render.hal {
+                write_link(&mut buf, "self", self_href(), &mut first);
+            }
+            if let Some(h) = next {
+                write_link(&mut buf, "next", h, &mut first);
+            }
+            buf.push(b'}');
         }
         buf.push(b'}');
         return buf;

@@ -33,10 +33,15 @@ pub const TIMEOUT: Duration = Duration::from_secs(600);
 /// `ONTAP_CONFORM_SEEDS`: every such variable is removed too.
 pub const CLEARED_PREFIX: &str = "ONTAP_CONFORM_";
 
+/// Where the binary under test is (for a script that runs it from the `PATH`).
+pub fn path() -> &'static str {
+    env!("CARGO_BIN_EXE_ontap-conform")
+}
+
 /// `ontap-conform`, without the variables of [`CLEARED`] and [`CLEARED_PREFIX`]; add arguments
 /// and variables as to any `Command`.
 pub fn oc() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ontap-conform"));
+    let mut c = Command::new(path());
     for v in CLEARED {
         c.env_remove(v);
     }
@@ -99,8 +104,8 @@ fn read_all(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle
     })
 }
 
-/// `ontap-conform mock` in a process of its own on a free loopback port, with the HTTPS URL it
-/// printed; killed when dropped.
+/// `ontap-conform mock` in a process of its own on a free loopback port, with the URL it printed
+/// (`https://`, or `http://` with `--plain-http`); killed when dropped.
 pub struct MockProcess {
     child: Child,
     pub url: String,
@@ -117,7 +122,7 @@ impl MockProcess {
             .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -132,8 +137,8 @@ impl MockProcess {
             .expect("the mock prints its URL");
         mock.url = first
             .split_whitespace()
-            .find(|w| w.starts_with("https://"))
-            .unwrap_or_else(|| panic!("no https URL in the mock's first line: {first:?}"))
+            .find(|w| w.starts_with("https://") || w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in the mock's first line: {first:?}"))
             .to_string();
         mock
     }

@@ -203,6 +203,7 @@ mod tests {
                 "missing-key",
                 "paging-skip",
                 "paging-repeat",
+                "next-placeholder",
                 "num-records-wrong",
                 "error-code-number",
                 "error-message-missing",

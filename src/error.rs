@@ -24,6 +24,10 @@ pub enum Error {
     /// The target could not be reached or does not answer like ONTAP.
     #[error("target unreachable: {0}")]
     Unreachable(String),
+    /// The run stopped before the end (the deadline, --max-failures, the transport): exit 3
+    /// like an unreachable target, with the true reason.
+    #[error("stopped early: {0}")]
+    Stopped(String),
     /// At least one check failed (or, with --strict, warned).
     #[error("{0}")]
     Failed(String),
@@ -43,7 +47,7 @@ impl Error {
         match self {
             Error::Failed(_) => 1,
             Error::Usage(_) | Error::Spec(_) | Error::Contract(_) | Error::Io { .. } => 2,
-            Error::Unreachable(_) => 3,
+            Error::Unreachable(_) | Error::Stopped(_) => 3,
             Error::Drift(_) => 4,
             Error::Changed(_) => 5,
             Error::Internal(_) => 70,

@@ -662,6 +662,16 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
             write_reports(&cfg, &Report::errored(facts_before_run(&cfg), why.clone()))?;
             return Err(Error::Unreachable(why));
         }
+        Err(Error::Stopped(why)) => {
+            let why = redact_url_password(&cfg, &why);
+            let mut facts = facts_before_run(&cfg);
+            facts.stopped = Some(why.clone());
+            write_reports(
+                &cfg,
+                &Report::errored(facts, format!("stopped early: {why}")),
+            )?;
+            return Err(Error::Stopped(why));
+        }
         Err(e) => return Err(e),
     };
     if report.stopped.is_some() {
@@ -733,7 +743,7 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
     if let Some(why) = &report.stopped
         && !report.interrupted
     {
-        return Err(Error::Unreachable(format!("the run stopped early: {why}")));
+        return Err(Error::Stopped(why.clone()));
     }
     if report.interrupted {
         return Err(Error::Failed(

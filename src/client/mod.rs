@@ -260,6 +260,14 @@ pub struct Exchange {
 #[error("{0}")]
 pub struct TransportError(pub String);
 
+impl TransportError {
+    /// The request never reached the target (no connection could be made), so a write that
+    /// failed so is not in doubt; every other failure may have come after the target got it.
+    pub fn never_sent(&self) -> bool {
+        self.0.starts_with("could not connect:")
+    }
+}
+
 /// What went wrong on the wire, before it becomes a one-line [`TransportError`].
 #[derive(Debug)]
 enum Failure {
@@ -520,6 +528,13 @@ pub struct Client {
     latencies: Arc<pace::Latencies>,
 }
 
+/// Returns once `flag` is set (polled every 20 ms).
+pub async fn until_set(flag: &std::sync::atomic::AtomicBool) {
+    while !flag.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Installs the one crypto provider of the process (ring) for rustls, which reqwest uses too.
 pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -649,6 +664,11 @@ impl Client {
         self.via.as_ref()
     }
     /// Requests sent so far.
+    /// The whole-exchange timeout of every request (`--timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.cfg.timeout
+    }
+
     pub fn requests_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
     }
@@ -690,7 +710,11 @@ impl Client {
         let mut attempt = 0;
         loop {
             if let Some(l) = &self.limiter {
-                l.wait().await;
+                // A slow rate never holds a stopping run: the wait ends with the stop.
+                tokio::select! {
+                    _ = l.wait() => {}
+                    _ = until_set(stop) => return Err(None),
+                }
             }
             // Dropped before it was sent: the run is stopping.
             if stop.load(std::sync::atomic::Ordering::SeqCst) {

@@ -511,7 +511,9 @@ fn coverage(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Vec<crate::verdict::C
                 c.round_tripped.push(f.path.clone());
                 continue;
             }
-            let why = if !ctx.may_write() {
+            let why = if has(&format!("unread:{}", f.path)) {
+                "its record's GET ?fields=** did not return it: never written without its original"
+            } else if !ctx.may_write() {
                 "--read-only"
             } else if !record_patch {
                 "no PATCH on a record path of this family in this run"
@@ -619,6 +621,18 @@ fn watch_signals(
     })
 }
 
+/// How long the final restore may take: the settle time after a write that got no answer, then
+/// ten request timeouts (at least a minute).
+fn restore_bound(ctx: &Ctx) -> std::time::Duration {
+    let t = ctx.client.timeout();
+    let doubt = if ctx.undo.had_doubt() {
+        ctx.undo.settle()
+    } else {
+        std::time::Duration::ZERO
+    };
+    doubt + (t * 10).max(std::time::Duration::from_secs(60))
+}
+
 async fn run_with(
     cfg: &RunConfig,
     client: Client,
@@ -628,14 +642,42 @@ async fn run_with(
     secrets: Arc<crate::redact::Secrets>,
 ) -> Result<(Report, Option<Recording>)> {
     let progress = Arc::new(Progress::new(cfg.progress));
+    // A signal or the deadline stops the run from here on, discovery included: it then ends
+    // with a report like any stopped run.
+    let stop = Arc::new(Stop::new(cfg.max_failures));
+    #[cfg(unix)]
+    let signals = watch_signals(
+        stop.clone(),
+        journal.as_ref().map(|j| j.path().to_path_buf()),
+    );
+    let deadline = cfg.deadline.map(|d| {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until((start + d).into()).await;
+            stop.now(format!("the deadline of {} s was reached", d.as_secs_f64()));
+        })
+    });
     progress.reading("the target's version (GET /api/cluster)".into());
     let ticker = progress.ticker(&client);
-    let version = match discover_version(&client).await {
+    // Even the first read ends with a stop (a deadline, a signal).
+    let first = tokio::select! {
+        v = discover_version(&client) => v,
+        _ = crate::client::until_set(stop.flag()) => Err(Error::Stopped(format!(
+            "{} before the target's version was read",
+            stop.reason().unwrap_or_default()
+        ))),
+    };
+    let version = match first {
         Ok(v) => v,
         Err(e) => {
             if let Some(t) = ticker {
                 t.abort();
             }
+            if let Some(d) = deadline {
+                d.abort();
+            }
+            #[cfg(unix)]
+            signals.abort();
             progress.finish();
             return Err(e);
         }
@@ -650,14 +692,16 @@ async fn run_with(
         max_failures: cfg.max_failures,
         writable: cfg.allow_writes.clone(),
     };
-    let mut ctx = Ctx::new(cfg.spec, client, version, settings, journal.clone());
+    let mut ctx = Ctx::new(cfg.spec, client, version, settings, journal.clone(), stop);
     ctx.secrets = secrets;
+    ctx.secrets
+        .ignore_common(crate::redact::common_values(cfg.spec));
     if cfg.record.is_some() || cfg.compare.is_some() {
         ctx.recorder = Some(record::Recorder::default());
     }
     if let Target::Remote { admin, svm, .. } = &cfg.target {
         for c in std::iter::once(admin).chain(svm.as_ref()) {
-            c.secrets().iter().for_each(|v| ctx.secrets.add(v));
+            c.secrets().iter().for_each(|v| ctx.secrets.add_password(v));
         }
     }
     let endpoints: Vec<&'static Endpoint> = cfg
@@ -677,18 +721,6 @@ async fn run_with(
     ctx.records = discover_records(&ctx, &families, &progress).await;
     ctx.sampled = sample_records(&ctx);
     let ctx = Arc::new(ctx);
-    #[cfg(unix)]
-    let signals = watch_signals(
-        ctx.stop.clone(),
-        journal.as_ref().map(|j| j.path().to_path_buf()),
-    );
-    let deadline = cfg.deadline.map(|d| {
-        let stop = ctx.stop.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(d).await;
-            stop.now(format!("the deadline of {} s was reached", d.as_secs()));
-        })
-    });
     let Plan { reads, writes } = plan(&ctx, &endpoints);
 
     let total = reads.len() + writes.values().map(Vec::len).sum::<usize>();
@@ -703,6 +735,9 @@ async fn run_with(
                 let ctx = ctx.clone();
                 let progress = progress.clone();
                 set.spawn(async move {
+                    if ctx.stop.requested() {
+                        return ctx.findings.skip(name, ep, checks::findings::NOT_RUN);
+                    }
                     let id = progress.begin(format!("{name} {}", ep.path()));
                     f(&ctx, ep).await;
                     progress.end(id);
@@ -715,6 +750,10 @@ async fn run_with(
                 let progress = progress.clone();
                 set.spawn(async move {
                     for (f, name, ep) in list {
+                        if ctx.stop.requested() {
+                            ctx.findings.skip(name, ep, checks::findings::NOT_RUN);
+                            continue;
+                        }
                         let id = progress.begin(format!("{name} {}", ep.path()));
                         f(&ctx, ep).await;
                         ctx.undo.restore(Some(&ep.family)).await;
@@ -736,14 +775,28 @@ async fn run_with(
     }
     progress.finish();
     let stopped = ctx.stop.reason();
+    // The restore has a bound of its own: the settle time after a write that got no answer, and
+    // ten request timeouts.
+    let bound = restore_bound(&ctx);
     if let Some(why) = &stopped
         && !why.starts_with("interrupted")
     {
-        eprintln!("{why}: stopping; restoring every record the run changed…");
+        eprintln!(
+            "{why}: stopping; restoring every record the run changed (at most {} s)…",
+            bound.as_secs()
+        );
     }
     // Clear earlier problems (each write check restored as it went) and verify everything once more.
     ctx.undo.clear_problems();
-    ctx.undo.restore(None).await;
+    if tokio::time::timeout(bound, ctx.undo.restore(None))
+        .await
+        .is_err()
+    {
+        ctx.undo.gave_up(format!(
+            "the restore did not finish within its bound of {} s",
+            bound.as_secs()
+        ));
+    }
     // Every problem: those of the final restore, and a journal that could not be updated.
     let problems = ctx.undo.problems();
     #[cfg(unix)]

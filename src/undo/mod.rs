@@ -14,15 +14,17 @@ mod stop;
 
 pub use stop::Stop;
 
-use crate::client::Client;
+use crate::client::{Body, Client, Request};
+use crate::spec::model::Kind;
 use crate::spec::resource::{get_path, set_path};
 use crate::spec::{Endpoint, Spec};
 use crate::verdict::RestoreProblem;
 use journal::Journal;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What the run did to a record, and so how to undo it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -32,6 +34,55 @@ pub enum Change {
     Changed,
     /// Created by the run: delete it.
     Created,
+}
+
+/// What the run sent to a record: every value it wrote to each field, or that any field may have
+/// been changed (a probe the target should have refused, whose effect is unknown). A restore
+/// writes a field back only while it holds one of these values: any other value was put there
+/// by someone else, and is left alone and reported.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Wrote {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub any: bool,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Vec<Value>>,
+}
+
+impl Wrote {
+    pub fn is_empty(&self) -> bool {
+        !self.any && self.fields.is_empty()
+    }
+
+    /// Adds what `other` wrote (each value once).
+    pub fn merge(&mut self, other: &Wrote) {
+        self.any |= other.any;
+        for (f, vs) in &other.fields {
+            let mine = self.fields.entry(f.clone()).or_default();
+            for v in vs {
+                if !mine.contains(v) {
+                    mine.push(v.clone());
+                }
+            }
+        }
+    }
+
+    /// What a request sends to a record of `res`: the patchable fields of a PATCH body; any
+    /// field for another method (a PUT, POST or unlisted method the target should refuse).
+    pub fn of(res: &crate::spec::resource::Resource, req: &Request) -> Wrote {
+        let mut w = Wrote::default();
+        match (&req.body, req.method.as_str()) {
+            (Some(Body::Json(b)), "PATCH") => {
+                for f in res.patchable() {
+                    if let Some(v) = get_path(b, &f.path) {
+                        w.fields.insert(f.path.clone(), vec![v.clone()]);
+                    }
+                }
+            }
+            (_, "PATCH") => {}
+            _ => w.any = true,
+        }
+        w
+    }
 }
 
 /// A record's state before the run's first change to it.
@@ -125,6 +176,22 @@ pub struct Undo {
     /// ...and those of them a read-back proved as saved, untouched since: a restore skips them.
     clean: Mutex<HashSet<String>>,
     problems: Mutex<Vec<RestoreProblem>>,
+    /// Problems no later restore clears (see [`Undo::problems`]).
+    lasting: Mutex<Vec<RestoreProblem>>,
+    /// What the run sent to each saved record...
+    wrote: Mutex<HashMap<String, Wrote>>,
+    /// ...and to every record of a family (collection writes).
+    family_wrote: Mutex<HashMap<String, Wrote>>,
+    /// When the last write in doubt (no answer: it may still land) got no answer.
+    in_doubt: Mutex<Option<Instant>>,
+    /// How long after a write in doubt a restore waits before it reads records back.
+    settle: Duration,
+}
+
+/// How long a restore waits after a write that got no answer, before it reads back: twice the
+/// request timeout (a write held up to three timeouts after it was sent lands before the read).
+pub fn settle_time(timeout: Duration) -> Duration {
+    timeout * 2
 }
 
 impl Undo {
@@ -134,6 +201,7 @@ impl Undo {
         stop: Arc<Stop>,
         journal: Option<Arc<Journal>>,
     ) -> Undo {
+        let settle = settle_time(client.timeout());
         Undo {
             spec,
             client,
@@ -143,7 +211,121 @@ impl Undo {
             bulk: Mutex::default(),
             clean: Mutex::default(),
             problems: Mutex::default(),
+            lasting: Mutex::default(),
+            wrote: Mutex::default(),
+            family_wrote: Mutex::default(),
+            in_doubt: Mutex::default(),
+            settle,
         }
+    }
+
+    /// Writes down what a request is about to send to saved records (in the journal first), so
+    /// that a restore can tell the run's values from someone else's. GET, HEAD and OPTIONS send
+    /// nothing. False: it could not be written down, and the request must not be sent.
+    pub fn will_send(&self, ep: &Endpoint, req: &Request) -> bool {
+        if matches!(req.method.as_str(), "GET" | "HEAD" | "OPTIONS") {
+            return true;
+        }
+        let res = self.spec.resource_of(ep);
+        let mut w = Wrote::of(res, req);
+        if w.is_empty() {
+            return true;
+        }
+        // The journal never holds a secret.
+        for vs in w.fields.values_mut() {
+            for v in vs.iter_mut() {
+                crate::redact::redact_secrets(self.spec, v);
+            }
+        }
+        let path = req.path.split('?').next().unwrap_or(&req.path);
+        let collection = ep.kind() == Kind::Collection;
+        let paths: Option<Vec<String>> = if collection {
+            None
+        } else {
+            if !self.saved.lock().unwrap().iter().any(|s| s.path == path) {
+                return true;
+            }
+            Some(vec![path.to_string()])
+        };
+        if let Some(j) = &self.journal
+            && let Err(e) = j.wrote(&ep.family, paths.as_deref(), &w)
+        {
+            self.stop
+                .now(format!("the restore journal could not be written: {e}"));
+            return false;
+        }
+        // A probe's "any field" counts once its answer shows it was not refused (see
+        // [`Undo::answered`]); the journal has it already, for a run that dies meanwhile.
+        w.any = false;
+        self.remember(ep, path, collection, &w);
+        true
+    }
+
+    fn remember(&self, ep: &Endpoint, path: &str, collection: bool, w: &Wrote) {
+        if collection {
+            self.family_wrote
+                .lock()
+                .unwrap()
+                .entry(ep.family.clone())
+                .or_default()
+                .merge(w);
+        } else if self.saved.lock().unwrap().iter().any(|s| s.path == path) {
+            self.wrote
+                .lock()
+                .unwrap()
+                .entry(path.to_string())
+                .or_default()
+                .merge(w);
+        }
+    }
+
+    /// A request [`Undo::will_send`] wrote down was answered with `status` (None: no answer).
+    /// A probe whose effect is not known field by field (a PUT, an unlisted method) that was not
+    /// refused may have changed any field of the records it names: a restore then writes every
+    /// difference back.
+    pub fn answered(&self, ep: &Endpoint, req: &Request, status: Option<u16>) {
+        if matches!(req.method.as_str(), "GET" | "HEAD" | "OPTIONS" | "PATCH")
+            || status.is_some_and(|s| (400..500).contains(&s))
+        {
+            return;
+        }
+        let path = req.path.split('?').next().unwrap_or(&req.path);
+        let any = Wrote {
+            any: true,
+            ..Wrote::default()
+        };
+        self.remember(ep, path, ep.kind() == Kind::Collection, &any);
+    }
+
+    /// A write got no answer (timed out, or its connection was lost): it may land later. The
+    /// next restore waits the settle time before it reads records back.
+    pub fn in_doubt(&self) {
+        *self.in_doubt.lock().unwrap() = Some(Instant::now());
+    }
+
+    /// Whether a write of the run got no answer.
+    pub fn had_doubt(&self) -> bool {
+        self.in_doubt.lock().unwrap().is_some()
+    }
+
+    /// The settle time (see [`settle_time`]).
+    pub fn settle(&self) -> Duration {
+        self.settle
+    }
+
+    /// What the run sent to a saved record.
+    fn wrote_of(&self, s: &Saved) -> Wrote {
+        let mut w = self
+            .wrote
+            .lock()
+            .unwrap()
+            .get(&s.path)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(f) = self.family_wrote.lock().unwrap().get(&s.family) {
+            w.merge(f);
+        }
+        w
     }
 
     /// Saves a record's state before the first change, so that it can be put back. `read` reads
@@ -262,6 +444,14 @@ impl Undo {
     /// checks of other families may be running meanwhile); the problems are kept (see
     /// [`Undo::problems`]) and returned.
     pub async fn restore(&self, family: Option<&str>) -> Vec<RestoreProblem> {
+        // A write that got no answer may still land: wait until it would have.
+        let doubt = *self.in_doubt.lock().unwrap();
+        if let Some(at) = doubt {
+            let until = at + self.settle;
+            if until > Instant::now() {
+                tokio::time::sleep_until(until.into()).await;
+            }
+        }
         let mut problems = restore::saved(self, family).await;
         problems.sort_by(|a, b| (&a.record, &a.field).cmp(&(&b.record, &b.field)));
         let mut all = self.problems.lock().unwrap();
@@ -271,9 +461,82 @@ impl Undo {
         problems
     }
 
-    /// Every restore problem so far.
+    /// After a collection write: every record of the family the target lists now that was not
+    /// written down before it (it appeared meanwhile) is reported: the write may have changed
+    /// it, and its state before is unknown.
+    pub async fn check_unjournaled(&self, coll: &Endpoint, inst: &Endpoint) {
+        let saved: HashSet<String> = self
+            .saved
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.family == coll.family)
+            .map(|s| s.path.clone())
+            .collect();
+        let mut path = format!(
+            "{}?fields=**&max_records={}",
+            coll.path(),
+            crate::client::PAGE_RECORDS
+        );
+        let mut found = Vec::new();
+        for _ in 0..100_000 {
+            let Ok(x) = self.client.send(Request::get(path.clone())).await else {
+                found.push(RestoreProblem {
+                    record: coll.path().to_string(),
+                    field: None,
+                    original: None,
+                    reason: "could not be listed after a collection PATCH to find records not written down before it".into(),
+                    curl: None,
+                });
+                break;
+            };
+            for r in x.response.records().into_iter().flatten() {
+                if let Some(p) = instance_path(inst, r)
+                    && !saved.contains(&p)
+                {
+                    found.push(RestoreProblem {
+                        record: p,
+                        field: None,
+                        original: None,
+                        reason: "appeared during a collection PATCH (created by someone else?): not journaled before it, so the PATCH may have changed it and its state before is unknown; check it by hand".into(),
+                        curl: None,
+                    });
+                }
+            }
+            match x
+                .response
+                .json
+                .as_deref()
+                .and_then(crate::client::next_path)
+            {
+                Some(next) => path = next,
+                None => break,
+            }
+        }
+        self.lasting.lock().unwrap().extend(found);
+    }
+
+    /// The restore was cut off (its bound ran out): what it did not verify stays in the journal.
+    pub fn gave_up(&self, why: String) {
+        self.lasting.lock().unwrap().push(RestoreProblem {
+            record: "(the restore)".to_string(),
+            field: None,
+            original: None,
+            reason: why,
+            curl: None,
+        });
+    }
+
+    /// Every restore problem so far (and what no restore can fix: records not journaled, a
+    /// restore cut off).
     pub fn problems(&self) -> Vec<RestoreProblem> {
-        self.problems.lock().unwrap().clone()
+        let mut all = self.problems.lock().unwrap().clone();
+        for p in self.lasting.lock().unwrap().iter() {
+            if !all.contains(p) {
+                all.push(p.clone());
+            }
+        }
+        all
     }
 
     /// Forgets the problems of earlier restores, before one last restore verifies everything.

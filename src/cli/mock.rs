@@ -137,6 +137,7 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
         state_file: args.state.clone(),
         max_body: args.max_body,
         client_ca,
+        ..MockConfig::new()
     };
     Ok(Prepared {
         config,

@@ -3,7 +3,9 @@
 use std::{env, fs, path::Path};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
+    // At run time, not env!(): a build script binary reused from another checkout (a shared
+    // target directory) must still read this one's specs/.
+    let root = Path::new(&env::var("CARGO_MANIFEST_DIR").unwrap()).join("specs");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut files = Vec::new();
     collect(&root, &root, &mut files);

@@ -1,6 +1,6 @@
-//! Errors that end a command, each carrying the exit code scripts rely on (hurl's convention):
-//! 1 a check failed, 2 usage or configuration, 3 the target could not be reached or is not
-//! ONTAP-like, 4 drift against a recorded baseline, 5 the target was left changed (wins over 1).
+//! Errors that end a command, one kind per exit code scripts rely on (the command line maps each
+//! kind to its code: a check failed, usage or configuration, the target could not be reached or
+//! is not ONTAP-like, drift against a recorded baseline, the target was left changed).
 
 use crate::spec::SpecError;
 
@@ -43,16 +43,6 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Error::Failed(_) => 1,
-            Error::Usage(_) | Error::Spec(_) | Error::Contract(_) | Error::Io { .. } => 2,
-            Error::Unreachable(_) | Error::Stopped(_) => 3,
-            Error::Drift(_) => 4,
-            Error::Changed(_) => 5,
-            Error::Internal(_) => 70,
-        }
-    }
     pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.as_ref().display().to_string(),

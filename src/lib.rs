@@ -7,11 +7,12 @@
 //! serve every stage; the reference [`mock`] serves the same contract as a target. [`undo`] sits
 //! between the client and the checks: it imports neither the checks nor the engine, which call
 //! into it.
-//! The command line ([`cli`]) is the only module that knows about flags, the environment and
-//! exit codes; nothing else imports it.
+//! The command line is not part of the library: it lives with the binary (`src/cli/`, a module
+//! of `src/main.rs`), the only code that knows about flags, the environment, the terminal and
+//! exit codes. The library prints nothing and never ends the process; a run tells what happens
+//! as [`run::events`].
 
 pub mod checks;
-pub mod cli;
 pub mod client;
 pub mod error;
 pub mod fsutil;

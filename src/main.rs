@@ -1,6 +1,8 @@
-//! The `ontap-conform` binary: parse the command line, hand it to the library, map the outcome to
-//! an exit code.
+//! The `ontap-conform` binary: the command line ([`cli`]) over the library: parse the flags, hand
+//! them to the library, render what it tells and map the outcome to an exit code.
 use std::process::ExitCode;
+
+mod cli;
 
 /// The harness and the mock allocate per request; mimalloc halves what glibc's allocator costs them.
 #[global_allocator]
@@ -28,7 +30,7 @@ fn main() -> ExitCode {
     if std::env::args_os().nth(1).is_some_and(|a| a == "run") {
         tune_allocator();
     }
-    ontap_conform::cli::main()
+    cli::main()
 }
 
 #[cfg(test)]

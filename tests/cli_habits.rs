@@ -296,3 +296,69 @@ fn ontap_password_is_read_when_no_password_env_is_given() {
     assert!(err.is_empty(), "{err}");
     assert_eq!(out.lines().count(), 1, "{out}");
 }
+
+/// The environment is a layer of the settings: `ONTAP_CONFORM_<KEY>` sets what the flag of the
+/// same name would, the flag wins over it, a bad value is refused naming the variable, and a
+/// variable with the prefix that names no setting is reported.
+#[test]
+fn settings_come_from_the_environment_under_the_flags() {
+    let results = |o: &Output| -> std::collections::BTreeSet<String> {
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("a JSON report");
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["verdict"] != "skipped")
+            .map(|r| r["check"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let out = oc(&["run", "--report", "json=-", "--seed", "1"])
+        .env("ONTAP_CONFORM_CHECKS", "paging,field-selection")
+        .env("ONTAP_CONFORM_CASES", "2")
+        .env("ONTAP_CONFORM_CHEKS", "x")
+        .output()
+        .unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let by_flags = oc(&[
+        "run",
+        "--report",
+        "json=-",
+        "--seed",
+        "1",
+        "--check",
+        "paging",
+        "--check",
+        "field-selection",
+    ])
+    .output()
+    .unwrap();
+    let ran = results(&out);
+    assert_eq!(ran, results(&by_flags), "{err}");
+    assert!(
+        ran.contains("paging") && !ran.contains("patch-roundtrip"),
+        "{ran:?}"
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["cases_per_property"], 2);
+    assert!(
+        err.contains("ONTAP_CONFORM_CHEKS names no setting"),
+        "{err}"
+    );
+    let out = oc(&["run", "--report", "json=-", "--check", "paging"])
+        .env("ONTAP_CONFORM_CHECKS", "field-selection")
+        .output()
+        .unwrap();
+    let ran = results(&out);
+    assert!(
+        ran.contains("paging") && !ran.contains("field-selection"),
+        "the flag wins: {ran:?}"
+    );
+    let out = oc(&["run"])
+        .env("ONTAP_CONFORM_TIMEOUT", "soon")
+        .output()
+        .unwrap();
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("ONTAP_CONFORM_TIMEOUT=\"soon\""), "{err}");
+}

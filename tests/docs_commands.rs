@@ -1,13 +1,19 @@
 //! The documentation stays true to the command line: every command README.md and docs/*.md show
 //! (in fenced code blocks, and in inline code that starts with the program) must parse with the
-//! real clap definition, `ontap_conform::cli::args::Cli`, so renaming or removing a documented flag
+//! real clap definition (`src/cli/args.rs`, the binary's, compiled into this test), so renaming or removing a documented flag
 //! fails here. A command the docs show on purpose as a usage error ends with a `# error` comment
 //! and must fail to parse. Also: the README stays short, and the links between the pages (file and
 //! heading anchor) resolve.
 
 use clap::Parser;
 use clap::error::ErrorKind;
-use ontap_conform::cli::args::Cli;
+
+/// The command line's flags: the binary's own definition (the command line is not part of the
+/// library), which depends on clap only.
+#[path = "../src/cli/args.rs"]
+#[allow(dead_code)]
+mod args;
+use args::Cli;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 

@@ -118,10 +118,20 @@ pub struct RestoreArgs {
     /// The journal to finish [default: the one of --target, under the user's state directory]
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
-    /// Base URL of the target [default: the one the journal names]
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// The target and how to reach it and log in: the flags `run` and `restore` share (in a `run
+/// --config` file, the same names are keys of a target's table, with `url` for --target).
+#[derive(Debug, Clone, Default, Args)]
+pub struct TargetArgs {
+    /// Base URL of the target, e.g. https://cluster1.example.com [run: default the built-in
+    /// mock; restore: the one the journal names]
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
-    /// User name for HTTP Basic auth [default: the one the journal names]
+    /// User name for HTTP Basic auth, a cluster administrator [default: admin; restore: the one
+    /// the journal names]
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
     /// Read the password from this environment variable [default: ONTAP_PASSWORD when it is
@@ -134,7 +144,19 @@ pub struct RestoreArgs {
     /// Verify the target's certificate against this PEM CA certificate
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
-    /// Seconds to wait for each answer [default: 30]
+    /// Log in with this PEM client certificate (with --client-key; --password-env is then
+    /// optional)
+    #[arg(long, value_name = "FILE")]
+    pub client_cert: Option<PathBuf>,
+    /// The PEM private key of --client-cert
+    #[arg(long, value_name = "FILE")]
+    pub client_key: Option<PathBuf>,
+    /// Go through this HTTP proxy (http://[user:password@]host:port) instead of the one
+    /// HTTPS_PROXY or HTTP_PROXY names; NO_PROXY still applies
+    #[arg(long, value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Seconds a whole exchange may take: connecting, the request, the answer's headers and
+    /// body [default: 30]
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
 }
@@ -395,22 +417,8 @@ pub struct MockArgs {
 /// Flags of `ontap-conform run`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RunArgs {
-    /// Base URL of the target (e.g. https://cluster1.example.com); default: the built-in mock
-    #[arg(long, value_name = "URL")]
-    pub target: Option<String>,
-    /// User name for HTTP Basic auth (a cluster administrator) [default: admin]
-    #[arg(long, value_name = "NAME")]
-    pub user: Option<String>,
-    /// Read the password from this environment variable [default: ONTAP_PASSWORD when it is
-    /// set, otherwise it is asked for]; never a flag value
-    #[arg(long, value_name = "VAR")]
-    pub password_env: Option<String>,
-    /// Do not verify the target's TLS certificate (like curl -k)
-    #[arg(long, conflicts_with = "ca_cert")]
-    pub insecure: bool,
-    /// Verify the target's certificate against this PEM CA certificate
-    #[arg(long, value_name = "FILE")]
-    pub ca_cert: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// An SVM administrator, for the role checks
     #[arg(long, value_name = "NAME")]
     pub svm_user: Option<String>,
@@ -422,21 +430,6 @@ pub struct RunArgs {
     /// SVM (X-Dot-SVM-Name)
     #[arg(long, value_name = "NAME")]
     pub tunnel_svm: Option<String>,
-    /// Log in with this PEM client certificate (with --client-key; --password-env is then
-    /// optional)
-    #[arg(long, value_name = "FILE")]
-    pub client_cert: Option<PathBuf>,
-    /// The PEM private key of --client-cert
-    #[arg(long, value_name = "FILE")]
-    pub client_key: Option<PathBuf>,
-    /// Go through this HTTP proxy (http://[user:password@]host:port) instead of the one
-    /// HTTPS_PROXY or HTTP_PROXY names; NO_PROXY still applies
-    #[arg(long, value_name = "URL")]
-    pub proxy: Option<String>,
-    /// Seconds a whole exchange may take: connecting, the request, the answer's headers and
-    /// body [default: 30]
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<u64>,
     /// Longest answer body read, in bytes; a longer one is cut off and is a finding [default:
     /// 16777216]
     #[arg(long, value_name = "N")]
@@ -448,7 +441,9 @@ pub struct RunArgs {
     /// to a target on the same machine; every core with the built-in mock, which shares them]
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
-    /// TOML file with run settings and targets (see README)
+    /// TOML file with run settings and targets (docs/running-on-a-cluster.md); its keys are
+    /// the flags' names (timeout, read_only, ...), also given as ONTAP_CONFORM_<KEY> in the
+    /// environment. Flags win over the environment, which wins over the file
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Which target of the config file to use (default: its first)

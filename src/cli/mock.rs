@@ -3,11 +3,11 @@
 //! users, TLS, faults).
 
 use super::MockArgs;
-use crate::error::{Error, Result};
-use crate::mock::{
+use ontap_conform::error::{Error, Result};
+use ontap_conform::mock::{
     DEFAULT_PASSWORD, Fault, MockConfig, Role, Tls, User, Variant, faults, variants,
 };
-use crate::spec::OntapVersion;
+use ontap_conform::spec::OntapVersion;
 use std::collections::BTreeSet;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -39,7 +39,9 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
             .parse()
             .map_err(|e: String| Error::Usage(format!("--ontap-version: {e}")))?,
         // An imported release reports its own version: its families are all there.
-        None => spec.release().unwrap_or(crate::mock::DEFAULT_VERSION),
+        None => spec
+            .release()
+            .unwrap_or(ontap_conform::mock::DEFAULT_VERSION),
     };
     let listen: SocketAddr = args.listen.parse().map_err(|_| {
         Error::Usage(format!(
@@ -75,7 +77,7 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
     }
     let mut fixtures = match &args.fixtures {
         None => None,
-        Some(p) => Some(crate::mock::load_data_set(
+        Some(p) => Some(ontap_conform::mock::load_data_set(
             spec,
             &p.display().to_string(),
             &read_text("--fixtures", p)?,
@@ -84,11 +86,11 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
     if args.svms > 0 {
         let mut base = match fixtures.take() {
             Some(v) => v,
-            None => serde_json::from_str(crate::mock::store::BUILTIN_FIXTURES)
+            None => serde_json::from_str(ontap_conform::mock::store::BUILTIN_FIXTURES)
                 .map_err(|e| Error::Usage(format!("the built-in data set: {e}")))?,
         };
-        crate::mock::scale::add_svms(&mut base, args.svms);
-        crate::mock::store::Store::from_value(spec, &base)
+        ontap_conform::mock::scale::add_svms(&mut base, args.svms);
+        ontap_conform::mock::store::Store::from_value(spec, &base)
             .map_err(|e| Error::Usage(format!("--svms {}: {e}", args.svms)))?;
         fixtures = Some(base);
     }
@@ -137,6 +139,7 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
         state_file: args.state.clone(),
         max_body: args.max_body,
         client_ca,
+        warn: |m| eprintln!("ontap-conform mock: {m}"),
         ..MockConfig::new()
     };
     Ok(Prepared {
@@ -231,7 +234,7 @@ pub fn main(args: MockArgs) -> Result<()> {
         .build()
         .map_err(|e| Error::Internal(format!("tokio runtime: {e}")))?;
     rt.block_on(async move {
-        let running = crate::mock::spawn(
+        let running = ontap_conform::mock::spawn(
             prepared.config.clone(),
             prepared.listen,
             prepared.tls.clone(),
@@ -239,7 +242,7 @@ pub fn main(args: MockArgs) -> Result<()> {
         .await?;
         let ca_file = match (&args.ca_file, &running.ca_pem) {
             (Some(f), Some(pem)) => {
-                crate::fsutil::write_atomic(f, pem.as_bytes())?;
+                ontap_conform::fsutil::write_atomic(f, pem.as_bytes())?;
                 Some(f.as_path())
             }
             _ => None,

@@ -2,18 +2,21 @@
 //! and exit codes. Raw flags ([`args`]) become validated configuration in one place per command
 //! ([`run`], [`mock`], [`spec`]), together with what is read from the environment, which is
 //! gathered once into an [`Env`] (hurl's `RunContext`). The library below returns what happened;
-//! this module prints it and maps it to an exit code (hurl's convention, see [`crate::error`]).
+//! this module prints it and maps it to an exit code (hurl's convention, see [`ontap_conform::error`]).
 
 pub mod args;
+pub mod config;
+pub mod exit;
 pub mod mock;
+pub mod progress;
 pub mod restore;
 pub mod run;
 pub mod spec;
 
 pub use args::{Cli, Command, DiffArgs, MockArgs, RunArgs, SpecArgs, SpecCommand};
 
-use crate::error::{Error, Result};
 use clap::Parser;
+use ontap_conform::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
@@ -42,6 +45,7 @@ impl Env {
         }
     }
     /// An environment with only these variables and no terminal (for tests).
+    #[cfg(test)]
     pub fn with_vars(vars: &[(&str, &str)]) -> Env {
         Env {
             vars: vars
@@ -75,7 +79,11 @@ pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
+            let code = if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -83,7 +91,7 @@ pub fn main() -> ExitCode {
     match dispatch(cli, &Env::from_process()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = e.exit_code();
+            let code = exit::code(&e);
             if !matches!(e, Error::Failed(_) | Error::Drift(_) | Error::Changed(_))
                 || !e.to_string().is_empty()
             {
@@ -115,44 +123,49 @@ pub fn dispatch(cli: Cli, env: &Env) -> Result<()> {
 }
 
 /// A client for one target outside `run` (`restore`, `spec import --swagger URL`): one request
-/// at a time, Basic auth with the password from `password_env` (or a prompt), TLS verified
-/// against the platform's roots, `ca_cert` only, or not at all, and the proxy variables.
+/// at a time, Basic auth with the password from the setting `password_env` (or a prompt), or the
+/// client certificate; TLS verified against the platform's roots, `ca_cert` only, or not at all;
+/// the `proxy` setting, else the environment's proxies.
 pub(crate) struct OneClient<'a> {
     pub base: String,
     pub user: &'a str,
-    pub password_env: Option<&'a str>,
-    pub insecure: bool,
-    pub ca_cert: Option<&'a std::path::Path>,
+    /// The login and transport settings (`password_env`, `insecure`, `ca_cert`, `client_cert`,
+    /// `client_key`, `proxy`, `timeout`), as `run` reads them.
+    pub login: &'a config::Settings,
 }
 
 impl OneClient<'_> {
     pub(crate) fn build(
         self,
         env: &Env,
-        adjust: impl FnOnce(crate::client::ClientConfig) -> crate::client::ClientConfig,
-    ) -> Result<crate::client::Client> {
-        use crate::client::{Client, ClientConfig, Credentials, Trust};
-        let password = run::password_from(
-            env,
-            self.password_env,
-            run::PASSWORD_VAR,
-            self.user,
-            "--password-env",
-        )?;
-        let trust = match (self.insecure, self.ca_cert) {
-            (true, _) => Trust::Insecure,
-            (false, Some(p)) => {
-                Trust::CaPem(std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?)
-            }
-            (false, None) => Trust::System,
+        adjust: impl FnOnce(ontap_conform::client::ClientConfig) -> ontap_conform::client::ClientConfig,
+    ) -> Result<ontap_conform::client::Client> {
+        use ontap_conform::client::{Client, ClientConfig, Credentials};
+        let s = self.login;
+        let identity = run::client_identity(s)?;
+        let admin = if identity.is_some() && s.password_env.is_none() {
+            Credentials::certificate(self.user.to_string())
+        } else {
+            let password = run::password_from(
+                env,
+                s.password_env.as_deref(),
+                run::PASSWORD_VAR,
+                self.user,
+                "--password-env",
+            )?;
+            Credentials::new(self.user, password)
         };
-        crate::client::install_crypto();
-        let proxy = crate::client::Proxies::from_env(|name| env.vars.get(name).cloned())
-            .map_err(Error::Usage)?;
+        let trust = run::trust(s.insecure.unwrap_or(false), s.ca_cert.as_deref())?;
+        ontap_conform::client::install_crypto();
         Client::new(adjust(ClientConfig {
             concurrency: 1,
-            proxy,
-            ..ClientConfig::new(self.base, Credentials::new(self.user, password), trust)
+            proxy: run::proxies(s, env)?,
+            identity,
+            timeout: std::time::Duration::from_secs(
+                s.timeout
+                    .unwrap_or(ontap_conform::run::config::DEFAULT_TIMEOUT_SECS),
+            ),
+            ..ClientConfig::new(self.base, admin, trust)
         }))
         .map_err(Error::Usage)
     }
@@ -162,10 +175,10 @@ impl OneClient<'_> {
 pub(crate) fn contract(
     contract: Option<&str>,
     specs: Option<&std::path::Path>,
-) -> Result<&'static crate::spec::Spec> {
+) -> Result<&'static ontap_conform::spec::Spec> {
     match contract {
-        Some(name) => Ok(crate::spec::Spec::contract(name)?),
-        None => Ok(crate::spec::Spec::load(specs)?),
+        Some(name) => Ok(ontap_conform::spec::Spec::contract(name)?),
+        None => Ok(ontap_conform::spec::Spec::load(specs)?),
     }
 }
 

@@ -5,14 +5,13 @@
 
 use super::args::RestoreArgs;
 use super::{Env, out};
-use crate::client::ClientConfig;
-use crate::error::{Error, Result};
-use crate::spec::Spec;
-use crate::undo::journal::{self, Journal};
-use std::time::Duration;
+use ontap_conform::error::{Error, Result};
+use ontap_conform::spec::Spec;
+use ontap_conform::undo::journal::{self, Journal};
 
 pub fn main(a: RestoreArgs, env: &Env) -> Result<()> {
-    let path = match (&a.journal, &a.target) {
+    let t = &a.target;
+    let path = match (&a.journal, &t.target) {
         (Some(p), _) => p.clone(),
         (None, Some(t)) => journal::default_path(&env.vars, t.trim_end_matches('/')),
         (None, None) => {
@@ -36,7 +35,7 @@ pub fn main(a: RestoreArgs, env: &Env) -> Result<()> {
             path.display()
         ));
     }
-    let url = a
+    let url = t
         .target
         .clone()
         .unwrap_or_else(|| contents.target.clone())
@@ -49,21 +48,23 @@ pub fn main(a: RestoreArgs, env: &Env) -> Result<()> {
             contents.target
         )));
     }
-    let user = a.user.clone().unwrap_or_else(|| contents.user.clone());
+    let user = t.user.clone().unwrap_or_else(|| contents.user.clone());
+    let login = super::config::Settings {
+        password_env: t.password_env.clone(),
+        insecure: Some(t.insecure),
+        ca_cert: t.ca_cert.clone(),
+        client_cert: t.client_cert.clone(),
+        client_key: t.client_key.clone(),
+        proxy: t.proxy.clone(),
+        timeout: t.timeout,
+        ..Default::default()
+    };
     let client = super::OneClient {
         base: url.clone(),
         user: &user,
-        password_env: a.password_env.as_deref(),
-        insecure: a.insecure,
-        ca_cert: a.ca_cert.as_deref(),
+        login: &login,
     }
-    .build(env, |c| ClientConfig {
-        timeout: Duration::from_secs(
-            a.timeout
-                .unwrap_or(crate::run::config::DEFAULT_TIMEOUT_SECS),
-        ),
-        ..c
-    })?;
+    .build(env, |c| c)?;
     let spec = Spec::load(None)?;
     let j = Journal::resume(path.clone(), contents);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -71,8 +72,8 @@ pub fn main(a: RestoreArgs, env: &Env) -> Result<()> {
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
     let problems = rt.block_on(async {
-        crate::run::discover_version(&client).await?;
-        Ok::<_, Error>(crate::undo::restore::from_journal(spec, &client, &j).await)
+        ontap_conform::run::discover_version(&client).await?;
+        Ok::<_, Error>(ontap_conform::undo::restore::from_journal(spec, &client, &j).await)
     })?;
     if problems.is_empty() {
         return out(&format!(

@@ -1,81 +1,32 @@
-//! `ontap-conform run` and `ontap-conform diff`: flags, the `--config` file and the environment
-//! become one [`RunConfig`] here (flags win over the file); after the run, the summary is printed,
-//! the reports and the recording are written, and the outcome picks the exit code.
+//! `ontap-conform run` and `ontap-conform diff`: the merged settings ([`super::config`]) become
+//! the engine's [`RunConfig`] and the command line's [`Output`] here, once; after the run, the
+//! summary is printed, the reports and the recording are written, and the outcome picks the
+//! exit code.
 
+use super::config::{Layers, Settings};
 use super::{DiffArgs, Env, RunArgs, out};
-use crate::client::{ClientIdentity, Credentials, Proxies, ProxyUrl, Trust};
-use crate::error::{Error, Result};
-use crate::mock::Fault;
-use crate::record::{self, Recording};
-use crate::report::{self, Report};
-use crate::run::config::{Baseline, ReportFormat, RunConfig, Target};
-use crate::run::{self, RunOutcome};
-use crate::spec::{OntapVersion, Spec};
-use crate::verdict::Mode;
-use serde::Deserialize;
+use ontap_conform::client::{ClientIdentity, Credentials, Proxies, ProxyUrl, Trust};
+use ontap_conform::error::{Error, Result};
+use ontap_conform::mock::Fault;
+use ontap_conform::record::{self, Recording};
+use ontap_conform::report::{self, Report};
+use ontap_conform::run::config::{Baseline, RunConfig, Target};
+use ontap_conform::run::{self, RunOutcome};
+use ontap_conform::spec::{OntapVersion, Spec};
+use ontap_conform::verdict::Mode;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// A `--config` file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConfigFile {
-    pub cases: Option<u32>,
-    pub seed: Option<u64>,
-    pub timeout: Option<u64>,
-    pub max_answer_bytes: Option<usize>,
-    /// A proxy for every target of the file (a target's own `proxy` wins).
-    pub proxy: Option<String>,
-    pub concurrency: Option<usize>,
-    pub threads: Option<usize>,
-    pub strict: Option<bool>,
-    pub read_only: Option<bool>,
-    pub allow_destructive: Option<bool>,
-    #[serde(default)]
-    pub checks: Vec<String>,
-    #[serde(default)]
-    pub endpoints: Vec<String>,
-    #[serde(default)]
-    pub reports: Vec<String>,
-    pub journal: Option<PathBuf>,
-    pub max_failures: Option<u64>,
-    pub deadline: Option<u64>,
-    /// The SVM the role checks tunnel into, for every target of the file (a target's own wins).
-    pub tunnel_svm: Option<String>,
-    pub sample: Option<usize>,
-    pub rate: Option<f64>,
-    pub latency_drift: Option<f64>,
-    #[serde(default)]
-    pub targets: Vec<TargetEntry>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TargetEntry {
-    pub name: String,
-    pub url: String,
-    pub user: Option<String>,
-    pub password_env: Option<String>,
-    #[serde(default)]
-    pub insecure: bool,
-    pub ca_cert: Option<PathBuf>,
-    pub svm_user: Option<String>,
-    pub svm_password_env: Option<String>,
-    pub tunnel_svm: Option<String>,
-    pub proxy: Option<String>,
-    pub client_cert: Option<PathBuf>,
-    pub client_key: Option<PathBuf>,
-}
-
-fn read_config(path: &Path) -> Result<ConfigFile> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    toml::from_str(&text).map_err(|e| {
-        Error::Usage(format!(
-            "--config {}: {}",
-            path.display(),
-            e.to_string().trim_end()
-        ))
-    })
+/// What the command line does with a run besides running it: where the reports and the
+/// recording go, and what the terminal shows.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    pub reports: Vec<(report::Format, PathBuf)>,
+    pub record: Option<PathBuf>,
+    pub verbose: bool,
+    /// Draw the progress line on standard error.
+    pub progress: bool,
 }
 
 /// The variable the cluster administrator's password is read from when no `--password-env`
@@ -108,16 +59,16 @@ pub(super) fn password_from(
     )))
 }
 
-fn report_destination(r: &str) -> Result<(ReportFormat, PathBuf)> {
+fn report_destination(r: &str) -> Result<(report::Format, PathBuf)> {
     let (kind, path) = r.split_once('=').ok_or_else(|| {
         Error::Usage(format!(
             "--report {r}: expected FORMAT=FILE, e.g. json=report.json or junit=junit.xml"
         ))
     })?;
     let fmt = match kind {
-        "json" => ReportFormat::Json,
-        "junit" => ReportFormat::Junit,
-        "html" => ReportFormat::Html,
+        "json" => report::Format::Json,
+        "junit" => report::Format::Junit,
+        "html" => report::Format::Html,
         other => {
             return Err(Error::Usage(format!(
                 "--report {r}: unknown format {other:?}; expected json, junit or html"
@@ -212,23 +163,15 @@ fn write_report(path: &Path, text: &str) -> Result<()> {
     if write_through(path) {
         return std::fs::write(path, text).map_err(|e| Error::io(path, e));
     }
-    crate::fsutil::write_atomic(path, text.as_bytes())?;
+    ontap_conform::fsutil::write_atomic(path, text.as_bytes())?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
         .map_err(|e| Error::io(path, e))
 }
 
 /// The client certificate and key: both or neither.
-fn client_identity(a: &RunArgs, entry: Option<&TargetEntry>) -> Result<Option<ClientIdentity>> {
-    let cert = a
-        .client_cert
-        .clone()
-        .or(entry.and_then(|e| e.client_cert.clone()));
-    let key = a
-        .client_key
-        .clone()
-        .or(entry.and_then(|e| e.client_key.clone()));
-    let (cert, key) = match (cert, key) {
+pub(super) fn client_identity(s: &Settings) -> Result<Option<ClientIdentity>> {
+    let (cert, key) = match (s.client_cert.clone(), s.client_key.clone()) {
         (None, None) => return Ok(None),
         (Some(c), None) => {
             return Err(Error::Usage(format!(
@@ -255,53 +198,101 @@ fn client_identity(a: &RunArgs, entry: Option<&TargetEntry>) -> Result<Option<Cl
         .map_err(Error::Usage)
 }
 
-/// The proxies: `--proxy` (or the file's `proxy`), else HTTPS_PROXY / HTTP_PROXY from the
+/// The proxies: `--proxy` (or the setting `proxy`), else HTTPS_PROXY / HTTP_PROXY from the
 /// environment; NO_PROXY applies to all of them.
-fn proxies(
-    a: &RunArgs,
-    entry: Option<&TargetEntry>,
-    file: &ConfigFile,
-    env: &Env,
-) -> Result<Proxies> {
+pub(super) fn proxies(s: &Settings, env: &Env) -> Result<Proxies> {
     let mut p = Proxies::from_env(|name| env.vars.get(name).cloned()).map_err(Error::Usage)?;
-    let (source, explicit) = match (&a.proxy, entry.and_then(|e| e.proxy.as_ref()), &file.proxy) {
-        (Some(u), _, _) => ("--proxy", Some(u)),
-        (None, Some(u), _) => ("the config file's target proxy", Some(u)),
-        (None, None, Some(u)) => ("the config file's proxy", Some(u)),
-        (None, None, None) => ("", None),
-    };
-    if let Some(u) = explicit {
-        p.all = Some(ProxyUrl::parse(source, u).map_err(Error::Usage)?);
+    if let Some(u) = &s.proxy {
+        p.all = Some(ProxyUrl::parse("--proxy", u).map_err(Error::Usage)?);
     }
     Ok(p)
 }
 
+/// The TLS trust: `--insecure`, `--ca-cert FILE`, or the platform's roots.
+pub(super) fn trust(insecure: bool, ca_cert: Option<&Path>) -> Result<Trust> {
+    match (insecure, ca_cert) {
+        (true, Some(_)) => Err(Error::Usage(
+            "--insecure and --ca-cert contradict each other".into(),
+        )),
+        (true, None) => Ok(Trust::Insecure),
+        (false, Some(p)) => Ok(Trust::CaPem(
+            std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?,
+        )),
+        (false, None) => Ok(Trust::System),
+    }
+}
+
 /// The remote target: URL, credentials (from the environment or the terminal), trust, proxies
 /// and the client certificate.
-fn remote_target(
-    a: &RunArgs,
-    entry: Option<&TargetEntry>,
-    file: &ConfigFile,
-    url: String,
-    env: &Env,
-) -> Result<Target> {
-    if !a.faults.is_empty()
-        || !a.variants.is_empty()
-        || a.ontap_version.is_some()
-        || a.fixtures.is_some()
+fn remote_target(s: &Settings, url: &str, env: &Env, quiet: bool) -> Result<Target> {
+    if s.faults.is_some()
+        || s.variants.is_some()
+        || s.ontap_version.is_some()
+        || s.fixtures.is_some()
     {
         return Err(Error::Usage("--fault, --variant, --ontap-version and --fixtures apply to the built-in mock only; drop them with --target".into()));
     }
-    let parsed = url::Url::parse(&url).map_err(|e| {
+    check_url(url)?;
+    // Before any password is asked for.
+    if s.tunnel_svm.is_some() && s.svm_user.is_some() {
+        return Err(Error::Usage(run::config::TUNNEL_AND_SVM_USER.into()));
+    }
+    let user = s.user.clone().unwrap_or_else(|| "admin".into());
+    let pw_env = s.password_env.clone();
+    let identity = client_identity(s)?;
+    // With a client certificate and no --password-env, the certificate is the login.
+    let admin = if identity.is_some() && pw_env.is_none() {
+        Credentials::certificate(user)
+    } else {
+        let password = password_from(
+            env,
+            pw_env.as_deref(),
+            PASSWORD_VAR,
+            &user,
+            "--password-env",
+        )?;
+        if pw_env.is_none() && env.vars.get(PASSWORD_VAR).is_some_and(|p| !p.is_empty()) && !quiet {
+            eprintln!(
+                "note: the password of {user} is read from {PASSWORD_VAR} (no --password-env)"
+            );
+        }
+        Credentials::new(user, password)
+    };
+    let svm = match &s.svm_user {
+        None => None,
+        Some(u) => {
+            let pw = password_from(
+                env,
+                s.svm_password_env.as_deref(),
+                SVM_PASSWORD_VAR,
+                u,
+                "--svm-password-env",
+            )?;
+            Some(Credentials::new(u.clone(), pw))
+        }
+    };
+    Ok(Target::Remote {
+        url: url.trim_end_matches('/').to_string(),
+        admin,
+        svm,
+        trust: trust(s.insecure.unwrap_or(false), s.ca_cert.as_deref())?,
+        proxy: proxies(s, env)?,
+        identity,
+    })
+}
+
+/// Refuses a target URL that is not `http(s)://host[:port]`.
+fn check_url(url: &str) -> Result<()> {
+    let parsed = url::Url::parse(url).map_err(|e| {
         Error::Usage(format!(
             "--target {}: not a URL ({e}); expected e.g. https://cluster1.example.com",
-            redact_userinfo(&url)
+            redact_userinfo(url)
         ))
     })?;
     if !matches!(parsed.scheme(), "https" | "http") || parsed.host().is_none() {
         return Err(Error::Usage(format!(
             "--target {}: expected an http(s)://host[:port] URL",
-            redact_userinfo(&url)
+            redact_userinfo(url)
         )));
     }
     let extra = [
@@ -314,81 +305,10 @@ fn remote_target(
     if let Some(what) = extra.into_iter().flatten().next() {
         return Err(Error::Usage(format!(
             "--target {}: the URL holds {what}; expected only http(s)://host[:port], e.g. https://cluster1.example.com",
-            redact_userinfo(&url)
+            redact_userinfo(url)
         )));
     }
-    let user = a
-        .user
-        .clone()
-        .or(entry.and_then(|e| e.user.clone()))
-        .unwrap_or_else(|| "admin".into());
-    let pw_env = a
-        .password_env
-        .clone()
-        .or(entry.and_then(|e| e.password_env.clone()));
-    let identity = client_identity(a, entry)?;
-    // With a client certificate and no --password-env, the certificate is the login.
-    let admin = if identity.is_some() && pw_env.is_none() {
-        Credentials::certificate(user)
-    } else {
-        let password = password_from(
-            env,
-            pw_env.as_deref(),
-            PASSWORD_VAR,
-            &user,
-            "--password-env",
-        )?;
-        if pw_env.is_none() && env.vars.get(PASSWORD_VAR).is_some_and(|p| !p.is_empty()) && !a.quiet
-        {
-            eprintln!(
-                "note: the password of {user} is read from {PASSWORD_VAR} (no --password-env)"
-            );
-        }
-        Credentials::new(user, password)
-    };
-    let svm = match a
-        .svm_user
-        .clone()
-        .or(entry.and_then(|e| e.svm_user.clone()))
-    {
-        None => None,
-        Some(u) => {
-            let var = a
-                .svm_password_env
-                .clone()
-                .or(entry.and_then(|e| e.svm_password_env.clone()));
-            let pw = password_from(
-                env,
-                var.as_deref(),
-                SVM_PASSWORD_VAR,
-                &u,
-                "--svm-password-env",
-            )?;
-            Some(Credentials::new(u, pw))
-        }
-    };
-    let insecure = a.insecure || entry.is_some_and(|e| e.insecure);
-    let ca = a.ca_cert.clone().or(entry.and_then(|e| e.ca_cert.clone()));
-    let trust = match (insecure, ca) {
-        (true, Some(_)) => {
-            return Err(Error::Usage(
-                "--insecure and --ca-cert contradict each other".into(),
-            ));
-        }
-        (true, None) => Trust::Insecure,
-        (false, Some(p)) => {
-            Trust::CaPem(std::fs::read_to_string(&p).map_err(|e| Error::io(&p, e))?)
-        }
-        (false, None) => Trust::System,
-    };
-    Ok(Target::Remote {
-        url: url.trim_end_matches('/').to_string(),
-        admin,
-        svm,
-        trust,
-        proxy: proxies(a, entry, file, env)?,
-        identity,
-    })
+    Ok(())
 }
 
 /// A URL with any `user:password@` replaced, for messages.
@@ -409,10 +329,10 @@ fn redact_userinfo(url: &str) -> String {
 }
 
 /// The built-in mock as the flags set it up.
-fn builtin_target(a: &RunArgs, spec: &'static Spec) -> Result<Target> {
+fn builtin_target(a: &Settings, spec: &'static Spec) -> Result<Target> {
     if a.user.is_some()
         || a.password_env.is_some()
-        || a.insecure
+        || a.insecure == Some(true)
         || a.ca_cert.is_some()
         || a.svm_user.is_some()
         || a.proxy.is_some()
@@ -426,19 +346,21 @@ fn builtin_target(a: &RunArgs, spec: &'static Spec) -> Result<Target> {
             .parse::<OntapVersion>()
             .map_err(|e| Error::Usage(format!("--ontap-version: {e}")))?,
         // An imported release reports its own version: its families are all there.
-        None => spec.release().unwrap_or(crate::mock::DEFAULT_VERSION),
+        None => spec
+            .release()
+            .unwrap_or(ontap_conform::mock::DEFAULT_VERSION),
     };
     let mut faults = std::collections::BTreeSet::new();
-    for f in &a.faults {
+    for f in a.faults.iter().flatten() {
         faults.insert(
             f.parse::<Fault>()
                 .map_err(|e| Error::Usage(format!("--fault {f}: {e}")))?,
         );
     }
     let mut variants = std::collections::BTreeSet::new();
-    for v in &a.variants {
+    for v in a.variants.iter().flatten() {
         variants.insert(
-            v.parse::<crate::mock::Variant>()
+            v.parse::<ontap_conform::mock::Variant>()
                 .map_err(|e| Error::Usage(format!("--variant {v}: {e}")))?,
         );
     }
@@ -448,7 +370,7 @@ fn builtin_target(a: &RunArgs, spec: &'static Spec) -> Result<Target> {
             let text = std::fs::read_to_string(p).map_err(|e| {
                 Error::Usage(format!("--fixtures {}: cannot read it ({e})", p.display()))
             })?;
-            Some(crate::mock::load_data_set(
+            Some(ontap_conform::mock::load_data_set(
                 spec,
                 &p.display().to_string(),
                 &text,
@@ -463,35 +385,11 @@ fn builtin_target(a: &RunArgs, spec: &'static Spec) -> Result<Target> {
     })
 }
 
-/// Turns `run`'s flags, its `--config` file and the environment into a validated [`RunConfig`].
-/// Flags win over the file; the built-in mock is the target when neither names one.
-pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
-    let file = match &a.config {
-        Some(p) => read_config(p)?,
-        None => ConfigFile::default(),
-    };
-    if let Some(p) = &a.config {
-        let mut seen = std::collections::BTreeSet::new();
-        for t in &file.targets {
-            if !seen.insert(t.name.as_str()) {
-                return Err(Error::Usage(format!(
-                    "--config {}: two targets are named {:?}; expected unique names",
-                    p.display(),
-                    t.name
-                )));
-            }
-        }
-        if file.targets.is_empty() && a.target.is_none() {
-            return Err(Error::Usage(format!(
-                "--config {}: no [[targets]]; expected at least one target (or --target URL), so that a misconfigured job never tests the built-in mock instead of the cluster",
-                p.display()
-            )));
-        }
-    }
-    let spec = super::contract(a.contract.as_deref(), a.specs.as_deref())?;
-    let read_only = a.read_only || file.read_only.unwrap_or(false);
-    let destructive = a.allow_destructive || file.allow_destructive.unwrap_or(false);
-    let mode = match (read_only, destructive) {
+/// The run's merged settings as the engine's [`RunConfig`] (its `build()` validates every value);
+/// the built-in mock is the target when no layer names one.
+pub fn config(s: &Settings, env: &Env, quiet: bool) -> Result<RunConfig> {
+    let spec = super::contract(s.contract.as_deref(), s.specs.as_deref())?;
+    let mode = match (s.read_only == Some(true), s.allow_destructive == Some(true)) {
         (true, true) => {
             return Err(Error::Usage(
                 "--read-only and --allow-destructive contradict each other".into(),
@@ -501,165 +399,150 @@ pub fn config(a: RunArgs, env: &Env) -> Result<RunConfig> {
         (false, true) => Mode::Destructive,
         (false, false) => Mode::Restore,
     };
-    let entry = match (&a.target_name, file.targets.is_empty()) {
-        (Some(n), _) => Some(
-            file.targets
-                .iter()
-                .find(|t| &t.name == n)
-                .cloned()
-                .ok_or_else(|| {
-                    let names: Vec<&str> = file.targets.iter().map(|t| t.name.as_str()).collect();
-                    Error::Usage(format!(
-                        "--target-name {n}: not in the config file; its targets are {names:?}"
-                    ))
-                })?,
-        ),
-        (None, false) if a.target.is_none() => file.targets.first().cloned(),
-        _ => None,
+    let target = match &s.target {
+        None => builtin_target(s, spec)?,
+        Some(url) => remote_target(s, url, env, quiet)?,
     };
-    let tunnel_svm = a
-        .tunnel_svm
-        .clone()
-        .or(entry.as_ref().and_then(|e| e.tunnel_svm.clone()))
-        .or(file.tunnel_svm.clone());
-    if tunnel_svm.is_some()
-        && (a.svm_user.is_some() || entry.as_ref().is_some_and(|e| e.svm_user.is_some()))
-    {
-        return Err(Error::Usage(
-            "--tunnel-svm and --svm-user: give one (tunnelling is for runs without an SVM administrator's password)".into(),
-        ));
-    }
-    let target = match a.target.clone().or(entry.as_ref().map(|e| e.url.clone())) {
-        None => builtin_target(&a, spec)?,
-        Some(url) => remote_target(&a, entry.as_ref(), &file, url, env)?,
-    };
-    let seed = a.seed.or(file.seed).unwrap_or_else(|| {
+    let seed = s.seed.unwrap_or_else(|| {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
         (t.as_nanos() as u64 ^ std::process::id() as u64) % 1_000_000
     });
-    let target_for_journal = target.clone();
+    let journal = match (&target, &s.journal) {
+        (Target::Remote { url, .. }, j) => Some(
+            j.clone()
+                .unwrap_or_else(|| ontap_conform::undo::journal::default_path(&env.vars, url)),
+        ),
+        (Target::Builtin { .. }, Some(_)) => {
+            return Err(Error::Usage(
+                "--journal applies to --target runs; the built-in mock keeps nothing".into(),
+            ));
+        }
+        (Target::Builtin { .. }, None) => None,
+    };
+    let list = |l: &Option<Vec<String>>| l.clone().unwrap_or_default();
     let mut b = RunConfig::builder()
         .spec(spec)
         .target(target)
         .mode(mode)
         .seed(seed)
-        .cases(a.cases.or(file.cases).unwrap_or(run::config::DEFAULT_CASES))
-        .concurrency(
-            a.concurrency
-                .or(file.concurrency)
-                .unwrap_or(run::config::DEFAULT_CONCURRENCY),
-        )
+        .cases(s.cases.unwrap_or(run::config::DEFAULT_CASES))
+        .concurrency(s.concurrency.unwrap_or(run::config::DEFAULT_CONCURRENCY))
         .timeout(Duration::from_secs(
-            a.timeout
-                .or(file.timeout)
-                .unwrap_or(run::config::DEFAULT_TIMEOUT_SECS),
+            s.timeout.unwrap_or(run::config::DEFAULT_TIMEOUT_SECS),
         ))
         .max_answer_bytes(
-            a.max_answer_bytes
-                .or(file.max_answer_bytes)
-                .unwrap_or(crate::client::DEFAULT_MAX_ANSWER_BYTES),
+            s.max_answer_bytes
+                .unwrap_or(ontap_conform::client::DEFAULT_MAX_ANSWER_BYTES),
         )
-        .checks(if a.checks.is_empty() {
-            file.checks
-        } else {
-            a.checks
-        })
-        .endpoints(if a.endpoints.is_empty() {
-            file.endpoints
-        } else {
-            a.endpoints
-        })
-        .families(a.families)
-        .allow_writes(a.allow_writes)
-        .strict(a.strict || file.strict.unwrap_or(false))
-        .progress(!a.no_progress && !a.quiet && !a.verbose && env.stderr_is_terminal)
-        .verbose(a.verbose);
-    match a.threads.or(file.threads) {
-        Some(0) => return Err(Error::Usage("--threads 0: expected 1 to 64".into())),
-        Some(n) => b = b.threads(n),
-        None => {}
+        .checks(list(&s.checks))
+        .endpoints(list(&s.endpoints))
+        .families(list(&s.families))
+        .allow_writes(list(&s.allow_writes))
+        .strict(s.strict.unwrap_or(false))
+        .record(s.record.is_some())
+        .max_failures(s.max_failures.unwrap_or(run::config::DEFAULT_MAX_FAILURES));
+    if let Some(n) = s.threads {
+        b = b.threads(n);
     }
-    let reports = if a.reports.is_empty() {
-        &file.reports
-    } else {
-        &a.reports
-    };
-    for r in reports {
-        let (fmt, path) = report_destination(r)?;
-        check_report_destination(&path)?;
-        b = b.report(fmt, path);
+    if let Some(j) = journal {
+        b = b.journal(j);
     }
-    if let Some(dir) = a.record {
-        check_record_destination(&dir)?;
-        b = b.record(dir);
-    }
-    if let Target::Remote { url, .. } = &target_for_journal {
-        let path = a
-            .journal
-            .clone()
-            .or(file.journal.clone())
-            .unwrap_or_else(|| crate::undo::journal::default_path(&env.vars, url));
-        b = b.journal(path);
-    } else if a.journal.is_some() {
-        return Err(Error::Usage(
-            "--journal applies to --target runs; the built-in mock keeps nothing".into(),
-        ));
-    }
-    b = b.max_failures(
-        a.max_failures
-            .or(file.max_failures)
-            .unwrap_or(run::config::DEFAULT_MAX_FAILURES),
-    );
-    if let Some(d) = a.deadline.or(file.deadline) {
+    if let Some(d) = s.deadline {
         b = b.deadline(Duration::from_secs(d));
     }
-    if let Some(name) = tunnel_svm {
+    if let Some(name) = &s.tunnel_svm {
         b = b.tunnel_svm(name);
     }
-    if let Some(n) = a.sample.or(file.sample) {
+    if let Some(n) = s.sample {
         b = b.sample(n);
     }
-    if let Some(r) = a.rate.or(file.rate) {
+    if let Some(r) = s.rate {
         b = b.rate(r);
     }
-    if let Some(f) = a.latency_drift.or(file.latency_drift) {
+    if let Some(f) = s.latency_drift {
         b = b.latency_drift(f);
     }
-    if let Some(dir) = a.compare {
-        if a.seed.is_some() || file.seed.is_some() || file.cases.is_some() {
+    if let Some(dir) = &s.compare {
+        if s.seed.is_some() || s.cases.is_some() {
             return Err(Error::Usage(
-                "--compare replays the baseline's seed and case count: drop seed and cases from the config file".into(),
+                "--compare replays the baseline's seed and case count: drop seed and cases from the config file and the environment".into(),
             ));
         }
-        let recording = record::read(&dir)?;
-        b = b.compare(Baseline { dir, recording });
+        let recording = record::read(dir)?;
+        b = b.compare(Baseline {
+            dir: dir.clone(),
+            recording,
+        });
     }
     b.build()
+}
+
+/// What the command line does besides the run: the reports and the recording (each destination
+/// checked before the first request) and what the terminal shows.
+pub fn output(s: &Settings, a: &RunArgs, env: &Env) -> Result<Output> {
+    let mut reports = Vec::new();
+    for r in s.reports.iter().flatten() {
+        let (fmt, path) = report_destination(r)?;
+        check_report_destination(&path)?;
+        reports.push((fmt, path));
+    }
+    if let Some(dir) = &s.record {
+        check_record_destination(dir)?;
+    }
+    Ok(Output {
+        reports,
+        record: s.record.clone(),
+        verbose: a.verbose,
+        progress: !a.no_progress && !a.quiet && !a.verbose && env.stderr_is_terminal,
+    })
+}
+
+/// The settings of the run the flags ask for: every layer read and merged once.
+pub fn settings(a: &RunArgs, env: &Env) -> Result<Settings> {
+    let layers = Layers::read(a, env)?;
+    if !a.quiet {
+        for var in &layers.unknown_env {
+            eprintln!(
+                "note: {var} names no setting of run (ignored); the settings are {}",
+                Settings::keys().join(", ")
+            );
+        }
+    }
+    layers.merged(a.target_name.as_deref())
 }
 
 /// `ontap-conform run`.
 pub fn main(args: RunArgs, env: &Env) -> Result<()> {
     if args.list_checks {
         let spec = super::contract(args.contract.as_deref(), args.specs.as_deref())?;
-        return out(&crate::checks::list(spec));
+        return out(&ontap_conform::checks::list(spec));
     }
     let quiet = args.quiet;
-    let cfg = config(args, env)?;
+    let settings = settings(&args, env)?;
+    let cfg = config(&settings, env, quiet)?;
+    let output = output(&settings, &args, env)?;
     if let Some(why) = cfg.note.as_ref().filter(|_| !quiet) {
         eprintln!("note: {why}");
     }
+    let console = super::progress::Console {
+        progress: super::progress::Progress::new(output.progress),
+        verbose: output.verbose,
+    };
     let RunOutcome {
         report,
         recording,
         drift,
-    } = match run::run_blocking(&cfg) {
+    } = match run::run_observed(&cfg, Arc::new(console)) {
         Ok(outcome) => outcome,
         Err(Error::Unreachable(why)) => {
             // A CI step that publishes the report must find one saying why.
             let why = redact_url_password(&cfg, &why);
-            write_reports(&cfg, &Report::errored(facts_before_run(&cfg), why.clone()))?;
+            write_reports(
+                &output,
+                &Report::errored(facts_before_run(&cfg), why.clone()),
+            )?;
             return Err(Error::Unreachable(why));
         }
         Err(Error::Stopped(why)) => {
@@ -667,7 +550,7 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
             let mut facts = facts_before_run(&cfg);
             facts.stopped = Some(why.clone());
             write_reports(
-                &cfg,
+                &output,
                 &Report::errored(facts, format!("stopped early: {why}")),
             )?;
             return Err(Error::Stopped(why));
@@ -687,7 +570,7 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
             }
         );
     }
-    if let (Some(dir), Some(rec)) = (&cfg.record, &recording) {
+    if let (Some(dir), Some(rec)) = (&output.record, &recording) {
         record::write(dir, rec)?;
         if !quiet {
             eprintln!(
@@ -698,7 +581,7 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         }
     }
     // With a report on standard output, the summary goes to standard error.
-    let to_stderr = cfg.reports.iter().any(|(_, p)| is_stdout(p));
+    let to_stderr = output.reports.iter().any(|(_, p)| is_stdout(p));
     let style = report::Style {
         quiet,
         color: env.color(!to_stderr),
@@ -723,7 +606,7 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
             )
         ))?;
     }
-    write_reports(&cfg, &report)?;
+    write_reports(&output, &report)?;
     if !report.restore_problems.is_empty() {
         let kept = cfg
             .journal
@@ -811,14 +694,9 @@ fn redact_url_password(cfg: &RunConfig, text: &str) -> String {
     }
 }
 
-fn write_reports(cfg: &RunConfig, report: &Report) -> Result<()> {
-    for (fmt, path) in &cfg.reports {
-        let text = match fmt {
-            ReportFormat::Json => report.to_json(),
-            ReportFormat::Junit => report::junit::render(report),
-            ReportFormat::Html => report::html::render(report),
-        };
-        write_report(path, &text)?;
+fn write_reports(output: &Output, report: &Report) -> Result<()> {
+    for (fmt, path) in &output.reports {
+        write_report(path, &fmt.render(report))?;
     }
     Ok(())
 }
@@ -827,12 +705,8 @@ fn write_reports(cfg: &RunConfig, report: &Report) -> Result<()> {
 pub fn diff(args: DiffArgs) -> Result<()> {
     let a = record::read(&args.a)?;
     let b = record::read(&args.b)?;
-    if let Some(f) = args.latency_drift
-        && !(f.is_finite() && f > 1.0)
-    {
-        return Err(Error::Usage(format!(
-            "--latency-drift {f}: expected a factor above 1 (2: the p95 more than doubled)"
-        )));
+    if let Some(f) = args.latency_drift {
+        run::config::check_latency_drift(f)?;
     }
     let d = record::diff_with(&a, &b, args.latency_drift);
     let name = |dir: &Path, r: &Recording| {
@@ -841,7 +715,7 @@ pub fn diff(args: DiffArgs) -> Result<()> {
     out(&record::render(&d, &name(&args.a, &a), &name(&args.b, &b)))?;
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&d).expect("JSON") + "\n";
-        crate::fsutil::write_atomic(path, text.as_bytes())?;
+        ontap_conform::fsutil::write_atomic(path, text.as_bytes())?;
     }
     if d.is_empty() {
         Ok(())

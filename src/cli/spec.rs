@@ -3,8 +3,8 @@
 
 use super::args::ImportArgs;
 use super::{Env, SpecArgs, SpecCommand, out};
-use crate::error::{Error, Result};
-use crate::spec::{self, Spec};
+use ontap_conform::error::{Error, Result};
+use ontap_conform::spec::{self, Spec};
 
 pub fn main(args: SpecArgs, env: &Env) -> Result<()> {
     match args.command {
@@ -24,7 +24,7 @@ pub fn main(args: SpecArgs, env: &Env) -> Result<()> {
                 serde_json::to_string_pretty(&spec::openapi::openapi(spec)).expect("JSON") + "\n";
             match output {
                 None => out(&doc),
-                Some(path) => crate::fsutil::write_atomic(&path, doc.as_bytes()),
+                Some(path) => ontap_conform::fsutil::write_atomic(&path, doc.as_bytes()),
             }
         }
         SpecCommand::Lint { seeds, json } => {
@@ -54,7 +54,7 @@ pub fn main(args: SpecArgs, env: &Env) -> Result<()> {
 
 /// `spec import`: a source read into a contract directory, checked by loading it back.
 fn import(a: ImportArgs, env: &Env) -> Result<()> {
-    use crate::spec::import::{self, netapp_ontap};
+    use ontap_conform::spec::import::{self, netapp_ontap};
     let started = std::time::Instant::now();
     let mut contract = match (&a.netapp_ontap, &a.swagger) {
         (Some(p), None) => netapp_ontap::read(&netapp_ontap::Package::parse(p), &a.families)
@@ -110,7 +110,7 @@ fn import(a: ImportArgs, env: &Env) -> Result<()> {
 fn diff(old: &str, new: &str, json: bool) -> Result<()> {
     let a = Spec::contract(old)?;
     let b = Spec::contract(new)?;
-    let d = crate::spec::diff::diff(a, b);
+    let d = ontap_conform::spec::diff::diff(a, b);
     if json {
         out(&(serde_json::to_string_pretty(&d).expect("JSON") + "\n"))?;
     } else {
@@ -128,15 +128,19 @@ fn fetch_swagger(url: &str, a: &ImportArgs, env: &Env) -> Result<String> {
     let parsed = url::Url::parse(url)
         .map_err(|e| Error::Usage(format!("--swagger {url}: not a URL ({e})")))?;
     let path = parsed[url::Position::BeforePath..].to_string();
+    let login = super::config::Settings {
+        password_env: a.password_env.clone(),
+        insecure: Some(a.insecure),
+        ca_cert: a.ca_cert.clone(),
+        ..Default::default()
+    };
     let client = super::OneClient {
         base: parsed[..url::Position::BeforePath].to_string(),
         user: &a.user,
-        password_env: a.password_env.as_deref(),
-        insecure: a.insecure,
-        ca_cert: a.ca_cert.as_deref(),
+        login: &login,
     }
     // A recent release's definition is about 13 MB.
-    .build(env, |c| crate::client::ClientConfig {
+    .build(env, |c| ontap_conform::client::ClientConfig {
         max_answer_bytes: 256 * 1024 * 1024,
         ..c
     })?;
@@ -145,7 +149,7 @@ fn fetch_swagger(url: &str, a: &ImportArgs, env: &Env) -> Result<String> {
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
     let x = rt
-        .block_on(client.send(crate::client::Request::get(path)))
+        .block_on(client.send(ontap_conform::client::Request::get(path)))
         .map_err(|e| Error::Unreachable(format!("--swagger {url}: {e}")))?;
     if x.response.status != 200 {
         return Err(Error::Unreachable(format!(

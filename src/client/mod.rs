@@ -478,9 +478,25 @@ pub struct ClientConfig {
     pub max_retries: u32,
     /// The catalog's paths: the latency figures are kept by these (see [`pace::Latencies`]).
     pub endpoints: Vec<String>,
-    /// `run -v`: every exchange is written to standard error as one line (method, path, status
-    /// or transport error, latency), with these secrets and the credentials' scrubbed.
-    pub log: Option<Arc<crate::redact::Secrets>>,
+    /// `run -v`: every exchange goes to the sink as one line (method, path, status or transport
+    /// error, latency), with these secrets and the credentials' scrubbed.
+    pub log: Option<ExchangeLog>,
+}
+
+/// Where `-v`'s exchange lines go (the command line prints them on standard error).
+pub type LogSink = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// The exchange log: the secrets scrubbed from each line, and its sink.
+#[derive(Clone)]
+pub struct ExchangeLog {
+    pub secrets: Arc<crate::redact::Secrets>,
+    pub sink: LogSink,
+}
+
+impl std::fmt::Debug for ExchangeLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExchangeLog")
+    }
 }
 
 impl ClientConfig {
@@ -613,7 +629,7 @@ impl Client {
         let permits = Arc::new(Semaphore::new(cfg.concurrency.max(1)));
         if let Some(log) = &cfg.log {
             for c in std::iter::once(&cfg.admin).chain(cfg.svm.as_ref()) {
-                c.secrets().iter().for_each(|v| log.add(v));
+                c.secrets().iter().for_each(|v| log.secrets.add(v));
             }
         }
         Ok(Client {
@@ -857,10 +873,10 @@ impl Client {
         ))
     }
 
-    /// With `-v`, one line on standard error for an exchange: method, path, the status (or why
+    /// With `-v`, one line to the log's sink for an exchange: method, path, the status (or why
     /// there was none), latency, and whose credentials it carried when not the administrator's.
     fn log(&self, req: &Request, outcome: &str, took: Duration) {
-        let Some(secrets) = &self.cfg.log else {
+        let Some(log) = &self.cfg.log else {
             return;
         };
         let who = match req.auth {
@@ -876,7 +892,7 @@ impl Client {
             req.path,
             took.as_secs_f64() * 1000.0
         );
-        eprintln!("{}", secrets.scrub(&line));
+        (log.sink)(&log.secrets.scrub(&line));
     }
 
     /// The one-line error, with the proxy's credentials taken out of it.

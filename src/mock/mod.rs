@@ -83,6 +83,9 @@ pub struct MockConfig {
     pub idle_timeout: std::time::Duration,
     /// Connections open at once at most; beyond, a connection is answered 503 and closed.
     pub max_connections: usize,
+    /// Told what goes wrong beside a request (a state file that cannot be written); the mock
+    /// prints nothing itself (`ontap-conform mock` prints these on standard error).
+    pub warn: fn(&str),
 }
 
 /// How long an idle connection stays open by default (`mock --idle-timeout`).
@@ -127,6 +130,7 @@ impl MockConfig {
             client_ca: None,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            warn: |_| {},
         }
     }
 }

@@ -12,6 +12,26 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+/// The formats a report is written in (`run --report FORMAT=FILE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Junit,
+    /// One self-contained HTML page ([`html`]).
+    Html,
+}
+
+impl Format {
+    /// The report in this format.
+    pub fn render(self, report: &Report) -> String {
+        match self {
+            Format::Json => report.to_json(),
+            Format::Junit => junit::render(report),
+            Format::Html => html::render(report),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
     /// (endpoint, check) pairs by verdict.

@@ -20,6 +20,8 @@ pub const DEFAULT_MAX_FAILURES: u64 = 5;
 /// Records per family the per-record checks touch by default: more than any family of the
 /// built-in data set holds, so a run against it sees every record.
 pub const DEFAULT_SAMPLE: usize = 16;
+/// Why `--tunnel-svm` and `--svm-user` are refused together.
+pub const TUNNEL_AND_SVM_USER: &str = "--tunnel-svm and --svm-user: give one (tunnelling is for runs without an SVM administrator's password)";
 /// The highest `--rate` (requests per second).
 pub const MAX_RATE: f64 = 100_000.0;
 /// The largest `--max-answer-bytes`: 1 GiB.
@@ -60,14 +62,6 @@ impl Target {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportFormat {
-    Json,
-    Junit,
-    /// One self-contained HTML page (`report::html`).
-    Html,
-}
-
 /// A recorded baseline to compare the run with (`--compare DIR`), read before the run starts.
 #[derive(Debug, Clone)]
 pub struct Baseline {
@@ -99,15 +93,11 @@ pub struct RunConfig {
     pub allow_writes: Vec<String>,
     /// Why the run does less than asked (said once before the run), set by `build()`.
     pub note: Option<String>,
-    pub reports: Vec<(ReportFormat, PathBuf)>,
     pub strict: bool,
-    pub record: Option<PathBuf>,
+    /// Keep every exchange for a recording (`--record DIR`: the command line writes it).
+    pub record: bool,
     /// With a baseline, the run replays its seed and case count and reports the drift.
     pub compare: Option<Baseline>,
-    /// Show a progress bar on standard error.
-    pub progress: bool,
-    /// Write every exchange to standard error (`-v`).
-    pub verbose: bool,
     /// The restore journal (remote targets): originals are written here before each change.
     pub journal: Option<PathBuf>,
     /// Consecutive transport failures that stop the run (it restores, then exits 3); 0: never.
@@ -131,6 +121,7 @@ impl RunConfig {
     /// what differs, then `build()`.
     pub fn builder() -> RunConfigBuilder {
         RunConfigBuilder {
+            threads: None,
             cfg: RunConfig {
                 spec: Spec::builtin(),
                 target: Target::builtin(),
@@ -146,12 +137,9 @@ impl RunConfig {
                 families: Vec::new(),
                 allow_writes: Vec::new(),
                 note: None,
-                reports: Vec::new(),
                 strict: false,
-                record: None,
+                record: false,
                 compare: None,
-                progress: false,
-                verbose: false,
                 journal: None,
                 max_failures: DEFAULT_MAX_FAILURES,
                 deadline: None,
@@ -168,6 +156,8 @@ impl RunConfig {
 #[derive(Debug, Clone)]
 pub struct RunConfigBuilder {
     cfg: RunConfig,
+    /// `threads(n)` as given: 0 is refused by `build()`; none picks by the target.
+    threads: Option<usize>,
 }
 
 impl RunConfigBuilder {
@@ -234,9 +224,10 @@ impl RunConfigBuilder {
         self.cfg.concurrency = n;
         self
     }
-    /// 0: one worker against a remote target, every core with the built-in mock.
+    /// Worker threads (1 to 64); not given: one worker against a remote target, every core with
+    /// the built-in mock.
     pub fn threads(mut self, n: usize) -> Self {
-        self.cfg.threads = n;
+        self.threads = Some(n);
         self
     }
     pub fn cases(mut self, n: u32) -> Self {
@@ -267,16 +258,13 @@ impl RunConfigBuilder {
         self.cfg.endpoints = paths.into_iter().map(Into::into).collect();
         self
     }
-    pub fn report(mut self, format: ReportFormat, path: impl Into<PathBuf>) -> Self {
-        self.cfg.reports.push((format, path.into()));
-        self
-    }
     pub fn strict(mut self, on: bool) -> Self {
         self.cfg.strict = on;
         self
     }
-    pub fn record(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cfg.record = Some(dir.into());
+    /// Keeps every exchange, for a recording (`RunOutcome::recording`).
+    pub fn record(mut self, on: bool) -> Self {
+        self.cfg.record = on;
         self
     }
     /// Compares with a baseline: the run takes the baseline's seed and case count.
@@ -284,15 +272,6 @@ impl RunConfigBuilder {
         self.cfg.seed = baseline.recording.manifest.seed;
         self.cfg.cases = baseline.recording.manifest.cases;
         self.cfg.compare = Some(baseline);
-        self
-    }
-    pub fn progress(mut self, on: bool) -> Self {
-        self.cfg.progress = on;
-        self
-    }
-    /// Writes every exchange to standard error: method, path, status, latency.
-    pub fn verbose(mut self, on: bool) -> Self {
-        self.cfg.verbose = on;
         self
     }
     /// Where the restore journal of a remote target goes.
@@ -333,16 +312,14 @@ impl RunConfigBuilder {
     /// Checks every value; the error names the setting (as its flag) and what was expected.
     pub fn build(self) -> Result<RunConfig> {
         let mut c = self.cfg;
+        let threads = self.threads;
         let usage = |m: String| Err(Error::Usage(m));
         if let Some(name) = &c.tunnel_svm {
             if name.trim().is_empty() || http::HeaderValue::from_str(name).is_err() {
                 return usage(format!("--tunnel-svm {name:?}: expected an SVM's name"));
             }
             if let Target::Remote { svm: Some(_), .. } = &c.target {
-                return usage(
-                    "--tunnel-svm and --svm-user: give one (tunnelling is for runs without an SVM administrator's password)"
-                        .into(),
-                );
+                return usage(TUNNEL_AND_SVM_USER.into());
             }
         }
         if c.cases == 0 || c.cases > 100_000 {
@@ -379,17 +356,15 @@ impl RunConfigBuilder {
                 "--rate {r}: expected requests per second above 0 and at most {MAX_RATE}"
             ));
         }
-        if let Some(f) = c.latency_drift
-            && !(f.is_finite() && f > 1.0)
-        {
-            return usage(format!(
-                "--latency-drift {f}: expected a factor above 1 (2: the p95 more than doubled)"
-            ));
+        if let Some(f) = c.latency_drift {
+            check_latency_drift(f)?;
         }
-        if c.threads > 64 {
-            return usage(format!("--threads {}: expected 1 to 64", c.threads));
-        }
-        if c.threads == 0 {
+        if let Some(n) = threads {
+            if !(1..=64).contains(&n) {
+                return usage(format!("--threads {n}: expected 1 to 64"));
+            }
+            c.threads = n;
+        } else {
             // One event loop keeps up with any real cluster; against a mock on this machine it
             // leaves the other cores to the mock. The built-in mock runs on the same runtime.
             c.threads = match c.target {
@@ -449,7 +424,7 @@ impl RunConfigBuilder {
                 c.spec.source
             ));
         }
-        if c.record.is_some() && c.compare.is_some() {
+        if c.record && c.compare.is_some() {
             return usage("--record and --compare: use one at a time".into());
         }
         if let Target::Builtin {
@@ -461,6 +436,17 @@ impl RunConfigBuilder {
                 .map_err(|e| Error::Usage(format!("--fixtures: {e}")))?;
         }
         Ok(c)
+    }
+}
+
+/// A `--latency-drift` factor: above 1 (2: the p95 more than doubled).
+pub fn check_latency_drift(f: f64) -> Result<f64> {
+    if f.is_finite() && f > 1.0 {
+        Ok(f)
+    } else {
+        Err(Error::Usage(format!(
+            "--latency-drift {f}: expected a factor above 1 (2: the p95 more than doubled)"
+        )))
     }
 }
 

@@ -1,11 +1,12 @@
 //! The conformance engine: start or reach the target, discover it, plan every (check, endpoint)
 //! pair from the registry (version, safety mode, --check/--endpoint), run the read checks
 //! concurrently and the write checks family by family, restore every record it changed (also on
-//! Ctrl-C), and return what happened. It prints nothing but progress and never picks an exit
-//! code: the command line does both.
+//! Ctrl-C), and return what happened. It prints nothing and never picks an exit code or ends the
+//! process: it tells an [`events::Observer`] what happens, and the command line renders that and
+//! picks the exit code.
 
 pub mod config;
-pub mod progress;
+pub mod events;
 
 use crate::checks::ctx::{Ctx, Settings};
 use crate::checks::{self, Applies, CheckFn, Needs};
@@ -18,7 +19,7 @@ use crate::spec::model::{Kind, Method};
 use crate::spec::{Endpoint, OntapVersion};
 use crate::undo::{Stop, journal};
 use config::{RunConfig, Target};
-use progress::Progress;
+use events::{Event, Events, Observer};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,12 +38,17 @@ pub struct RunOutcome {
 /// Runs the suite on a runtime of its own with `cfg.threads` workers (for callers that are not
 /// async themselves, like the command line).
 pub fn run_blocking(cfg: &RunConfig) -> Result<RunOutcome> {
+    run_observed(cfg, Arc::new(events::Silent))
+}
+
+/// [`run_blocking`], telling `observer` what happens as it happens.
+pub fn run_observed(cfg: &RunConfig, observer: Arc<dyn Observer>) -> Result<RunOutcome> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.threads)
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the runtime: {e}")))?;
-    rt.block_on(execute(cfg))
+    rt.block_on(execute_with(cfg, Events::new(observer)))
 }
 
 /// Starts the target if it is the built-in mock, and returns the client for it, with the label
@@ -50,9 +56,15 @@ pub fn run_blocking(cfg: &RunConfig) -> Result<RunOutcome> {
 async fn connect(
     cfg: &RunConfig,
     secrets: &Arc<crate::redact::Secrets>,
+    events: &Events,
 ) -> Result<(Client, Option<mock::RunningMock>, String)> {
     let client_cfg = |base: String, admin: Credentials, trust: Trust| ClientConfig {
-        log: cfg.verbose.then(|| secrets.clone()),
+        log: events
+            .exchange_sink()
+            .map(|sink| crate::client::ExchangeLog {
+                secrets: secrets.clone(),
+                sink,
+            }),
         timeout: cfg.timeout,
         concurrency: cfg.concurrency,
         max_answer_bytes: cfg.max_answer_bytes,
@@ -258,7 +270,7 @@ fn sampling_of(ctx: &Ctx) -> crate::report::Sampling {
 async fn discover_records(
     ctx: &Ctx,
     endpoints: &[&'static Endpoint],
-    progress: &Progress,
+    progress: &Events,
 ) -> BTreeMap<String, checks::records::Records> {
     let mut out: BTreeMap<String, checks::records::Records> = BTreeMap::new();
     let mut eps: Vec<&'static Endpoint> = endpoints
@@ -333,7 +345,7 @@ async fn read_all(
     ep: &'static Endpoint,
     base: &str,
     records: &mut checks::records::Records,
-    progress: &Progress,
+    progress: &Events,
 ) {
     {
         let mut path = match ep.kind() {
@@ -341,7 +353,7 @@ async fn read_all(
             _ => format!("{base}?fields=**"),
         };
         for _ in 0..100_000 {
-            progress.reading(format!(
+            progress.reading(&format!(
                 "the records of {}, {} so far",
                 ep.family,
                 records.len()
@@ -375,6 +387,11 @@ async fn read_all(
 
 /// Runs the suite and returns what happened (without printing a summary or exiting).
 pub async fn execute(cfg: &RunConfig) -> Result<RunOutcome> {
+    execute_with(cfg, Events::new(Arc::new(events::Silent))).await
+}
+
+/// [`execute`], telling the events to their observer.
+pub async fn execute_with(cfg: &RunConfig, events: Events) -> Result<RunOutcome> {
     let start = Instant::now();
     // An unfinished journal of an earlier run refuses the run before anything is sent.
     let journal =
@@ -393,14 +410,23 @@ pub async fn execute(cfg: &RunConfig) -> Result<RunOutcome> {
     };
     // The secrets no output may show, the `-v` log included.
     let secrets = Arc::new(crate::redact::Secrets::default());
-    let (client, running, label) = match connect(cfg, &secrets).await {
+    let (client, running, label) = match connect(cfg, &secrets, &events).await {
         Ok(c) => c,
         Err(e) => {
             drop_if_empty(&journal);
             return Err(e);
         }
     };
-    let outcome = run_with(cfg, client, &label, start, journal.clone(), secrets).await;
+    let outcome = run_with(
+        cfg,
+        client,
+        &label,
+        start,
+        journal.clone(),
+        secrets,
+        &events,
+    )
+    .await;
     if let Some(m) = running {
         m.shutdown().await;
     }
@@ -573,12 +599,13 @@ fn coverage(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Vec<crate::verdict::C
 }
 
 /// Stops the run's changes on SIGINT, SIGTERM or SIGHUP: the first lets requests in flight finish
-/// and then restores, a second says restoring is under way, a third ends the process at once and
-/// leaves the journal for `ontap-conform restore`.
+/// and then restores. Each is told to the observer, which decides what a third one means (the
+/// command line ends the process and leaves the journal for `ontap-conform restore`).
 #[cfg(unix)]
 fn watch_signals(
     stop: Arc<Stop>,
     journal: Option<std::path::PathBuf>,
+    events: Events,
 ) -> tokio::task::JoinHandle<()> {
     use tokio::signal::unix::{SignalKind, signal};
     tokio::spawn(async move {
@@ -589,34 +616,20 @@ fn watch_signals(
         ) else {
             return;
         };
-        for n in 1.. {
+        for count in 1.. {
             let name = tokio::select! {
                 _ = int.recv() => "SIGINT",
                 _ = term.recv() => "SIGTERM",
                 _ = hup.recv() => "SIGHUP",
             };
-            match n {
-                1 => {
-                    stop.now(format!("interrupted by {name}"));
-                    eprintln!(
-                        "interrupted by {name}: no new changes; letting requests in flight finish, then restoring every record the run changed…"
-                    );
-                }
-                2 => eprintln!(
-                    "{name}: restoring is under way; a third signal stops at once and leaves the records for `ontap-conform restore`"
-                ),
-                _ => {
-                    match &journal {
-                        Some(p) => eprintln!(
-                            "{name}: stopped before the restore finished; the journal {} keeps the originals: run `ontap-conform restore --journal {}` with the same --target and credentials",
-                            p.display(),
-                            p.display()
-                        ),
-                        None => eprintln!("{name}: stopped before the restore finished"),
-                    }
-                    std::process::exit(5);
-                }
+            if count == 1 {
+                stop.now(format!("interrupted by {name}"));
             }
+            events.emit(Event::Signal {
+                name,
+                count,
+                journal: journal.as_deref(),
+            });
         }
     })
 }
@@ -640,8 +653,9 @@ async fn run_with(
     start: Instant,
     journal: Option<Arc<journal::Journal>>,
     secrets: Arc<crate::redact::Secrets>,
+    events: &Events,
 ) -> Result<(Report, Option<Recording>)> {
-    let progress = Arc::new(Progress::new(cfg.progress));
+    let progress = events.clone();
     // A signal or the deadline stops the run from here on, discovery included: it then ends
     // with a report like any stopped run.
     let stop = Arc::new(Stop::new(cfg.max_failures));
@@ -649,6 +663,7 @@ async fn run_with(
     let signals = watch_signals(
         stop.clone(),
         journal.as_ref().map(|j| j.path().to_path_buf()),
+        events.clone(),
     );
     let deadline = cfg.deadline.map(|d| {
         let stop = stop.clone();
@@ -657,7 +672,7 @@ async fn run_with(
             stop.now(format!("the deadline of {} s was reached", d.as_secs_f64()));
         })
     });
-    progress.reading("the target's version (GET /api/cluster)".into());
+    progress.reading("the target's version (GET /api/cluster)");
     let ticker = progress.ticker(&client);
     // Even the first read ends with a stop (a deadline, a signal).
     let first = tokio::select! {
@@ -678,7 +693,7 @@ async fn run_with(
             }
             #[cfg(unix)]
             signals.abort();
-            progress.finish();
+            progress.emit(Event::Finished);
             return Err(e);
         }
     };
@@ -696,7 +711,7 @@ async fn run_with(
     ctx.secrets = secrets;
     ctx.secrets
         .ignore_common(crate::redact::common_values(cfg.spec));
-    if cfg.record.is_some() || cfg.compare.is_some() {
+    if cfg.record || cfg.compare.is_some() {
         ctx.recorder = Some(record::Recorder::default());
     }
     if let Target::Remote { admin, svm, .. } = &cfg.target {
@@ -724,7 +739,7 @@ async fn run_with(
     let Plan { reads, writes } = plan(&ctx, &endpoints);
 
     let total = reads.len() + writes.values().map(Vec::len).sum::<usize>();
-    progress.checks(total as u64);
+    progress.emit(Event::Planned(total as u64));
 
     let work = {
         let ctx = ctx.clone();
@@ -738,7 +753,7 @@ async fn run_with(
                     if ctx.stop.requested() {
                         return ctx.findings.skip(name, ep, checks::findings::NOT_RUN);
                     }
-                    let id = progress.begin(format!("{name} {}", ep.path()));
+                    let id = progress.begin(&format!("{name} {}", ep.path()));
                     f(&ctx, ep).await;
                     progress.end(id);
                 });
@@ -754,7 +769,7 @@ async fn run_with(
                             ctx.findings.skip(name, ep, checks::findings::NOT_RUN);
                             continue;
                         }
-                        let id = progress.begin(format!("{name} {}", ep.path()));
+                        let id = progress.begin(&format!("{name} {}", ep.path()));
                         f(&ctx, ep).await;
                         ctx.undo.restore(Some(&ep.family)).await;
                         progress.end(id);
@@ -773,7 +788,7 @@ async fn run_with(
     if let Some(t) = ticker {
         t.abort();
     }
-    progress.finish();
+    progress.emit(Event::Finished);
     let stopped = ctx.stop.reason();
     // The restore has a bound of its own: the settle time after a write that got no answer, and
     // ten request timeouts.
@@ -781,10 +796,10 @@ async fn run_with(
     if let Some(why) = &stopped
         && !why.starts_with("interrupted")
     {
-        eprintln!(
-            "{why}: stopping; restoring every record the run changed (at most {} s)…",
+        events.emit(Event::Stopping(&format!(
+            "{why} (the restore is bounded to {} s)",
             bound.as_secs()
-        );
+        )));
     }
     // Clear earlier problems (each write check restored as it went) and verify everything once more.
     ctx.undo.clear_problems();
@@ -805,7 +820,9 @@ async fn run_with(
         && problems.is_empty()
         && let Err(e) = j.finish()
     {
-        eprintln!("warning: every record is restored, but the journal stays: {e}");
+        events.emit(Event::Warning(&format!(
+            "every record is restored, but the journal stays: {e}"
+        )));
     }
     let interrupted = stopped
         .as_deref()

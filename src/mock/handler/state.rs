@@ -130,7 +130,9 @@ impl Mock {
         let Err(e) = self.persist(store) else {
             return Ok(());
         };
-        eprintln!("ontap-conform mock: could not write the state file, change undone: {e}");
+        (self.cfg.warn)(&format!(
+            "could not write the state file, change undone: {e}"
+        ));
         if let Some(b) = before {
             *store = b;
         }
@@ -141,10 +143,10 @@ impl Mock {
         ))
     }
 
-    /// Writes the state after a change the faults make; a failure is reported on stderr.
+    /// Writes the state after a change the faults make; a failure is told to `cfg.warn`.
     pub(super) fn persist_after_change(&self, store: &Store) {
         if let Err(e) = self.persist(store) {
-            eprintln!("ontap-conform mock: could not write the state file: {e}");
+            (self.cfg.warn)(&format!("could not write the state file: {e}"));
         }
     }
 }

@@ -2,13 +2,13 @@
 //! far; then the checks done of the total, the requests sent, the request rate of the last
 //! seconds, the time elapsed, and what the run waits for (the check running longest, with how
 //! long it has run and how many others are running). Drawn by indicatif, refreshed by a ticker
-//! every quarter of a second; hidden unless the command line asks for it.
+//! every quarter of a second; hidden unless the command line asks for it. With the engine's other
+//! events ([`Console`]): `-v`'s exchanges, the notes on signals and on stopping early.
 
-use crate::client::Client;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use ontap_conform::run::events::{Event, Observer};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// The progress of one run; every method is cheap, and does nothing visible when hidden.
@@ -17,7 +17,6 @@ pub struct Progress {
     start: Instant,
     /// What runs now, by the order it started in: (started at, what).
     running: Mutex<BTreeMap<u64, (Instant, String)>>,
-    next: AtomicU64,
     /// During discovery: what is being read (None once the checks run).
     reading: Mutex<Option<String>>,
     /// (when, requests sent) of the last few seconds, for the rate.
@@ -40,7 +39,6 @@ impl Progress {
             bar,
             start: Instant::now(),
             running: Mutex::new(BTreeMap::new()),
-            next: AtomicU64::new(0),
             reading: Mutex::new(None),
             samples: Mutex::new(VecDeque::new()),
         }
@@ -66,14 +64,12 @@ impl Progress {
         );
     }
 
-    /// A check starts; the number it returns ends it.
-    pub fn begin(&self, what: String) -> u64 {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
+    /// A check starts; `id` ends it.
+    pub fn begin(&self, id: u64, what: String) {
         self.running
             .lock()
             .unwrap()
             .insert(id, (Instant::now(), what));
-        id
     }
 
     /// A check ended.
@@ -123,28 +119,65 @@ impl Progress {
         self.bar.tick();
     }
 
-    /// Refreshes the line every quarter of a second from the client's count of requests, until
-    /// the task is aborted; None when the line is hidden.
-    pub fn ticker(
-        self: &std::sync::Arc<Self>,
-        client: &Client,
-    ) -> Option<tokio::task::JoinHandle<()>> {
-        if self.is_hidden() {
-            return None;
-        }
-        let me = self.clone();
-        let client = client.clone();
-        Some(tokio::spawn(async move {
-            loop {
-                me.refresh(client.requests_sent());
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-        }))
-    }
-
     /// Removes the line.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// The command line's observer of a run: the progress line (when shown), `-v`'s exchanges and
+/// the notes on signals and on stopping, all on standard error. A third signal ends the process
+/// with exit 5, leaving the journal for `ontap-conform restore`.
+pub struct Console {
+    pub progress: Progress,
+    pub verbose: bool,
+}
+
+impl Observer for Console {
+    fn event(&self, e: &Event<'_>) {
+        let p = &self.progress;
+        match *e {
+            Event::Reading(what) => p.reading(what.to_string()),
+            Event::Planned(total) => p.checks(total),
+            Event::Started { id, what } => p.begin(id, what.to_string()),
+            Event::Ended { id } => p.end(id),
+            Event::Tick { requests } => p.refresh(requests),
+            Event::Exchange(line) => p.bar.suspend(|| eprintln!("{line}")),
+            Event::Signal {
+                name,
+                count,
+                journal,
+            } => p.bar.suspend(|| match count {
+                1 => eprintln!(
+                    "interrupted by {name}: no new changes; letting requests in flight finish, then restoring every record the run changed…"
+                ),
+                2 => eprintln!(
+                    "{name}: restoring is under way; a third signal stops at once and leaves the records for `ontap-conform restore`"
+                ),
+                _ => {
+                    match journal {
+                        Some(j) => eprintln!(
+                            "{name}: stopped before the restore finished; the journal {} keeps the originals: run `ontap-conform restore --journal {}` with the same --target and credentials",
+                            j.display(),
+                            j.display()
+                        ),
+                        None => eprintln!("{name}: stopped before the restore finished"),
+                    }
+                    std::process::exit(i32::from(super::exit::CHANGED));
+                }
+            }),
+            Event::Stopping(why) => p
+                .bar
+                .suspend(|| eprintln!("{why}: stopping; restoring every record the run changed…")),
+            Event::Warning(w) => p.bar.suspend(|| eprintln!("warning: {w}")),
+            Event::Finished => p.finish(),
+        }
+    }
+    fn wants_exchanges(&self) -> bool {
+        self.verbose
+    }
+    fn wants_ticks(&self) -> bool {
+        !self.progress.is_hidden()
     }
 }
 
@@ -228,8 +261,9 @@ mod tests {
         let p = Progress::new(false);
         assert!(p.is_hidden());
         p.checks(2);
-        let a = p.begin("a".into());
-        let b = p.begin("b".into());
+        let (a, b) = (0, 1);
+        p.begin(a, "a".into());
+        p.begin(b, "b".into());
         p.end(a);
         assert_eq!(p.running.lock().unwrap().len(), 1);
         p.end(b);

@@ -28,6 +28,9 @@ pub enum Error {
     /// like an unreachable target, with the true reason.
     #[error("stopped early: {0}")]
     Stopped(String),
+    /// Another run holds the target's lock: nothing was sent (exit 3).
+    #[error("target busy: {0}")]
+    Busy(String),
     /// At least one check failed (or, with --strict, warned).
     #[error("{0}")]
     Failed(String),

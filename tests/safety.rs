@@ -1500,3 +1500,273 @@ fn secrets_in_any_encoding_and_control_characters_never_reach_an_output() {
         "{stdout:?}"
     );
 }
+
+/// Two runs against one target with one state directory (two CI jobs on one runner), each with
+/// its own journal: the second is refused (exit 3) naming the lock's holder, and the target
+/// ends as found.
+#[test]
+fn only_one_run_changes_a_target_at_a_time() {
+    let rt = rt();
+    let m = start(&rt, MockConfig::new());
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let before = snapshot(&rt, &m.base_url);
+    let job = |n: &str| {
+        let mut c = harness(&m.base_url, &dir.path().join(format!("{n}.journal")));
+        c.env("XDG_STATE_HOME", &state)
+            .args(["--cases", "40", "--seed", "4", "--check", "patch-roundtrip"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    };
+    let (a, b) = (job("a").spawn().unwrap(), job("b").spawn().unwrap());
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let codes = [a.status.code(), b.status.code()];
+    let refused: Vec<&Output> = [&a, &b]
+        .into_iter()
+        .filter(|o| o.status.code() == Some(3))
+        .collect();
+    assert_eq!(refused.len(), 1, "exactly one is refused: {codes:?}");
+    let err = text(&refused[0].stderr);
+    assert!(err.contains("target busy: another run against"), "{err}");
+    assert!(err.contains(" on ") && err.contains("pid "), "{err}");
+    assert!(codes.contains(&Some(0)), "the other ran: {codes:?}");
+    assert_eq!(before, snapshot(&rt, &m.base_url), "every record is back");
+    // Its lock was released: the next run takes it.
+    let out = job("c").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    rt.block_on(m.shutdown());
+}
+
+/// Two runs from two machines (two state directories, so two locks): the second finds the
+/// first's values (they carry its mark) where it expected originals, and stops before changing
+/// anything (exit 3); the first puts everything back.
+#[test]
+fn a_run_that_finds_another_runs_values_stops_before_changing_anything() {
+    let rt = rt();
+    let m = start(&rt, MockConfig::new());
+    let dir = tempfile::tempdir().unwrap();
+    let first_home = tempfile::tempdir().unwrap();
+    let before = snapshot(&rt, &m.base_url);
+    let first = busy(&m.base_url, &first_home.path().join("run.journal"));
+    wait_for_change(&rt, &m.base_url, &before);
+    std::thread::sleep(Duration::from_millis(300));
+    let second = harness(&m.base_url, &dir.path().join("run.journal"))
+        .args(["--seed", "9", "--cases", "4"])
+        .output()
+        .unwrap();
+    let err = text(&second.stderr);
+    assert_eq!(second.status.code(), Some(3), "{err}");
+    assert!(err.contains("another run may be in progress"), "{err}");
+    assert!(
+        !dir.path().join("run.journal").exists(),
+        "the second run changed nothing"
+    );
+    kill("-INT", &first);
+    let out = first.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(before, snapshot(&rt, &m.base_url), "every record is back");
+    rt.block_on(m.shutdown());
+}
+
+/// A colleague creates a Duo profile while the run's collection PATCH is on its way, and the
+/// target (ignoring the filter) changes it too: it was not journaled, so the run reports it
+/// (exit 5) instead of calling the target restored.
+#[test]
+fn a_record_created_during_a_collection_patch_is_reported() {
+    let rt = rt();
+    let m = start(
+        &rt,
+        MockConfig {
+            faults: ["collection-write-filter-ignored".parse().unwrap()]
+                .into_iter()
+                .collect(),
+            ..MockConfig::new()
+        },
+    );
+    let addr = m.addr;
+    let created = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut script = Script::new();
+    let c = created.clone();
+    script.before = Box::new(move |req| {
+        if req.method == "PATCH"
+            && req
+                .path
+                .starts_with("/api/security/authentication/duo/profiles?")
+            && !c.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            let body = r#"{"owner":{"uuid":"f7e41c99-9ffa-11e8-a5dd-005056bbef18"},"api_host":"api-x.duo.com","integration_key":"DICOLLEAGUE0000000001","secret_key":"colleague-secret-key-0000000000000000001","comment":"a colleague's"}"#;
+            let (status, _, b) = exchange(
+                addr,
+                "POST",
+                "/api/security/authentication/duo/profiles",
+                None,
+                body.as_bytes(),
+            );
+            assert_eq!(status, 201, "{}", text(&b));
+        }
+        Act::Forward
+    });
+    let url = proxy(addr, script);
+    let dir = tempfile::tempdir().unwrap();
+    let out = harness(&url, &dir.path().join("j"))
+        .args([
+            "--check",
+            "collection-patch",
+            "--seed",
+            "1",
+            "--allow-destructive",
+        ])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        created.load(std::sync::atomic::Ordering::SeqCst),
+        "{stdout}"
+    );
+    assert_eq!(out.status.code(), Some(5), "{stdout}");
+    assert!(
+        stdout.contains(
+            "/api/security/authentication/duo/profiles/f7e41c99-9ffa-11e8-a5dd-005056bbef18"
+        ) && stdout.contains("appeared during a collection PATCH"),
+        "{stdout}"
+    );
+    rt.block_on(m.shutdown());
+}
+
+/// Reports and recordings are 0644 (their directory 0755) under umask 000; two reports into one
+/// file, or two to standard output, are refused before anything is sent.
+#[test]
+fn files_are_never_world_writable_and_one_file_takes_one_report() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (report, rec) = (dir.path().join("r.json"), dir.path().join("rec"));
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "umask 000; exec '{}' run --seed 1 --cases 2 --check response-schema --report json='{}' --record '{}'",
+            env!("CARGO_BIN_EXE_ontap-conform"),
+            report.display(),
+            rec.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&report), 0o644);
+    assert_eq!(mode(&rec), 0o755);
+    for f in std::fs::read_dir(&rec).unwrap() {
+        assert_eq!(mode(&f.unwrap().path()), 0o644);
+    }
+    let (url, connections) = counting_listener();
+    let same = dir.path().join("same.json");
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    for reports in [
+        vec![
+            format!("json={}", same.display()),
+            format!("junit={}", same.display()),
+        ],
+        vec![
+            format!("json={}", same.display()),
+            format!(
+                "html={}",
+                dir.path()
+                    .join("sub")
+                    .join("..")
+                    .join("same.json")
+                    .display()
+            ),
+        ],
+        vec!["json=-".to_string(), "junit=-".to_string()],
+    ] {
+        let mut argv = vec!["run", "--target", &url, "--password-env", "OC_PW"];
+        for r in &reports {
+            argv.extend(["--report", r.as_str()]);
+        }
+        let out = run(&argv);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{reports:?}: {err}");
+        assert!(
+            err.contains("is already the destination of --report"),
+            "{err}"
+        );
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+/// `--deadline` and `--rate` outside their range are refused (exit 2) before anything is sent.
+#[test]
+fn deadlines_and_rates_out_of_range_are_refused() {
+    let (url, connections) = counting_listener();
+    for (flag, value, said) in [
+        (
+            "--rate",
+            "1e-300",
+            "--rate 1e-300: expected 0.01 to 100000 requests per second",
+        ),
+        ("--rate", "0", "expected 0.01 to"),
+        (
+            "--deadline",
+            "0",
+            "--deadline 0: expected 1 to 604800 seconds",
+        ),
+        ("--deadline", "604801", "expected 1 to 604800 seconds"),
+    ] {
+        let out = run(&[
+            "run",
+            "--target",
+            &url,
+            "--password-env",
+            "OC_PW",
+            flag,
+            value,
+        ]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(err.contains(said), "{flag} {value}: {err}");
+    }
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+/// The mock closes a connection idle for `idle_timeout`, and beyond `max_connections` open at
+/// once answers a new one 503 (so idle clients cannot starve the others).
+#[test]
+fn the_mock_closes_idle_connections_and_caps_open_ones() {
+    let rt = rt();
+    let m = start(
+        &rt,
+        MockConfig {
+            idle_timeout: Duration::from_secs(1),
+            max_connections: 2,
+            ..MockConfig::new()
+        },
+    );
+    let get = |s: &mut std::net::TcpStream| -> String {
+        use base64::Engine;
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("admin:{PW}"));
+        write!(
+            s,
+            "GET /api/cluster HTTP/1.1\r\nhost: x\r\nauthorization: Basic {auth}\r\n\r\n"
+        )
+        .unwrap();
+        let mut buf = vec![0; 4096];
+        let n = s.read(&mut buf).unwrap();
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let mut a = std::net::TcpStream::connect(m.addr).unwrap();
+    assert!(get(&mut a).starts_with("HTTP/1.1 200"));
+    let mut b = std::net::TcpStream::connect(m.addr).unwrap();
+    assert!(get(&mut b).starts_with("HTTP/1.1 200"));
+    // Two open: the third is refused with the envelope.
+    let mut c = std::net::TcpStream::connect(m.addr).unwrap();
+    let refused = get(&mut c);
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("\"error\""), "{refused}");
+    // Idle for longer than a second: both are closed, and room is made.
+    std::thread::sleep(Duration::from_millis(2500));
+    a.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(a.read(&mut [0; 16]).unwrap_or(0), 0, "closed when idle");
+    let mut d = std::net::TcpStream::connect(m.addr).unwrap();
+    assert!(get(&mut d).starts_with("HTTP/1.1 200"));
+    rt.block_on(m.shutdown());
+}

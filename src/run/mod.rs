@@ -393,6 +393,14 @@ pub async fn execute(cfg: &RunConfig) -> Result<RunOutcome> {
 /// [`execute`], telling the events to their observer.
 pub async fn execute_with(cfg: &RunConfig, events: Events) -> Result<RunOutcome> {
     let start = Instant::now();
+    // One run at a time against a target: another run's lock refuses this one before anything
+    // is sent (held until the run ends).
+    let _lock = match (&cfg.lock, &cfg.target) {
+        (Some(path), Target::Remote { url, .. }) => {
+            Some(crate::undo::lock::TargetLock::acquire(path.clone(), url)?)
+        }
+        _ => None,
+    };
     // An unfinished journal of an earlier run refuses the run before anything is sent.
     let journal =
         match (&cfg.journal, &cfg.target) {
@@ -634,6 +642,27 @@ fn watch_signals(
     })
 }
 
+/// The first value another run of the harness wrote in the records discovery read (see
+/// [`crate::undo::foreign`]).
+fn foreign_anywhere(ctx: &Ctx) -> Option<String> {
+    for (family, records) in &ctx.records {
+        let Some(inst) =
+            ctx.spec.endpoints.iter().find(|e| {
+                &e.family == family && matches!(e.kind(), Kind::Instance | Kind::Singleton)
+            })
+        else {
+            continue;
+        };
+        for r in records.iter() {
+            let path = crate::undo::instance_path(inst, &r).unwrap_or_else(|| family.clone());
+            if let Some(why) = crate::undo::foreign(ctx.spec, inst, &path, &r) {
+                return Some(why);
+            }
+        }
+    }
+    None
+}
+
 /// How long the final restore may take: the settle time after a write that got no answer, then
 /// ten request timeouts (at least a minute).
 fn restore_bound(ctx: &Ctx) -> std::time::Duration {
@@ -735,6 +764,12 @@ async fn run_with(
         .collect();
     ctx.records = discover_records(&ctx, &families, &progress).await;
     ctx.sampled = sample_records(&ctx);
+    // A value another run wrote, anywhere: stop before changing anything (exit 3).
+    if ctx.may_write()
+        && let Some(why) = foreign_anywhere(&ctx)
+    {
+        ctx.stop.now(why);
+    }
     let ctx = Arc::new(ctx);
     let Plan { reads, writes } = plan(&ctx, &endpoints);
 

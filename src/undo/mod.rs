@@ -9,6 +9,7 @@
 //! calls nothing of theirs.
 
 pub mod journal;
+pub mod lock;
 pub mod restore;
 mod stop;
 
@@ -114,6 +115,13 @@ impl Saved {
     }
 }
 
+/// The endpoint that names one record of a family (an instance or a singleton).
+fn record_endpoint<'s>(spec: &'s Spec, family: &str) -> Option<&'s Endpoint> {
+    spec.endpoints
+        .iter()
+        .find(|e| e.family == family && matches!(e.kind(), Kind::Instance | Kind::Singleton))
+}
+
 /// What [`Undo::protect`] and [`Undo::will_create`] hand back: the record is written down, so a
 /// change to it may be sent. Dropping it restores nothing: the run puts each family back after
 /// its write checks, and everything at the end.
@@ -159,6 +167,24 @@ pub fn instance_path(inst: &Endpoint, record: &Value) -> Option<String> {
     }
     let pairs: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Some(inst.render(&pairs))
+}
+
+/// Why a record must not be changed: a patchable text field holds a value another run of the
+/// harness wrote (it starts with [`crate::generate::MARK`]), so that run may still be changing
+/// the target, and its value would be taken for an original. None: no such value.
+pub fn foreign(spec: &Spec, ep: &Endpoint, path: &str, record: &Value) -> Option<String> {
+    let res = spec.resource_of(ep);
+    res.patchable().find_map(|f| {
+        let v = get_path(record, &f.path)?.as_str()?;
+        v.starts_with(crate::generate::MARK).then(|| {
+            format!(
+                "another run may be in progress: {path} {} holds {}, a value ontap-conform writes (it starts with {}); nothing more is changed. If no other run is going on, a killed run left it: finish it with `ontap-conform restore`, or put the value back by hand",
+                f.path,
+                crate::verdict::show_value(Some(&Value::String(v.to_string()))),
+                crate::generate::MARK
+            )
+        })
+    })
 }
 
 /// Everything a run needs to put its target back: the saved records, the journal, the restore
@@ -345,6 +371,13 @@ impl Undo {
             });
         }
         let mut original = read.await?;
+        // Another run's value is never taken for an original.
+        if let Some(inst) = record_endpoint(self.spec, family)
+            && let Some(why) = foreign(self.spec, inst, path, &original)
+        {
+            self.stop.now(why);
+            return None;
+        }
         // A leaking target's secrets are never written down.
         crate::redact::redact_secrets(self.spec, &mut original);
         self.save(Saved::new(family, path, Change::Changed, &original))
@@ -371,6 +404,11 @@ impl Undo {
         let mut fresh: Vec<Saved> = Vec::new();
         for r in records {
             let p = instance_path(inst, &r)?;
+            if let Some(why) = foreign(self.spec, inst, &p, &r) {
+                drop(saved);
+                self.stop.now(why);
+                return None;
+            }
             if !known.contains(p.as_str()) {
                 // What a restore compares and writes back: the patchable fields (the path
                 // names the record; a whole family is journaled, so nothing else is kept).

@@ -575,6 +575,10 @@ impl Client {
             // No reqwest timeout: `send` bounds the whole exchange itself (one timer a request).
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(cfg.concurrency.max(1))
+            // Well below any server's idle timeout (the mock's is 60 s by default): a connection
+            // the server is about to close is never taken for a request (a write on it would be
+            // in doubt).
+            .pool_idle_timeout(Duration::from_secs(20))
             .tcp_nodelay(true)
             .user_agent(concat!("ontap-conform/", env!("CARGO_PKG_VERSION")));
         b = match &cfg.trust {

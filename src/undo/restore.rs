@@ -7,11 +7,11 @@
 //! it restored (in the journal too).
 
 use super::journal::Journal;
-use super::{Change, Saved, Undo, Wrote, instance_path};
+use super::{Change, Saved, Undo, Wrote, instance_path, record_endpoint};
 use crate::client::{Client, Request};
+use crate::spec::Spec;
 use crate::spec::model::Kind;
 use crate::spec::resource::{Field, FieldType, Resource, get_path, set_path};
-use crate::spec::{Endpoint, Spec};
 use crate::verdict::RestoreProblem;
 use serde_json::{Map, Value};
 
@@ -168,13 +168,6 @@ async fn read_whole(client: &Client, path: &str, what: &str) -> Result<(u16, Val
         x.response.status,
         x.response.json.as_deref().cloned().unwrap_or(Value::Null),
     ))
-}
-
-/// The endpoint that names one record of a family (an instance or a singleton).
-fn record_endpoint<'s>(spec: &'s Spec, family: &str) -> Option<&'s Endpoint> {
-    spec.endpoints
-        .iter()
-        .find(|e| e.family == family && matches!(e.kind(), Kind::Instance | Kind::Singleton))
 }
 
 /// Puts one saved record back and proves it with a read-back. Compare before restore: a field

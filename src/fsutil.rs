@@ -36,3 +36,13 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::write(path, bytes).map_err(|e| Error::io(path, e))?;
     set_mode(path, FILE_MODE)
 }
+
+/// Creates a directory and its missing parents, each new one of `mode` at most (the umask may
+/// take more away, never add): the state directory 0700, others 0755.
+pub fn create_dirs(dir: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(dir)
+}

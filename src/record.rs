@@ -267,7 +267,8 @@ pub fn write(dir: &Path, rec: &Recording) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    crate::fsutil::create_dirs(&parent, crate::fsutil::DIR_MODE)
+        .map_err(|e| Error::io(&parent, e))?;
     if dir.exists() {
         let is_recording = dir.join(MANIFEST).is_file();
         let empty = std::fs::read_dir(dir)

@@ -312,7 +312,7 @@ fn create(
     body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<(File, u64)> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    crate::fsutil::create_dirs(dir, 0o700)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".journal")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))

@@ -91,7 +91,7 @@ impl TargetLock {
             ))
         };
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(cannot)?;
+            crate::fsutil::create_dirs(dir, 0o700).map_err(cannot)?;
         }
         let mut file = std::fs::OpenOptions::new()
             .read(true)

@@ -35,7 +35,7 @@ fn client(base: &str, trust: Trust) -> ClientConfig {
 }
 
 fn get_cluster(rt: &tokio::runtime::Runtime, cfg: ClientConfig) -> Result<u16, String> {
-    let c = Client::new(cfg)?;
+    let c = Client::new(cfg).map_err(|e| e.to_string())?;
     rt.block_on(c.send(Request::get("/api/cluster")))
         .map(|x| x.response.status)
         .map_err(|e| e.0)

@@ -557,3 +557,24 @@ fn links_between_the_pages_resolve() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     assert!(links >= 10, "only {links} links found");
 }
+
+/// docs/rules.md shows the rule coverage table as `src/checks/rules.rs` makes it for the
+/// built-in contract; `UPDATE_DOCS=1` rewrites it.
+#[test]
+fn the_rule_coverage_table_in_the_docs_is_the_generated_one() {
+    let path = root().join("docs/rules.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/rules.md");
+    let (start, end) = ("<!-- rules:start -->\n", "<!-- rules:end -->");
+    let a = doc.find(start).expect("the rules:start marker") + start.len();
+    let b = doc.find(end).expect("the rules:end marker");
+    let rows = ontap_conform::checks::rules::table(ontap_conform::spec::Spec::builtin());
+    let table = ontap_conform::checks::rules::render_markdown(&rows);
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(&path, format!("{}{table}{}", &doc[..a], &doc[b..])).unwrap();
+        return;
+    }
+    assert!(
+        doc[a..b] == table,
+        "docs/rules.md is not the generated table: run UPDATE_DOCS=1 cargo test --test docs_commands"
+    );
+}

@@ -1736,6 +1736,13 @@ async fn check_fault(f: Fault) {
                 .await;
             assert_eq!(r.status, 200);
         }
+        Fault::SvmSeesAll => {
+            // svm1's administrator sees the cluster's record and every SVM's, not only svm1's.
+            let good_n = good.as_vsadmin("GET", MSGS, None).await.body["num_records"].clone();
+            let bad_n = bad.as_vsadmin("GET", MSGS, None).await.body["num_records"].clone();
+            assert_eq!((good_n, bad_n), (json!(1), json!(4)));
+            assert_eq!(bad.as_vsadmin("GET", &msg(CLUSTER), None).await.status, 200);
+        }
         Fault::MethodNotAllowedAccepted => {
             let r = bad.call("PUT", MSGS, None).await;
             assert_eq!((r.status, &r.body), (200, &json!({})));

@@ -4,12 +4,17 @@ use crate::checks;
 use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::read::{baseline, identity, sample_paths};
 use crate::checks::write::{body_of, different_value, visible_to_svm};
-use crate::client::Request;
+use crate::client::{Auth, Request};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
 use crate::spec::resource::get_path;
 use crate::undo;
 use serde_json::json;
+
+/// Why nothing about the role is judged through `--tunnel-svm` (ONTAP-BEHAVIOR.md §4: a request
+/// with `X-Dot-SVM-Name` runs inside the SVM, seeing and changing only its records; nothing says
+/// the cluster administrator loses its role there).
+pub const TUNNEL_KEEPS_ROLE: &str = "tunnelling into an SVM narrows the records, not the role (give --svm-user for an SVM administrator to judge it)";
 
 pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "role-restrictions";
@@ -80,6 +85,13 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
             let guarded: Vec<_> = res.patchable().filter(|f| f.flags.admin_only).collect();
             if guarded.is_empty() || !ep.has(Method::PATCH) {
                 return ctx.findings.skip(C, ep, "no admin-only field to protect");
+            }
+            if svm_auth == Auth::Tunnel {
+                return ctx.findings.skip(
+                    C,
+                    ep,
+                    format!("admin-only fields are about the role: {TUNNEL_KEEPS_ROLE}"),
+                );
             }
             let visible = visible_to_svm(ctx, ep).await;
             let mut ran = false;

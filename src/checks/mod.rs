@@ -13,6 +13,7 @@ pub mod passive;
 pub mod property;
 pub mod read;
 pub mod records;
+pub mod rules;
 pub mod write;
 
 use crate::client::Response;

@@ -3,6 +3,7 @@
 //! first change ([`Ctx::protect`]); the run restores and verifies every saved record afterwards,
 //! also when a check fails midway or the run is interrupted.
 
+use crate::checks::access::TUNNEL_KEEPS_ROLE;
 use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::judge::{self, expected_after_patch, meets};
 use crate::checks::property::{Case, Failure, Property, property};
@@ -1180,6 +1181,14 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                     let svm = cond == Condition::RoleDenied;
                     // As the SVM administrator, or the cluster administrator tunnelled into an SVM.
                     let svm_auth = ctx.client.svm_auth();
+                    if svm && svm_auth == Some(Auth::Tunnel) {
+                        ctx.findings.skip(
+                            C,
+                            ep,
+                            format!("error {} is about the role: {TUNNEL_KEEPS_ROLE}", e.code),
+                        );
+                        continue;
+                    }
                     if svm && svm_auth.is_none() {
                         ctx.findings.skip(
                             C,

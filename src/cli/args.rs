@@ -485,6 +485,10 @@ pub struct RunArgs {
     /// List the checks with their evidence and exit
     #[arg(long)]
     pub list_checks: bool,
+    /// List every rule of the contract with the checks that judge it, the mock faults that break
+    /// it and the legal variants it must stay clean under (docs/rules.md), and exit
+    #[arg(long, conflicts_with = "list_checks")]
+    pub list_rules: bool,
     /// Write a report: json=FILE, junit=FILE or html=FILE (repeatable)
     #[arg(long = "report", value_name = "FORMAT=FILE")]
     pub reports: Vec<String>,

@@ -167,7 +167,7 @@ impl OneClient<'_> {
             ),
             ..ClientConfig::new(self.base, admin, trust)
         }))
-        .map_err(Error::Usage)
+        .map_err(Error::from)
     }
 }
 

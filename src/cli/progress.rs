@@ -21,6 +21,8 @@ pub struct Progress {
     reading: Mutex<Option<String>>,
     /// (when, requests sent) of the last few seconds, for the rate.
     samples: Mutex<VecDeque<(Instant, u64)>>,
+    /// Families whose checks have all ended, and how many there are.
+    families: Mutex<(u64, u64)>,
 }
 
 /// The rate is measured over this window.
@@ -41,6 +43,7 @@ impl Progress {
             running: Mutex::new(BTreeMap::new()),
             reading: Mutex::new(None),
             samples: Mutex::new(VecDeque::new()),
+            families: Mutex::new((0, 0)),
         }
     }
 
@@ -53,15 +56,21 @@ impl Progress {
         *self.reading.lock().unwrap() = Some(what);
     }
 
-    /// The checks begin: `total` of them.
-    pub fn checks(&self, total: u64) {
+    /// The checks begin: `total` of them, over `families` families.
+    pub fn checks(&self, total: u64, families: u64) {
         *self.reading.lock().unwrap() = None;
+        *self.families.lock().unwrap() = (0, families);
         self.bar.set_length(total);
         self.bar.set_style(
             ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} checks, {wide_msg}")
                 .expect("template")
                 .progress_chars("=> "),
         );
+    }
+
+    /// Every check of one more family has ended.
+    pub fn family_done(&self) {
+        self.families.lock().unwrap().0 += 1;
     }
 
     /// A check starts; `id` ends it.
@@ -108,12 +117,18 @@ impl Progress {
                 "reading {what}; {}",
                 figures(requests, rate, now.duration_since(self.start))
             ),
-            None => message(
-                requests,
-                rate,
-                now.duration_since(self.start),
-                waiting.as_ref().map(|(w, d, n)| (w.as_str(), *d, *n)),
-            ),
+            None => {
+                let (done, of) = *self.families.lock().unwrap();
+                format!(
+                    "{done}/{of} families, {}",
+                    message(
+                        requests,
+                        rate,
+                        now.duration_since(self.start),
+                        waiting.as_ref().map(|(w, d, n)| (w.as_str(), *d, *n)),
+                    )
+                )
+            }
         };
         self.bar.set_message(line);
         self.bar.tick();
@@ -138,7 +153,8 @@ impl Observer for Console {
         let p = &self.progress;
         match *e {
             Event::Reading(what) => p.reading(what.to_string()),
-            Event::Planned(total) => p.checks(total),
+            Event::Planned { checks, families } => p.checks(checks, families),
+            Event::FamilyDone(_) => p.family_done(),
             Event::Started { id, what } => p.begin(id, what.to_string()),
             Event::Ended { id } => p.end(id),
             Event::Tick { requests } => p.refresh(requests),
@@ -260,13 +276,15 @@ mod tests {
     fn a_hidden_line_still_counts() {
         let p = Progress::new(false);
         assert!(p.is_hidden());
-        p.checks(2);
+        p.checks(2, 1);
         let (a, b) = (0, 1);
         p.begin(a, "a".into());
         p.begin(b, "b".into());
         p.end(a);
         assert_eq!(p.running.lock().unwrap().len(), 1);
         p.end(b);
+        p.family_done();
+        assert_eq!(*p.families.lock().unwrap(), (1, 1));
         p.refresh(10);
         assert!(p.running.lock().unwrap().is_empty());
     }

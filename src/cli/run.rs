@@ -195,15 +195,15 @@ pub(super) fn client_identity(s: &Settings) -> Result<Option<ClientIdentity>> {
     let key_pem = read("--client-key", &key)?;
     ClientIdentity::new(cert, &cert_pem, key, &key_pem)
         .map(Some)
-        .map_err(Error::Usage)
+        .map_err(Error::from)
 }
 
 /// The proxies: `--proxy` (or the setting `proxy`), else HTTPS_PROXY / HTTP_PROXY from the
 /// environment; NO_PROXY applies to all of them.
 pub(super) fn proxies(s: &Settings, env: &Env) -> Result<Proxies> {
-    let mut p = Proxies::from_env(|name| env.vars.get(name).cloned()).map_err(Error::Usage)?;
+    let mut p = Proxies::from_env(|name| env.vars.get(name).cloned())?;
     if let Some(u) = &s.proxy {
-        p.all = Some(ProxyUrl::parse("--proxy", u).map_err(Error::Usage)?);
+        p.all = Some(ProxyUrl::parse("--proxy", u)?);
     }
     Ok(p)
 }
@@ -559,6 +559,11 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         let spec = super::contract(args.contract.as_deref(), args.specs.as_deref())?;
         return out(&ontap_conform::checks::list(spec));
     }
+    if args.list_rules {
+        let spec = super::contract(args.contract.as_deref(), args.specs.as_deref())?;
+        let rows = ontap_conform::checks::rules::table(spec);
+        return out(&ontap_conform::checks::rules::render_text(&rows));
+    }
     let quiet = args.quiet;
     let settings = settings(&args, env)?;
     let cfg = config(&settings, env, quiet)?;
@@ -647,6 +652,16 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         ))?;
     }
     write_reports(&output, &report)?;
+    outcome_error(&cfg, &report, drift.as_deref())
+}
+
+/// The error a finished run ends with, by precedence: left changed (5), stopped early (3),
+/// interrupted or failed (1), drift (4); none when it passed.
+fn outcome_error(
+    cfg: &RunConfig,
+    report: &Report,
+    drift: Option<&[ontap_conform::record::Drift]>,
+) -> Result<()> {
     if !report.restore_problems.is_empty() {
         let kept = cfg
             .journal

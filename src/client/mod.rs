@@ -141,12 +141,16 @@ pub const PAGE_RECORDS: usize = 500;
 /// The path of an answer's `next` link (ONTAP-BEHAVIOR.md section 7: a collection may answer
 /// with one even when no `max_records` was asked), from its `/api/` on.
 pub fn next_path(json: &Value) -> Option<String> {
-    let href = json.pointer("/_links/next/href")?.as_str()?;
-    Some(
-        href.find("/api/")
-            .map(|i| href[i..].to_string())
-            .unwrap_or_else(|| href.to_string()),
-    )
+    let href = next_href(json)?;
+    let path = href.find("/api/").map_or(href, |i| &href[i..]);
+    // Anything else (a generic mock's placeholder "string") is no link to follow: the paging
+    // check reports it, and nothing else sends it as a request.
+    path.starts_with('/').then(|| path.to_string())
+}
+
+/// The `_links.next.href` of an answer as the target wrote it.
+pub fn next_href(json: &Value) -> Option<&str> {
+    json.pointer("/_links/next/href")?.as_str()
 }
 
 /// Bodies already decoded. A property sends many requests whose answers repeat byte for byte
@@ -397,6 +401,33 @@ pub struct ClientIdentity {
     pem: Vec<u8>,
 }
 
+/// Why a client could not be made; each message names the setting at fault (a flag or an
+/// environment variable) and what was expected, and never holds a credential.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClientError {
+    /// `--ca-cert`: not PEM, or no certificate in it.
+    #[error("{0}")]
+    Trust(String),
+    /// `--client-cert` / `--client-key`: not PEM, or not a pair.
+    #[error("{0}")]
+    Identity(String),
+    /// `--proxy`, `HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`: not a proxy URL.
+    #[error("{0}")]
+    Proxy(String),
+    /// `--tunnel-svm`: a name that cannot be a header value.
+    #[error("{0}")]
+    Tunnel(String),
+    /// The HTTP client itself could not be set up.
+    #[error("{0}")]
+    Setup(String),
+}
+
+impl From<ClientError> for crate::error::Error {
+    fn from(e: ClientError) -> Self {
+        crate::error::Error::Usage(e.to_string())
+    }
+}
+
 impl ClientIdentity {
     /// The certificate chain and key as PEM text; the error names the file that is not usable.
     pub fn new(
@@ -404,33 +435,38 @@ impl ClientIdentity {
         cert_pem: &str,
         key_path: PathBuf,
         key_pem: &str,
-    ) -> Result<ClientIdentity, String> {
+    ) -> Result<ClientIdentity, ClientError> {
         use rustls::pki_types::pem::PemObject;
         let certs = rustls::pki_types::CertificateDer::pem_slice_iter(cert_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("--client-cert {}: not PEM ({e})", cert_path.display()))?;
+            .map_err(|e| {
+                ClientError::Identity(format!(
+                    "--client-cert {}: not PEM ({e})",
+                    cert_path.display()
+                ))
+            })?;
         if certs.is_empty() {
-            return Err(format!(
+            return Err(ClientError::Identity(format!(
                 "--client-cert {}: no certificate in it; expected PEM \"BEGIN CERTIFICATE\" blocks",
                 cert_path.display()
-            ));
+            )));
         }
         rustls::pki_types::PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).map_err(|e| {
-            format!(
+            ClientError::Identity(format!(
                 "--client-key {}: not a PEM private key ({e}); expected PKCS#8, PKCS#1 or SEC1",
                 key_path.display()
-            )
+            ))
         })?;
         let mut pem = cert_pem.as_bytes().to_vec();
         pem.push(b'\n');
         pem.extend_from_slice(key_pem.as_bytes());
         reqwest::Identity::from_pem(&pem).map_err(|e| {
-            format!(
+            ClientError::Identity(format!(
                 "--client-cert {} with --client-key {}: not usable together ({})",
                 cert_path.display(),
                 key_path.display(),
                 root_cause(&e)
-            )
+            ))
         })?;
         Ok(ClientIdentity {
             cert_path,
@@ -566,7 +602,7 @@ fn basic(user: &str, password: &str) -> http::HeaderValue {
 }
 
 impl Client {
-    pub fn new(cfg: ClientConfig) -> Result<Client, String> {
+    pub fn new(cfg: ClientConfig) -> Result<Client, ClientError> {
         install_crypto();
         let mut b = reqwest::Client::builder()
             .http1_only()
@@ -584,10 +620,13 @@ impl Client {
         b = match &cfg.trust {
             Trust::System => b,
             Trust::CaPem(pem) => {
-                let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-                    .map_err(|e| format!("the CA certificate is not PEM: {}", root_cause(&e)))?;
+                let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+                    ClientError::Trust(format!("the CA certificate is not PEM: {}", root_cause(&e)))
+                })?;
                 if certs.is_empty() {
-                    return Err("the CA certificate file holds no certificate".into());
+                    return Err(ClientError::Trust(
+                        "the CA certificate file holds no certificate".into(),
+                    ));
                 }
                 b.tls_certs_only(certs)
             }
@@ -595,19 +634,19 @@ impl Client {
         };
         if let Some(id) = &cfg.identity {
             let identity = reqwest::Identity::from_pem(&id.pem)
-                .map_err(|e| format!("--client-cert: {}", root_cause(&e)))?;
+                .map_err(|e| ClientError::Identity(format!("--client-cert: {}", root_cause(&e))))?;
             b = b.identity(identity);
         }
         let via = cfg.proxy.for_url(&cfg.base_url).cloned();
         if let Some(p) = &via {
             b = b.proxy(
                 reqwest::Proxy::all(p.url.as_str())
-                    .map_err(|e| format!("--proxy {p}: {}", root_cause(&e)))?,
+                    .map_err(|e| ClientError::Proxy(format!("--proxy {p}: {}", root_cause(&e))))?,
             );
         }
-        let http = b
-            .build()
-            .map_err(|e| format!("cannot set up the HTTP client: {}", root_cause(&e)))?;
+        let http = b.build().map_err(|e| {
+            ClientError::Setup(format!("cannot set up the HTTP client: {}", root_cause(&e)))
+        })?;
         let svm = cfg.svm.as_ref().unwrap_or(&cfg.admin);
         let header = |c: &Credentials| c.password.as_deref().map(|p| basic(&c.user, p));
         let auth = Arc::new([
@@ -626,7 +665,9 @@ impl Client {
                     .ok()
                     .filter(|_| !name.trim().is_empty())
                     .ok_or_else(|| {
-                        format!("--tunnel-svm {name:?}: not an SVM name that fits in a header")
+                        ClientError::Tunnel(format!(
+                            "--tunnel-svm {name:?}: not an SVM name that fits in a header"
+                        ))
                     })?,
             ),
         };
@@ -1063,6 +1104,23 @@ pub fn curl(base: &str, admin: &str, svm: Option<&str>, req: &Request) -> String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_next_link_is_followed_only_when_it_is_a_path() {
+        let next = |href: &str| next_path(&serde_json::json!({"_links": {"next": {"href": href}}}));
+        assert_eq!(
+            next("/api/svm/svms?start.uuid=1").as_deref(),
+            Some("/api/svm/svms?start.uuid=1")
+        );
+        assert_eq!(
+            next("https://cluster1/api/svm/svms?x=1").as_deref(),
+            Some("/api/svm/svms?x=1")
+        );
+        // A generic mock's placeholder, or anything else that names no path, is not sent.
+        assert_eq!(next("string"), None);
+        assert_eq!(next(""), None);
+        assert_eq!(next_path(&serde_json::json!({"records": []})), None);
+    }
     use serde_json::json;
 
     #[test]

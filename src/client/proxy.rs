@@ -4,6 +4,7 @@
 //! label, the errors and the client all see the same answer. A proxy URL may carry credentials;
 //! they are shown as `***` wherever the URL is displayed.
 
+use super::ClientError;
 use std::net::IpAddr;
 
 /// A proxy's URL. `Display` and `Debug` redact its user name and password.
@@ -15,7 +16,7 @@ pub struct ProxyUrl {
 impl ProxyUrl {
     /// Parses a proxy URL (`http://[user:password@]host:port`); `source` names where it came
     /// from (`--proxy`, `HTTPS_PROXY`) in the error, which never holds the credentials.
-    pub fn parse(source: &str, text: &str) -> Result<ProxyUrl, String> {
+    pub fn parse(source: &str, text: &str) -> Result<ProxyUrl, ClientError> {
         let text = text.trim();
         // Like curl, a bare host:port means http://host:port.
         let with_scheme = if text.contains("://") {
@@ -24,16 +25,16 @@ impl ProxyUrl {
             format!("http://{text}")
         };
         let url = url::Url::parse(&with_scheme).map_err(|e| {
-            format!(
+            ClientError::Proxy(format!(
                 "{source} {}: not a URL ({e}); expected http://[user:password@]host:port",
                 redact_text(text)
-            )
+            ))
         })?;
         let p = ProxyUrl { url: Box::new(url) };
         if !matches!(p.url.scheme(), "http" | "https") || p.url.host().is_none() {
-            return Err(format!(
+            return Err(ClientError::Proxy(format!(
                 "{source} {p}: expected an http:// or https:// proxy URL with a host"
-            ));
+            )));
         }
         Ok(p)
     }
@@ -112,7 +113,7 @@ pub struct Proxies {
 impl Proxies {
     /// The proxies named by environment variables, looked up with `var` (upper case first, then
     /// lower case, like curl).
-    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Proxies, String> {
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Proxies, ClientError> {
         let get = |name: &str| {
             var(name)
                 .or_else(|| var(&name.to_ascii_lowercase()))
@@ -198,8 +199,10 @@ mod tests {
         let line = p.redact_in("tunnel to http://bob:s3cr%40t@proxy.lan:3128/ failed: s3cr@t");
         assert!(!line.contains("s3cr"), "{line}");
         let e = ProxyUrl::parse("--proxy", "ftp://bob:hunter2@x").unwrap_err();
+        let e = e.to_string();
         assert!(e.contains("--proxy") && !e.contains("hunter2"), "{e}");
         let e = ProxyUrl::parse("HTTPS_PROXY", "http://bob:hunter2@[::1").unwrap_err();
+        let e = e.to_string();
         assert!(e.contains("HTTPS_PROXY") && !e.contains("hunter2"), "{e}");
     }
 

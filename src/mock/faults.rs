@@ -116,6 +116,8 @@ faults! {
         "unknown query parameters are ignored instead of 400/262179",
     AdminOnlyUnenforced = "admin-only-unenforced" @ Validation:
         "the SVM administrator may change admin-only fields",
+    SvmSeesAll = "svm-sees-all" @ Auth:
+        "an SVM administrator (and a request tunnelled into an SVM) sees every SVM's records and the cluster's",
     AuthUnenforced = "auth-unenforced" @ Auth:
         "requests without (or with wrong) credentials are served as the admin",
     MethodNotAllowedAccepted = "method-not-allowed-accepted" @ Rewrite:
@@ -348,7 +350,7 @@ mod tests {
             assert_eq!(f.name().parse::<Fault>().unwrap(), *f);
             assert!(seen.insert(f.name()));
         }
-        assert_eq!(Fault::ALL.len(), 32);
+        assert_eq!(Fault::ALL.len(), 33);
     }
 
     #[test]

@@ -335,46 +335,7 @@ impl RunConfigBuilder {
                 return usage(TUNNEL_AND_SVM_USER.into());
             }
         }
-        if c.cases == 0 || c.cases > 100_000 {
-            return usage(format!("--cases {}: expected 1 to 100000", c.cases));
-        }
-        if c.concurrency == 0 || c.concurrency > 256 {
-            return usage(format!(
-                "--concurrency {}: expected 1 to 256",
-                c.concurrency
-            ));
-        }
-        let secs = c.timeout.as_secs();
-        if secs == 0 || secs > 3600 {
-            return usage(format!("--timeout {secs}: expected 1 to 3600 seconds"));
-        }
-        if let Some(d) = c.deadline
-            && (d.is_zero() || d.as_secs() > MAX_DEADLINE_SECS)
-        {
-            return usage(format!(
-                "--deadline {}: expected 1 to {MAX_DEADLINE_SECS} seconds",
-                d.as_secs()
-            ));
-        }
-        if !(1024..=MAX_ANSWER_BYTES_LIMIT).contains(&c.max_answer_bytes) {
-            return usage(format!(
-                "--max-answer-bytes {}: expected 1024 to {MAX_ANSWER_BYTES_LIMIT} bytes",
-                c.max_answer_bytes
-            ));
-        }
-        if c.sample == 0 || c.sample > 1_000_000 {
-            return usage(format!("--sample {}: expected 1 to 1000000", c.sample));
-        }
-        if let Some(r) = c.rate
-            && !(r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r))
-        {
-            return usage(format!(
-                "--rate {r:?}: expected {MIN_RATE} to {MAX_RATE} requests per second"
-            ));
-        }
-        if let Some(f) = c.latency_drift {
-            check_latency_drift(f)?;
-        }
+        check_ranges(&c)?;
         if let Some(n) = threads {
             if !(1..=64).contains(&n) {
                 return usage(format!("--threads {n}: expected 1 to 64"));
@@ -409,37 +370,7 @@ impl RunConfigBuilder {
             }
         }
         narrow_to_families(&mut c)?;
-        for g in &c.allow_writes {
-            if !c
-                .spec
-                .families
-                .iter()
-                .any(|f| crate::spec::import::glob_match(g, &f.family))
-            {
-                return usage(format!(
-                    "--allow-writes {g}: no family of {} matches; expected a family name or a glob like 'volume*'",
-                    c.spec.source
-                ));
-            }
-        }
-        if c.mode == Mode::Restore && !c.allow_writes.is_empty() {
-            c.note = Some(format!(
-                "writes only to the families --allow-writes names ({}); the others are read only",
-                c.allow_writes.join(", ")
-            ));
-        } else if c.mode == Mode::Restore
-            && c.spec.families.iter().any(|f| f.imported_from.is_some())
-        {
-            // NetApp's definitions say what may be patched, not what a cluster accepts back
-            // (netapp-ontap lists Duo's owner.name as patchable; the docs forbid it): a restore
-            // built on them cannot be trusted, so an imported contract reads only unless
-            // --allow-destructive says the target is a lab or a mock.
-            c.mode = Mode::ReadOnly;
-            c.note = Some(format!(
-                "{} is imported from NetApp's definitions: the run reads only (--allow-writes GLOB writes to the families it names; --allow-destructive to all, on a lab or a mock)",
-                c.spec.source
-            ));
-        }
+        decide_writes(&mut c)?;
         if c.record && c.compare.is_some() {
             return usage("--record and --compare: use one at a time".into());
         }
@@ -453,6 +384,88 @@ impl RunConfigBuilder {
         }
         Ok(c)
     }
+}
+
+/// Each number within its range; the error names the flag and the range.
+fn check_ranges(c: &RunConfig) -> Result<()> {
+    let usage = |m: String| Err(Error::Usage(m));
+    if c.cases == 0 || c.cases > 100_000 {
+        return usage(format!("--cases {}: expected 1 to 100000", c.cases));
+    }
+    if c.concurrency == 0 || c.concurrency > 256 {
+        return usage(format!(
+            "--concurrency {}: expected 1 to 256",
+            c.concurrency
+        ));
+    }
+    let secs = c.timeout.as_secs();
+    if secs == 0 || secs > 3600 {
+        return usage(format!("--timeout {secs}: expected 1 to 3600 seconds"));
+    }
+    if let Some(d) = c.deadline
+        && (d.is_zero() || d.as_secs() > MAX_DEADLINE_SECS)
+    {
+        return usage(format!(
+            "--deadline {}: expected 1 to {MAX_DEADLINE_SECS} seconds",
+            d.as_secs()
+        ));
+    }
+    if !(1024..=MAX_ANSWER_BYTES_LIMIT).contains(&c.max_answer_bytes) {
+        return usage(format!(
+            "--max-answer-bytes {}: expected 1024 to {MAX_ANSWER_BYTES_LIMIT} bytes",
+            c.max_answer_bytes
+        ));
+    }
+    if c.sample == 0 || c.sample > 1_000_000 {
+        return usage(format!("--sample {}: expected 1 to 1000000", c.sample));
+    }
+    if let Some(r) = c.rate
+        && !(r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r))
+    {
+        return usage(format!(
+            "--rate {r:?}: expected {MIN_RATE} to {MAX_RATE} requests per second"
+        ));
+    }
+    if let Some(f) = c.latency_drift {
+        check_latency_drift(f)?;
+    }
+    Ok(())
+}
+
+/// What the run may write: `--allow-writes` must name families of the contract; an imported
+/// contract reads only unless told otherwise (the note says why).
+fn decide_writes(c: &mut RunConfig) -> Result<()> {
+    let usage = |m: String| Err(Error::Usage(m));
+    for g in &c.allow_writes {
+        if !c
+            .spec
+            .families
+            .iter()
+            .any(|f| crate::spec::import::glob_match(g, &f.family))
+        {
+            return usage(format!(
+                "--allow-writes {g}: no family of {} matches; expected a family name or a glob like 'volume*'",
+                c.spec.source
+            ));
+        }
+    }
+    if c.mode == Mode::Restore && !c.allow_writes.is_empty() {
+        c.note = Some(format!(
+            "writes only to the families --allow-writes names ({}); the others are read only",
+            c.allow_writes.join(", ")
+        ));
+    } else if c.mode == Mode::Restore && c.spec.families.iter().any(|f| f.imported_from.is_some()) {
+        // NetApp's definitions say what may be patched, not what a cluster accepts back
+        // (netapp-ontap lists Duo's owner.name as patchable; the docs forbid it): a restore
+        // built on them cannot be trusted, so an imported contract reads only unless
+        // --allow-destructive says the target is a lab or a mock.
+        c.mode = Mode::ReadOnly;
+        c.note = Some(format!(
+            "{} is imported from NetApp's definitions: the run reads only (--allow-writes GLOB writes to the families it names; --allow-destructive to all, on a lab or a mock)",
+            c.spec.source
+        ));
+    }
+    Ok(())
 }
 
 /// A `--latency-drift` factor: above 1 (2: the p95 more than doubled).

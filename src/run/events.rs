@@ -14,8 +14,13 @@ use std::time::Duration;
 pub enum Event<'a> {
     /// Before the checks: what is being read (the version, then each family's records).
     Reading(&'a str),
-    /// The checks begin: this many (check, endpoint) pairs.
-    Planned(u64),
+    /// The checks begin: this many (check, endpoint) pairs, over this many families.
+    Planned {
+        checks: u64,
+        families: u64,
+    },
+    /// Every check of this family has ended.
+    FamilyDone(&'a str),
     /// A check starts on an endpoint; `id` names it in [`Event::Ended`].
     Started {
         id: u64,

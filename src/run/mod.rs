@@ -6,22 +6,23 @@
 //! picks the exit code.
 
 pub mod config;
+mod coverage;
+mod discover;
 pub mod events;
+mod plan;
+
+pub use discover::discover_version;
 
 use crate::checks::ctx::{Ctx, Settings};
-use crate::checks::{self, Applies, CheckFn, Needs};
-use crate::client::{Client, ClientConfig, Credentials, PAGE_RECORDS, Request, Trust, next_path};
+use crate::client::{Client, ClientConfig, Credentials, Trust};
 use crate::error::{Error, Result};
 use crate::mock::{self, MockConfig, Role, Tls};
 use crate::record::{self, Drift, Recording};
 use crate::report::{Figures, Report, RunFacts};
-use crate::spec::model::{Kind, Method};
-use crate::spec::{Endpoint, OntapVersion};
+use crate::spec::Endpoint;
 use crate::undo::{Stop, journal};
 use config::{RunConfig, Target};
 use events::{Event, Events, Observer};
-use serde_json::Value;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -117,7 +118,7 @@ async fn connect(
                     trust,
                 )
             })
-            .map_err(Error::Internal)?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
             let label = format!("built-in mock {}", running.base_url);
             Ok((client, Some(running), label))
         }
@@ -134,253 +135,12 @@ async fn connect(
                 proxy: proxy.clone(),
                 identity: identity.clone(),
                 ..client_cfg(url.clone(), admin.clone(), trust.clone())
-            })
-            .map_err(Error::Usage)?;
+            })?;
             let label = match client.proxy() {
                 Some(p) => format!("{url} via proxy {p}"),
                 None => url.clone(),
             };
             Ok((client, None, label))
-        }
-    }
-}
-
-/// Reads the ONTAP version from /api/cluster; anything else ends the run with exit 3 (or 2 for
-/// refused credentials). A transport failure is one line, with a hint when the cause is common:
-/// an untrusted certificate, or a URL whose scheme does not match what the port speaks.
-pub async fn discover_version(client: &Client) -> Result<OntapVersion> {
-    let x = match client
-        .send(Request::get("/api/cluster?fields=version,name,uuid"))
-        .await
-    {
-        Ok(x) => x,
-        Err(e) => {
-            let m = &e.0;
-            let https = client.base_url().starts_with("https://");
-            let hint = if m.contains("certificate") || m.contains("UnknownIssuer") {
-                " (the certificate is not trusted: use --ca-cert FILE, or --insecure)"
-            } else if https && (m.contains("InvalidContentType") || m.contains("corrupt message")) {
-                " (this port speaks plain HTTP: use http://)"
-            } else if !https
-                && !m.starts_with("timed out")
-                && !m.contains("Connection refused")
-                && client.port_speaks_tls().await
-            {
-                " (this port speaks TLS: use https://)"
-            } else {
-                ""
-            };
-            return Err(Error::Unreachable(format!(
-                "{}: {m}{hint}",
-                client.base_url()
-            )));
-        }
-    };
-    let r = &x.response;
-    if r.status == 401 || r.status == 403 {
-        return Err(Error::Usage(format!(
-            "{} refused the credentials of {} ({})",
-            client.base_url(),
-            client.admin_user(),
-            r.status
-        )));
-    }
-    let json = r.json.as_ref().filter(|_| r.is_success()).ok_or_else(|| {
-        Error::Unreachable(format!(
-            "{} answered GET /api/cluster with {} {}, not ONTAP JSON",
-            client.base_url(),
-            r.status,
-            r.content_type.as_deref().unwrap_or("(no content type)")
-        ))
-    })?;
-    let v = json.get("version").ok_or_else(|| {
-        Error::Unreachable(format!(
-            "{}: GET /api/cluster has no version; not ONTAP-like",
-            client.base_url()
-        ))
-    })?;
-    let num = |k: &str| v.get(k).and_then(Value::as_u64).map(|n| n as u32);
-    if let (Some(g), Some(m)) = (num("generation"), num("major")) {
-        return Ok(OntapVersion::new(g, m, num("minor").unwrap_or(0)));
-    }
-    let full = v.get("full").and_then(Value::as_str).unwrap_or("");
-    full.split(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .find_map(|w| w.parse::<OntapVersion>().ok())
-        .ok_or_else(|| {
-            Error::Unreachable(format!(
-                "{}: cannot read an ONTAP version from {v}",
-                client.base_url()
-            ))
-        })
-}
-
-/// The records of each family the per-record checks touch: `--sample` of them, by the seed.
-fn sample_records(ctx: &Ctx) -> BTreeMap<String, Vec<Value>> {
-    let mut out = BTreeMap::new();
-    for (family, records) in &ctx.records {
-        // A family without a collection (a singleton) is taken whole.
-        if !ctx
-            .spec
-            .endpoints
-            .iter()
-            .any(|e| &e.family == family && e.kind() == Kind::Collection)
-        {
-            out.insert(family.clone(), records.iter().collect());
-            continue;
-        }
-        let ids: Vec<&str> = records.ids().collect();
-        let picked = checks::read::choose_sample(ctx.settings.seed, ctx.settings.sample, &ids);
-        out.insert(family.clone(), records.pick(&picked));
-    }
-    out
-}
-
-/// What the report says about the sample: per family, the records found and those sampled.
-fn sampling_of(ctx: &Ctx) -> crate::report::Sampling {
-    let families = ctx
-        .records
-        .iter()
-        .map(|(family, records)| {
-            let ep = ctx.spec.endpoints.iter().find(|e| &e.family == family);
-            let sampled = ctx
-                .sampled
-                .get(family)
-                .map(|v| {
-                    v.iter()
-                        .map(|r| ep.map_or_else(String::new, |e| checks::read::identity(e, ctx, r)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            crate::report::SampledFamily {
-                family: family.clone(),
-                records: records.len(),
-                sampled,
-            }
-        })
-        .collect();
-    crate::report::Sampling {
-        per_family: ctx.settings.sample,
-        families,
-    }
-}
-
-/// Reads every record of each family: GET collection?fields=** (all fields, the costly ones
-/// too), following next links, or the one record of a singleton family. Instance-only families
-/// have no list to read.
-async fn discover_records(
-    ctx: &Ctx,
-    endpoints: &[&'static Endpoint],
-    progress: &Events,
-) -> BTreeMap<String, checks::records::Records> {
-    let mut out: BTreeMap<String, checks::records::Records> = BTreeMap::new();
-    let mut eps: Vec<&'static Endpoint> = endpoints
-        .iter()
-        .copied()
-        .filter(|e| {
-            matches!(e.kind(), Kind::Collection | Kind::Singleton)
-                && e.has(Method::GET)
-                && e.available_in(ctx.version)
-        })
-        .collect();
-    // Parents before the collections nested under them.
-    eps.sort_by_key(|e| e.path_keys().len());
-    for ep in eps {
-        let mut records = checks::records::Records::default();
-        for base in collection_paths(ctx, ep, &out) {
-            read_all(ctx, ep, &base, &mut records, progress).await;
-        }
-        out.insert(ep.family.clone(), records);
-    }
-    out
-}
-
-/// How many records of a parent family a nested collection is read under.
-const NESTED_PARENTS: usize = 3;
-
-/// The paths a collection is read at: its own, or for a nested one
-/// (`/api/storage/volumes/{volume.uuid}/snapshots`) one per record of its parent read so far,
-/// up to [`NESTED_PARENTS`]; none when the parent has no record.
-fn collection_paths(
-    ctx: &Ctx,
-    ep: &Endpoint,
-    read: &BTreeMap<String, checks::records::Records>,
-) -> Vec<String> {
-    if ep.kind() != Kind::Collection || ep.path_keys().is_empty() {
-        return vec![ep.path().to_string()];
-    }
-    let Some((parent, pairs)) = ctx.spec.parent_of(ep) else {
-        return Vec::new();
-    };
-    let text = |v: &Value| match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
-    read.get(&parent.family)
-        .map(|recs| {
-            recs.iter()
-                .filter_map(|r| {
-                    let vals: Vec<(&str, String)> = pairs
-                        .iter()
-                        .map(|(theirs, mine)| {
-                            Some((
-                                mine.as_str(),
-                                text(crate::spec::resource::get_path(&r, theirs)?)?,
-                            ))
-                        })
-                        .collect::<Option<_>>()?;
-                    let refs: Vec<(&str, &str)> =
-                        vals.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                    Some(ep.render(&refs))
-                })
-                .take(NESTED_PARENTS)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Reads every record at one collection path (following next links), or a singleton's one.
-async fn read_all(
-    ctx: &Ctx,
-    ep: &'static Endpoint,
-    base: &str,
-    records: &mut checks::records::Records,
-    progress: &Events,
-) {
-    {
-        let mut path = match ep.kind() {
-            Kind::Collection => format!("{base}?fields=**&max_records={PAGE_RECORDS}"),
-            _ => format!("{base}?fields=**"),
-        };
-        for _ in 0..100_000 {
-            progress.reading(&format!(
-                "the records of {}, {} so far",
-                ep.family,
-                records.len()
-            ));
-            let Some(x) = ctx
-                .send("response-schema", ep, Request::get(path.clone()))
-                .await
-            else {
-                break;
-            };
-            let found: Vec<&Value> = match ep.kind() {
-                Kind::Singleton => x
-                    .response
-                    .json
-                    .as_deref()
-                    .filter(|_| x.response.is_success())
-                    .into_iter()
-                    .collect(),
-                _ => x.response.records().into_iter().flatten().collect(),
-            };
-            for r in found {
-                records.push(checks::read::identity(ep, ctx, r), r);
-            }
-            match x.response.json.as_deref().and_then(next_path) {
-                Some(next) => path = next,
-                None => break,
-            }
         }
     }
 }
@@ -457,155 +217,6 @@ pub async fn execute_with(cfg: &RunConfig, events: Events) -> Result<RunOutcome>
     })
 }
 
-/// Why the checks of a collection under a parent's key are not run: their records are read
-/// through the parent's and judged on their own instance path.
-const NESTED_SKIP: &str = "a nested collection: its records are read under their parent's and checked on their instance path; collection checks on nested paths are not run yet";
-
-/// The plan: every (check, endpoint) pair either runs, or is skipped with the reason.
-struct Plan {
-    reads: Vec<(CheckFn, &'static str, &'static Endpoint)>,
-    /// Write checks by family: one family's checks run one after the other.
-    writes: BTreeMap<String, Vec<(CheckFn, &'static str, &'static Endpoint)>>,
-}
-
-fn plan(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Plan {
-    let mut plan = Plan {
-        reads: Vec::new(),
-        writes: BTreeMap::new(),
-    };
-    let version = ctx.version;
-    for c in checks::CHECKS.iter().filter(|c| ctx.selected(c.name)) {
-        for ep in endpoints {
-            let available = ep.available_in(version);
-            let why_not = match (c.applies, available) {
-                (Applies::Unavailable, true) => {
-                    Some(format!("available in the target's {version}"))
-                }
-                (Applies::Unavailable, false) => None,
-                (_, false) => Some(format!(
-                    "introduced in {}; the target runs {version}",
-                    ep.def.introduced_in
-                )),
-                (_, true) if c.needs == Needs::Writes && !ctx.may_write() => {
-                    Some("--read-only".into())
-                }
-                (_, true) if c.needs == Needs::Writes && !ctx.may_write_family(&ep.family) => {
-                    Some("--allow-writes does not name this family".into())
-                }
-                (_, true) if ep.kind() == Kind::Collection && !ep.path_keys().is_empty() => {
-                    Some(NESTED_SKIP.into())
-                }
-                (_, true) => c.applies_to(ctx.spec, ep).err(),
-            };
-            if let Some(why) = why_not {
-                ctx.findings.skip(c.name, ep, why);
-                continue;
-            }
-            match c.run {
-                Some(f) if c.needs == Needs::Reads => plan.reads.push((f, c.name, ep)),
-                Some(f) => plan
-                    .writes
-                    .entry(ep.family.clone())
-                    .or_default()
-                    .push((f, c.name, ep)),
-                None => {}
-            }
-        }
-    }
-    plan
-}
-
-/// What the run exercised of each selected family, and why the rest was not.
-fn coverage(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Vec<crate::verdict::Coverage> {
-    use crate::spec::model::Condition;
-    let mut families: Vec<&str> = endpoints.iter().map(|e| e.family.as_str()).collect();
-    families.dedup();
-    let mut out = Vec::new();
-    for family in families {
-        let eps: Vec<&Endpoint> = endpoints
-            .iter()
-            .copied()
-            .filter(|e| e.family == family)
-            .collect();
-        let done = ctx.findings.exercised_of(family);
-        let has = |w: &str| done.iter().any(|d| d == w);
-        let res = ctx.spec.resource_of(eps[0]);
-        let record_patch = eps.iter().any(|e| {
-            matches!(e.kind(), Kind::Instance | Kind::Singleton)
-                && e.has(Method::PATCH)
-                && e.available_in(ctx.version)
-        });
-        let records = ctx.records.get(family);
-        let mut c = crate::verdict::Coverage {
-            family: family.to_string(),
-            ..Default::default()
-        };
-        for f in res.patchable() {
-            if has(&format!("field:{}", f.path)) {
-                c.round_tripped.push(f.path.clone());
-                continue;
-            }
-            let why = if has(&format!("unread:{}", f.path)) {
-                "its record's GET ?fields=** did not return it: never written without its original"
-            } else if !ctx.may_write() {
-                "--read-only"
-            } else if !record_patch {
-                "no PATCH on a record path of this family in this run"
-            } else if f.flags.lockout && !ctx.may_destroy() {
-                "a lock-out field: only with --allow-destructive"
-            } else if f.flags.write_only && !ctx.may_destroy() {
-                "write-only: it cannot be read back to be restored; only with --allow-destructive"
-            } else if !f.flags.empty_unsets
-                && !records.is_some_and(|rs| {
-                    rs.iter()
-                        .any(|r| crate::spec::resource::get_path(&r, &f.path).is_some())
-                })
-            {
-                "no record has a value to put back afterwards"
-            } else {
-                "see the patch-roundtrip skips"
-            };
-            c.not_round_tripped.insert(f.path.clone(), why.to_string());
-        }
-        let mut codes: Vec<(&str, Option<Condition>)> = Vec::new();
-        for e in &eps {
-            for def in e.def.methods.values() {
-                for err in &def.errors {
-                    if !codes.iter().any(|(c, _)| *c == err.code) {
-                        codes.push((err.code.as_str(), err.condition));
-                    }
-                }
-            }
-        }
-        for (code, cond) in codes {
-            if has(&format!("code:{code}")) {
-                c.error_codes.push(code.to_string());
-                continue;
-            }
-            let why = match cond {
-                _ if !ctx.may_write() => "--read-only",
-                Some(Condition::RoleDenied) if !ctx.client.has_svm_user() => {
-                    "needs an SVM administrator (--svm-user)"
-                }
-                Some(Condition::Duplicate) if !ctx.may_destroy() => {
-                    "needs a POST: --allow-destructive"
-                }
-                None => "no condition the harness can arrange is documented for it",
-                _ => "see the error-code skips",
-            };
-            c.error_codes_not_provoked
-                .insert(code.to_string(), why.to_string());
-        }
-        for m in ["PATCH", "POST"] {
-            if has(&format!("unknown:{m}")) {
-                c.unknown_fields_sent.push(m.to_string());
-            }
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// Stops the run's changes on SIGINT, SIGTERM or SIGHUP: the first lets requests in flight finish
 /// and then restores. Each is told to the observer, which decides what a third one means (the
 /// command line ends the process and leaves the journal for `ontap-conform restore`).
@@ -646,11 +257,13 @@ fn watch_signals(
 /// [`crate::undo::foreign`]).
 fn foreign_anywhere(ctx: &Ctx) -> Option<String> {
     for (family, records) in &ctx.records {
-        let Some(inst) =
-            ctx.spec.endpoints.iter().find(|e| {
-                &e.family == family && matches!(e.kind(), Kind::Instance | Kind::Singleton)
-            })
-        else {
+        let Some(inst) = ctx.spec.endpoints.iter().find(|e| {
+            &e.family == family
+                && matches!(
+                    e.kind(),
+                    crate::spec::model::Kind::Instance | crate::spec::model::Kind::Singleton
+                )
+        }) else {
             continue;
         };
         for r in records.iter() {
@@ -673,6 +286,70 @@ fn restore_bound(ctx: &Ctx) -> std::time::Duration {
         std::time::Duration::ZERO
     };
     doubt + (t * 10).max(std::time::Duration::from_secs(60))
+}
+
+/// Runs the schedule: the reads all at once, then each family's writes one after the other
+/// (families side by side), restoring the family after each write check.
+///
+/// Never dropped half-way: after a stop, every request in flight finishes or times out (the
+/// checks send nothing new), so that nothing lands after the restore has read a record back.
+async fn drive(ctx: &Arc<Ctx>, schedule: plan::Schedule, progress: &Events) {
+    // Checks still to end, per family: the last one's end tells the family done.
+    let left = Arc::new(std::sync::Mutex::new(schedule.per_family()));
+    let ended = {
+        let progress = progress.clone();
+        move |family: &str| {
+            let mut left = left.lock().unwrap();
+            if let Some(n) = left.get_mut(family) {
+                *n -= 1;
+                if *n == 0 {
+                    progress.emit(Event::FamilyDone(family));
+                }
+            }
+        }
+    };
+    let ended = Arc::new(ended);
+    let plan::Schedule { reads, writes } = schedule;
+    let mut set = tokio::task::JoinSet::new();
+    for (f, name, ep) in reads {
+        let ctx = ctx.clone();
+        let progress = progress.clone();
+        let ended = ended.clone();
+        set.spawn(async move {
+            if ctx.stop.requested() {
+                ctx.findings
+                    .skip(name, ep, crate::checks::findings::NOT_RUN);
+                return ended(&ep.family);
+            }
+            let id = progress.begin(&format!("{name} {}", ep.path()));
+            f(&ctx, ep).await;
+            progress.end(id);
+            ended(&ep.family);
+        });
+    }
+    while set.join_next().await.is_some() {}
+    let mut set = tokio::task::JoinSet::new();
+    for (_, list) in writes {
+        let ctx = ctx.clone();
+        let progress = progress.clone();
+        let ended = ended.clone();
+        set.spawn(async move {
+            for (f, name, ep) in list {
+                if ctx.stop.requested() {
+                    ctx.findings
+                        .skip(name, ep, crate::checks::findings::NOT_RUN);
+                    ended(&ep.family);
+                    continue;
+                }
+                let id = progress.begin(&format!("{name} {}", ep.path()));
+                f(&ctx, ep).await;
+                ctx.undo.restore(Some(&ep.family)).await;
+                progress.end(id);
+                ended(&ep.family);
+            }
+        });
+    }
+    while set.join_next().await.is_some() {}
 }
 
 async fn run_with(
@@ -762,8 +439,8 @@ async fn run_with(
         .iter()
         .filter(|e| endpoints.iter().any(|s| s.family == e.family))
         .collect();
-    ctx.records = discover_records(&ctx, &families, &progress).await;
-    ctx.sampled = sample_records(&ctx);
+    ctx.records = discover::discover_records(&ctx, &families, &progress).await;
+    ctx.sampled = discover::sample_records(&ctx);
     // A value another run wrote, anywhere: stop before changing anything (exit 3).
     if ctx.may_write()
         && let Some(why) = foreign_anywhere(&ctx)
@@ -771,52 +448,13 @@ async fn run_with(
         ctx.stop.now(why);
     }
     let ctx = Arc::new(ctx);
-    let Plan { reads, writes } = plan(&ctx, &endpoints);
+    let schedule = plan::plan(&ctx, &endpoints);
+    progress.emit(Event::Planned {
+        checks: schedule.len() as u64,
+        families: schedule.per_family().len() as u64,
+    });
 
-    let total = reads.len() + writes.values().map(Vec::len).sum::<usize>();
-    progress.emit(Event::Planned(total as u64));
-
-    let work = {
-        let ctx = ctx.clone();
-        let progress = progress.clone();
-        async move {
-            let mut set = tokio::task::JoinSet::new();
-            for (f, name, ep) in reads {
-                let ctx = ctx.clone();
-                let progress = progress.clone();
-                set.spawn(async move {
-                    if ctx.stop.requested() {
-                        return ctx.findings.skip(name, ep, checks::findings::NOT_RUN);
-                    }
-                    let id = progress.begin(&format!("{name} {}", ep.path()));
-                    f(&ctx, ep).await;
-                    progress.end(id);
-                });
-            }
-            while set.join_next().await.is_some() {}
-            let mut set = tokio::task::JoinSet::new();
-            for (_, list) in writes {
-                let ctx = ctx.clone();
-                let progress = progress.clone();
-                set.spawn(async move {
-                    for (f, name, ep) in list {
-                        if ctx.stop.requested() {
-                            ctx.findings.skip(name, ep, checks::findings::NOT_RUN);
-                            continue;
-                        }
-                        let id = progress.begin(&format!("{name} {}", ep.path()));
-                        f(&ctx, ep).await;
-                        ctx.undo.restore(Some(&ep.family)).await;
-                        progress.end(id);
-                    }
-                });
-            }
-            while set.join_next().await.is_some() {}
-        }
-    };
-    // Never dropped half-way: after a stop, every request in flight finishes or times out (the
-    // checks send nothing new), so that nothing lands after the restore has read a record back.
-    work.await;
+    drive(&ctx, schedule, &progress).await;
     if let Some(d) = deadline {
         d.abort();
     }
@@ -859,6 +497,26 @@ async fn run_with(
             "every record is restored, but the journal stays: {e}"
         )));
     }
+    Ok(report_of(
+        cfg,
+        &ctx,
+        &endpoints,
+        (label, version, start),
+        stopped,
+        problems,
+    ))
+}
+
+/// The report of a run that got to its checks (secrets scrubbed), and the recording of its
+/// exchanges when one is kept.
+fn report_of(
+    cfg: &RunConfig,
+    ctx: &Ctx,
+    endpoints: &[&'static Endpoint],
+    (label, version, start): (&str, crate::spec::OntapVersion, Instant),
+    stopped: Option<String>,
+    problems: Vec<crate::verdict::RestoreProblem>,
+) -> (Report, Option<Recording>) {
     let interrupted = stopped
         .as_deref()
         .is_some_and(|w| w.starts_with("interrupted"));
@@ -894,8 +552,8 @@ async fn run_with(
         figures,
         problems,
     );
-    report.coverage = coverage(&ctx, &endpoints);
-    report.sampling = sampling_of(&ctx);
+    report.coverage = coverage::coverage(ctx, endpoints);
+    report.sampling = coverage::sampling_of(ctx);
     report.latency = ctx.client.latency();
     report.scrub(|t| ctx.secrets.scrub(t));
     let available: Vec<&str> = endpoints
@@ -912,5 +570,5 @@ async fn run_with(
             &report.latency,
         )
     });
-    Ok((report, recording))
+    (report, recording)
 }

@@ -160,6 +160,7 @@ impl Mock {
     pub(super) fn visible(&self, store: &Store, res: &Resource, rec: &Value, role: &Role) -> bool {
         match role {
             Role::Admin => true,
+            Role::Vsadmin { .. } if self.has(Fault::SvmSeesAll) => true,
             Role::Vsadmin { svm } => store.owner_of(res, rec) == Owner::Svm(svm.clone()),
         }
     }

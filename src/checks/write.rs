@@ -1134,6 +1134,11 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                         .zip(keys.iter().map(String::as_str))
                         .collect();
                     let path = ep.render(&pairs);
+                    // Journaled like a write: a target that wrongly creates the record is put
+                    // back (the restore proves the key still names nothing).
+                    let Some(_created) = ctx.undo.will_create(&ep.family, &path) else {
+                        continue;
+                    };
                     let mut req = Request::new(m.as_str(), path);
                     if *m == Method::PATCH {
                         req = req.json(harmless_body(ctx, ep));

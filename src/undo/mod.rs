@@ -253,15 +253,10 @@ impl Undo {
             return true;
         }
         let res = self.spec.resource_of(ep);
-        let mut w = Wrote::of(res, req);
+        // The journal never holds a secret: the body's secret fields are redacted first.
+        let mut w = Wrote::of(res, &crate::redact::redact_request(self.spec, req));
         if w.is_empty() {
             return true;
-        }
-        // The journal never holds a secret.
-        for vs in w.fields.values_mut() {
-            for v in vs.iter_mut() {
-                crate::redact::redact_secrets(self.spec, v);
-            }
         }
         let path = req.path.split('?').next().unwrap_or(&req.path);
         let collection = ep.kind() == Kind::Collection;
@@ -701,6 +696,57 @@ mod tests {
         );
         assert_eq!(u.saved_to_restore(None).len(), 2);
         assert_eq!(u.saved_to_restore(Some("no such family")).len(), 0);
+    }
+
+    #[test]
+    fn what_a_change_sends_is_journaled_first_without_its_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.json");
+        let j = Arc::new(Journal::start(path.clone(), "https://t", "admin").unwrap());
+        let u = undo(Some(j));
+        let ep = Spec::builtin()
+            .endpoints
+            .iter()
+            .find(|e| e.family == "duo" && e.kind() == Kind::Instance)
+            .unwrap();
+        let p = "/api/security/authentication/duo/profiles/o1";
+        let _g = block_on(u.protect("duo", p, async { Some(json!({"comment": "a"})) }));
+        let req = Request::new("PATCH", p)
+            .json(json!({"comment": "~oc~x", "secret_key": "s3cr3t-value"}));
+        assert!(u.will_send(ep, &req));
+        let kept = journal::read(&path).unwrap().unwrap();
+        let w = &kept.entries[0].wrote;
+        assert_eq!(w.fields["comment"], [json!("~oc~x")]);
+        assert!(
+            !std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("s3cr3t-value")
+        );
+        // A record not written down is not the journal's business; a GET sends nothing.
+        assert!(u.will_send(
+            ep,
+            &Request::new("PATCH", "/api/other").json(json!({"comment": "y"}))
+        ));
+        assert!(u.will_send(ep, &Request::get(p)));
+        assert_eq!(journal::read(&path).unwrap().unwrap().entries.len(), 1);
+    }
+
+    #[test]
+    fn a_value_another_run_wrote_is_never_taken_for_an_original() {
+        let u = undo(None);
+        let p = "/api/security/authentication/duo/profiles/o1";
+        let g = block_on(u.protect("duo", p, async { Some(json!({"comment": "~oc~theirs"})) }));
+        assert!(g.is_none());
+        assert!(u.stop.requested());
+        assert!(
+            u.stop
+                .reason()
+                .unwrap()
+                .starts_with("another run may be in progress: "),
+            "{:?}",
+            u.stop.reason()
+        );
+        assert!(u.saved_to_restore(None).is_empty(), "nothing written down");
     }
 
     #[test]

@@ -398,7 +398,7 @@ pub fn read(dir: &Path) -> Result<Recording> {
 }
 
 /// One difference between two recordings.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Drift {
     /// `endpoint-appeared`, `endpoint-vanished`, `class-appeared`, `class-vanished`,
     /// `status-changed`, `error-code-changed`, `field-added`, `field-removed`, `type-changed`,

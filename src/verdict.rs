@@ -7,7 +7,7 @@ use crate::spec::model::Evidence;
 use serde::{Deserialize, Serialize};
 
 /// What the run may change on the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
     /// GETs only.
@@ -36,18 +36,18 @@ impl Severity {
 }
 
 /// How to reproduce a finding.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Reproducer {
     /// A curl command (secrets redacted) that reproduces the minimal failing request.
     pub curl: String,
     pub expected: String,
     pub actual: String,
     /// How many generated cases failed before shrinking, when the check is a property.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shrunk: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Finding {
     pub check: String,
     pub endpoint: String,
@@ -56,7 +56,7 @@ pub struct Finding {
     pub evidence: Evidence,
     pub rule: String,
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reproducer: Option<Reproducer>,
     /// How many times the same problem was seen (passive checks aggregate).
     pub occurrences: u64,
@@ -126,7 +126,7 @@ impl std::fmt::Display for RestoreProblem {
 }
 
 /// What a run exercised of one family, so that a user sees what a green run proved.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Coverage {
     pub family: String,
     /// Patchable fields whose PATCH was read back.

@@ -3,18 +3,17 @@
 //! `NO_COLOR`, `completions SHELL`, and the password read from `ONTAP_PASSWORD` when no
 //! `--password-env` names a variable (against `ontap-conform mock` started here).
 
+mod common;
+
+use common::bin::{MockProcess, Run};
 use ontap_conform::report::{self, Style};
 use ontap_conform::run::config::RunConfig;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
-/// The binary with a clean environment for what these tests look at.
+/// The binary with `args` (and a clean environment, `common::bin::oc`).
 fn oc(args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ontap-conform"));
-    c.args(args)
-        .env_remove("ONTAP_PASSWORD")
-        .env_remove("ONTAP_SVM_PASSWORD")
-        .env_remove("NO_COLOR");
+    let mut c = common::bin::oc();
+    c.args(args);
     c
 }
 
@@ -27,9 +26,7 @@ fn text(o: &Output) -> (String, String) {
 
 #[test]
 fn quiet_prints_only_the_summary_line_on_a_clean_run() {
-    let o = oc(&["run", "-q", "--seed", "1", "--cases", "4"])
-        .output()
-        .unwrap();
+    let o = oc(&["run", "-q", "--seed", "1", "--cases", "4"]).run();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     let lines: Vec<&str> = out.lines().collect();
@@ -54,8 +51,7 @@ fn quiet_still_prints_the_failures() {
         "--check",
         "patch-roundtrip",
     ])
-    .output()
-    .unwrap();
+    .run();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     assert!(out.starts_with("FAIL patch-roundtrip PATCH "), "{out}");
@@ -74,9 +70,7 @@ fn quiet_still_prints_the_failures() {
 
 #[test]
 fn verbose_prints_every_exchange_on_standard_error() {
-    let o = oc(&["run", "-v", "--seed", "1", "--check", "paging"])
-        .output()
-        .unwrap();
+    let o = oc(&["run", "-v", "--seed", "1", "--check", "paging"]).run();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     let exchanges: Vec<&str> = err.lines().collect();
@@ -112,7 +106,7 @@ fn verbose_prints_every_exchange_on_standard_error() {
 
 #[test]
 fn quiet_and_verbose_contradict_each_other() {
-    let o = oc(&["run", "-q", "-v"]).output().unwrap();
+    let o = oc(&["run", "-q", "-v"]).run();
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("cannot be used with"), "{}", text(&o).1);
 }
@@ -134,7 +128,7 @@ fn piped_output_and_no_color_have_no_escape_codes() {
         if let Some(v) = no_color {
             c.env("NO_COLOR", v);
         }
-        let o = c.output().unwrap();
+        let o = c.run();
         let (out, err) = text(&o);
         assert_eq!(o.status.code(), Some(1), "{out}{err}");
         assert!(out.contains("FAIL patch-roundtrip"), "{out}");
@@ -188,7 +182,7 @@ fn colour_paints_failures_red_and_passes_green_and_keeps_the_table_aligned() {
 
 #[test]
 fn completions_for_every_shell() {
-    let o = oc(&["completions", "bash"]).output().unwrap();
+    let o = oc(&["completions", "bash"]).run();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(out.contains("ontap-conform"), "{out}");
@@ -198,43 +192,18 @@ fn completions_for_every_shell() {
         "a bash completion script: {out}"
     );
     for shell in ["zsh", "fish", "powershell", "elvish"] {
-        let o = oc(&["completions", shell]).output().unwrap();
+        let o = oc(&["completions", shell]).run();
         let (out, err) = text(&o);
         assert_eq!(o.status.code(), Some(0), "{shell}: {err}");
         assert!(out.contains("contract"), "{shell}: {out}");
     }
-    let o = oc(&["completions", "tcsh"]).output().unwrap();
+    let o = oc(&["completions", "tcsh"]).run();
     assert_eq!(o.status.code(), Some(2));
 }
 
 /// `ontap-conform mock` on a free port with this administrator password, stopped when dropped.
-struct Mock(Child, String);
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn mock(password: &str) -> Mock {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-        .args(["mock", "--listen", "127.0.0.1:0"])
-        .env("ONTAP_MOCK_ADMIN_PASSWORD", password)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the mock starts");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .expect("the mock prints its URL");
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .to_string();
-    Mock(child, url)
+fn mock(password: &str) -> MockProcess {
+    MockProcess::start(&[], &[("ONTAP_MOCK_ADMIN_PASSWORD", password)])
 }
 
 #[test]
@@ -246,7 +215,7 @@ fn ontap_password_is_read_when_no_password_env_is_given() {
         let mut c = oc(&[
             "run",
             "--target",
-            &m.1,
+            &m.url,
             "--insecure",
             "--read-only",
             "--check",
@@ -256,7 +225,7 @@ fn ontap_password_is_read_when_no_password_env_is_given() {
         c.args(extra)
             .env("XDG_STATE_HOME", dir.path())
             .envs(envs.iter().copied());
-        let o = c.output().unwrap();
+        let o = c.run();
         let (out, err) = text(&o);
         assert!(
             !out.contains(PW) && !err.contains(PW),

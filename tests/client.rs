@@ -3,6 +3,9 @@
 //! cut off at --max-answer-bytes, proxies (a CONNECT/forward proxy written here) with their
 //! credentials never printed, client-certificate login, and the one-line reasons a run ends with.
 
+mod common;
+
+use common::bin::Run;
 use ontap_conform::client::{
     Client, ClientConfig, ClientIdentity, Credentials, Proxies, ProxyUrl, Request, Trust,
 };
@@ -41,19 +44,9 @@ fn get_cluster(rt: &tokio::runtime::Runtime, cfg: ClientConfig) -> Result<u16, S
         .map_err(|e| e.0)
 }
 
-/// The binary, with no proxy from this process's environment.
+/// The binary (no proxy from this process's environment: `common::bin::oc`), with the password.
 fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ontap-conform"));
-    for v in [
-        "HTTPS_PROXY",
-        "https_proxy",
-        "HTTP_PROXY",
-        "http_proxy",
-        "NO_PROXY",
-        "no_proxy",
-    ] {
-        c.env_remove(v);
-    }
+    let mut c = common::bin::oc();
     c.env("OC_PW", PW);
     c
 }
@@ -152,20 +145,17 @@ fn the_mocks_certificate_pinned_works_and_another_ca_fails_in_one_line() {
     let ok = bin()
         .args(run_args(&m.base_url))
         .args(["--password-env", "OC_PW", "--ca-cert", &good])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     let insecure = bin()
         .args(run_args(&m.base_url))
         .args(["--password-env", "OC_PW", "--insecure"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(insecure.status.code(), Some(0), "{}", text(&insecure));
     let refused = bin()
         .args(run_args(&m.base_url))
         .args(["--password-env", "OC_PW", "--ca-cert", &bad])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(refused.status.code(), Some(3), "{}", text(&refused));
     let err = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
@@ -183,8 +173,7 @@ fn a_url_whose_scheme_does_not_match_the_port_gets_a_hint() {
     let o = bin()
         .args(run_args(&format!("http://{}", tls.addr)))
         .args(["--password-env", "OC_PW"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("this port speaks TLS: use https://"), "{err}");
@@ -192,8 +181,7 @@ fn a_url_whose_scheme_does_not_match_the_port_gets_a_hint() {
     let o = bin()
         .args(run_args(&format!("https://{}", plain.addr)))
         .args(["--password-env", "OC_PW", "--insecure"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -204,8 +192,7 @@ fn a_url_whose_scheme_does_not_match_the_port_gets_a_hint() {
     let o = bin()
         .args(run_args(&plain.base_url))
         .args(["--password-env", "OC_PW"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }
 
@@ -458,8 +445,7 @@ fn requests_go_through_the_proxy_unless_no_proxy_names_the_target() {
         .args(["--proxy", &format!("http://puser:pr0xy-s3cret@{paddr}")])
         .arg("--report")
         .arg(format!("json={}", report.display()))
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let tunnels = seen.lock().unwrap().clone();
     assert!(!tunnels.is_empty());
@@ -487,8 +473,7 @@ fn requests_go_through_the_proxy_unless_no_proxy_names_the_target() {
         .args(run_args(&target))
         .args(["--password-env", "OC_PW", "--ca-cert", &ca])
         .env("HTTPS_PROXY", format!("http://{paddr}"))
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(
         seen.lock()
@@ -504,8 +489,7 @@ fn requests_go_through_the_proxy_unless_no_proxy_names_the_target() {
             .args(["--password-env", "OC_PW", "--ca-cert", &ca])
             .env("HTTPS_PROXY", format!("http://{paddr}"))
             .env("NO_PROXY", no_proxy)
-            .output()
-            .unwrap();
+            .run();
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         assert!(!text(&o).contains("via proxy"), "{}", text(&o));
         assert_eq!(seen.lock().unwrap().len(), through, "NO_PROXY={no_proxy}");
@@ -537,8 +521,7 @@ fn a_proxy_that_cannot_be_reached_ends_the_run_without_its_credentials() {
         .args(run_args("https://127.0.0.1:9"))
         .args(["--password-env", "OC_PW", "--insecure"])
         .args(["--proxy", &format!("http://puser:pr0xy-s3cret@{closed}")])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let out = text(&o);
     assert!(
@@ -550,8 +533,7 @@ fn a_proxy_that_cannot_be_reached_ends_the_run_without_its_credentials() {
         .args(run_args("https://127.0.0.1:9"))
         .args(["--password-env", "OC_PW", "--insecure"])
         .args(["--proxy", "ftp://puser:pr0xy-s3cret@proxy"])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     let out = text(&o);
     assert!(
@@ -637,22 +619,19 @@ fn a_client_certificate_from_the_mocks_client_ca_logs_in_without_a_password() {
         .args(run_args(&m.base_url))
         .args(["--ca-cert", &mock_pem, "--client-cert", &cert_file])
         .args(["--client-key", &key_file])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     // One without the other: exit 2, naming the missing one.
     let o = bin()
         .args(run_args(&m.base_url))
         .args(["--ca-cert", &mock_pem, "--client-cert", &cert_file])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("needs --client-key FILE"), "{}", text(&o));
     let o = bin()
         .args(run_args(&m.base_url))
         .args(["--ca-cert", &mock_pem, "--client-key", &key_file])
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         text(&o).contains("needs --client-cert FILE"),

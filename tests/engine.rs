@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::bin::Run;
 use ontap_conform::checks::Severity;
 use ontap_conform::mock::Fault;
 use ontap_conform::report::Report;
@@ -11,7 +12,6 @@ use ontap_conform::run::config::{RunConfig, RunConfigBuilder};
 use ontap_conform::verdict::Mode;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::Command;
 
 fn run(b: RunConfigBuilder) -> Report {
     common::run::report(&b.build().expect("valid config"))
@@ -152,6 +152,7 @@ const TABLE: &[(&str, &str, bool, &[&str])] = &[
     ("max-records-ignored", "paging", false, &[]),
     ("paging-skip", "paging", false, &[]),
     ("paging-repeat", "paging", false, &[]),
+    ("next-placeholder", "paging", false, &[]),
     ("num-records-wrong", "paging", false, &[]),
     ("order-ignored", "ordering", false, &[]),
     ("order-reversed", "ordering", false, &[]),
@@ -226,12 +227,8 @@ fn every_fault_is_caught_by_its_check() {
     assert!(missed.is_empty(), "{}", missed.join("\n\n"));
 }
 
-fn binary() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-}
-
 fn run_target(url: &str, extra: &[&str]) -> (i32, String) {
-    let out = binary()
+    let out = common::bin::oc()
         .args([
             "run",
             "--target",
@@ -246,8 +243,7 @@ fn run_target(url: &str, extra: &[&str]) -> (i32, String) {
         ])
         .args(extra)
         .env("OC_TEST_PW", "secret-pw")
-        .output()
-        .unwrap();
+        .run();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(
@@ -357,11 +353,10 @@ fn bad_usage_exits_2_and_names_the_input() {
         ),
         (vec!["run", "--threads", "65"], "--threads 65"),
     ] {
-        let out = binary()
+        let out = common::bin::oc()
             .args(&argv)
             .env_remove("OC_UNSET_VAR_X")
-            .output()
-            .unwrap();
+            .run();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{argv:?}: {err}");
         assert!(err.contains(needle), "{argv:?}: {err}");
@@ -388,7 +383,7 @@ fn a_config_file_holds_targets_and_rejects_unknown_keys() {
         ),
     )
     .unwrap();
-    let out = binary()
+    let out = common::bin::oc()
         .args([
             "run",
             "--no-progress",
@@ -401,8 +396,7 @@ fn a_config_file_holds_targets_and_rejects_unknown_keys() {
         ])
         .current_dir(dir.path())
         .env("OC_LAB_PW", "netapp1!")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -423,10 +417,9 @@ fn a_config_file_holds_targets_and_rejects_unknown_keys() {
         "{checks:?}"
     );
     std::fs::write(&cfg, "cases = 4\ncolour = \"blue\"\n").unwrap();
-    let out = binary()
+    let out = common::bin::oc()
         .args(["run", "--config", cfg.to_str().unwrap()])
-        .output()
-        .unwrap();
+        .run();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -453,7 +446,7 @@ fn a_remote_run_on_one_thread_shrinks_a_failure() {
         .unwrap();
     let mut outputs = Vec::new();
     for threads in [None, Some("2")] {
-        let mut cmd = binary();
+        let mut cmd = common::bin::oc();
         cmd.args([
             "run",
             "--target",
@@ -472,7 +465,7 @@ fn a_remote_run_on_one_thread_shrinks_a_failure() {
         if let Some(n) = threads {
             cmd.args(["--threads", n]);
         }
-        let out = cmd.output().unwrap();
+        let out = cmd.run();
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{threads:?}: {stdout}{stderr}");
@@ -506,6 +499,8 @@ const VARIANTS: &[(&str, &[&str])] = &[
     ("duplicate-400", &[]),
     ("costly-field", &[]),
     ("time-limited-pages", &[]),
+    ("time-limited-counts", &[]),
+    ("lf-at-limit", &["trailing-lf"]),
     ("no-trailing-lf", &[]),
     ("trailing-lf", &[]),
 ];
@@ -588,4 +583,39 @@ fn the_observer_hears_every_check_and_each_family_done_once() {
         .unwrap();
     let last_done = events.iter().rposition(|e| e.starts_with("done ")).unwrap();
     assert!(last_done > last_end, "{events:?}");
+}
+
+/// A next link that names no path (a generic mock's placeholder "string") is a finding of the
+/// paging check, and the run goes on to its end: it is never sent as a request, so no transport
+/// failure counts towards --max-failures.
+#[test]
+fn a_next_link_that_is_no_path_is_a_finding_and_the_run_goes_on() {
+    let r = run(args(&["next-placeholder"], |b| b.max_failures(1)));
+    assert!(r.stopped.is_none(), "stopped: {:?}", r.stopped);
+    let paging: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.check == "paging" && f.severity == Severity::Failure)
+        .collect();
+    assert!(
+        paging
+            .iter()
+            .any(|f| f.message.contains("\"string\" is not a URL path")),
+        "{}",
+        describe(&r)
+    );
+    assert!(
+        !r.findings.iter().any(|f| f.message.contains("transport")),
+        "{}",
+        describe(&r)
+    );
+    // The other checks ran as on the clean mock: the write checks too.
+    assert!(
+        r.results
+            .iter()
+            .any(|x| x.check == "patch-roundtrip"
+                && x.verdict == ontap_conform::report::Verdict::Passed),
+        "{}",
+        describe(&r)
+    );
 }

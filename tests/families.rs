@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::bin::Run;
 use common::files::{copy_dir, manifest};
 use common::mock_client::{self, Resp};
 use ontap_conform::mock::{self, MockConfig, Tls};
@@ -427,7 +428,7 @@ fn a_run_against_a_singleton_passes_clean_and_fails_under_the_matching_fault() {
 fn run_fixtures_gives_the_built_in_mock_another_data_set() {
     let dir = contract();
     let data = manifest().join("tests/contracts/singleton/fixtures.json");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+    let out = common::bin::oc()
         .args([
             "run",
             "--no-progress",
@@ -442,8 +443,7 @@ fn run_fixtures_gives_the_built_in_mock_another_data_set() {
         .arg(dir.path())
         .arg("--fixtures")
         .arg(&data)
-        .output()
-        .unwrap();
+        .run();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -458,11 +458,10 @@ fn run_fixtures_gives_the_built_in_mock_another_data_set() {
     // A data set that does not fit the contract is refused before anything runs.
     let bad = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(bad.path(), r#"{"records": {"login_settings": [1, 2]}}"#).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+    let out = common::bin::oc()
         .args(["run", "--no-progress", "--fixtures"])
         .arg(bad.path())
-        .output()
-        .unwrap();
+        .run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(

@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::bin::Run;
 use ontap_conform::spec::Spec;
 use ontap_conform::spec::diff::diff;
 use serde_json::Value;
@@ -13,11 +14,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn bin(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-        .args(args)
-        .env_remove("ONTAP_CONFORM_SEEDS")
-        .output()
-        .expect("the binary runs")
+    common::bin::oc().args(args).run()
 }
 
 fn text(o: &Output) -> (String, String) {
@@ -262,12 +259,11 @@ fn netapp_ontap_import_gives_the_shipped_release() {
 
     // A release that is not installed: the exact pip line.
     let cache = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+    let out = common::bin::oc()
         .args(["spec", "import", "--netapp-ontap", "9.16.1.0", "--out"])
         .arg(dir.path().join("x"))
         .env("XDG_CACHE_HOME", cache.path())
-        .output()
-        .unwrap();
+        .run();
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     let want = format!(
@@ -420,7 +416,7 @@ async fn swagger_import_fetches_a_clusters_definition_with_run_s_auth() {
     let run = |password: &'static str, out: std::path::PathBuf| {
         let url = url.clone();
         tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+            common::bin::oc()
                 .args([
                     "spec",
                     "import",
@@ -432,8 +428,7 @@ async fn swagger_import_fetches_a_clusters_definition_with_run_s_auth() {
                 ])
                 .arg(out)
                 .env("PW", password)
-                .output()
-                .unwrap()
+                .run()
         })
     };
     let out = run("secret", dir.path().join("ok")).await.unwrap();

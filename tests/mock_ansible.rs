@@ -8,51 +8,19 @@
 //! Needs `ansible-playbook` and the netapp.ontap collection: `scripts/test` provisions both
 //! (pinned) and the test fails, saying so, when either is missing.
 
+mod common;
+
+use common::bin::MockProcess;
+use common::mock_client::{CLUSTER, SVM1, SVM2};
 use ontap_conform::client::{Client, ClientConfig, Credentials, Request, Trust};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Instant;
 
-const CLUSTER: &str = "2581e5aa-9fe3-11e8-b309-005056bbef18";
-const SVM1: &str = "7b1b3715-9ffa-11e8-a5dd-005056bbef18";
-const SVM2: &str = "f7e41c99-9ffa-11e8-a5dd-005056bbef18";
 const INSTALL: &str = "run the tests with scripts/test, which provisions ansible-core 2.19.14 and \
                        the netapp.ontap 23.2.0 collection (taken from the ansible 12.3.0 wheel) into \
                        .cache/; or install both yourself (see .ci/run)";
-
-/// The mock binary, stopped (by its own handle) when dropped.
-struct Mock(Child);
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `ontap-conform mock` on a free port and returns it with the URL it prints.
-fn start_mock() -> (Mock, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-        .args(["mock", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the mock binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mock = Mock(child);
-    let mut first = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut first)
-        .expect("the mock prints its URL");
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("no https URL in the mock's first line: {first:?}"))
-        .to_string();
-    (mock, url)
-}
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output()
@@ -97,7 +65,8 @@ async fn netapp_ontap_ansible_collection_works_against_the_mock() {
         show(&collection)
     );
 
-    let (_mock, url) = start_mock();
+    let mock = MockProcess::start(&[], &[]);
+    let url = mock.url.clone();
     let port = url.rsplit(':').next().unwrap().to_string();
     let dir = std::env::temp_dir().join(format!("ontap-conform-ansible-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

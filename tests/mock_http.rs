@@ -1,32 +1,36 @@
-//! The reference mock over real HTTP(S) on loopback: ONTAP's query conventions, PATCH/POST/DELETE
-//! semantics and error codes, roles, version gates, bad input, state persistence, and one check
-//! per fault switch proving it breaks the rule it names (and that the default keeps it).
+//! The reference mock over HTTP: ONTAP's query conventions, PATCH/POST/DELETE semantics and error
+//! codes, roles, version gates, bad input, state persistence, and one check per fault switch
+//! proving it breaks the rule it names (and that the default keeps it). These reach the mock
+//! in-process (its axum router, `common::mock_client::App`); plain HTTP, shutdown and a PEM
+//! certificate pair are served on a loopback socket.
 
 mod common;
 
-use common::mock_client::{CLUSTER, Ctx, DUO, MSGS, Resp, SVM1, SVM2, SVM3, TOTP};
+use base64::Engine;
+use common::bin::Run;
+use common::mock_client::{App, CLUSTER, DUO, MSGS, Resp, SVM1, SVM2, SVM3, TOTP};
 use ontap_conform::mock::{self, Fault, MockConfig, Tls};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-/// The mock over HTTPS with its self-signed certificate, with `cfg`.
-async fn start_with(cfg: MockConfig) -> Ctx {
-    common::mock_client::start_with(cfg, Tls::SelfSigned).await
+/// The mock with `cfg`, in-process.
+async fn start_with(cfg: MockConfig) -> App {
+    common::mock_client::app(cfg)
 }
 
-async fn start() -> Ctx {
+async fn start() -> App {
     start_with(MockConfig::new()).await
 }
 
-async fn start_faulty(f: Fault) -> Ctx {
+async fn start_faulty(f: Fault) -> App {
     let mut cfg = MockConfig::new();
     cfg.faults = BTreeSet::from([f]);
     start_with(cfg).await
 }
 
-impl Ctx {
-    /// `method` on `path` as `user` (or nobody), with these body bytes sent as JSON and this
-    /// `Accept` header; every error answer must carry the envelope.
+impl App {
+    /// `method` on `path` as `user` (or nobody, Basic auth), with these body bytes sent as JSON
+    /// and this `Accept` header; every error answer must carry the envelope.
     async fn raw(
         &self,
         method: &str,
@@ -35,17 +39,18 @@ impl Ctx {
         body: Option<Vec<u8>>,
         accept: Option<&str>,
     ) -> Resp {
-        let mut rb = self.request(method, path);
+        let mut headers = Vec::new();
         if let Some((u, p)) = user {
-            rb = rb.basic_auth(u, Some(p));
+            let token = base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"));
+            headers.push(("authorization", format!("Basic {token}")));
         }
         if let Some(a) = accept {
-            rb = rb.header("accept", a);
+            headers.push(("accept", a.to_string()));
         }
-        if let Some(b) = body {
-            rb = rb.header("content-type", "application/json").body(b);
+        if body.is_some() {
+            headers.push(("content-type", "application/json".to_string()));
         }
-        let r = Resp::of(rb, method, path).await;
+        let r = self.send(method, path, &headers, body).await;
         r.assert_envelope(method, path);
         r
     }
@@ -167,7 +172,6 @@ async fn discovery_endpoints() {
     let r = c.as_vsadmin("GET", "/api/svm/svms", None).await;
     assert_eq!(records(&r).len(), 1);
     assert_eq!(records(&r)[0]["name"], "svm1");
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -215,7 +219,6 @@ async fn collection_defaults_and_hal_links() {
         assert_eq!(keys_of(rec), set(&["owner", "_links"]));
         assert!(rec["owner"]["uuid"].is_string());
     }
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -270,13 +273,12 @@ async fn fields_selection() {
         (r.status, code(&r).as_str(), target(&r)),
         (400, "262197", "fields")
     );
-    c.mock.shutdown().await;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Filters, order, paging
 
-async fn count(c: &Ctx, q: &str) -> Vec<String> {
+async fn count(c: &App, q: &str) -> Vec<String> {
     let r = c.get(&format!("{MSGS}?{q}")).await;
     assert_eq!(r.status, 200, "{q}: {}", r.body);
     assert_eq!(
@@ -363,7 +365,6 @@ async fn filters_every_operator() {
     assert_eq!(records(&r).len(), 1);
     assert_eq!(records(&r)[0]["account"]["name"], "bob.jones");
     assert_eq!(records(&r)[0]["enabled"], false);
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -401,11 +402,10 @@ async fn order_by() {
     );
     let r = c.get(&format!("{MSGS}?order_by=uuid%20sideways")).await;
     assert_eq!((r.status, target(&r)), (400, "order_by"));
-    c.mock.shutdown().await;
 }
 
 /// Follows next links from `first`, returning each page.
-async fn pages(c: &Ctx, first: &str) -> Vec<Resp> {
+async fn pages(c: &App, first: &str) -> Vec<Resp> {
     let mut out = Vec::new();
     let mut path = first.to_string();
     for _ in 0..20 {
@@ -451,7 +451,6 @@ async fn paging_with_next_links() {
             assert!(r.get("message").is_none() && r["svm"]["name"].is_string());
         }
     }
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -468,7 +467,6 @@ async fn return_records_false_counts() {
         .get(&format!("{MSGS}?return_records=true&scope=svm"))
         .await;
     assert_eq!(records(&r).len(), 3);
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -503,7 +501,6 @@ async fn query_parameter_checks() {
     // A filter is not a parameter of an instance GET.
     let r = c.get(&format!("{}?scope=svm", msg(SVM1))).await;
     assert_eq!((r.status, code(&r).as_str()), (400, "262179"));
-    c.mock.shutdown().await;
 }
 
 /// A boolean filter whose value no boolean can have is refused, a word (`xyz`) or a pattern
@@ -566,7 +563,6 @@ async fn a_boolean_filter_no_boolean_can_match_is_refused() {
     assert!(!trues.is_empty(), "{set:?}");
     assert_eq!(trues.len() + falses.len(), set.len());
     assert_eq!(count("*e").await.len(), set.len());
-    c.mock.shutdown().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -737,7 +733,6 @@ async fn patch_rejections_and_codes() {
         )
         .await;
     assert_eq!((r.status, code(&r).as_str()), (404, "144834566"));
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -796,7 +791,6 @@ async fn patch_applies_and_rejected_patch_changes_nothing() {
         )
         .await;
     assert_eq!((r.status, code(&r).as_str()), (400, "262196"));
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -833,7 +827,6 @@ async fn crlf_returned_as_lf_and_empty_unsets() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -875,7 +868,6 @@ async fn collection_patch_with_filters() {
     assert_eq!((r.status, code(&r).as_str()), (400, "262196"));
     let g = c.get(&format!("{MSGS}?fields=message&scope=svm")).await;
     assert!(records(&g).iter().all(|x| x["message"] == "all svms\n"));
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -911,7 +903,6 @@ async fn secret_key_never_returned_and_fingerprint_derived() {
     // Filtering on a secret is not allowed either.
     let r = c.get(&format!("{DUO}?secret_key=new*")).await;
     assert_eq!((r.status, code(&r).as_str()), (400, "262179"));
-    c.mock.shutdown().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -994,7 +985,6 @@ async fn roles() {
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(c.get(&msg(SVM1)).await.body["show_cluster_message"], false);
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -1026,8 +1016,6 @@ async fn authentication() {
             .status,
         200
     );
-    c.mock.shutdown().await;
-    c2.mock.shutdown().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1089,7 +1077,6 @@ async fn duo_post_get_delete() {
     assert_eq!(c.get(&loc).await.status, 404);
     let r = c.call("DELETE", &loc, None).await;
     assert_eq!((r.status, code(&r).as_str()), (404, "4"));
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -1158,7 +1145,6 @@ async fn totp_post_returns_secrets_once() {
         .call("DELETE", &format!("{TOTP}/{SVM3}/svm3admin"), None)
         .await;
     assert_eq!(r.status, 200);
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -1171,7 +1157,6 @@ async fn version_gates() {
     assert_eq!((r.status, code(&r).as_str()), (404, "4"));
     assert_eq!(c.get(&format!("{DUO}/{CLUSTER}")).await.status, 404);
     assert_eq!(c.get(TOTP).await.status, 200);
-    c.mock.shutdown().await;
 
     let mut cfg = MockConfig::new();
     cfg.version = "9.19.1".parse().unwrap();
@@ -1181,7 +1166,6 @@ async fn version_gates() {
         .await;
     assert_eq!((r.status, code(&r).as_str()), (400, "144834569"));
     assert_eq!(c.get(&format!("{TOTP}/{SVM1}/joe.smith")).await.status, 200);
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -1204,7 +1188,6 @@ async fn methods_not_in_the_catalog() {
         r.headers["allow"].to_str().unwrap(),
         "GET, PATCH, HEAD, OPTIONS"
     );
-    c.mock.shutdown().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1274,7 +1257,6 @@ async fn bad_input_never_breaks_it() {
     // State is intact after all that.
     let g = c.get(&p).await;
     assert_eq!(g.body["message"], "#### Welcome to SVM1 ####\n");
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -1313,7 +1295,6 @@ async fn encoded_path_keys() {
     // Percent-encoded uuid segments too.
     let enc: String = SVM1.replace('-', "%2D");
     assert_eq!(c.get(&format!("{MSGS}/{enc}")).await.status, 200);
-    c.mock.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1380,7 +1361,6 @@ async fn state_persists_across_restarts() {
             .status,
         200
     );
-    c.mock.shutdown().await;
     let text = std::fs::read_to_string(&state).unwrap();
     let v: Value = serde_json::from_str(&text).expect("the state file is whole JSON");
     assert!(v["records"]["login_messages"].is_array());
@@ -1391,7 +1371,6 @@ async fn state_persists_across_restarts() {
     assert_eq!(c.get(&msg(SVM2)).await.body["banner"], "persisted\n");
     assert_eq!(c.get(&format!("{DUO}/{SVM3}")).await.status, 200);
     assert_eq!(c.get(&format!("{DUO}/{SVM1}")).await.status, 404);
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]
@@ -1406,7 +1385,6 @@ async fn fixtures_can_be_replaced_and_bad_ones_are_named() {
     cfg.fixtures = Some(v.clone());
     let c = start_with(cfg).await;
     assert_eq!(c.get(MSGS).await.body["num_records"], 2);
-    c.mock.shutdown().await;
 
     v["records"]["duo"][1]["fail_mode"] = json!("open");
     let e = mock::load_data_set(spec, "my-fixtures.json", &v.to_string()).unwrap_err();
@@ -1455,11 +1433,7 @@ async fn plain_http_and_shutdown() {
 
 #[test]
 fn cli_list_faults_and_bad_fixtures() {
-    let bin = env!("CARGO_BIN_EXE_ontap-conform");
-    let out = std::process::Command::new(bin)
-        .args(["mock", "--list-faults"])
-        .output()
-        .unwrap();
+    let out = common::bin::oc().args(["mock", "--list-faults"]).run();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), Fault::ALL.len());
@@ -1476,21 +1450,17 @@ fn cli_list_faults_and_bad_fixtures() {
         r#"{"cluster": {"name": "c", "uuid": "u"}, "records": {"duo": [{"max_prompts": "x"}]}}"#,
     )
     .unwrap();
-    let out = std::process::Command::new(bin)
+    let out = common::bin::oc()
         .args(["mock", "--listen", "127.0.0.1:0", "--fixtures"])
         .arg(&bad)
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
         err.contains("bad.json") && err.contains("/records/duo/0/max_prompts"),
         "{err}"
     );
-    let out = std::process::Command::new(bin)
-        .args(["mock", "--fault", "nope"])
-        .output()
-        .unwrap();
+    let out = common::bin::oc().args(["mock", "--fault", "nope"]).run();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrong-type"));
 }
@@ -1736,6 +1706,17 @@ async fn check_fault(f: Fault) {
                 .await;
             assert_eq!(r.status, 200);
         }
+        Fault::NextPlaceholder => {
+            let q = format!("{MSGS}?max_records=1");
+            let (g, b) = (good.get(&q).await.body, bad.get(&q).await.body);
+            assert!(
+                g["_links"]["next"]["href"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("/api/")
+            );
+            assert_eq!(b["_links"]["next"]["href"], "string");
+        }
         Fault::SvmSeesAll => {
             // svm1's administrator sees the cluster's record and every SVM's, not only svm1's.
             let good_n = good.as_vsadmin("GET", MSGS, None).await.body["num_records"].clone();
@@ -1788,11 +1769,8 @@ async fn check_fault(f: Fault) {
             cfg.faults = BTreeSet::from([f]);
             let old = start_with(cfg).await;
             assert_eq!(old.get(DUO).await.status, 200);
-            old.mock.shutdown().await;
         }
     }
-    good.mock.shutdown().await;
-    bad.mock.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1814,7 +1792,6 @@ async fn faults_are_off_by_default() {
     let r = c.patch(&msg(SVM2), json!({"banner": "x"})).await;
     assert_eq!(r.status, 200);
     assert_eq!(c.get(&msg(SVM2)).await.body["banner"], "x\n");
-    c.mock.shutdown().await;
 }
 
 #[tokio::test]

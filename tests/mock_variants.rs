@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::bin::Run;
 use common::mock_client::{CLUSTER, Ctx, DUO, MSGS, Resp, SVM1};
 use ontap_conform::mock::{MockConfig, Tls, Variant};
 use serde_json::{Value, json};
@@ -272,22 +273,95 @@ async fn banner_after(c: &Ctx, path: &str, sent: &str) -> Option<Value> {
 
 #[test]
 fn list_variants_prints_one_line_each() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-        .args(["mock", "--list-variants"])
-        .output()
-        .unwrap();
+    let out = common::bin::oc().args(["mock", "--list-variants"]).run();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(text.lines().count(), Variant::ALL.len());
     assert!(text.lines().any(|l| l.starts_with("permission-400 ")));
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-        .args(["mock", "--variant", "nope"])
-        .output()
-        .unwrap();
+    let bad = common::bin::oc().args(["mock", "--variant", "nope"]).run();
     assert_eq!(bad.status.code(), Some(2));
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(
         err.contains("\"nope\"") && err.contains("costly-field"),
         "{err}"
+    );
+}
+
+#[tokio::test]
+async fn time_limited_counts() {
+    let count = format!("{MSGS}?return_records=false");
+    let c = start(&[]).await;
+    let (_, v) = c.get(&count).await;
+    assert_eq!(v["num_records"], 4);
+    assert!(v.pointer("/_links/next").is_none(), "{v}");
+    let c = start(&[Variant::TimeLimitedCounts]).await;
+    let (mut path, mut sum, mut pages) = (count, 0, 0);
+    loop {
+        let (s, v) = c.get(&path).await;
+        assert_eq!(s, 200, "{v}");
+        assert!(v.get("records").is_none(), "{v}");
+        sum += v["num_records"].as_u64().unwrap();
+        pages += 1;
+        match v.pointer("/_links/next/href").and_then(Value::as_str) {
+            Some(h) => path = h.to_string(),
+            None => break,
+        }
+        assert!(pages < 10, "next links never end");
+    }
+    assert_eq!((sum, pages), (4, 2), "the counts of the pages add up");
+}
+
+/// Under lf-at-limit a banner of the maximum length reads back one character longer, with the
+/// LF ONTAP appends; the harness warns about it (trailing-lf, obs) and does not fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lf_at_limit() {
+    let path = format!("{MSGS}/{SVM1}");
+    let long = "a".repeat(2048);
+    let c = start(&[]).await;
+    assert_eq!(banner_after(&c, &path, &long).await, Some(json!(long)));
+    let c = start(&[Variant::LfAtLimit]).await;
+    assert_eq!(
+        banner_after(&c, &path, &long).await,
+        Some(json!(format!("{long}\n")))
+    );
+    let out = common::bin::oc()
+        .args([
+            "run",
+            "--target",
+            &c.mock.base_url,
+            "--read-only",
+            "--check",
+            "response-schema",
+            "--check",
+            "field-selection",
+            "--endpoint",
+            "/api/security/login/messages",
+            "--endpoint",
+            "/api/security/login/messages/{uuid}",
+            "--no-progress",
+            "--report",
+            "json=-",
+        ])
+        .env("ONTAP_PASSWORD", "netapp1!")
+        .run();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let findings = report["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["rule"] == "trailing-lf" && f["severity"] == "warning"),
+        "{findings:#?}"
+    );
+    assert!(
+        !findings.iter().any(|f| f["severity"] == "failure"),
+        "{findings:#?}"
     );
 }

@@ -3,6 +3,9 @@
 //! failure at all. Schemathesis is a requirement of the test suite, provisioned by
 //! `scripts/test` (schemathesis==4.32.5): without it these tests fail and say how to install it.
 
+mod common;
+
+use common::bin::Run;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -85,10 +88,7 @@ fn schemathesis_finds_no_fault_of_the_export_against_the_mock() {
 fn a_looser_document_fails_the_script() {
     require_schemathesis();
     let out = tempfile::tempdir().expect("a temporary directory");
-    let o = Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-        .args(["spec", "openapi"])
-        .output()
-        .expect("spec openapi runs");
+    let o = common::bin::oc().args(["spec", "openapi"]).run();
     let mut doc: Value = serde_json::from_slice(&o.stdout).expect("JSON");
     let schemas = doc["components"]["schemas"]
         .as_object_mut()

@@ -2,16 +2,14 @@
 //! seed, a version change shows only the endpoints it adds, drift exits 4, bad baselines exit 2
 //! naming the file, and the JUnit report has the structure CI test reporters read.
 
+mod common;
+
+use common::bin::Run;
 use quick_xml::events::Event;
 use std::path::Path;
-use std::process::Command;
 
 fn oc(args: &[&str], dir: &Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
+    let out = common::bin::oc().args(args).current_dir(dir).run();
     let (o, e) = (
         String::from_utf8_lossy(&out.stdout).to_string(),
         String::from_utf8_lossy(&out.stderr).to_string(),

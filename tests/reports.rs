@@ -2,6 +2,9 @@
 //! renders it. The HTML tests need Debian's `chromium` (`scripts/test` finds or installs it; `CHROMIUM=PATH`
 //! names another binary): without it they fail and say so.
 
+mod common;
+
+use common::bin::Run;
 use ontap_conform::report::{self, Figures, Report, RunFacts};
 use ontap_conform::spec::Evidence;
 use ontap_conform::verdict::{Finding, Mode, Outcome, Reproducer, RestoreProblem};
@@ -11,11 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn oc(args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+    let out = common::bin::oc()
         .args(args)
         .envs(envs.iter().copied())
-        .output()
-        .expect("the binary runs");
+        .run();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into(),

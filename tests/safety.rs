@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::bin::Run;
 use ontap_conform::mock::{self, MockConfig, RunningMock, Tls};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -32,7 +33,7 @@ fn snapshot(rt: &tokio::runtime::Runtime, base: &str) -> Vec<Value> {
 }
 
 fn harness(base: &str, journal: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ontap-conform"));
+    let mut c = common::bin::oc();
     c.args([
         "run",
         "--target",
@@ -74,12 +75,11 @@ fn wait_for_change(rt: &tokio::runtime::Runtime, base: &str, before: &[Value]) -
 
 /// `ontap-conform restore` of a journal, as a user runs it after a killed run.
 fn restore_from(journal: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+    common::bin::oc()
         .args(["restore", "--password-env", "OC_PW", "--journal"])
         .arg(journal)
         .env("OC_PW", PW)
-        .output()
-        .unwrap()
+        .run()
 }
 
 fn kill(sig: &str, child: &Child) {
@@ -166,7 +166,7 @@ fn after_sigkill_the_next_run_refuses_and_restore_puts_everything_back() {
         0o600
     );
     // The next run does not take the changed records as its baseline.
-    let refused = harness(&m.base_url, &journal).output().unwrap();
+    let refused = harness(&m.base_url, &journal).run();
     assert_eq!(refused.status.code(), Some(2));
     assert!(
         text(&refused.stderr).contains("ontap-conform restore"),
@@ -256,8 +256,7 @@ fn create_delete_never_deletes_a_record_it_did_not_create() {
         ])
         .arg("--report")
         .arg(format!("json={}", report.display()))
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     assert_eq!(
         before,
@@ -298,11 +297,7 @@ fn counting_listener() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-        .args(args)
-        .env("OC_PW", PW)
-        .output()
-        .unwrap()
+    common::bin::oc().args(args).env("OC_PW", PW).run()
 }
 
 #[test]
@@ -515,7 +510,7 @@ fn secrets_never_appear_in_any_output() {
     // 1. A target echoing the request headers: the password and its Basic token are known.
     let url = header_echo();
     let (json, junit) = (dir.path().join("e.json"), dir.path().join("e.xml"));
-    let out = Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+    let out = common::bin::oc()
         .args([
             "run",
             "--target",
@@ -531,8 +526,7 @@ fn secrets_never_appear_in_any_output() {
         .arg(format!("junit={}", junit.display()))
         .env("OC_PW", "Ech0-pa55word")
         .env("HOME", dir.path())
-        .output()
-        .unwrap();
+        .run();
     let token = base64::engine::general_purpose::STANDARD.encode("admin:Ech0-pa55word");
     let all = [
         text(&out.stdout),
@@ -573,8 +567,7 @@ fn secrets_never_appear_in_any_output() {
         .arg(format!("json={}", json.display()))
         .arg("--report")
         .arg(format!("junit={}", junit.display()))
-        .output()
-        .unwrap();
+        .run();
     let all = [
         text(&out.stdout),
         text(&out.stderr),
@@ -639,8 +632,7 @@ fn a_deadline_stops_the_run_restores_and_exits_3() {
     let out = harness(&m.base_url, &journal)
         .args(["--cases", "100000", "--seed", "4", "--deadline", "2"])
         .args(["--check", "patch-roundtrip", "--check", "patch-atomic"])
-        .output()
-        .unwrap();
+        .run();
     let err = text(&out.stderr);
     assert!(err.contains("the deadline of 2 s was reached"), "{err}");
     assert!(err.contains("restored."), "{err}");
@@ -693,8 +685,7 @@ fn a_target_that_stops_answering_is_given_up_after_max_failures_requests() {
     let out = harness(&url, &dir.path().join("j"))
         .args(["--timeout", "1", "--report"])
         .arg(format!("json={}", report.display()))
-        .output()
-        .unwrap();
+        .run();
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("5 transport failures in a row"), "{err}");
@@ -733,8 +724,7 @@ fn records_a_collection_patch_changed_beyond_its_filter_come_back() {
     let before = snapshot(&rt, &m.base_url);
     let out = harness(&m.base_url, &dir.path().join("j"))
         .args(["--check", "collection-patch", "--seed", "1"])
-        .output()
-        .unwrap();
+        .run();
     let stdout = text(&out.stdout);
     assert!(stdout.contains("FAIL collection-patch"), "{stdout}");
     assert!(!stdout.contains("NOT RESTORED"), "{stdout}");
@@ -754,9 +744,7 @@ fn a_run_that_never_reaches_its_target_leaves_no_journal() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let out = harness(&format!("http://127.0.0.1:{port}"), &journal)
-        .output()
-        .unwrap();
+    let out = harness(&format!("http://127.0.0.1:{port}"), &journal).run();
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(!journal.exists(), "no journal is left");
 }
@@ -780,8 +768,7 @@ fn a_target_breaking_any_rule_is_left_as_found() {
         let before = snapshot(&rt, &m.base_url);
         let out = harness(&m.base_url, &dir.path().join("j"))
             .args(["--seed", "1", "--cases", "8"])
-            .output()
-            .unwrap();
+            .run();
         let code = out.status.code();
         if code == Some(5) {
             assert!(text(&out.stdout).contains("NOT RESTORED"), "{fault:?}");

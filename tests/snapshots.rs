@@ -2,8 +2,10 @@
 //! the errors of bad usage, pinned as insta snapshots in `snapshots/`. `cargo test` fails on any
 //! change; `cargo insta review` (or `INSTA_UPDATE=always cargo test`) accepts one.
 
+mod common;
+
+use common::bin::Run;
 use ontap_conform::run::config::RunConfig;
-use std::process::Command;
 
 fn snapshot_settings() -> insta::Settings {
     let mut s = insta::Settings::clone_current();
@@ -84,15 +86,7 @@ fn reports_of_faults() {
 }
 
 fn cli(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-        .args(args)
-        .env("COLUMNS", "100")
-        .env_remove("ONTAP_MOCK_ADMIN_PASSWORD")
-        // clap prints an environment variable's value in --help: the snapshot must not depend
-        // on the developer's environment.
-        .env_remove("ONTAP_CONFORM_SEEDS")
-        .output()
-        .unwrap();
+    let out = common::bin::oc().args(args).env("COLUMNS", "100").run();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into(),
@@ -112,6 +106,7 @@ fn help_of_every_subcommand() {
         vec!["spec", "openapi"],
         vec!["spec", "lint"],
         vec!["diff"],
+        vec!["report", "merge"],
         vec!["completions"],
     ] {
         let mut argv = sub.clone();

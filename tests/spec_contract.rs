@@ -16,12 +16,13 @@
 
 mod common;
 
+use common::bin::Run;
 use ontap_conform::spec::lint::{self, FindingKind};
 use ontap_conform::spec::seeds::{self, Seed, Table};
 use ontap_conform::spec::{Kind, Method, SCHEMA_BASE, SchemaDoc, Spec};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Where NetApp's reference pages are looked for when `ONTAP_CONFORM_SEEDS` is unset: beside the
 /// checkout, where CI has them.
@@ -551,12 +552,8 @@ fn every_json_doc_example_is_checked_against_its_schema() {
 // ---------------------------------------------------------------------------------------------
 // The binary.
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
-}
-
 fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("the binary runs")
+    common::bin::oc().args(args).run()
 }
 
 fn stdout(o: &Output) -> String {

@@ -158,7 +158,7 @@ fn find_body(answer: &[u8]) -> usize {
 }
 
 fn harness(url: &str, dir: &std::path::Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+    common::bin::oc()
         .args([
             "run",
             "--target",

@@ -7,11 +7,11 @@
 
 mod common;
 
+use common::bin::Run;
 use ontap_conform::checks::Severity;
 use ontap_conform::mock::Fault;
 use ontap_conform::report::{Report, Verdict};
 use ontap_conform::run::config::RunConfig;
-use std::process::Command;
 
 fn run(faults: &[&str], tunnel: Option<&str>) -> Report {
     let mut b = RunConfig::builder()
@@ -139,7 +139,7 @@ fn without_tunnelling_the_mock_run_uses_its_svm_administrator() {
 
 #[test]
 fn tunnel_svm_and_svm_user_together_are_a_usage_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+    let out = common::bin::oc()
         .args([
             "run",
             "--target",
@@ -150,8 +150,7 @@ fn tunnel_svm_and_svm_user_together_are_a_usage_error() {
             "svm1",
             "--no-progress",
         ])
-        .output()
-        .unwrap();
+        .run();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(

@@ -227,7 +227,7 @@ pub fn compare_values(a: &Value, b: &Value) -> Ordering {
 
 /// What a GET after a PATCH should show for a field that was sent `sent`.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Expect {
+pub enum Readback {
     Exactly(Value),
     /// A `banner`/`message` (`x-ontap-trailing-lf`): the text, or the text with one LF appended,
     /// which ONTAP adds to a text that does not end in one.
@@ -238,25 +238,25 @@ pub enum Expect {
     Absent,
 }
 
-impl std::fmt::Display for Expect {
+impl std::fmt::Display for Readback {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Expect::Exactly(v) => write!(f, "{v}"),
-            Expect::TextOrLf(t) => write!(
+            Readback::Exactly(v) => write!(f, "{v}"),
+            Readback::TextOrLf(t) => write!(
                 f,
                 "{} or {}",
                 Value::String(t.clone()),
                 Value::String(format!("{t}\n"))
             ),
-            Expect::AbsentOrEmpty => f.write_str("absent or \"\""),
-            Expect::Absent => f.write_str("absent (never returned)"),
+            Readback::AbsentOrEmpty => f.write_str("absent or \"\""),
+            Readback::Absent => f.write_str("absent (never returned)"),
         }
     }
 }
 
-pub fn expected_after_patch(field: &Field, sent: &Value) -> Expect {
+pub fn expected_after_patch(field: &Field, sent: &Value) -> Readback {
     if field.flags.write_only {
-        return Expect::Absent;
+        return Readback::Absent;
     }
     if let Some(s) = sent.as_str() {
         let s = if field.flags.crlf_normalised {
@@ -265,24 +265,24 @@ pub fn expected_after_patch(field: &Field, sent: &Value) -> Expect {
             s.to_string()
         };
         if s.is_empty() && field.flags.empty_unsets {
-            return Expect::AbsentOrEmpty;
+            return Readback::AbsentOrEmpty;
         }
         if field.flags.trailing_lf && !s.is_empty() && !s.ends_with('\n') {
-            return Expect::TextOrLf(s);
+            return Readback::TextOrLf(s);
         }
-        return Expect::Exactly(Value::String(s));
+        return Readback::Exactly(Value::String(s));
     }
-    Expect::Exactly(sent.clone())
+    Readback::Exactly(sent.clone())
 }
 
-pub fn meets(expect: &Expect, got: Option<&Value>) -> bool {
+pub fn meets(expect: &Readback, got: Option<&Value>) -> bool {
     match expect {
-        Expect::Exactly(v) => got == Some(v),
-        Expect::TextOrLf(t) => got
+        Readback::Exactly(v) => got == Some(v),
+        Readback::TextOrLf(t) => got
             .and_then(Value::as_str)
             .is_some_and(|g| g == t || g.strip_suffix('\n') == Some(t.as_str())),
-        Expect::AbsentOrEmpty => got.is_none() || got == Some(&Value::String(String::new())),
-        Expect::Absent => got.is_none(),
+        Readback::AbsentOrEmpty => got.is_none() || got == Some(&Value::String(String::new())),
+        Readback::Absent => got.is_none(),
     }
 }
 

@@ -13,7 +13,7 @@ use crate::client::{next_path, with_query};
 use crate::generate;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
-use crate::spec::resource::{Field, FieldType, find_leaf, get_path, leaf_paths};
+use crate::spec::resource::{Field, FieldType, Resource, find_leaf, get_path, leaf_paths};
 use crate::undo;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -411,8 +411,11 @@ pub async fn each_page(
     true
 }
 
+/// The check of `fields` ([`field_selection`] and the requests after its property).
+const FIELD_SELECTION: &str = "field-selection";
+
 pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
-    const C: &str = "field-selection";
+    const C: &str = FIELD_SELECTION;
     if !ep.has(Method::GET) {
         // A path that is only written to (an imported `/api/storage/file/clone`: POST only).
         return ctx.findings.skip(C, ep, "no GET on this path");
@@ -459,42 +462,62 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
                         "200".into(),
                     ));
                 }
-                let requested: Vec<&str> = want.iter().map(String::as_str).collect();
-                for r in answer_records(ep, &x) {
-                    if let Some(p) =
-                        find_leaf(r, |p, _| !allowed_in_selection(res, &requested, &[], p))
-                    {
-                        return Case::Fail(Failure::rule(
-                            "fields-subset",
-                            format!("fields={list} returned {p}, which was not asked for"),
-                            x,
-                            format!("only {list}, the keys and _links"),
-                        ));
-                    }
-                    if let Some(b) = find_base(r) {
-                        for w in &want {
-                            if get_path(&b, w).is_some() && get_path(r, w).is_none() {
-                                return Case::Fail(Failure::rule(
-                                    "fields-subset",
-                                    format!(
-                                        "fields={list} did not return {w}, which has a value ({})",
-                                        crate::verdict::show_value(get_path(&b, w))
-                                    ),
-                                    x,
-                                    format!("{w} in the answer"),
-                                ));
-                            }
-                        }
-                    }
-                }
-                Case::Pass
+                subset_case(ep, res, &want, &list, x, find_base)
             }
         },
     )
     .await;
-    // fields=* returns nothing outside the gettable list.
+    fields_star(ctx, ep, &path, &gettable).await;
+    fields_star_star(ctx, ep, &path).await;
+    fields_unknown(ctx, ep, &path).await;
+    collection_default_fields(ctx, ep, &path).await;
+}
+
+/// One case of the `fields=` property: the answer to `fields=LIST` holds no field outside the
+/// list (but the keys and `_links`), and every listed field the record has (`find_base`).
+fn subset_case(
+    ep: &Endpoint,
+    res: &Resource,
+    want: &[String],
+    list: &str,
+    x: Exchange,
+    find_base: impl Fn(&Value) -> Option<Value>,
+) -> Case {
+    let requested: Vec<&str> = want.iter().map(String::as_str).collect();
+    for r in answer_records(ep, &x) {
+        if let Some(p) = find_leaf(r, |p, _| !allowed_in_selection(res, &requested, &[], p)) {
+            return Case::Fail(Failure::rule(
+                "fields-subset",
+                format!("fields={list} returned {p}, which was not asked for"),
+                x,
+                format!("only {list}, the keys and _links"),
+            ));
+        }
+        if let Some(b) = find_base(r) {
+            for w in want {
+                if get_path(&b, w).is_some() && get_path(r, w).is_none() {
+                    return Case::Fail(Failure::rule(
+                        "fields-subset",
+                        format!(
+                            "fields={list} did not return {w}, which has a value ({})",
+                            crate::verdict::show_value(get_path(&b, w))
+                        ),
+                        x,
+                        format!("{w} in the answer"),
+                    ));
+                }
+            }
+        }
+    }
+    Case::Pass
+}
+
+/// fields=* returns nothing outside the gettable list.
+async fn fields_star(ctx: &Ctx, ep: &Endpoint, path: &str, gettable: &[String]) {
+    const C: &str = FIELD_SELECTION;
+    let res = ctx.spec.resource_of(ep);
     if let Some(x) = ctx
-        .send(C, ep, Request::get(with_query(&path, &[("fields", "*")])))
+        .send(C, ep, Request::get(with_query(path, &[("fields", "*")])))
         .await
     {
         for r in answer_records(ep, &x) {
@@ -508,11 +531,15 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
             }
         }
     }
-    // fields=** holds at least what fields=* holds.
+}
+
+/// fields=** holds at least what fields=* holds.
+async fn fields_star_star(ctx: &Ctx, ep: &Endpoint, path: &str) {
+    const C: &str = FIELD_SELECTION;
     if let (Some(star), Some(all)) = (
-        ctx.send(C, ep, Request::get(with_query(&path, &[("fields", "*")])))
+        ctx.send(C, ep, Request::get(with_query(path, &[("fields", "*")])))
             .await,
-        ctx.send(C, ep, Request::get(with_query(&path, &[("fields", "**")])))
+        ctx.send(C, ep, Request::get(with_query(path, &[("fields", "**")])))
             .await,
     ) {
         let common: Vec<Value> = answer_records(ep, &star).into_iter().cloned().collect();
@@ -537,12 +564,16 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
             }
         }
     }
-    // An unknown field name.
+}
+
+/// An unknown field name.
+async fn fields_unknown(ctx: &Ctx, ep: &Endpoint, path: &str) {
+    const C: &str = FIELD_SELECTION;
     if let Some(x) = ctx
         .send(
             C,
             ep,
-            Request::get(with_query(&path, &[("fields", "no_such_field_xyz")])),
+            Request::get(with_query(path, &[("fields", "no_such_field_xyz")])),
         )
         .await
     {
@@ -558,9 +589,14 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
                 .record();
         }
     }
-    // A collection without fields returns the keys only.
+}
+
+/// A collection without fields returns the keys only.
+async fn collection_default_fields(ctx: &Ctx, ep: &Endpoint, path: &str) {
+    const C: &str = FIELD_SELECTION;
+    let res = ctx.spec.resource_of(ep);
     if ep.kind() == Kind::Collection
-        && let Some(x) = ctx.send(C, ep, Request::get(path.clone())).await
+        && let Some(x) = ctx.send(C, ep, Request::get(path)).await
     {
         let defaults = res.default_collection_fields();
         for r in answer_records(ep, &x) {
@@ -834,38 +870,48 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
                 .iter()
                 .filter_map(|r| get_path(r, &f.path).cloned())
                 .collect();
-            for w in vals.windows(2) {
-                let o = compare_values(&w[0], &w[1]);
-                let bad = if dir == 2 {
-                    o == std::cmp::Ordering::Less
-                } else {
-                    o == std::cmp::Ordering::Greater
-                };
-                if bad {
-                    let shown: Vec<String> = vals
-                        .iter()
-                        .map(|v| crate::verdict::show_value(Some(v)))
-                        .collect();
-                    return Case::Fail(Failure::rule(
-                        "order-by",
-                        format!(
-                            "order_by={order} returned {} in the order {}",
-                            f.path,
-                            shown.join(", ")
-                        ),
-                        x,
-                        format!(
-                            "{} sorted {}",
-                            f.path,
-                            if dir == 2 { "descending" } else { "ascending" }
-                        ),
-                    ));
-                }
-            }
-            Case::Pass
+            order_case(&f.path, &order, dir == 2, &vals, x)
         },
     )
     .await;
+}
+
+/// One case of the `order_by` property: the values of `field`, in the order the answer gave
+/// them, ascending (or `descending`).
+fn order_case(field: &str, order: &str, descending: bool, vals: &[Value], x: Exchange) -> Case {
+    for w in vals.windows(2) {
+        let o = compare_values(&w[0], &w[1]);
+        let bad = if descending {
+            o == std::cmp::Ordering::Less
+        } else {
+            o == std::cmp::Ordering::Greater
+        };
+        if bad {
+            let shown: Vec<String> = vals
+                .iter()
+                .map(|v| crate::verdict::show_value(Some(v)))
+                .collect();
+            return Case::Fail(Failure::rule(
+                "order-by",
+                format!(
+                    "order_by={order} returned {} in the order {}",
+                    field,
+                    shown.join(", ")
+                ),
+                x,
+                format!(
+                    "{} sorted {}",
+                    field,
+                    if descending {
+                        "descending"
+                    } else {
+                        "ascending"
+                    }
+                ),
+            ));
+        }
+    }
+    Case::Pass
 }
 
 pub async fn version_gate(ctx: &Ctx, ep: &Endpoint) {

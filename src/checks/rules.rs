@@ -27,6 +27,7 @@ pub const FAULTS: &[(&str, &[&str])] = &[
     ("max-records-ignored", &["paging-max-records"]),
     ("paging-skip", &["paging-next"]),
     ("paging-repeat", &["paging-next"]),
+    ("next-placeholder", &["paging-next"]),
     ("num-records-wrong", &["num-records", "return-records"]),
     ("order-ignored", &["order-by"]),
     ("order-reversed", &["order-by"]),
@@ -68,6 +69,8 @@ pub const VARIANTS: &[(&str, &[&str])] = &[
     ("duplicate-400", &["error-1", "create-delete"]),
     ("costly-field", &["fields-star", "fields-star-star"]),
     ("time-limited-pages", &["paging-next", "num-records"]),
+    ("time-limited-counts", &["return-records", "paging-next"]),
+    ("lf-at-limit", &["trailing-lf", "response-schema"]),
     ("no-trailing-lf", &["trailing-lf", "patch-roundtrip"]),
     ("trailing-lf", &["trailing-lf", "patch-roundtrip"]),
 ];

@@ -20,6 +20,8 @@ Typical uses:
   ontap-conform mock                                serve the mock for Ansible, Terraform, scripts
   ontap-conform spec list                           the endpoint catalog
   ontap-conform restore --target URL ...            finish the restore of a killed run
+  ontap-conform run --config FILE --all-targets     every cluster of a fleet, a few at once
+  ontap-conform report merge OUT... -- IN...        the reports of CI shards, merged
   ontap-conform completions bash                    a completion script for your shell
 
 Exit codes: 0 no failure, 1 a check failed, 2 usage or configuration error,
@@ -52,6 +54,10 @@ Examples:
   ontap-conform run --fault crlf-kept --check patch-roundtrip      (see a check fail on the mock)
   ontap-conform run -q                        only the failures and the summary line
   ontap-conform run -v --check paging         every exchange on standard error
+  ontap-conform run --config fleet.toml --all-targets --report junit=fleet.xml
+                                              every target of the file, 4 at a time
+  ontap-conform run --config fleet.toml --all-targets --shard 2/4 --seed 7 --report json=r2.json
+                                              the second of four CI jobs (docs/fleet.md)
 
 Without --password-env, the password is read from ONTAP_PASSWORD when it is set (that of
 --svm-user from ONTAP_SVM_PASSWORD), else asked for on the terminal. Colour is used when standard
@@ -78,6 +84,9 @@ pub enum Command {
     /// Put back every record an interrupted or killed run left changed, from its journal
     #[command(long_about = RESTORE_ABOUT)]
     Restore(RestoreArgs),
+    /// Combine reports: the JSON reports of shards or targets into one fleet report
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish)
     #[command(long_about = COMPLETIONS_ABOUT)]
     Completions {
@@ -452,6 +461,20 @@ pub struct RunArgs {
     /// Which target of the config file to use (default: its first)
     #[arg(long = "target-name", value_name = "NAME")]
     pub target_name: Option<String>,
+    /// Run every target of --config FILE, several at once, and print a fleet summary: one line
+    /// per target, worst first; the exit code is the worst target's (5 > 2 > 3 > 4 > 1 > 0).
+    /// --record DIR and --compare DIR keep one baseline per target, in DIR/<name>/
+    #[arg(long, requires = "config", conflicts_with_all = ["target", "target_name"])]
+    pub all_targets: bool,
+    /// With --all-targets: how many targets run at once, each with its own rate, journal and
+    /// restore [default: 4]
+    #[arg(long, value_name = "N", requires = "all_targets")]
+    pub parallel_targets: Option<usize>,
+    /// Run share K of N (1 ≤ K ≤ N) of the work, for N CI jobs: the families by name (with
+    /// --all-targets the (target, family) pairs) cut into N blocks; the same K/N picks the same
+    /// share and its reports name it. Needs --seed; `report merge` puts the shares together
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
     /// Generated cases per property check [default: 32]
     #[arg(long, value_name = "N")]
     pub cases: Option<u32>,
@@ -556,4 +579,46 @@ pub struct RunArgs {
     /// swagger.yaml
     #[arg(long, value_name = "NAME|DIR", conflicts_with = "specs")]
     pub contract: Option<String>,
+}
+
+/// `ontap-conform report ...`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Combine JSON reports of shards or targets into one JSON, JUnit and HTML fleet report
+    #[command(long_about = MERGE_ABOUT)]
+    Merge(MergeArgs),
+}
+
+const MERGE_ABOUT: &str = "\
+Combine the JSON reports of shards or targets into one fleet report: a JSON document with every
+target's report, JUnit XML with one test suite per target, and an HTML page with one row per
+target (worst first) and a drill-down per family. The fleet summary is printed too.
+
+The inputs are `run --report json=FILE` reports (of `--shard K/N` runs or whole runs) and fleet
+reports (`run --all-targets --report json=FILE`, or an earlier merge). The shards of one target
+are combined into one report. Merging refuses, naming both files and values (exit 2): reports
+judged by different contracts, a target given twice or in overlapping shards, shards of one
+target with different seeds, case counts or modes, and shards of different N. Nothing is written
+then.
+
+Each OUT is FORMAT=FILE (json=, junit=, html=; FORMAT:FILE too; - is standard output) or a file
+whose name ends in .json, .xml or .html. The inputs follow `--`.
+
+Exit codes: that of the fleet's worst target, ranked 5 > 2 > 3 > 4 > 1 > 0 (not restored,
+refused, unreachable or stopped, drift, failed, passed); 3 when a shard of 1..N is missing and
+nothing is worse; 2 when the reports cannot be merged.
+
+Examples:
+  ontap-conform report merge fleet.json fleet.xml fleet.html -- shard-*/report.json
+  ontap-conform report merge junit=junit.xml html=- -- a.json b.json";
+
+/// Flags of `report merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Where to write the merged report: FORMAT=FILE or FILE.json, FILE.xml (JUnit), FILE.html
+    #[arg(value_name = "OUT", required = true)]
+    pub outputs: Vec<String>,
+    /// The JSON reports to merge (after --)
+    #[arg(value_name = "IN", last = true, required = true)]
+    pub inputs: Vec<PathBuf>,
 }

@@ -71,6 +71,9 @@ pub struct Settings {
     pub record: Option<PathBuf>,
     pub compare: Option<PathBuf>,
     pub latency_drift: Option<f64>,
+    // A fleet: one share of the work (`--shard K/N`), targets at once (`--all-targets`).
+    pub shard: Option<String>,
+    pub parallel_targets: Option<usize>,
     // The file only: a target's name, and the file's targets.
     #[serde(skip_serializing)]
     pub name: Option<String>,
@@ -172,6 +175,8 @@ impl Settings {
             record: a.record.clone(),
             compare: a.compare.clone(),
             latency_drift: a.latency_drift,
+            shard: a.shard.clone(),
+            parallel_targets: a.parallel_targets,
             name: None,
             targets: None,
         }

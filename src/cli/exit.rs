@@ -30,6 +30,11 @@ pub fn code(e: &Error) -> u8 {
     }
 }
 
+/// The exit code of a run that ended so (a fleet's targets, `report merge`).
+pub fn of_end(end: ontap_conform::report::fleet::End) -> u8 {
+    end.error(String::new()).map_or(OK, |e| code(&e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -45,5 +50,21 @@ mod tests {
         assert_eq!(code(&Error::Drift(u("x"))), 4);
         assert_eq!(code(&Error::Changed(u("x"))), 5);
         assert_eq!(code(&Error::Internal(u("x"))), 70);
+    }
+
+    #[test]
+    fn a_fleet_ranks_its_ends_5_2_3_4_1_0() {
+        use ontap_conform::report::fleet::End;
+        let mut ends = [
+            End::Passed,
+            End::Drift,
+            End::Failed,
+            End::NotRestored,
+            End::Unreachable,
+            End::Refused,
+        ];
+        ends.sort();
+        let codes: Vec<u8> = ends.iter().map(|e| of_end(*e)).collect();
+        assert_eq!(codes, [5, 2, 3, 4, 1, 0]);
     }
 }

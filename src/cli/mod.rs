@@ -7,8 +7,10 @@
 pub mod args;
 pub mod config;
 pub mod exit;
+pub mod fleet;
 pub mod mock;
 pub mod progress;
+pub mod report;
 pub mod restore;
 pub mod run;
 pub mod spec;
@@ -109,6 +111,7 @@ pub fn dispatch(cli: Cli, env: &Env) -> Result<()> {
         Command::Run(args) => run::main(*args, env),
         Command::Diff(args) => run::diff(args),
         Command::Restore(args) => restore::main(args, env),
+        Command::Report(args::ReportCommand::Merge(args)) => report::merge(args, env),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(

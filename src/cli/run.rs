@@ -59,7 +59,7 @@ pub(super) fn password_from(
     )))
 }
 
-fn report_destination(r: &str) -> Result<(report::Format, PathBuf)> {
+pub(super) fn report_destination(r: &str) -> Result<(report::Format, PathBuf)> {
     let (kind, path) = r.split_once('=').ok_or_else(|| {
         Error::Usage(format!(
             "--report {r}: expected FORMAT=FILE, e.g. json=report.json or junit=junit.xml"
@@ -95,7 +95,7 @@ fn write_through(path: &Path) -> bool {
 }
 
 /// Refuses, before the first request, a report destination that cannot be written.
-fn check_report_destination(path: &Path) -> Result<()> {
+pub(super) fn check_report_destination(path: &Path) -> Result<()> {
     if is_stdout(path) {
         return Ok(());
     }
@@ -134,7 +134,7 @@ fn check_report_destination(path: &Path) -> Result<()> {
 }
 
 /// Refuses, before the first request, a recording directory that cannot be made.
-fn check_record_destination(dir: &Path) -> Result<()> {
+pub(super) fn check_record_destination(dir: &Path) -> Result<()> {
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -156,7 +156,7 @@ fn check_record_destination(dir: &Path) -> Result<()> {
 
 /// Writes one report: to standard output for `-`, through an existing symlink, pipe or device
 /// (never replacing it), else atomically into a regular file of mode 0644.
-fn write_report(path: &Path, text: &str) -> Result<()> {
+pub(super) fn write_report(path: &Path, text: &str) -> Result<()> {
     if is_stdout(path) {
         return out(text);
     }
@@ -473,6 +473,18 @@ pub fn config(s: &Settings, env: &Env, quiet: bool) -> Result<RunConfig> {
     if let Some(f) = s.latency_drift {
         b = b.latency_drift(f);
     }
+    if let Some(text) = &s.shard {
+        let shard: run::shard::Shard = text.parse().map_err(Error::Usage)?;
+        if s.seed.is_none() && s.compare.is_none() {
+            return Err(Error::Usage(format!(
+                "--shard {shard} needs --seed S (or seed in the config file): every shard must generate the same cases for report merge to put them together"
+            )));
+        }
+        b = b.shard(shard);
+    }
+    if let Some(name) = &s.name {
+        b = b.target_name(name);
+    }
     if let Some(dir) = &s.compare {
         if s.seed.is_some() || s.cases.is_some() {
             return Err(Error::Usage(
@@ -564,6 +576,9 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         let rows = ontap_conform::checks::rules::table(spec);
         return out(&ontap_conform::checks::rules::render_text(&rows));
     }
+    if args.all_targets {
+        return super::fleet::main(&args, env);
+    }
     let quiet = args.quiet;
     let settings = settings(&args, env)?;
     let cfg = config(&settings, env, quiet)?;
@@ -584,10 +599,9 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         Err(Error::Unreachable(why)) => {
             // A CI step that publishes the report must find one saying why.
             let why = redact_url_password(&cfg, &why);
-            write_reports(
-                &output,
-                &Report::errored(facts_before_run(&cfg), why.clone()),
-            )?;
+            let mut errored = Report::errored(facts_before_run(&cfg), why.clone());
+            run::describe(&cfg, &mut errored);
+            write_reports(&output, &errored)?;
             return Err(Error::Unreachable(why));
         }
         Err(Error::Stopped(why)) => {
@@ -706,7 +720,7 @@ fn outcome_error(
 }
 
 /// What the report can say about a run that never got to its target.
-fn facts_before_run(cfg: &RunConfig) -> report::RunFacts {
+pub(super) fn facts_before_run(cfg: &RunConfig) -> report::RunFacts {
     let target = match &cfg.target {
         Target::Builtin { .. } => "built-in mock".to_string(),
         Target::Remote { url, .. } => url_without_password(url),

@@ -275,7 +275,7 @@ pub fn unknown_param() -> SBoxedStrategy<String> {
 
 /// The operators a generated filter uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
+pub enum FilterOp {
     Exact,
     Not,
     Or,
@@ -293,25 +293,25 @@ pub enum Op {
     NotNull,
 }
 
-pub const OPS: &[Op] = &[
-    Op::Exact,
-    Op::Not,
-    Op::Or,
-    Op::NotOr,
-    Op::Quoted,
-    Op::Wildcard,
-    Op::Less,
-    Op::Greater,
-    Op::LessEq,
-    Op::GreaterEq,
-    Op::Range,
-    Op::Null,
-    Op::NotNull,
+pub const OPS: &[FilterOp] = &[
+    FilterOp::Exact,
+    FilterOp::Not,
+    FilterOp::Or,
+    FilterOp::NotOr,
+    FilterOp::Quoted,
+    FilterOp::Wildcard,
+    FilterOp::Less,
+    FilterOp::Greater,
+    FilterOp::LessEq,
+    FilterOp::GreaterEq,
+    FilterOp::Range,
+    FilterOp::Null,
+    FilterOp::NotNull,
 ];
 
 /// A filter draw: which candidate field, which operator, which observed values. Turned into a
 /// concrete `field=expr` by [`build_filter`] once the observed values are known.
-pub fn filter_draw(fields: usize) -> SBoxedStrategy<(usize, Op, usize, usize, usize)> {
+pub fn filter_draw(fields: usize) -> SBoxedStrategy<(usize, FilterOp, usize, usize, usize)> {
     (
         0..fields.max(1),
         prop::sample::select(OPS),
@@ -337,7 +337,7 @@ pub fn filter_safe(s: &str) -> bool {
 pub fn build_filter(
     f: &Field,
     values: &[Value],
-    op: Op,
+    op: FilterOp,
     a: usize,
     b: usize,
     cut: usize,
@@ -354,24 +354,24 @@ pub fn build_filter(
     let numeric = matches!(f.ty, FieldType::Integer | FieldType::Number);
     let pick = |i: usize| texts.get(i % texts.len().max(1)).cloned();
     Some(match op {
-        Op::Null => "null".into(),
-        Op::NotNull => "!null".into(),
+        FilterOp::Null => "null".into(),
+        FilterOp::NotNull => "!null".into(),
         _ if texts.is_empty() => return None,
-        Op::Exact => pick(a)?,
-        Op::Not => format!("!{}", pick(a)?),
-        Op::Or => format!("{}|{}", pick(a)?, pick(b)?),
-        Op::NotOr => format!("!{}|{}", pick(a)?, pick(b)?),
-        Op::Quoted if f.ty == FieldType::String => format!("\"{}\"", pick(a)?),
-        Op::Wildcard if f.ty == FieldType::String => {
+        FilterOp::Exact => pick(a)?,
+        FilterOp::Not => format!("!{}", pick(a)?),
+        FilterOp::Or => format!("{}|{}", pick(a)?, pick(b)?),
+        FilterOp::NotOr => format!("!{}|{}", pick(a)?, pick(b)?),
+        FilterOp::Quoted if f.ty == FieldType::String => format!("\"{}\"", pick(a)?),
+        FilterOp::Wildcard if f.ty == FieldType::String => {
             let s = pick(a)?;
             let prefix: String = s.chars().take(cut.min(s.chars().count())).collect();
             format!("{prefix}*")
         }
-        Op::Less if numeric => format!("<{}", pick(a)?),
-        Op::Greater if numeric => format!(">{}", pick(a)?),
-        Op::LessEq if numeric => format!("<={}", pick(a)?),
-        Op::GreaterEq if numeric => format!(">={}", pick(a)?),
-        Op::Range if numeric => {
+        FilterOp::Less if numeric => format!("<{}", pick(a)?),
+        FilterOp::Greater if numeric => format!(">{}", pick(a)?),
+        FilterOp::LessEq if numeric => format!("<={}", pick(a)?),
+        FilterOp::GreaterEq if numeric => format!(">={}", pick(a)?),
+        FilterOp::Range if numeric => {
             let (x, y) = (pick(a)?.parse::<i64>().ok()?, pick(b)?.parse::<i64>().ok()?);
             format!("{}..{}", x.min(y), x.max(y))
         }

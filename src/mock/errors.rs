@@ -1,7 +1,7 @@
 //! ONTAP's error envelope, `{"error": {"message", "code", "target"}}`, and the one place every
 //! error answer of the mock is made, so that no path can answer a bare status or a 500 page. The
 //! codes the mock picks where ONTAP's documents are silent are listed in docs/mock.md. The envelope
-//! made here always keeps the contract; the faults that bend it live in [`super::faults::rewrite`].
+//! made here always keeps the contract; the faults that bend it live in [`super::rewrite`].
 
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, ErrorCodeDef, Method};

@@ -3,30 +3,24 @@
 //! is on unless asked for; the default mock keeps every rule.
 //!
 //! Each fault says where it is implemented ([`Fault::layer`]). The faults that only rewrite an
-//! otherwise-correct answer (a status, a field of the envelope, a value, a link) are all here, in
-//! [`rewrite`], applied once to every answer after the handler; the handler itself always answers
-//! by the contract. The faults that change what the mock does (serves, stores, accepts, selects,
-//! filters, orders, pages) stay where that behaviour is, so that it happens for real.
+//! otherwise-correct answer (a status, a field of the envelope, a value, a link) are all in
+//! [`super::rewrite`], applied once to every answer after the handler; the handler itself always
+//! answers by the contract. The faults that change what the mock does (serves, stores, accepts,
+//! selects, filters, orders, pages) stay where that behaviour is, so that it happens for real.
 
-use super::answer::{Answer, Body, Made};
-use super::query::{START_PARAM, Shape, Table};
-use super::variants::Variant;
-use axum::http::StatusCode;
-use serde_json::Value;
-use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-/// Where in the mock a fault is implemented.
+/// Where in the mock a fault (or a variant) is implemented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layer {
-    /// [`rewrite`] (this file): bends the finished answer, after the handler.
+    /// [`super::rewrite`]: bends the finished answer, after the handler.
     Rewrite,
     /// `handler/auth.rs`: who a request runs as.
     Auth,
     /// `handler/routing.rs`: which endpoints and methods are served.
     Routing,
-    /// `query.rs`: which records and fields the query engine selects, filters, orders and pages,
+    /// `query/`: which records and fields the query engine selects, filters, orders and pages,
     /// and which query parameters it accepts.
     Query,
     /// `handler/validate.rs`: what a write body may hold, and the value that is stored.
@@ -86,6 +80,8 @@ faults! {
         "the next link skips one record",
     PagingRepeat = "paging-repeat" @ Rewrite:
         "the next link repeats the last record of the page",
+    NextPlaceholder = "next-placeholder" @ Rewrite:
+        "the next link's href is the placeholder \"string\" (as a generic mock serving the OpenAPI export gives)",
     NumRecordsWrong = "num-records-wrong" @ Rewrite:
         "collection GET reports num_records one more than the records returned",
     OrderIgnored = "order-ignored" @ Query:
@@ -146,181 +142,11 @@ impl FromStr for Fault {
         Fault::ALL
             .iter()
             .copied()
-            .find(|f| f.name() == s)
+            .find(|x| x.name() == s)
             .ok_or_else(|| {
-                let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+                let names: Vec<&str> = Fault::ALL.iter().map(|x| x.name()).collect();
                 format!("unknown fault {s:?}; expected one of: {}", names.join(", "))
             })
-    }
-}
-
-/// The rewrite layer: bends a finished answer as the [`Layer::Rewrite`] faults and variants ask,
-/// once, after the handler. Without such a fault on, the answer passes untouched (and unparsed).
-pub(crate) fn rewrite<'a>(
-    faults: &BTreeSet<Fault>,
-    variants: &BTreeSet<Variant>,
-    mut a: Answer<'a>,
-) -> Answer<'a> {
-    let on = |f: Fault| faults.contains(&f);
-    let variant = |v: Variant| variants.contains(&v);
-    match a.made {
-        Made::Error {
-            bad_input,
-            not_allowed,
-        } => {
-            if not_allowed && on(Fault::MethodNotAllowedAccepted) {
-                return Answer::empty();
-            }
-            if bad_input && on(Fault::BadInput500) {
-                a.status = StatusCode::INTERNAL_SERVER_ERROR;
-            }
-            let not_found = a.status == StatusCode::NOT_FOUND;
-            let status = a.status;
-            if let Body::Json(v) = &mut a.body
-                && let Some(err) = v.get_mut("error").and_then(Value::as_object_mut)
-            {
-                // The variants first: they bend a correct envelope into another correct one.
-                let code = err.get("code").and_then(Value::as_str);
-                if status == StatusCode::FORBIDDEN
-                    && code == Some(super::errors::CODE_PERMISSION)
-                    && variant(Variant::Permission400)
-                {
-                    a.status = StatusCode::BAD_REQUEST;
-                }
-                if status == StatusCode::CONFLICT
-                    && code == Some(super::errors::CODE_DUPLICATE)
-                    && variant(Variant::Duplicate400)
-                {
-                    a.status = StatusCode::BAD_REQUEST;
-                }
-                if variant(Variant::NoErrorTarget) {
-                    err.shift_remove("target");
-                }
-                if not_found
-                    && on(Fault::NotFoundWrongCode)
-                    && err.get("code").and_then(Value::as_str)
-                        == Some(super::errors::CODE_NOT_FOUND)
-                {
-                    err.insert("code".into(), Value::String("2".into()));
-                }
-                if on(Fault::ErrorMessageMissing) {
-                    err.shift_remove("message");
-                }
-                if on(Fault::ErrorCodeNumber)
-                    && let Some(code) = err.get_mut("code")
-                    && let Some(n) = code.as_str().and_then(|c| c.parse::<u64>().ok())
-                {
-                    *code = Value::from(n);
-                }
-            }
-        }
-        Made::Read {
-            table,
-            shape,
-            start,
-        } => {
-            let collection = shape == Shape::Collection;
-            let wanted = on(Fault::WrongType)
-                || on(Fault::MissingKey)
-                || (collection
-                    && (on(Fault::NumRecordsWrong)
-                        || on(Fault::PagingSkip)
-                        || on(Fault::PagingRepeat)));
-            if !wanted {
-                return a;
-            }
-            let mut v = match a.body {
-                Body::Json(v) => v,
-                Body::Text(t) => match serde_json::from_slice(&t) {
-                    Ok(v) => v,
-                    Err(_) => {
-                        a.body = Body::Text(t);
-                        return a;
-                    }
-                },
-            };
-            bend_read(faults, table, shape, start, &mut v);
-            a.body = Body::Json(v);
-        }
-        Made::Other => {}
-    }
-    a
-}
-
-/// The rewrites of a GET answer: each record's values and keys, the count and the next link.
-fn bend_read(faults: &BTreeSet<Fault>, table: &Table, shape: Shape, start: usize, v: &mut Value) {
-    let on = |f: Fault| faults.contains(&f);
-    let records: Vec<&mut Value> = match shape {
-        Shape::Collection => match v.get_mut("records").and_then(Value::as_array_mut) {
-            Some(list) => list.iter_mut().collect(),
-            None => Vec::new(),
-        },
-        Shape::Instance => vec![&mut *v],
-    };
-    for rec in records {
-        if on(Fault::MissingKey)
-            && let Some(key) = table.first_key_path()
-        {
-            remove_leaf(rec, key);
-        }
-        if on(Fault::WrongType) {
-            for f in &table.res.fields {
-                if let Some(b) = leaf_mut(rec, &f.path)
-                    && let Value::Bool(x) = *b
-                {
-                    *b = Value::String(x.to_string());
-                }
-            }
-        }
-    }
-    if shape != Shape::Collection {
-        return;
-    }
-    if on(Fault::NumRecordsWrong)
-        && let Some(n) = v.get_mut("num_records")
-        && let Some(x) = n.as_u64()
-    {
-        *n = Value::from(x + 1);
-    }
-    if (on(Fault::PagingSkip) || on(Fault::PagingRepeat))
-        && let Some(Value::String(href)) = v.pointer_mut("/_links/next/href")
-    {
-        let marker = format!("{START_PARAM}=");
-        if let Some((head, n)) = href.rsplit_once(&marker)
-            && let Ok(mut n) = n.parse::<usize>()
-        {
-            if on(Fault::PagingSkip) {
-                n += 1;
-            }
-            if on(Fault::PagingRepeat) && n > start {
-                n -= 1;
-            }
-            *href = format!("{head}{marker}{n}");
-        }
-    }
-}
-
-fn leaf_mut<'v>(v: &'v mut Value, path: &str) -> Option<&'v mut Value> {
-    path.split('.').try_fold(v, |v, p| v.get_mut(p))
-}
-
-/// Removes a dotted field, and the objects it leaves empty (an answer never holds `{}`).
-fn remove_leaf(v: &mut Value, path: &str) {
-    let Some(obj) = v.as_object_mut() else {
-        return;
-    };
-    match path.split_once('.') {
-        None => {
-            obj.shift_remove(path);
-        }
-        Some((head, rest)) => {
-            if let Some(inner) = obj.get_mut(head) {
-                remove_leaf(inner, rest);
-                if inner.as_object().is_some_and(|m| m.is_empty()) {
-                    obj.shift_remove(head);
-                }
-            }
-        }
     }
 }
 
@@ -350,7 +176,7 @@ mod tests {
             assert_eq!(f.name().parse::<Fault>().unwrap(), *f);
             assert!(seen.insert(f.name()));
         }
-        assert_eq!(Fault::ALL.len(), 33);
+        assert_eq!(Fault::ALL.len(), 34);
     }
 
     #[test]
@@ -361,59 +187,6 @@ mod tests {
                 && e.contains("wrong-type")
                 && e.contains("version-gate-ignored")
         );
-    }
-
-    fn envelope(a: Answer<'_>) -> Value {
-        match a.body {
-            Body::Json(v) => v,
-            Body::Text(t) => serde_json::from_slice(&t).unwrap(),
-        }
-    }
-
-    #[test]
-    fn envelope_rewrites() {
-        use crate::mock::errors::{ApiError, CODE_NOT_FOUND};
-        let e = ApiError::cannot_set("scope");
-        let a = rewrite(&BTreeSet::new(), &BTreeSet::new(), Answer::error(e.clone()));
-        assert_eq!(a.status, StatusCode::BAD_REQUEST);
-        assert_eq!(envelope(a)["error"]["code"], "262196");
-        let v = envelope(rewrite(
-            &[Fault::ErrorCodeNumber].into(),
-            &BTreeSet::new(),
-            Answer::error(e.clone()),
-        ));
-        assert_eq!(v["error"]["code"], 262196);
-        let v = envelope(rewrite(
-            &[Fault::ErrorMessageMissing].into(),
-            &BTreeSet::new(),
-            Answer::error(e),
-        ));
-        assert!(v["error"].get("message").is_none());
-        assert_eq!(
-            serde_json::to_string(&v).unwrap(),
-            r#"{"error":{"code":"262196","target":"scope"}}"#
-        );
-        let a = rewrite(
-            &[Fault::BadInput500].into(),
-            &BTreeSet::new(),
-            Answer::error(ApiError::bad_input("x")),
-        );
-        assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
-        let nf = ApiError::new(StatusCode::NOT_FOUND, CODE_NOT_FOUND, "entry doesn't exist");
-        let v = envelope(rewrite(
-            &[Fault::NotFoundWrongCode].into(),
-            &BTreeSet::new(),
-            Answer::error(nf),
-        ));
-        assert_eq!(v["error"]["code"], "2");
-        let a = rewrite(
-            &[Fault::MethodNotAllowedAccepted].into(),
-            &BTreeSet::new(),
-            Answer::not_allowed("PUT", "/api/x", &["GET"]),
-        );
-        assert_eq!(a.status, StatusCode::OK);
-        assert!(a.allow.is_none());
-        assert_eq!(envelope(a), serde_json::json!({}));
     }
 
     #[test]

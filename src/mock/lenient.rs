@@ -22,7 +22,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 const MAX_LINE: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+enum Reading {
     /// Before a request line (blank lines allowed).
     Start,
     /// The method.
@@ -42,7 +42,7 @@ enum State {
 /// A stream whose incoming HTTP/1.x request targets are made acceptable to hyper.
 pub struct Lenient<S> {
     inner: S,
-    state: State,
+    state: Reading,
     /// The method or header line being read.
     line: Vec<u8>,
     content_length: u64,
@@ -55,7 +55,7 @@ impl<S> Lenient<S> {
     pub fn new(inner: S) -> Self {
         Lenient {
             inner,
-            state: State::Start,
+            state: Reading::Start,
             line: Vec::new(),
             content_length: 0,
             chunked: false,
@@ -69,11 +69,11 @@ impl<S> Lenient<S> {
         while i < input.len() {
             let b = input[i];
             match self.state {
-                State::Aside => {
+                Reading::Aside => {
                     out.extend_from_slice(&input[i..]);
                     return;
                 }
-                State::Body(left) => {
+                Reading::Body(left) => {
                     let n = usize::try_from(left)
                         .unwrap_or(usize::MAX)
                         .min(input.len() - i);
@@ -81,41 +81,41 @@ impl<S> Lenient<S> {
                     i += n;
                     let left = left - n as u64;
                     self.state = if left == 0 {
-                        State::Start
+                        Reading::Start
                     } else {
-                        State::Body(left)
+                        Reading::Body(left)
                     };
                     continue;
                 }
-                State::Start => {
+                Reading::Start => {
                     if b == b'\r' || b == b'\n' {
                         out.push(b);
                     } else {
                         self.line.clear();
-                        self.state = State::Method;
+                        self.state = Reading::Method;
                         continue;
                     }
                 }
-                State::Method => {
+                Reading::Method => {
                     out.push(b);
                     if b == b' ' {
                         // The HTTP/2 connection preface starts "PRI * HTTP/2.0".
                         self.state = if self.line == b"PRI" {
-                            State::Aside
+                            Reading::Aside
                         } else {
-                            State::Target
+                            Reading::Target
                         };
                         self.line.clear();
                     } else if self.line.len() > MAX_LINE {
-                        self.state = State::Aside;
+                        self.state = Reading::Aside;
                     } else {
                         self.line.push(b);
                     }
                 }
-                State::Target => match b {
+                Reading::Target => match b {
                     b' ' => {
                         out.push(b);
-                        self.state = State::Version;
+                        self.state = Reading::Version;
                     }
                     b'\n' => {
                         out.push(b);
@@ -127,18 +127,18 @@ impl<S> Lenient<S> {
                     b'`' => out.extend_from_slice(b"%60"),
                     _ => out.push(b),
                 },
-                State::Version => {
+                Reading::Version => {
                     out.push(b);
                     if b == b'\n' {
                         self.start_headers();
                     }
                 }
-                State::Headers => {
+                Reading::Headers => {
                     out.push(b);
                     if b == b'\n' {
                         self.end_header_line();
                     } else if self.line.len() > MAX_LINE {
-                        self.state = State::Aside;
+                        self.state = Reading::Aside;
                     } else {
                         self.line.push(b);
                     }
@@ -149,7 +149,7 @@ impl<S> Lenient<S> {
     }
 
     fn start_headers(&mut self) {
-        self.state = State::Headers;
+        self.state = Reading::Headers;
         self.line.clear();
         self.content_length = 0;
         self.chunked = false;
@@ -161,11 +161,11 @@ impl<S> Lenient<S> {
         let text = text.trim_end_matches('\r');
         if text.is_empty() {
             self.state = if self.chunked {
-                State::Aside
+                Reading::Aside
             } else if self.content_length > 0 {
-                State::Body(self.content_length)
+                Reading::Body(self.content_length)
             } else {
-                State::Start
+                Reading::Start
             };
             return;
         }
@@ -175,7 +175,7 @@ impl<S> Lenient<S> {
                 match value.trim().parse::<u64>() {
                     Ok(n) => self.content_length = n,
                     // hyper refuses it; follow no further.
-                    Err(_) => self.state = State::Aside,
+                    Err(_) => self.state = Reading::Aside,
                 }
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
                 self.chunked = true;
@@ -192,7 +192,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Lenient<S> {
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.pending.is_empty() {
-            if this.state == State::Aside {
+            if this.state == Reading::Aside {
                 return Pin::new(&mut this.inner).poll_read(cx, buf);
             }
             let mut raw = vec![0u8; buf.remaining().max(1)];

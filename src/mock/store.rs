@@ -3,7 +3,8 @@
 //! `--state` file and the built-in data set share one format, checked here with JSON-pointer
 //! precise errors so that a bad data set is refused at start instead of answering garbage later.
 
-use super::query::{Rendered, Table};
+use super::keys::{canonical_key, key_text};
+use super::query::{Rendered, ServedResource};
 use crate::spec::Spec;
 use crate::spec::resource::{Resource, get_path, leaf_paths, set_path};
 use serde_json::{Map, Value};
@@ -55,7 +56,7 @@ impl Rec {
     }
 
     /// The rendered pieces for the family's table (always the same table for one store).
-    pub fn rendered(&self, table: &Table) -> &Rendered {
+    pub fn rendered(&self, table: &ServedResource) -> &Rendered {
         self.rendered
             .get_or_init(|| Arc::new(Rendered::new(table, &self.value)))
     }
@@ -78,7 +79,7 @@ pub struct Store {
     /// Objects of `owner{name,uuid}`, `name`, `role`.
     pub accounts: Vec<Value>,
     /// Family name to its records, in insertion order, with their index by key.
-    pub records: BTreeMap<String, Family>,
+    pub records: BTreeMap<String, FamilyRecords>,
     /// Family name to `{"cluster": {...}, "svm": {...}}`: values a POST fills in for a record of
     /// that owner kind (read-only fields the client cannot send).
     pub post_defaults: Map<String, Value>,
@@ -102,19 +103,19 @@ pub struct RecId(u64);
 /// and a POST cost O(log n) whatever the family's size, while a collection still lists the
 /// records in the order they were stored.
 #[derive(Debug, Clone, Default)]
-pub struct Family {
+pub struct FamilyRecords {
     keys: Vec<String>,
     recs: BTreeMap<RecId, Rec>,
     by_key: HashMap<Vec<String>, RecId>,
     next: u64,
 }
 
-impl Family {
+impl FamilyRecords {
     /// A family whose records are looked up by these key fields, holding `recs` in that order.
-    fn new(keys: Vec<String>, recs: Vec<Rec>) -> Family {
-        let mut f = Family {
+    fn new(keys: Vec<String>, recs: Vec<Rec>) -> FamilyRecords {
+        let mut f = FamilyRecords {
             keys,
-            ..Family::default()
+            ..FamilyRecords::default()
         };
         for r in recs {
             f.push(r);
@@ -233,47 +234,7 @@ fn key_values(keys: &[String], v: &Value) -> Option<Vec<String>> {
         .collect()
 }
 
-/// A key value as the path carries it: a string as is, a number (an imported family's
-/// `index`) as its digits.
-pub fn key_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(canonical_key(s)),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
-/// A key value as records are looked up by it: a timestamp (a metric's `timestamp` key) in one
-/// form, `2026-01-01T10:00:00+00:00`, whether it came as `...T10:00:00Z` or as
-/// `2026-01-01 10:00:00+00:00` (how NetApp's Python client writes a datetime back into a
-/// path); any other text as it is.
-pub fn canonical_key(s: &str) -> String {
-    let b = s.as_bytes();
-    let digits =
-        |r: std::ops::Range<usize>| b.get(r).is_some_and(|x| x.iter().all(u8::is_ascii_digit));
-    let shaped = b.len() >= 19
-        && digits(0..4)
-        && b[4] == b'-'
-        && digits(5..7)
-        && b[7] == b'-'
-        && digits(8..10)
-        && (b[10] == b'T' || b[10] == b' ')
-        && digits(11..13)
-        && b[13] == b':'
-        && digits(14..16)
-        && b[16] == b':'
-        && digits(17..19);
-    if !shaped {
-        return s.to_string();
-    }
-    let zone = match &s[19..] {
-        "Z" | "" => "+00:00",
-        z => z,
-    };
-    format!("{}T{}{zone}", &s[..10], &s[11..19])
-}
-
-impl std::ops::Index<RecId> for Family {
+impl std::ops::Index<RecId> for FamilyRecords {
     type Output = Rec;
 
     fn index(&self, id: RecId) -> &Rec {
@@ -342,238 +303,12 @@ impl Store {
                 ));
             }
         }
-        let cluster_v = root.get("cluster").ok_or_else(|| {
-            ferr(
-                "/cluster",
-                "the cluster: an object of \"name\" and \"uuid\"",
-            )
-        })?;
-        let (cname, cuuid) = name_uuid(cluster_v, "/cluster", "the cluster")?;
-        let mut cluster = Map::new();
-        cluster.insert("name".into(), Value::String(cname.clone()));
-        cluster.insert("uuid".into(), Value::String(cuuid.clone()));
-
-        let mut svms = Vec::new();
-        let mut owners: BTreeMap<String, String> = BTreeMap::new();
-        owners.insert(cuuid.clone(), cname.clone());
-        let svm_list = match root.get("svms") {
-            None => &Vec::new(),
-            Some(Value::Array(a)) => a,
-            Some(_) => return Err(ferr("/svms", "an array of SVMs")),
-        };
-        let mut svm_names = BTreeSet::new();
-        for (i, s) in svm_list.iter().enumerate() {
-            let at = format!("/svms/{i}");
-            let (name, uuid) = name_uuid(s, &at, "an SVM")?;
-            if owners.insert(uuid.clone(), name.clone()).is_some() {
-                return Err(ferr(
-                    format!("{at}/uuid"),
-                    format!("a uuid no other SVM or the cluster has, found {uuid:?}"),
-                ));
-            }
-            if !svm_names.insert(name.clone()) || name == cname {
-                return Err(ferr(
-                    format!("{at}/name"),
-                    format!("a name no other SVM or the cluster has, found {name:?}"),
-                ));
-            }
-            svms.push(s.clone());
-        }
-
-        let mut accounts = Vec::new();
-        let acc_list = match root.get("accounts") {
-            None => &Vec::new(),
-            Some(Value::Array(a)) => a,
-            Some(_) => return Err(ferr("/accounts", "an array of accounts")),
-        };
-        let mut seen_acc = BTreeSet::new();
-        for (i, a) in acc_list.iter().enumerate() {
-            let at = format!("/accounts/{i}");
-            let obj = a.as_object().ok_or_else(|| {
-                ferr(
-                    &at,
-                    "an account: {\"owner\": {name, uuid}, \"name\", \"role\"}",
-                )
-            })?;
-            for k in obj.keys() {
-                if !["owner", "name", "role"].contains(&k.as_str()) {
-                    return Err(ferr(
-                        format!("{at}/{}", ptr_escape(k)),
-                        format!("only owner, name and role in an account, found {k:?}"),
-                    ));
-                }
-            }
-            let owner = obj
-                .get("owner")
-                .ok_or_else(|| ferr(format!("{at}/owner"), "the account's owner"))?;
-            let (oname, ouuid) = name_uuid(owner, &format!("{at}/owner"), "an owner")?;
-            check_owner(&owners, &format!("{at}/owner"), &oname, &ouuid)?;
-            let name = req_str(obj, &at, "name")?;
-            req_str(obj, &at, "role")?;
-            if !seen_acc.insert((ouuid.clone(), name.to_string())) {
-                return Err(ferr(
-                    format!("{at}/name"),
-                    format!("an account name used once per owner, found {name:?} again"),
-                ));
-            }
-            accounts.push(a.clone());
-        }
-
-        let mut records = BTreeMap::new();
-        for fam in &spec.families {
-            records.insert(fam.family.clone(), Vec::new());
-        }
-        if let Some(r) = root.get("records") {
-            let r = r
-                .as_object()
-                .ok_or_else(|| ferr("/records", "an object of family name to records"))?;
-            for (fam_name, list) in r {
-                let at = format!("/records/{}", ptr_escape(fam_name));
-                let fam = spec
-                    .families
-                    .iter()
-                    .find(|f| &f.family == fam_name)
-                    .ok_or_else(|| {
-                        let names: Vec<&str> =
-                            spec.families.iter().map(|f| f.family.as_str()).collect();
-                        ferr(
-                            &at,
-                            format!(
-                                "a family of the catalog ({}), found {fam_name:?}",
-                                names.join(", ")
-                            ),
-                        )
-                    })?;
-                let res = spec
-                    .resource(&fam.resource)
-                    .ok_or_else(|| ferr(&at, "a family whose resource the catalog defines"))?;
-                // A singleton family holds its one record as an object; any other an array.
-                let singleton = spec.singleton_of(fam_name).is_some();
-                let one;
-                let list = if singleton {
-                    if !list.is_object() {
-                        return Err(ferr(
-                            &at,
-                            format!(
-                                "the one {} record (a JSON object: {fam_name} is a singleton)",
-                                res.name
-                            ),
-                        ));
-                    }
-                    one = vec![list.clone()];
-                    &one
-                } else {
-                    list.as_array()
-                        .ok_or_else(|| ferr(&at, format!("an array of {} records", res.name)))?
-                };
-                let mut out = Vec::new();
-                let mut seen = BTreeSet::new();
-                for (i, rec) in list.iter().enumerate() {
-                    let rat = if singleton {
-                        at.clone()
-                    } else {
-                        format!("{at}/{i}")
-                    };
-                    let mut rec = check_record(res, &rat, rec)?;
-                    let keys: Vec<String> = res
-                        .keys
-                        .iter()
-                        .map(|k| {
-                            get_path(&rec, k).and_then(key_text).ok_or_else(|| {
-                                ferr(
-                                    leaf_pointer(&rat, k),
-                                    format!("the key field {k} (a string or a number)"),
-                                )
-                            })
-                        })
-                        .collect::<Result<_, _>>()?;
-                    // A family without keys (metrics) has records no key tells apart.
-                    if !keys.is_empty() && !seen.insert(keys.clone()) {
-                        return Err(ferr(
-                            &rat,
-                            format!(
-                                "a record whose keys ({}) no other record has",
-                                keys.join(", ")
-                            ),
-                        ));
-                    }
-                    // The owner references (an `svm`, an `owner`) name the cluster or an SVM;
-                    // other references (a snapshot's `volume`) are not checked.
-                    for obj in res.objects.iter().filter(|o| {
-                        let last = o.rsplit('.').next().unwrap_or(o);
-                        last == "svm" || last == "owner"
-                    }) {
-                        let uuid_path = format!("{obj}.uuid");
-                        let name_path = format!("{obj}.name");
-                        if res.field(&uuid_path).is_none() {
-                            continue;
-                        }
-                        if let Some(u) = get_path(&rec, &uuid_path).and_then(Value::as_str) {
-                            let Some(n) = owners.get(u) else {
-                                return Err(ferr(
-                                    leaf_pointer(&rat, &uuid_path),
-                                    format!("the uuid of the cluster or of an SVM, found {u:?}"),
-                                ));
-                            };
-                            match get_path(&rec, &name_path).and_then(Value::as_str) {
-                                Some(given) if given != n => {
-                                    return Err(ferr(
-                                        leaf_pointer(&rat, &name_path),
-                                        format!(
-                                            "{n:?}, the name that goes with {u:?}, found {given:?}"
-                                        ),
-                                    ));
-                                }
-                                Some(_) => {}
-                                None if res.field(&name_path).is_some() => {
-                                    if let Some(m) = rec.as_object_mut() {
-                                        set_path(m, &name_path, Value::String(n.clone()));
-                                    }
-                                }
-                                None => {}
-                            }
-                        }
-                    }
-                    derive_fields(res, &mut rec);
-                    out.push(Rec::new(rec));
-                }
-                records.insert(fam_name.clone(), out);
-            }
-        }
-
-        let post_defaults = match root.get("post_defaults") {
-            None => Map::new(),
-            Some(Value::Object(m)) => {
-                for (fam, d) in m {
-                    let at = format!("/post_defaults/{}", ptr_escape(fam));
-                    if !spec.families.iter().any(|f| &f.family == fam) {
-                        return Err(ferr(&at, format!("a family of the catalog, found {fam:?}")));
-                    }
-                    let d = d.as_object().ok_or_else(|| {
-                        ferr(&at, "an object with \"cluster\" and/or \"svm\" records")
-                    })?;
-                    for (k, v) in d {
-                        if k != "cluster" && k != "svm" {
-                            return Err(ferr(
-                                format!("{at}/{}", ptr_escape(k)),
-                                format!("\"cluster\" or \"svm\", found {k:?}"),
-                            ));
-                        }
-                        if !v.is_object() {
-                            return Err(ferr(format!("{at}/{k}"), "an object of field values"));
-                        }
-                    }
-                }
-                m.clone()
-            }
-            Some(_) => {
-                return Err(ferr(
-                    "/post_defaults",
-                    "an object of family name to defaults",
-                ));
-            }
-        };
-
+        let (cluster, mut owners) = read_cluster(root)?;
+        let cluster_name = cluster["name"].as_str().unwrap_or_default().to_string();
+        let svms = read_svms(root, &mut owners, &cluster_name)?;
+        let accounts = read_accounts(root, &owners)?;
+        let records = read_records(spec, root, &owners)?;
+        let post_defaults = read_post_defaults(spec, root)?;
         // Every family of the catalog, with the key fields its records are looked up by.
         let records = records
             .into_iter()
@@ -585,7 +320,7 @@ impl Store {
                     .and_then(|f| spec.resource(&f.resource))
                     .map(|r| r.keys.clone())
                     .unwrap_or_default();
-                (name, Family::new(keys, recs))
+                (name, FamilyRecords::new(keys, recs))
             })
             .collect();
         let svm_index = svms
@@ -619,7 +354,7 @@ impl Store {
 
     /// Whether `family` has key fields: lookups by key are exact.
     pub fn indexed(&self, family: &str) -> bool {
-        self.records.get(family).is_some_and(Family::indexed)
+        self.records.get(family).is_some_and(FamilyRecords::indexed)
     }
 
     /// Adds a record after every other of its family, and to the family's index.
@@ -752,12 +487,291 @@ impl Store {
     }
 }
 
-fn check_owner(
-    owners: &BTreeMap<String, String>,
-    at: &str,
-    name: &str,
-    uuid: &str,
+/// The names of the cluster and the SVMs by uuid: who a record may belong to.
+type Owners = BTreeMap<String, String>;
+
+/// The cluster (`name`, `uuid`), and the owners so far: its uuid to its name.
+fn read_cluster(root: &Map<String, Value>) -> Result<(Map<String, Value>, Owners), FixtureError> {
+    let cluster_v = root.get("cluster").ok_or_else(|| {
+        ferr(
+            "/cluster",
+            "the cluster: an object of \"name\" and \"uuid\"",
+        )
+    })?;
+    let (cname, cuuid) = name_uuid(cluster_v, "/cluster", "the cluster")?;
+    let mut cluster = Map::new();
+    cluster.insert("name".into(), Value::String(cname.clone()));
+    cluster.insert("uuid".into(), Value::String(cuuid.clone()));
+    let mut owners = Owners::new();
+    owners.insert(cuuid, cname);
+    Ok((cluster, owners))
+}
+
+/// The SVMs, each added to `owners`: names and uuids used once, the cluster's included.
+fn read_svms(
+    root: &Map<String, Value>,
+    owners: &mut Owners,
+    cluster_name: &str,
+) -> Result<Vec<Value>, FixtureError> {
+    let mut svms = Vec::new();
+    let svm_list = match root.get("svms") {
+        None => &Vec::new(),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(ferr("/svms", "an array of SVMs")),
+    };
+    let mut svm_names = BTreeSet::new();
+    for (i, s) in svm_list.iter().enumerate() {
+        let at = format!("/svms/{i}");
+        let (name, uuid) = name_uuid(s, &at, "an SVM")?;
+        if owners.insert(uuid.clone(), name.clone()).is_some() {
+            return Err(ferr(
+                format!("{at}/uuid"),
+                format!("a uuid no other SVM or the cluster has, found {uuid:?}"),
+            ));
+        }
+        if !svm_names.insert(name.clone()) || name == cluster_name {
+            return Err(ferr(
+                format!("{at}/name"),
+                format!("a name no other SVM or the cluster has, found {name:?}"),
+            ));
+        }
+        svms.push(s.clone());
+    }
+    Ok(svms)
+}
+
+/// The accounts: `owner`, `name` and `role` only, the owner the cluster or an SVM, a name used
+/// once per owner.
+fn read_accounts(root: &Map<String, Value>, owners: &Owners) -> Result<Vec<Value>, FixtureError> {
+    let mut accounts = Vec::new();
+    let acc_list = match root.get("accounts") {
+        None => &Vec::new(),
+        Some(Value::Array(a)) => a,
+        Some(_) => return Err(ferr("/accounts", "an array of accounts")),
+    };
+    let mut seen_acc = BTreeSet::new();
+    for (i, a) in acc_list.iter().enumerate() {
+        let at = format!("/accounts/{i}");
+        let obj = a.as_object().ok_or_else(|| {
+            ferr(
+                &at,
+                "an account: {\"owner\": {name, uuid}, \"name\", \"role\"}",
+            )
+        })?;
+        for k in obj.keys() {
+            if !["owner", "name", "role"].contains(&k.as_str()) {
+                return Err(ferr(
+                    format!("{at}/{}", ptr_escape(k)),
+                    format!("only owner, name and role in an account, found {k:?}"),
+                ));
+            }
+        }
+        let owner = obj
+            .get("owner")
+            .ok_or_else(|| ferr(format!("{at}/owner"), "the account's owner"))?;
+        let (oname, ouuid) = name_uuid(owner, &format!("{at}/owner"), "an owner")?;
+        check_owner(owners, &format!("{at}/owner"), &oname, &ouuid)?;
+        let name = req_str(obj, &at, "name")?;
+        req_str(obj, &at, "role")?;
+        if !seen_acc.insert((ouuid.clone(), name.to_string())) {
+            return Err(ferr(
+                format!("{at}/name"),
+                format!("an account name used once per owner, found {name:?} again"),
+            ));
+        }
+        accounts.push(a.clone());
+    }
+    Ok(accounts)
+}
+
+/// The records of every family of the catalog (none for a family the data set leaves out).
+fn read_records(
+    spec: &Spec,
+    root: &Map<String, Value>,
+    owners: &Owners,
+) -> Result<BTreeMap<String, Vec<Rec>>, FixtureError> {
+    let mut records = BTreeMap::new();
+    for fam in &spec.families {
+        records.insert(fam.family.clone(), Vec::new());
+    }
+    let Some(r) = root.get("records") else {
+        return Ok(records);
+    };
+    let r = r
+        .as_object()
+        .ok_or_else(|| ferr("/records", "an object of family name to records"))?;
+    for (fam_name, list) in r {
+        let at = format!("/records/{}", ptr_escape(fam_name));
+        let fam = spec
+            .families
+            .iter()
+            .find(|f| &f.family == fam_name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = spec.families.iter().map(|f| f.family.as_str()).collect();
+                ferr(
+                    &at,
+                    format!(
+                        "a family of the catalog ({}), found {fam_name:?}",
+                        names.join(", ")
+                    ),
+                )
+            })?;
+        let res = spec
+            .resource(&fam.resource)
+            .ok_or_else(|| ferr(&at, "a family whose resource the catalog defines"))?;
+        // A singleton family holds its one record as an object; any other an array.
+        let singleton = spec.singleton_of(fam_name).is_some();
+        let one;
+        let list = if singleton {
+            if !list.is_object() {
+                return Err(ferr(
+                    &at,
+                    format!(
+                        "the one {} record (a JSON object: {fam_name} is a singleton)",
+                        res.name
+                    ),
+                ));
+            }
+            one = vec![list.clone()];
+            &one
+        } else {
+            list.as_array()
+                .ok_or_else(|| ferr(&at, format!("an array of {} records", res.name)))?
+        };
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (i, rec) in list.iter().enumerate() {
+            let rat = if singleton {
+                at.clone()
+            } else {
+                format!("{at}/{i}")
+            };
+            out.push(read_record(res, &rat, rec, owners, &mut seen)?);
+        }
+        records.insert(fam_name.clone(), out);
+    }
+    Ok(records)
+}
+
+/// One record of a family at `rat`: checked against the resource, its keys used by no record
+/// before it (`seen`), its owner references filled in and its derived fields computed.
+fn read_record(
+    res: &Resource,
+    rat: &str,
+    rec: &Value,
+    owners: &Owners,
+    seen: &mut BTreeSet<Vec<String>>,
+) -> Result<Rec, FixtureError> {
+    let mut rec = check_record(res, rat, rec)?;
+    let keys: Vec<String> = res
+        .keys
+        .iter()
+        .map(|k| {
+            get_path(&rec, k).and_then(key_text).ok_or_else(|| {
+                ferr(
+                    leaf_pointer(rat, k),
+                    format!("the key field {k} (a string or a number)"),
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    // A family without keys (metrics) has records no key tells apart.
+    if !keys.is_empty() && !seen.insert(keys.clone()) {
+        return Err(ferr(
+            rat,
+            format!(
+                "a record whose keys ({}) no other record has",
+                keys.join(", ")
+            ),
+        ));
+    }
+    fill_owner_names(res, rat, &mut rec, owners)?;
+    derive_fields(res, &mut rec);
+    Ok(Rec::new(rec))
+}
+
+/// The owner references of a record (an `svm`, an `owner`) name the cluster or an SVM, with
+/// the name that goes with the uuid (filled in when left out); other references (a snapshot's
+/// `volume`) are not checked.
+fn fill_owner_names(
+    res: &Resource,
+    rat: &str,
+    rec: &mut Value,
+    owners: &Owners,
 ) -> Result<(), FixtureError> {
+    for obj in res.owner_objects() {
+        let uuid_path = format!("{obj}.uuid");
+        let name_path = format!("{obj}.name");
+        if res.field(&uuid_path).is_none() {
+            continue;
+        }
+        if let Some(u) = get_path(rec, &uuid_path).and_then(Value::as_str) {
+            let Some(n) = owners.get(u) else {
+                return Err(ferr(
+                    leaf_pointer(rat, &uuid_path),
+                    format!("the uuid of the cluster or of an SVM, found {u:?}"),
+                ));
+            };
+            match get_path(rec, &name_path).and_then(Value::as_str) {
+                Some(given) if given != n => {
+                    return Err(ferr(
+                        leaf_pointer(rat, &name_path),
+                        format!("{n:?}, the name that goes with {u:?}, found {given:?}"),
+                    ));
+                }
+                Some(_) => {}
+                None if res.field(&name_path).is_some() => {
+                    if let Some(m) = rec.as_object_mut() {
+                        set_path(m, &name_path, Value::String(n.clone()));
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a POST fills in, per family and owner kind (`cluster`, `svm`).
+fn read_post_defaults(
+    spec: &Spec,
+    root: &Map<String, Value>,
+) -> Result<Map<String, Value>, FixtureError> {
+    Ok(match root.get("post_defaults") {
+        None => Map::new(),
+        Some(Value::Object(m)) => {
+            for (fam, d) in m {
+                let at = format!("/post_defaults/{}", ptr_escape(fam));
+                if !spec.families.iter().any(|f| &f.family == fam) {
+                    return Err(ferr(&at, format!("a family of the catalog, found {fam:?}")));
+                }
+                let d = d.as_object().ok_or_else(|| {
+                    ferr(&at, "an object with \"cluster\" and/or \"svm\" records")
+                })?;
+                for (k, v) in d {
+                    if k != "cluster" && k != "svm" {
+                        return Err(ferr(
+                            format!("{at}/{}", ptr_escape(k)),
+                            format!("\"cluster\" or \"svm\", found {k:?}"),
+                        ));
+                    }
+                    if !v.is_object() {
+                        return Err(ferr(format!("{at}/{k}"), "an object of field values"));
+                    }
+                }
+            }
+            m.clone()
+        }
+        Some(_) => {
+            return Err(ferr(
+                "/post_defaults",
+                "an object of family name to defaults",
+            ));
+        }
+    })
+}
+
+fn check_owner(owners: &Owners, at: &str, name: &str, uuid: &str) -> Result<(), FixtureError> {
     match owners.get(uuid) {
         None => Err(ferr(
             format!("{at}/uuid"),
@@ -836,25 +850,6 @@ pub fn fingerprint(secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn timestamps_in_keys_match_in_any_of_their_forms() {
-        let want = "2026-01-01T10:00:00+00:00";
-        for form in [
-            "2026-01-01T10:00:00Z",
-            "2026-01-01 10:00:00+00:00",
-            "2026-01-01T10:00:00+00:00",
-        ] {
-            assert_eq!(canonical_key(form), want, "{form}");
-        }
-        assert_eq!(
-            canonical_key("2026-01-01 10:00:00+02:00"),
-            "2026-01-01T10:00:00+02:00"
-        );
-        for other in ["svm1", "2026-01-01", "1", "2026-01-01X10:00:00Z"] {
-            assert_eq!(canonical_key(other), other);
-        }
-    }
 
     #[test]
     fn builtin_fixtures_load() {
@@ -1049,5 +1044,81 @@ mod tests {
             Store::from_value(spec, &v).unwrap_err().pointer,
             "/records/login_messages/1/colour"
         );
+    }
+
+    #[test]
+    fn rendered_pieces_write_the_same_json_as_the_record() {
+        use crate::mock::faults::Fault;
+        use crate::mock::query::{
+            QueryPlan, ReadKind, Render, Row, parse_query, select, write_record,
+        };
+        let spec = crate::spec::Spec::builtin();
+        let v: Value = serde_json::from_str(BUILTIN_FIXTURES).unwrap();
+        let store = Store::from_value(spec, &v).unwrap();
+        let faults_sets: Vec<BTreeSet<Fault>> = vec![
+            BTreeSet::new(),
+            [Fault::LeakSecret].into(),
+            [Fault::FieldsExtra].into(),
+        ];
+        for fam in &spec.families {
+            let res = spec.resource(&fam.resource).unwrap();
+            let coll = spec
+                .endpoints
+                .iter()
+                .find(|e| {
+                    e.family == fam.family && e.kind() == crate::spec::model::Kind::Collection
+                })
+                .unwrap();
+            let table = ServedResource::new(res, coll.path().to_string(), spec.instance_of(coll));
+            let allowed: Vec<String> = ["fields", "filters"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+            for q in [
+                "",
+                "fields=*",
+                "fields=owner",
+                "fields=comment,scope",
+                "scope=svm",
+            ] {
+                let pairs = parse_query(Some(q)).unwrap();
+                // Not every family has every field (duo has no scope).
+                let Ok(plan) = QueryPlan::build(
+                    spec,
+                    &table,
+                    &allowed,
+                    pairs,
+                    q,
+                    &BTreeSet::new(),
+                    &BTreeSet::new(),
+                ) else {
+                    continue;
+                };
+                for faults in &faults_sets {
+                    for shape in [ReadKind::Collection, ReadKind::Instance] {
+                        let sel = select(&table, &plan, shape, faults);
+                        for hal in [true, false] {
+                            let render = Render { hal };
+                            for rec in store.records[&fam.family].iter() {
+                                let mut a = Vec::new();
+                                let mut b = Vec::new();
+                                let cached = Row {
+                                    value: rec.value(),
+                                    rendered: Some(rec.rendered(&table)),
+                                };
+                                write_record(&mut a, &table, cached, &sel, render);
+                                write_record(&mut b, &table, Row::plain(rec.value()), &sel, render);
+                                assert_eq!(
+                                    String::from_utf8(a).unwrap(),
+                                    String::from_utf8(b).unwrap(),
+                                    "{} {q}",
+                                    fam.family
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 }

@@ -81,20 +81,8 @@ pub fn data_set(spec: &Spec, seed: u64, per_family: usize, version: OntapVersion
         if ep.kind() == Kind::Singleton {
             let mut rec = Map::new();
             // The cluster's record is the data set's cluster (what discovery serves).
-            let fixed: Vec<(String, Value)> = if ep.path() == "/api/cluster" {
-                vec![
-                    ("name".into(), cluster["name"].clone()),
-                    ("uuid".into(), cluster["uuid"].clone()),
-                    (
-                        "version.full".into(),
-                        json!(format!(
-                            "NetApp Release {version}: ontap-conform reference mock"
-                        )),
-                    ),
-                    ("version.generation".into(), json!(version.major)),
-                    ("version.major".into(), json!(version.minor)),
-                    ("version.minor".into(), json!(version.micro)),
-                ]
+            let fixed = if ep.path() == "/api/cluster" {
+                cluster_fields(&cluster, version)
             } else {
                 Vec::new()
             };
@@ -102,65 +90,17 @@ pub fn data_set(spec: &Spec, seed: u64, per_family: usize, version: OntapVersion
             singletons.insert(family.to_string(), Value::Object(rec));
             continue;
         }
-        // SVMs and accounts are the data set's own (what discovery serves), so that families
-        // nested under them hang under SVMs and accounts that exist.
-        let discovered: Option<Vec<Vec<(String, Value)>>> = match ep.path() {
-            "/api/svm/svms" => Some(
-                svms.iter()
-                    .map(|s| {
-                        vec![
-                            ("uuid".into(), s["uuid"].clone()),
-                            ("name".into(), s["name"].clone()),
-                        ]
-                    })
-                    .collect(),
-            ),
-            "/api/security/accounts" => Some(
-                accounts
-                    .iter()
-                    .map(|a| {
-                        vec![
-                            ("owner.uuid".into(), a["owner"]["uuid"].clone()),
-                            ("owner.name".into(), a["owner"]["name"].clone()),
-                            ("name".into(), a["name"].clone()),
-                        ]
-                    })
-                    .collect(),
-            ),
-            _ => None,
-        };
+        let discovered = discovered(ep.path(), &svms, &accounts);
         let parents = match &discovered {
             Some(d) => d.clone(),
             None => g.parents(spec, ep, &records),
         };
-        let mut out = Vec::new();
         let count = match &discovered {
             Some(d) => d.len(),
             None if parents.is_empty() => per_family,
             None => per_family.max(parents.len()),
         };
-        let mut keys_seen = std::collections::BTreeSet::new();
-        for i in 0..count {
-            let fixed: Vec<(String, Value)> = if parents.is_empty() {
-                Vec::new()
-            } else {
-                parents[i % parents.len()].clone()
-            };
-            let mut rec = Map::new();
-            g.fill(&mut rec, res, family, i, &fixed);
-            let rec = Value::Object(rec);
-            // Keys drawn from a short enum can repeat: such a record is left out.
-            let key: Vec<String> = res
-                .keys
-                .iter()
-                .map(|k| {
-                    crate::spec::resource::get_path(&rec, k).map_or(String::new(), Value::to_string)
-                })
-                .collect();
-            if res.keys.is_empty() || keys_seen.insert(key) {
-                out.push(rec);
-            }
-        }
+        let out = g.records(res, family, count, &parents);
         records.insert(family.to_string(), out);
     }
     let mut recs: Map<String, Value> = records
@@ -175,6 +115,55 @@ pub fn data_set(spec: &Spec, seed: u64, per_family: usize, version: OntapVersion
         "accounts": accounts,
         "records": recs,
     })
+}
+
+/// The fields of the `/api/cluster` record that are the data set's cluster and the version the
+/// mock plays.
+fn cluster_fields(cluster: &Value, version: OntapVersion) -> Vec<(String, Value)> {
+    vec![
+        ("name".into(), cluster["name"].clone()),
+        ("uuid".into(), cluster["uuid"].clone()),
+        (
+            "version.full".into(),
+            json!(format!(
+                "NetApp Release {version}: ontap-conform reference mock"
+            )),
+        ),
+        ("version.generation".into(), json!(version.major)),
+        ("version.major".into(), json!(version.minor)),
+        ("version.minor".into(), json!(version.micro)),
+    ]
+}
+
+/// SVMs and accounts are the data set's own (what discovery serves), so that families nested
+/// under them hang under SVMs and accounts that exist: the key fields of each, for the family
+/// at `path` if it is `/api/svm/svms` or `/api/security/accounts`.
+fn discovered(path: &str, svms: &[Value], accounts: &[Value]) -> Option<Vec<Vec<(String, Value)>>> {
+    match path {
+        "/api/svm/svms" => Some(
+            svms.iter()
+                .map(|s| {
+                    vec![
+                        ("uuid".into(), s["uuid"].clone()),
+                        ("name".into(), s["name"].clone()),
+                    ]
+                })
+                .collect(),
+        ),
+        "/api/security/accounts" => Some(
+            accounts
+                .iter()
+                .map(|a| {
+                    vec![
+                        ("owner.uuid".into(), a["owner"]["uuid"].clone()),
+                        ("owner.name".into(), a["owner"]["name"].clone()),
+                        ("name".into(), a["name"].clone()),
+                    ]
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 /// The keys a family's path carries that belong to its parents: those of its collection path.
@@ -196,6 +185,41 @@ struct Gen<'a> {
 }
 
 impl Gen<'_> {
+    /// `count` records of a family, the `i`th under the parents' keys `parents[i % n]`; a
+    /// record whose keys repeat an earlier one's (keys drawn from a short enum) is left out.
+    fn records(
+        &mut self,
+        res: &Resource,
+        family: &str,
+        count: usize,
+        parents: &[Vec<(String, Value)>],
+    ) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut keys_seen = std::collections::BTreeSet::new();
+        for i in 0..count {
+            let fixed: Vec<(String, Value)> = if parents.is_empty() {
+                Vec::new()
+            } else {
+                parents[i % parents.len()].clone()
+            };
+            let mut rec = Map::new();
+            self.fill(&mut rec, res, family, i, &fixed);
+            let rec = Value::Object(rec);
+            // Keys drawn from a short enum can repeat: such a record is left out.
+            let key: Vec<String> = res
+                .keys
+                .iter()
+                .map(|k| {
+                    crate::spec::resource::get_path(&rec, k).map_or(String::new(), Value::to_string)
+                })
+                .collect();
+            if res.keys.is_empty() || keys_seen.insert(key) {
+                out.push(rec);
+            }
+        }
+        out
+    }
+
     /// For each parent record a nested family hangs under: the values of its parent keys.
     fn parents(
         &self,
@@ -400,12 +424,12 @@ mod tests {
     fn every_shipped_release_gets_a_data_set_the_store_accepts() {
         for r in crate::spec::import::releases::RELEASES {
             let spec = Spec::contract(r.name).unwrap();
-            let data = data_set(spec, 7, 3, crate::mock::DEFAULT_VERSION);
+            let data = data_set(spec, 7, 3, crate::mock::config::DEFAULT_VERSION);
             let store =
                 Store::from_value(spec, &data).unwrap_or_else(|e| panic!("{}: {e}", r.name));
             assert_eq!(
                 data,
-                data_set(spec, 7, 3, crate::mock::DEFAULT_VERSION),
+                data_set(spec, 7, 3, crate::mock::config::DEFAULT_VERSION),
                 "deterministic for a seed"
             );
             let with_records = store.records.values().filter(|f| !f.is_empty()).count();
@@ -421,7 +445,7 @@ mod tests {
     #[test]
     fn nested_records_hang_under_records_of_their_parent() {
         let spec = Spec::contract("ontap-9.19").unwrap();
-        let data = data_set(spec, 1, 3, crate::mock::DEFAULT_VERSION);
+        let data = data_set(spec, 1, 3, crate::mock::config::DEFAULT_VERSION);
         let volumes: Vec<&Value> = data["records"]["volume"]
             .as_array()
             .unwrap()

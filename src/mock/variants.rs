@@ -5,7 +5,7 @@
 //!
 //! Each variant says where it is implemented ([`Variant::layer`], the same layers as the faults):
 //! the ones that only rewrite a finished answer (a status, a field of the envelope) are applied in
-//! [`super::faults::rewrite`]; the others live where the behaviour they change is.
+//! [`super::rewrite`]; the others live where the behaviour they change is.
 
 use super::faults::Layer;
 use std::fmt;
@@ -62,6 +62,10 @@ variants! {
         "fields=* (and an instance GET without fields) leaves out one costly field; fields=** returns it",
     TimeLimitedPages = "time-limited-pages" @ Query:
         "collection GETs stop after 2 records as if return_timeout ran out, with a next link, even without max_records",
+    TimeLimitedCounts = "time-limited-counts" @ Query:
+        "return_records=false counts 2 records at a time as if return_timeout ran out, with a next link to count on",
+    LfAtLimit = "lf-at-limit" @ Validation:
+        "the trailing LF is appended to banner and message at their maxLength too (2048 characters read back as 2049)",
     NoTrailingLf = "no-trailing-lf" @ Validation:
         "banner and message are stored as sent, without the trailing LF ONTAP appends",
     TrailingLf = "trailing-lf" @ Validation:
@@ -80,9 +84,9 @@ impl FromStr for Variant {
         Variant::ALL
             .iter()
             .copied()
-            .find(|v| v.name() == s)
+            .find(|x| x.name() == s)
             .ok_or_else(|| {
-                let names: Vec<&str> = Variant::ALL.iter().map(|v| v.name()).collect();
+                let names: Vec<&str> = Variant::ALL.iter().map(|x| x.name()).collect();
                 format!(
                     "unknown variant {s:?}; expected one of: {}",
                     names.join(", ")

@@ -2,7 +2,7 @@
 //! test case per check. Failures carry the message and the curl reproducer; warnings are
 //! failures only with --strict and otherwise go to system-out; skipped checks say why.
 
-use super::{Report, Verdict};
+use super::{Report, ResultRow, Verdict};
 use crate::verdict::Severity;
 use std::fmt::Write;
 
@@ -31,65 +31,10 @@ pub fn render(r: &Report) -> String {
         let mut cases = String::new();
         let (mut fails, mut skips) = (0, 0);
         for row in &rows {
-            let findings: Vec<_> = r
-                .findings
-                .iter()
-                .filter(|f| &f.endpoint == ep && f.check == row.check)
-                .collect();
-            let failing: Vec<_> = findings
-                .iter()
-                .filter(|f| f.severity == Severity::Failure || r.strict)
-                .collect();
-            let _ = write!(
-                cases,
-                "    <testcase name=\"{}\" classname=\"{}\" time=\"{per_test:.3}\"",
-                escape(&row.check),
-                escape(ep)
-            );
-            if row.verdict == Verdict::Skipped {
-                skips += 1;
-                let _ = writeln!(
-                    cases,
-                    ">\n      <skipped message=\"{}\"/>\n    </testcase>",
-                    escape(row.reason.as_deref().unwrap_or(""))
-                );
-            } else if !failing.is_empty() {
-                fails += 1;
-                let first = failing[0];
-                let mut body = String::new();
-                for f in &failing {
-                    let _ = writeln!(
-                        body,
-                        "{} {} [{} {}]: {}",
-                        f.method, f.endpoint, f.rule, f.evidence, f.message
-                    );
-                    if let Some(rep) = &f.reproducer {
-                        let _ = writeln!(
-                            body,
-                            "  reproduce: {}\n  expected:  {}\n  actual:    {}",
-                            rep.curl, rep.expected, rep.actual
-                        );
-                    }
-                }
-                let _ = writeln!(
-                    cases,
-                    ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
-                    escape(&first.message),
-                    escape(&first.rule),
-                    escape(&body)
-                );
-            } else if !findings.is_empty() {
-                let text: Vec<String> = findings
-                    .iter()
-                    .map(|f| format!("warning [{} {}]: {}", f.rule, f.evidence, f.message))
-                    .collect();
-                let _ = writeln!(
-                    cases,
-                    ">\n      <system-out>{}</system-out>\n    </testcase>",
-                    escape(&text.join("\n"))
-                );
-            } else {
-                cases.push_str("/>\n");
+            match testcase(&mut cases, r, row, &row.check, ep, per_test) {
+                Verdict::Failed => fails += 1,
+                Verdict::Skipped => skips += 1,
+                _ => {}
             }
         }
         all_tests += rows.len();
@@ -119,4 +64,79 @@ pub fn render(r: &Report) -> String {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ontap-conform\" tests=\"{all_tests}\" failures=\"{all_fail}\" errors=\"{errors}\" skipped=\"{all_skip}\" time=\"{:.3}\">\n{suites}</testsuites>\n",
         r.figures.wall_seconds
     )
+}
+
+/// Writes one `<testcase>` for a result row into `cases`: a failure with the message and the
+/// reproducers, a skip with its reason, warnings in `<system-out>` (failures with --strict).
+/// Returns how it counts: `Failed`, `Skipped`, or `Passed` (warnings that do not fail too).
+pub(crate) fn testcase(
+    cases: &mut String,
+    r: &Report,
+    row: &ResultRow,
+    name: &str,
+    classname: &str,
+    time: f64,
+) -> Verdict {
+    let findings: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.endpoint == row.endpoint && f.check == row.check)
+        .collect();
+    let failing: Vec<_> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Failure || r.strict)
+        .collect();
+    let _ = write!(
+        cases,
+        "    <testcase name=\"{}\" classname=\"{}\" time=\"{time:.3}\"",
+        escape(name),
+        escape(classname)
+    );
+    if row.verdict == Verdict::Skipped {
+        let _ = writeln!(
+            cases,
+            ">\n      <skipped message=\"{}\"/>\n    </testcase>",
+            escape(row.reason.as_deref().unwrap_or(""))
+        );
+        Verdict::Skipped
+    } else if !failing.is_empty() {
+        let first = failing[0];
+        let mut body = String::new();
+        for f in &failing {
+            let _ = writeln!(
+                body,
+                "{} {} [{} {}]: {}",
+                f.method, f.endpoint, f.rule, f.evidence, f.message
+            );
+            if let Some(rep) = &f.reproducer {
+                let _ = writeln!(
+                    body,
+                    "  reproduce: {}\n  expected:  {}\n  actual:    {}",
+                    rep.curl, rep.expected, rep.actual
+                );
+            }
+        }
+        let _ = writeln!(
+            cases,
+            ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>",
+            escape(&first.message),
+            escape(&first.rule),
+            escape(&body)
+        );
+        Verdict::Failed
+    } else if !findings.is_empty() {
+        let text: Vec<String> = findings
+            .iter()
+            .map(|f| format!("warning [{} {}]: {}", f.rule, f.evidence, f.message))
+            .collect();
+        let _ = writeln!(
+            cases,
+            ">\n      <system-out>{}</system-out>\n    </testcase>",
+            escape(&text.join("\n"))
+        );
+        Verdict::Passed
+    } else {
+        cases.push_str("/>\n");
+        Verdict::Passed
+    }
 }

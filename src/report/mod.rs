@@ -2,8 +2,10 @@
 //! rendering (JUnit in [`junit`], the HTML page in [`html`]). Every text in it was redacted ([`crate::redact`]) when the
 //! finding was made.
 
+pub mod fleet;
 pub mod html;
 pub mod junit;
+pub mod merge;
 
 use crate::checks::CHECKS;
 use crate::record;
@@ -90,6 +92,9 @@ pub enum Verdict {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ResultRow {
+    /// The endpoint's family (empty in reports of older builds).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub family: String,
     pub endpoint: String,
     pub check: String,
     pub verdict: Verdict,
@@ -113,11 +118,37 @@ pub struct RunFacts {
     pub stopped: Option<String>,
 }
 
+/// Which share of the work a run was (`--shard K/N`), and the families it ran.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ShardInfo {
+    pub k: u32,
+    pub n: u32,
+    /// The families of the contract this share ran on this target (empty: none, its share
+    /// held no work here).
+    pub families: Vec<String>,
+}
+
+impl std::fmt::Display for ShardInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.k, self.n)
+    }
+}
+
 /// The JSON report (`--report json=FILE`); its fields are documented in docs/reports.md.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     pub tool: String,
     pub target: String,
+    /// The target's name in the config file (`[[targets]] name`), when it came from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_name: Option<String>,
+    /// The contract the run judged by: `built-in` (specs/), a release (`ontap-9.16`) or a
+    /// directory (empty in reports of older builds).
+    #[serde(default)]
+    pub contract: String,
+    /// With `--shard K/N`: which share this report is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
     pub ontap_version: String,
     pub mode: Mode,
     pub seed: u64,
@@ -125,7 +156,7 @@ pub struct Report {
     pub strict: bool,
     pub interrupted: bool,
     /// Why the run stopped before the end, when it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
     pub summary: Summary,
     pub figures: Figures,
@@ -135,17 +166,20 @@ pub struct Report {
     /// its original value and a command that puts it back.
     pub restore_problems: Vec<RestoreProblem>,
     /// What the run exercised of each family, and why the rest was not.
+    #[serde(default)]
     pub coverage: Vec<Coverage>,
     /// With --compare: what changed against the baseline.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drift: Option<Vec<record::Drift>>,
     /// The records the per-record checks touched.
+    #[serde(default)]
     pub sampling: Sampling,
     /// Per endpoint and method: requests, p50 / p95 / max latency in milliseconds.
+    #[serde(default)]
     pub latency: Vec<crate::client::LatencyRow>,
     /// Why the run could not judge the target at all (exit 3: unreachable or not ONTAP-like);
     /// then there are no results.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
@@ -202,6 +236,7 @@ impl Report {
                 _ => (Verdict::Passed, None),
             };
             rows.push(ResultRow {
+                family: String::new(),
                 endpoint: endpoint.clone(),
                 check: check.clone(),
                 verdict,
@@ -231,6 +266,9 @@ impl Report {
         Report {
             tool: format!("ontap-conform {}", env!("CARGO_PKG_VERSION")),
             target,
+            target_name: None,
+            contract: String::new(),
+            shard: None,
             ontap_version,
             mode,
             seed,

@@ -120,6 +120,14 @@ pub struct RunConfig {
     /// With `--compare`: an endpoint whose p95 latency grew more than this many times is drift
     /// of kind `latency` (`--latency-drift`); None: latency is not compared.
     pub latency_drift: Option<f64>,
+    /// `--shard K/N`: the run is share K of N and runs only that share's families (see
+    /// [`super::shard`]); its report names the shard.
+    pub shard: Option<super::shard::Shard>,
+    /// The families of the share: given by a fleet (its share is cut over every target), else
+    /// set by `build()` from the run's own families. Empty: this share has no work here.
+    pub shard_families: Option<Vec<String>>,
+    /// The target's name in the config file, for the reports (a fleet's rows and `report merge`).
+    pub target_name: Option<String>,
 }
 
 impl RunConfig {
@@ -154,6 +162,9 @@ impl RunConfig {
                 sample: DEFAULT_SAMPLE,
                 rate: None,
                 latency_drift: None,
+                shard: None,
+                shard_families: None,
+                target_name: None,
             },
         }
     }
@@ -322,6 +333,23 @@ impl RunConfigBuilder {
         self
     }
 
+    /// Runs share `shard` of the run's families (`--shard K/N`).
+    pub fn shard(mut self, shard: super::shard::Shard) -> Self {
+        self.cfg.shard = Some(shard);
+        self
+    }
+    /// Runs share `shard` of a fleet, whose families on this target are `families`.
+    pub fn fleet_shard(mut self, shard: super::shard::Shard, families: Vec<String>) -> Self {
+        self.cfg.shard = Some(shard);
+        self.cfg.shard_families = Some(families);
+        self
+    }
+    /// The target's name in the config file.
+    pub fn target_name(mut self, name: impl Into<String>) -> Self {
+        self.cfg.target_name = Some(name.into());
+        self
+    }
+
     /// Checks every value; the error names the setting (as its flag) and what was expected.
     pub fn build(self) -> Result<RunConfig> {
         let mut c = self.cfg;
@@ -370,6 +398,7 @@ impl RunConfigBuilder {
             }
         }
         narrow_to_families(&mut c)?;
+        super::shard::narrow(&mut c);
         decide_writes(&mut c)?;
         if c.record && c.compare.is_some() {
             return usage("--record and --compare: use one at a time".into());

@@ -10,6 +10,7 @@ mod coverage;
 mod discover;
 pub mod events;
 mod plan;
+pub mod shard;
 
 pub use discover::discover_version;
 
@@ -145,6 +146,51 @@ async fn connect(
     }
 }
 
+/// What a report says about the run besides its results: the contract, the target's name in
+/// the config file, the shard, and each row's family. `execute` calls it; the command line calls
+/// it too for the report of a run that never reached its target.
+pub fn describe(cfg: &RunConfig, report: &mut Report) {
+    report.contract = cfg.spec.source.clone();
+    report.target_name = cfg.target_name.clone();
+    report.shard = cfg.shard.map(|s| crate::report::ShardInfo {
+        k: s.k,
+        n: s.n,
+        families: cfg.shard_families.clone().unwrap_or_default(),
+    });
+    for r in &mut report.results {
+        if let Some(e) = cfg.spec.endpoint(&r.endpoint) {
+            r.family = e.family.clone();
+        }
+    }
+}
+
+/// The report of a share that holds no work on this target (`--shard K/N` with fewer families
+/// than shards): nothing is sent, the target is not even reached.
+fn empty_share(cfg: &RunConfig) -> RunOutcome {
+    let target = match &cfg.target {
+        Target::Builtin { .. } => "built-in mock".to_string(),
+        Target::Remote { url, .. } => url.clone(),
+    };
+    let facts = RunFacts {
+        target,
+        ontap_version: "unknown".into(),
+        mode: cfg.mode,
+        seed: cfg.seed,
+        cases_per_property: cfg.cases,
+        strict: cfg.strict,
+        interrupted: false,
+        stopped: None,
+    };
+    let mut report = Report::errored(facts, String::new());
+    report.error = None;
+    describe(cfg, &mut report);
+    RunOutcome {
+        report,
+        recording: None,
+        drift: None,
+    }
+}
+
 /// Runs the suite and returns what happened (without printing a summary or exiting).
 pub async fn execute(cfg: &RunConfig) -> Result<RunOutcome> {
     execute_with(cfg, Events::new(Arc::new(events::Silent))).await
@@ -152,6 +198,9 @@ pub async fn execute(cfg: &RunConfig) -> Result<RunOutcome> {
 
 /// [`execute`], telling the events to their observer.
 pub async fn execute_with(cfg: &RunConfig, events: Events) -> Result<RunOutcome> {
+    if cfg.shard_families.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(empty_share(cfg));
+    }
     let start = Instant::now();
     // One run at a time against a target: another run's lock refuses this one before anything
     // is sent (held until the run ends).
@@ -202,6 +251,7 @@ pub async fn execute_with(cfg: &RunConfig, events: Events) -> Result<RunOutcome>
         drop_if_empty(&journal);
     }
     let (mut report, recording) = outcome?;
+    describe(cfg, &mut report);
     let drift = match (&cfg.compare, &recording) {
         (Some(b), Some(rec)) => {
             let d = record::diff_with(&b.recording, rec, cfg.latency_drift);

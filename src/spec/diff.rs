@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// One change between two contracts.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Change {
+pub struct Difference {
     /// `family-added`, `family-removed`, `path-added`, `path-removed`, `method-added`,
     /// `method-removed`, `field-added`, `field-removed`, `field-retyped`, `now-read-only`,
     /// `no-longer-read-only`, `now-patchable`, `no-longer-patchable`, `now-postable`,
@@ -39,12 +39,12 @@ pub struct Change {
 pub struct Diff {
     pub old: String,
     pub new: String,
-    pub changes: Vec<Change>,
+    pub changes: Vec<Difference>,
 }
 
-impl Change {
-    fn new(kind: &'static str, family: &str) -> Change {
-        Change {
+impl Difference {
+    fn new(kind: &'static str, family: &str) -> Difference {
+        Difference {
             kind,
             family: family.to_string(),
             path: None,
@@ -54,15 +54,15 @@ impl Change {
             new: None,
         }
     }
-    fn path(mut self, p: &str) -> Change {
+    fn path(mut self, p: &str) -> Difference {
         self.path = Some(p.to_string());
         self
     }
-    fn field(mut self, f: &str) -> Change {
+    fn field(mut self, f: &str) -> Difference {
         self.field = Some(f.to_string());
         self
     }
-    fn values(mut self, old: Value, new: Value) -> Change {
+    fn values(mut self, old: Value, new: Value) -> Difference {
         self.old = Some(old);
         self.new = Some(new);
         self
@@ -110,13 +110,13 @@ pub fn diff(old: &Spec, new: &Spec) -> Diff {
                 pairs.push((*fam, p));
             }
             None => {
-                changes.push(Change::new("family-removed", fam).path(a.families[fam][0].path()))
+                changes.push(Difference::new("family-removed", fam).path(a.families[fam][0].path()))
             }
         }
     }
     for fam in b.families.keys() {
         if !paired_new.contains(fam) {
-            changes.push(Change::new("family-added", fam).path(b.families[fam][0].path()));
+            changes.push(Difference::new("family-added", fam).path(b.families[fam][0].path()));
         }
     }
     for (fa, fb) in pairs {
@@ -129,7 +129,7 @@ pub fn diff(old: &Spec, new: &Spec) -> Diff {
     }
 }
 
-fn family_changes(a: &Side, b: &Side, fa: &str, fb: &str, out: &mut Vec<Change>) {
+fn family_changes(a: &Side, b: &Side, fa: &str, fb: &str, out: &mut Vec<Difference>) {
     let name = fb;
     let eps_a: BTreeMap<String, &Endpoint> = a.families[fa]
         .iter()
@@ -141,18 +141,18 @@ fn family_changes(a: &Side, b: &Side, fa: &str, fb: &str, out: &mut Vec<Change>)
         .collect();
     for (s, e) in &eps_a {
         match eps_b.get(s) {
-            None => out.push(Change::new("path-removed", name).path(e.path())),
+            None => out.push(Difference::new("path-removed", name).path(e.path())),
             Some(n) => {
                 for m in e.methods() {
                     if !n.has(m) {
-                        let mut c = Change::new("method-removed", name).path(n.path());
+                        let mut c = Difference::new("method-removed", name).path(n.path());
                         c.method = Some(m.to_string());
                         out.push(c);
                     }
                 }
                 for m in n.methods() {
                     if !e.has(m) {
-                        let mut c = Change::new("method-added", name).path(n.path());
+                        let mut c = Difference::new("method-added", name).path(n.path());
                         c.method = Some(m.to_string());
                         out.push(c);
                     }
@@ -162,7 +162,7 @@ fn family_changes(a: &Side, b: &Side, fa: &str, fb: &str, out: &mut Vec<Change>)
     }
     for (s, e) in &eps_b {
         if !eps_a.contains_key(s) {
-            out.push(Change::new("path-added", name).path(e.path()));
+            out.push(Difference::new("path-added", name).path(e.path()));
         }
     }
     let ra = a.spec.resource_of(a.families[fa][0]);
@@ -172,7 +172,7 @@ fn family_changes(a: &Side, b: &Side, fa: &str, fb: &str, out: &mut Vec<Change>)
     for (p, f) in &fields_a {
         if !fields_b.contains_key(p) {
             out.push(
-                Change::new("field-removed", name)
+                Difference::new("field-removed", name)
                     .field(p)
                     .values(json!(f.ty.as_str()), Value::Null),
             );
@@ -181,7 +181,7 @@ fn family_changes(a: &Side, b: &Side, fa: &str, fb: &str, out: &mut Vec<Change>)
     for (p, f) in &fields_b {
         match fields_a.get(p) {
             None => out.push(
-                Change::new("field-added", name)
+                Difference::new("field-added", name)
                     .field(p)
                     .values(Value::Null, json!(f.ty.as_str())),
             ),
@@ -190,8 +190,8 @@ fn family_changes(a: &Side, b: &Side, fa: &str, fb: &str, out: &mut Vec<Change>)
     }
 }
 
-fn field_changes(fam: &str, path: &str, o: &Field, n: &Field, out: &mut Vec<Change>) {
-    let c = |kind| Change::new(kind, fam).field(path);
+fn field_changes(fam: &str, path: &str, o: &Field, n: &Field, out: &mut Vec<Difference>) {
+    let c = |kind| Difference::new(kind, fam).field(path);
     if o.ty != n.ty {
         out.push(c("field-retyped").values(json!(o.ty.as_str()), json!(n.ty.as_str())));
     }
@@ -304,7 +304,7 @@ impl Diff {
                 .join(", "),
         );
         s.push_str("\n\n");
-        let mut by_family: BTreeMap<&str, Vec<&Change>> = BTreeMap::new();
+        let mut by_family: BTreeMap<&str, Vec<&Difference>> = BTreeMap::new();
         for c in &self.changes {
             by_family.entry(c.family.as_str()).or_default().push(c);
         }
@@ -339,7 +339,7 @@ fn show(v: &Option<Value>) -> String {
     }
 }
 
-fn line(c: &Change) -> String {
+fn line(c: &Difference) -> String {
     let p = c.path.as_deref().unwrap_or("");
     let f = c.field.as_deref().unwrap_or("");
     let m = c.method.as_deref().unwrap_or("");

@@ -25,7 +25,7 @@ pub enum FindingKind {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Finding {
+pub struct LintFinding {
     pub kind: FindingKind,
     /// `seed-file:line`.
     pub at: String,
@@ -40,7 +40,7 @@ pub struct Finding {
 pub struct LintReport {
     pub examples: usize,
     pub checked: usize,
-    pub findings: Vec<Finding>,
+    pub findings: Vec<LintFinding>,
 }
 
 impl LintReport {
@@ -101,7 +101,7 @@ pub fn lint(spec: &Spec, seeds: &[Seed]) -> LintReport {
             let value: Value = match serde_json::from_str(&text) {
                 Ok(v) => v,
                 Err(e) => {
-                    report.findings.push(Finding {
+                    report.findings.push(LintFinding {
                         kind: FindingKind::InvalidJson,
                         at: at.clone(),
                         example: describe(ex),
@@ -117,7 +117,7 @@ pub fn lint(spec: &Spec, seeds: &[Seed]) -> LintReport {
                 }
             };
             let Some(schema) = schema_for(spec, ex, &value) else {
-                report.findings.push(Finding {
+                report.findings.push(LintFinding {
                     kind: FindingKind::Unmatched,
                     at: at.clone(),
                     example: describe(ex),
@@ -132,7 +132,7 @@ pub fn lint(spec: &Spec, seeds: &[Seed]) -> LintReport {
                 let found = value.pointer(&v.pointer);
                 let placeholder = found.and_then(Value::as_str) == Some("string")
                     && v.message.contains("is not one of");
-                report.findings.push(Finding {
+                report.findings.push(LintFinding {
                     kind: if placeholder {
                         FindingKind::Placeholder
                     } else {
@@ -165,7 +165,7 @@ pub fn lint(spec: &Spec, seeds: &[Seed]) -> LintReport {
                 .iter()
                 .map(|(v, at)| format!("{v:?} at {at}"))
                 .collect();
-            report.findings.push(Finding {
+            report.findings.push(LintFinding {
                 kind: FindingKind::Inconsistent,
                 at: variants.values().next().cloned().unwrap_or_default(),
                 example: format!("field {field}"),
@@ -204,7 +204,7 @@ pub fn render(report: &LintReport) -> String {
         ),
     ];
     for (kind, title) in groups {
-        let items: Vec<&Finding> = report.findings.iter().filter(|f| f.kind == kind).collect();
+        let items: Vec<&LintFinding> = report.findings.iter().filter(|f| f.kind == kind).collect();
         if items.is_empty() {
             continue;
         }

@@ -241,7 +241,7 @@ pub struct ConventionsFile {
 pub struct ConventionRule {
     pub id: String,
     pub evidence: Evidence,
-    pub applies: Applies,
+    pub applies: AppliesTo,
     /// The answers that keep the rule, any one of them (empty: the rule is not about one answer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub expect: Vec<Answer>,
@@ -297,7 +297,7 @@ impl std::fmt::Display for Answer {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Applies {
+pub struct AppliesTo {
     /// `collection`, `instance` or `any`.
     pub kind: String,
     /// Every one of these methods must be in the endpoint for the rule to apply.

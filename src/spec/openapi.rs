@@ -15,7 +15,7 @@
 //! field in `x-ontap-field` (see `docs/openapi-tools.md`).
 
 use super::resource::{Field, FieldType, Resource};
-use super::{Kind, Method, SCHEMA_BASE, Spec};
+use super::{Endpoint, Kind, Method, MethodDef, SCHEMA_BASE, Spec};
 use serde_json::{Map, Value, json};
 
 /// Rewrites `"$ref": "owner.json"` to `#/components/schemas/owner` and adds readOnly/writeOnly.
@@ -109,71 +109,8 @@ pub fn openapi(spec: &Spec) -> Value {
             item.insert("parameters".into(), Value::Array(path_params));
         }
         for (m, def) in &ep.def.methods {
-            let mut params = Vec::new();
-            for q in &def.query {
-                if q == "filters" {
-                    // A PATCH or DELETE on a collection needs at least one field as a query
-                    // parameter (NetApp's REST conventions, ONTAP-BEHAVIOR.md section 7): the
-                    // filters are then one required object parameter, exploded into a query
-                    // parameter per property (`style: form`), with `minProperties: 1`.
-                    let needs_one = ep.kind() == crate::spec::model::Kind::Collection
-                        && matches!(m, Method::PATCH | Method::DELETE);
-                    if needs_one {
-                        let props: Map<String, Value> = res
-                            .gettable()
-                            .map(|f| {
-                                let mut s = filter_schema(f);
-                                s["description"] = json!(filter_description(f));
-                                (f.path.clone(), s)
-                            })
-                            .collect();
-                        params.push(json!({
-                            "name": FILTERS_PARAM,
-                            "in": "query",
-                            "required": true,
-                            "style": "form",
-                            "explode": true,
-                            "description": format!("The records to {}: at least one field as a query parameter, in ONTAP's query syntax (a {} on the collection without one is refused). Each property is a query parameter of its own.", if *m == Method::PATCH { "change" } else { "delete" }, m.as_str()),
-                            "schema": {"type": "object", "properties": props, "additionalProperties": false, "minProperties": 1},
-                        }));
-                    } else {
-                        for f in res.gettable() {
-                            params.push(json!({"name": f.path, "in": "query", "required": false, "description": filter_description(f), "schema": filter_schema(f)}));
-                        }
-                    }
-                } else if let Some(p) = spec.params.get(q) {
-                    let schema = match q.as_str() {
-                        "fields" => fields_schema(res),
-                        "order_by" => order_by_schema(res),
-                        // An integer of the API is at most a 64-bit one.
-                        _ if p.schema["type"] == "integer" && p.schema.get("maximum").is_none() => {
-                            let mut s = p.schema.clone();
-                            s["format"] = json!("int64");
-                            s["maximum"] = json!(i64::MAX);
-                            s
-                        }
-                        _ => p.schema.clone(),
-                    };
-                    let mut param = json!({"name": q, "in": "query", "required": false, "description": p.description, "schema": schema});
-                    if p.style.as_deref() == Some("comma") && schema["type"] == "array" {
-                        param["style"] = json!("form");
-                        param["explode"] = json!(false);
-                    }
-                    params.push(param);
-                }
-            }
-            let mut responses = Map::new();
-            for (status, schema) in &def.responses {
-                let desc = if status == "default" { "Error" } else { "OK" };
-                let mut r = json!({"description": desc, "content": {"application/json": {"schema": schema_ref(schema)}, "application/hal+json": {"schema": schema_ref(schema)}}});
-                if status == "201" {
-                    r["headers"] = json!({"Location": {"description": "The new record's path", "schema": {"type": "string"}}});
-                    if let Some(links) = links_to_instance(spec, ep) {
-                        r["links"] = links;
-                    }
-                }
-                responses.insert(status.clone(), r);
-            }
+            let params = query_params(spec, ep, res, *m, def);
+            let responses = responses(spec, ep, def);
             let mut op = json!({
                 "operationId": operation_id(*m, &ep.def.path),
                 "summary": def.summary,
@@ -229,6 +166,91 @@ pub fn openapi(spec: &Spec) -> Value {
             "schemas": schemas,
         },
     })
+}
+
+/// The query parameters of `m` on an endpoint: the catalog's parameters (`fields` and
+/// `order_by` naming the resource's fields, integers bounded as 64-bit ones) and its filters,
+/// one query parameter per gettable field, or on a collection's PATCH and DELETE one required
+/// object of them.
+fn query_params(
+    spec: &Spec,
+    ep: &Endpoint,
+    res: &Resource,
+    m: Method,
+    def: &MethodDef,
+) -> Vec<Value> {
+    let mut params = Vec::new();
+    for q in &def.query {
+        if q == "filters" {
+            // A PATCH or DELETE on a collection needs at least one field as a query
+            // parameter (NetApp's REST conventions, ONTAP-BEHAVIOR.md section 7): the
+            // filters are then one required object parameter, exploded into a query
+            // parameter per property (`style: form`), with `minProperties: 1`.
+            let needs_one = ep.kind() == crate::spec::model::Kind::Collection
+                && matches!(m, Method::PATCH | Method::DELETE);
+            if needs_one {
+                let props: Map<String, Value> = res
+                    .gettable()
+                    .map(|f| {
+                        let mut s = filter_schema(f);
+                        s["description"] = json!(filter_description(f));
+                        (f.path.clone(), s)
+                    })
+                    .collect();
+                params.push(json!({
+                    "name": FILTERS_PARAM,
+                    "in": "query",
+                    "required": true,
+                    "style": "form",
+                    "explode": true,
+                    "description": format!("The records to {}: at least one field as a query parameter, in ONTAP's query syntax (a {} on the collection without one is refused). Each property is a query parameter of its own.", if m == Method::PATCH { "change" } else { "delete" }, m.as_str()),
+                    "schema": {"type": "object", "properties": props, "additionalProperties": false, "minProperties": 1},
+                }));
+            } else {
+                for f in res.gettable() {
+                    params.push(json!({"name": f.path, "in": "query", "required": false, "description": filter_description(f), "schema": filter_schema(f)}));
+                }
+            }
+        } else if let Some(p) = spec.params.get(q) {
+            let schema = match q.as_str() {
+                "fields" => fields_schema(res),
+                "order_by" => order_by_schema(res),
+                // An integer of the API is at most a 64-bit one.
+                _ if p.schema["type"] == "integer" && p.schema.get("maximum").is_none() => {
+                    let mut s = p.schema.clone();
+                    s["format"] = json!("int64");
+                    s["maximum"] = json!(i64::MAX);
+                    s
+                }
+                _ => p.schema.clone(),
+            };
+            let mut param = json!({"name": q, "in": "query", "required": false, "description": p.description, "schema": schema});
+            if p.style.as_deref() == Some("comma") && schema["type"] == "array" {
+                param["style"] = json!("form");
+                param["explode"] = json!(false);
+            }
+            params.push(param);
+        }
+    }
+    params
+}
+
+/// The responses of a method: each status with its schema; a 201 with `Location` and a link
+/// to the new record's instance path.
+fn responses(spec: &Spec, ep: &Endpoint, def: &MethodDef) -> Map<String, Value> {
+    let mut responses = Map::new();
+    for (status, schema) in &def.responses {
+        let desc = if status == "default" { "Error" } else { "OK" };
+        let mut r = json!({"description": desc, "content": {"application/json": {"schema": schema_ref(schema)}, "application/hal+json": {"schema": schema_ref(schema)}}});
+        if status == "201" {
+            r["headers"] = json!({"Location": {"description": "The new record's path", "schema": {"type": "string"}}});
+            if let Some(links) = links_to_instance(spec, ep) {
+                r["links"] = links;
+            }
+        }
+        responses.insert(status.clone(), r);
+    }
+    responses
 }
 
 /// The request body of `m` on a resource: only the fields the catalog lets that method carry

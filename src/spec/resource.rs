@@ -230,6 +230,14 @@ impl Resource {
     pub fn secrets(&self) -> impl Iterator<Item = &Field> {
         self.fields.iter().filter(|f| !f.gettable())
     }
+    /// The objects that name who a record belongs to: an `svm` or an `owner`, at any depth
+    /// (other references, a snapshot's `volume`, are not owners).
+    pub fn owner_objects(&self) -> impl Iterator<Item = &str> {
+        self.objects.iter().map(String::as_str).filter(|o| {
+            let last = o.rsplit('.').next().unwrap_or(o);
+            last == "svm" || last == "owner"
+        })
+    }
     /// Whether `path` names a field or an object of fields (`owner`).
     pub fn knows(&self, path: &str) -> bool {
         self.field(path).is_some() || self.objects.iter().any(|o| o == path)

@@ -154,25 +154,7 @@ pub fn parse(file: &str, text: &str) -> Seed {
             in_definitions = true;
         } else if t.starts_with("```") {
             let start = i + 1;
-            let mut body: Vec<&str> = Vec::new();
-            let mut j = start;
-            loop {
-                while j < lines.len() && !lines[j].trim().starts_with("```") {
-                    body.push(lines[j].trim_end());
-                    j += 1;
-                }
-                // A page break of the PDF closes the fence in the middle of an example and opens
-                // a new one: join them while the braces are still open.
-                let mut k = j + 1;
-                while k < lines.len() && lines[k].trim().is_empty() {
-                    k += 1;
-                }
-                if braces_open(&body) && k < lines.len() && lines[k].trim().starts_with("```") {
-                    j = k + 1;
-                    continue;
-                }
-                break;
-            }
+            let (body, j) = fence(&lines, start);
             push_example(&mut seed, file, start + 1, &label, &section, &body);
             i = j + 1;
             continue;
@@ -180,65 +162,20 @@ pub fn parse(file: &str, text: &str) -> Seed {
             label = t.to_string();
         }
         if t == "Name\tType\tIn\tRequired\tDescription" {
-            let mut j = i + 1;
-            while j < lines.len() {
-                let cols: Vec<&str> = lines[j].split('\t').map(str::trim).collect();
-                if cols.len() < 4 || !is_param_name(cols[0]) {
-                    break;
-                }
-                seed.parameters.push(Parameter {
-                    section: section.clone(),
-                    name: cols[0].to_string(),
-                    ty: cols[1].to_string(),
-                    location: cols[2].to_string(),
-                    required: cols[3].eq_ignore_ascii_case("true"),
-                    description: cols.get(4).copied().unwrap_or("").to_string(),
-                    line: j + 1,
-                });
-                j += 1;
-            }
+            let (params, j) = parameters(&lines, i + 1, &section);
+            seed.parameters.extend(params);
             i = j;
             continue;
         }
         if t == "Error Code\tDescription" {
-            let mut j = i + 1;
-            while j < lines.len() {
-                let cols: Vec<&str> = lines[j].split('\t').map(str::trim).collect();
-                if cols.len() < 2
-                    || cols[0].is_empty()
-                    || !cols[0].bytes().all(|b| b.is_ascii_digit())
-                {
-                    break;
-                }
-                seed.error_codes.push(ErrorCode {
-                    section: section.clone(),
-                    code: cols[0].to_string(),
-                    description: cols[1].to_string(),
-                    line: j + 1,
-                });
-                j += 1;
-            }
+            let (codes, j) = error_codes(&lines, i + 1, &section);
+            seed.error_codes.extend(codes);
             i = j;
             continue;
         }
         if t == "Name\tType\tDescription" {
             let title = table_title(&lines, i);
-            let mut rows = Vec::new();
-            let mut j = i + 1;
-            while j < lines.len() {
-                let row = lines[j];
-                let cols: Vec<&str> = row.split('\t').collect();
-                if cols.len() >= 2 && !row.trim().is_empty() && is_word(cols[0]) {
-                    rows.push((
-                        cols[0].trim().to_string(),
-                        cols[1].trim().to_string(),
-                        cols.get(2).map(|c| c.trim()).unwrap_or("").to_string(),
-                    ));
-                    j += 1;
-                } else {
-                    break;
-                }
-            }
+            let (rows, j) = table_rows(&lines, i + 1);
             match title {
                 Some(title) => seed.tables.push(Table {
                     title,
@@ -259,6 +196,105 @@ pub fn parse(file: &str, text: &str) -> Seed {
         i += 1;
     }
     seed
+}
+
+/// The lines of a code block whose first line is `start`, up to its closing fence, and the
+/// index of that fence. A page break of the PDF closes the fence in the middle of an example
+/// and opens a new one: they are joined while the braces are still open.
+fn fence<'t>(lines: &[&'t str], start: usize) -> (Vec<&'t str>, usize) {
+    let mut body: Vec<&str> = Vec::new();
+    let mut j = start;
+    loop {
+        while j < lines.len() && !lines[j].trim().starts_with("```") {
+            body.push(lines[j].trim_end());
+            j += 1;
+        }
+        let mut k = j + 1;
+        while k < lines.len() && lines[k].trim().is_empty() {
+            k += 1;
+        }
+        if braces_open(&body) && k < lines.len() && lines[k].trim().starts_with("```") {
+            j = k + 1;
+            continue;
+        }
+        break;
+    }
+    (body, j)
+}
+
+/// The rows of a `Name Type In Required Description` table from line `from`, and the index
+/// of the first line after them.
+fn parameters(
+    lines: &[&str],
+    from: usize,
+    section: &Option<(String, String)>,
+) -> (Vec<Parameter>, usize) {
+    let mut out = Vec::new();
+    let mut j = from;
+    while j < lines.len() {
+        let cols: Vec<&str> = lines[j].split('\t').map(str::trim).collect();
+        if cols.len() < 4 || !is_param_name(cols[0]) {
+            break;
+        }
+        out.push(Parameter {
+            section: section.clone(),
+            name: cols[0].to_string(),
+            ty: cols[1].to_string(),
+            location: cols[2].to_string(),
+            required: cols[3].eq_ignore_ascii_case("true"),
+            description: cols.get(4).copied().unwrap_or("").to_string(),
+            line: j + 1,
+        });
+        j += 1;
+    }
+    (out, j)
+}
+
+/// The rows of an `Error Code Description` table from line `from`, and the index of the first
+/// line after them.
+fn error_codes(
+    lines: &[&str],
+    from: usize,
+    section: &Option<(String, String)>,
+) -> (Vec<ErrorCode>, usize) {
+    let mut out = Vec::new();
+    let mut j = from;
+    while j < lines.len() {
+        let cols: Vec<&str> = lines[j].split('\t').map(str::trim).collect();
+        if cols.len() < 2 || cols[0].is_empty() || !cols[0].bytes().all(|b| b.is_ascii_digit()) {
+            break;
+        }
+        out.push(ErrorCode {
+            section: section.clone(),
+            code: cols[0].to_string(),
+            description: cols[1].to_string(),
+            line: j + 1,
+        });
+        j += 1;
+    }
+    (out, j)
+}
+
+/// The rows of a `Name Type Description` table from line `from` (name, type, description),
+/// and the index of the first line after them.
+fn table_rows(lines: &[&str], from: usize) -> (Vec<(String, String, String)>, usize) {
+    let mut rows = Vec::new();
+    let mut j = from;
+    while j < lines.len() {
+        let row = lines[j];
+        let cols: Vec<&str> = row.split('\t').collect();
+        if cols.len() >= 2 && !row.trim().is_empty() && is_word(cols[0]) {
+            rows.push((
+                cols[0].trim().to_string(),
+                cols[1].trim().to_string(),
+                cols.get(2).map(|c| c.trim()).unwrap_or("").to_string(),
+            ));
+            j += 1;
+        } else {
+            break;
+        }
+    }
+    (rows, j)
 }
 
 /// The title of a table whose header is at `header`, or None when it continues the previous one

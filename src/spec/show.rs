@@ -1,5 +1,6 @@
 //! `spec list` and `spec show`: the catalog and one entry, for people.
 
+use super::resource::Field;
 use super::{Endpoint, Spec};
 use std::fmt::Write;
 
@@ -186,76 +187,7 @@ fn show_schema(spec: &Spec, name: &str) -> String {
             "FIELD", "TYPE"
         );
         for f in &res.fields {
-            let mut notes = Vec::new();
-            if !f.enum_values.is_empty() {
-                let vals: Vec<String> = f.enum_values.iter().map(|v| v.to_string()).collect();
-                notes.push(format!(
-                    "enum {} [{}]",
-                    vals.join("|"),
-                    f.evidence_of("enum")
-                ));
-            }
-            if f.minimum.is_some() || f.maximum.is_some() {
-                notes.push(format!(
-                    "{}..{} [{}]",
-                    f.minimum.map(|m| m.to_string()).unwrap_or_default(),
-                    f.maximum.map(|m| m.to_string()).unwrap_or_default(),
-                    f.evidence_of("maximum")
-                ));
-            }
-            if let Some(m) = f.max_length {
-                notes.push(format!(
-                    "length {}..{m} [{}]",
-                    f.min_length.unwrap_or(0),
-                    f.evidence_of("maxLength")
-                ));
-            }
-            let fl = &f.flags;
-            for (on, label, kw) in [
-                (fl.key, "key", ""),
-                (fl.read_only, "read-only", "x-ontap-read-only"),
-                (
-                    fl.patch_forbidden,
-                    "PATCH-forbidden",
-                    "x-ontap-patch-forbidden",
-                ),
-                (
-                    fl.write_only,
-                    "write-only (never returned)",
-                    "x-ontap-write-only",
-                ),
-                (
-                    fl.post_response_only,
-                    "only in the POST answer",
-                    "x-ontap-post-response-only",
-                ),
-                (fl.admin_only, "admin-only", "x-ontap-admin-only"),
-                (
-                    fl.crlf_normalised,
-                    "CRLF returned as LF",
-                    "x-ontap-crlf-normalised",
-                ),
-                (fl.empty_unsets, "\"\" unsets", "x-ontap-empty-unsets"),
-                (fl.post_forbidden, "not postable", "x-ontap-post-forbidden"),
-                (
-                    fl.trailing_lf,
-                    "trailing LF appended",
-                    "x-ontap-trailing-lf",
-                ),
-                (fl.lockout, "lock-out risk", ""),
-                (fl.patch_untested, "PATCH left untested", ""),
-            ] {
-                if on {
-                    if kw.is_empty() {
-                        notes.push(label.to_string());
-                    } else {
-                        notes.push(format!("{label} [{}]", f.evidence_of(kw)));
-                    }
-                }
-            }
-            if let Some(src) = &f.derived_from {
-                notes.push(format!("derived from {src}"));
-            }
+            let notes = field_notes(f);
             let _ = writeln!(
                 out,
                 "  {:<width$}  {:<8}  {}",
@@ -288,4 +220,80 @@ fn show_schema(spec: &Spec, name: &str) -> String {
         );
     }
     out
+}
+
+/// What `spec show` says of a field beside its type: its constraints and flags, each with the
+/// evidence behind it, and where a derived field comes from.
+fn field_notes(f: &Field) -> Vec<String> {
+    let mut notes = Vec::new();
+    if !f.enum_values.is_empty() {
+        let vals: Vec<String> = f.enum_values.iter().map(|v| v.to_string()).collect();
+        notes.push(format!(
+            "enum {} [{}]",
+            vals.join("|"),
+            f.evidence_of("enum")
+        ));
+    }
+    if f.minimum.is_some() || f.maximum.is_some() {
+        notes.push(format!(
+            "{}..{} [{}]",
+            f.minimum.map(|m| m.to_string()).unwrap_or_default(),
+            f.maximum.map(|m| m.to_string()).unwrap_or_default(),
+            f.evidence_of("maximum")
+        ));
+    }
+    if let Some(m) = f.max_length {
+        notes.push(format!(
+            "length {}..{m} [{}]",
+            f.min_length.unwrap_or(0),
+            f.evidence_of("maxLength")
+        ));
+    }
+    let fl = &f.flags;
+    for (on, label, kw) in [
+        (fl.key, "key", ""),
+        (fl.read_only, "read-only", "x-ontap-read-only"),
+        (
+            fl.patch_forbidden,
+            "PATCH-forbidden",
+            "x-ontap-patch-forbidden",
+        ),
+        (
+            fl.write_only,
+            "write-only (never returned)",
+            "x-ontap-write-only",
+        ),
+        (
+            fl.post_response_only,
+            "only in the POST answer",
+            "x-ontap-post-response-only",
+        ),
+        (fl.admin_only, "admin-only", "x-ontap-admin-only"),
+        (
+            fl.crlf_normalised,
+            "CRLF returned as LF",
+            "x-ontap-crlf-normalised",
+        ),
+        (fl.empty_unsets, "\"\" unsets", "x-ontap-empty-unsets"),
+        (fl.post_forbidden, "not postable", "x-ontap-post-forbidden"),
+        (
+            fl.trailing_lf,
+            "trailing LF appended",
+            "x-ontap-trailing-lf",
+        ),
+        (fl.lockout, "lock-out risk", ""),
+        (fl.patch_untested, "PATCH left untested", ""),
+    ] {
+        if on {
+            if kw.is_empty() {
+                notes.push(label.to_string());
+            } else {
+                notes.push(format!("{label} [{}]", f.evidence_of(kw)));
+            }
+        }
+    }
+    if let Some(src) = &f.derived_from {
+        notes.push(format!("derived from {src}"));
+    }
+    notes
 }

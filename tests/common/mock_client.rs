@@ -1,6 +1,8 @@
-//! The reference mock on a loopback port and a reqwest client that reaches it, for the tests
-//! that speak HTTP to it directly: the ids and paths of its built-in data set, the context a
-//! test holds, and an answer read whole. Each test file adds its own request helpers to `Ctx`.
+//! The reference mock for the tests that speak HTTP to it directly: in-process, its axum router
+//! reached with `tower::ServiceExt::oneshot` ([`App`]: no socket, no TLS, for what the mock
+//! answers), or on a loopback port with a reqwest client that reaches it ([`Ctx`]: for how it is
+//! served); the ids and paths of its built-in data set; and an answer read whole ([`Resp`]).
+//! Each test file adds its own request helpers to `App` or `Ctx`.
 
 use ontap_conform::mock::{self, MockConfig, RunningMock, Tls};
 use serde_json::Value;
@@ -62,6 +64,60 @@ impl Ctx {
     }
 }
 
+/// The mock in-process: its router, answering requests without a socket.
+#[derive(Clone)]
+pub struct App {
+    router: axum::Router,
+}
+
+/// The mock with `cfg`, in-process.
+pub fn app(cfg: MockConfig) -> App {
+    App {
+        router: mock::app(cfg).expect("the mock starts"),
+    }
+}
+
+impl App {
+    /// `method` on `path` (which starts with `/`; what a URL cannot hold is percent-encoded, as
+    /// a client does) with these headers and this body (and its `Content-Length`, as a client
+    /// sends it), answered whole; panics as [`Resp::of`] does.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: Option<Vec<u8>>,
+    ) -> Resp {
+        use tower::ServiceExt;
+        let url = url::Url::parse(&format!("http://mock{path}")).expect("a path");
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(&url[url::Position::BeforePath..]);
+        for (k, v) in headers {
+            req = req.header(*k, v.as_str());
+        }
+        let body = match body {
+            Some(b) => {
+                req = req.header(http::header::CONTENT_LENGTH, b.len());
+                axum::body::Body::from(b)
+            }
+            None => axum::body::Body::empty(),
+        };
+        let answer = self
+            .router
+            .clone()
+            .oneshot(req.body(body).expect("a request"))
+            .await
+            .expect("the mock answers");
+        let status = answer.status().as_u16();
+        let headers = answer.headers().clone();
+        let bytes = axum::body::to_bytes(answer.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        Resp::read(status, headers, &bytes, method, path)
+    }
+}
+
 impl Resp {
     /// Sends `rb` (`method` and `path` only name it in panics) and reads the answer whole;
     /// panics when the mock does not answer or a non-empty body is not JSON.
@@ -70,13 +126,24 @@ impl Resp {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let bytes = r.bytes().await.unwrap();
+        Resp::read(status, headers, &bytes, method, path)
+    }
+
+    /// An answer from its parts; panics when a non-empty body is not JSON.
+    fn read(
+        status: u16,
+        headers: reqwest::header::HeaderMap,
+        bytes: &[u8],
+        method: &str,
+        path: &str,
+    ) -> Resp {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            serde_json::from_slice(bytes).unwrap_or_else(|e| {
                 panic!(
                     "{method} {path}: body is not JSON ({e}): {}",
-                    String::from_utf8_lossy(&bytes)
+                    String::from_utf8_lossy(bytes)
                 )
             })
         };

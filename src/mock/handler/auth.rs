@@ -5,9 +5,10 @@
 //! role to one SVM before routing, as if an SVM administrator of it asked.
 
 use super::Mock;
+use crate::mock::config::{Role, User};
 use crate::mock::errors::{ApiError, CODE_BAD_REQUEST, CODE_NOT_FOUND};
+use crate::mock::faults::Fault;
 use crate::mock::store::{Owner, Store};
-use crate::mock::{Fault, Role, User};
 use crate::spec::resource::Resource;
 use axum::http::{HeaderMap, StatusCode, header};
 use base64::Engine;
@@ -19,14 +20,14 @@ const SVM_NAME_HEADER: &str = "X-Dot-SVM-Name";
 const SVM_UUID_HEADER: &str = "X-Dot-SVM-UUID";
 
 /// The users the mock knows, with their `Authorization` header values precomputed.
-pub(super) struct Credentials {
+pub(super) struct Logins {
     users: Vec<User>,
     /// `Basic <base64>` header values of the users, for the fast path.
     basic: Vec<(String, Role)>,
 }
 
-impl Credentials {
-    pub(super) fn new(users: &[User]) -> Credentials {
+impl Logins {
+    pub(super) fn new(users: &[User]) -> Logins {
         let basic = users
             .iter()
             .map(|u| {
@@ -35,7 +36,7 @@ impl Credentials {
                 (format!("Basic {token}"), u.role.clone())
             })
             .collect();
-        Credentials {
+        Logins {
             users: users.to_vec(),
             basic,
         }

@@ -5,10 +5,10 @@
 //! engine as every catalog family.
 
 use super::Mock;
-use crate::mock::Role;
-use crate::mock::answer::{Answer, Body};
+use crate::mock::config::Role;
 use crate::mock::errors::{ApiError, CODE_NOT_FOUND};
-use crate::mock::query::{Render, Row, Shape, Table, collection_get, project, select};
+use crate::mock::query::{ReadKind, Render, Row, ServedResource, collection_get, project, select};
+use crate::mock::reply::{Reply, ReplyBody};
 use crate::mock::store::{Owner, Store};
 use crate::spec::OntapVersion;
 use crate::spec::resource::{Field, FieldType, Flags, Resource};
@@ -19,9 +19,9 @@ use std::sync::OnceLock;
 
 /// The discovery resources, as the query engine serves them.
 pub(super) struct Discovery {
-    pub cluster: Table,
-    pub svms: Table,
-    pub accounts: Table,
+    pub cluster: ServedResource,
+    pub svms: ServedResource,
+    pub accounts: ServedResource,
 }
 
 /// The query parameters of a discovery collection GET.
@@ -106,9 +106,9 @@ pub(super) fn discovery() -> &'static Discovery {
             objects: vec!["owner".into()],
         });
         Discovery {
-            cluster: Table::new(cluster, "/api/cluster".into(), None),
-            svms: Table::new(svms, "/api/svm/svms".into(), None),
-            accounts: Table::new(accounts, "/api/security/accounts".into(), None),
+            cluster: ServedResource::new(cluster, "/api/cluster".into(), None),
+            svms: ServedResource::new(svms, "/api/svm/svms".into(), None),
+            accounts: ServedResource::new(accounts, "/api/security/accounts".into(), None),
         }
     })
 }
@@ -117,32 +117,32 @@ impl Mock {
     /// A GET of a discovery endpoint (routing has matched the path and the method).
     pub(super) fn serve_discovery(
         &self,
-        table: &'static Table,
+        table: &'static ServedResource,
         keys: Vec<String>,
         raw_query: Option<&str>,
         role: &Role,
         hal: bool,
-    ) -> Result<Answer<'_>, ApiError> {
+    ) -> Result<Reply<'_>, ApiError> {
         let d = self.disc;
         let is_cluster = std::ptr::eq(table, &d.cluster);
         let shape = if is_cluster || !keys.is_empty() {
-            Shape::Instance
+            ReadKind::Instance
         } else {
-            Shape::Collection
+            ReadKind::Collection
         };
         let allowed: Vec<String> = match shape {
-            Shape::Collection => COLLECTION_PARAMS.iter().map(|s| s.to_string()).collect(),
-            Shape::Instance => INSTANCE_PARAMS.iter().map(|s| s.to_string()).collect(),
+            ReadKind::Collection => COLLECTION_PARAMS.iter().map(|s| s.to_string()).collect(),
+            ReadKind::Instance => INSTANCE_PARAMS.iter().map(|s| s.to_string()).collect(),
         };
         let plan = self.plan(table, &allowed, raw_query)?;
         let render = Render { hal };
-        let answer = |shape, body| Answer::read(table, shape, plan.start, body);
+        let answer = |shape, body| Reply::read(table, shape, plan.start, body);
         let store = self.read();
         if is_cluster {
             let rec = cluster_record(&store, self.cfg.version);
-            let sel = select(table, &plan, Shape::Instance, self.faults());
+            let sel = select(table, &plan, ReadKind::Instance, self.faults());
             let v = project(table, &rec, &sel, render);
-            return Ok(answer(Shape::Instance, Body::Json(v)));
+            return Ok(answer(ReadKind::Instance, ReplyBody::Json(v)));
         }
         let records: Vec<Value> = if std::ptr::eq(table, &d.svms) {
             store
@@ -176,14 +176,14 @@ impl Mock {
                 render,
                 self.faults(),
             );
-            return Ok(answer(Shape::Collection, Body::Text(text)));
+            return Ok(answer(ReadKind::Collection, ReplyBody::Text(text)));
         }
         let pairs: Vec<(String, String)> = table.res.keys.iter().cloned().zip(keys).collect();
         match records.iter().find(|r| table.has_keys(r, &pairs)) {
             Some(rec) => {
-                let sel = select(table, &plan, Shape::Instance, self.faults());
+                let sel = select(table, &plan, ReadKind::Instance, self.faults());
                 let v = project(table, rec, &sel, render);
-                Ok(answer(Shape::Instance, Body::Json(v)))
+                Ok(answer(ReadKind::Instance, ReplyBody::Json(v)))
             }
             None => {
                 Err(

@@ -2,7 +2,7 @@
 //! pipeline and nothing else: who is asking ([`auth`]), the body ([`body`]), where the request
 //! goes ([`routing`]), the query plan, then one of the generic reads ([`reads`]) or writes
 //! ([`writes`]) of the endpoint's resource, or a hand-written discovery endpoint ([`discovery`]).
-//! The answer then passes once through the fault layer ([`super::faults::rewrite`]) on its way to
+//! The answer then passes once through the fault layer ([`super::rewrite`]) on its way to
 //! the wire. Every rule applied comes from the field flags of `specs/`.
 
 mod auth;
@@ -16,15 +16,17 @@ mod writes;
 
 pub use state::Mock;
 
-use super::answer::Answer;
+use super::config::Role;
 use super::errors::{ApiError, CODE_METHOD};
-use super::query::{self, Plan, Render, Table};
-use super::{Fault, Role, Variant};
+use super::faults::Fault;
+use super::query::{self, QueryPlan, Render, ServedResource};
+use super::reply::Reply;
+use super::variants::Variant;
 use crate::spec::model::{Kind, Method};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use routing::{CatalogRoute, Target};
+use routing::{CatalogRoute, Routed};
 use std::sync::Arc;
 
 /// The axum router: every request goes to [`handle`].
@@ -47,7 +49,7 @@ async fn handle(State(mock): State<Arc<Mock>>, req: Request) -> Response {
     let refuse_head_options =
         mock.has(Fault::HeadOptionsRefused) && (head || method == axum::http::Method::OPTIONS);
     let answer = match mock.caller(&parts.headers) {
-        None => Answer::unauthorized(),
+        None => Reply::unauthorized(),
         Some(_) if refuse_head_options => {
             ApiError::method_not_allowed(parts.method.as_str(), parts.uri.path(), &["GET"]).into()
         }
@@ -67,7 +69,7 @@ async fn handle(State(mock): State<Arc<Mock>>, req: Request) -> Response {
             },
         },
     };
-    super::faults::rewrite(mock.faults(), &mock.cfg.variants, answer).into_response(hal, head)
+    super::rewrite::rewrite(mock.faults(), &mock.cfg.variants, answer).into_response(hal, head)
 }
 
 /// The collection parameters an instance or singleton GET accepts and ignores: NetApp's Ansible
@@ -113,15 +115,15 @@ impl Mock {
         role: &Role,
         body: &[u8],
         hal: bool,
-    ) -> Answer<'_> {
+    ) -> Reply<'_> {
         let result = match self.route(method, path) {
-            Target::Refused(a) => return a,
-            Target::Discovery { table, keys } => {
+            Routed::Refused(a) => return a,
+            Routed::Discovery { table, keys } => {
                 self.serve_discovery(table, keys, raw_query, role, hal)
             }
-            Target::Catalog(r) => self.serve_catalog(r, raw_query, role, body, hal),
+            Routed::Catalog(r) => self.serve_catalog(r, raw_query, role, body, hal),
         };
-        result.unwrap_or_else(Answer::from)
+        result.unwrap_or_else(Reply::from)
     }
 
     /// The generic GET / PATCH / POST / DELETE of a catalog endpoint.
@@ -132,7 +134,7 @@ impl Mock {
         role: &Role,
         body: &[u8],
         hal: bool,
-    ) -> Result<Answer<'a>, ApiError> {
+    ) -> Result<Reply<'a>, ApiError> {
         let CatalogRoute {
             ep,
             keys,
@@ -187,10 +189,10 @@ impl Mock {
     /// list for the method) and makes the query engine's plan.
     fn plan(
         &self,
-        table: &Table,
+        table: &ServedResource,
         allowed: &[String],
         raw_query: Option<&str>,
-    ) -> Result<Plan, ApiError> {
+    ) -> Result<QueryPlan, ApiError> {
         let mut pairs = query::parse_query(raw_query)?;
         let mut raw = raw_query.unwrap_or("").to_string();
         // The `opaque-next` variant's cursor stands for the whole query of the next page.
@@ -211,7 +213,7 @@ impl Mock {
             raw = decoded;
         }
         query::reject_duplicates(&pairs)?;
-        Plan::build(
+        QueryPlan::build(
             self.cfg.spec,
             table,
             allowed,

@@ -2,10 +2,12 @@
 //! engine) and one record by its path keys, both limited to the records the caller may see.
 
 use super::Mock;
-use crate::mock::Role;
-use crate::mock::answer::{Answer, Body};
+use crate::mock::config::Role;
 use crate::mock::errors::{ApiError, CODE_NOT_FOUND};
-use crate::mock::query::{Plan, Render, Row, Shape, Table, collection_get, select, write_record};
+use crate::mock::query::{
+    QueryPlan, ReadKind, Render, Row, ServedResource, collection_get, select, write_record,
+};
+use crate::mock::reply::{Reply, ReplyBody};
 use crate::mock::store::{RecId, Store};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Method};
@@ -16,13 +18,13 @@ impl Mock {
     /// (`/api/storage/volumes/{volume.uuid}/snapshots`): only their records are listed.
     pub(super) fn get_collection<'a>(
         &self,
-        table: &'a Table,
+        table: &'a ServedResource,
         family: &str,
         parents: &[(String, String)],
-        plan: &Plan,
+        plan: &QueryPlan,
         role: &Role,
         render: Render,
-    ) -> Answer<'a> {
+    ) -> Reply<'a> {
         let store = self.read();
         let recs: Vec<Row<'_>> = store
             .records
@@ -53,35 +55,40 @@ impl Mock {
             )
         };
         let text = collection_get(table, &path, recs, plan, render, self.faults());
-        Answer::read(table, Shape::Collection, plan.start, Body::Text(text))
+        Reply::read(
+            table,
+            ReadKind::Collection,
+            plan.start,
+            ReplyBody::Text(text),
+        )
     }
 
     pub(super) fn get_instance<'a>(
         &self,
         ep: &Endpoint,
-        table: &'a Table,
+        table: &'a ServedResource,
         keys: &[(String, String)],
-        plan: &Plan,
+        plan: &QueryPlan,
         role: &Role,
         render: Render,
-    ) -> Result<Answer<'a>, ApiError> {
+    ) -> Result<Reply<'a>, ApiError> {
         let store = self.read();
         let i = self
             .find(&store, &ep.family, table, keys, role)
             .ok_or_else(|| self.not_found(&store, ep, Method::GET, table, keys))?;
         let rec = &store.records[&ep.family][i];
-        let sel = select(table, plan, Shape::Instance, self.faults());
+        let sel = select(table, plan, ReadKind::Instance, self.faults());
         let mut buf = Vec::with_capacity(512);
         let row = Row {
             value: rec.value(),
             rendered: Some(rec.rendered(table)),
         };
         write_record(&mut buf, table, row, &sel, render);
-        Ok(Answer::read(
+        Ok(Reply::read(
             table,
-            Shape::Instance,
+            ReadKind::Instance,
             plan.start,
-            Body::Text(buf),
+            ReplyBody::Text(buf),
         ))
     }
 
@@ -90,7 +97,7 @@ impl Mock {
         &self,
         store: &Store,
         family: &str,
-        table: &Table,
+        table: &ServedResource,
         keys: &[(String, String)],
         role: &Role,
     ) -> Option<RecId> {
@@ -117,7 +124,7 @@ impl Mock {
         store: &Store,
         ep: &Endpoint,
         m: Method,
-        table: &Table,
+        table: &ServedResource,
         keys: &[(String, String)],
     ) -> ApiError {
         let mut generic =
@@ -128,7 +135,7 @@ impl Mock {
         if ep
             .documented_error(m, Condition::Unconfigured, None)
             .is_some()
-            && !self.has(crate::mock::Fault::UnconfiguredAsNotFound)
+            && !self.has(crate::mock::faults::Fault::UnconfiguredAsNotFound)
             && self.owner_exists(store, ep, keys)
         {
             return ApiError::documented(ep, m, Condition::Unconfigured, None, generic);

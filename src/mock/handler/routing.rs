@@ -3,10 +3,10 @@
 //! lists (405 with `Allow` otherwise). Nothing is read or changed here.
 
 use super::Mock;
-use crate::mock::Fault;
-use crate::mock::answer::Answer;
 use crate::mock::errors::ApiError;
-use crate::mock::query::Table;
+use crate::mock::faults::Fault;
+use crate::mock::query::ServedResource;
+use crate::mock::reply::Reply;
 use crate::spec::Endpoint;
 use crate::spec::model::Method;
 
@@ -25,16 +25,16 @@ fn normalise(path: &str) -> String {
 }
 
 /// What a request addresses.
-pub(super) enum Target<'a> {
+pub(super) enum Routed<'a> {
     /// A hand-written discovery endpoint (GET only): the collection, or one record by its keys.
     Discovery {
-        table: &'static Table,
+        table: &'static ServedResource,
         keys: Vec<String>,
     },
     /// A catalog endpoint, with a method it serves.
     Catalog(CatalogRoute<'a>),
     /// Answered by routing itself: no such path, a later version, a method the path does not list.
-    Refused(Answer<'a>),
+    Refused(Reply<'a>),
 }
 
 /// A catalog endpoint, ready to serve.
@@ -43,7 +43,7 @@ pub(super) struct CatalogRoute<'a> {
     /// The path's key values, by key name.
     pub keys: Vec<(String, String)>,
     pub method: Method,
-    pub table: &'a Table,
+    pub table: &'a ServedResource,
     /// The query parameters the catalog allows for the method.
     pub query: &'static [String],
 }
@@ -51,7 +51,7 @@ pub(super) struct CatalogRoute<'a> {
 impl Mock {
     /// Routes a request, or refuses it (404 for an unknown path or one of a later version, 405
     /// for a method the path does not list, the catalog's error for a removed method).
-    pub(super) fn route(&self, method: &axum::http::Method, path: &str) -> Target<'_> {
+    pub(super) fn route(&self, method: &axum::http::Method, path: &str) -> Routed<'_> {
         let trimmed = &normalise(path);
         let trimmed = trimmed.as_str();
         // The discovery endpoints serve what the contract does not: an imported release's own
@@ -61,23 +61,23 @@ impl Mock {
             .filter(|_| self.cfg.spec.route(trimmed).is_none())
         {
             if method != axum::http::Method::GET {
-                return Target::Refused(Answer::not_allowed(method.as_str(), trimmed, &["GET"]));
+                return Routed::Refused(Reply::not_allowed(method.as_str(), trimmed, &["GET"]));
             }
-            return Target::Discovery { table, keys };
+            return Routed::Discovery { table, keys };
         }
         let spec = self.cfg.spec;
         let Some((ep, keys)) = spec.route(trimmed) else {
-            return Target::Refused(ApiError::api_not_found().into());
+            return Routed::Refused(ApiError::api_not_found().into());
         };
         if !ep.available_in(self.cfg.version) && !self.has(Fault::VersionGateIgnored) {
-            return Target::Refused(ApiError::api_not_found().into());
+            return Routed::Refused(ApiError::api_not_found().into());
         }
         let allowed: Vec<&str> = ep.methods().map(Method::as_str).collect();
         let Some(m) = Method::parse(method.as_str()).filter(|m| ep.has(*m)) else {
-            return Target::Refused(Answer::not_allowed(method.as_str(), path, &allowed));
+            return Routed::Refused(Reply::not_allowed(method.as_str(), path, &allowed));
         };
         if let Some(removed) = ep.method_removed_in(m, self.cfg.version) {
-            return Target::Refused(
+            return Routed::Refused(
                 ApiError::new(
                     axum::http::StatusCode::BAD_REQUEST,
                     &removed.code,
@@ -87,12 +87,12 @@ impl Mock {
             );
         }
         let Some(table) = self.tables.get(&ep.family) else {
-            return Target::Refused(ApiError::api_not_found().into());
+            return Routed::Refused(ApiError::api_not_found().into());
         };
         let Some(mdef) = ep.method(m) else {
-            return Target::Refused(ApiError::api_not_found().into());
+            return Routed::Refused(ApiError::api_not_found().into());
         };
-        Target::Catalog(CatalogRoute {
+        Routed::Catalog(CatalogRoute {
             ep,
             keys,
             method: m,
@@ -103,10 +103,10 @@ impl Mock {
 
     /// The answer to OPTIONS: 200 with `Allow` naming the path's methods, HEAD and OPTIONS (the
     /// same 404 as any method for a path that does not exist or is of a later version).
-    pub(super) fn options(&self, path: &str) -> Answer<'_> {
+    pub(super) fn options(&self, path: &str) -> Reply<'_> {
         let path = normalise(path);
         if self.discovery_route(&path).is_some() && self.cfg.spec.route(&path).is_none() {
-            return Answer::options(&["GET", "HEAD", "OPTIONS"]);
+            return Reply::options(&["GET", "HEAD", "OPTIONS"]);
         }
         let spec = self.cfg.spec;
         let Some((ep, _)) = spec.route(&path) else {
@@ -121,11 +121,11 @@ impl Mock {
             .map(Method::as_str)
             .collect();
         allowed.extend(["HEAD", "OPTIONS"]);
-        Answer::options(&allowed)
+        Reply::options(&allowed)
     }
 
     /// The discovery endpoint a path names, with its key values; None for any other path.
-    fn discovery_route(&self, path: &str) -> Option<(&'static Table, Vec<String>)> {
+    fn discovery_route(&self, path: &str) -> Option<(&'static ServedResource, Vec<String>)> {
         let d = self.disc;
         if path == d.cluster.collection_path {
             return Some((&d.cluster, Vec::new()));

@@ -2,12 +2,12 @@
 //! catalog family, the credentials, and the store behind a lock, with the state file written
 //! after every change. Built once at start; every request borrows it.
 
-use super::auth::Credentials;
+use super::auth::Logins;
 use super::discovery::{Discovery, discovery};
 use crate::error::{Error, Result};
-use crate::mock::MockConfig;
+use crate::mock::config::{MockConfig, default_data_set, load_data_set};
 use crate::mock::errors::{ApiError, CODE_INTERNAL};
-use crate::mock::query::Table;
+use crate::mock::query::ServedResource;
 use crate::mock::store::Store;
 use crate::spec::model::Kind;
 use axum::http::StatusCode;
@@ -18,9 +18,9 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 pub struct Mock {
     pub(super) cfg: MockConfig,
     /// Family name to the table the query engine serves it from.
-    pub(super) tables: BTreeMap<String, Table>,
+    pub(super) tables: BTreeMap<String, ServedResource>,
     pub(super) disc: &'static Discovery,
-    pub(super) creds: Credentials,
+    pub(super) creds: Logins,
     store: RwLock<Store>,
 }
 
@@ -30,18 +30,14 @@ impl Mock {
         let from_state = match &cfg.state_file {
             Some(p) if p.exists() => {
                 let text = std::fs::read_to_string(p).map_err(|e| Error::io(p, e))?;
-                Some(crate::mock::load_data_set(
-                    spec,
-                    &p.display().to_string(),
-                    &text,
-                )?)
+                Some(load_data_set(spec, &p.display().to_string(), &text)?)
             }
             _ => None,
         };
         let data = match (from_state, &cfg.fixtures) {
             (Some(v), _) => v,
             (None, Some(v)) => v.clone(),
-            (None, None) => crate::mock::default_data_set(spec, cfg.seed, cfg.records, cfg.version),
+            (None, None) => default_data_set(spec, cfg.seed, cfg.records, cfg.version),
         };
         let store = Store::from_value(spec, &data)
             .map_err(|e| Error::Usage(format!("mock data set: {e}")))?;
@@ -70,9 +66,9 @@ impl Mock {
                 (None, None, Some(s)) => s.path().to_string(),
                 (None, None, None) => continue,
             };
-            tables.insert(fam.family.clone(), Table::new(res, path, inst));
+            tables.insert(fam.family.clone(), ServedResource::new(res, path, inst));
         }
-        let creds = Credentials::new(&cfg.users);
+        let creds = Logins::new(&cfg.users);
         let mock = Mock {
             cfg,
             tables,

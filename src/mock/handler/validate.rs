@@ -6,9 +6,11 @@
 //! input live here, where the rule they break is.
 
 use super::Mock;
+use crate::mock::config::Role;
 use crate::mock::errors::{ApiError, CODE_PERMISSION};
-use crate::mock::query::Table;
-use crate::mock::{Fault, Role, Variant};
+use crate::mock::faults::Fault;
+use crate::mock::query::ServedResource;
+use crate::mock::variants::Variant;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Method};
 use crate::spec::resource::{Field, FieldType, Resource, get_path, leaf_paths};
@@ -23,16 +25,16 @@ pub(crate) const APPEND_TRAILING_LF: bool = true;
 
 /// A write being checked: PATCH or POST.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Op {
+pub(super) enum WriteOp {
     Patch,
     Post,
 }
 
-impl Op {
+impl WriteOp {
     fn method(self) -> Method {
         match self {
-            Op::Patch => Method::PATCH,
-            Op::Post => Method::POST,
+            WriteOp::Patch => Method::PATCH,
+            WriteOp::Post => Method::POST,
         }
     }
 }
@@ -40,7 +42,7 @@ impl Op {
 /// What a body is checked for: the write, on which endpoint, by whom, against which record.
 #[derive(Clone, Copy)]
 pub(super) struct Write<'a> {
-    pub op: Op,
+    pub op: WriteOp,
     pub ep: &'a Endpoint,
     pub role: &'a Role,
     /// The record a PATCH changes (None for a POST, or a collection PATCH that matched nothing).
@@ -108,7 +110,7 @@ impl Mock {
     }
 
     /// Checks a whole body before anything is applied.
-    pub(super) fn check_body(&self, w: Write<'_>, table: &Table, body: &Value) -> Checked {
+    pub(super) fn check_body(&self, w: Write<'_>, table: &ServedResource, body: &Value) -> Checked {
         let res = table.res;
         let mut sets: Vec<(usize, Value)> = Vec::new();
         let mut error = None;
@@ -126,6 +128,8 @@ impl Mock {
         Checked { sets, error }
     }
 
+    /// One leaf of a write body: the field it names, whether `w` may set it, and the value to
+    /// store (normalised, checked against the field's schema); None: silently not set.
     fn check_leaf(
         &self,
         w: Write<'_>,
@@ -133,70 +137,94 @@ impl Mock {
         path: &str,
         v: &Value,
     ) -> Result<Option<(usize, Value)>, ApiError> {
-        let Write {
-            op,
-            ep,
-            role,
-            current,
-        } = w;
-        let m = op.method();
         if path.split('.').any(|p| p == "_links") {
-            if op == Op::Patch && self.has(Fault::PatchReadOnlyAccepted) {
+            if w.op == WriteOp::Patch && self.has(Fault::PatchReadOnlyAccepted) {
                 return Ok(None);
             }
             return Err(ApiError::cannot_set(path));
         }
         let Some(idx) = res.fields.iter().position(|f| f.path == path) else {
-            if res.objects.iter().any(|o| o == path) {
-                if v.as_object().is_some_and(Map::is_empty) {
-                    return Ok(None);
-                }
-                return Err(ApiError::invalid_value(
-                    path,
-                    format!("Field \"{path}\" must be an object; found {v}."),
-                ));
-            }
-            // A value nested under a scalar field (`{"banner": {"x": 1}}`) is a type error of it.
-            let mut prefix = path;
-            while let Some((head, _)) = prefix.rsplit_once('.') {
-                if let Some(f) = res.field(head) {
-                    return Err(ApiError::invalid_value(
-                        head,
-                        format!(
-                            "Field \"{head}\" must be {}; found an object.",
-                            type_name(f)
-                        ),
-                    ));
-                }
-                prefix = head;
-            }
-            if self.has(Fault::UnknownBodyFieldIgnored) {
-                return Ok(None);
-            }
-            return Err(ApiError::unexpected_argument(path));
+            return self.unknown_leaf(res, path, v);
         };
         let f = &res.fields[idx];
+        if !self.may_set(&w, f, path, v)? {
+            return Ok(None);
+        }
+        let value = self.normalised(f, v);
+        // The LF ONTAP appends comes after the checks: what was sent is what must fit.
+        Ok(self
+            .checked(&w, (idx, f), path, value)?
+            .map(|(i, v)| (i, self.with_trailing_lf(f, v))))
+    }
+
+    /// A path that names no field: an object of the resource (only `{}` is let through), a
+    /// value nested under a scalar field (a type error of that field), or an unknown field.
+    fn unknown_leaf(
+        &self,
+        res: &Resource,
+        path: &str,
+        v: &Value,
+    ) -> Result<Option<(usize, Value)>, ApiError> {
+        if res.objects.iter().any(|o| o == path) {
+            if v.as_object().is_some_and(Map::is_empty) {
+                return Ok(None);
+            }
+            return Err(ApiError::invalid_value(
+                path,
+                format!("Field \"{path}\" must be an object; found {v}."),
+            ));
+        }
+        // A value nested under a scalar field (`{"banner": {"x": 1}}`) is a type error of it.
+        let mut prefix = path;
+        while let Some((head, _)) = prefix.rsplit_once('.') {
+            if let Some(f) = res.field(head) {
+                return Err(ApiError::invalid_value(
+                    head,
+                    format!(
+                        "Field \"{head}\" must be {}; found an object.",
+                        type_name(f)
+                    ),
+                ));
+            }
+            prefix = head;
+        }
+        if self.has(Fault::UnknownBodyFieldIgnored) {
+            return Ok(None);
+        }
+        Err(ApiError::unexpected_argument(path))
+    }
+
+    /// Whether `w` may set field `f` (false: the value is silently not set): not a read-only or
+    /// PATCH-forbidden field in a PATCH (unless it is sent unchanged where that is untested, or
+    /// a fault lets it through), a POST-able field in a POST, an admin-only field only as admin.
+    fn may_set(&self, w: &Write<'_>, f: &Field, path: &str, v: &Value) -> Result<bool, ApiError> {
+        let Write {
+            op,
+            ep,
+            role,
+            current,
+        } = *w;
         match op {
-            Op::Patch if !f.patchable() => {
+            WriteOp::Patch if !f.patchable() => {
                 if f.flags.patch_untested && current.and_then(|c| get_path(c, path)) == Some(v) {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 let read_only = f.flags.read_only || (f.flags.key && !f.flags.patch_forbidden);
                 if read_only && self.has(Fault::PatchReadOnlyAccepted) {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 if f.flags.patch_forbidden && !read_only && self.has(Fault::PatchOwnerAccepted) {
-                    return Ok(None);
+                    return Ok(false);
                 }
                 return Err(ApiError::cannot_set(path));
             }
-            Op::Post if !f.postable() => return Err(ApiError::cannot_set(path)),
+            WriteOp::Post if !f.postable() => return Err(ApiError::cannot_set(path)),
             _ => {}
         }
         if f.flags.admin_only && *role != Role::Admin && !self.has(Fault::AdminOnlyUnenforced) {
             return Err(ApiError::documented(
                 ep,
-                m,
+                op.method(),
                 Condition::RoleDenied,
                 Some(path),
                 ApiError::new(
@@ -209,6 +237,11 @@ impl Mock {
                 .target(path),
             ));
         }
+        Ok(true)
+    }
+
+    /// The value as it is checked and stored: CRLF as LF.
+    fn normalised(&self, f: &Field, v: &Value) -> Value {
         let mut value = v.clone();
         if f.flags.crlf_normalised
             && !self.has(Fault::CrlfKept)
@@ -217,22 +250,42 @@ impl Mock {
         {
             value = Value::String(s.replace("\r\n", "\n"));
         }
+        value
+    }
+
+    /// A checked value with the trailing LF ONTAP appends, where it does: not at the
+    /// maxLength, unless the `lf-at-limit` variant is on.
+    fn with_trailing_lf(&self, f: &Field, mut value: Value) -> Value {
         if f.flags.trailing_lf
             && self.appends_trailing_lf()
             && let Value::String(s) = &mut value
             && !s.is_empty()
             && !s.ends_with('\n')
-            && f.max_length.is_none_or(|m| (s.chars().count() as u64) < m)
+            && (self.shows(Variant::LfAtLimit)
+                || f.max_length.is_none_or(|m| (s.chars().count() as u64) < m))
         {
             s.push('\n');
         }
+        value
+    }
+
+    /// The value checked against field `idx`'s schema (a violation answers the documented
+    /// error, unless a fault lets a range violation through); an integral number kept as an
+    /// integer.
+    fn checked(
+        &self,
+        w: &Write<'_>,
+        (idx, f): (usize, &Field),
+        path: &str,
+        mut value: Value,
+    ) -> Result<Option<(usize, Value)>, ApiError> {
         if let Some(kw) = f.violation(&value) {
             if kw != "type" && self.has(Fault::RangeUnchecked) {
                 return Ok(Some((idx, value)));
             }
             return Err(ApiError::documented(
-                ep,
-                m,
+                w.ep,
+                w.op.method(),
                 Condition::InvalidValue,
                 Some(path),
                 ApiError::invalid_value(path, violation_message(f, kw, &value)),

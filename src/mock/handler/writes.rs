@@ -6,12 +6,13 @@
 
 use super::Mock;
 use super::body::parse_body;
-use super::validate::{Op, Write};
-use crate::mock::answer::Answer;
+use super::validate::{Write, WriteOp};
+use crate::mock::config::Role;
 use crate::mock::errors::{ApiError, CODE_BAD_REQUEST, CODE_DUPLICATE, CODE_NOT_FOUND};
-use crate::mock::query::{Plan, Render, Table, matches_all, post_selection, project};
+use crate::mock::faults::Fault;
+use crate::mock::query::{QueryPlan, Render, ServedResource, matches_all, post_selection, project};
+use crate::mock::reply::Reply;
 use crate::mock::store::{Owner, Rec, RecId, Store, derive_fields};
-use crate::mock::{Fault, Role};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Method};
 use crate::spec::resource::{
@@ -27,11 +28,11 @@ impl Mock {
     pub(super) fn patch_instance(
         &self,
         ep: &Endpoint,
-        table: &Table,
+        table: &ServedResource,
         keys: &[(String, String)],
         role: &Role,
         body: &[u8],
-    ) -> Result<Answer<'_>, ApiError> {
+    ) -> Result<Reply<'_>, ApiError> {
         let body = Value::Object(parse_body(body)?);
         let mut store = self.write();
         let i = self
@@ -39,7 +40,7 @@ impl Mock {
             .ok_or_else(|| self.not_found(&store, ep, Method::PATCH, table, keys))?;
         let family = ep.family.as_str();
         let write = Write {
-            op: Op::Patch,
+            op: WriteOp::Patch,
             ep,
             role,
             current: Some(store.records[family][i].value()),
@@ -61,18 +62,18 @@ impl Mock {
             }
             self.persist_or_roll_back(&mut store, before)?;
         }
-        Ok(Answer::empty())
+        Ok(Reply::empty())
     }
 
     pub(super) fn patch_collection(
         &self,
         ep: &Endpoint,
-        table: &Table,
-        plan: &Plan,
+        table: &ServedResource,
+        plan: &QueryPlan,
         role: &Role,
         body: &[u8],
         hal: bool,
-    ) -> Result<Answer<'_>, ApiError> {
+    ) -> Result<Reply<'_>, ApiError> {
         require_query_field(table, plan, "PATCH")?;
         let body = Value::Object(parse_body(body)?);
         let mut store = self.write();
@@ -82,7 +83,7 @@ impl Mock {
         let mut first_error = None;
         if matching.is_empty() {
             let write = Write {
-                op: Op::Patch,
+                op: WriteOp::Patch,
                 ep,
                 role,
                 current: None,
@@ -92,7 +93,7 @@ impl Mock {
         }
         for &i in &matching {
             let write = Write {
-                op: Op::Patch,
+                op: WriteOp::Patch,
                 ep,
                 role,
                 current: Some(store.records[family][i].value()),
@@ -130,11 +131,11 @@ impl Mock {
     pub(super) fn delete_collection(
         &self,
         ep: &Endpoint,
-        table: &Table,
-        plan: &Plan,
+        table: &ServedResource,
+        plan: &QueryPlan,
         role: &Role,
         hal: bool,
-    ) -> Result<Answer<'_>, ApiError> {
+    ) -> Result<Reply<'_>, ApiError> {
         require_query_field(table, plan, "DELETE")?;
         let mut store = self.write();
         let family = ep.family.as_str();
@@ -152,8 +153,8 @@ impl Mock {
         &self,
         store: &Store,
         family: &str,
-        table: &Table,
-        plan: &Plan,
+        table: &ServedResource,
+        plan: &QueryPlan,
         role: &Role,
     ) -> Vec<RecId> {
         store
@@ -164,7 +165,7 @@ impl Mock {
                     .filter(|(_, r)| {
                         self.visible(store, table.res, r.value(), role)
                             && (self.has(Fault::CollectionWriteFilterIgnored)
-                                || matches_all(table, plan, r.value()))
+                                || matches_all(table, &plan.filters, r.value()))
                     })
                     .map(|(i, _)| i)
                     .collect()
@@ -176,16 +177,65 @@ impl Mock {
     pub(super) fn post(
         &self,
         at: Place<'_>,
-        plan: &Plan,
+        plan: &QueryPlan,
         role: &Role,
         body: &[u8],
         hal: bool,
-    ) -> Result<Answer<'_>, ApiError> {
+    ) -> Result<Reply<'_>, ApiError> {
         let Place { ep, table, parents } = at;
+        let res = table.res;
+        let mut rec = self.new_record(ep, table, parents, role, body)?;
+        let mut store = self.write();
+        let owner_kind = resolve_owners(&store, res, &mut rec)?;
+        if let Role::Vsadmin { svm } = role
+            && owner_kind != Owner::Svm(svm.clone())
+        {
+            return Err(ApiError::permission_denied());
+        }
+        check_account(&store, res, &rec)?;
+        let family = ep.family.as_str();
+        if is_duplicate(&store, family, res, &rec) {
+            return Err(ApiError::documented(
+                ep,
+                Method::POST,
+                Condition::Duplicate,
+                None,
+                ApiError::new(
+                    StatusCode::CONFLICT,
+                    CODE_DUPLICATE,
+                    "entry with the same identifiers exists",
+                ),
+            ));
+        }
+        fill_post_defaults(&store, family, res, &owner_kind, &mut rec);
+        derive_fields(res, &mut rec);
+        let location = table.instance_href(&rec);
+        let answer = if plan.return_records == Some(true) {
+            let shown = project(table, &rec, &post_selection(table), Render { hal });
+            serde_json::json!({ "num_records": 1, "records": [shown] })
+        } else {
+            Value::Object(Map::new())
+        };
+        let before = self.snapshot(&store);
+        store.push(family, Rec::new(rec));
+        self.persist_or_roll_back(&mut store, before)?;
+        Ok(Reply::created(answer, location))
+    }
+
+    /// The record a POST body makes: the body checked as `role` may send it, the required
+    /// fields present, the parents' keys of a nested collection's path set.
+    fn new_record(
+        &self,
+        ep: &Endpoint,
+        table: &ServedResource,
+        parents: &[(String, String)],
+        role: &Role,
+        body: &[u8],
+    ) -> Result<Value, ApiError> {
         let body = Value::Object(parse_body(body)?);
         let res = table.res;
         let write = Write {
-            op: Op::Post,
+            op: WriteOp::Post,
             ep,
             role,
             current: None,
@@ -214,152 +264,16 @@ impl Mock {
                 set_path(m, k, Value::String(v.clone()));
             }
         }
-        let mut store = self.write();
-        // Resolve owners: an `svm` or `owner` object whose uuid is a key names the cluster or
-        // an SVM.
-        let mut owner_kind = Owner::Cluster;
-        for obj in res.objects.iter().filter(|o| {
-            let last = o.rsplit('.').next().unwrap_or(o);
-            last == "svm" || last == "owner"
-        }) {
-            let uuid_path = format!("{obj}.uuid");
-            if !res.keys.contains(&uuid_path) {
-                continue;
-            }
-            let Some(uuid) = get_path(&rec, &uuid_path)
-                .and_then(Value::as_str)
-                .map(String::from)
-            else {
-                continue;
-            };
-            let Some((kind, name)) = store.owner_by_uuid(&uuid) else {
-                return Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    CODE_NOT_FOUND,
-                    format!("entry doesn't exist: no SVM or cluster has uuid \"{uuid}\""),
-                )
-                .target(uuid_path.as_str()));
-            };
-            let name_path = format!("{obj}.name");
-            if let Some(given) = get_path(&rec, &name_path).and_then(Value::as_str)
-                && given != name
-            {
-                return Err(ApiError::invalid_value(
-                    &name_path,
-                    format!(
-                        "Field \"{name_path}\" is {given:?} but uuid \"{uuid}\" belongs to {name:?}."
-                    ),
-                ));
-            }
-            if res.field(&name_path).is_some()
-                && let Some(m) = rec.as_object_mut()
-            {
-                set_path(m, &name_path, Value::String(name));
-            }
-            owner_kind = kind;
-        }
-        if let Role::Vsadmin { svm } = role
-            && owner_kind != Owner::Svm(svm.clone())
-        {
-            return Err(ApiError::permission_denied());
-        }
-        // A record keyed by an account (a TOTP profile) needs that account to exist for its
-        // owner (ONTAP-BEHAVIOR.md §2: /api/security/accounts).
-        if res.keys.iter().any(|k| k == ACCOUNT_KEY)
-            && let Some(name) = get_path(&rec, ACCOUNT_KEY).and_then(Value::as_str)
-        {
-            let owner_uuid = get_path(&rec, "owner.uuid").and_then(Value::as_str);
-            if !store.has_account(owner_uuid, name) {
-                return Err(ApiError::new(
-                    StatusCode::NOT_FOUND,
-                    CODE_NOT_FOUND,
-                    format!(
-                        "entry doesn't exist: no account \"{name}\" of owner {} (see /api/security/accounts)",
-                        owner_uuid.unwrap_or("(none given)")
-                    ),
-                )
-                .target(ACCOUNT_KEY));
-            }
-        }
-        let family = ep.family.as_str();
-        let by_key = res.keys.iter().all(|k| {
-            get_path(&rec, k)
-                .and_then(crate::mock::store::key_text)
-                .is_some()
-        });
-        let dup = if store.indexed(family) && by_key {
-            store
-                .records
-                .get(family)
-                .and_then(|v| v.id_of(&rec))
-                .is_some()
-        } else {
-            store.records.get(family).is_some_and(|v| {
-                v.iter().any(|r| {
-                    res.keys
-                        .iter()
-                        .all(|k| get_path(r.value(), k) == get_path(&rec, k))
-                })
-            })
-        };
-        if dup {
-            return Err(ApiError::documented(
-                ep,
-                Method::POST,
-                Condition::Duplicate,
-                None,
-                ApiError::new(
-                    StatusCode::CONFLICT,
-                    CODE_DUPLICATE,
-                    "entry with the same identifiers exists",
-                ),
-            ));
-        }
-        let kind_name = match owner_kind {
-            Owner::Cluster => "cluster",
-            Owner::Svm(_) => "svm",
-        };
-        if let Some(defaults) = store
-            .post_defaults
-            .get(family)
-            .and_then(|d| d.get(kind_name))
-            .cloned()
-            && let Some(m) = rec.as_object_mut()
-        {
-            for (p, v) in leaf_paths(&defaults) {
-                if res.field(&p).is_some() && get_path_in(m, &p).is_none() {
-                    set_path(m, &p, v.clone());
-                }
-            }
-        }
-        if let Some(m) = rec.as_object_mut() {
-            for f in &res.fields {
-                if f.flags.post_response_only && get_path_in(m, &f.path).is_none() {
-                    set_path(m, &f.path, generated_value(f));
-                }
-            }
-        }
-        derive_fields(res, &mut rec);
-        let location = table.instance_href(&rec);
-        let answer = if plan.return_records == Some(true) {
-            let shown = project(table, &rec, &post_selection(table), Render { hal });
-            serde_json::json!({ "num_records": 1, "records": [shown] })
-        } else {
-            Value::Object(Map::new())
-        };
-        let before = self.snapshot(&store);
-        store.push(family, Rec::new(rec));
-        self.persist_or_roll_back(&mut store, before)?;
-        Ok(Answer::created(answer, location))
+        Ok(rec)
     }
 
     pub(super) fn delete(
         &self,
         ep: &Endpoint,
-        table: &Table,
+        table: &ServedResource,
         keys: &[(String, String)],
         role: &Role,
-    ) -> Result<Answer<'_>, ApiError> {
+    ) -> Result<Reply<'_>, ApiError> {
         let mut store = self.write();
         let i = self
             .find(&store, &ep.family, table, keys, role)
@@ -367,7 +281,7 @@ impl Mock {
         let before = self.snapshot(&store);
         store.remove(&ep.family, &[i]);
         self.persist_or_roll_back(&mut store, before)?;
-        Ok(Answer::empty())
+        Ok(Reply::empty())
     }
 
     fn apply(res: &Resource, rec: &mut Value, sets: &[(usize, Value)]) {
@@ -387,7 +301,11 @@ impl Mock {
 
 /// A collection PATCH or DELETE names the records it changes by at least one query field
 /// (ONTAP-BEHAVIOR.md §7); without one it is refused, never applied to every record.
-fn require_query_field(table: &Table, plan: &Plan, method: &str) -> Result<(), ApiError> {
+fn require_query_field(
+    table: &ServedResource,
+    plan: &QueryPlan,
+    method: &str,
+) -> Result<(), ApiError> {
     if !plan.filters.is_empty() {
         return Ok(());
     }
@@ -403,7 +321,12 @@ fn require_query_field(table: &Table, plan: &Plan, method: &str) -> Result<(), A
 }
 
 /// The answer of a collection PATCH or DELETE: `{"num_records": N, "_links": {"self": ...}}`.
-fn collection_answer<'a>(table: &Table, plan: &Plan, n: usize, hal: bool) -> Answer<'a> {
+fn collection_answer<'a>(
+    table: &ServedResource,
+    plan: &QueryPlan,
+    n: usize,
+    hal: bool,
+) -> Reply<'a> {
     let mut out = Map::new();
     out.insert("num_records".into(), Value::from(n));
     if hal {
@@ -417,7 +340,7 @@ fn collection_answer<'a>(table: &Table, plan: &Plan, n: usize, hal: bool) -> Ans
             serde_json::json!({ "self": { "href": href } }),
         );
     }
-    Answer::ok(Value::Object(out))
+    Reply::ok(Value::Object(out))
 }
 
 fn get_path_in<'a>(m: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
@@ -465,6 +388,133 @@ fn generated_value(f: &Field) -> Value {
 #[derive(Clone, Copy)]
 pub(super) struct Place<'a> {
     pub ep: &'a Endpoint,
-    pub table: &'a Table,
+    pub table: &'a ServedResource,
     pub parents: &'a [(String, String)],
+}
+
+/// Resolves the owners of a new record: an `svm` or `owner` object whose uuid is a key names
+/// the cluster or an SVM (404 otherwise), with the name that goes with it (filled in when left
+/// out). Returns the kind of owner the record has.
+fn resolve_owners(store: &Store, res: &Resource, rec: &mut Value) -> Result<Owner, ApiError> {
+    let mut owner_kind = Owner::Cluster;
+    for obj in res.owner_objects() {
+        let uuid_path = format!("{obj}.uuid");
+        if !res.keys.contains(&uuid_path) {
+            continue;
+        }
+        let Some(uuid) = get_path(rec, &uuid_path)
+            .and_then(Value::as_str)
+            .map(String::from)
+        else {
+            continue;
+        };
+        let Some((kind, name)) = store.owner_by_uuid(&uuid) else {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                CODE_NOT_FOUND,
+                format!("entry doesn't exist: no SVM or cluster has uuid \"{uuid}\""),
+            )
+            .target(uuid_path.as_str()));
+        };
+        let name_path = format!("{obj}.name");
+        if let Some(given) = get_path(rec, &name_path).and_then(Value::as_str)
+            && given != name
+        {
+            return Err(ApiError::invalid_value(
+                &name_path,
+                format!(
+                    "Field \"{name_path}\" is {given:?} but uuid \"{uuid}\" belongs to {name:?}."
+                ),
+            ));
+        }
+        if res.field(&name_path).is_some()
+            && let Some(m) = rec.as_object_mut()
+        {
+            set_path(m, &name_path, Value::String(name));
+        }
+        owner_kind = kind;
+    }
+    Ok(owner_kind)
+}
+
+/// A record keyed by an account (a TOTP profile) needs that account to exist for its owner
+/// (ONTAP-BEHAVIOR.md §2: /api/security/accounts).
+fn check_account(store: &Store, res: &Resource, rec: &Value) -> Result<(), ApiError> {
+    if res.keys.iter().any(|k| k == ACCOUNT_KEY)
+        && let Some(name) = get_path(rec, ACCOUNT_KEY).and_then(Value::as_str)
+    {
+        let owner_uuid = get_path(rec, "owner.uuid").and_then(Value::as_str);
+        if !store.has_account(owner_uuid, name) {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                CODE_NOT_FOUND,
+                format!(
+                    "entry doesn't exist: no account \"{name}\" of owner {} (see /api/security/accounts)",
+                    owner_uuid.unwrap_or("(none given)")
+                ),
+            )
+            .target(ACCOUNT_KEY));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a record with the new record's keys exists: through the family's index where every
+/// key has a value, else by comparing the keys of every record.
+fn is_duplicate(store: &Store, family: &str, res: &Resource, rec: &Value) -> bool {
+    let by_key = res.keys.iter().all(|k| {
+        get_path(rec, k)
+            .and_then(crate::mock::keys::key_text)
+            .is_some()
+    });
+    if store.indexed(family) && by_key {
+        store
+            .records
+            .get(family)
+            .and_then(|v| v.id_of(rec))
+            .is_some()
+    } else {
+        store.records.get(family).is_some_and(|v| {
+            v.iter().any(|r| {
+                res.keys
+                    .iter()
+                    .all(|k| get_path(r.value(), k) == get_path(rec, k))
+            })
+        })
+    }
+}
+
+/// What a POST fills in that the client does not send: the data set's defaults for the owner
+/// kind, and a generated value for each POST-response-only field.
+fn fill_post_defaults(
+    store: &Store,
+    family: &str,
+    res: &Resource,
+    owner_kind: &Owner,
+    rec: &mut Value,
+) {
+    let kind_name = match owner_kind {
+        Owner::Cluster => "cluster",
+        Owner::Svm(_) => "svm",
+    };
+    if let Some(defaults) = store
+        .post_defaults
+        .get(family)
+        .and_then(|d| d.get(kind_name))
+        .cloned()
+        && let Some(m) = rec.as_object_mut()
+    {
+        for (p, v) in leaf_paths(&defaults) {
+            if res.field(&p).is_some() && get_path_in(m, &p).is_none() {
+                set_path(m, &p, v.clone());
+            }
+        }
+    }
+    if let Some(m) = rec.as_object_mut() {
+        for f in &res.fields {
+            if f.flags.post_response_only && get_path_in(m, &f.path).is_none() {
+                set_path(m, &f.path, generated_value(f));
+            }
+        }
+    }
 }

@@ -127,7 +127,7 @@ const SHARED_SCHEMAS: &[&str] = &[
 
 /// How a family's paths come out in the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Shape {
+pub struct FamilyShape {
     /// The collection path and its HTTP methods (none for a singleton or an instance-only family).
     pub collection: Option<(String, Vec<&'static str>)>,
     /// The record path, its kind (`instance` or `singleton`) and its HTTP methods.
@@ -155,7 +155,7 @@ pub fn path_keys(path: &str) -> Vec<String> {
 /// The catalog paths of a family: a collection where a collection method is offered, a record
 /// path where a record method is; a family without keys of its own is one record (a singleton
 /// when its path has no keys at all).
-pub fn shape(f: &Family) -> Shape {
+pub fn shape(f: &Family) -> FamilyShape {
     let has = |m: &str| f.methods.iter().any(|x| x == m);
     let own = own_keys(f);
     let coll: Vec<&'static str> = COLLECTION_METHODS
@@ -179,13 +179,13 @@ pub fn shape(f: &Family) -> Shape {
     if own.is_empty() {
         // No key of its own: the path is the record (a singleton, or one record under a parent).
         if rec.is_empty() && !has_coll_method {
-            return Shape {
+            return FamilyShape {
                 collection: None,
                 record: None,
             };
         }
         if rec.is_empty() {
-            return Shape {
+            return FamilyShape {
                 collection: Some((f.path.clone(), coll)),
                 record: None,
             };
@@ -201,12 +201,12 @@ pub fn shape(f: &Family) -> Shape {
         };
         if has_coll_method {
             // A keyless collection beside record methods: the collection wins the path.
-            return Shape {
+            return FamilyShape {
                 collection: Some((f.path.clone(), coll)),
                 record: None,
             };
         }
-        return Shape {
+        return FamilyShape {
             collection: None,
             record: Some((f.path.clone(), kind, methods)),
         };
@@ -219,7 +219,7 @@ pub fn shape(f: &Family) -> Shape {
             .collect::<Vec<_>>()
             .join("/")
     );
-    Shape {
+    FamilyShape {
         collection: (!coll.is_empty()).then(|| (f.path.clone(), coll)),
         record: (!rec.is_empty()).then_some((rec_path, "instance", rec)),
     }

@@ -47,10 +47,6 @@ pub const RELEASES: &[Release] = &[
 pub const LATEST: &str = "ontap-9.19";
 
 impl Release {
-    /// The compressed size, in bytes.
-    pub fn compressed_len(&self) -> usize {
-        self.data.len()
-    }
     /// The intermediate document, decompressed and parsed.
     pub fn contract(&self) -> Contract {
         let mut text = String::new();

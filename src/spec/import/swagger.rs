@@ -51,7 +51,30 @@ pub fn read(text: &str) -> Result<Contract, ImportError> {
         .unwrap_or(&empty);
     let r = Reader { defs };
 
-    // Group paths: record paths under their collection path.
+    let groups = group_paths(&base, paths);
+    let mut families = Vec::new();
+    for (coll, g) in groups {
+        let Some(mut family) = r.family(coll, g) else {
+            continue;
+        };
+        if families.iter().any(|f: &Family| f.name == family.name) {
+            family.name = format!("{}_{}", family.name, families.len());
+        }
+        families.push(family);
+    }
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Contract {
+        source: "swagger".into(),
+        version,
+        families,
+    })
+}
+
+/// The paths grouped by collection: each record path under its collection path.
+fn group_paths<'a>(
+    base: &str,
+    paths: &'a serde_json::Map<String, Value>,
+) -> BTreeMap<String, Group<'a>> {
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     for (p, ops) in paths {
         let full = format!("{base}{p}");
@@ -65,115 +88,7 @@ pub fn read(text: &str) -> Result<Contract, ImportError> {
             g.record = Some((full.clone(), ops));
         }
     }
-
-    let mut families = Vec::new();
-    for (coll, g) in groups {
-        let mut methods = Vec::new();
-        let mut def_name = None;
-        let mut listing = false;
-        let mut introduced = None;
-        let mut expensive = Vec::new();
-        if let Some(ops) = g.collection {
-            if let Some(get) = ops.get("get") {
-                if let Some((name, records)) = r.answer_definition(get) {
-                    listing = records;
-                    def_name = Some(name);
-                }
-                introduced =
-                    introduced.or_else(|| get.get("x-ntap-introduced").and_then(value_text));
-                expensive = expensive_properties(get);
-            }
-            for m in ["get", "patch", "post", "delete"] {
-                if ops.get(m).is_some() {
-                    let name = match (m, listing || g.record.is_some()) {
-                        ("get", true) => "get_collection",
-                        ("patch", true) => "patch_collection",
-                        ("delete", true) => "delete_collection",
-                        ("post", _) => "post",
-                        (m, false) => m,
-                        _ => unreachable!(),
-                    };
-                    methods.push(name.to_string());
-                }
-            }
-        }
-        let mut keys: Vec<String> = super::path_keys(&coll);
-        let mut path = coll.clone();
-        if let Some((rec_path, ops)) = &g.record {
-            keys = super::path_keys(rec_path);
-            if let Some(get) = ops.get("get") {
-                if let Some((name, _)) = r.answer_definition(get) {
-                    def_name = Some(name);
-                }
-                introduced =
-                    introduced.or_else(|| get.get("x-ntap-introduced").and_then(value_text));
-                if expensive.is_empty() {
-                    expensive = expensive_properties(get);
-                }
-            }
-            for m in ["get", "patch", "delete"] {
-                if ops.get(m).is_some() {
-                    methods.push(m.to_string());
-                }
-            }
-            if g.collection.is_none() {
-                // Records without a listing: the family's path is the record path less its own
-                // keys, which the catalog adds back.
-                path = coll.clone();
-            }
-        }
-        // Neither GET answered with a definition: take the body of a write.
-        if def_name.is_none() {
-            let all_ops = g
-                .collection
-                .into_iter()
-                .chain(g.record.as_ref().map(|(_, o)| *o));
-            for ops in all_ops {
-                for m in ["patch", "post"] {
-                    if def_name.is_none()
-                        && let Some(op) = ops.get(m)
-                    {
-                        def_name = r.body_definition(op);
-                    }
-                }
-            }
-        }
-        let Some(def_name) = def_name else { continue };
-        let mut fields = BTreeMap::new();
-        if let Some(def) = defs.get(&def_name) {
-            r.walk(def, "", Access::default(), None, 0, &mut fields);
-        }
-        for e in &expensive {
-            if let Some(f) = fields.get_mut(e) {
-                f.expensive = true;
-            }
-            let prefix = format!("{e}.");
-            for (k, f) in fields.iter_mut() {
-                if k.starts_with(&prefix) {
-                    f.expensive = true;
-                }
-            }
-        }
-        let name = if families.iter().any(|f: &Family| f.name == def_name) {
-            format!("{def_name}_{}", families.len())
-        } else {
-            def_name
-        };
-        families.push(Family {
-            name,
-            path,
-            keys: std::mem::take(&mut keys),
-            methods,
-            introduced,
-            fields,
-        });
-    }
-    families.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Contract {
-        source: "swagger".into(),
-        version,
-        families,
-    })
+    groups
 }
 
 #[derive(Default)]
@@ -239,6 +154,117 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// The definition a PATCH or POST of the group takes as its body: the first one, the
+    /// collection's operations before the record's.
+    fn write_definition(&self, g: &Group<'_>) -> Option<String> {
+        let all_ops = g
+            .collection
+            .into_iter()
+            .chain(g.record.as_ref().map(|(_, o)| *o));
+        for ops in all_ops {
+            for m in ["patch", "post"] {
+                if let Some(op) = ops.get(m)
+                    && let Some(name) = self.body_definition(op)
+                {
+                    return Some(name);
+                }
+            }
+        }
+        None
+    }
+
+    /// The fields of a definition, flattened; the expensive ones (and what is below them)
+    /// marked.
+    fn fields(&self, def_name: &str, expensive: &[String]) -> BTreeMap<String, FieldFacts> {
+        let mut fields = BTreeMap::new();
+        if let Some(def) = self.defs.get(def_name) {
+            self.walk(def, "", Access::default(), None, 0, &mut fields);
+        }
+        for e in expensive {
+            if let Some(f) = fields.get_mut(e) {
+                f.expensive = true;
+            }
+            let prefix = format!("{e}.");
+            for (k, f) in fields.iter_mut() {
+                if k.starts_with(&prefix) {
+                    f.expensive = true;
+                }
+            }
+        }
+        fields
+    }
+
+    /// The family of one group of paths: its methods, its keys, the definition its GET answers
+    /// with (or a write's body) flattened into fields, the expensive ones marked; None when
+    /// no operation names a definition.
+    fn family(&self, coll: String, g: Group<'_>) -> Option<Family> {
+        let mut methods = Vec::new();
+        let mut def_name = None;
+        let mut listing = false;
+        let mut introduced = None;
+        let mut expensive = Vec::new();
+        if let Some(ops) = g.collection {
+            if let Some(get) = ops.get("get") {
+                if let Some((name, records)) = self.answer_definition(get) {
+                    listing = records;
+                    def_name = Some(name);
+                }
+                introduced =
+                    introduced.or_else(|| get.get("x-ntap-introduced").and_then(value_text));
+                expensive = expensive_properties(get);
+            }
+            for m in ["get", "patch", "post", "delete"] {
+                if ops.get(m).is_some() {
+                    let name = match (m, listing || g.record.is_some()) {
+                        ("get", true) => "get_collection",
+                        ("patch", true) => "patch_collection",
+                        ("delete", true) => "delete_collection",
+                        ("post", _) => "post",
+                        (m, false) => m,
+                        _ => unreachable!(),
+                    };
+                    methods.push(name.to_string());
+                }
+            }
+        }
+        let mut keys: Vec<String> = super::path_keys(&coll);
+        let mut path = coll.clone();
+        if let Some((rec_path, ops)) = &g.record {
+            keys = super::path_keys(rec_path);
+            if let Some(get) = ops.get("get") {
+                if let Some((name, _)) = self.answer_definition(get) {
+                    def_name = Some(name);
+                }
+                introduced =
+                    introduced.or_else(|| get.get("x-ntap-introduced").and_then(value_text));
+                if expensive.is_empty() {
+                    expensive = expensive_properties(get);
+                }
+            }
+            for m in ["get", "patch", "delete"] {
+                if ops.get(m).is_some() {
+                    methods.push(m.to_string());
+                }
+            }
+            if g.collection.is_none() {
+                // Records without a listing: the family's path is the record path less its own
+                // keys, which the catalog adds back.
+                path = coll.clone();
+            }
+        }
+        // Neither GET answered with a definition: take the body of a write.
+        let def_name = def_name.or_else(|| self.write_definition(&g))?;
+        let fields = self.fields(&def_name, &expensive);
+        Some(Family {
+            name: def_name,
+            path,
+            keys: std::mem::take(&mut keys),
+            methods,
+            introduced,
+            fields,
+        })
+    }
+
     fn deref<'v>(&'v self, v: &'v Value) -> (&'v Value, Option<String>) {
         let mut cur = v;
         let mut name = None;

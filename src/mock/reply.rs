@@ -1,11 +1,11 @@
 //! What the mock answers, between the request handler and the wire. The handler builds an
-//! [`Answer`] that keeps every rule of the contract; the fault layer ([`super::faults::rewrite`])
-//! may then bend it, knowing what kind of answer it is ([`Made`]); [`Answer::into_response`] puts
+//! [`Reply`] that keeps every rule of the contract; the fault layer ([`super::rewrite`])
+//! may then bend it, knowing what kind of answer it is ([`Made`]); [`Reply::into_response`] puts
 //! it on the wire. Keeping the answer in this shape until the end is what lets the faults that
 //! only rewrite an answer live in one place instead of in the handler's branches.
 
 use super::errors::ApiError;
-use super::query::{Shape, Table};
+use super::query::{ReadKind, ServedResource};
 use axum::body::Body as HttpBody;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 /// The body of an answer.
 #[derive(Debug, Clone)]
-pub enum Body {
+pub enum ReplyBody {
     /// A JSON value, serialised on the way out.
     Json(Value),
     /// JSON text the query engine wrote straight from the store (the GET hot path).
@@ -25,8 +25,8 @@ pub enum Body {
 pub enum Made<'a> {
     /// A GET served from the records of a resource (catalog or discovery).
     Read {
-        table: &'a Table,
-        shape: Shape,
+        table: &'a ServedResource,
+        shape: ReadKind,
         /// The paging position the request asked for (`start.index`, 0 without it).
         start: usize,
     },
@@ -43,9 +43,9 @@ pub enum Made<'a> {
 
 /// One answer, before it becomes an HTTP response.
 #[derive(Debug, Clone)]
-pub struct Answer<'a> {
+pub struct Reply<'a> {
     pub status: StatusCode,
-    pub body: Body,
+    pub body: ReplyBody,
     pub made: Made<'a>,
     /// `Location` (201 of a POST).
     pub location: Option<String>,
@@ -55,9 +55,9 @@ pub struct Answer<'a> {
     pub challenge: bool,
 }
 
-impl<'a> Answer<'a> {
-    fn new(status: StatusCode, body: Body, made: Made<'a>) -> Self {
-        Answer {
+impl<'a> Reply<'a> {
+    fn new(status: StatusCode, body: ReplyBody, made: Made<'a>) -> Self {
+        Reply {
             status,
             body,
             made,
@@ -69,24 +69,24 @@ impl<'a> Answer<'a> {
 
     /// 200 with a JSON value.
     pub fn ok(v: Value) -> Self {
-        Answer::new(StatusCode::OK, Body::Json(v), Made::Other)
+        Reply::new(StatusCode::OK, ReplyBody::Json(v), Made::Other)
     }
 
     /// 200 `{}`.
     pub fn empty() -> Self {
-        Answer::ok(Value::Object(Map::new()))
+        Reply::ok(Value::Object(Map::new()))
     }
 
     /// 201 with the new record's path in `Location`.
     pub fn created(v: Value, location: String) -> Self {
-        let mut a = Answer::new(StatusCode::CREATED, Body::Json(v), Made::Other);
+        let mut a = Reply::new(StatusCode::CREATED, ReplyBody::Json(v), Made::Other);
         a.location = Some(location);
         a
     }
 
     /// 200 with a GET answer of `table`'s records.
-    pub fn read(table: &'a Table, shape: Shape, start: usize, body: Body) -> Self {
-        Answer::new(
+    pub fn read(table: &'a ServedResource, shape: ReadKind, start: usize, body: ReplyBody) -> Self {
+        Reply::new(
             StatusCode::OK,
             body,
             Made::Read {
@@ -99,9 +99,9 @@ impl<'a> Answer<'a> {
 
     /// The error envelope of `e`.
     pub fn error(e: ApiError) -> Self {
-        Answer::new(
+        Reply::new(
             e.status,
-            Body::Json(e.envelope()),
+            ReplyBody::Json(e.envelope()),
             Made::Error {
                 bad_input: e.bad_input,
                 not_allowed: false,
@@ -116,9 +116,9 @@ impl<'a> Answer<'a> {
         allowed.extend(["HEAD", "OPTIONS"]);
         let allowed = allowed.as_slice();
         let e = ApiError::method_not_allowed(method, path, allowed);
-        let mut a = Answer::new(
+        let mut a = Reply::new(
             e.status,
-            Body::Json(e.envelope()),
+            ReplyBody::Json(e.envelope()),
             Made::Error {
                 bad_input: false,
                 not_allowed: true,
@@ -130,14 +130,14 @@ impl<'a> Answer<'a> {
 
     /// 401, with the Basic challenge.
     pub fn unauthorized() -> Self {
-        let mut a = Answer::error(ApiError::unauthorized());
+        let mut a = Reply::error(ApiError::unauthorized());
         a.challenge = true;
         a
     }
 
     /// 200 for OPTIONS: `Allow` lists the methods of the path.
     pub fn options(allowed: &[&str]) -> Self {
-        let mut a = Answer::empty();
+        let mut a = Reply::empty();
         a.allow = Some(allowed.join(", "));
         a
     }
@@ -146,8 +146,8 @@ impl<'a> Answer<'a> {
     /// (its `Content-Length` included) and drops the body.
     pub fn into_response(self, hal: bool, head: bool) -> Response {
         let bytes = match self.body {
-            Body::Json(v) => serde_json::to_vec(&v).unwrap_or_else(|_| b"{}".to_vec()),
-            Body::Text(b) => b,
+            ReplyBody::Json(v) => serde_json::to_vec(&v).unwrap_or_else(|_| b"{}".to_vec()),
+            ReplyBody::Text(b) => b,
         };
         let len = bytes.len();
         let mut resp = Response::new(if head {
@@ -185,8 +185,8 @@ impl<'a> Answer<'a> {
     }
 }
 
-impl From<ApiError> for Answer<'_> {
+impl From<ApiError> for Reply<'_> {
     fn from(e: ApiError) -> Self {
-        Answer::error(e)
+        Reply::error(e)
     }
 }

@@ -1,0 +1,311 @@
+//! The filters of a query: alternatives joined by `|`, each `null`, `!null`, or an optional `!`
+//! before a pattern (`*` globbing, a double-quoted literal), and on numbers `<`, `<=`, `>`,
+//! `>=` and `a..b` (ONTAP-BEHAVIOR.md §7). A literal no value of the field can be is refused.
+
+use super::project::Row;
+use super::served::ServedResource;
+use crate::mock::faults::Fault;
+use crate::spec::resource::{Field, FieldType, get_path};
+use serde_json::Value;
+use std::cmp::Ordering;
+use std::collections::BTreeSet;
+
+/// One alternative of a filter.
+#[derive(Debug, Clone, PartialEq)]
+enum Term {
+    Null,
+    NotNull,
+    Exact(String),
+    Glob(String),
+    Cmp(Ordering, bool, f64),
+    Range(f64, f64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Alt {
+    negated: bool,
+    term: Term,
+}
+
+/// A filter on one field: alternatives joined by `|`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub field: usize,
+    alts: Vec<Alt>,
+}
+
+impl Filter {
+    /// Parses a filter value: alternatives split on `|` outside double quotes; each one `null`,
+    /// `!null`, or an optional `!` before a pattern; a pattern in double quotes is a literal
+    /// (`"a|b"`, `"*"`, `"<10"`, ONTAP-BEHAVIOR.md §7). `!a|b` is "not a, or b".
+    pub(super) fn parse(field: usize, ty: FieldType, raw: &str) -> Filter {
+        let numeric = matches!(ty, FieldType::Integer | FieldType::Number);
+        let alts = split_alternatives(raw)
+            .into_iter()
+            .map(|a| {
+                if a == "null" {
+                    return Alt {
+                        negated: false,
+                        term: Term::Null,
+                    };
+                }
+                if a == "!null" {
+                    return Alt {
+                        negated: false,
+                        term: Term::NotNull,
+                    };
+                }
+                let (negated, body) = match a.strip_prefix('!') {
+                    Some(b) => (true, b),
+                    None => (false, a),
+                };
+                if let Some(literal) = unquote(body) {
+                    return Alt {
+                        negated,
+                        term: Term::Exact(literal.to_string()),
+                    };
+                }
+                let term = if numeric {
+                    numeric_term(body).unwrap_or_else(|| text_term(body))
+                } else {
+                    text_term(body)
+                };
+                Alt { negated, term }
+            })
+            .collect();
+        Filter { field, alts }
+    }
+
+    /// A literal that no value of the field can be (a word for a boolean or a number, a name
+    /// outside an enum): ONTAP refuses it (400, code 262197, ONTAP-BEHAVIOR.md section 3). A
+    /// boolean is refused a `*` pattern that neither `true` nor `false` matches (`xy*z`) too: it
+    /// is a value no boolean can have, like `xyz`. Other patterns, comparisons and `null` are
+    /// never refused.
+    pub(super) fn misfit<'a>(&'a self, f: &Field) -> Option<&'a str> {
+        self.alts.iter().find_map(|a| match &a.term {
+            Term::Glob(p) if f.ty == FieldType::Boolean => {
+                (!glob(p, "true") && !glob(p, "false")).then_some(p.as_str())
+            }
+            Term::Exact(s) => {
+                let fits = match f.ty {
+                    FieldType::Boolean => s == "true" || s == "false",
+                    FieldType::Integer | FieldType::Number => s.trim().parse::<f64>().is_ok(),
+                    _ if !f.enum_values.is_empty() => {
+                        f.enum_values.iter().any(|e| e.as_str() == Some(s.as_str()))
+                    }
+                    _ => true,
+                };
+                (!fits).then_some(s.as_str())
+            }
+            _ => None,
+        })
+    }
+
+    fn matches(&self, v: Option<&Value>) -> bool {
+        let v = v.filter(|v| !v.is_null());
+        self.alts.iter().any(|a| match (&a.term, v) {
+            (Term::Null, None) => !a.negated,
+            (Term::Null, Some(_)) => a.negated,
+            (Term::NotNull, v) => v.is_some(),
+            (_, None) => false,
+            (t, Some(v)) => term_matches(t, v) != a.negated,
+        })
+    }
+}
+
+/// What a filter literal of this field may be, for messages.
+pub(super) fn expected_literal(f: &Field) -> String {
+    match f.ty {
+        FieldType::Boolean => "true or false".into(),
+        FieldType::Integer | FieldType::Number => "a number, a comparison or a range".into(),
+        _ => format!(
+            "one of {}",
+            f.enum_values
+                .iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Splits a filter value on the `|` that are outside double quotes.
+fn split_alternatives(raw: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut quoted = false;
+    let mut start = 0;
+    for (i, c) in raw.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '|' if !quoted => {
+                out.push(&raw[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&raw[start..]);
+    out
+}
+
+/// The text inside a double-quoted pattern (`"a b"` gives `a b`); None if it is not one.
+fn unquote(s: &str) -> Option<&str> {
+    s.strip_prefix('"')?.strip_suffix('"')
+}
+
+fn text_term(s: &str) -> Term {
+    if s.contains('*') {
+        Term::Glob(s.to_string())
+    } else {
+        Term::Exact(s.to_string())
+    }
+}
+
+fn numeric_term(s: &str) -> Option<Term> {
+    let num = |t: &str| t.trim().parse::<f64>().ok().filter(|f| f.is_finite());
+    if let Some(r) = s.strip_prefix("<=") {
+        return Some(Term::Cmp(Ordering::Less, true, num(r)?));
+    }
+    if let Some(r) = s.strip_prefix(">=") {
+        return Some(Term::Cmp(Ordering::Greater, true, num(r)?));
+    }
+    if let Some(r) = s.strip_prefix('<') {
+        return Some(Term::Cmp(Ordering::Less, false, num(r)?));
+    }
+    if let Some(r) = s.strip_prefix('>') {
+        return Some(Term::Cmp(Ordering::Greater, false, num(r)?));
+    }
+    if let Some((a, b)) = s.split_once("..") {
+        return Some(Term::Range(num(a)?, num(b)?));
+    }
+    None
+}
+
+fn term_matches(t: &Term, v: &Value) -> bool {
+    if let Value::Array(items) = v {
+        return items.iter().any(|i| term_matches(t, i));
+    }
+    match t {
+        Term::Null | Term::NotNull => false,
+        Term::Exact(s) => scalar_text(v).is_some_and(|x| x == *s),
+        Term::Glob(p) => scalar_text(v).is_some_and(|x| glob(p, &x)),
+        Term::Cmp(dir, or_equal, n) => v.as_f64().is_some_and(|x| {
+            let o = x.partial_cmp(n).unwrap_or(Ordering::Equal);
+            o == *dir || (*or_equal && o == Ordering::Equal)
+        }),
+        Term::Range(a, b) => v.as_f64().is_some_and(|x| x >= *a && x <= *b),
+    }
+}
+
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself, case-sensitively.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Whether a record passes every filter of the plan.
+pub fn matches_all(table: &ServedResource, filters: &[Filter], record: &Value) -> bool {
+    filters
+        .iter()
+        .all(|f| f.matches(get_path(record, &table.res.fields[f.field].path)))
+}
+
+/// The records that pass every filter, in their order; all of them with the `filter-ignored`
+/// fault, the ones that do not pass with `filter-negated`.
+pub(super) fn filter<'r>(
+    table: &ServedResource,
+    filters: &[Filter],
+    records: Vec<Row<'r>>,
+    faults: &BTreeSet<Fault>,
+) -> Vec<Row<'r>> {
+    if filters.is_empty() || faults.contains(&Fault::FilterIgnored) {
+        return records;
+    }
+    let negate = faults.contains(&Fault::FilterNegated);
+    records
+        .into_iter()
+        .filter(|r| matches_all(table, filters, r.value) != negate)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn f(raw: &str, ty: FieldType) -> Filter {
+        Filter::parse(0, ty, raw)
+    }
+
+    #[test]
+    fn operators() {
+        let s = FieldType::String;
+        let n = FieldType::Integer;
+        let v = json!("svm1");
+        assert!(f("svm1", s).matches(Some(&v)));
+        assert!(!f("SVM1", s).matches(Some(&v)));
+        assert!(f("svm*", s).matches(Some(&v)));
+        assert!(f("*1", s).matches(Some(&v)));
+        assert!(!f("*2", s).matches(Some(&v)));
+        assert!(f("!svm2", s).matches(Some(&v)));
+        assert!(!f("!svm1", s).matches(Some(&v)));
+        assert!(f("svm2|svm1", s).matches(Some(&v)));
+        assert!(!f("null", s).matches(Some(&v)));
+        assert!(f("!null", s).matches(Some(&v)));
+        // An unset field matches only null.
+        assert!(f("null", s).matches(None));
+        assert!(!f("!null", s).matches(None));
+        assert!(!f("!svm1", s).matches(None));
+        assert!(!f("*", s).matches(None));
+        let two = json!(2);
+        assert!(f("<3", n).matches(Some(&two)));
+        assert!(!f("<2", n).matches(Some(&two)));
+        assert!(f("<=2", n).matches(Some(&two)));
+        assert!(f(">1", n).matches(Some(&two)));
+        assert!(!f(">2", n).matches(Some(&two)));
+        assert!(f(">=2", n).matches(Some(&two)));
+        assert!(f("1..3", n).matches(Some(&two)));
+        assert!(!f("3..5", n).matches(Some(&two)));
+        assert!(f("2", n).matches(Some(&two)));
+        assert!(f("true", FieldType::Boolean).matches(Some(&json!(true))));
+        assert!(!f("false", FieldType::Boolean).matches(Some(&json!(true))));
+        assert!(f("t*", FieldType::Boolean).matches(Some(&json!(true))));
+        assert!(!f("t*", FieldType::Boolean).matches(Some(&json!(false))));
+        // Text that looks like a range is text on a string field.
+        assert!(f("a..b", s).matches(Some(&json!("a..b"))));
+    }
+
+    #[test]
+    fn globbing() {
+        assert!(glob("a*c", "abc"));
+        assert!(glob("a*c", "ac"));
+        assert!(!glob("a*c", "ab"));
+        assert!(glob("*", ""));
+        assert!(glob("a*b*c", "axxbyyc"));
+        assert!(!glob("a*b*c", "axxcyyb"));
+        assert!(!glob("aa*aa", "aaa"));
+    }
+}

@@ -1,0 +1,157 @@
+//! A collection GET's answer: the filtered, ordered records cut into a page by `max_records`
+//! and the paging position, `_links.next` when more records follow (the query with
+//! `start.index`, or an opaque `next_token` under the `opaque-next` variant), `num_records`,
+//! and the count alone for `return_records=false`. Written straight as JSON text.
+
+use super::project::{write_json, write_key};
+use super::{
+    QueryPlan, ReadKind, Render, Row, START_PARAM, ServedResource, TOKEN_PARAM, matching, order,
+};
+use super::{select, write_record};
+use crate::mock::faults::Fault;
+use crate::mock::variants::{TIME_LIMITED_PAGE, Variant};
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Runs a collection GET over the records a caller may see, in store order, and writes the
+/// answer as JSON text.
+/// `path` is the collection's path as requested (a nested one with its parents' keys filled
+/// in), which its `self` and `next` links name.
+pub fn collection_get(
+    table: &ServedResource,
+    path: &str,
+    records: Vec<Row<'_>>,
+    plan: &QueryPlan,
+    render: Render,
+    faults: &BTreeSet<Fault>,
+) -> Vec<u8> {
+    let mut rows = matching::filter(table, &plan.filters, records, faults);
+    order::sort(table, plan, &mut rows, faults);
+    let self_href = || {
+        if plan.raw_query.is_empty() {
+            path.to_string()
+        } else {
+            format!("{path}?{}", plan.raw_query)
+        }
+    };
+    let mut buf: Vec<u8> = Vec::with_capacity(256 + rows.len() * 320);
+    if plan.return_records == Some(false) {
+        // Under time-limited-counts, a count stops after a few records with a next link to
+        // count on from, as if return_timeout ran out.
+        let (start, end) = if plan.variants.contains(&Variant::TimeLimitedCounts) {
+            let start = plan.start.min(rows.len());
+            (
+                start,
+                start.saturating_add(TIME_LIMITED_PAGE).min(rows.len()),
+            )
+        } else {
+            (0, rows.len())
+        };
+        buf.extend_from_slice(format!("{{\"num_records\":{}", end - start).as_bytes());
+        let next = (end < rows.len()).then(|| next_href(path, plan, end));
+        if render.hal || next.is_some() {
+            buf.extend_from_slice(b",\"_links\":{");
+            let mut first = true;
+            if render.hal {
+                write_link(&mut buf, "self", self_href(), &mut first);
+            }
+            if let Some(h) = next {
+                write_link(&mut buf, "next", h, &mut first);
+            }
+            buf.push(b'}');
+        }
+        buf.push(b'}');
+        return buf;
+    }
+    let total = rows.len();
+    let start = plan.start.min(total);
+    let end = match page_limit(plan, faults) {
+        None => total,
+        Some(m) => start.saturating_add(m).min(total),
+    };
+    let page = &rows[start..end];
+    let sel = select(table, plan, ReadKind::Collection, faults);
+    buf.extend_from_slice(b"{\"records\":[");
+    for (i, r) in page.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        write_record(&mut buf, table, *r, &sel, render);
+    }
+    buf.extend_from_slice(format!("],\"num_records\":{}", page.len()).as_bytes());
+    let next_href = (end < total).then(|| next_href(path, plan, end));
+    if render.hal || next_href.is_some() {
+        buf.extend_from_slice(b",\"_links\":{");
+        let mut first = true;
+        if render.hal {
+            write_link(&mut buf, "self", self_href(), &mut first);
+        }
+        if let Some(h) = next_href {
+            write_link(&mut buf, "next", h, &mut first);
+        }
+        buf.push(b'}');
+    }
+    buf.push(b'}');
+    buf
+}
+
+/// How many records a page holds at most: `max_records` (unless the `max-records-ignored`
+/// fault is on), cut to [`TIME_LIMITED_PAGE`] under the `time-limited-pages` variant, as if
+/// return_timeout ran out; None: every record.
+fn page_limit(plan: &QueryPlan, faults: &BTreeSet<Fault>) -> Option<usize> {
+    let max = if faults.contains(&Fault::MaxRecordsIgnored) {
+        None
+    } else {
+        plan.max_records
+    };
+    match (max, plan.variants.contains(&Variant::TimeLimitedPages)) {
+        (Some(m), true) => Some(
+            usize::try_from(m)
+                .unwrap_or(usize::MAX)
+                .min(TIME_LIMITED_PAGE),
+        ),
+        (Some(m), false) => Some(usize::try_from(m).unwrap_or(usize::MAX)),
+        (None, true) => Some(TIME_LIMITED_PAGE),
+        (None, false) => None,
+    }
+}
+
+/// The `next` link of a page that ends before record `n`: the request's query with the paging
+/// position, or the whole of it hex-encoded under the `opaque-next` variant.
+fn next_href(path: &str, plan: &QueryPlan, n: usize) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in &plan.carry {
+        q.append_pair(k, v);
+    }
+    q.append_pair(START_PARAM, &n.to_string());
+    let query = q.finish().replace('+', "%20");
+    if plan.variants.contains(&Variant::OpaqueNext) {
+        format!("{path}?{TOKEN_PARAM}={}", hex_encode(query.as_bytes()))
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+/// `"name":{"href":...}` inside `_links`.
+fn write_link(buf: &mut Vec<u8>, name: &str, href: String, first: &mut bool) {
+    write_key(buf, name, first);
+    buf.extend_from_slice(b"{\"href\":");
+    write_json(buf, &Value::String(href));
+    buf.push(b'}');
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The query string an `opaque-next` token stands for; None if it is not one the mock made.
+pub fn decode_token(token: &str) -> Option<String> {
+    if token.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}

@@ -24,6 +24,13 @@ pub enum Error {
     /// The target could not be reached or does not answer like ONTAP.
     #[error("target unreachable: {0}")]
     Unreachable(String),
+    /// The run stopped before the end (the deadline, --max-failures, the transport): exit 3
+    /// like an unreachable target, with the true reason.
+    #[error("stopped early: {0}")]
+    Stopped(String),
+    /// Another run holds the target's lock: nothing was sent (exit 3).
+    #[error("target busy: {0}")]
+    Busy(String),
     /// At least one check failed (or, with --strict, warned).
     #[error("{0}")]
     Failed(String),

@@ -267,7 +267,8 @@ pub fn write(dir: &Path, rec: &Recording) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    crate::fsutil::create_dirs(&parent, crate::fsutil::DIR_MODE)
+        .map_err(|e| Error::io(&parent, e))?;
     if dir.exists() {
         let is_recording = dir.join(MANIFEST).is_file();
         let empty = std::fs::read_dir(dir)
@@ -286,7 +287,7 @@ pub fn write(dir: &Path, rec: &Recording) -> Result<()> {
         .map_err(|e| Error::io(&parent, e))?;
     for (ep, file) in &rec.manifest.endpoints {
         let path = tmp.path().join(file);
-        std::fs::write(&path, pretty(&rec.endpoints[ep])).map_err(|e| Error::io(&path, e))?;
+        crate::fsutil::write_file(&path, pretty(&rec.endpoints[ep]).as_bytes())?;
     }
     if !rec.latency.is_empty() {
         let path = tmp.path().join(LATENCY);
@@ -294,10 +295,11 @@ pub fn write(dir: &Path, rec: &Recording) -> Result<()> {
             format: FORMAT,
             endpoints: rec.latency.clone(),
         };
-        std::fs::write(&path, pretty(&file)).map_err(|e| Error::io(&path, e))?;
+        crate::fsutil::write_file(&path, pretty(&file).as_bytes())?;
     }
     let path = tmp.path().join(MANIFEST);
-    std::fs::write(&path, pretty(&rec.manifest)).map_err(|e| Error::io(&path, e))?;
+    crate::fsutil::write_file(&path, pretty(&rec.manifest).as_bytes())?;
+    crate::fsutil::set_mode(tmp.path(), crate::fsutil::DIR_MODE)?;
     let staged = tmp.keep();
     if dir.exists() {
         let old = parent.join(format!(".ontap-conform-old-{}", std::process::id()));

@@ -60,8 +60,9 @@ fn schemathesis_finds_no_fault_of_the_export_against_the_mock() {
     let out = tempfile::tempdir().expect("a temporary directory");
     let (o, text) = script(out.path(), None, 100);
     assert!(o.status.success(), "{text}");
-    // Every operation of the export was tested (18: GET, POST, PATCH, DELETE of the catalog).
-    assert!(text.contains("18/18 operations"), "{text}");
+    // Every operation of the export was tested (19: GET, POST, PATCH, DELETE of the catalog,
+    // and GET /api/cluster).
+    assert!(text.contains("19/19 operations"), "{text}");
     assert!(text.contains(" 0 failures"), "{text}");
     assert!(text.trim_end().ends_with("PASS"), "{text}");
     // Schemathesis really ran: its own report counts the generated cases of every phase.
@@ -340,4 +341,82 @@ async fn boolean_filters_the_export_allows_are_the_ones_the_mock_accepts() {
     m.shutdown().await;
     assert!(values.len() > 250);
     assert!(disagree.is_empty(), "{disagree:#?}");
+}
+
+/// A generic mock (Stoplight Prism, provisioned by scripts/test; `PRISM` names its binary)
+/// serving the export answers with placeholders ("string", invented records): a run against it
+/// ends with findings (exit 1), not as a target it gave up on (exit 3), and reaches its end.
+#[test]
+fn a_run_against_prism_serving_the_export_ends_with_findings() {
+    let prism = std::env::var("PRISM").unwrap_or_default();
+    assert!(
+        !prism.is_empty() && Path::new(&prism).exists(),
+        "Stoplight Prism is required by this test: run the tests with scripts/test, which \
+         installs @stoplight/prism-cli 5.14.2 with npm and sets PRISM, or set PRISM=/path/to/prism"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let doc = dir.path().join("openapi.json");
+    let o = common::bin::oc()
+        .args(["spec", "openapi", "-o", doc.to_str().unwrap()])
+        .run();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let server = Command::new(&prism)
+        .args(["mock", "-h", "127.0.0.1", "-p", &port.to_string()])
+        .arg(&doc)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("Prism starts");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _prism = Kill(server);
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Prism did not listen within 60 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let out = common::bin::oc()
+        .args([
+            "run",
+            "--target",
+            &url,
+            "--read-only",
+            "--seed",
+            "1",
+            "--no-progress",
+            "--max-failures",
+            "5",
+            "--report",
+            "json=-",
+        ])
+        .env("ONTAP_PASSWORD", "prism-accepts-any")
+        .run();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let report: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert!(report["stopped"].is_null(), "{}", report["stopped"]);
+    assert_eq!(
+        report["ontap_version"], "9.14.1",
+        "the export's /api/cluster example"
+    );
+    let failures = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "failure")
+        .count();
+    assert!(failures > 0, "a generic mock breaks ONTAP's rules: {err}");
 }

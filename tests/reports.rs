@@ -225,7 +225,7 @@ fn the_html_report_renders_the_matrix_and_the_findings_in_a_browser() {
         &[
             "run",
             "--seed",
-            "1",
+            "2",
             "--cases",
             "8",
             "--fault",

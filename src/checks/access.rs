@@ -118,6 +118,10 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
                 let Some(guard) = ctx.protect(C, ep, &path).await else {
                     continue;
                 };
+                // Never written unless its original was read.
+                if get_path(guard.original(), &f.path).is_none() {
+                    continue;
+                }
                 let Some(x) = ctx
                     .send(
                         C,
@@ -197,6 +201,21 @@ pub async fn method_not_allowed(ctx: &Ctx, ep: &Endpoint) {
                 methods.push(m.as_str());
             }
         }
+    }
+    // A probe meant to be refused is journaled like a write (the record read first, verified
+    // after): a target that accepts it may change what it names.
+    let protected = match ep.kind() {
+        Kind::Collection => ctx.spec.instance_of(ep).is_some_and(|inst| {
+            ctx.undo
+                .protect_known(inst, crate::checks::read::baseline(ctx, ep).iter())
+                .is_some()
+        }),
+        _ => ctx.protect(C, ep, &path).await.is_some(),
+    };
+    if !protected {
+        return ctx
+            .findings
+            .skip(C, ep, crate::checks::write::unprotected(ctx));
     }
     ctx.findings.ran(C, ep);
     for m in methods {

@@ -111,8 +111,8 @@ impl Ctx {
         version: OntapVersion,
         settings: Settings,
         journal: Option<Arc<Journal>>,
+        stop: Arc<Stop>,
     ) -> Ctx {
-        let stop = Arc::new(Stop::new(settings.max_failures));
         Ctx {
             undo: Undo::new(spec, client.clone(), stop.clone(), journal),
             stop,
@@ -229,13 +229,42 @@ impl Ctx {
         if self.stop.requested() {
             return None;
         }
-        let sent = match self.client.send_unless(req.clone(), self.stop.flag()).await {
+        // What a change sends to saved records is written down before it is sent.
+        if !self.undo.will_send(ep, &req) {
+            return None;
+        }
+        let write = !matches!(req.method.as_str(), "GET" | "HEAD" | "OPTIONS");
+        let sending = self.client.send_unless(req.clone(), self.stop.flag());
+        let answer = if write {
+            // A write in flight is never dropped: it finishes, or times out and is in doubt.
+            sending.await
+        } else {
+            // A read in flight ends with the stop: nothing is sent or awaited after a deadline.
+            tokio::select! {
+                a = sending => a,
+                _ = crate::client::until_set(self.stop.flag()) => return None,
+            }
+        };
+        let sent = match answer {
             Ok(x) => Ok(x),
             // Dropped before it was sent: the run is stopping.
             Err(None) => return None,
-            Err(Some(e)) => Err(e),
+            Err(Some(e)) => {
+                // No answer to a write: it may have landed, or land later.
+                if write && !e.never_sent() {
+                    self.undo.in_doubt();
+                }
+                Err(e)
+            }
         };
         self.learn_secrets(&req, sent.as_ref().ok());
+        if write {
+            let never_sent = sent.as_ref().is_err_and(TransportError::never_sent);
+            if !never_sent {
+                self.undo
+                    .answered(ep, &req, sent.as_ref().ok().map(|x| x.response.status));
+            }
+        }
         match sent {
             Ok(x) => {
                 self.stop.answered();

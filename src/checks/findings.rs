@@ -9,6 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The reason of a check the run never got to: it stopped first (a deadline, a signal, too many
+/// transport failures in a row).
+pub const NOT_RUN: &str = "not run (stopped early)";
+
 /// Tells findings of the passive checks apart: (check, endpoint, method, problem).
 pub type ProblemKey = (String, String, String, String);
 

@@ -29,6 +29,33 @@ pub fn body_of(pairs: &[(String, Value)]) -> Value {
     Value::Object(m)
 }
 
+/// Why a check did not change a record it could not write down first.
+pub fn unprotected(ctx: &Ctx) -> &'static str {
+    if ctx.stop.requested() {
+        crate::checks::findings::NOT_RUN
+    } else {
+        "the record could not be read before changing it"
+    }
+}
+
+/// Splits fields into those whose original the record's read returned and the others: a field
+/// is never written unless its original was read (a target that leaves it out of `fields=**`
+/// could not have it put back). Write-only fields are never returned; they are kept.
+fn read_first(fields: Vec<Field>, original: &Value) -> (Vec<Field>, Vec<String>) {
+    let (known, unread): (Vec<Field>, Vec<Field>) = fields
+        .into_iter()
+        .partition(|f| f.flags.write_only || get_path(original, &f.path).is_some());
+    (known, unread.into_iter().map(|f| f.path).collect())
+}
+
+/// Why fields were not written: their original was not read.
+fn unread_reason(unread: &[String]) -> String {
+    format!(
+        "the record's GET ?fields=** did not return {}: a field whose original was not read is never written",
+        unread.join(", ")
+    )
+}
+
 /// Fields a check may change on a record in this run's mode: patchable, and restorable unless the
 /// run may be destructive (lock-out fields and write-only secrets only then).
 pub fn changeable<'a>(ctx: &Ctx, ep: &'a Endpoint, record: &Value) -> Vec<&'a Field> {
@@ -39,7 +66,9 @@ pub fn changeable<'a>(ctx: &Ctx, ep: &'a Endpoint, record: &Value) -> Vec<&'a Fi
             if f.flags.write_only {
                 ctx.may_destroy()
             } else {
-                get_path(record, &f.path).is_some() || f.flags.empty_unsets
+                // Never a field whose original the record does not show: it could not be put
+                // back (an unset field included: a target may just leave it out).
+                get_path(record, &f.path).is_some()
             }
         })
         .collect()
@@ -101,11 +130,16 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
             "no field this mode may change (see --allow-destructive)",
         );
     }
-    let Some(_guard) = ctx.protect(C, ep, &path).await else {
-        return ctx
-            .findings
-            .skip(C, ep, "the record could not be read before changing it");
+    let Some(guard) = ctx.protect(C, ep, &path).await else {
+        return ctx.findings.skip(C, ep, unprotected(ctx));
     };
+    let (fields, unread) = read_first(fields, guard.original());
+    for f in &unread {
+        ctx.findings.exercised(&ep.family, format!("unread:{f}"));
+    }
+    if fields.is_empty() {
+        return ctx.findings.skip(C, ep, unread_reason(&unread));
+    }
     roundtrip_property(ctx, ep, &path, &fields, ctx.settings.cases).await;
     // Every patchable field at least once: a field the chosen record cannot take (no value to
     // put back) is round-tripped on another record that can, as many records as needed.
@@ -139,9 +173,16 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
         let Some(p) = undo::instance_path(ep, &other) else {
             continue;
         };
-        let Some(_guard) = ctx.protect(C, ep, &p).await else {
+        let Some(guard) = ctx.protect(C, ep, &p).await else {
             continue;
         };
+        let (these, unread) = read_first(these, guard.original());
+        for f in &unread {
+            ctx.findings.exercised(&ep.family, format!("unread:{f}"));
+        }
+        if these.is_empty() {
+            continue;
+        }
         roundtrip_property(ctx, ep, &p, &these, ctx.settings.cases.min(4)).await;
     }
 }
@@ -249,9 +290,7 @@ pub async fn patch_forbidden(ctx: &Ctx, ep: &Endpoint) {
             .skip(C, ep, "no read-only or PATCH-forbidden field");
     }
     let Some(_guard) = ctx.protect(C, ep, &path).await else {
-        return ctx
-            .findings
-            .skip(C, ep, "the record could not be read before changing it");
+        return ctx.findings.skip(C, ep, unprotected(ctx));
     };
     ctx.findings.ran(C, ep);
     for f in fields {
@@ -339,11 +378,25 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
             .findings
             .skip(C, ep, "no field this mode may send invalid values to");
     }
-    let Some(_guard) = ctx.protect(C, ep, &path).await else {
-        return ctx
-            .findings
-            .skip(C, ep, "the record could not be read before changing it");
+    let Some(guard) = ctx.protect(C, ep, &path).await else {
+        return ctx.findings.skip(C, ep, unprotected(ctx));
     };
+    // A target that wrongly stores an invalid value must be put back: only fields whose
+    // original was read.
+    let original = guard.original();
+    let unread: BTreeSet<String> = cands
+        .iter()
+        .filter(|(f, _, _)| !f.flags.write_only && get_path(original, &f.path).is_none())
+        .map(|(f, _, _)| f.path.clone())
+        .collect();
+    let cands: Vec<(Field, Value, &'static str)> = cands
+        .into_iter()
+        .filter(|(f, _, _)| !unread.contains(&f.path))
+        .collect();
+    if cands.is_empty() {
+        let unread: Vec<String> = unread.into_iter().collect();
+        return ctx.findings.skip(C, ep, unread_reason(&unread));
+    }
     let (path, cands) = (&path, &cands);
     property(
         ctx,
@@ -477,11 +530,24 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
     if pairs.is_empty() {
         return ctx.findings.skip(C, ep, "no field this mode may change");
     }
-    let Some(_guard) = ctx.protect(C, ep, &path).await else {
-        return ctx
-            .findings
-            .skip(C, ep, "the record could not be read before changing it");
+    let Some(guard) = ctx.protect(C, ep, &path).await else {
+        return ctx.findings.skip(C, ep, unprotected(ctx));
     };
+    // Both fields may be stored by a target that gets this wrong: only fields whose original
+    // was read (the unknown field is never stored).
+    let original = guard.original();
+    let read = |p: &str| p == "no_such_field" || get_path(original, p).is_some();
+    let pairs: Vec<_> = pairs
+        .into_iter()
+        .filter(|(good, _, bad, _)| read(good) && read(bad))
+        .collect();
+    if pairs.is_empty() {
+        return ctx.findings.skip(
+            C,
+            ep,
+            "the record's GET ?fields=** did not return the fields to change: a field whose original was not read is never written",
+        );
+    }
     let (path, pairs) = (&path, &pairs);
     property(
         ctx,
@@ -644,7 +710,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     let Some(field) = res
         .patchable()
         .filter(|f| !f.flags.write_only && (!f.flags.lockout || ctx.may_destroy()))
-        .filter(|f| f.flags.empty_unsets || !survey.not_everywhere.contains(&f.path))
+        .filter(|f| !survey.not_everywhere.contains(&f.path))
         .max_by_key(|f| f.flags.empty_unsets)
     else {
         return ctx.findings.skip(
@@ -675,7 +741,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
             .skip(C, ep, "no filter value to select part of the collection");
     }
     // Only records whose field can be put back are eligible.
-    let safe = |r: &Value| get_path(r, &field.path).is_some() || field.flags.empty_unsets;
+    let safe = |r: &Value| get_path(r, &field.path).is_some();
     ctx.findings.ran(C, ep);
     for (fname, fval) in filters {
         // Each case starts from the records as discovered.
@@ -707,14 +773,17 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
             continue;
         };
         let path = with_query(ep.path(), &[(&fname, &fval)]);
-        let Some(x) = ctx
+        let sent = ctx
             .send(
                 C,
                 ep,
                 Request::new("PATCH", path).json(body_of(&[(field.path.clone(), value.clone())])),
             )
-            .await
-        else {
+            .await;
+        // A record that appeared meanwhile (someone else created it) was not written down: the
+        // PATCH may have changed it, and nobody can tell from what.
+        ctx.undo.check_unjournaled(ep, inst).await;
+        let Some(x) = sent else {
             continue;
         };
         let num = x
@@ -1065,6 +1134,11 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                         .zip(keys.iter().map(String::as_str))
                         .collect();
                     let path = ep.render(&pairs);
+                    // Journaled like a write: a target that wrongly creates the record is put
+                    // back (the restore proves the key still names nothing).
+                    let Some(_created) = ctx.undo.will_create(&ep.family, &path) else {
+                        continue;
+                    };
                     let mut req = Request::new(m.as_str(), path);
                     if *m == Method::PATCH {
                         req = req.json(harmless_body(ctx, ep));
@@ -1147,9 +1221,17 @@ pub async fn error_code(ctx: &Ctx, ep: &Endpoint) {
                     let Some(path) = undo::instance_path(ep, &rec) else {
                         continue;
                     };
-                    // Sent even when the record could not be read first: the target is expected to
-                    // refuse this change.
-                    let _guard = ctx.protect(C, ep, &path).await;
+                    // Expected to be refused, and journaled like any write: the record is read
+                    // first (the field among what it returned) and verified after.
+                    let Some(guard) = ctx.protect(C, ep, &path).await else {
+                        ctx.findings.skip(C, ep, unprotected(ctx));
+                        continue;
+                    };
+                    if get_path(guard.original(), fname).is_none() {
+                        ctx.findings
+                            .skip(C, ep, unread_reason(std::slice::from_ref(fname)));
+                        continue;
+                    }
                     let value = if svm {
                         different_value(ctx, f, get_path(&rec, fname), C)
                     } else {

@@ -406,6 +406,9 @@ pub struct MockArgs {
     /// Largest request body accepted, in bytes; larger ones answer 413
     #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
     pub max_body: usize,
+    /// Close a connection idle (no byte either way) for this long, in seconds
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub idle_timeout: u64,
     /// Read the contract from this directory instead of the built-in copy of specs/
     #[arg(long, value_name = "DIR")]
     pub specs: Option<PathBuf>,

@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 /// The prefix of the environment's settings: `ONTAP_CONFORM_TIMEOUT=60`.
 pub const ENV_PREFIX: &str = "ONTAP_CONFORM_";
 /// Variables with the prefix that are not run settings (used by the test tooling and `spec lint`).
-const ENV_NOT_SETTINGS: &[&str] = &["CACHE", "SEEDS"];
+const ENV_NOT_SETTINGS: &[&str] = &["CACHE", "SEEDS", "BIN"];
 
 /// The settings one layer gives; `None` (or an absent key) where it says nothing.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

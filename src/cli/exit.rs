@@ -23,7 +23,7 @@ pub fn code(e: &Error) -> u8 {
     match e {
         Error::Failed(_) => FAILED,
         Error::Usage(_) | Error::Spec(_) | Error::Contract(_) | Error::Io { .. } => USAGE,
-        Error::Unreachable(_) => UNREACHABLE,
+        Error::Unreachable(_) | Error::Stopped(_) | Error::Busy(_) => UNREACHABLE,
         Error::Drift(_) => DRIFT,
         Error::Changed(_) => CHANGED,
         Error::Internal(_) => INTERNAL,
@@ -45,6 +45,8 @@ mod tests {
         assert_eq!(code(&Error::Failed(u("x"))), 1);
         assert_eq!(code(&Error::Usage(u("x"))), 2);
         assert_eq!(code(&Error::Unreachable(u("x"))), 3);
+        assert_eq!(code(&Error::Stopped(u("x"))), 3);
+        assert_eq!(code(&Error::Busy(u("x"))), 3);
         assert_eq!(code(&Error::Drift(u("x"))), 4);
         assert_eq!(code(&Error::Changed(u("x"))), 5);
         assert_eq!(code(&Error::Internal(u("x"))), 70);

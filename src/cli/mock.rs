@@ -110,6 +110,12 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
             "--max-body 0: expected a positive number of bytes".into(),
         ));
     }
+    if !(1..=86_400).contains(&args.idle_timeout) {
+        return Err(Error::Usage(format!(
+            "--idle-timeout {}: expected 1 to 86400 seconds",
+            args.idle_timeout
+        )));
+    }
     let client_ca = match &args.client_ca {
         None => None,
         Some(p) => Some(read_text("--client-ca", p)?),
@@ -140,6 +146,8 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
         max_body: args.max_body,
         client_ca,
         warn: |m| eprintln!("ontap-conform mock: {m}"),
+        idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+        ..MockConfig::new()
     };
     Ok(Prepared {
         config,

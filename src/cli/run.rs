@@ -421,6 +421,11 @@ pub fn config(s: &Settings, env: &Env, quiet: bool) -> Result<RunConfig> {
         }
         (Target::Builtin { .. }, None) => None,
     };
+    // One lock per target, in the state directory, whatever --journal says.
+    let lock = match &target {
+        Target::Remote { url, .. } => Some(ontap_conform::undo::lock::default_path(&env.vars, url)),
+        Target::Builtin { .. } => None,
+    };
     let list = |l: &Option<Vec<String>>| l.clone().unwrap_or_default();
     let mut b = RunConfig::builder()
         .spec(spec)
@@ -449,6 +454,10 @@ pub fn config(s: &Settings, env: &Env, quiet: bool) -> Result<RunConfig> {
     if let Some(j) = journal {
         b = b.journal(j);
     }
+    if let Some(l) = lock {
+        b = b.lock(l);
+    }
+
     if let Some(d) = s.deadline {
         b = b.deadline(Duration::from_secs(d));
     }
@@ -493,11 +502,42 @@ pub fn config(s: &Settings, env: &Env, quiet: bool) -> Result<RunConfig> {
 
 /// What the command line does besides the run: the reports and the recording (each destination
 /// checked before the first request) and what the terminal shows.
+/// A destination as the file system names it: links and `..` resolved (the file itself need
+/// not exist yet).
+fn resolved(path: &Path) -> PathBuf {
+    if let Ok(p) = path.canonicalize() {
+        return p;
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match (parent.canonicalize(), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_path_buf(),
+    }
+}
+
 pub fn output(s: &Settings, a: &RunArgs, env: &Env) -> Result<Output> {
     let mut reports = Vec::new();
+    let mut seen: Vec<(PathBuf, String)> = Vec::new();
     for r in s.reports.iter().flatten() {
         let (fmt, path) = report_destination(r)?;
         check_report_destination(&path)?;
+        // Two reports into one file (or both to standard output) would overwrite or run into
+        // each other.
+        let key = if is_stdout(&path) {
+            PathBuf::from("-")
+        } else {
+            resolved(&path)
+        };
+        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == key) {
+            return Err(Error::Usage(format!(
+                "--report {r}: {} is already the destination of --report {first}; give each report its own file (at most one to -)",
+                path.display()
+            )));
+        }
+        seen.push((key, r.clone()));
         reports.push((fmt, path));
     }
     if let Some(dir) = &s.record {
@@ -563,6 +603,16 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
             run::describe(&cfg, &mut errored);
             write_reports(&output, &errored)?;
             return Err(Error::Unreachable(why));
+        }
+        Err(Error::Stopped(why)) => {
+            let why = redact_url_password(&cfg, &why);
+            let mut facts = facts_before_run(&cfg);
+            facts.stopped = Some(why.clone());
+            write_reports(
+                &output,
+                &Report::errored(facts, format!("stopped early: {why}")),
+            )?;
+            return Err(Error::Stopped(why));
         }
         Err(e) => return Err(e),
     };
@@ -645,7 +695,7 @@ fn outcome_error(
     if let Some(why) = &report.stopped
         && !report.interrupted
     {
-        return Err(Error::Unreachable(format!("the run stopped early: {why}")));
+        return Err(Error::Stopped(why.clone()));
     }
     if report.interrupted {
         return Err(Error::Failed(

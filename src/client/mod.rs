@@ -264,6 +264,14 @@ pub struct Exchange {
 #[error("{0}")]
 pub struct TransportError(pub String);
 
+impl TransportError {
+    /// The request never reached the target (no connection could be made), so a write that
+    /// failed so is not in doubt; every other failure may have come after the target got it.
+    pub fn never_sent(&self) -> bool {
+        self.0.starts_with("could not connect:")
+    }
+}
+
 /// What went wrong on the wire, before it becomes a one-line [`TransportError`].
 #[derive(Debug)]
 enum Failure {
@@ -572,6 +580,13 @@ pub struct Client {
     latencies: Arc<pace::Latencies>,
 }
 
+/// Returns once `flag` is set (polled every 20 ms).
+pub async fn until_set(flag: &std::sync::atomic::AtomicBool) {
+    while !flag.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Installs the one crypto provider of the process (ring) for rustls, which reqwest uses too.
 pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -596,6 +611,10 @@ impl Client {
             // No reqwest timeout: `send` bounds the whole exchange itself (one timer a request).
             .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
             .pool_max_idle_per_host(cfg.concurrency.max(1))
+            // Well below any server's idle timeout (the mock's is 60 s by default): a connection
+            // the server is about to close is never taken for a request (a write on it would be
+            // in doubt).
+            .pool_idle_timeout(Duration::from_secs(20))
             .tcp_nodelay(true)
             .user_agent(concat!("ontap-conform/", env!("CARGO_PKG_VERSION")));
         b = match &cfg.trust {
@@ -706,6 +725,11 @@ impl Client {
         self.via.as_ref()
     }
     /// Requests sent so far.
+    /// The whole-exchange timeout of every request (`--timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.cfg.timeout
+    }
+
     pub fn requests_sent(&self) -> u64 {
         self.sent.load(Ordering::Relaxed)
     }
@@ -747,7 +771,11 @@ impl Client {
         let mut attempt = 0;
         loop {
             if let Some(l) = &self.limiter {
-                l.wait().await;
+                // A slow rate never holds a stopping run: the wait ends with the stop.
+                tokio::select! {
+                    _ = l.wait() => {}
+                    _ = until_set(stop) => return Err(None),
+                }
             }
             // Dropped before it was sent: the run is stopping.
             if stop.load(std::sync::atomic::Ordering::SeqCst) {

@@ -76,6 +76,23 @@ where
     (best, runs)
 }
 
+/// The mark every generated text starts with (where the field allows: no enum, no pattern or
+/// format, room for it, not the empty string that unsets): a run that finds it in a record it
+/// is about to change knows another run wrote it (see `undo::foreign`).
+pub const MARK: &str = "~oc~";
+
+/// A generated text with [`MARK`] in front, within `max` characters, when the field allows.
+fn marked(f: &Field, v: Value, max: usize) -> Value {
+    let Value::String(s) = v else { return v };
+    let free = f.schema.get("pattern").is_none() && f.schema.get("format").is_none();
+    let room = max.saturating_sub(MARK.len());
+    if s.is_empty() || !free || room == 0 {
+        return Value::String(s);
+    }
+    let body: String = s.chars().take(room).collect();
+    Value::String(format!("{MARK}{body}"))
+}
+
 const TOKENS: &[&str] = &[
     "a", "B", "z", "7", " ", "-", "_", "ontap", "\n", "\r\n", "é", ".",
 ];
@@ -107,9 +124,13 @@ pub fn valid_value(f: &Field) -> SBoxedStrategy<Value> {
             } else {
                 PLAIN
             };
-            let short = text(tokens, 8).prop_map(move |s| fit(s, min, max)).sboxed();
+            let field = f.clone();
+            let short = text(tokens, 8)
+                .prop_map(move |s| marked(&field, fit(s, min, max), max))
+                .sboxed();
             if f.max_length.is_some() {
-                prop_oneof![8 => short, 1 => Just(Value::String("m".repeat(max)))].sboxed()
+                let longest = marked(f, Value::String("m".repeat(max)), max);
+                prop_oneof![8 => short, 1 => Just(longest)].sboxed()
             } else {
                 short.prop_map(|s| s).sboxed()
             }

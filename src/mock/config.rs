@@ -60,7 +60,17 @@ pub struct MockConfig {
     /// Told what goes wrong beside a request (a state file that cannot be written); the mock
     /// prints nothing itself (`ontap-conform mock` prints these on standard error).
     pub warn: fn(&str),
+    /// A connection with no byte in either direction for this long is closed (`mock
+    /// --idle-timeout`; zero: never).
+    pub idle_timeout: std::time::Duration,
+    /// Connections open at once at most; beyond, a connection is answered 503 and closed.
+    pub max_connections: usize,
 }
+
+/// How long an idle connection stays open by default (`mock --idle-timeout`).
+pub const DEFAULT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// Connections open at once at most, by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 impl Default for MockConfig {
     fn default() -> Self {
@@ -71,7 +81,8 @@ impl Default for MockConfig {
 impl MockConfig {
     /// Defaults: spec = Spec::builtin(), version 9.14.1, users admin/netapp1! (Admin) and
     /// vsadmin/netapp1! (Vsadmin{svm:"svm1"}), no faults, no variants, built-in fixtures, no state
-    /// file, max_body 1 MiB, no client CA.
+    /// file, max_body 1 MiB, no client CA, idle connections closed after 60 s, at most 1024
+    /// connections open.
     pub fn new() -> Self {
         MockConfig {
             spec: Spec::builtin(),
@@ -97,6 +108,8 @@ impl MockConfig {
             max_body: 1024 * 1024,
             client_ca: None,
             warn: |_| {},
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }

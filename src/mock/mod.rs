@@ -34,8 +34,8 @@ pub mod synth;
 pub mod variants;
 
 pub use config::{
-    DEFAULT_PASSWORD, DEFAULT_VERSION, DataSetError, MockConfig, Role, User, default_data_set,
-    load_data_set, read_data_set,
+    DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PASSWORD, DEFAULT_VERSION, DataSetError,
+    MockConfig, Role, User, default_data_set, load_data_set, read_data_set,
 };
 pub use faults::Fault;
 pub use server::{RunningMock, Tls, spawn};

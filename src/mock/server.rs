@@ -1,7 +1,9 @@
 //! Serving the mock on a socket: HTTPS (rustls with the ring provider, a self-signed certificate
 //! made at start or a PEM pair) or plain HTTP, HTTP/1.1 and HTTP/2, a hand-rolled accept loop with
 //! timeouts so a stalled client cannot hold a connection forever, and a clean shutdown. TLS
-//! offers HTTP/1.1 only, read through [`super::lenient`] (see there why). With a client CA
+//! offers HTTP/1.1 only, read through [`super::lenient`] (see there why). A connection idle for
+//! `idle_timeout` is closed, and beyond `max_connections` open at once a new one is answered 503
+//! and closed, so that idle clients cannot starve the others. With a client CA
 //! (`mock --client-ca`), a client certificate that CA signed logs the connection in as the user
 //! its CN names: the verified name reaches the handler in [`CERT_USER_HEADER`], which is removed
 //! from every request a client sends.
@@ -15,8 +17,12 @@ use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -169,6 +175,10 @@ fn tls_setup(tls: &Tls, client_ca: Option<&str>) -> Result<(Option<TlsAcceptor>,
 /// Binds, starts serving in the background (tokio), returns once listening.
 pub async fn spawn(config: MockConfig, listen: SocketAddr, tls: Tls) -> Result<RunningMock> {
     let (acceptor, ca_pem) = tls_setup(&tls, config.client_ca.as_deref())?;
+    let limits = Limits {
+        idle: config.idle_timeout,
+        max_connections: config.max_connections.max(1),
+    };
     let router = super::app(config)?;
     let listener = TcpListener::bind(listen)
         .await
@@ -178,7 +188,7 @@ pub async fn spawn(config: MockConfig, listen: SocketAddr, tls: Tls) -> Result<R
         .map_err(|e| Error::Internal(format!("listening socket: {e}")))?;
     let scheme = if acceptor.is_some() { "https" } else { "http" };
     let (stop, stop_rx) = watch::channel(false);
-    let task = tokio::spawn(serve(listener, acceptor, router, stop_rx));
+    let task = tokio::spawn(serve(listener, acceptor, router, stop_rx, limits));
     Ok(RunningMock {
         addr,
         base_url: format!("{scheme}://{addr}"),
@@ -188,20 +198,48 @@ pub async fn spawn(config: MockConfig, listen: SocketAddr, tls: Tls) -> Result<R
     })
 }
 
+/// What bounds the connections of a mock.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    idle: Duration,
+    max_connections: usize,
+}
+
+/// Counts an open connection until dropped.
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn serve(
     listener: TcpListener,
     acceptor: Option<TlsAcceptor>,
     router: axum::Router,
     mut stop: watch::Receiver<bool>,
+    limits: Limits,
 ) {
     let mut conns = JoinSet::new();
+    let open = Arc::new(AtomicUsize::new(0));
     loop {
         tokio::select! {
             _ = stop.changed() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    conns.spawn(connection(stream, acceptor.clone(), router.clone(), stop.clone()));
+                    if open.load(Ordering::SeqCst) >= limits.max_connections {
+                        conns.spawn(refuse(stream, acceptor.clone()));
+                        continue;
+                    }
+                    open.fetch_add(1, Ordering::SeqCst);
+                    let counted = Open(open.clone());
+                    let conn = connection(stream, acceptor.clone(), router.clone(), stop.clone(), limits.idle);
+                    conns.spawn(async move {
+                        conn.await;
+                        drop(counted);
+                    });
                 }
                 // Out of file descriptors and the like: back off instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -220,14 +258,148 @@ async fn serve(
     }
 }
 
+/// The answer to a connection beyond the cap: its request head is read (a little while at
+/// most), then 503 with the error envelope, and the connection is closed.
+async fn refuse(stream: TcpStream, acceptor: Option<TlsAcceptor>) {
+    const BODY: &str =
+        r#"{"error":{"message":"Too many open connections; try again later.","code":"2"}}"#;
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    async fn answer_on<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, answer: &str) {
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 64 * 1024 {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+        })
+        .await;
+        let _ = s.write_all(answer.as_bytes()).await;
+        let _ = s.shutdown().await;
+    }
+    match acceptor {
+        None => answer_on(stream, &answer).await,
+        Some(acc) => {
+            if let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(stream)).await {
+                answer_on(tls, &answer).await;
+            }
+        }
+    }
+}
+
+/// A stream that notes when a byte last went in either direction.
+struct Activity<S> {
+    inner: S,
+    last: Arc<AtomicU64>,
+    base: Instant,
+}
+
+impl<S> Activity<S> {
+    fn touch(&self) {
+        self.last
+            .store(self.base.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Activity<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.touch();
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Activity<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        r
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.touch();
+        }
+        r
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// When a connection has been idle (no byte either way) for `idle`: ends then (never with zero).
+#[derive(Clone)]
+struct Idle {
+    last: Arc<AtomicU64>,
+    base: Instant,
+    idle: Duration,
+}
+
+impl Idle {
+    async fn expired(&self) {
+        if self.idle.is_zero() {
+            return std::future::pending().await;
+        }
+        let tick = (self.idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        loop {
+            tokio::time::sleep(tick).await;
+            let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
+            if self.base.elapsed().saturating_sub(last) >= self.idle {
+                return;
+            }
+        }
+    }
+}
+
 async fn connection(
     stream: TcpStream,
     acceptor: Option<TlsAcceptor>,
     router: axum::Router,
     stop: watch::Receiver<bool>,
+    idle: Duration,
 ) {
+    let base = Instant::now();
+    let last = Arc::new(AtomicU64::new(0));
+    let idle = Idle {
+        last: last.clone(),
+        base,
+        idle,
+    };
+    let stream = Activity {
+        inner: stream,
+        last,
+        base,
+    };
     match acceptor {
-        None => drive(TokioIo::new(Lenient::new(stream)), router, None, stop).await,
+        None => drive(TokioIo::new(Lenient::new(stream)), router, None, stop, idle).await,
         Some(acc) => {
             // A failed or stalled handshake just closes the connection.
             if let Ok(Ok(tls)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acc.accept(stream)).await {
@@ -239,7 +411,7 @@ async fn connection(
                     .and_then(|c| c.first())
                     .and_then(|c| common_name(c.as_ref()))
                     .and_then(|cn| http::HeaderValue::from_str(&cn).ok());
-                drive(TokioIo::new(Lenient::new(tls)), router, user, stop).await
+                drive(TokioIo::new(Lenient::new(tls)), router, user, stop, idle).await
             }
         }
     }
@@ -250,6 +422,7 @@ async fn drive<I>(
     router: axum::Router,
     cert_user: Option<http::HeaderValue>,
     mut stop: watch::Receiver<bool>,
+    idle: Idle,
 ) where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
@@ -276,6 +449,11 @@ async fn drive<I>(
         _ = stop.changed() => {
             conn.as_mut().graceful_shutdown();
             let _ = conn.await;
+        }
+        // Idle for too long: closed (a request in flight still finishes, within bounds).
+        _ = idle.expired() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(DRAIN_TIMEOUT, conn).await;
         }
     }
 }

@@ -37,6 +37,9 @@ pub fn render(r: &Report) -> String {
     let mut o = String::new();
     let (verdict_class, verdict) = if r.error.is_some() {
         ("error", "NOT RUN: target unreachable")
+    } else if r.stopped.is_some() {
+        // A partial run never looks green, whatever it found before it stopped.
+        ("error", "STOPPED EARLY — partial")
     } else if r.failed() {
         ("fail", "FAILED")
     } else {
@@ -88,6 +91,14 @@ pub fn render(r: &Report) -> String {
             o,
             "<section id=\"error\" class=\"error-box\"><h2>The run could not start</h2><p>{}</p></section>",
             escape(why)
+        );
+    }
+    if let Some(why) = &r.stopped {
+        let _ = writeln!(
+            o,
+            "<section id=\"stopped\" class=\"error-box\"><h2>STOPPED EARLY — partial</h2><p>The run stopped before the end ({}): the results below are incomplete; checks it never got to are \"{}\".</p></section>",
+            escape(why),
+            escape(crate::checks::findings::NOT_RUN)
         );
     }
 

@@ -48,8 +48,20 @@ pub fn render(r: &Report) -> String {
             per_test * rows.len() as f64
         );
     }
+    // A partial run never looks green: one errored test case names why it stopped.
+    let mut errors = 0;
+    if let Some(why) = &r.stopped {
+        errors = 1;
+        all_tests += 1;
+        let msg = escape(&format!("STOPPED EARLY — partial: {why}"));
+        let _ = write!(
+            suites,
+            "  <testsuite name=\"ontap-conform run\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\" time=\"0.000\">\n    <testcase name=\"run-complete\" classname=\"{target}\" time=\"0.000\">\n      <error message=\"{msg}\" type=\"stopped\">{msg}</error>\n    </testcase>\n  </testsuite>\n",
+            target = escape(&r.target)
+        );
+    }
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ontap-conform\" tests=\"{all_tests}\" failures=\"{all_fail}\" errors=\"0\" skipped=\"{all_skip}\" time=\"{:.3}\">\n{suites}</testsuites>\n",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"ontap-conform\" tests=\"{all_tests}\" failures=\"{all_fail}\" errors=\"{errors}\" skipped=\"{all_skip}\" time=\"{:.3}\">\n{suites}</testsuites>\n",
         r.figures.wall_seconds
     )
 }

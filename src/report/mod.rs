@@ -509,6 +509,13 @@ pub fn render(r: &Report) -> String {
 
 /// The terminal rendering in a [`Style`]: quiet, coloured, or both.
 pub fn render_with(r: &Report, style: Style) -> String {
+    // What a target sent is shown with its control characters escaped, as in the reports: an
+    // escape sequence in an answer never reaches the terminal.
+    let mut shown = r.clone();
+    shown.scrub(|t| crate::redact::escape_controls(t).into_owned());
+    shown.target = crate::redact::escape_controls(&shown.target).into_owned();
+    shown.ontap_version = crate::redact::escape_controls(&shown.ontap_version).into_owned();
+    let r = &shown;
     let mut out = String::new();
     for f in &r.findings {
         if style.quiet && f.severity == Severity::Warning && !r.strict {

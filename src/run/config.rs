@@ -24,6 +24,10 @@ pub const DEFAULT_SAMPLE: usize = 16;
 pub const TUNNEL_AND_SVM_USER: &str = "--tunnel-svm and --svm-user: give one (tunnelling is for runs without an SVM administrator's password)";
 /// The highest `--rate` (requests per second).
 pub const MAX_RATE: f64 = 100_000.0;
+/// The lowest `--rate`: one request every 100 s (a lower one would make any run endless).
+pub const MIN_RATE: f64 = 0.01;
+/// The longest `--deadline`: a week.
+pub const MAX_DEADLINE_SECS: u64 = 7 * 24 * 3600;
 /// The largest `--max-answer-bytes`: 1 GiB.
 pub const MAX_ANSWER_BYTES_LIMIT: usize = 1 << 30;
 
@@ -100,6 +104,8 @@ pub struct RunConfig {
     pub compare: Option<Baseline>,
     /// The restore journal (remote targets): originals are written here before each change.
     pub journal: Option<PathBuf>,
+    /// The target's lock (remote targets): one run at a time (see [`crate::undo::lock`]).
+    pub lock: Option<PathBuf>,
     /// Consecutive transport failures that stop the run (it restores, then exits 3); 0: never.
     pub max_failures: u64,
     /// A bound on the whole run: when it passes, no new change is sent and the run restores.
@@ -149,6 +155,7 @@ impl RunConfig {
                 record: false,
                 compare: None,
                 journal: None,
+                lock: None,
                 max_failures: DEFAULT_MAX_FAILURES,
                 deadline: None,
                 tunnel_svm: None,
@@ -285,6 +292,12 @@ impl RunConfigBuilder {
         self.cfg.compare = Some(baseline);
         self
     }
+    /// Where the lock of a remote target is taken.
+    pub fn lock(mut self, path: impl Into<PathBuf>) -> Self {
+        self.cfg.lock = Some(path.into());
+        self
+    }
+
     /// Where the restore journal of a remote target goes.
     pub fn journal(mut self, path: impl Into<PathBuf>) -> Self {
         self.cfg.journal = Some(path.into());
@@ -419,9 +432,12 @@ fn check_ranges(c: &RunConfig) -> Result<()> {
         return usage(format!("--timeout {secs}: expected 1 to 3600 seconds"));
     }
     if let Some(d) = c.deadline
-        && d.is_zero()
+        && (d.is_zero() || d.as_secs() > MAX_DEADLINE_SECS)
     {
-        return usage("--deadline 0: expected a number of seconds above 0".into());
+        return usage(format!(
+            "--deadline {}: expected 1 to {MAX_DEADLINE_SECS} seconds",
+            d.as_secs()
+        ));
     }
     if !(1024..=MAX_ANSWER_BYTES_LIMIT).contains(&c.max_answer_bytes) {
         return usage(format!(
@@ -433,10 +449,10 @@ fn check_ranges(c: &RunConfig) -> Result<()> {
         return usage(format!("--sample {}: expected 1 to 1000000", c.sample));
     }
     if let Some(r) = c.rate
-        && !(r.is_finite() && r > 0.0 && r <= MAX_RATE)
+        && !(r.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r))
     {
         return usage(format!(
-            "--rate {r}: expected requests per second above 0 and at most {MAX_RATE}"
+            "--rate {r:?}: expected {MIN_RATE} to {MAX_RATE} requests per second"
         ));
     }
     if let Some(f) = c.latency_drift {

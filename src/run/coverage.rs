@@ -67,7 +67,9 @@ pub(super) fn coverage(
                 c.round_tripped.push(f.path.clone());
                 continue;
             }
-            let why = if !ctx.may_write() {
+            let why = if has(&format!("unread:{}", f.path)) {
+                "its record's GET ?fields=** did not return it: never written without its original"
+            } else if !ctx.may_write() {
                 "--read-only"
             } else if !record_patch {
                 "no PATCH on a record path of this family in this run"

@@ -202,6 +202,14 @@ pub async fn execute_with(cfg: &RunConfig, events: Events) -> Result<RunOutcome>
         return Ok(empty_share(cfg));
     }
     let start = Instant::now();
+    // One run at a time against a target: another run's lock refuses this one before anything
+    // is sent (held until the run ends).
+    let _lock = match (&cfg.lock, &cfg.target) {
+        (Some(path), Target::Remote { url, .. }) => {
+            Some(crate::undo::lock::TargetLock::acquire(path.clone(), url)?)
+        }
+        _ => None,
+    };
     // An unfinished journal of an earlier run refuses the run before anything is sent.
     let journal =
         match (&cfg.journal, &cfg.target) {
@@ -295,6 +303,41 @@ fn watch_signals(
     })
 }
 
+/// The first value another run of the harness wrote in the records discovery read (see
+/// [`crate::undo::foreign`]).
+fn foreign_anywhere(ctx: &Ctx) -> Option<String> {
+    for (family, records) in &ctx.records {
+        let Some(inst) = ctx.spec.endpoints.iter().find(|e| {
+            &e.family == family
+                && matches!(
+                    e.kind(),
+                    crate::spec::model::Kind::Instance | crate::spec::model::Kind::Singleton
+                )
+        }) else {
+            continue;
+        };
+        for r in records.iter() {
+            let path = crate::undo::instance_path(inst, &r).unwrap_or_else(|| family.clone());
+            if let Some(why) = crate::undo::foreign(ctx.spec, inst, &path, &r) {
+                return Some(why);
+            }
+        }
+    }
+    None
+}
+
+/// How long the final restore may take: the settle time after a write that got no answer, then
+/// ten request timeouts (at least a minute).
+fn restore_bound(ctx: &Ctx) -> std::time::Duration {
+    let t = ctx.client.timeout();
+    let doubt = if ctx.undo.had_doubt() {
+        ctx.undo.settle()
+    } else {
+        std::time::Duration::ZERO
+    };
+    doubt + (t * 10).max(std::time::Duration::from_secs(60))
+}
+
 /// Runs the schedule: the reads all at once, then each family's writes one after the other
 /// (families side by side), restoring the family after each write check.
 ///
@@ -323,6 +366,11 @@ async fn drive(ctx: &Arc<Ctx>, schedule: plan::Schedule, progress: &Events) {
         let progress = progress.clone();
         let ended = ended.clone();
         set.spawn(async move {
+            if ctx.stop.requested() {
+                ctx.findings
+                    .skip(name, ep, crate::checks::findings::NOT_RUN);
+                return ended(&ep.family);
+            }
             let id = progress.begin(&format!("{name} {}", ep.path()));
             f(&ctx, ep).await;
             progress.end(id);
@@ -337,6 +385,12 @@ async fn drive(ctx: &Arc<Ctx>, schedule: plan::Schedule, progress: &Events) {
         let ended = ended.clone();
         set.spawn(async move {
             for (f, name, ep) in list {
+                if ctx.stop.requested() {
+                    ctx.findings
+                        .skip(name, ep, crate::checks::findings::NOT_RUN);
+                    ended(&ep.family);
+                    continue;
+                }
                 let id = progress.begin(&format!("{name} {}", ep.path()));
                 f(&ctx, ep).await;
                 ctx.undo.restore(Some(&ep.family)).await;
@@ -358,14 +412,43 @@ async fn run_with(
     events: &Events,
 ) -> Result<(Report, Option<Recording>)> {
     let progress = events.clone();
+    // A signal or the deadline stops the run from here on, discovery included: it then ends
+    // with a report like any stopped run.
+    let stop = Arc::new(Stop::new(cfg.max_failures));
+    #[cfg(unix)]
+    let signals = watch_signals(
+        stop.clone(),
+        journal.as_ref().map(|j| j.path().to_path_buf()),
+        events.clone(),
+    );
+    let deadline = cfg.deadline.map(|d| {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until((start + d).into()).await;
+            stop.now(format!("the deadline of {} s was reached", d.as_secs_f64()));
+        })
+    });
     progress.reading("the target's version (GET /api/cluster)");
     let ticker = progress.ticker(&client);
-    let version = match discover_version(&client).await {
+    // Even the first read ends with a stop (a deadline, a signal).
+    let first = tokio::select! {
+        v = discover_version(&client) => v,
+        _ = crate::client::until_set(stop.flag()) => Err(Error::Stopped(format!(
+            "{} before the target's version was read",
+            stop.reason().unwrap_or_default()
+        ))),
+    };
+    let version = match first {
         Ok(v) => v,
         Err(e) => {
             if let Some(t) = ticker {
                 t.abort();
             }
+            if let Some(d) = deadline {
+                d.abort();
+            }
+            #[cfg(unix)]
+            signals.abort();
             progress.emit(Event::Finished);
             return Err(e);
         }
@@ -380,14 +463,16 @@ async fn run_with(
         max_failures: cfg.max_failures,
         writable: cfg.allow_writes.clone(),
     };
-    let mut ctx = Ctx::new(cfg.spec, client, version, settings, journal.clone());
+    let mut ctx = Ctx::new(cfg.spec, client, version, settings, journal.clone(), stop);
     ctx.secrets = secrets;
+    ctx.secrets
+        .ignore_common(crate::redact::common_values(cfg.spec));
     if cfg.record || cfg.compare.is_some() {
         ctx.recorder = Some(record::Recorder::default());
     }
     if let Target::Remote { admin, svm, .. } = &cfg.target {
         for c in std::iter::once(admin).chain(svm.as_ref()) {
-            c.secrets().iter().for_each(|v| ctx.secrets.add(v));
+            c.secrets().iter().for_each(|v| ctx.secrets.add_password(v));
         }
     }
     let endpoints: Vec<&'static Endpoint> = cfg
@@ -406,20 +491,13 @@ async fn run_with(
         .collect();
     ctx.records = discover::discover_records(&ctx, &families, &progress).await;
     ctx.sampled = discover::sample_records(&ctx);
+    // A value another run wrote, anywhere: stop before changing anything (exit 3).
+    if ctx.may_write()
+        && let Some(why) = foreign_anywhere(&ctx)
+    {
+        ctx.stop.now(why);
+    }
     let ctx = Arc::new(ctx);
-    #[cfg(unix)]
-    let signals = watch_signals(
-        ctx.stop.clone(),
-        journal.as_ref().map(|j| j.path().to_path_buf()),
-        events.clone(),
-    );
-    let deadline = cfg.deadline.map(|d| {
-        let stop = ctx.stop.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(d).await;
-            stop.now(format!("the deadline of {} s was reached", d.as_secs()));
-        })
-    });
     let schedule = plan::plan(&ctx, &endpoints);
     progress.emit(Event::Planned {
         checks: schedule.len() as u64,
@@ -435,14 +513,28 @@ async fn run_with(
     }
     progress.emit(Event::Finished);
     let stopped = ctx.stop.reason();
+    // The restore has a bound of its own: the settle time after a write that got no answer, and
+    // ten request timeouts.
+    let bound = restore_bound(&ctx);
     if let Some(why) = &stopped
         && !why.starts_with("interrupted")
     {
-        events.emit(Event::Stopping(why));
+        events.emit(Event::Stopping(&format!(
+            "{why} (the restore is bounded to {} s)",
+            bound.as_secs()
+        )));
     }
     // Clear earlier problems (each write check restored as it went) and verify everything once more.
     ctx.undo.clear_problems();
-    ctx.undo.restore(None).await;
+    if tokio::time::timeout(bound, ctx.undo.restore(None))
+        .await
+        .is_err()
+    {
+        ctx.undo.gave_up(format!(
+            "the restore did not finish within its bound of {} s",
+            bound.as_secs()
+        ));
+    }
     // Every problem: those of the final restore, and a journal that could not be updated.
     let problems = ctx.undo.problems();
     #[cfg(unix)]

@@ -139,6 +139,9 @@ pub fn openapi(spec: &Spec) -> Value {
         item.insert("x-ontap-path".into(), json!(ep.def.path));
         paths.insert(path_template(&ep.def.path), Value::Object(item));
     }
+    // The path every target must offer for the harness to learn its version: with examples, so
+    // that a generic mock serving this document (Prism) answers like an ONTAP 9.14.1.
+    paths.insert("/api/cluster".into(), cluster_path());
     let families: Vec<Value> = spec
         .families
         .iter()
@@ -165,6 +168,42 @@ pub fn openapi(spec: &Spec) -> Value {
             "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}},
             "schemas": schemas,
         },
+    })
+}
+
+/// `GET /api/cluster`: the cluster's name, uuid and version (ONTAP-BEHAVIOR.md §1, the discovery
+/// endpoints), which the harness reads before anything else.
+fn cluster_path() -> Value {
+    // Nothing required: `fields=` narrows the answer.
+    let version = json!({
+        "type": "object",
+        "properties": {
+            "full": {"type": "string", "examples": ["NetApp Release 9.14.1: Wed Nov 22 2023"]},
+            "generation": {"type": "integer", "examples": [9]},
+            "major": {"type": "integer", "examples": [14]},
+            "minor": {"type": "integer", "examples": [1]},
+        },
+    });
+    let cluster = json!({
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "examples": ["cluster1"]},
+            "uuid": {"type": "string", "examples": ["b1f1b4d5-4ad9-11ee-a6d3-005056ae1234"]},
+            "version": version,
+        },
+    });
+    json!({
+        "get": {
+            "operationId": "get_cluster",
+            "summary": "The cluster's name, uuid and ONTAP version (read by ontap-conform before anything else).",
+            "tags": ["cluster"],
+            "responses": {
+                "200": {"description": "the cluster", "content": {"application/json": {"schema": cluster}, "application/hal+json": {"schema": cluster}}},
+                "default": {"description": "an error", "content": {"application/json": {"schema": schema_ref("error_response")}, "application/hal+json": {"schema": schema_ref("error_response")}}},
+            },
+            "x-ontap-evidence": "lib",
+        },
+        "x-ontap-path": "/api/cluster",
     })
 }
 

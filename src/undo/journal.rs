@@ -11,7 +11,10 @@
 //!
 //! - `{"add":{"family","path","change","original"}}`: an entry (a record about to be changed);
 //! - `{"restored":[path, ...]}`: entries a read-back proved restored;
-//! - `{"reopened":[path, ...]}`: restored entries changed again (unrestored once more).
+//! - `{"reopened":[path, ...]}`: restored entries changed again (unrestored once more);
+//! - `{"wrote":{"family","paths","any","fields"}}`: what the run is about to send to entries
+//!   (`paths` absent: every entry of the family, a collection write); a restore writes a field
+//!   back only while it holds one of these values (see [`Wrote`]).
 //!
 //! Reading replays the lines into [`Contents`]. A crash in the middle of an append leaves a torn
 //! last line: it was never confirmed, so the change it announced was never sent, and it is ignored
@@ -20,7 +23,7 @@
 //! tens of thousands of records. A journal an earlier version wrote (one JSON document, rewritten
 //! whole) is read too, and rewritten as lines before its first append.
 
-use super::{Change, Saved};
+use super::{Change, Saved, Wrote};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -40,6 +43,9 @@ pub struct Entry {
     pub original: Value,
     /// A read-back proved it equal to `original` (or absent, for a created record).
     pub restored: bool,
+    /// What the run sent to it (a restore leaves alone a field that holds none of these values).
+    #[serde(default, skip_serializing_if = "Wrote::is_empty")]
+    pub wrote: Wrote,
 }
 
 /// The file's contents, as its lines replay.
@@ -76,6 +82,37 @@ enum Event {
     Add(Added),
     Restored(Vec<String>),
     Reopened(Vec<String>),
+    Wrote(WroteEvent),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WroteEvent {
+    family: String,
+    /// None: every entry of the family (a collection write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    paths: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    any: bool,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    fields: std::collections::BTreeMap<String, Vec<Value>>,
+}
+
+impl WroteEvent {
+    fn new(family: &str, paths: Option<Vec<String>>, w: &Wrote) -> WroteEvent {
+        WroteEvent {
+            family: family.to_string(),
+            paths,
+            any: w.any,
+            fields: w.fields.clone(),
+        }
+    }
+    fn wrote(&self) -> Wrote {
+        Wrote {
+            any: self.any,
+            fields: self.fields.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,10 +136,11 @@ enum EventRef<'a> {
     },
     Restored(&'a [&'a str]),
     Reopened(&'a [&'a str]),
+    Wrote(&'a WroteEvent),
 }
 
 const EXPECTED_HEADER: &str = r#"a header {"tool","target","user"}"#;
-const EXPECTED_EVENT: &str = r#"an event {"add":{"family","path","change","original"}}, {"restored":[...]} or {"reopened":[...]}"#;
+const EXPECTED_EVENT: &str = r#"an event {"add":{"family","path","change","original"}}, {"restored":[...]}, {"reopened":[...]} or {"wrote":{...}}"#;
 
 /// What a file's lines replay to.
 struct Replayed {
@@ -159,6 +197,7 @@ fn replay(path: &Path, bytes: &[u8]) -> Result<Replayed> {
         entries: Vec::new(),
     };
     let mut index: HashMap<String, usize> = HashMap::new();
+    let mut family_wrote: HashMap<String, Wrote> = HashMap::new();
     let mut valid = h1;
     let last = lines.len() - 1;
     for (i, &(a, b)) in lines.iter().enumerate().skip(1) {
@@ -179,6 +218,7 @@ fn replay(path: &Path, bytes: &[u8]) -> Result<Replayed> {
                         change: x.change,
                         original: x.original,
                         restored: false,
+                        wrote: Wrote::default(),
                     });
                 }
             },
@@ -196,8 +236,26 @@ fn replay(path: &Path, bytes: &[u8]) -> Result<Replayed> {
                     }
                 }
             }
+            Event::Wrote(w) => {
+                let wrote = w.wrote();
+                match w.paths {
+                    Some(paths) => {
+                        for p in paths {
+                            if let Some(&k) = index.get(&p) {
+                                contents.entries[k].wrote.merge(&wrote);
+                            }
+                        }
+                    }
+                    None => family_wrote.entry(w.family).or_default().merge(&wrote),
+                }
+            }
         }
         valid = b;
+    }
+    for e in &mut contents.entries {
+        if let Some(w) = family_wrote.get(&e.family) {
+            e.wrote.merge(w);
+        }
     }
     Ok(Replayed {
         contents,
@@ -254,7 +312,7 @@ fn create(
     body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<(File, u64)> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    crate::fsutil::create_dirs(dir, 0o700)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".journal")
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
@@ -283,6 +341,16 @@ fn lines_of(w: &mut dyn Write, entries: &[Entry]) -> std::io::Result<()> {
                 change: e.change,
                 original: &e.original,
             },
+        )?;
+    }
+    for e in entries.iter().filter(|e| !e.wrote.is_empty()) {
+        line(
+            w,
+            &EventRef::Wrote(&WroteEvent::new(
+                &e.family,
+                Some(vec![e.path.clone()]),
+                &e.wrote,
+            )),
         )?;
     }
     let restored: Vec<&str> = entries
@@ -514,6 +582,29 @@ impl Journal {
                 Ok(())
             }
         }
+    }
+
+    /// Writes down, before it is sent, what a change sends to entries (`paths` None: every entry
+    /// of the family), flushed to disk. Paths that are not entries are left out; nothing is
+    /// written when none is left.
+    pub fn wrote(
+        &self,
+        family: &str,
+        paths: Option<&[String]>,
+        wrote: &Wrote,
+    ) -> Result<(), String> {
+        let mut st = self.state.lock().unwrap();
+        let paths: Option<Vec<String>> = paths.map(|ps| {
+            ps.iter()
+                .filter(|p| st.entries.contains_key(p.as_str()))
+                .cloned()
+                .collect()
+        });
+        if paths.as_ref().is_some_and(Vec::is_empty) || wrote.is_empty() {
+            return Ok(());
+        }
+        let e = WroteEvent::new(family, paths, wrote);
+        st.append(&self.path, |w| line(w, &EventRef::Wrote(&e)))
     }
 
     /// Adds many entries with one flush to disk (a collection PATCH journals a whole family).
@@ -769,6 +860,55 @@ mod tests {
     }
 
     #[test]
+    fn what_the_run_wrote_is_journaled_per_record_and_per_family_and_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        j.add("duo", "/api/x/1", Change::Changed, &json!({"comment": "a"}))
+            .unwrap();
+        j.add(
+            "totp",
+            "/api/y/1",
+            Change::Changed,
+            &json!({"comment": "b"}),
+        )
+        .unwrap();
+        let one = |v: Value| Wrote {
+            any: false,
+            fields: [("comment".to_string(), vec![v])].into(),
+        };
+        j.wrote("duo", Some(&["/api/x/1".to_string()]), &one(json!("x1")))
+            .unwrap();
+        // Not an entry: nothing written.
+        let before = std::fs::metadata(&path).unwrap().len();
+        j.wrote("duo", Some(&["/api/x/9".to_string()]), &one(json!("x9")))
+            .unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), before);
+        // A collection write: every entry of the family.
+        j.wrote("duo", None, &one(json!("all"))).unwrap();
+        j.wrote(
+            "totp",
+            Some(&["/api/y/1".to_string()]),
+            &Wrote {
+                any: true,
+                ..Wrote::default()
+            },
+        )
+        .unwrap();
+        let c = read(&path).unwrap().unwrap();
+        assert_eq!(
+            c.entries[0].wrote.fields["comment"],
+            vec![json!("x1"), json!("all")]
+        );
+        assert!(!c.entries[0].wrote.any);
+        assert!(c.entries[1].wrote.any && c.entries[1].wrote.fields.is_empty());
+        assert_eq!(
+            serde_json::from_str::<Value>(lines(&path).last().unwrap()).unwrap(),
+            json!({"wrote": {"family": "totp", "paths": ["/api/y/1"], "any": true}})
+        );
+    }
+
+    #[test]
     fn restored_many_marks_every_named_entry_in_one_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.json");
@@ -905,6 +1045,7 @@ mod tests {
                     change: Change::Changed,
                     original: json!({"comment": "a"}),
                     restored: true,
+                    wrote: Wrote::default(),
                 },
                 Entry {
                     family: "duo".to_string(),
@@ -912,6 +1053,7 @@ mod tests {
                     change: Change::Created,
                     original: Value::Null,
                     restored: false,
+                    wrote: Wrote::default(),
                 },
             ],
         };

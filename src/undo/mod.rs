@@ -9,20 +9,23 @@
 //! calls nothing of theirs.
 
 pub mod journal;
+pub mod lock;
 pub mod restore;
 mod stop;
 
 pub use stop::Stop;
 
-use crate::client::Client;
+use crate::client::{Body, Client, Request};
+use crate::spec::model::Kind;
 use crate::spec::resource::{get_path, set_path};
 use crate::spec::{Endpoint, Spec};
 use crate::verdict::RestoreProblem;
 use journal::Journal;
 use serde_json::Value;
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// What the run did to a record, and so how to undo it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -32,6 +35,55 @@ pub enum Change {
     Changed,
     /// Created by the run: delete it.
     Created,
+}
+
+/// What the run sent to a record: every value it wrote to each field, or that any field may have
+/// been changed (a probe the target should have refused, whose effect is unknown). A restore
+/// writes a field back only while it holds one of these values: any other value was put there
+/// by someone else, and is left alone and reported.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Wrote {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub any: bool,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Vec<Value>>,
+}
+
+impl Wrote {
+    pub fn is_empty(&self) -> bool {
+        !self.any && self.fields.is_empty()
+    }
+
+    /// Adds what `other` wrote (each value once).
+    pub fn merge(&mut self, other: &Wrote) {
+        self.any |= other.any;
+        for (f, vs) in &other.fields {
+            let mine = self.fields.entry(f.clone()).or_default();
+            for v in vs {
+                if !mine.contains(v) {
+                    mine.push(v.clone());
+                }
+            }
+        }
+    }
+
+    /// What a request sends to a record of `res`: the patchable fields of a PATCH body; any
+    /// field for another method (a PUT, POST or unlisted method the target should refuse).
+    pub fn of(res: &crate::spec::resource::Resource, req: &Request) -> Wrote {
+        let mut w = Wrote::default();
+        match (&req.body, req.method.as_str()) {
+            (Some(Body::Json(b)), "PATCH") => {
+                for f in res.patchable() {
+                    if let Some(v) = get_path(b, &f.path) {
+                        w.fields.insert(f.path.clone(), vec![v.clone()]);
+                    }
+                }
+            }
+            (_, "PATCH") => {}
+            _ => w.any = true,
+        }
+        w
+    }
 }
 
 /// A record's state before the run's first change to it.
@@ -61,6 +113,13 @@ impl Saved {
         // The text was written by serde_json from a Value: it parses.
         serde_json::from_str(&self.original).expect("a saved record's own JSON text")
     }
+}
+
+/// The endpoint that names one record of a family (an instance or a singleton).
+fn record_endpoint<'s>(spec: &'s Spec, family: &str) -> Option<&'s Endpoint> {
+    spec.endpoints
+        .iter()
+        .find(|e| e.family == family && matches!(e.kind(), Kind::Instance | Kind::Singleton))
 }
 
 /// What [`Undo::protect`] and [`Undo::will_create`] hand back: the record is written down, so a
@@ -110,6 +169,24 @@ pub fn instance_path(inst: &Endpoint, record: &Value) -> Option<String> {
     Some(inst.render(&pairs))
 }
 
+/// Why a record must not be changed: a patchable text field holds a value another run of the
+/// harness wrote (it starts with [`crate::generate::MARK`]), so that run may still be changing
+/// the target, and its value would be taken for an original. None: no such value.
+pub fn foreign(spec: &Spec, ep: &Endpoint, path: &str, record: &Value) -> Option<String> {
+    let res = spec.resource_of(ep);
+    res.patchable().find_map(|f| {
+        let v = get_path(record, &f.path)?.as_str()?;
+        v.starts_with(crate::generate::MARK).then(|| {
+            format!(
+                "another run may be in progress: {path} {} holds {}, a value ontap-conform writes (it starts with {}); nothing more is changed. If no other run is going on, a killed run left it: finish it with `ontap-conform restore`, or put the value back by hand",
+                f.path,
+                crate::verdict::show_value(Some(&Value::String(v.to_string()))),
+                crate::generate::MARK
+            )
+        })
+    })
+}
+
 /// Everything a run needs to put its target back: the saved records, the journal, the restore
 /// and what it could not put back.
 pub struct Undo {
@@ -125,6 +202,22 @@ pub struct Undo {
     /// ...and those of them a read-back proved as saved, untouched since: a restore skips them.
     clean: Mutex<HashSet<String>>,
     problems: Mutex<Vec<RestoreProblem>>,
+    /// Problems no later restore clears (see [`Undo::problems`]).
+    lasting: Mutex<Vec<RestoreProblem>>,
+    /// What the run sent to each saved record...
+    wrote: Mutex<HashMap<String, Wrote>>,
+    /// ...and to every record of a family (collection writes).
+    family_wrote: Mutex<HashMap<String, Wrote>>,
+    /// When the last write in doubt (no answer: it may still land) got no answer.
+    in_doubt: Mutex<Option<Instant>>,
+    /// How long after a write in doubt a restore waits before it reads records back.
+    settle: Duration,
+}
+
+/// How long a restore waits after a write that got no answer, before it reads back: twice the
+/// request timeout (a write held up to three timeouts after it was sent lands before the read).
+pub fn settle_time(timeout: Duration) -> Duration {
+    timeout * 2
 }
 
 impl Undo {
@@ -134,6 +227,7 @@ impl Undo {
         stop: Arc<Stop>,
         journal: Option<Arc<Journal>>,
     ) -> Undo {
+        let settle = settle_time(client.timeout());
         Undo {
             spec,
             client,
@@ -143,7 +237,116 @@ impl Undo {
             bulk: Mutex::default(),
             clean: Mutex::default(),
             problems: Mutex::default(),
+            lasting: Mutex::default(),
+            wrote: Mutex::default(),
+            family_wrote: Mutex::default(),
+            in_doubt: Mutex::default(),
+            settle,
         }
+    }
+
+    /// Writes down what a request is about to send to saved records (in the journal first), so
+    /// that a restore can tell the run's values from someone else's. GET, HEAD and OPTIONS send
+    /// nothing. False: it could not be written down, and the request must not be sent.
+    pub fn will_send(&self, ep: &Endpoint, req: &Request) -> bool {
+        if matches!(req.method.as_str(), "GET" | "HEAD" | "OPTIONS") {
+            return true;
+        }
+        let res = self.spec.resource_of(ep);
+        // The journal never holds a secret: the body's secret fields are redacted first.
+        let mut w = Wrote::of(res, &crate::redact::redact_request(self.spec, req));
+        if w.is_empty() {
+            return true;
+        }
+        let path = req.path.split('?').next().unwrap_or(&req.path);
+        let collection = ep.kind() == Kind::Collection;
+        let paths: Option<Vec<String>> = if collection {
+            None
+        } else {
+            if !self.saved.lock().unwrap().iter().any(|s| s.path == path) {
+                return true;
+            }
+            Some(vec![path.to_string()])
+        };
+        if let Some(j) = &self.journal
+            && let Err(e) = j.wrote(&ep.family, paths.as_deref(), &w)
+        {
+            self.stop
+                .now(format!("the restore journal could not be written: {e}"));
+            return false;
+        }
+        // A probe's "any field" counts once its answer shows it was not refused (see
+        // [`Undo::answered`]); the journal has it already, for a run that dies meanwhile.
+        w.any = false;
+        self.remember(ep, path, collection, &w);
+        true
+    }
+
+    fn remember(&self, ep: &Endpoint, path: &str, collection: bool, w: &Wrote) {
+        if collection {
+            self.family_wrote
+                .lock()
+                .unwrap()
+                .entry(ep.family.clone())
+                .or_default()
+                .merge(w);
+        } else if self.saved.lock().unwrap().iter().any(|s| s.path == path) {
+            self.wrote
+                .lock()
+                .unwrap()
+                .entry(path.to_string())
+                .or_default()
+                .merge(w);
+        }
+    }
+
+    /// A request [`Undo::will_send`] wrote down was answered with `status` (None: no answer).
+    /// A probe whose effect is not known field by field (a PUT, an unlisted method) that was not
+    /// refused may have changed any field of the records it names: a restore then writes every
+    /// difference back.
+    pub fn answered(&self, ep: &Endpoint, req: &Request, status: Option<u16>) {
+        if matches!(req.method.as_str(), "GET" | "HEAD" | "OPTIONS" | "PATCH")
+            || status.is_some_and(|s| (400..500).contains(&s))
+        {
+            return;
+        }
+        let path = req.path.split('?').next().unwrap_or(&req.path);
+        let any = Wrote {
+            any: true,
+            ..Wrote::default()
+        };
+        self.remember(ep, path, ep.kind() == Kind::Collection, &any);
+    }
+
+    /// A write got no answer (timed out, or its connection was lost): it may land later. The
+    /// next restore waits the settle time before it reads records back.
+    pub fn in_doubt(&self) {
+        *self.in_doubt.lock().unwrap() = Some(Instant::now());
+    }
+
+    /// Whether a write of the run got no answer.
+    pub fn had_doubt(&self) -> bool {
+        self.in_doubt.lock().unwrap().is_some()
+    }
+
+    /// The settle time (see [`settle_time`]).
+    pub fn settle(&self) -> Duration {
+        self.settle
+    }
+
+    /// What the run sent to a saved record.
+    fn wrote_of(&self, s: &Saved) -> Wrote {
+        let mut w = self
+            .wrote
+            .lock()
+            .unwrap()
+            .get(&s.path)
+            .cloned()
+            .unwrap_or_default();
+        if let Some(f) = self.family_wrote.lock().unwrap().get(&s.family) {
+            w.merge(f);
+        }
+        w
     }
 
     /// Saves a record's state before the first change, so that it can be put back. `read` reads
@@ -163,6 +366,13 @@ impl Undo {
             });
         }
         let mut original = read.await?;
+        // Another run's value is never taken for an original.
+        if let Some(inst) = record_endpoint(self.spec, family)
+            && let Some(why) = foreign(self.spec, inst, path, &original)
+        {
+            self.stop.now(why);
+            return None;
+        }
         // A leaking target's secrets are never written down.
         crate::redact::redact_secrets(self.spec, &mut original);
         self.save(Saved::new(family, path, Change::Changed, &original))
@@ -189,6 +399,11 @@ impl Undo {
         let mut fresh: Vec<Saved> = Vec::new();
         for r in records {
             let p = instance_path(inst, &r)?;
+            if let Some(why) = foreign(self.spec, inst, &p, &r) {
+                drop(saved);
+                self.stop.now(why);
+                return None;
+            }
             if !known.contains(p.as_str()) {
                 // What a restore compares and writes back: the patchable fields (the path
                 // names the record; a whole family is journaled, so nothing else is kept).
@@ -262,6 +477,14 @@ impl Undo {
     /// checks of other families may be running meanwhile); the problems are kept (see
     /// [`Undo::problems`]) and returned.
     pub async fn restore(&self, family: Option<&str>) -> Vec<RestoreProblem> {
+        // A write that got no answer may still land: wait until it would have.
+        let doubt = *self.in_doubt.lock().unwrap();
+        if let Some(at) = doubt {
+            let until = at + self.settle;
+            if until > Instant::now() {
+                tokio::time::sleep_until(until.into()).await;
+            }
+        }
         let mut problems = restore::saved(self, family).await;
         problems.sort_by(|a, b| (&a.record, &a.field).cmp(&(&b.record, &b.field)));
         let mut all = self.problems.lock().unwrap();
@@ -271,9 +494,82 @@ impl Undo {
         problems
     }
 
-    /// Every restore problem so far.
+    /// After a collection write: every record of the family the target lists now that was not
+    /// written down before it (it appeared meanwhile) is reported: the write may have changed
+    /// it, and its state before is unknown.
+    pub async fn check_unjournaled(&self, coll: &Endpoint, inst: &Endpoint) {
+        let saved: HashSet<String> = self
+            .saved
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.family == coll.family)
+            .map(|s| s.path.clone())
+            .collect();
+        let mut path = format!(
+            "{}?fields=**&max_records={}",
+            coll.path(),
+            crate::client::PAGE_RECORDS
+        );
+        let mut found = Vec::new();
+        for _ in 0..100_000 {
+            let Ok(x) = self.client.send(Request::get(path.clone())).await else {
+                found.push(RestoreProblem {
+                    record: coll.path().to_string(),
+                    field: None,
+                    original: None,
+                    reason: "could not be listed after a collection PATCH to find records not written down before it".into(),
+                    curl: None,
+                });
+                break;
+            };
+            for r in x.response.records().into_iter().flatten() {
+                if let Some(p) = instance_path(inst, r)
+                    && !saved.contains(&p)
+                {
+                    found.push(RestoreProblem {
+                        record: p,
+                        field: None,
+                        original: None,
+                        reason: "appeared during a collection PATCH (created by someone else?): not journaled before it, so the PATCH may have changed it and its state before is unknown; check it by hand".into(),
+                        curl: None,
+                    });
+                }
+            }
+            match x
+                .response
+                .json
+                .as_deref()
+                .and_then(crate::client::next_path)
+            {
+                Some(next) => path = next,
+                None => break,
+            }
+        }
+        self.lasting.lock().unwrap().extend(found);
+    }
+
+    /// The restore was cut off (its bound ran out): what it did not verify stays in the journal.
+    pub fn gave_up(&self, why: String) {
+        self.lasting.lock().unwrap().push(RestoreProblem {
+            record: "(the restore)".to_string(),
+            field: None,
+            original: None,
+            reason: why,
+            curl: None,
+        });
+    }
+
+    /// Every restore problem so far (and what no restore can fix: records not journaled, a
+    /// restore cut off).
     pub fn problems(&self) -> Vec<RestoreProblem> {
-        self.problems.lock().unwrap().clone()
+        let mut all = self.problems.lock().unwrap().clone();
+        for p in self.lasting.lock().unwrap().iter() {
+            if !all.contains(p) {
+                all.push(p.clone());
+            }
+        }
+        all
     }
 
     /// Forgets the problems of earlier restores, before one last restore verifies everything.
@@ -400,6 +696,57 @@ mod tests {
         );
         assert_eq!(u.saved_to_restore(None).len(), 2);
         assert_eq!(u.saved_to_restore(Some("no such family")).len(), 0);
+    }
+
+    #[test]
+    fn what_a_change_sends_is_journaled_first_without_its_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.json");
+        let j = Arc::new(Journal::start(path.clone(), "https://t", "admin").unwrap());
+        let u = undo(Some(j));
+        let ep = Spec::builtin()
+            .endpoints
+            .iter()
+            .find(|e| e.family == "duo" && e.kind() == Kind::Instance)
+            .unwrap();
+        let p = "/api/security/authentication/duo/profiles/o1";
+        let _g = block_on(u.protect("duo", p, async { Some(json!({"comment": "a"})) }));
+        let req = Request::new("PATCH", p)
+            .json(json!({"comment": "~oc~x", "secret_key": "s3cr3t-value"}));
+        assert!(u.will_send(ep, &req));
+        let kept = journal::read(&path).unwrap().unwrap();
+        let w = &kept.entries[0].wrote;
+        assert_eq!(w.fields["comment"], [json!("~oc~x")]);
+        assert!(
+            !std::fs::read_to_string(&path)
+                .unwrap()
+                .contains("s3cr3t-value")
+        );
+        // A record not written down is not the journal's business; a GET sends nothing.
+        assert!(u.will_send(
+            ep,
+            &Request::new("PATCH", "/api/other").json(json!({"comment": "y"}))
+        ));
+        assert!(u.will_send(ep, &Request::get(p)));
+        assert_eq!(journal::read(&path).unwrap().unwrap().entries.len(), 1);
+    }
+
+    #[test]
+    fn a_value_another_run_wrote_is_never_taken_for_an_original() {
+        let u = undo(None);
+        let p = "/api/security/authentication/duo/profiles/o1";
+        let g = block_on(u.protect("duo", p, async { Some(json!({"comment": "~oc~theirs"})) }));
+        assert!(g.is_none());
+        assert!(u.stop.requested());
+        assert!(
+            u.stop
+                .reason()
+                .unwrap()
+                .starts_with("another run may be in progress: "),
+            "{:?}",
+            u.stop.reason()
+        );
+        assert!(u.saved_to_restore(None).is_empty(), "nothing written down");
     }
 
     #[test]

@@ -7,11 +7,11 @@
 //! it restored (in the journal too).
 
 use super::journal::Journal;
-use super::{Change, Saved, Undo, instance_path};
+use super::{Change, Saved, Undo, Wrote, instance_path, record_endpoint};
 use crate::client::{Client, Request};
+use crate::spec::Spec;
 use crate::spec::model::Kind;
 use crate::spec::resource::{Field, FieldType, Resource, get_path, set_path};
-use crate::spec::{Endpoint, Spec};
 use crate::verdict::RestoreProblem;
 use serde_json::{Map, Value};
 
@@ -30,12 +30,12 @@ pub(super) async fn saved(undo: &Undo, family: Option<&str>) -> Vec<RestoreProbl
         undo.verified_many(&clean);
     }
     for s in saved.iter().filter(|s| !settled.contains(&s.path)) {
-        match restore_one(undo.spec, &undo.client, s).await {
+        match restore_one(undo.spec, &undo.client, s, &undo.wrote_of(s)).await {
             Ok(()) => {
                 undo.verified(&s.path);
                 clean.push(s.path.clone());
             }
-            Err(p) => problems.push(p),
+            Err(p) => problems.extend(p),
         }
     }
     undo.mark_clean(&clean);
@@ -129,7 +129,7 @@ pub async fn from_journal(spec: &Spec, client: &Client, journal: &Journal) -> Ve
     let mut problems = Vec::new();
     for e in contents.unfinished() {
         let s = Saved::new(&e.family, &e.path, e.change, &e.original);
-        match restore_one(spec, client, &s).await {
+        match restore_one(spec, client, &s, &e.wrote).await {
             Ok(()) => {
                 if let Err(why) = journal.restored(&e.path) {
                     problems.push(RestoreProblem {
@@ -141,7 +141,7 @@ pub async fn from_journal(spec: &Spec, client: &Client, journal: &Journal) -> Ve
                     });
                 }
             }
-            Err(p) => problems.push(p),
+            Err(p) => problems.extend(p),
         }
     }
     if problems.is_empty()
@@ -170,15 +170,15 @@ async fn read_whole(client: &Client, path: &str, what: &str) -> Result<(u16, Val
     ))
 }
 
-/// The endpoint that names one record of a family (an instance or a singleton).
-fn record_endpoint<'s>(spec: &'s Spec, family: &str) -> Option<&'s Endpoint> {
-    spec.endpoints
-        .iter()
-        .find(|e| e.family == family && matches!(e.kind(), Kind::Instance | Kind::Singleton))
-}
-
-/// Puts one saved record back and proves it with a read-back.
-pub async fn restore_one(spec: &Spec, client: &Client, s: &Saved) -> Result<(), RestoreProblem> {
+/// Puts one saved record back and proves it with a read-back. Compare before restore: a field
+/// is written back only while it holds a value the run wrote (`wrote`); a field someone else
+/// changed meanwhile is left alone and reported ("changed by someone else").
+pub async fn restore_one(
+    spec: &Spec,
+    client: &Client,
+    s: &Saved,
+    wrote: &Wrote,
+) -> Result<(), Vec<RestoreProblem>> {
     let problem = |field: Option<&str>, original: Option<&Value>, reason: String| RestoreProblem {
         record: s.path.clone(),
         field: field.map(String::from),
@@ -190,31 +190,72 @@ pub async fn restore_one(spec: &Spec, client: &Client, s: &Saved) -> Result<(), 
         Change::Created => undo_create(client, s).await.map_err(|r| {
             let mut p = problem(None, None, r);
             p.curl = Some(client.curl(&Request::new("DELETE", s.path.clone())));
-            p
+            vec![p]
         }),
         Change::Changed => {
-            let inst = record_endpoint(spec, &s.family)
-                .ok_or_else(|| problem(None, None, "no path that names one record".to_string()))?;
+            let inst = record_endpoint(spec, &s.family).ok_or_else(|| {
+                vec![problem(
+                    None,
+                    None,
+                    "no path that names one record".to_string(),
+                )]
+            })?;
             let res = spec.resource_of(inst);
             let original = s.original();
+            // Fields that hold a value someone else put there: never written back.
+            let theirs = |current: &Value, diff: &[String]| -> Vec<RestoreProblem> {
+                diff.iter()
+                    .filter(|f| !ours(res, wrote, f, get_path(current, f)))
+                    .map(|f| {
+                        let sent = wrote
+                            .fields
+                            .get(f.as_str())
+                            .and_then(|vs| vs.last())
+                            .map_or("nothing".to_string(), |v| {
+                                crate::verdict::show_value(Some(v))
+                            });
+                        problem(
+                            Some(f),
+                            get_path(&original, f),
+                            format!(
+                                "changed by someone else: wrote {sent}, found {}, original {}; left as found",
+                                crate::verdict::show_value(get_path(current, f)),
+                                crate::verdict::show_value(get_path(&original, f))
+                            ),
+                        )
+                    })
+                    .collect()
+            };
             let mut last = None;
             for _ in 0..ATTEMPTS {
                 let (_, current) = read_whole(client, &s.path, "could not read it back")
                     .await
-                    .map_err(|r| problem(None, None, r))?;
+                    .map_err(|r| vec![problem(None, None, r)])?;
                 let diff = differences(res, &original, &current);
-                let Some(first) = diff.first() else {
-                    return Ok(());
+                let others = theirs(&current, &diff);
+                let mine: Vec<String> = diff
+                    .iter()
+                    .filter(|f| ours(res, wrote, f, get_path(&current, f)))
+                    .cloned()
+                    .collect();
+                let Some(first) = mine.first() else {
+                    return if others.is_empty() {
+                        Ok(())
+                    } else {
+                        Err(others)
+                    };
                 };
                 last = Some(first.clone());
-                let body = match put_back(res, &original, &diff) {
+                let body = match put_back(res, &original, &mine) {
                     Ok(b) => b,
                     Err(field) => {
-                        return Err(problem(
+                        let mut all = others;
+                        all.push(problem(
                             Some(&field),
                             None,
                             "cannot be unset: it had no value before the run".into(),
                         ));
+                        return Err(all);
                     }
                 };
                 // No answer is not a failure yet: the PATCH may have landed; the next read tells.
@@ -230,17 +271,25 @@ pub async fn restore_one(spec: &Spec, client: &Client, s: &Saved) -> Result<(), 
                         None,
                         format!("restore PATCH answered {}", x.response.summary()),
                     );
-                    p.curl = Some(put_back_curl(spec, client, res, s, &diff));
-                    return Err(p);
+                    p.curl = Some(put_back_curl(spec, client, res, s, &mine));
+                    let mut all = others;
+                    all.push(p);
+                    return Err(all);
                 }
             }
             // Still different after every attempt: name the field, its original and the fix.
             let (_, now) = read_whole(client, &s.path, "could not verify the restore")
                 .await
-                .map_err(|r| problem(None, None, r))?;
+                .map_err(|r| vec![problem(None, None, r)])?;
             let diff = differences(res, &original, &now);
-            let Some(field) = diff.first().or(last.as_ref()) else {
-                return Ok(());
+            let mut all = theirs(&now, &diff);
+            let mine: Vec<String> = diff
+                .iter()
+                .filter(|f| ours(res, wrote, f, get_path(&now, f)))
+                .cloned()
+                .collect();
+            let Some(field) = mine.first().or(last.as_ref().filter(|_| all.is_empty())) else {
+                return if all.is_empty() { Ok(()) } else { Err(all) };
             };
             let was = get_path(&original, field);
             let mut p = problem(
@@ -251,9 +300,43 @@ pub async fn restore_one(spec: &Spec, client: &Client, s: &Saved) -> Result<(), 
                     crate::verdict::show_value(get_path(&now, field))
                 ),
             );
-            p.curl = Some(put_back_curl(spec, client, res, s, &diff));
-            Err(p)
+            p.curl = Some(put_back_curl(spec, client, res, s, &mine));
+            all.push(p);
+            Err(all)
         }
+    }
+}
+
+/// Whether a field that differs from its original holds a value the run put there: one it
+/// wrote (as the target stores it: CRLF as LF, with a trailing LF, "" as unset, a boolean as
+/// text), or any value after a request whose effect is not known field by field.
+fn ours(res: &Resource, wrote: &Wrote, field: &str, now: Option<&Value>) -> bool {
+    if wrote.any {
+        return true;
+    }
+    let (Some(f), Some(sent)) = (res.field(field), wrote.fields.get(field)) else {
+        return false;
+    };
+    sent.iter().any(|v| stored_as(f, v, now))
+}
+
+/// Whether `now` is how a target may store `sent` for field `f`.
+fn stored_as(f: &Field, sent: &Value, now: Option<&Value>) -> bool {
+    let Some(now) = now else {
+        return f.flags.empty_unsets && sent.as_str() == Some("");
+    };
+    if now == sent || coerce(f, now) == *sent {
+        return true;
+    }
+    match (sent.as_str(), now.as_str()) {
+        (Some(a), Some(b)) => {
+            let norm = |t: &str| {
+                let t = t.replace("\r\n", "\n");
+                t.strip_suffix('\n').map(String::from).unwrap_or(t)
+            };
+            norm(a) == norm(b)
+        }
+        _ => false,
     }
 }
 
@@ -365,5 +448,53 @@ fn coerce(f: &Field, v: &Value) -> Value {
             .map(Value::from)
             .unwrap_or_else(|_| v.clone()),
         _ => v.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn field(family: &str, name: &str) -> &'static Field {
+        let spec = Spec::builtin();
+        let inst = record_endpoint(spec, family).unwrap();
+        spec.resource_of(inst).field(name).unwrap()
+    }
+
+    #[test]
+    fn a_field_is_the_runs_only_while_it_holds_a_value_the_run_wrote() {
+        let spec = Spec::builtin();
+        let res = spec.resource_of(record_endpoint(spec, "duo").unwrap());
+        let wrote = Wrote {
+            any: false,
+            fields: [(
+                "comment".to_string(),
+                vec![json!("ours 1"), json!("ours 2")],
+            )]
+            .into(),
+        };
+        assert!(ours(res, &wrote, "comment", Some(&json!("ours 2"))));
+        assert!(!ours(res, &wrote, "comment", Some(&json!("a colleague's"))));
+        assert!(
+            !ours(res, &wrote, "is_enabled", Some(&json!(false))),
+            "never written"
+        );
+        let any = Wrote {
+            any: true,
+            ..Wrote::default()
+        };
+        assert!(ours(res, &any, "is_enabled", Some(&json!(false))));
+    }
+
+    #[test]
+    fn a_written_value_is_recognised_as_the_target_stores_it() {
+        let comment = field("duo", "comment");
+        assert!(stored_as(comment, &json!("a\r\nb"), Some(&json!("a\nb"))));
+        assert!(stored_as(comment, &json!("a"), Some(&json!("a\n"))));
+        assert!(!stored_as(comment, &json!("a"), Some(&json!("b"))));
+        let flag = field("duo", "auto_push");
+        assert!(stored_as(flag, &json!(true), Some(&json!("true"))));
+        assert!(!stored_as(flag, &json!(true), None));
     }
 }

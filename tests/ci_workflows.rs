@@ -31,7 +31,7 @@ fn harness_lines(script: &str) -> Vec<String> {
 
 /// Runs one command line with bash in `dir`, the harness first on the PATH, with `env`.
 fn bash(dir: &Path, line: &str, env: &[(String, String)]) -> Output {
-    let bin_dir = Path::new(fleet::bin()).parent().unwrap();
+    let bin_dir = Path::new(common::bin::path()).parent().unwrap();
     let path = format!(
         "{}:{}",
         bin_dir.display(),
@@ -51,7 +51,7 @@ fn bash(dir: &Path, line: &str, env: &[(String, String)]) -> Output {
 
 /// Three mock clusters, one of them breaking a rule (so its shard fails, as a real one would),
 /// and the fleet.toml the CI files name, in `dir`.
-fn fleet_in(dir: &Path) -> Vec<fleet::MockProc> {
+fn fleet_in(dir: &Path) -> Vec<common::bin::MockProcess> {
     let mocks = vec![
         fleet::mock(&[]),
         fleet::mock(&["--fault", "wrong-type"]),

@@ -285,8 +285,7 @@ fn settings_come_from_the_environment_under_the_flags() {
         .env("ONTAP_CONFORM_CHECKS", "paging,field-selection")
         .env("ONTAP_CONFORM_CASES", "2")
         .env("ONTAP_CONFORM_CHEKS", "x")
-        .output()
-        .unwrap();
+        .run();
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let by_flags = oc(&[
@@ -300,8 +299,7 @@ fn settings_come_from_the_environment_under_the_flags() {
         "--check",
         "field-selection",
     ])
-    .output()
-    .unwrap();
+    .run();
     let ran = results(&out);
     assert_eq!(ran, results(&by_flags), "{err}");
     assert!(
@@ -316,17 +314,13 @@ fn settings_come_from_the_environment_under_the_flags() {
     );
     let out = oc(&["run", "--report", "json=-", "--check", "paging"])
         .env("ONTAP_CONFORM_CHECKS", "field-selection")
-        .output()
-        .unwrap();
+        .run();
     let ran = results(&out);
     assert!(
         ran.contains("paging") && !ran.contains("field-selection"),
         "the flag wins: {ran:?}"
     );
-    let out = oc(&["run"])
-        .env("ONTAP_CONFORM_TIMEOUT", "soon")
-        .output()
-        .unwrap();
+    let out = oc(&["run"]).env("ONTAP_CONFORM_TIMEOUT", "soon").run();
     let (_, err) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("ONTAP_CONFORM_TIMEOUT=\"soon\""), "{err}");

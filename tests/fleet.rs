@@ -528,7 +528,7 @@ fn an_interrupted_fleet_restores_the_running_target_and_starts_no_other() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let before = rt.block_on(common::snapshot(&mocks[0].url));
-    let child = std::process::Command::new(fleet::bin())
+    let child = common::bin::oc()
         .args([
             "run",
             "--config",

@@ -37,7 +37,7 @@ fn require_schemathesis() {
 fn script(out: &Path, doc: Option<&Path>, examples: u32) -> (Output, String) {
     let mut cmd = Command::new("bash");
     cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check-openapi-tools.sh"))
-        .env("ONTAP_CONFORM_BIN", env!("CARGO_BIN_EXE_ontap-conform"))
+        .env("ONTAP_CONFORM_BIN", common::bin::path())
         .env("OUT_DIR", out)
         .env("ST_MAX_EXAMPLES", examples.to_string())
         .env_remove("WITH_PRISM");

@@ -1438,7 +1438,7 @@ fn secrets_in_any_encoding_and_control_characters_never_reach_an_output() {
         .iter()
         .map(|f| dir.path().join(f))
         .collect();
-    let out = Command::new(env!("CARGO_BIN_EXE_ontap-conform"))
+    let out = common::bin::oc()
         .args([
             "run",
             "--target",
@@ -1456,8 +1456,7 @@ fn secrets_in_any_encoding_and_control_characters_never_reach_an_output() {
         .arg(format!("html={}", files[2].display()))
         .env("OC_PW", SECRET)
         .env("HOME", dir.path())
-        .output()
-        .unwrap();
+        .run();
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("bad password <redacted>"),
@@ -1632,7 +1631,7 @@ fn files_are_never_world_writable_and_one_file_takes_one_report() {
         .arg("-c")
         .arg(format!(
             "umask 000; exec '{}' run --seed 1 --cases 2 --check response-schema --report json='{}' --record '{}'",
-            env!("CARGO_BIN_EXE_ontap-conform"),
+            common::bin::path(),
             report.display(),
             rec.display()
         ))

@@ -92,80 +92,96 @@ fn describe(ex: &Example) -> String {
 /// Lints every example of the seeds against the contract.
 pub fn lint(spec: &Spec, seeds: &[Seed]) -> LintReport {
     let mut report = LintReport::default();
-    let mut spellings: BTreeMap<(String, String), BTreeMap<String, String>> = BTreeMap::new();
+    let mut spellings = Spellings::new();
     for seed in seeds {
         for ex in &seed.examples {
-            report.examples += 1;
-            let at = format!("{}:{}", ex.file, ex.line);
-            let text = seeds::rejoin_broken_strings(&ex.text);
-            let value: Value = match serde_json::from_str(&text) {
-                Ok(v) => v,
-                Err(e) => {
-                    report.findings.push(LintFinding {
-                        kind: FindingKind::InvalidJson,
-                        at: at.clone(),
-                        example: describe(ex),
-                        schema: None,
-                        pointer: String::new(),
-                        message: format!("not valid JSON: {e} (line {} of the example)", e.line()),
-                    });
-                    // Still check its values once the trailing commas are gone.
-                    match serde_json::from_str(&seeds::drop_trailing_commas(&text)) {
-                        Ok(v) => v,
-                        Err(_) => continue,
-                    }
-                }
-            };
-            let Some(schema) = schema_for(spec, ex, &value) else {
-                report.findings.push(LintFinding {
-                    kind: FindingKind::Unmatched,
-                    at: at.clone(),
-                    example: describe(ex),
-                    schema: None,
-                    pointer: String::new(),
-                    message: "no schema in the catalog for this example: add the endpoint, method or request/response definition to specs/".into(),
-                });
-                continue;
-            };
-            report.checked += 1;
-            for v in spec.validate(&schema, &value) {
-                let found = value.pointer(&v.pointer);
-                let placeholder = found.and_then(Value::as_str) == Some("string")
-                    && v.message.contains("is not one of");
-                report.findings.push(LintFinding {
-                    kind: if placeholder {
-                        FindingKind::Placeholder
-                    } else {
-                        FindingKind::Contradiction
-                    },
-                    at: at.clone(),
-                    example: describe(ex),
-                    schema: Some(schema.clone()),
-                    pointer: v.pointer,
-                    message: v.message,
-                });
-            }
-            for (path, leaf) in super::resource::leaf_paths(&value) {
-                if let Some(s) = leaf.as_str()
-                    && s != "string"
-                {
-                    let field = path.rsplit('.').next().unwrap_or(&path).to_string();
-                    spellings
-                        .entry((field, s.to_lowercase()))
-                        .or_default()
-                        .entry(s.to_string())
-                        .or_insert_with(|| at.clone());
-                }
-            }
+            lint_example(spec, ex, &mut report, &mut spellings);
         }
     }
+    report.findings.extend(inconsistent_spellings(spellings));
+    report
+}
+
+/// Each value of a field, by (field, value in lower case), as it is spelled and where first.
+type Spellings = BTreeMap<(String, String), BTreeMap<String, String>>;
+
+/// One example: parsed (once more without trailing commas when it is not valid JSON), matched
+/// to its schema and validated; its text values noted in `spellings`.
+fn lint_example(spec: &Spec, ex: &Example, report: &mut LintReport, spellings: &mut Spellings) {
+    report.examples += 1;
+    let at = format!("{}:{}", ex.file, ex.line);
+    let text = seeds::rejoin_broken_strings(&ex.text);
+    let value: Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            report.findings.push(LintFinding {
+                kind: FindingKind::InvalidJson,
+                at: at.clone(),
+                example: describe(ex),
+                schema: None,
+                pointer: String::new(),
+                message: format!("not valid JSON: {e} (line {} of the example)", e.line()),
+            });
+            // Still check its values once the trailing commas are gone.
+            match serde_json::from_str(&seeds::drop_trailing_commas(&text)) {
+                Ok(v) => v,
+                Err(_) => return,
+            }
+        }
+    };
+    let Some(schema) = schema_for(spec, ex, &value) else {
+        report.findings.push(LintFinding {
+            kind: FindingKind::Unmatched,
+            at: at.clone(),
+            example: describe(ex),
+            schema: None,
+            pointer: String::new(),
+            message: "no schema in the catalog for this example: add the endpoint, method or request/response definition to specs/".into(),
+        });
+        return;
+    };
+    report.checked += 1;
+    for v in spec.validate(&schema, &value) {
+        let found = value.pointer(&v.pointer);
+        let placeholder =
+            found.and_then(Value::as_str) == Some("string") && v.message.contains("is not one of");
+        report.findings.push(LintFinding {
+            kind: if placeholder {
+                FindingKind::Placeholder
+            } else {
+                FindingKind::Contradiction
+            },
+            at: at.clone(),
+            example: describe(ex),
+            schema: Some(schema.clone()),
+            pointer: v.pointer,
+            message: v.message,
+        });
+    }
+    for (path, leaf) in super::resource::leaf_paths(&value) {
+        if let Some(s) = leaf.as_str()
+            && s != "string"
+        {
+            let field = path.rsplit('.').next().unwrap_or(&path).to_string();
+            spellings
+                .entry((field, s.to_lowercase()))
+                .or_default()
+                .entry(s.to_string())
+                .or_insert_with(|| at.clone());
+        }
+    }
+}
+
+/// A value spelled in more than one way across the examples.
+fn inconsistent_spellings(spellings: Spellings) -> Vec<LintFinding> {
+    let mut out = Vec::new();
     for ((field, _), variants) in spellings {
         if variants.len() > 1 {
             let list: Vec<String> = variants
                 .iter()
                 .map(|(v, at)| format!("{v:?} at {at}"))
                 .collect();
-            report.findings.push(LintFinding {
+            out.push(LintFinding {
                 kind: FindingKind::Inconsistent,
                 at: variants.values().next().cloned().unwrap_or_default(),
                 example: format!("field {field}"),
@@ -175,7 +191,7 @@ pub fn lint(spec: &Spec, seeds: &[Seed]) -> LintReport {
             });
         }
     }
-    report
+    out
 }
 
 /// The human rendering of a lint report.

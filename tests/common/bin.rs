@@ -7,9 +7,9 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// The variables of a user's shell that change what the binary does, removed from every command
-/// [`oc`] builds (a test sets again the ones it means): the passwords, the mock's users, the seed
-/// pages, proxies and `NO_COLOR`. clap prints a variable's value in `--help`, so the snapshots
-/// depend on this too.
+/// [`oc`] builds (a test sets again the ones it means): the passwords, the mock's users,
+/// proxies and `NO_COLOR`, and every `ONTAP_CONFORM_*` (a run's settings, the seed pages). clap
+/// prints a variable's value in `--help`, so the snapshots depend on this too.
 pub const CLEARED: &[&str] = &[
     "ONTAP_PASSWORD",
     "ONTAP_SVM_PASSWORD",
@@ -17,7 +17,6 @@ pub const CLEARED: &[&str] = &[
     "ONTAP_MOCK_ADMIN_PASSWORD",
     "ONTAP_MOCK_SVM_USER",
     "ONTAP_MOCK_SVM_PASSWORD",
-    "ONTAP_CONFORM_SEEDS",
     "HTTPS_PROXY",
     "https_proxy",
     "HTTP_PROXY",
@@ -30,12 +29,26 @@ pub const CLEARED: &[&str] = &[
 /// How long [`Run::run`] lets the binary run before it kills it and fails the test.
 pub const TIMEOUT: Duration = Duration::from_secs(600);
 
-/// `ontap-conform`, without the variables of [`CLEARED`]; add arguments and variables as to any
-/// `Command`.
+/// The prefix of the environment's settings of a run (`ONTAP_CONFORM_TIMEOUT`), and of
+/// `ONTAP_CONFORM_SEEDS`: every such variable is removed too.
+pub const CLEARED_PREFIX: &str = "ONTAP_CONFORM_";
+
+/// Where the binary under test is (for a script that runs it from the `PATH`).
+pub fn path() -> &'static str {
+    env!("CARGO_BIN_EXE_ontap-conform")
+}
+
+/// `ontap-conform`, without the variables of [`CLEARED`] and [`CLEARED_PREFIX`]; add arguments
+/// and variables as to any `Command`.
 pub fn oc() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ontap-conform"));
+    let mut c = Command::new(path());
     for v in CLEARED {
         c.env_remove(v);
+    }
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with(CLEARED_PREFIX) {
+            c.env_remove(k);
+        }
     }
     c
 }
@@ -91,8 +104,8 @@ fn read_all(pipe: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle
     })
 }
 
-/// `ontap-conform mock` in a process of its own on a free loopback port, with the HTTPS URL it
-/// printed; killed when dropped.
+/// `ontap-conform mock` in a process of its own on a free loopback port, with the URL it printed
+/// (`https://`, or `http://` with `--plain-http`); killed when dropped.
 pub struct MockProcess {
     child: Child,
     pub url: String,
@@ -109,7 +122,7 @@ impl MockProcess {
             .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -124,8 +137,8 @@ impl MockProcess {
             .expect("the mock prints its URL");
         mock.url = first
             .split_whitespace()
-            .find(|w| w.starts_with("https://"))
-            .unwrap_or_else(|| panic!("no https URL in the mock's first line: {first:?}"))
+            .find(|w| w.starts_with("https://") || w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("no URL in the mock's first line: {first:?}"))
             .to_string();
         mock
     }

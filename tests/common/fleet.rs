@@ -2,56 +2,23 @@
 //! target is an `ontap-conform mock` process on a free loopback port (plain HTTP), stopped when
 //! dropped, and a config file lists them.
 
-use std::io::{BufRead, BufReader};
+use super::bin::{MockProcess, Run};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Output;
 
 /// The mock's administrator password (its default).
 pub const PASSWORD: &str = "netapp1!";
 
-/// The harness binary under test.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_ontap-conform")
-}
-
-/// `ontap-conform mock` on a free port, stopped when dropped.
-pub struct MockProc {
-    child: Child,
-    pub url: String,
-}
-
-impl Drop for MockProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts a mock with these extra flags (`--fault NAME`, `--ontap-version V`, ...).
-pub fn mock(extra: &[&str]) -> MockProc {
+/// Starts a mock (plain HTTP) with these extra flags (`--fault NAME`, `--ontap-version V`, ...).
+pub fn mock(extra: &[&str]) -> MockProcess {
     mock_with_password(extra, PASSWORD)
 }
 
-/// Starts a mock whose administrator has another password.
-pub fn mock_with_password(extra: &[&str], password: &str) -> MockProc {
-    let mut child = Command::new(bin())
-        .args(["mock", "--plain-http", "--listen", "127.0.0.1:0"])
-        .args(extra)
-        .env("ONTAP_MOCK_ADMIN_PASSWORD", password)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the mock starts");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .expect("the mock prints its URL");
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no URL in {first:?}"))
-        .to_string();
-    MockProc { child, url }
+/// Starts a mock (plain HTTP) whose administrator has another password.
+pub fn mock_with_password(extra: &[&str], password: &str) -> MockProcess {
+    let mut args = vec!["--plain-http"];
+    args.extend_from_slice(extra);
+    MockProcess::start(&args, &[("ONTAP_MOCK_ADMIN_PASSWORD", password)])
 }
 
 /// A URL where nothing listens: a port that was free a moment ago.
@@ -76,14 +43,13 @@ pub fn config(settings: &str, targets: &[(&str, &str)]) -> String {
 
 /// Runs the harness in `dir` with ONTAP_PASSWORD set and journals under `dir`.
 pub fn run_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
+    super::bin::oc()
         .args(args)
         .current_dir(dir)
         .env("ONTAP_PASSWORD", PASSWORD)
         .env("XDG_STATE_HOME", dir.join("state"))
         .env("NO_COLOR", "1")
-        .output()
-        .unwrap()
+        .run()
 }
 
 /// Standard output and standard error as text.

@@ -1,9 +1,9 @@
 //! What several integration test files share: the state of the families the harness changes,
 //! read through the mock's own REST API to compare before and after a run (here), the binary
 //! (`bin`: every test that runs `ontap-conform` builds the command there, and starts `ontap-conform
-//! mock` there), a mock and a client for it, in-process or on a socket (`mock_client`), contract
-//! directories (`files`), engine runs (`run`) and the hand-written families compared with
-//! NetApp's own definitions (`netapp`).
+//! mock` there), a mock and a client for it, in-process or on a socket (`mock_client`), a fleet
+//! of mock processes and its config file (`fleet`), contract directories (`files`), engine runs
+//! (`run`) and the hand-written families compared with NetApp's own definitions (`netapp`).
 
 // Each `tests/*.rs` is a crate of its own that uses only part of this module.
 #![allow(dead_code)]

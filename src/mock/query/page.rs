@@ -49,17 +49,7 @@ pub fn collection_get(
         };
         buf.extend_from_slice(format!("{{\"num_records\":{}", end - start).as_bytes());
         let next = (end < rows.len()).then(|| next_href(path, plan, end));
-        if render.hal || next.is_some() {
-            buf.extend_from_slice(b",\"_links\":{");
-            let mut first = true;
-            if render.hal {
-                write_link(&mut buf, "self", self_href(), &mut first);
-            }
-            if let Some(h) = next {
-                write_link(&mut buf, "next", h, &mut first);
-            }
-            buf.push(b'}');
-        }
+        write_links(&mut buf, render.hal.then(self_href), next);
         buf.push(b'}');
         return buf;
     }
@@ -79,20 +69,27 @@ pub fn collection_get(
         write_record(&mut buf, table, *r, &sel, render);
     }
     buf.extend_from_slice(format!("],\"num_records\":{}", page.len()).as_bytes());
-    let next_href = (end < total).then(|| next_href(path, plan, end));
-    if render.hal || next_href.is_some() {
-        buf.extend_from_slice(b",\"_links\":{");
-        let mut first = true;
-        if render.hal {
-            write_link(&mut buf, "self", self_href(), &mut first);
-        }
-        if let Some(h) = next_href {
-            write_link(&mut buf, "next", h, &mut first);
-        }
-        buf.push(b'}');
-    }
+    let next = (end < total).then(|| next_href(path, plan, end));
+    write_links(&mut buf, render.hal.then(self_href), next);
     buf.push(b'}');
     buf
+}
+
+/// `,"_links":{...}` with a `self` link (HAL answers) and a `next` link (more records follow);
+/// nothing when there is neither.
+fn write_links(buf: &mut Vec<u8>, self_href: Option<String>, next: Option<String>) {
+    if self_href.is_none() && next.is_none() {
+        return;
+    }
+    buf.extend_from_slice(b",\"_links\":{");
+    let mut first = true;
+    if let Some(h) = self_href {
+        write_link(buf, "self", h, &mut first);
+    }
+    if let Some(h) = next {
+        write_link(buf, "next", h, &mut first);
+    }
+    buf.push(b'}');
 }
 
 /// How many records a page holds at most: `max_records` (unless the `max-records-ignored`

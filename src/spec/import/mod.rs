@@ -251,36 +251,7 @@ pub fn to_files(c: &Contract) -> (Vec<(String, String)>, Vec<String>) {
     let mut left_out = Vec::new();
     for f in &c.families {
         let mut sh = shape(f);
-        // A key that names an object (`switch` of switch ports, whose fields are `switch.name`
-        // ...) cannot be put in a path: the record path is left out, the collection kept.
-        let object_keys: Vec<&String> = f
-            .keys
-            .iter()
-            .filter(|k| {
-                let prefix = format!("{k}.");
-                f.fields.keys().any(|p| p.starts_with(&prefix))
-            })
-            .collect();
-        if !object_keys.is_empty() {
-            if sh.record.take().is_some() {
-                left_out.push(format!(
-                    "{}: the record path (key {} names an object, not a value)",
-                    f.name,
-                    object_keys
-                        .iter()
-                        .map(|k| k.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
-            if sh
-                .collection
-                .as_ref()
-                .is_some_and(|(p, _)| path_keys(p).iter().any(|k| object_keys.contains(&k)))
-            {
-                sh.collection = None;
-            }
-        }
+        let object_keys = drop_object_keys(f, &mut sh, &mut left_out);
         if sh.collection.is_none() && sh.record.is_none() {
             left_out.push(format!("{} ({}): no method offered", f.name, f.path));
             continue;
@@ -328,6 +299,45 @@ pub fn to_files(c: &Contract) -> (Vec<(String, String)>, Vec<String>) {
     }
     files.sort();
     (files, left_out)
+}
+
+/// The keys of a family that name an object (`switch` of switch ports, whose fields are
+/// `switch.name` ...): such a key cannot be put in a path, so the record path is left out
+/// (said in `left_out`), and the collection too if its path carries one.
+fn drop_object_keys<'f>(
+    f: &'f Family,
+    sh: &mut FamilyShape,
+    left_out: &mut Vec<String>,
+) -> Vec<&'f String> {
+    let object_keys: Vec<&String> = f
+        .keys
+        .iter()
+        .filter(|k| {
+            let prefix = format!("{k}.");
+            f.fields.keys().any(|p| p.starts_with(&prefix))
+        })
+        .collect();
+    if !object_keys.is_empty() {
+        if sh.record.take().is_some() {
+            left_out.push(format!(
+                "{}: the record path (key {} names an object, not a value)",
+                f.name,
+                object_keys
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if sh
+            .collection
+            .as_ref()
+            .is_some_and(|(p, _)| path_keys(p).iter().any(|k| object_keys.contains(&k)))
+        {
+            sh.collection = None;
+        }
+    }
+    object_keys
 }
 
 fn pretty(v: &Value) -> String {

@@ -34,14 +34,7 @@ if [ -z "${BIN:-}" ]; then
 fi
 BIN=$(realpath "$BIN")
 
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+. bench/lib.sh
 
 echo "== starting $N mock processes" >&2
 for i in $(seq 1 "$N"); do

@@ -33,14 +33,7 @@ if [ -z "${BIN:-}" ]; then
     BIN=target/release/ontap-conform
 fi
 
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+. bench/lib.sh
 
 # The mock stops by itself after 5 minutes even if this script is killed.
 timeout 300 "$BIN" mock --plain-http --listen 127.0.0.1:0 >"$TMP/mock.out" 2>&1 &

@@ -26,14 +26,7 @@ cargo build --release --quiet --bin ontap-conform --example trivial_server
 BIN=target/release/ontap-conform
 TRIVIAL=target/release/examples/trivial_server
 
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+. bench/lib.sh
 
 # Waits for a "listening on URL" line in $1 and prints the URL.
 url_from() {

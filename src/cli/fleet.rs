@@ -7,7 +7,7 @@
 //! exit code is the worst target's.
 
 use super::config::{Layers, Settings};
-use super::run::{config, facts_before_run};
+use super::run::config;
 use super::{Env, RunArgs, out};
 use ontap_conform::error::{Error, Result};
 use ontap_conform::record;
@@ -15,6 +15,7 @@ use ontap_conform::report::fleet::{End, Fleet, FleetTarget};
 use ontap_conform::report::{self, Format, Report};
 use ontap_conform::run::config::RunConfig;
 use ontap_conform::run::events::{Event, Observer};
+use ontap_conform::run::facts_before_run;
 use ontap_conform::run::shard::Shard;
 use ontap_conform::run::{self, RunOutcome};
 use std::path::PathBuf;

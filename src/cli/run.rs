@@ -599,14 +599,14 @@ pub fn main(args: RunArgs, env: &Env) -> Result<()> {
         Err(Error::Unreachable(why)) => {
             // A CI step that publishes the report must find one saying why.
             let why = redact_url_password(&cfg, &why);
-            let mut errored = Report::errored(facts_before_run(&cfg), why.clone());
+            let mut errored = Report::errored(run::facts_before_run(&cfg), why.clone());
             run::describe(&cfg, &mut errored);
             write_reports(&output, &errored)?;
             return Err(Error::Unreachable(why));
         }
         Err(Error::Stopped(why)) => {
             let why = redact_url_password(&cfg, &why);
-            let mut facts = facts_before_run(&cfg);
+            let mut facts = run::facts_before_run(&cfg);
             facts.stopped = Some(why.clone());
             write_reports(
                 &output,
@@ -716,36 +716,6 @@ fn outcome_error(
             d.len()
         ))),
         _ => Ok(()),
-    }
-}
-
-/// What the report can say about a run that never got to its target.
-pub(super) fn facts_before_run(cfg: &RunConfig) -> report::RunFacts {
-    let target = match &cfg.target {
-        Target::Builtin { .. } => "built-in mock".to_string(),
-        Target::Remote { url, .. } => url_without_password(url),
-    };
-    report::RunFacts {
-        target,
-        ontap_version: "unknown".into(),
-        mode: cfg.mode,
-        seed: cfg.seed,
-        cases_per_property: cfg.cases,
-        strict: cfg.strict,
-        interrupted: false,
-        stopped: None,
-    }
-}
-
-/// A target URL as reports may show it: a password written into it (`https://u:pw@host`) is
-/// replaced.
-fn url_without_password(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("REDACTED"));
-            u.to_string().trim_end_matches('/').to_string()
-        }
-        _ => url.to_string(),
     }
 }
 

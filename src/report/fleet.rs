@@ -648,14 +648,7 @@ fn target_section(o: &mut String, i: usize, t: &FleetTarget) {
     let _ = writeln!(o, "<p class=\"why\">{}</p>", escape(&t.why));
     if !r.restore_problems.is_empty() {
         let _ = writeln!(o, "<h3>Not restored</h3><ul>");
-        for p in &r.restore_problems {
-            let fix = p
-                .curl
-                .as_deref()
-                .map(|c| format!("<br>put back: <code>{}</code>", escape(c)))
-                .unwrap_or_default();
-            let _ = writeln!(o, "<li>{}{fix}</li>", escape(&p.to_string()));
-        }
+        super::html::restore_problem_items(o, &r.restore_problems);
         let _ = writeln!(o, "</ul>");
     }
     if let Some(d) = r.drift.as_ref().filter(|d| !d.is_empty()) {
@@ -772,16 +765,13 @@ mod tests {
             interrupted: false,
             stopped: None,
         };
-        let figures = Figures {
-            requests: 0,
-            cases: 0,
-            wall_seconds: 0.0,
-            requests_per_second: 0.0,
-            peak_rate: 0,
-            rate_limit: None,
-            retries: 0,
-        };
-        let mut r = Report::build(facts, Default::default(), Vec::new(), figures, Vec::new());
+        let mut r = Report::build(
+            facts,
+            Default::default(),
+            Vec::new(),
+            Figures::default(),
+            Vec::new(),
+        );
         edit(&mut r);
         r
     }

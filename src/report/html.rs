@@ -5,7 +5,7 @@
 
 use super::{Report, Verdict, summary_line};
 use crate::checks::CHECKS;
-use crate::verdict::Severity;
+use crate::verdict::{RestoreProblem, Severity};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -127,14 +127,7 @@ pub fn render(r: &Report) -> String {
             o,
             "<section id=\"restore-problems\"><h2>Not restored (check these records by hand)</h2><ul>"
         );
-        for p in &r.restore_problems {
-            let fix = p
-                .curl
-                .as_deref()
-                .map(|c| format!("<br>put back: <code>{}</code>", escape(c)))
-                .unwrap_or_default();
-            let _ = writeln!(o, "<li>{}{fix}</li>", escape(&p.to_string()));
-        }
+        restore_problem_items(&mut o, &r.restore_problems);
         let _ = writeln!(o, "</ul></section>");
     }
     if let Some(drift) = &r.drift {
@@ -403,4 +396,16 @@ fn latency(o: &mut String, r: &Report) {
         );
     }
     let _ = writeln!(o, "</table>\n</section>");
+}
+
+/// One `<li>` per record not restored, with the curl command that puts it back.
+pub(crate) fn restore_problem_items(o: &mut String, problems: &[RestoreProblem]) {
+    for p in problems {
+        let fix = p
+            .curl
+            .as_deref()
+            .map(|c| format!("<br>put back: <code>{}</code>", escape(c)))
+            .unwrap_or_default();
+        let _ = writeln!(o, "<li>{}{fix}</li>", escape(&p.to_string()));
+    }
 }

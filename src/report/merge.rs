@@ -352,22 +352,7 @@ pub fn combine(reports: Vec<&Report>) -> Report {
     out.results.sort_by(|a, b| {
         (&a.endpoint, check_index(&a.check)).cmp(&(&b.endpoint, check_index(&b.check)))
     });
-    out.findings.sort_by(|a, b| {
-        (
-            a.severity,
-            &a.endpoint,
-            check_index(&a.check),
-            &a.method,
-            &a.message,
-        )
-            .cmp(&(
-                b.severity,
-                &b.endpoint,
-                check_index(&b.check),
-                &b.method,
-                &b.message,
-            ))
-    });
+    out.findings.sort_by(super::finding_order);
     out.coverage.sort_by(|a, b| a.family.cmp(&b.family));
     out.sampling
         .families

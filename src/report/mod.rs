@@ -46,7 +46,7 @@ pub struct Summary {
     pub warning_findings: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Figures {
     pub requests: u64,
     pub cases: u64,
@@ -201,22 +201,7 @@ impl Report {
             interrupted,
             stopped,
         } = facts;
-        findings.sort_by(|a, b| {
-            (
-                a.severity,
-                &a.endpoint,
-                check_index(&a.check),
-                &a.method,
-                &a.message,
-            )
-                .cmp(&(
-                    b.severity,
-                    &b.endpoint,
-                    check_index(&b.check),
-                    &b.method,
-                    &b.message,
-                ))
-        });
+        findings.sort_by(finding_order);
         let mut rows = Vec::new();
         for ((check, endpoint), outcome) in &outcomes {
             let mine = findings
@@ -323,15 +308,7 @@ impl Report {
             facts,
             BTreeMap::new(),
             Vec::new(),
-            Figures {
-                requests: 0,
-                cases: 0,
-                wall_seconds: 0.0,
-                requests_per_second: 0.0,
-                peak_rate: 0,
-                rate_limit: None,
-                retries: 0,
-            },
+            Figures::default(),
             Vec::new(),
         );
         r.error = Some(error);
@@ -355,6 +332,25 @@ fn check_index(name: &str) -> usize {
         .iter()
         .position(|c| c.name == name)
         .unwrap_or(usize::MAX)
+}
+
+/// The order findings are listed in: failures first, then by endpoint, check (in the
+/// registry's order), method and message.
+pub(crate) fn finding_order(a: &Finding, b: &Finding) -> std::cmp::Ordering {
+    (
+        a.severity,
+        &a.endpoint,
+        check_index(&a.check),
+        &a.method,
+        &a.message,
+    )
+        .cmp(&(
+            b.severity,
+            &b.endpoint,
+            check_index(&b.check),
+            &b.method,
+            &b.message,
+        ))
 }
 
 /// The verdict in one line. With --strict, warnings fail the run, and the line says so.

@@ -164,14 +164,13 @@ pub fn describe(cfg: &RunConfig, report: &mut Report) {
     }
 }
 
-/// The report of a share that holds no work on this target (`--shard K/N` with fewer families
-/// than shards): nothing is sent, the target is not even reached.
-fn empty_share(cfg: &RunConfig) -> RunOutcome {
+/// What the report can say about a run that never got to its target.
+pub fn facts_before_run(cfg: &RunConfig) -> RunFacts {
     let target = match &cfg.target {
         Target::Builtin { .. } => "built-in mock".to_string(),
-        Target::Remote { url, .. } => url.clone(),
+        Target::Remote { url, .. } => url_without_password(url),
     };
-    let facts = RunFacts {
+    RunFacts {
         target,
         ontap_version: "unknown".into(),
         mode: cfg.mode,
@@ -180,8 +179,25 @@ fn empty_share(cfg: &RunConfig) -> RunOutcome {
         strict: cfg.strict,
         interrupted: false,
         stopped: None,
-    };
-    let mut report = Report::errored(facts, String::new());
+    }
+}
+
+/// A target URL as reports may show it: a password written into it (`https://u:pw@host`) is
+/// replaced.
+fn url_without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("REDACTED"));
+            u.to_string().trim_end_matches('/').to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// The report of a share that holds no work on this target (`--shard K/N` with fewer families
+/// than shards): nothing is sent, the target is not even reached.
+fn empty_share(cfg: &RunConfig) -> RunOutcome {
+    let mut report = Report::errored(facts_before_run(cfg), String::new());
     report.error = None;
     describe(cfg, &mut report);
     RunOutcome {

@@ -935,6 +935,16 @@ fn exchange(
     (code, ct, body)
 }
 
+/// The clean mock behind a proxy that trickles every answer, a byte every 20 ms: the mock, and
+/// the proxy's URL.
+fn trickling(rt: &tokio::runtime::Runtime) -> (RunningMock, String) {
+    let m = start(rt, MockConfig::new());
+    let mut script = Script::new();
+    script.trickle = Some(Duration::from_millis(20));
+    let url = proxy(m.addr, script);
+    (m, url)
+}
+
 /// A proxy in front of `upstream` playing `script`; its URL.
 fn proxy(upstream: std::net::SocketAddr, script: Script) -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -1290,10 +1300,7 @@ fn a_field_the_record_read_left_out_is_never_written() {
 #[test]
 fn a_deadline_is_a_deadline_and_a_partial_run_never_looks_green() {
     let rt = rt();
-    let m = start(&rt, MockConfig::new());
-    let mut script = Script::new();
-    script.trickle = Some(Duration::from_millis(20));
-    let url = proxy(m.addr, script);
+    let (m, url) = trickling(&rt);
     let dir = tempfile::tempdir().unwrap();
     let (json, junit, html) = (
         dir.path().join("r.json"),
@@ -1361,10 +1368,7 @@ fn a_deadline_is_a_deadline_and_a_partial_run_never_looks_green() {
 #[test]
 fn a_signal_during_discovery_ends_with_a_report() {
     let rt = rt();
-    let m = start(&rt, MockConfig::new());
-    let mut script = Script::new();
-    script.trickle = Some(Duration::from_millis(20));
-    let url = proxy(m.addr, script);
+    let (m, url) = trickling(&rt);
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
     let child = harness(&url, &dir.path().join("j"))

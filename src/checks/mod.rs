@@ -73,9 +73,21 @@ pub struct Check {
     pub run: Option<CheckFn>,
 }
 
+/// Why a check does not apply to an endpoint, decided from the catalog alone (the pair is skipped
+/// with this reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotApplicable {
+    /// The `applies` of the check's rule does not hold: the check's own reason (`otherwise`).
+    #[error("{0}")]
+    Rule(&'static str),
+    /// The endpoint's GET does not document the query parameter the check needs.
+    #[error("its GET does not document {0}")]
+    QueryUndocumented(&'static str),
+}
+
 impl Check {
     /// Whether the check applies to `ep`, from the catalog alone; Err says why not.
-    pub fn applies_to(&self, spec: &Spec, ep: &Endpoint) -> Result<(), String> {
+    pub fn applies_to(&self, spec: &Spec, ep: &Endpoint) -> Result<(), NotApplicable> {
         let Applies::Rule {
             rule,
             query,
@@ -88,14 +100,14 @@ impl Check {
             .convention(rule)
             .unwrap_or_else(|| panic!("check {}: rule {rule} is not in the contract", self.name));
         if !r.applies_to(ep) {
-            return Err(otherwise.to_string());
+            return Err(NotApplicable::Rule(otherwise));
         }
         if let Some(q) = query
             && !ep
                 .method(Method::GET)
                 .is_some_and(|g| g.query.iter().any(|p| p == q))
         {
-            return Err(format!("its GET does not document {q}"));
+            return Err(NotApplicable::QueryUndocumented(q));
         }
         Ok(())
     }

@@ -45,7 +45,7 @@ pub(super) fn plan(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Schedule {
                 (_, true) if ep.kind() == Kind::Collection && !ep.path_keys().is_empty() => {
                     Some(NESTED_SKIP.into())
                 }
-                (_, true) => c.applies_to(ctx.spec, ep).err(),
+                (_, true) => c.applies_to(ctx.spec, ep).err().map(|why| why.to_string()),
             };
             if let Some(why) = why_not {
                 ctx.findings.skip(c.name, ep, why);

@@ -281,8 +281,13 @@ fn netapp_ontap_import_gives_the_shipped_release() {
 fn run_with_a_shipped_release_checks_its_families_against_the_mock_read_only() {
     // Volumes, their snapshots (nested: read under the volumes' records), SVMs (which the
     // release itself defines) and the cluster singleton.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let report = format!("json={}", json.display());
     let out = bin(&[
         "run",
+        "--report",
+        &report,
         "--contract",
         "ontap-latest",
         "--family",
@@ -313,8 +318,34 @@ fn run_with_a_shipped_release_checks_its_families_against_the_mock_read_only() {
     ] {
         assert!(stdout.contains(path), "{path} in the table\n{stdout}");
     }
-    // The nested collection's checks are skipped with the reason; its records are checked.
-    assert!(stdout.contains("a nested collection: its records are read under their parent's"));
+    // The nested collection's reads run under one volume's path and pass; its writes are
+    // skipped with the reason (and --read-only here).
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let verdict = |check: &str| {
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| {
+                x["endpoint"] == "/api/storage/volumes/{volume.uuid}/snapshots"
+                    && x["check"] == check
+            })
+            .map(|x| x["verdict"].as_str().unwrap().to_string())
+    };
+    for check in [
+        "paging",
+        "query-filter",
+        "ordering",
+        "field-selection",
+        "response-schema",
+    ] {
+        assert_eq!(
+            verdict(check).as_deref(),
+            Some("passed"),
+            "{check}\n{stdout}"
+        );
+    }
 
     // --allow-writes: the PATCH checks of the named family run (journaled, restored), the
     // others stay read only.
@@ -447,4 +478,63 @@ async fn swagger_import_fetches_a_clusters_definition_with_run_s_auth() {
     );
     assert!(!dir.path().join("bad").exists());
     task.abort();
+}
+
+/// `--family snapshot` alone still reads the volumes it is nested under (a nested collection's
+/// parent is read even when not named); where the parent family has no record, the nested
+/// collection's checks are skipped, saying so.
+#[test]
+fn a_nested_collection_is_read_under_its_parent_or_skipped_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let run = |target: Option<&str>| {
+        let report = format!("json={}", json.display());
+        let mut args = vec![
+            "run",
+            "--contract",
+            "ontap-9.19",
+            "--family",
+            "snapshot",
+            "--check",
+            "paging",
+            "--seed",
+            "2",
+            "--no-progress",
+            "--report",
+            &report,
+        ];
+        if let Some(url) = target {
+            args.extend(["--target", url, "--insecure", "--user", "admin"]);
+        }
+        let out = common::bin::oc()
+            .args(&args)
+            .env("ONTAP_PASSWORD", "netapp1!")
+            .env("XDG_STATE_HOME", dir.path())
+            .run();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| {
+                x["endpoint"] == "/api/storage/volumes/{volume.uuid}/snapshots"
+                    && x["check"] == "paging"
+            })
+            .cloned()
+            .expect("a paging row for the nested collection")
+    };
+    // The built-in mock of the release: volumes have records, the walk runs under one.
+    let row = run(None);
+    assert_eq!(row["verdict"], "passed", "{row}");
+    // A mock of the release with no record in any family: nothing to read the snapshots under.
+    let empty =
+        common::bin::MockProcess::start(&["--contract", "ontap-9.19", "--records", "0"], &[]);
+    let row = run(Some(&empty.url));
+    assert_eq!(row["verdict"], "skipped", "{row}");
+    assert_eq!(
+        row["reason"],
+        "a nested collection under volume, which has no record to read it under"
+    );
 }

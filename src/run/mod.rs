@@ -24,6 +24,7 @@ use crate::spec::Endpoint;
 use crate::undo::{Stop, journal};
 use config::{RunConfig, Target};
 use events::{Event, Events, Observer};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -499,14 +500,31 @@ async fn run_with(
         .filter(|e| cfg.endpoints.is_empty() || cfg.endpoints.iter().any(|p| p == e.path()))
         .collect();
     // Discovery reads only the families the selected endpoints belong to (--endpoint restricts
-    // what is sent, discovery included).
+    // what is sent, discovery included), and the parents a nested collection is read under.
+    let mut wanted: BTreeSet<&str> = endpoints.iter().map(|e| e.family.as_str()).collect();
+    loop {
+        let parents: Vec<&str> = cfg
+            .spec
+            .endpoints
+            .iter()
+            .filter(|e| wanted.contains(e.family.as_str()))
+            .filter_map(|e| cfg.spec.parent_of(e).map(|(p, _)| p.family.as_str()))
+            .filter(|p| !wanted.contains(p))
+            .collect();
+        if parents.is_empty() {
+            break;
+        }
+        wanted.extend(parents);
+    }
     let families: Vec<&'static Endpoint> = cfg
         .spec
         .endpoints
         .iter()
-        .filter(|e| endpoints.iter().any(|s| s.family == e.family))
+        .filter(|e| wanted.contains(e.family.as_str()))
         .collect();
-    ctx.records = discover::discover_records(&ctx, &families, &progress).await;
+    let found = discover::discover_records(&ctx, &families, &progress).await;
+    ctx.records = found.records;
+    ctx.nested = found.nested;
     ctx.sampled = discover::sample_records(&ctx);
     // A value another run wrote, anywhere: stop before changing anything (exit 3).
     if ctx.may_write()

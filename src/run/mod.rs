@@ -147,7 +147,7 @@ async fn connect(
 }
 
 /// What a report says about the run besides its results: the contract, the target's name in
-/// the config file, the shard, and each row's family. `execute` calls it; the command line calls
+/// the config file, the shard, each row's family and the per-family summary. `execute` calls it; the command line calls
 /// it too for the report of a run that never reached its target.
 pub fn describe(cfg: &RunConfig, report: &mut Report) {
     report.contract = cfg.spec.source.clone();
@@ -162,6 +162,7 @@ pub fn describe(cfg: &RunConfig, report: &mut Report) {
             r.family = e.family.clone();
         }
     }
+    report.families = crate::report::families::summarize(report);
 }
 
 /// What the report can say about a run that never got to its target.

@@ -255,7 +255,7 @@ impl Ctx {
             // A read in flight ends with the stop: nothing is sent or awaited after a deadline.
             tokio::select! {
                 a = sending => a,
-                _ = crate::client::until_set(self.stop.flag()) => return None,
+                _ = self.stop.stopped() => return None,
             }
         };
         let sent = match answer {

@@ -451,7 +451,7 @@ async fn run_with(
     // Even the first read ends with a stop (a deadline, a signal).
     let first = tokio::select! {
         v = discover_version(&client) => v,
-        _ = crate::client::until_set(stop.flag()) => Err(Error::Stopped(format!(
+        _ = stop.stopped() => Err(Error::Stopped(format!(
             "{} before the target's version was read",
             stop.reason().unwrap_or_default()
         ))),

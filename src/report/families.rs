@@ -3,7 +3,7 @@
 //! first. At 331 families the terminal, JSON, JUnit and HTML reports open with this, and the
 //! details (findings, the check × path cells) follow family by family in the same order.
 
-use super::{Report, ResultRow, Verdict};
+use super::{Report, ResultRow, Summary, Verdict};
 use crate::verdict::Severity;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -15,14 +15,10 @@ pub struct FamilySummary {
     pub family: String,
     /// The family's paths that have results (collection, instance, nested).
     pub paths: usize,
-    /// (endpoint, check) pairs by verdict.
-    pub passed: usize,
-    pub failed: usize,
-    pub warnings: usize,
-    pub skipped: usize,
-    /// Findings by severity.
-    pub failures: usize,
-    pub warning_findings: usize,
+    /// Its (endpoint, check) pairs by verdict and its findings by severity, as the run's
+    /// summary counts them.
+    #[serde(flatten)]
+    pub counts: Summary,
     /// Requests sent to the family's paths (from the latency table; discovery of the cluster
     /// itself counts for no family).
     pub requests: u64,
@@ -31,7 +27,7 @@ pub struct FamilySummary {
 impl FamilySummary {
     /// Whether the family fails the run: a failed check, or with --strict a warning.
     pub fn failing(&self, strict: bool) -> bool {
-        self.failed > 0 || (strict && self.warnings > 0)
+        self.counts.failed > 0 || (strict && self.counts.warnings > 0)
     }
 }
 
@@ -60,11 +56,12 @@ pub fn summarize(r: &Report) -> Vec<FamilySummary> {
         if family_of_endpoint.insert(&row.endpoint, fam).is_none() {
             s.paths += 1;
         }
+        let n = &mut s.counts;
         match row.verdict {
-            Verdict::Passed => s.passed += 1,
-            Verdict::Failed => s.failed += 1,
-            Verdict::Warning => s.warnings += 1,
-            Verdict::Skipped => s.skipped += 1,
+            Verdict::Passed => n.passed += 1,
+            Verdict::Failed => n.failed += 1,
+            Verdict::Warning => n.warnings += 1,
+            Verdict::Skipped => n.skipped += 1,
         }
     }
     for f in &r.findings {
@@ -73,8 +70,8 @@ pub fn summarize(r: &Report) -> Vec<FamilySummary> {
             .and_then(|fam| by.get_mut(fam))
         {
             match f.severity {
-                Severity::Failure => s.failures += 1,
-                Severity::Warning => s.warning_findings += 1,
+                Severity::Failure => s.counts.failures += 1,
+                Severity::Warning => s.counts.warning_findings += 1,
             }
         }
     }
@@ -87,9 +84,10 @@ pub fn summarize(r: &Report) -> Vec<FamilySummary> {
         }
     }
     let mut out: Vec<FamilySummary> = by.into_values().collect();
+    let worst = |s: &FamilySummary| (s.counts.failed, s.counts.warnings, s.counts.failures);
     out.sort_by(|a, b| {
-        (b.failed, b.warnings, b.failures)
-            .cmp(&(a.failed, a.warnings, a.failures))
+        worst(b)
+            .cmp(&worst(a))
             .then_with(|| a.family.cmp(&b.family))
     });
     out
@@ -208,18 +206,17 @@ mod tests {
         let names: Vec<&str> = s.iter().map(|x| x.family.as_str()).collect();
         assert_eq!(names, ["c", "b", "/api/old", "a"]);
         let c = &s[0];
+        let n = &c.counts;
         assert_eq!(
             (
-                c.paths, c.passed, c.failed, c.skipped, c.failures, c.requests
+                c.paths, n.passed, n.failed, n.skipped, n.failures, c.requests
             ),
             (1, 0, 1, 1, 2, 7)
         );
-        assert_eq!(
-            (s[1].warnings, s[1].warning_findings, s[1].requests),
-            (1, 1, 0)
-        );
+        let b = &s[1].counts;
+        assert_eq!((b.warnings, b.warning_findings, s[1].requests), (1, 1, 0));
         // Two paths of family a; the cluster's request belongs to no family.
-        assert_eq!((s[3].paths, s[3].passed, s[3].requests), (2, 2, 15));
+        assert_eq!((s[3].paths, s[3].counts.passed, s[3].requests), (2, 2, 15));
         assert!(c.failing(false) && !s[1].failing(false) && s[1].failing(true));
         assert_eq!(endpoints_of(&report(), "a"), ["/api/a", "/api/a/{k}"]);
     }

@@ -590,14 +590,9 @@ pub fn html(f: &Fleet) -> String {
         let r = &t.report.summary;
         let _ = writeln!(
             o,
-            "<tr data-target=\"{n}\"><td class=\"num\"><span class=\"verdict e{c}\">{c}</span></td><td><a href=\"#t{i}\">{n}</a></td><td>{}</td><td class=\"num\">{}</td><td class=\"num{}\">{}</td><td class=\"num{}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            "<tr data-target=\"{n}\"><td class=\"num\"><span class=\"verdict e{c}\">{c}</span></td><td><a href=\"#t{i}\">{n}</a></td><td>{}</td>{}<td class=\"num\">{}</td><td>{}</td></tr>",
             escape(&t.report.ontap_version),
-            r.passed,
-            if r.failed > 0 { " failed" } else { "" },
-            r.failed,
-            if r.warnings > 0 { " warning" } else { "" },
-            r.warnings,
-            r.skipped,
+            super::count_cells(r),
             t.drift.map_or("-".to_string(), |d| d.to_string()),
             escape(&t.why),
             n = escape(&t.name),
@@ -711,13 +706,8 @@ fn target_section(o: &mut String, i: usize, t: &FleetTarget) {
         }
         let _ = writeln!(
             o,
-            "<tr data-family=\"{f}\"><td>{f}</td><td class=\"num\">{}</td><td class=\"num{}\">{}</td><td class=\"num{}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{detail}</td></tr>",
-            fam.passed,
-            if fam.failed > 0 { " failed" } else { "" },
-            fam.failed,
-            if fam.warnings > 0 { " warning" } else { "" },
-            fam.warnings,
-            fam.skipped,
+            "<tr data-family=\"{f}\"><td>{f}</td>{}<td class=\"num\">{}</td><td>{detail}</td></tr>",
+            super::count_cells(&fam.counts),
             fam.requests,
             f = escape(&fam.family)
         );

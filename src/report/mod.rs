@@ -35,7 +35,7 @@ impl Format {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
     /// (endpoint, check) pairs by verdict.
     pub passed: usize,
@@ -383,6 +383,27 @@ pub(crate) fn sampled_families(r: &Report) -> Vec<String> {
         .collect()
 }
 
+/// The passed, failed, warnings and skipped cells of an HTML table row (`<td>`s), failed and
+/// warnings marked when not zero: the run page's and the fleet page's tables alike.
+pub(crate) fn count_cells(s: &Summary) -> String {
+    let mark = |n: usize, class: &str| {
+        if n > 0 {
+            format!(" {class}")
+        } else {
+            String::new()
+        }
+    };
+    format!(
+        "<td class=\"num\">{}</td><td class=\"num{}\">{}</td><td class=\"num{}\">{}</td><td class=\"num\">{}</td>",
+        s.passed,
+        mark(s.failed, "failed"),
+        s.failed,
+        mark(s.warnings, "warning"),
+        s.warnings,
+        s.skipped
+    )
+}
+
 /// Escapes text for the HTML page and the JUnit XML alike: element content and quoted
 /// attribute values (`&#39;` is valid in both), and control characters other than tab, LF and CR
 /// written out as `\u{XXXX}` (XML 1.0 forbids most of them even escaped).
@@ -616,9 +637,10 @@ fn render_families(r: &Report, style: Style, out: &mut String) {
         "FAIL", "WARN", "OK", "SKIP", "REQUESTS", "PATHS"
     );
     for s in fams.iter() {
-        let verdict = if s.failed > 0 {
+        let n = &s.counts;
+        let verdict = if n.failed > 0 {
             Verdict::Failed
-        } else if s.warnings > 0 {
+        } else if n.warnings > 0 {
             Verdict::Warning
         } else {
             Verdict::Passed
@@ -626,10 +648,10 @@ fn render_families(r: &Report, style: Style, out: &mut String) {
         let _ = writeln!(
             out,
             "  {:>6} {:>6} {:>6} {:>6} {:>9} {:>5}  {}",
-            s.failed,
-            s.warnings,
-            s.passed,
-            s.skipped,
+            n.failed,
+            n.warnings,
+            n.passed,
+            n.skipped,
             s.requests,
             s.paths,
             style.paint_verdict(&verdict, &s.family)

@@ -392,11 +392,15 @@ async fn undo_create(client: &Client, s: &Saved) -> Result<(), RestoreError> {
 
 /// The patchable, gettable fields whose current value differs from the original.
 fn differences(res: &Resource, original: &Value, current: &Value) -> Vec<String> {
+    let redacted = Value::String(crate::redact::REDACTED.into());
     res.patchable()
         .filter(|f| f.gettable())
         .filter(|f| {
             let (was, now) = (get_path(original, &f.path), get_path(current, &f.path));
+            // A secret's original was never written down (only its placeholder): there is
+            // nothing to compare it with, and the run never writes it back.
             !(was == now
+                || was == Some(&redacted)
                 || (was.is_none()
                     && f.flags.empty_unsets
                     && now == Some(&Value::String(String::new())))
@@ -511,6 +515,20 @@ mod tests {
             ..Wrote::default()
         };
         assert!(ours(res, &any, "is_enabled", Some(&json!(false))));
+    }
+
+    #[test]
+    fn a_secret_whose_original_was_never_written_down_is_not_compared() {
+        // Cluster peers' passphrase is gettable and patchable, and a secret: its saved original
+        // is the placeholder, so the value read back is not a difference.
+        let spec = Spec::contract("ontap-9.19").unwrap();
+        let res = spec.resource_of(record_endpoint(spec, "cluster_peer").unwrap());
+        let original =
+            json!({"name": "p1", "authentication": {"passphrase": crate::redact::REDACTED}});
+        let current = json!({"name": "p1", "authentication": {"passphrase": "the real one"}});
+        assert_eq!(differences(res, &original, &current), Vec::<String>::new());
+        let renamed = json!({"name": "p2", "authentication": {"passphrase": "the real one"}});
+        assert_eq!(differences(res, &original, &renamed), ["name"]);
     }
 
     #[test]

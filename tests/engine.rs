@@ -156,6 +156,7 @@ const TABLE: &[(&str, &str, bool, &[&str])] = &[
     ("num-records-wrong", "paging", false, &[]),
     ("order-ignored", "ordering", false, &[]),
     ("order-reversed", "ordering", false, &[]),
+    ("order-by-second-key-ignored", "ordering", false, &[]),
     ("patch-read-only-accepted", "patch-forbidden", false, &[]),
     ("patch-owner-accepted", "patch-forbidden", false, &[]),
     ("range-unchecked", "patch-invalid", false, &[]),

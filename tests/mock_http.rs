@@ -1838,6 +1838,17 @@ async fn check_fault(f: Fault) {
             );
             assert_eq!(b["_links"]["next"]["href"], "string");
         }
+        Fault::OrderBySecondKeyIgnored => {
+            let q = format!("{MSGS}?order_by=scope,svm.name%20desc");
+            assert_eq!(uuids(&good.get(&q).await), [CLUSTER, SVM3, SVM2, SVM1]);
+            // Ties on scope keep store order.
+            assert_eq!(uuids(&bad.get(&q).await), [CLUSTER, SVM1, SVM3, SVM2]);
+            assert_eq!(
+                uuids(&bad.get(&format!("{MSGS}?order_by=uuid%20desc")).await),
+                [SVM2, SVM3, SVM1, CLUSTER],
+                "one key still sorts"
+            );
+        }
         Fault::SvmSeesAll => {
             // svm1's administrator sees the cluster's record and every SVM's, not only svm1's.
             let good_n = good.as_vsadmin("GET", MSGS, None).await.body["num_records"].clone();

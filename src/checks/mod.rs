@@ -255,9 +255,9 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "ordering",
-        rules: &["order-by"],
+        rules: &["order-by", "order-by-keys"],
         needs: Needs::Reads,
-        description: "order_by=field [asc|desc] sorts the records.",
+        description: "order_by=field [asc|desc] sorts the records; with two fields, ties on the first by the second.",
         applies: Applies::Rule {
             rule: "order-by",
             query: Some("order_by"),

@@ -687,16 +687,7 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
     let restrict = &restrict;
     // The records a drawn filter is judged against, parsed once: on a large family only those
     // the restriction to the sample selects.
-    let pool: Vec<(String, Value)> = base
-        .iter()
-        .zip(base.ids())
-        .filter(|(r, _)| {
-            restrict
-                .as_ref()
-                .is_none_or(|(k, v)| filter_matches(v, get_path(r, k)))
-        })
-        .map(|(r, id)| (id.to_string(), r))
-        .collect();
+    let pool = restricted_pool(base, restrict.as_ref());
     let pool = &pool;
     let coll = &path_read(ctx, ep);
     property(ctx, Property { check: C, ep, method: "GET", cases: ctx.settings.cases, concurrent: true }, strategy, |(i, op, a, b, cut)| async move {
@@ -907,7 +898,145 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
                 .iter()
                 .filter_map(|r| get_path(r, &f.path).cloned())
                 .collect();
-            order_case(&f.path, &order, dir == 2, &vals, x)
+            order_case("order-by", &f.path, &order, dir == 2, &vals, x)
+        },
+    )
+    .await;
+    order_by_two_keys(ctx, ep).await;
+}
+
+/// The records of a family a property over the whole collection is judged against, with their
+/// identities: on a large family only those its restriction to the sample selects.
+fn restricted_pool(base: &Records, restrict: Option<&(String, String)>) -> Vec<(String, Value)> {
+    base.iter()
+        .zip(base.ids())
+        .filter(|(r, _)| restrict.is_none_or(|(k, v)| filter_matches(v, get_path(r, k))))
+        .map(|(r, id)| (id.to_string(), r))
+        .collect()
+}
+
+/// `order_by` with two keys (NetApp's REST conventions, ONTAP-BEHAVIOR.md section 7: `order_by=type
+/// desc, id asc`): pairs whose first field has a value shared by two records or more, and whose
+/// second field differs among some of those records; the answer (all its pages) is sorted by the
+/// first, and each run of equal first values by the second, each in its own direction. Records
+/// whose field is unset are left out of the comparison (where they go is a freedom, section 3b).
+async fn order_by_two_keys(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "ordering";
+    let restrict = sample_restriction(ctx, ep);
+    let pool = restricted_pool(baseline(ctx, ep), restrict.as_ref());
+    let fields: Vec<String> = observed(ctx, ep)
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(f, _)| f.path)
+        .collect();
+    let text = |r: &Value, p: &str| {
+        get_path(r, p)
+            .filter(|v| !v.is_null())
+            .map(|v| v.to_string())
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for a in &fields {
+        // The records of each value of `a` shared by two records or more.
+        let mut ties: std::collections::BTreeMap<String, Vec<&Value>> = Default::default();
+        for (_, r) in &pool {
+            if let Some(t) = text(r, a) {
+                ties.entry(t).or_default().push(r);
+            }
+        }
+        for b in fields.iter().filter(|b| *b != a) {
+            let splits = ties.values().any(|group| {
+                group
+                    .iter()
+                    .filter_map(|r| text(r, b))
+                    .collect::<BTreeSet<_>>()
+                    .len()
+                    >= 2
+            });
+            if splits {
+                pairs.push((a.clone(), b.clone()));
+            }
+        }
+    }
+    if pairs.is_empty() {
+        return ctx.findings.skip(
+            C,
+            ep,
+            "no field has a value shared by two records that another field tells apart (two-key order_by)",
+        );
+    }
+    let pairs = &pairs;
+    let restrict = &restrict;
+    let coll = &path_read(ctx, ep);
+    property(
+        ctx,
+        Property {
+            check: C,
+            ep,
+            method: "GET",
+            cases: ctx.settings.cases.min(12),
+            concurrent: true,
+        },
+        (0..pairs.len(), 0..3usize, 0..3usize, proptest::bool::ANY),
+        |(i, da, db, spaced)| async move {
+            let (a, b) = &pairs[i];
+            let dir = |d: usize| match d {
+                0 => "",
+                1 => " asc",
+                _ => " desc",
+            };
+            let sep = if spaced { ", " } else { "," };
+            let order = format!("{a}{}{sep}{b}{}", dir(da), dir(db));
+            let mut params: Vec<(&str, &str)> = vec![("order_by", &order), ("fields", "**")];
+            if let Some((k, v)) = restrict {
+                params.push((k, v));
+            }
+            let Some(x) = ctx
+                .send(C, ep, Request::get(with_query(coll, &params)))
+                .await
+            else {
+                return Case::Skip;
+            };
+            if !x.response.is_success() {
+                return Case::Fail(Failure::rule(
+                    "order-by-keys",
+                    format!("order_by={order} answered {}", x.response.summary()),
+                    x,
+                    "200".into(),
+                ));
+            }
+            let Some(all) = all_pages(ctx, C, ep, &x).await else {
+                return Case::Skip;
+            };
+            // The records with the first field set, in the answer's order.
+            let firsts: Vec<(&Value, Option<&Value>)> = all
+                .iter()
+                .filter_map(|r| {
+                    let v = get_path(r, a).filter(|v| !v.is_null())?;
+                    Some((v, get_path(r, b).filter(|v| !v.is_null())))
+                })
+                .collect();
+            let vals: Vec<Value> = firsts.iter().map(|(v, _)| (*v).clone()).collect();
+            if let Case::Fail(f) = order_case("order-by-keys", a, &order, da == 2, &vals, x.clone())
+            {
+                return Case::Fail(f);
+            }
+            // Each run of equal first values, sorted by the second.
+            for run in firsts.chunk_by(|p, q| compare_values(p.0, q.0) == std::cmp::Ordering::Equal)
+            {
+                let seconds: Vec<Value> = run.iter().filter_map(|(_, s)| s.cloned()).collect();
+                if let Case::Fail(mut f) =
+                    order_case("order-by-keys", b, &order, db == 2, &seconds, x.clone())
+                {
+                    f.message = format!(
+                        "{}, among the records whose {a} is {}",
+                        f.message,
+                        crate::verdict::show_value(Some(run[0].0))
+                    );
+                    f.expected = format!("{} among records of equal {a}", f.expected);
+                    return Case::Fail(f);
+                }
+            }
+            Case::Pass
         },
     )
     .await;
@@ -915,7 +1044,14 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
 
 /// One case of the `order_by` property: the values of `field`, in the order the answer gave
 /// them, ascending (or `descending`).
-fn order_case(field: &str, order: &str, descending: bool, vals: &[Value], x: Exchange) -> Case {
+fn order_case(
+    rule: &str,
+    field: &str,
+    order: &str,
+    descending: bool,
+    vals: &[Value],
+    x: Exchange,
+) -> Case {
     for w in vals.windows(2) {
         let o = compare_values(&w[0], &w[1]);
         let bad = if descending {
@@ -929,7 +1065,7 @@ fn order_case(field: &str, order: &str, descending: bool, vals: &[Value], x: Exc
                 .map(|v| crate::verdict::show_value(Some(v)))
                 .collect();
             return Case::Fail(Failure::rule(
-                "order-by",
+                rule,
                 format!(
                     "order_by={order} returned {} in the order {}",
                     field,

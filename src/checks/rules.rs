@@ -31,6 +31,7 @@ pub const FAULTS: &[(&str, &[&str])] = &[
     ("num-records-wrong", &["num-records", "return-records"]),
     ("order-ignored", &["order-by"]),
     ("order-reversed", &["order-by"]),
+    ("order-by-second-key-ignored", &["order-by-keys"]),
     (
         "patch-read-only-accepted",
         &["read-only", "patch-forbidden"],
@@ -64,8 +65,8 @@ pub const VARIANTS: &[(&str, &[&str])] = &[
     ("collection-all-fields", &["collection-default-fields"]),
     ("opaque-next", &["paging-next"]),
     ("newer-field", &["unknown-response-field", "fields-star"]),
-    ("unset-first", &["order-by"]),
-    ("unset-last", &["order-by"]),
+    ("unset-first", &["order-by", "order-by-keys"]),
+    ("unset-last", &["order-by", "order-by-keys"]),
     ("duplicate-400", &["error-1", "create-delete"]),
     ("costly-field", &["fields-star", "fields-star-star"]),
     ("time-limited-pages", &["paging-next", "num-records"]),

@@ -88,6 +88,8 @@ faults! {
         "order_by is accepted and not applied",
     OrderReversed = "order-reversed" @ Query:
         "order_by sorts in the opposite direction",
+    OrderBySecondKeyIgnored = "order-by-second-key-ignored" @ Query:
+        "order_by sorts by its first field only; the fields after it are ignored",
     PatchReadOnlyAccepted = "patch-read-only-accepted" @ Validation:
         "read-only fields in a PATCH body are silently ignored (200) instead of 262196",
     PatchOwnerAccepted = "patch-owner-accepted" @ Validation:
@@ -189,7 +191,7 @@ mod tests {
             assert_eq!(f.name().parse::<Fault>().unwrap(), *f);
             assert!(seen.insert(f.name()));
         }
-        assert_eq!(Fault::ALL.len(), 34);
+        assert_eq!(Fault::ALL.len(), 35);
     }
 
     #[test]

@@ -153,6 +153,7 @@ const TABLE: &[(&str, &str, bool, &[&str])] = &[
     ("paging-skip", "paging", false, &[]),
     ("paging-repeat", "paging", false, &[]),
     ("next-placeholder", "paging", false, &[]),
+    ("next-drops-query", "paging", false, &[]),
     ("num-records-wrong", "paging", false, &[]),
     ("order-ignored", "ordering", false, &[]),
     ("order-reversed", "ordering", false, &[]),

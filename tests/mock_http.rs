@@ -1838,6 +1838,26 @@ async fn check_fault(f: Fault) {
             );
             assert_eq!(b["_links"]["next"]["href"], "string");
         }
+        Fault::NextDropsQuery => {
+            let q = format!(
+                "{MSGS}?svm.name=svm*&fields=banner&order_by=svm.name%20desc&max_records=1"
+            );
+            let all: Vec<String> = pages(&good, &q).await.iter().flat_map(uuids).collect();
+            assert_eq!(all, [SVM3, SVM2, SVM1]);
+            let ps = pages(&bad, &q).await;
+            let next = ps[0].body["_links"]["next"]["href"].as_str().unwrap();
+            assert!(
+                !next.contains("svm.name") && !next.contains("order_by"),
+                "{next}"
+            );
+            assert!(
+                next.contains("fields=banner") && next.contains("max_records=1"),
+                "{next}"
+            );
+            // The first page is right; the rest is the unfiltered collection in store order.
+            let all: Vec<String> = ps.iter().flat_map(uuids).collect();
+            assert_eq!(all, [SVM3, SVM1, SVM3, SVM2]);
+        }
         Fault::OrderBySecondKeyIgnored => {
             let q = format!("{MSGS}?order_by=scope,svm.name%20desc");
             assert_eq!(uuids(&good.get(&q).await), [CLUSTER, SVM3, SVM2, SVM1]);

@@ -241,11 +241,12 @@ pub const CHECKS: &[Check] = &[
         rules: &[
             "paging-max-records",
             "paging-next",
+            "paging-next-query",
             "num-records",
             "return-records",
         ],
         needs: Needs::Reads,
-        description: "max_records pages, following next gives every record once, num_records counts, return_records=false.",
+        description: "max_records pages, following next gives every record once (keeping filters, order_by and fields), num_records counts, return_records=false.",
         applies: Applies::Rule {
             rule: "paging-max-records",
             query: Some("max_records"),

@@ -788,6 +788,149 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
     })
     .await;
     return_records_false(ctx, ep, total).await;
+    paging_keeps_query(ctx, ep).await;
+}
+
+/// Filters the query case of the paging check draws from, at most.
+const PAGING_QUERY_FILTERS: usize = 32;
+
+/// The next link keeps the query: a filtered collection read with `order_by`, `fields` (the
+/// ordered field) and a `max_records` that cuts it into two pages or more is walked page by page.
+/// Every page holds only records the filter selects, each with the field asked for (where the
+/// record has it); all pages together are the filtered records, each once, in the order asked
+/// across page boundaries. The filters are exact values (or their negation) the target returned
+/// that select two records or more and leave one out: a next link that lost the filter would
+/// read other records.
+async fn paging_keeps_query(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "paging";
+    let documents = |q: &str| {
+        ep.method(Method::GET)
+            .is_some_and(|g| g.query.iter().any(|p| p == q))
+    };
+    if !["filters", "order_by", "fields"].into_iter().all(documents) {
+        return ctx.findings.skip(
+            C,
+            ep,
+            "its GET does not document filters, order_by and fields (a next link keeping them is not judged)",
+        );
+    }
+    let base = baseline(ctx, ep);
+    let restrict = sample_restriction(ctx, ep);
+    let pool = restricted_pool(base, restrict.as_ref());
+    let obs = observed(ctx, ep);
+    let mut filters: Vec<(String, String, Vec<String>)> = Vec::new();
+    'fields: for (f, vals) in &obs {
+        if restrict.as_ref().is_some_and(|(k, _)| k == &f.path) {
+            continue;
+        }
+        let mut tried = BTreeSet::new();
+        for v in vals {
+            for op in [generate::FilterOp::Exact, generate::FilterOp::Not] {
+                let Some(expr) = generate::build_filter(f, std::slice::from_ref(v), op, 0, 0, 1)
+                else {
+                    continue;
+                };
+                if !tried.insert(expr.clone()) {
+                    continue;
+                }
+                let mut ids: Vec<String> = pool
+                    .iter()
+                    .filter(|(_, r)| filter_matches(&expr, get_path(r, &f.path)))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                if ids.len() >= 2 && ids.len() < pool.len() {
+                    ids.sort();
+                    filters.push((f.path.clone(), expr, ids));
+                    if filters.len() >= PAGING_QUERY_FILTERS {
+                        break 'fields;
+                    }
+                }
+            }
+        }
+    }
+    // Fields to order by: those with two values or more.
+    let orders: Vec<&str> = obs
+        .iter()
+        .filter(|(_, v)| {
+            v.iter()
+                .map(Value::to_string)
+                .collect::<BTreeSet<_>>()
+                .len()
+                >= 2
+        })
+        .map(|(f, _)| f.path.as_str())
+        .collect();
+    if filters.is_empty() || orders.is_empty() {
+        return ctx.findings.skip(
+            C,
+            ep,
+            "no filter on the records read selects two records or more and leaves one out, with a field of two values to order by (a next link keeping the query is not judged)",
+        );
+    }
+    let by_id = base.positions();
+    let (filters, orders, by_id, restrict) = (&filters, &orders, &by_id, &restrict);
+    let coll = &path_read(ctx, ep);
+    property(ctx, Property { check: C, ep, method: "GET", cases: ctx.settings.cases.min(8), concurrent: true }, (0..filters.len(), 0..orders.len(), proptest::bool::ANY, 0..PAGING_MAX_PAGES), |(i, j, desc, size)| async move {
+        let (field, expr, want) = &filters[i];
+        let of = orders[j];
+        let k = want.len();
+        // A page size that cuts the selected records into 2 to PAGING_MAX_PAGES pages.
+        let smallest = k.div_ceil(PAGING_MAX_PAGES).max(1);
+        let largest = (k - 1).max(smallest);
+        let n = smallest + size % (largest - smallest + 1);
+        let order = if desc { format!("{of} desc") } else { of.to_string() };
+        let n_text = n.to_string();
+        let mut params: Vec<(&str, &str)> = vec![(field, expr)];
+        if let Some((rk, rv)) = restrict {
+            params.push((rk, rv));
+        }
+        params.extend([("order_by", order.as_str()), ("fields", of), ("max_records", &n_text)]);
+        let asked = format!("{field}={expr}, order_by={order}, fields={of}, max_records={n}");
+        let mut path = with_query(coll, &params);
+        let mut first: Option<Exchange> = None;
+        let mut seen: Vec<String> = Vec::new();
+        let mut vals: Vec<Value> = Vec::new();
+        for page in 1..=k + 3 {
+            let Some(x) = ctx.send(C, ep, Request::get(path.clone())).await else { return Case::Skip };
+            if !x.response.is_success() {
+                return Case::Fail(Failure::rule("paging-next-query", format!("page {page} of {asked} answered {}", x.response.summary()), x, "200".into()));
+            }
+            for r in answer_records(ep, &x) {
+                let id = identity(ep, ctx, r);
+                if want.binary_search(&id).is_err() {
+                    return Case::Fail(Failure::rule("paging-next-query", format!("page {page} of {asked} holds record {id}, which the filter does not select"), x, format!("only the records {want:?}")));
+                }
+                let had = by_id.get(id.as_str()).and_then(|&p| base.get(p)).and_then(|b| get_path(&b, of).filter(|v| !v.is_null()).cloned());
+                // An unset value is left out of the order (where it goes is a freedom, section 3b).
+                match get_path(r, of).filter(|v| !v.is_null()) {
+                    Some(v) => vals.push(v.clone()),
+                    None if had.is_some() => {
+                        return Case::Fail(Failure::rule("paging-next-query", format!("page {page} of {asked} left out {of} of record {id}, which has a value ({})", crate::verdict::show_value(had.as_ref())), x, format!("{of} in every record of every page")));
+                    }
+                    None => {}
+                }
+                seen.push(id);
+            }
+            let next = x.response.json.as_deref().and_then(next_path);
+            if first.is_none() {
+                first = Some(x);
+            }
+            match next {
+                Some(p) => path = p,
+                None => {
+                    let x = first.expect("the first page was read");
+                    let mut got = seen.clone();
+                    got.sort();
+                    if &got != want {
+                        return Case::Fail(Failure::rule("paging-next-query", format!("following next from {asked} gave {seen:?}; the filter selects {want:?}, each once"), x, format!("records {want:?}")));
+                    }
+                    return order_case("paging-next-query", of, &order, desc, &vals, x);
+                }
+            }
+        }
+        Case::Fail(Failure::plain("paging-next-query", format!("next links of {asked} did not end after {} pages", k + 3)))
+    })
+    .await;
 }
 
 /// `return_records=false` answers the count without records. An answer cut by the time limit

@@ -82,6 +82,8 @@ faults! {
         "the next link repeats the last record of the page",
     NextPlaceholder = "next-placeholder" @ Rewrite:
         "the next link's href is the placeholder \"string\" (as a generic mock serving the OpenAPI export gives)",
+    NextDropsQuery = "next-drops-query" @ Query:
+        "the next link keeps max_records and fields but drops the filters and order_by of the request",
     NumRecordsWrong = "num-records-wrong" @ Rewrite:
         "collection GET reports num_records one more than the records returned",
     OrderIgnored = "order-ignored" @ Query:
@@ -191,7 +193,7 @@ mod tests {
             assert_eq!(f.name().parse::<Fault>().unwrap(), *f);
             assert!(seen.insert(f.name()));
         }
-        assert_eq!(Fault::ALL.len(), 35);
+        assert_eq!(Fault::ALL.len(), 36);
     }
 
     #[test]

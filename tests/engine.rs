@@ -172,6 +172,7 @@ const TABLE: &[(&str, &str, bool, &[&str])] = &[
     ("admin-only-unenforced", "role-restrictions", false, &[]),
     ("auth-unenforced", "auth-required", false, &[]),
     ("svm-sees-all", "role-restrictions", true, &[]),
+    ("svm-writes-all", "role-restrictions", true, &[]),
     (
         "method-not-allowed-accepted",
         "method-not-allowed",

@@ -1869,6 +1869,42 @@ async fn check_fault(f: Fault) {
                 "one key still sorts"
             );
         }
+        Fault::SvmWritesAll => {
+            // svm1's administrator changes svm2's record by its key, though it cannot see it.
+            let body = json!({"message": "from svm1"});
+            let r = good
+                .as_vsadmin("PATCH", &msg(SVM2), Some(body.clone()))
+                .await;
+            assert_eq!((r.status, code(&r).as_str()), (404, "4"));
+            assert_eq!(
+                bad.as_vsadmin("PATCH", &msg(SVM2), Some(body)).await.status,
+                200
+            );
+            assert_eq!(bad.get(&msg(SVM2)).await.body["message"], "from svm1\n");
+            assert_eq!(
+                bad.as_vsadmin("GET", &msg(SVM2), None).await.status,
+                404,
+                "visibility kept"
+            );
+            let r = bad
+                .as_vsadmin(
+                    "PATCH",
+                    &msg(CLUSTER),
+                    Some(json!({"show_cluster_message": false})),
+                )
+                .await;
+            assert_eq!(r.status, 403, "admin-only fields kept");
+            let cluster_duo = format!("{DUO}/{CLUSTER}");
+            assert_eq!(
+                good.as_vsadmin("DELETE", &cluster_duo, None).await.status,
+                404
+            );
+            assert_eq!(
+                bad.as_vsadmin("DELETE", &cluster_duo, None).await.status,
+                200
+            );
+            assert_eq!(bad.get(&cluster_duo).await.status, 404);
+        }
         Fault::SvmSeesAll => {
             // svm1's administrator sees the cluster's record and every SVM's, not only svm1's.
             let good_n = good.as_vsadmin("GET", MSGS, None).await.body["num_records"].clone();

@@ -50,6 +50,7 @@ pub const FAULTS: &[(&str, &[&str])] = &[
     ("admin-only-unenforced", &["admin-only", "error-144834564"]),
     ("auth-unenforced", &["auth-required"]),
     ("svm-sees-all", &["role-visibility"]),
+    ("svm-writes-all", &["role-write-scope"]),
     ("method-not-allowed-accepted", &["method-not-allowed"]),
     ("version-gate-ignored", &["version-gate"]),
     ("unknown-body-field-ignored", &["unknown-body-field"]),

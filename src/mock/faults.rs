@@ -118,6 +118,8 @@ faults! {
         "the SVM administrator may change admin-only fields",
     SvmSeesAll = "svm-sees-all" @ Auth:
         "an SVM administrator (and a request tunnelled into an SVM) sees every SVM's records and the cluster's",
+    SvmWritesAll = "svm-writes-all" @ Auth:
+        "an SVM administrator (and a request tunnelled into an SVM) may PATCH or DELETE another SVM's record (or the cluster's) by its key, though it cannot see it",
     AuthUnenforced = "auth-unenforced" @ Auth:
         "requests without (or with wrong) credentials are served as the admin",
     MethodNotAllowedAccepted = "method-not-allowed-accepted" @ Rewrite:
@@ -193,7 +195,7 @@ mod tests {
             assert_eq!(f.name().parse::<Fault>().unwrap(), *f);
             assert!(seen.insert(f.name()));
         }
-        assert_eq!(Fault::ALL.len(), 36);
+        assert_eq!(Fault::ALL.len(), 37);
     }
 
     #[test]

@@ -1838,6 +1838,73 @@ async fn check_fault(f: Fault) {
             );
             assert_eq!(b["_links"]["next"]["href"], "string");
         }
+        Fault::NextDropsQuery => {
+            let q = format!(
+                "{MSGS}?svm.name=svm*&fields=banner&order_by=svm.name%20desc&max_records=1"
+            );
+            let all: Vec<String> = pages(&good, &q).await.iter().flat_map(uuids).collect();
+            assert_eq!(all, [SVM3, SVM2, SVM1]);
+            let ps = pages(&bad, &q).await;
+            let next = ps[0].body["_links"]["next"]["href"].as_str().unwrap();
+            assert!(
+                !next.contains("svm.name") && !next.contains("order_by"),
+                "{next}"
+            );
+            assert!(
+                next.contains("fields=banner") && next.contains("max_records=1"),
+                "{next}"
+            );
+            // The first page is right; the rest is the unfiltered collection in store order.
+            let all: Vec<String> = ps.iter().flat_map(uuids).collect();
+            assert_eq!(all, [SVM3, SVM1, SVM3, SVM2]);
+        }
+        Fault::OrderBySecondKeyIgnored => {
+            let q = format!("{MSGS}?order_by=scope,svm.name%20desc");
+            assert_eq!(uuids(&good.get(&q).await), [CLUSTER, SVM3, SVM2, SVM1]);
+            // Ties on scope keep store order.
+            assert_eq!(uuids(&bad.get(&q).await), [CLUSTER, SVM1, SVM3, SVM2]);
+            assert_eq!(
+                uuids(&bad.get(&format!("{MSGS}?order_by=uuid%20desc")).await),
+                [SVM2, SVM3, SVM1, CLUSTER],
+                "one key still sorts"
+            );
+        }
+        Fault::SvmWritesAll => {
+            // svm1's administrator changes svm2's record by its key, though it cannot see it.
+            let body = json!({"message": "from svm1"});
+            let r = good
+                .as_vsadmin("PATCH", &msg(SVM2), Some(body.clone()))
+                .await;
+            assert_eq!((r.status, code(&r).as_str()), (404, "4"));
+            assert_eq!(
+                bad.as_vsadmin("PATCH", &msg(SVM2), Some(body)).await.status,
+                200
+            );
+            assert_eq!(bad.get(&msg(SVM2)).await.body["message"], "from svm1\n");
+            assert_eq!(
+                bad.as_vsadmin("GET", &msg(SVM2), None).await.status,
+                404,
+                "visibility kept"
+            );
+            let r = bad
+                .as_vsadmin(
+                    "PATCH",
+                    &msg(CLUSTER),
+                    Some(json!({"show_cluster_message": false})),
+                )
+                .await;
+            assert_eq!(r.status, 403, "admin-only fields kept");
+            let cluster_duo = format!("{DUO}/{CLUSTER}");
+            assert_eq!(
+                good.as_vsadmin("DELETE", &cluster_duo, None).await.status,
+                404
+            );
+            assert_eq!(
+                bad.as_vsadmin("DELETE", &cluster_duo, None).await.status,
+                200
+            );
+            assert_eq!(bad.get(&cluster_duo).await.status, 404);
+        }
         Fault::SvmSeesAll => {
             // svm1's administrator sees the cluster's record and every SVM's, not only svm1's.
             let good_n = good.as_vsadmin("GET", MSGS, None).await.body["num_records"].clone();

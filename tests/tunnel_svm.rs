@@ -1,7 +1,8 @@
 //! `run --tunnel-svm NAME`: without an SVM administrator's password, the role checks run as the
 //! cluster administrator tunnelled into the SVM (`X-Dot-SVM-Name`). Against the built-in mock:
 //! role-restrictions passes on the clean mock, judges the records a tunnelled request sees
-//! (`--fault svm-sees-all` fails, and the reproducer carries the header) but not the role
+//! (`--fault svm-sees-all` fails, and the reproducer carries the header) and writes (`--fault
+//! svm-writes-all` fails) but not the role
 //! (tunnelling narrows the records, not the role); `--tunnel-svm` with `--svm-user` is a usage
 //! error.
 
@@ -70,22 +71,25 @@ fn tunnelled_role_checks_pass_on_the_clean_mock() {
 
 /// Tunnelling narrows the records, not the role (ONTAP-BEHAVIOR.md §4 says nothing of the role):
 /// a target that lets the tunnelled cluster administrator change admin-only fields (here the
-/// mock under admin-only-unenforced) is not failed for it, and the checks say why they did not
-/// judge it; the records a tunnelled request sees are judged.
+/// mock under admin-only-unenforced) is not failed for it, nor warned about. The records a
+/// tunnelled request sees and writes are judged (role-write-scope), so role-restrictions runs
+/// on the instance paths all the same. (A pair has one outcome: the admin-only part's reason,
+/// TUNNEL_KEEPS_ROLE, shows only where nothing else of the check ran.)
 #[test]
 fn tunnelling_narrows_records_not_roles() {
     let r = run(&["admin-only-unenforced"], Some("svm1"));
     assert_eq!(r.summary.failures, 0, "{}", describe(&r));
-    let reasons: Vec<&str> = r
-        .results
-        .iter()
-        .filter(|x| matches!(x.check.as_str(), "role-restrictions" | "error-code"))
-        .filter_map(|x| x.reason.as_deref())
-        .filter(|m| m.contains("narrows the records, not the role"))
-        .collect();
+    assert_eq!(r.summary.warning_findings, 0, "{}", describe(&r));
     assert!(
-        reasons.len() >= 2,
-        "the admin-only PATCH and error 144834564 should be skipped, naming tunnelling:\n{}",
+        !r.findings.iter().any(|f| f.rule == "admin-only"),
+        "{}",
+        describe(&r)
+    );
+    assert!(
+        r.results.iter().any(|x| x.check == "role-restrictions"
+            && x.endpoint == "/api/security/login/messages/{uuid}"
+            && x.verdict == Verdict::Passed),
+        "{}",
         describe(&r)
     );
     // The control: the SVM administrator is refused, so the same fault fails without tunnelling.
@@ -120,6 +124,43 @@ fn tunnelled_role_checks_catch_records_of_other_svms() {
         );
         assert!(!curl.contains("netapp1!"), "the password leaked: {curl}");
     }
+}
+
+/// ONTAP-BEHAVIOR.md §4 (lib): a tunnelled request changes only that SVM's records. A target
+/// that lets it PATCH another SVM's record (or the cluster's) fails the run (lib), where the SVM
+/// administrator's same write only warns (obs); either way the record is put back and verified.
+#[test]
+fn tunnelled_writes_to_records_of_other_svms_fail() {
+    let r = run(&["svm-writes-all"], Some("svm1"));
+    let hits: Vec<_> = r
+        .findings
+        .iter()
+        .filter(|f| f.check == "role-restrictions" && f.rule == "role-write-scope")
+        .collect();
+    assert!(!hits.is_empty(), "{}", describe(&r));
+    for f in &hits {
+        assert_eq!(f.severity, Severity::Failure, "{}", f.message);
+        assert!(f.message.contains("outside its SVM"), "{}", f.message);
+        let curl = &f.reproducer.as_ref().expect("a reproducer").curl;
+        assert!(
+            curl.contains("-X PATCH") && curl.contains("-H 'X-Dot-SVM-Name: svm1'"),
+            "{curl}"
+        );
+    }
+    assert!(r.restore_problems.is_empty(), "{:?}", r.restore_problems);
+    // As the SVM administrator: observed, a warning.
+    let r = run(&["svm-writes-all"], None);
+    assert!(
+        r.findings.iter().any(|f| f.rule == "role-write-scope"
+            && f.severity == Severity::Warning
+            && f.reproducer
+                .as_ref()
+                .is_some_and(|p| p.curl.contains("$ONTAP_SVM_PASSWORD"))),
+        "{}",
+        describe(&r)
+    );
+    assert_eq!(r.summary.failures, 0, "{}", describe(&r));
+    assert!(r.restore_problems.is_empty(), "{:?}", r.restore_problems);
 }
 
 #[test]

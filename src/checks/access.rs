@@ -1,12 +1,13 @@
-//! Access checks: what an SVM administrator may see and change, and which methods a path refuses.
+//! Access checks: what an SVM administrator may see and change (its own SVM's records, never
+//! another's, and no admin-only field), and which methods a path refuses.
 
 use crate::checks;
 use crate::checks::ctx::{Ctx, Expect};
-use crate::checks::read::{baseline, identity, sample_paths};
-use crate::checks::write::{body_of, different_value, visible_to_svm};
-use crate::client::{Auth, Request};
+use crate::checks::read::{baseline, collection_path, identity, sample_paths};
+use crate::checks::write::{body_of, changeable, different_value, visible_to_svm};
+use crate::client::{Auth, Request, next_path, with_query};
 use crate::spec::Endpoint;
-use crate::spec::model::{Condition, Kind, Method};
+use crate::spec::model::{Condition, Evidence, Kind, Method};
 use crate::spec::resource::get_path;
 use crate::undo;
 use serde_json::json;
@@ -81,112 +82,305 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
             }
         }
         Kind::Instance => {
-            let res = ctx.spec.resource_of(ep);
-            let guarded: Vec<_> = res.patchable().filter(|f| f.flags.admin_only).collect();
-            if guarded.is_empty() || !ep.has(Method::PATCH) {
-                return ctx.findings.skip(C, ep, "no admin-only field to protect");
-            }
-            if svm_auth == Auth::Tunnel {
-                return ctx.findings.skip(
-                    C,
-                    ep,
-                    format!("admin-only fields are about the role: {TUNNEL_KEEPS_ROLE}"),
-                );
-            }
-            let visible = visible_to_svm(ctx, ep).await;
-            let mut ran = false;
-            for f in guarded {
-                if f.flags.lockout && !ctx.may_destroy() {
-                    ctx.findings.skip(
-                        C,
-                        ep,
-                        format!("{} is a lock-out field: --allow-destructive", f.path),
-                    );
-                    continue;
-                }
-                let Some(rec) = visible.iter().find(|r| get_path(r, &f.path).is_some()) else {
-                    continue;
-                };
-                let Some(path) = undo::instance_path(ep, rec) else {
-                    continue;
-                };
-                let Some(value) = different_value(ctx, f, get_path(rec, &f.path), C) else {
-                    continue;
-                };
-                ran = true;
-                ctx.findings.count_cases(1);
-                let Some(guard) = ctx.protect(C, ep, &path).await else {
-                    continue;
-                };
-                // Never written unless its original was read.
-                if get_path(guard.original(), &f.path).is_none() {
-                    continue;
-                }
-                let Some(x) = ctx
-                    .send(
-                        C,
-                        ep,
-                        Request::new("PATCH", path.clone())
-                            .json(body_of(&[(f.path.clone(), value)]))
-                            .auth(svm_auth),
-                    )
-                    .await
-                else {
-                    continue;
-                };
-                // The rule's answers, or the error the catalog documents for this field.
-                let documented =
-                    ep.documented_error(Method::PATCH, Condition::RoleDenied, Some(&f.path));
-                let refused = checks::answers(ctx.spec, "role-denied", &x.response)
-                    || documented.is_some_and(|e| {
-                        e.status.contains(&x.response.status)
-                            && x.response.error_code().as_deref() == Some(e.code.as_str())
-                    });
-                let denied = checks::describe(ctx.spec, "role-denied");
-                let after = ctx
-                    .client
-                    .send(Request::get(format!("{path}?fields=*")))
-                    .await
-                    .ok()
-                    .and_then(|a| a.response.json);
-                let changed = after
-                    .as_ref()
-                    .is_some_and(|a| get_path(a, &f.path) != get_path(guard.original(), &f.path));
-                if x.response.is_success() || changed {
-                    ctx.finding(C, ep, "PATCH", "admin-only")
-                        .evidence(f.evidence_of("x-ontap-admin-only"))
-                        .message(format!(
-                            "{who} changed the admin-only {} ({}; now {})",
-                            f.path,
-                            x.response.summary(),
-                            crate::verdict::show_value(
-                                after.as_ref().and_then(|a| get_path(a, &f.path))
-                            )
-                        ))
-                        .shown_by(Some(&x), &format!("{denied}, and no change"))
-                        .record();
-                } else if !refused {
-                    ctx.finding(C, ep, "PATCH", "role-denied")
-                        .message(format!(
-                            "{who}'s change of {} was refused with {}",
-                            f.path,
-                            x.response.summary()
-                        ))
-                        .shown_by(Some(&x), &denied)
-                        .record();
-                }
-            }
-            if ran {
-                ctx.findings.ran(C, ep);
-            } else {
-                ctx.findings.skip(
-                    C,
-                    ep,
-                    format!("no admin-only field with a value on a record {who} sees"),
-                );
+            // Both writes of an SVM administrator a target must refuse: to a record outside its
+            // SVM, and to an admin-only field of its own records.
+            let scope = other_svm_write(ctx, ep, svm_auth, &who).await;
+            let admin = admin_only_write(ctx, ep, svm_auth, &who).await;
+            match (scope, admin) {
+                (Err(a), Err(b)) => ctx.findings.skip(C, ep, format!("{b}; {a}")),
+                _ => ctx.findings.ran(C, ep),
             }
         }
     }
+}
+
+/// admin-only: the SVM administrator's PATCH of an admin-only field of a record it sees is
+/// refused (role-denied) and changes nothing. Err: why nothing was sent.
+async fn admin_only_write(
+    ctx: &Ctx,
+    ep: &Endpoint,
+    svm_auth: Auth,
+    who: &str,
+) -> Result<(), String> {
+    const C: &str = "role-restrictions";
+    let res = ctx.spec.resource_of(ep);
+    let guarded: Vec<_> = res.patchable().filter(|f| f.flags.admin_only).collect();
+    if guarded.is_empty() || !ep.has(Method::PATCH) {
+        return Err("no admin-only field to protect".into());
+    }
+    if svm_auth == Auth::Tunnel {
+        return Err(format!(
+            "admin-only fields are about the role: {TUNNEL_KEEPS_ROLE}"
+        ));
+    }
+    let visible = visible_to_svm(ctx, ep).await;
+    let mut ran = false;
+    for f in guarded {
+        if f.flags.lockout && !ctx.may_destroy() {
+            ctx.findings.skip(
+                C,
+                ep,
+                format!("{} is a lock-out field: --allow-destructive", f.path),
+            );
+            continue;
+        }
+        let Some(rec) = visible.iter().find(|r| get_path(r, &f.path).is_some()) else {
+            continue;
+        };
+        let Some(path) = undo::instance_path(ep, rec) else {
+            continue;
+        };
+        let Some(value) = different_value(ctx, f, get_path(rec, &f.path), C) else {
+            continue;
+        };
+        ran = true;
+        ctx.findings.count_cases(1);
+        let Some(guard) = ctx.protect(C, ep, &path).await else {
+            continue;
+        };
+        // Never written unless its original was read.
+        if get_path(guard.original(), &f.path).is_none() {
+            continue;
+        }
+        let Some(x) = ctx
+            .send(
+                C,
+                ep,
+                Request::new("PATCH", path.clone())
+                    .json(body_of(&[(f.path.clone(), value)]))
+                    .auth(svm_auth),
+            )
+            .await
+        else {
+            continue;
+        };
+        // The rule's answers, or the error the catalog documents for this field.
+        let documented = ep.documented_error(Method::PATCH, Condition::RoleDenied, Some(&f.path));
+        let refused = checks::answers(ctx.spec, "role-denied", &x.response)
+            || documented.is_some_and(|e| {
+                e.status.contains(&x.response.status)
+                    && x.response.error_code().as_deref() == Some(e.code.as_str())
+            });
+        let denied = checks::describe(ctx.spec, "role-denied");
+        let after = ctx
+            .client
+            .send(Request::get(format!("{path}?fields=*")))
+            .await
+            .ok()
+            .and_then(|a| a.response.json);
+        let changed = after
+            .as_ref()
+            .is_some_and(|a| get_path(a, &f.path) != get_path(guard.original(), &f.path));
+        if x.response.is_success() || changed {
+            ctx.finding(C, ep, "PATCH", "admin-only")
+                .evidence(f.evidence_of("x-ontap-admin-only"))
+                .message(format!(
+                    "{who} changed the admin-only {} ({}; now {})",
+                    f.path,
+                    x.response.summary(),
+                    crate::verdict::show_value(after.as_ref().and_then(|a| get_path(a, &f.path)))
+                ))
+                .shown_by(Some(&x), &format!("{denied}, and no change"))
+                .record();
+        } else if !refused {
+            ctx.finding(C, ep, "PATCH", "role-denied")
+                .message(format!(
+                    "{who}'s change of {} was refused with {}",
+                    f.path,
+                    x.response.summary()
+                ))
+                .shown_by(Some(&x), &denied)
+                .record();
+        }
+    }
+    if ran {
+        Ok(())
+    } else {
+        Err(format!(
+            "no admin-only field with a value on a record {who} sees"
+        ))
+    }
+}
+
+/// Records outside its SVM the SVM administrator PATCHes at most (each write journaled).
+const OTHER_SVM_RECORDS: usize = 2;
+
+/// role-write-scope: the SVM administrator (or the cluster administrator tunnelled into an SVM)
+/// PATCHes a field of records it does not see (another SVM's, or the cluster's); each PATCH must
+/// be refused and change nothing (ONTAP-BEHAVIOR.md §4: it sees and changes only its own SVM's
+/// records). Each record is protected first, so that a target that wrongly takes the change has
+/// it put back and verified. DELETE is not probed: a record a target wrongly deleted could not be
+/// put back (a restore writes fields back; it re-creates nothing). Err: why nothing was sent.
+async fn other_svm_write(
+    ctx: &Ctx,
+    ep: &Endpoint,
+    svm_auth: Auth,
+    who: &str,
+) -> Result<(), String> {
+    const C: &str = "role-restrictions";
+    const RULE: &str = "role-write-scope";
+    if !ep.has(Method::PATCH) || !ep.has(Method::GET) {
+        return Err("no PATCH and GET on this path".into());
+    }
+    let Some(coll) = ctx.spec.collection_of(ep) else {
+        return Err("no collection to tell the records of other SVMs by".into());
+    };
+    let Some(coll_path) = collection_path(ctx, coll) else {
+        return Err("no record to read".into());
+    };
+    let Some(seen) = seen_by_svm(ctx, coll, &coll_path, svm_auth).await else {
+        return Err(format!("the collection could not be read as {who}"));
+    };
+    let base = baseline(ctx, coll);
+    let others: Vec<usize> = base
+        .ids()
+        .enumerate()
+        .filter(|(_, id)| !seen.contains(*id))
+        .map(|(i, _)| i)
+        .collect();
+    if others.is_empty() {
+        return Err(format!(
+            "{who} sees every record read: none outside its SVM to write to"
+        ));
+    }
+    // The tunnelling statement of §4 is lib evidence; the SVM administrator's role is observed.
+    let evidence = if svm_auth == Auth::Tunnel {
+        Evidence::Lib
+    } else {
+        checks::rule_evidence(ctx.spec, RULE)
+    };
+    let expected = format!(
+        "{} (or an error the catalog documents for a missing record or a denied role), and no change",
+        checks::describe(ctx.spec, RULE)
+    );
+    let mut probed = 0;
+    for rec in others.into_iter().filter_map(|i| base.get(i)) {
+        if probed == OTHER_SVM_RECORDS {
+            break;
+        }
+        // A field the role could change on its own records: the refusal is about the record.
+        // A lock-out field (a Duo profile's is_enabled) only when no other field will do.
+        let Some(f) = changeable(ctx, ep, &rec)
+            .into_iter()
+            .filter(|f| !f.flags.admin_only && !f.flags.write_only)
+            .min_by_key(|f| f.flags.lockout)
+        else {
+            continue;
+        };
+        let Some(path) = undo::instance_path(ep, &rec) else {
+            continue;
+        };
+        let Some(value) = different_value(ctx, f, get_path(&rec, &f.path), C) else {
+            continue;
+        };
+        probed += 1;
+        ctx.findings.count_cases(1);
+        let Some(guard) = ctx.protect(C, ep, &path).await else {
+            continue;
+        };
+        // Never written unless its original was read.
+        if get_path(guard.original(), &f.path).is_none() {
+            continue;
+        }
+        let Some(x) = ctx
+            .send(
+                C,
+                ep,
+                Request::new("PATCH", path.clone())
+                    .json(body_of(&[(f.path.clone(), value)]))
+                    .auth(svm_auth),
+            )
+            .await
+        else {
+            continue;
+        };
+        let r = &x.response;
+        let documented = [
+            Condition::NotFound,
+            Condition::Unconfigured,
+            Condition::RoleDenied,
+        ]
+        .into_iter()
+        .filter_map(|c| ep.documented_error(Method::PATCH, c, Some(&f.path)))
+        .any(|e| {
+            e.status.contains(&r.status) && r.error_code().as_deref() == Some(e.code.as_str())
+        });
+        let refused = checks::answers(ctx.spec, RULE, r) || documented;
+        let after = ctx
+            .client
+            .send(Request::get(format!("{path}?fields=**")))
+            .await
+            .ok()
+            .and_then(|a| a.response.json);
+        let changed = after
+            .as_ref()
+            .is_some_and(|a| get_path(a, &f.path) != get_path(guard.original(), &f.path));
+        let id = identity(ep, ctx, &rec);
+        if r.is_success() || changed {
+            let what = if changed {
+                format!(
+                    "changed {} of record {id}, which is outside its SVM ({}; now {})",
+                    f.path,
+                    r.summary(),
+                    crate::verdict::show_value(after.as_ref().and_then(|a| get_path(a, &f.path)))
+                )
+            } else {
+                format!(
+                    "had a PATCH of {} on record {id}, which is outside its SVM, accepted ({}), though the field reads unchanged",
+                    f.path,
+                    r.summary()
+                )
+            };
+            ctx.finding(C, ep, "PATCH", RULE)
+                .evidence(evidence)
+                .message(format!("{who} {what}"))
+                .shown_by(Some(&x), &expected)
+                .record();
+        } else if !refused {
+            ctx.finding(C, ep, "PATCH", RULE)
+                .evidence(evidence)
+                .message(format!(
+                    "{who}'s PATCH of record {id}, which is outside its SVM, was refused with {}",
+                    r.summary()
+                ))
+                .shown_by(Some(&x), &expected)
+                .record();
+        }
+    }
+    if probed == 0 {
+        return Err(format!(
+            "no field {who} could be sent to a record outside its SVM"
+        ));
+    }
+    Ok(())
+}
+
+/// The identities of a collection's records as the SVM administrator (or a request tunnelled
+/// into an SVM) reads them, every page followed with the same credentials; None: it could not
+/// read them.
+async fn seen_by_svm(
+    ctx: &Ctx,
+    coll: &Endpoint,
+    path: &str,
+    svm_auth: Auth,
+) -> Option<std::collections::HashSet<String>> {
+    const C: &str = "role-restrictions";
+    let mut seen = std::collections::HashSet::new();
+    let mut next = Some(with_query(path, &[("fields", "*")]));
+    for _ in 0..1000 {
+        let Some(p) = next else {
+            return Some(seen);
+        };
+        let x = ctx.send(C, coll, Request::get(p).auth(svm_auth)).await?;
+        if !x.response.is_success() {
+            return None;
+        }
+        for r in x.response.records().into_iter().flatten() {
+            seen.insert(identity(coll, ctx, r));
+        }
+        next = x.response.json.as_deref().and_then(next_path);
+    }
+    None
 }
 
 pub async fn method_not_allowed(ctx: &Ctx, ep: &Endpoint) {

@@ -200,9 +200,9 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "role-restrictions",
-        rules: &["role-visibility", "role-denied"],
+        rules: &["role-visibility", "role-denied", "role-write-scope"],
         needs: Needs::Writes,
-        description: "An SVM administrator sees only its SVM's records and cannot change admin-only fields.",
+        description: "An SVM administrator sees only its SVM's records, cannot change another SVM's, nor admin-only fields.",
         applies: Applies::Everywhere,
         run: Some(check_fn!(access::role_restrictions)),
     },
@@ -245,11 +245,12 @@ pub const CHECKS: &[Check] = &[
         rules: &[
             "paging-max-records",
             "paging-next",
+            "paging-next-query",
             "num-records",
             "return-records",
         ],
         needs: Needs::Reads,
-        description: "max_records pages, following next gives every record once, num_records counts, return_records=false.",
+        description: "max_records pages, following next gives every record once (keeping filters, order_by and fields), num_records counts, return_records=false.",
         applies: Applies::Rule {
             rule: "paging-max-records",
             query: Some("max_records"),
@@ -259,9 +260,9 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "ordering",
-        rules: &["order-by"],
+        rules: &["order-by", "order-by-keys"],
         needs: Needs::Reads,
-        description: "order_by=field [asc|desc] sorts the records.",
+        description: "order_by=field [asc|desc] sorts the records; with two fields, ties on the first by the second.",
         applies: Applies::Rule {
             rule: "order-by",
             query: Some("order_by"),
@@ -437,6 +438,7 @@ mod tests {
             "method-not-allowed",
             "auth-required",
             "role-denied",
+            "role-write-scope",
             "fields-unknown",
             "parameter-range",
             "unknown-parameter",

@@ -687,16 +687,7 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
     let restrict = &restrict;
     // The records a drawn filter is judged against, parsed once: on a large family only those
     // the restriction to the sample selects.
-    let pool: Vec<(String, Value)> = base
-        .iter()
-        .zip(base.ids())
-        .filter(|(r, _)| {
-            restrict
-                .as_ref()
-                .is_none_or(|(k, v)| filter_matches(v, get_path(r, k)))
-        })
-        .map(|(r, id)| (id.to_string(), r))
-        .collect();
+    let pool = restricted_pool(base, restrict.as_ref());
     let pool = &pool;
     let coll = &path_read(ctx, ep);
     property(ctx, Property { check: C, ep, method: "GET", cases: ctx.settings.cases, concurrent: true }, strategy, |(i, op, a, b, cut)| async move {
@@ -797,6 +788,149 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
     })
     .await;
     return_records_false(ctx, ep, total).await;
+    paging_keeps_query(ctx, ep).await;
+}
+
+/// Filters the query case of the paging check draws from, at most.
+const PAGING_QUERY_FILTERS: usize = 32;
+
+/// The next link keeps the query: a filtered collection read with `order_by`, `fields` (the
+/// ordered field) and a `max_records` that cuts it into two pages or more is walked page by page.
+/// Every page holds only records the filter selects, each with the field asked for (where the
+/// record has it); all pages together are the filtered records, each once, in the order asked
+/// across page boundaries. The filters are exact values (or their negation) the target returned
+/// that select two records or more and leave one out: a next link that lost the filter would
+/// read other records.
+async fn paging_keeps_query(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "paging";
+    let documents = |q: &str| {
+        ep.method(Method::GET)
+            .is_some_and(|g| g.query.iter().any(|p| p == q))
+    };
+    if !["filters", "order_by", "fields"].into_iter().all(documents) {
+        return ctx.findings.skip(
+            C,
+            ep,
+            "its GET does not document filters, order_by and fields (a next link keeping them is not judged)",
+        );
+    }
+    let base = baseline(ctx, ep);
+    let restrict = sample_restriction(ctx, ep);
+    let pool = restricted_pool(base, restrict.as_ref());
+    let obs = observed(ctx, ep);
+    let mut filters: Vec<(String, String, Vec<String>)> = Vec::new();
+    'fields: for (f, vals) in &obs {
+        if restrict.as_ref().is_some_and(|(k, _)| k == &f.path) {
+            continue;
+        }
+        let mut tried = BTreeSet::new();
+        for v in vals {
+            for op in [generate::FilterOp::Exact, generate::FilterOp::Not] {
+                let Some(expr) = generate::build_filter(f, std::slice::from_ref(v), op, 0, 0, 1)
+                else {
+                    continue;
+                };
+                if !tried.insert(expr.clone()) {
+                    continue;
+                }
+                let mut ids: Vec<String> = pool
+                    .iter()
+                    .filter(|(_, r)| filter_matches(&expr, get_path(r, &f.path)))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                if ids.len() >= 2 && ids.len() < pool.len() {
+                    ids.sort();
+                    filters.push((f.path.clone(), expr, ids));
+                    if filters.len() >= PAGING_QUERY_FILTERS {
+                        break 'fields;
+                    }
+                }
+            }
+        }
+    }
+    // Fields to order by: those with two values or more.
+    let orders: Vec<&str> = obs
+        .iter()
+        .filter(|(_, v)| {
+            v.iter()
+                .map(Value::to_string)
+                .collect::<BTreeSet<_>>()
+                .len()
+                >= 2
+        })
+        .map(|(f, _)| f.path.as_str())
+        .collect();
+    if filters.is_empty() || orders.is_empty() {
+        return ctx.findings.skip(
+            C,
+            ep,
+            "no filter on the records read selects two records or more and leaves one out, with a field of two values to order by (a next link keeping the query is not judged)",
+        );
+    }
+    let by_id = base.positions();
+    let (filters, orders, by_id, restrict) = (&filters, &orders, &by_id, &restrict);
+    let coll = &path_read(ctx, ep);
+    property(ctx, Property { check: C, ep, method: "GET", cases: ctx.settings.cases.min(8), concurrent: true }, (0..filters.len(), 0..orders.len(), proptest::bool::ANY, 0..PAGING_MAX_PAGES), |(i, j, desc, size)| async move {
+        let (field, expr, want) = &filters[i];
+        let of = orders[j];
+        let k = want.len();
+        // A page size that cuts the selected records into 2 to PAGING_MAX_PAGES pages.
+        let smallest = k.div_ceil(PAGING_MAX_PAGES).max(1);
+        let largest = (k - 1).max(smallest);
+        let n = smallest + size % (largest - smallest + 1);
+        let order = if desc { format!("{of} desc") } else { of.to_string() };
+        let n_text = n.to_string();
+        let mut params: Vec<(&str, &str)> = vec![(field, expr)];
+        if let Some((rk, rv)) = restrict {
+            params.push((rk, rv));
+        }
+        params.extend([("order_by", order.as_str()), ("fields", of), ("max_records", &n_text)]);
+        let asked = format!("{field}={expr}, order_by={order}, fields={of}, max_records={n}");
+        let mut path = with_query(coll, &params);
+        let mut first: Option<Exchange> = None;
+        let mut seen: Vec<String> = Vec::new();
+        let mut vals: Vec<Value> = Vec::new();
+        for page in 1..=k + 3 {
+            let Some(x) = ctx.send(C, ep, Request::get(path.clone())).await else { return Case::Skip };
+            if !x.response.is_success() {
+                return Case::Fail(Failure::rule("paging-next-query", format!("page {page} of {asked} answered {}", x.response.summary()), x, "200".into()));
+            }
+            for r in answer_records(ep, &x) {
+                let id = identity(ep, ctx, r);
+                if want.binary_search(&id).is_err() {
+                    return Case::Fail(Failure::rule("paging-next-query", format!("page {page} of {asked} holds record {id}, which the filter does not select"), x, format!("only the records {want:?}")));
+                }
+                let had = by_id.get(id.as_str()).and_then(|&p| base.get(p)).and_then(|b| get_path(&b, of).filter(|v| !v.is_null()).cloned());
+                // An unset value is left out of the order (where it goes is a freedom, section 3b).
+                match get_path(r, of).filter(|v| !v.is_null()) {
+                    Some(v) => vals.push(v.clone()),
+                    None if had.is_some() => {
+                        return Case::Fail(Failure::rule("paging-next-query", format!("page {page} of {asked} left out {of} of record {id}, which has a value ({})", crate::verdict::show_value(had.as_ref())), x, format!("{of} in every record of every page")));
+                    }
+                    None => {}
+                }
+                seen.push(id);
+            }
+            let next = x.response.json.as_deref().and_then(next_path);
+            if first.is_none() {
+                first = Some(x);
+            }
+            match next {
+                Some(p) => path = p,
+                None => {
+                    let x = first.expect("the first page was read");
+                    let mut got = seen.clone();
+                    got.sort();
+                    if &got != want {
+                        return Case::Fail(Failure::rule("paging-next-query", format!("following next from {asked} gave {seen:?}; the filter selects {want:?}, each once"), x, format!("records {want:?}")));
+                    }
+                    return order_case("paging-next-query", of, &order, desc, &vals, x);
+                }
+            }
+        }
+        Case::Fail(Failure::plain("paging-next-query", format!("next links of {asked} did not end after {} pages", k + 3)))
+    })
+    .await;
 }
 
 /// `return_records=false` answers the count without records. An answer cut by the time limit
@@ -907,7 +1041,145 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
                 .iter()
                 .filter_map(|r| get_path(r, &f.path).cloned())
                 .collect();
-            order_case(&f.path, &order, dir == 2, &vals, x)
+            order_case("order-by", &f.path, &order, dir == 2, &vals, x)
+        },
+    )
+    .await;
+    order_by_two_keys(ctx, ep).await;
+}
+
+/// The records of a family a property over the whole collection is judged against, with their
+/// identities: on a large family only those its restriction to the sample selects.
+fn restricted_pool(base: &Records, restrict: Option<&(String, String)>) -> Vec<(String, Value)> {
+    base.iter()
+        .zip(base.ids())
+        .filter(|(r, _)| restrict.is_none_or(|(k, v)| filter_matches(v, get_path(r, k))))
+        .map(|(r, id)| (id.to_string(), r))
+        .collect()
+}
+
+/// `order_by` with two keys (NetApp's REST conventions, ONTAP-BEHAVIOR.md section 7: `order_by=type
+/// desc, id asc`): pairs whose first field has a value shared by two records or more, and whose
+/// second field differs among some of those records; the answer (all its pages) is sorted by the
+/// first, and each run of equal first values by the second, each in its own direction. Records
+/// whose field is unset are left out of the comparison (where they go is a freedom, section 3b).
+async fn order_by_two_keys(ctx: &Ctx, ep: &Endpoint) {
+    const C: &str = "ordering";
+    let restrict = sample_restriction(ctx, ep);
+    let pool = restricted_pool(baseline(ctx, ep), restrict.as_ref());
+    let fields: Vec<String> = observed(ctx, ep)
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(f, _)| f.path)
+        .collect();
+    let text = |r: &Value, p: &str| {
+        get_path(r, p)
+            .filter(|v| !v.is_null())
+            .map(|v| v.to_string())
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for a in &fields {
+        // The records of each value of `a` shared by two records or more.
+        let mut ties: std::collections::BTreeMap<String, Vec<&Value>> = Default::default();
+        for (_, r) in &pool {
+            if let Some(t) = text(r, a) {
+                ties.entry(t).or_default().push(r);
+            }
+        }
+        for b in fields.iter().filter(|b| *b != a) {
+            let splits = ties.values().any(|group| {
+                group
+                    .iter()
+                    .filter_map(|r| text(r, b))
+                    .collect::<BTreeSet<_>>()
+                    .len()
+                    >= 2
+            });
+            if splits {
+                pairs.push((a.clone(), b.clone()));
+            }
+        }
+    }
+    if pairs.is_empty() {
+        return ctx.findings.skip(
+            C,
+            ep,
+            "no field has a value shared by two records that another field tells apart (two-key order_by)",
+        );
+    }
+    let pairs = &pairs;
+    let restrict = &restrict;
+    let coll = &path_read(ctx, ep);
+    property(
+        ctx,
+        Property {
+            check: C,
+            ep,
+            method: "GET",
+            cases: ctx.settings.cases.min(12),
+            concurrent: true,
+        },
+        (0..pairs.len(), 0..3usize, 0..3usize, proptest::bool::ANY),
+        |(i, da, db, spaced)| async move {
+            let (a, b) = &pairs[i];
+            let dir = |d: usize| match d {
+                0 => "",
+                1 => " asc",
+                _ => " desc",
+            };
+            let sep = if spaced { ", " } else { "," };
+            let order = format!("{a}{}{sep}{b}{}", dir(da), dir(db));
+            let mut params: Vec<(&str, &str)> = vec![("order_by", &order), ("fields", "**")];
+            if let Some((k, v)) = restrict {
+                params.push((k, v));
+            }
+            let Some(x) = ctx
+                .send(C, ep, Request::get(with_query(coll, &params)))
+                .await
+            else {
+                return Case::Skip;
+            };
+            if !x.response.is_success() {
+                return Case::Fail(Failure::rule(
+                    "order-by-keys",
+                    format!("order_by={order} answered {}", x.response.summary()),
+                    x,
+                    "200".into(),
+                ));
+            }
+            let Some(all) = all_pages(ctx, C, ep, &x).await else {
+                return Case::Skip;
+            };
+            // The records with the first field set, in the answer's order.
+            let firsts: Vec<(&Value, Option<&Value>)> = all
+                .iter()
+                .filter_map(|r| {
+                    let v = get_path(r, a).filter(|v| !v.is_null())?;
+                    Some((v, get_path(r, b).filter(|v| !v.is_null())))
+                })
+                .collect();
+            let vals: Vec<Value> = firsts.iter().map(|(v, _)| (*v).clone()).collect();
+            if let Case::Fail(f) = order_case("order-by-keys", a, &order, da == 2, &vals, x.clone())
+            {
+                return Case::Fail(f);
+            }
+            // Each run of equal first values, sorted by the second.
+            for run in firsts.chunk_by(|p, q| compare_values(p.0, q.0) == std::cmp::Ordering::Equal)
+            {
+                let seconds: Vec<Value> = run.iter().filter_map(|(_, s)| s.cloned()).collect();
+                if let Case::Fail(mut f) =
+                    order_case("order-by-keys", b, &order, db == 2, &seconds, x.clone())
+                {
+                    f.message = format!(
+                        "{}, among the records whose {a} is {}",
+                        f.message,
+                        crate::verdict::show_value(Some(run[0].0))
+                    );
+                    f.expected = format!("{} among records of equal {a}", f.expected);
+                    return Case::Fail(f);
+                }
+            }
+            Case::Pass
         },
     )
     .await;
@@ -915,7 +1187,14 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
 
 /// One case of the `order_by` property: the values of `field`, in the order the answer gave
 /// them, ascending (or `descending`).
-fn order_case(field: &str, order: &str, descending: bool, vals: &[Value], x: Exchange) -> Case {
+fn order_case(
+    rule: &str,
+    field: &str,
+    order: &str,
+    descending: bool,
+    vals: &[Value],
+    x: Exchange,
+) -> Case {
     for w in vals.windows(2) {
         let o = compare_values(&w[0], &w[1]);
         let bad = if descending {
@@ -929,7 +1208,7 @@ fn order_case(field: &str, order: &str, descending: bool, vals: &[Value], x: Exc
                 .map(|v| crate::verdict::show_value(Some(v)))
                 .collect();
             return Case::Fail(Failure::rule(
-                "order-by",
+                rule,
                 format!(
                     "order_by={order} returned {} in the order {}",
                     field,

@@ -82,12 +82,16 @@ faults! {
         "the next link repeats the last record of the page",
     NextPlaceholder = "next-placeholder" @ Rewrite:
         "the next link's href is the placeholder \"string\" (as a generic mock serving the OpenAPI export gives)",
+    NextDropsQuery = "next-drops-query" @ Query:
+        "the next link keeps max_records and fields but drops the filters and order_by of the request",
     NumRecordsWrong = "num-records-wrong" @ Rewrite:
         "collection GET reports num_records one more than the records returned",
     OrderIgnored = "order-ignored" @ Query:
         "order_by is accepted and not applied",
     OrderReversed = "order-reversed" @ Query:
         "order_by sorts in the opposite direction",
+    OrderBySecondKeyIgnored = "order-by-second-key-ignored" @ Query:
+        "order_by sorts by its first field only; the fields after it are ignored",
     PatchReadOnlyAccepted = "patch-read-only-accepted" @ Validation:
         "read-only fields in a PATCH body are silently ignored (200) instead of 262196",
     PatchOwnerAccepted = "patch-owner-accepted" @ Validation:
@@ -114,6 +118,8 @@ faults! {
         "the SVM administrator may change admin-only fields",
     SvmSeesAll = "svm-sees-all" @ Auth:
         "an SVM administrator (and a request tunnelled into an SVM) sees every SVM's records and the cluster's",
+    SvmWritesAll = "svm-writes-all" @ Auth:
+        "an SVM administrator (and a request tunnelled into an SVM) may PATCH or DELETE another SVM's record (or the cluster's) by its key, though it cannot see it",
     AuthUnenforced = "auth-unenforced" @ Auth:
         "requests without (or with wrong) credentials are served as the admin",
     MethodNotAllowedAccepted = "method-not-allowed-accepted" @ Rewrite:
@@ -189,7 +195,7 @@ mod tests {
             assert_eq!(f.name().parse::<Fault>().unwrap(), *f);
             assert!(seen.insert(f.name()));
         }
-        assert_eq!(Fault::ALL.len(), 34);
+        assert_eq!(Fault::ALL.len(), 37);
     }
 
     #[test]

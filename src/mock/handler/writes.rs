@@ -37,7 +37,7 @@ impl Mock {
         let mut body = Value::Object(parse_body(body)?);
         let mut store = self.write();
         let i = self
-            .find(&store, &ep.family, table, keys, role)
+            .find(&store, &ep.family, table, keys, self.write_scope(role))
             .ok_or_else(|| self.not_found(&store, ep, Method::PATCH, table, keys))?;
         let family = ep.family.as_str();
         if accounts::is_accounts(table) {
@@ -288,7 +288,7 @@ impl Mock {
     ) -> Result<Reply<'_>, ApiError> {
         let mut store = self.write();
         let i = self
-            .find(&store, &ep.family, table, keys, role)
+            .find(&store, &ep.family, table, keys, self.write_scope(role))
             .ok_or_else(|| self.not_found(&store, ep, Method::DELETE, table, keys))?;
         let before = self.snapshot(&store);
         store.remove(&ep.family, &[i]);

@@ -13,7 +13,8 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
 /// Sorts `rows` as the plan's `order_by` asks (stable: equal records keep store order), unless
-/// the `order-ignored` fault is on; `order-reversed` flips every direction.
+/// the `order-ignored` fault is on; `order-reversed` flips every direction;
+/// `order-by-second-key-ignored` sorts by the first field only.
 pub(super) fn sort(
     table: &ServedResource,
     plan: &QueryPlan,
@@ -28,9 +29,14 @@ pub(super) fn sort(
     // descending), or first or last in either direction (the `unset-*` variants).
     let unset_first = plan.variants.contains(&Variant::UnsetFirst);
     let unset_last = plan.variants.contains(&Variant::UnsetLast);
+    let keys = if faults.contains(&Fault::OrderBySecondKeyIgnored) {
+        &plan.order_by[..1]
+    } else {
+        &plan.order_by[..]
+    };
     let res = table.res;
     rows.sort_by(|a, b| {
-        for &(i, desc) in &plan.order_by {
+        for &(i, desc) in keys {
             let p = &res.fields[i].path;
             let (x, y) = (get_path(a.value, p), get_path(b.value, p));
             let set = |v: Option<&Value>| v.is_some_and(|v| !v.is_null());

@@ -48,7 +48,7 @@ pub fn collection_get(
             (0, rows.len())
         };
         buf.extend_from_slice(format!("{{\"num_records\":{}", end - start).as_bytes());
-        let next = (end < rows.len()).then(|| next_href(path, plan, end));
+        let next = (end < rows.len()).then(|| next_href(path, plan, end, faults));
         write_links(&mut buf, render.hal.then(self_href), next);
         buf.push(b'}');
         return buf;
@@ -69,7 +69,7 @@ pub fn collection_get(
         write_record(&mut buf, table, *r, &sel, render);
     }
     buf.extend_from_slice(format!("],\"num_records\":{}", page.len()).as_bytes());
-    let next = (end < total).then(|| next_href(path, plan, end));
+    let next = (end < total).then(|| next_href(path, plan, end, faults));
     write_links(&mut buf, render.hal.then(self_href), next);
     buf.push(b'}');
     buf
@@ -114,10 +114,17 @@ fn page_limit(plan: &QueryPlan, faults: &BTreeSet<Fault>) -> Option<usize> {
 }
 
 /// The `next` link of a page that ends before record `n`: the request's query with the paging
-/// position, or the whole of it hex-encoded under the `opaque-next` variant.
-fn next_href(path: &str, plan: &QueryPlan, n: usize) -> String {
+/// position, or the whole of it hex-encoded under the `opaque-next` variant. The
+/// `next-drops-query` fault keeps only the parameters that are neither a filter nor `order_by`.
+fn next_href(path: &str, plan: &QueryPlan, n: usize, faults: &BTreeSet<Fault>) -> String {
+    const KEPT_WHEN_DROPPING: &[&str] =
+        &["fields", "max_records", "return_records", "return_timeout"];
+    let drops = faults.contains(&Fault::NextDropsQuery);
     let mut q = url::form_urlencoded::Serializer::new(String::new());
     for (k, v) in &plan.carry {
+        if drops && !KEPT_WHEN_DROPPING.contains(&k.as_str()) {
+            continue;
+        }
         q.append_pair(k, v);
     }
     q.append_pair(START_PARAM, &n.to_string());

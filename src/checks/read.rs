@@ -903,9 +903,10 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
             let Some(all) = all_pages(ctx, C, ep, &x).await else {
                 return Case::Skip;
             };
+            // Unset values (absent or JSON null) go first or last at the target's choice (§3b).
             let vals: Vec<Value> = all
                 .iter()
-                .filter_map(|r| get_path(r, &f.path).cloned())
+                .filter_map(|r| get_path(r, &f.path).filter(|v| !v.is_null()).cloned())
                 .collect();
             order_case(&f.path, &order, dir == 2, &vals, x)
         },

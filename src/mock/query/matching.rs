@@ -19,6 +19,8 @@ enum Term {
     /// A pattern in double quotes: the text itself, `*` included.
     Quoted(String),
     Glob(String),
+    /// A number on a number field: equal by value (`1.0` is 1).
+    Number(f64),
     Cmp(Ordering, bool, f64),
     Range(f64, f64),
 }
@@ -84,16 +86,20 @@ impl Filter {
     /// is a value no boolean can have, like `xyz`. Other patterns, comparisons and `null` are
     /// never refused.
     pub(super) fn misfit<'a>(&'a self, f: &Field) -> Option<&'a str> {
+        self.misfit_of(f.ty, &f.enum_values)
+    }
+
+    fn misfit_of<'a>(&'a self, ty: FieldType, enum_values: &[Value]) -> Option<&'a str> {
         self.alts.iter().find_map(|a| match &a.term {
-            Term::Glob(p) if f.ty == FieldType::Boolean => {
+            Term::Glob(p) if ty == FieldType::Boolean => {
                 (!glob(p, "true") && !glob(p, "false")).then_some(p.as_str())
             }
             Term::Exact(s) | Term::Quoted(s) => {
-                let fits = match f.ty {
+                let fits = match ty {
                     FieldType::Boolean => s == "true" || s == "false",
                     FieldType::Integer | FieldType::Number => s.trim().parse::<f64>().is_ok(),
-                    _ if !f.enum_values.is_empty() => {
-                        f.enum_values.iter().any(|e| e.as_str() == Some(s.as_str()))
+                    _ if !enum_values.is_empty() => {
+                        enum_values.iter().any(|e| e.as_str() == Some(s.as_str()))
                     }
                     _ => true,
                 };
@@ -195,7 +201,7 @@ fn numeric_term(s: &str) -> Option<Term> {
     if let Some((a, b)) = s.split_once("..") {
         return Some(Term::Range(num(a)?, num(b)?));
     }
-    None
+    num(s).map(Term::Number)
 }
 
 fn term_matches(t: &Term, v: &Value, faults: &BTreeSet<Fault>) -> bool {
@@ -226,6 +232,7 @@ fn term_matches(t: &Term, v: &Value, faults: &BTreeSet<Fault>) -> bool {
         Term::Quoted(s) if on(Fault::FilterQuotedGlob) && s.contains('*') => globs(s),
         Term::Quoted(s) => text_is(s),
         Term::Glob(p) => globs(p),
+        Term::Number(n) => v.as_f64() == Some(*n),
         Term::Cmp(dir, or_equal, n) => v.as_f64().is_some_and(|x| {
             let or_equal = if *or_equal {
                 !on(Fault::FilterBoundExclusive)
@@ -269,6 +276,22 @@ fn glob(pattern: &str, text: &str) -> bool {
         }
     }
     true
+}
+
+/// Whether a value of a field of type `ty` (with these enum values) passes the filter `raw`; None
+/// when the mock refuses the filter (a literal no value of the field can be). The shared table of
+/// [`crate::query_semantics`] holds this to the harness's judge.
+pub fn value_matches(
+    ty: FieldType,
+    enum_values: &[Value],
+    raw: &str,
+    v: Option<&Value>,
+) -> Option<bool> {
+    let f = Filter::parse(0, ty, raw);
+    if f.misfit_of(ty, enum_values).is_some() {
+        return None;
+    }
+    Some(f.matches(v, &BTreeSet::new()))
 }
 
 /// Whether a record passes every filter of the plan.

@@ -449,7 +449,8 @@ mod tests {
                 .iter()
                 .any(|c| c.ty == ty && value(c.value) && op(c.expr))
         };
-        let ops: &[(&str, fn(&str) -> bool)] = &[
+        type Op = (&'static str, fn(&str) -> bool);
+        let ops: &[Op] = &[
             ("exact", |e| {
                 !e.contains(['*', '!', '|', '<', '>', '"']) && !e.contains("..") && e != "null"
             }),

@@ -346,6 +346,26 @@ fn run_with_a_shipped_release_checks_its_families_against_the_mock_read_only() {
             "{check}\n{stdout}"
         );
     }
+    // The default on an imported contract sends GETs, and a PUT to each path that must be
+    // refused (405): nothing that may change a record.
+    let methods: BTreeSet<&str> = r["latency"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        methods,
+        ["GET", "HEAD", "OPTIONS", "PUT"].into_iter().collect(),
+        "{stdout}"
+    );
+    let mna = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["endpoint"] == "/api/svm/svms" && x["check"] == "method-not-allowed")
+        .unwrap();
+    assert_eq!(mna["verdict"], "passed", "{mna}");
 
     // --allow-writes: the PATCH checks of the named family run (journaled, restored), the
     // others stay read only.
@@ -481,8 +501,8 @@ async fn swagger_import_fetches_a_clusters_definition_with_run_s_auth() {
 }
 
 /// `--family snapshot` alone still reads the volumes it is nested under (a nested collection's
-/// parent is read even when not named); where the parent family has no record, the nested
-/// collection's checks are skipped, saying so.
+/// parent is read even when not named); where the parent family has no record (a target that
+/// serves no volume), the nested collection's checks are skipped, saying so.
 #[test]
 fn a_nested_collection_is_read_under_its_parent_or_skipped_saying_why() {
     let dir = tempfile::tempdir().unwrap();
@@ -512,9 +532,9 @@ fn a_nested_collection_is_read_under_its_parent_or_skipped_saying_why() {
             .env("XDG_STATE_HOME", dir.path())
             .run();
         let (stdout, stderr) = text(&out);
-        assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+        assert!(json.exists(), "{stdout}\n{stderr}");
         let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-        r["results"]
+        let row = r["results"]
             .as_array()
             .unwrap()
             .iter()
@@ -523,18 +543,85 @@ fn a_nested_collection_is_read_under_its_parent_or_skipped_saying_why() {
                     && x["check"] == "paging"
             })
             .cloned()
-            .expect("a paging row for the nested collection")
+            .expect("a paging row for the nested collection");
+        (out.status.code(), row)
     };
     // The built-in mock of the release: volumes have records, the walk runs under one.
-    let row = run(None);
-    assert_eq!(row["verdict"], "passed", "{row}");
-    // A mock of the release with no record in any family: nothing to read the snapshots under.
-    let empty =
-        common::bin::MockProcess::start(&["--contract", "ontap-9.19", "--records", "0"], &[]);
-    let row = run(Some(&empty.url));
+    let (code, row) = run(None);
+    assert_eq!(
+        (code, row["verdict"].as_str()),
+        (Some(0), Some("passed")),
+        "{row}"
+    );
+    // The mock of the built-in contract serves no volume (their reads answer 404, which the
+    // run reports): nothing to read the snapshots under.
+    let other = common::bin::MockProcess::start(&[], &[]);
+    let (_, row) = run(Some(&other.url));
     assert_eq!(row["verdict"], "skipped", "{row}");
     assert_eq!(
         row["reason"],
         "a nested collection under volume, which has no record to read it under"
+    );
+}
+
+/// An explicit --read-only sends GETs only, on an imported contract too: the 405 probe is
+/// skipped; without it the probe runs and catches a target that accepts a PUT.
+#[test]
+fn the_refused_put_probe_of_an_imported_contract_runs_unless_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let report = format!("json={}", json.display());
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--contract",
+            "ontap-9.19",
+            "--family",
+            "svm",
+            "--check",
+            "method-not-allowed",
+            "--seed",
+            "1",
+            "--no-progress",
+            "--report",
+            &report,
+        ];
+        args.extend(extra);
+        let out = bin(&args);
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let row = r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["endpoint"] == "/api/svm/svms" && x["check"] == "method-not-allowed")
+            .cloned()
+            .unwrap();
+        let puts = r["latency"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["method"] == "PUT")
+            .count();
+        (out.status.code(), row, puts)
+    };
+    let (code, row, puts) = run(&["--read-only"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        (row["verdict"].as_str(), row["reason"].as_str()),
+        (Some("skipped"), Some("--read-only"))
+    );
+    assert_eq!(puts, 0);
+    let (code, row, puts) = run(&[]);
+    assert_eq!(
+        (code, row["verdict"].as_str()),
+        (Some(0), Some("passed")),
+        "{row}"
+    );
+    assert!(puts > 0);
+    let (code, row, _) = run(&["--fault", "method-not-allowed-accepted"]);
+    assert_eq!(
+        (code, row["verdict"].as_str()),
+        (Some(1), Some("failed")),
+        "{row}"
     );
 }

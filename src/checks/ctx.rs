@@ -34,6 +34,9 @@ pub struct Settings {
     pub max_failures: u64,
     /// Families the run may write to (`--allow-writes`); empty: every family.
     pub writable: Vec<String>,
+    /// Probes that must be refused run although the mode reads only (an imported contract's
+    /// default; not an explicit `--read-only`).
+    pub probes: bool,
 }
 
 pub struct Ctx {
@@ -167,6 +170,11 @@ impl Ctx {
                     .any(|g| crate::spec::import::glob_match(g, family)))
     }
     /// POST, DELETE, secrets and lock-out fields: only with --allow-destructive or the built-in mock.
+    /// Whether probes that must be refused (a PUT, expecting 405) may be sent: wherever writes
+    /// may, and on an imported contract's default run.
+    pub fn may_probe(&self) -> bool {
+        self.may_write() || self.settings.probes
+    }
     pub fn may_destroy(&self) -> bool {
         let s = &self.settings;
         s.mode != Mode::ReadOnly && (s.builtin || s.mode == Mode::Destructive)

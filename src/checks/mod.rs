@@ -30,6 +30,10 @@ pub enum Needs {
     Reads,
     /// Changes records and restores them: not with --read-only.
     Writes,
+    /// Sends requests that must be refused and change nothing (a PUT, expecting 405), each
+    /// journaled like a write: wherever writes may go, and on an imported contract's default
+    /// read-only run too; never with an explicit --read-only.
+    Probes,
 }
 
 /// The active part of a check, run once per endpoint it applies to.
@@ -181,7 +185,7 @@ pub const CHECKS: &[Check] = &[
     Check {
         name: "method-not-allowed",
         rules: &["method-not-allowed", "head-options"],
-        needs: Needs::Writes,
+        needs: Needs::Probes,
         description: "Methods the catalog does not list answer 405 with the error envelope; HEAD and OPTIONS answer 200.",
         applies: Applies::Everywhere,
         run: Some(check_fn!(access::method_not_allowed)),
@@ -405,10 +409,10 @@ pub fn list(spec: &Spec) -> String {
             "{:<19} {:<12} {:<7} {}\n",
             c.name,
             ev.join("/"),
-            if c.needs == Needs::Writes {
-                "yes"
-            } else {
-                "no"
+            match c.needs {
+                Needs::Writes => "yes",
+                Needs::Probes => "probes",
+                Needs::Reads => "no",
             },
             c.description
         ));
@@ -478,7 +482,8 @@ mod tests {
                 levels.iter().all(|l| ["doc", "lib", "obs"].contains(l)),
                 "{row}"
             );
-            assert!(matches!(&row[at..at + 3], "yes" | "no "), "{row}");
+            let writes = row[at..].split_whitespace().next().unwrap();
+            assert!(matches!(writes, "yes" | "no" | "probes"), "{row}");
         }
         assert!(text.contains("paging              doc/lib "), "{text}");
     }

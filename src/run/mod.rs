@@ -480,6 +480,7 @@ async fn run_with(
         selected: cfg.checks.clone(),
         max_failures: cfg.max_failures,
         writable: cfg.allow_writes.clone(),
+        probes: cfg.refusal_probes,
     };
     let mut ctx = Ctx::new(cfg.spec, client, version, settings, journal.clone(), stop);
     ctx.secrets = secrets;

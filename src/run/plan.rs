@@ -39,10 +39,13 @@ pub(super) fn plan(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Schedule {
                 (_, true) if c.needs == Needs::Writes && !ctx.may_write() => {
                     Some("--read-only".into())
                 }
+                (_, true) if c.needs == Needs::Probes && !ctx.may_probe() => {
+                    Some("--read-only".into())
+                }
                 (_, true) if c.needs == Needs::Writes && !ctx.may_write_family(&ep.family) => {
                     Some("--allow-writes does not name this family".into())
                 }
-                (_, true) if is_nested_collection(ep) && c.needs == Needs::Writes => {
+                (_, true) if is_nested_collection(ep) && c.needs != Needs::Reads => {
                     Some(NESTED_WRITES_SKIP.into())
                 }
                 (_, true) if is_nested_collection(ep) && !ctx.nested.contains_key(&ep.family) => {

@@ -18,6 +18,7 @@ pub mod error;
 pub mod fsutil;
 pub mod generate;
 pub mod mock;
+pub mod query_semantics;
 pub mod record;
 pub mod redact;
 pub mod report;

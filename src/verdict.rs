@@ -139,6 +139,13 @@ pub struct Coverage {
     pub error_codes_not_provoked: std::collections::BTreeMap<String, String>,
     /// Methods an unknown body field was sent with.
     pub unknown_fields_sent: Vec<String>,
+    /// Wrong readings of the filter grammar (`Misreading`, by name) a query-filter case told
+    /// apart from the right one on the records read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filter_readings_separated: Vec<String>,
+    /// Those no case told apart, each with why.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub filter_readings_not_separated: std::collections::BTreeMap<String, String>,
 }
 
 /// Whether a (check, endpoint) pair ran or why it did not.

@@ -578,3 +578,23 @@ fn the_rule_coverage_table_in_the_docs_is_the_generated_one() {
         "docs/rules.md is not the generated table: run UPDATE_DOCS=1 cargo test --test docs_commands"
     );
 }
+
+/// docs/query-semantics.md shows the shared table of filter and ordering cases as
+/// `src/query_semantics.rs` holds it; `UPDATE_DOCS=1` rewrites it.
+#[test]
+fn the_query_semantics_table_in_the_docs_is_the_generated_one() {
+    let path = root().join("docs/query-semantics.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/query-semantics.md");
+    let (start, end) = ("<!-- cases:start -->\n", "<!-- cases:end -->");
+    let a = doc.find(start).expect("the cases:start marker") + start.len();
+    let b = doc.find(end).expect("the cases:end marker");
+    let table = ontap_conform::query_semantics::render_markdown();
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(&path, format!("{}{table}{}", &doc[..a], &doc[b..])).unwrap();
+        return;
+    }
+    assert!(
+        doc[a..b] == table,
+        "docs/query-semantics.md is not the generated table: run UPDATE_DOCS=1 cargo test --test docs_commands"
+    );
+}

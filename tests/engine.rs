@@ -189,6 +189,16 @@ const TABLE: &[(&str, &str, bool, &[&str])] = &[
         false,
         &[],
     ),
+    ("filter-bound-inclusive", "query-filter", false, &[]),
+    ("filter-bound-exclusive", "query-filter", false, &[]),
+    ("filter-range-exclusive", "query-filter", false, &[]),
+    ("filter-wildcard-substring", "query-filter", false, &[]),
+    ("filter-case-insensitive", "query-filter", false, &[]),
+    ("filter-not-unset", "query-filter", false, &[]),
+    ("filter-not-or-grouped", "query-filter", false, &[]),
+    ("filter-or-first", "query-filter", false, &[]),
+    ("filter-quoted-glob", "query-filter", false, &[]),
+    ("filter-null-literal", "query-filter", false, &[]),
 ];
 
 #[test]

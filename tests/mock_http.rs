@@ -1657,6 +1657,32 @@ async fn check_fault(f: Fault) {
                 [SVM1, SVM3, SVM2]
             );
         }
+        Fault::FilterBoundInclusive
+        | Fault::FilterBoundExclusive
+        | Fault::FilterRangeExclusive
+        | Fault::FilterWildcardSubstring
+        | Fault::FilterCaseInsensitive
+        | Fault::FilterNotUnset
+        | Fault::FilterNotOrGrouped
+        | Fault::FilterOrFirst
+        | Fault::FilterQuotedGlob
+        | Fault::FilterNullLiteral => {
+            // (query, records the right reading selects, records the wrong one selects)
+            let (q, right, wrong) = match f {
+                Fault::FilterBoundInclusive => (format!("{DUO}?max_prompts=%3C1"), 0, 2),
+                Fault::FilterBoundExclusive => (format!("{DUO}?max_prompts=%3C=1"), 2, 0),
+                Fault::FilterRangeExclusive => (format!("{DUO}?max_prompts=1..1"), 2, 0),
+                Fault::FilterWildcardSubstring => (format!("{MSGS}?svm.name=vm*"), 0, 3),
+                Fault::FilterCaseInsensitive => (format!("{MSGS}?svm.name=SVM1"), 0, 1),
+                Fault::FilterNotUnset => (format!("{MSGS}?svm.name=!svm1"), 2, 3),
+                Fault::FilterNotOrGrouped => (format!("{MSGS}?svm.name=!svm1%7Csvm1"), 3, 2),
+                Fault::FilterOrFirst => (format!("{MSGS}?svm.name=svm1%7Csvm2"), 2, 1),
+                Fault::FilterQuotedGlob => (format!("{MSGS}?svm.name=%22svm*%22"), 0, 3),
+                _ => (format!("{MSGS}?svm.name=null"), 1, 0),
+            };
+            assert_eq!(records(&good.get(&q).await).len(), right, "{f}: {q}");
+            assert_eq!(records(&bad.get(&q).await).len(), wrong, "{f}: {q}");
+        }
         Fault::MaxRecordsIgnored => {
             let r = bad.get(&format!("{MSGS}?max_records=1")).await;
             assert_eq!(records(&r).len(), 4);

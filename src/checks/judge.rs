@@ -107,27 +107,202 @@ pub fn allowed_in_selection(
 }
 
 /// ONTAP's query-filter semantics, evaluated client-side: does `value` match `expr`?
-/// A record whose field is unset matches only `null`.
+/// A record whose field is unset (absent or JSON null) matches only `null`. The cases of the
+/// shared table in [`crate::query_semantics`] pin every operator down.
 pub fn filter_matches(expr: &str, value: Option<&Value>) -> bool {
+    reading(expr, value, None)
+}
+
+/// A plausible wrong reading of one rule of ONTAP's filter grammar (ONTAP-BEHAVIOR.md §3, §7).
+/// The query-filter property chooses, from the records the target returned, a case whose
+/// records differ between the right reading and each of these (see
+/// [`crate::generate::discriminating_exprs`]), so a target that reads a rule this way is caught
+/// whatever the seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Misreading {
+    BoundInclusive,
+    BoundExclusive,
+    RangeExclusive,
+    WildcardSubstring,
+    CaseInsensitive,
+    NotUnset,
+    NotOrGrouped,
+    OrFirst,
+    QuotedGlob,
+    NullLiteral,
+}
+
+impl Misreading {
+    pub const ALL: &[Misreading] = &[
+        Misreading::BoundInclusive,
+        Misreading::BoundExclusive,
+        Misreading::RangeExclusive,
+        Misreading::WildcardSubstring,
+        Misreading::CaseInsensitive,
+        Misreading::NotUnset,
+        Misreading::NotOrGrouped,
+        Misreading::OrFirst,
+        Misreading::QuotedGlob,
+        Misreading::NullLiteral,
+    ];
+
+    /// A short name (the mock's fault that reads the rule this way is `filter-<name>`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Misreading::BoundInclusive => "bound-inclusive",
+            Misreading::BoundExclusive => "bound-exclusive",
+            Misreading::RangeExclusive => "range-exclusive",
+            Misreading::WildcardSubstring => "wildcard-substring",
+            Misreading::CaseInsensitive => "case-insensitive",
+            Misreading::NotUnset => "not-unset",
+            Misreading::NotOrGrouped => "not-or-grouped",
+            Misreading::OrFirst => "or-first",
+            Misreading::QuotedGlob => "quoted-glob",
+            Misreading::NullLiteral => "null-literal",
+        }
+    }
+
+    /// The wrong reading, in a few words, for the coverage section.
+    pub fn description(self) -> &'static str {
+        match self {
+            Misreading::BoundInclusive => "< and > read as <= and >=",
+            Misreading::BoundExclusive => "<= and >= read as < and >",
+            Misreading::RangeExclusive => "a..b read without its ends",
+            Misreading::WildcardSubstring => "a* read as \"contains a\"",
+            Misreading::CaseInsensitive => "text compared case-insensitively",
+            Misreading::NotUnset => "!a read as selecting unset fields too",
+            Misreading::NotOrGrouped => "!a|b read as \"neither a nor b\"",
+            Misreading::OrFirst => "a|b read as a",
+            Misreading::QuotedGlob => "* globbing inside double quotes",
+            Misreading::NullLiteral => "null read as the text \"null\"",
+        }
+    }
+
+    /// What the records read must hold for a case to tell this reading apart (why it was not).
+    pub fn needs(self) -> &'static str {
+        match self {
+            Misreading::BoundInclusive
+            | Misreading::BoundExclusive
+            | Misreading::RangeExclusive => "no number field has a value in the records read",
+            Misreading::WildcardSubstring => {
+                "no text value holds a part that some value does not start with"
+            }
+            Misreading::CaseInsensitive => "no free text value with a letter",
+            Misreading::NotUnset => "no record lacks a value that another record has",
+            Misreading::NotOrGrouped | Misreading::OrFirst => "no field has a value",
+            Misreading::QuotedGlob => "no free text value",
+            Misreading::NullLiteral => "no field is unset in some record",
+        }
+    }
+}
+
+/// [`filter_matches`] as `wrong` misreads it (None: the right reading).
+pub fn filter_matches_as(expr: &str, value: Option<&Value>, wrong: Misreading) -> bool {
+    reading(expr, value, Some(wrong))
+}
+
+fn reading(expr: &str, value: Option<&Value>, wrong: Option<Misreading>) -> bool {
     // ONTAP-BEHAVIOR.md section 7: alternatives split on `|` outside double quotes, each `null`,
     // `!null`, or an optional `!` before a pattern; a pattern in double quotes is a literal; `!a|b`
-    // is "not a, or b"; an unset field matches only `null`.
-    split_alternatives(expr).into_iter().any(|alt| match alt {
+    // is "not a, or b"; an unset field matches only `null` (section 3), and a JSON null is no value.
+    let value = value.filter(|v| !v.is_null());
+    let mut alts = split_alternatives(expr);
+    if wrong == Some(Misreading::OrFirst) {
+        alts.truncate(1);
+    }
+    if wrong == Some(Misreading::NotOrGrouped) && alts.len() > 1 && alts[0].starts_with('!') {
+        let Some(value) = value else { return false };
+        return !alts
+            .iter()
+            .any(|a| alternative(a.strip_prefix('!').unwrap_or(a), value, wrong));
+    }
+    alts.into_iter().any(|alt| match alt {
+        "null" if wrong == Some(Misreading::NullLiteral) => {
+            value.is_some_and(|v| alternative("\"null\"", v, wrong))
+        }
         "null" => value.is_none(),
         "!null" => value.is_some(),
         _ => {
-            let Some(value) = value else { return false };
             let (negated, body) = match alt.strip_prefix('!') {
                 Some(b) => (true, b),
                 None => (false, alt),
             };
-            let hit = match body.strip_prefix('"').and_then(|b| b.strip_suffix('"')) {
-                Some(literal) => value_text(value) == literal,
-                None => match_one(body, value),
+            let Some(value) = value else {
+                return negated && wrong == Some(Misreading::NotUnset);
             };
-            hit != negated
+            alternative(body, value, wrong) != negated
         }
     })
+}
+
+/// Whether a set value matches one alternative's pattern (its `!` already taken off): an array
+/// when one of its items does.
+fn alternative(body: &str, value: &Value, wrong: Option<Misreading>) -> bool {
+    if let Value::Array(items) = value {
+        return items.iter().any(|i| alternative(body, i, wrong));
+    }
+    let Some(text) = scalar_text(value) else {
+        return false;
+    };
+    let fold = |s: &str| {
+        if wrong == Some(Misreading::CaseInsensitive) {
+            s.to_lowercase()
+        } else {
+            s.to_string()
+        }
+    };
+    let globs = |p: &str| {
+        let p = if wrong == Some(Misreading::WildcardSubstring) {
+            format!("*{p}*")
+        } else {
+            p.to_string()
+        };
+        glob(&fold(&p), &fold(&text))
+    };
+    if let Some(literal) = body.strip_prefix('"').and_then(|b| b.strip_suffix('"')) {
+        if wrong == Some(Misreading::QuotedGlob) && literal.contains('*') {
+            return globs(literal);
+        }
+        return fold(&text) == fold(literal);
+    }
+    let number = value.as_f64();
+    let parse = |t: &str| t.trim().parse::<f64>().ok().filter(|n| n.is_finite());
+    // Comparisons and ranges are on numbers (section 3); on anything else they are text.
+    for (op, strict) in [("<=", false), (">=", false), ("<", true), (">", true)] {
+        if let Some(rhs) = body.strip_prefix(op)
+            && let (Some(a), Some(b)) = (number, parse(rhs))
+        {
+            let inclusive = match wrong {
+                Some(Misreading::BoundInclusive) => true,
+                Some(Misreading::BoundExclusive) => false,
+                _ => !strict,
+            };
+            let o = a.partial_cmp(&b).unwrap_or(Ordering::Equal);
+            let dir = if op.starts_with('<') {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+            return o == dir || (inclusive && o == Ordering::Equal);
+        }
+    }
+    if let Some((lo, hi)) = body.split_once("..")
+        && let (Some(v), Some(lo), Some(hi)) = (number, parse(lo), parse(hi))
+    {
+        return if wrong == Some(Misreading::RangeExclusive) {
+            lo < v && v < hi
+        } else {
+            lo <= v && v <= hi
+        };
+    }
+    if body.contains('*') {
+        return globs(body);
+    }
+    // A number is equal to a number of the same value (`1.0` is 1).
+    if let (Some(a), Some(b)) = (number, parse(body)) {
+        return a == b;
+    }
+    fold(&text) == fold(body)
 }
 
 /// Splits a filter on the `|` outside double quotes. The mock keeps its own copy on purpose.
@@ -148,46 +323,20 @@ fn split_alternatives(expr: &str) -> Vec<&str> {
     out
 }
 
-fn as_number(v: &Value) -> Option<f64> {
-    v.as_f64()
+/// The text a filter pattern is matched against: strings as they are, numbers and booleans as
+/// JSON writes them; objects and arrays have none.
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(_) | Value::Bool(_) => Some(v.to_string()),
+        _ => None,
+    }
 }
 
 fn value_text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
-    }
-}
-
-fn match_one(alt: &str, value: &Value) -> bool {
-    for (op, f) in [
-        (
-            "<=",
-            (|o: Ordering| o != Ordering::Greater) as fn(Ordering) -> bool,
-        ),
-        (">=", |o| o != Ordering::Less),
-        ("<", |o| o == Ordering::Less),
-        (">", |o| o == Ordering::Greater),
-    ] {
-        if let Some(rhs) = alt.strip_prefix(op) {
-            return match (as_number(value), rhs.parse::<f64>().ok()) {
-                (Some(a), Some(b)) => a.partial_cmp(&b).is_some_and(f),
-                _ => f(value_text(value).as_str().cmp(rhs)),
-            };
-        }
-    }
-    if let Some((lo, hi)) = alt.split_once("..")
-        && let (Some(v), Ok(lo), Ok(hi)) = (as_number(value), lo.parse::<f64>(), hi.parse::<f64>())
-    {
-        return lo <= v && v <= hi;
-    }
-    let text = value_text(value);
-    if alt.contains('*') {
-        return glob(alt, &text);
-    }
-    match value {
-        Value::Number(n) => alt.parse::<f64>().ok() == n.as_f64(),
-        _ => text == alt,
     }
 }
 

@@ -75,6 +75,78 @@ pub struct Property<'a> {
     pub concurrent: bool,
 }
 
+/// Runs cases chosen rather than drawn (each with a label saying why it was chosen), concurrently
+/// when the property only reads, before the property's drawn cases. The first failing one, in the
+/// order given, is recorded as a finding of `p.check` (already minimal: nothing to shrink).
+/// Returns whether one failed.
+pub async fn chosen<T, F, Fut>(
+    ctx: &Ctx,
+    p: &Property<'_>,
+    cases: Vec<(String, T)>,
+    test: F,
+) -> bool
+where
+    T: Clone + Send,
+    F: Fn(T) -> Fut + Send + Sync,
+    Fut: Future<Output = Case> + Send,
+{
+    if cases.is_empty() || ctx.stop.requested() {
+        return false;
+    }
+    let total = cases.len();
+    let test = &test;
+    let values: Vec<T> = cases.iter().map(|c| c.1.clone()).collect();
+    let mut outcomes: Vec<(usize, Case)> = stream::iter(values.into_iter().enumerate())
+        .map(|(i, v)| async move { (i, test(v).await) })
+        .buffer_unordered(if p.concurrent { IN_FLIGHT } else { 1 })
+        .collect()
+        .await;
+    outcomes.sort_by_key(|(i, _)| *i);
+    let mut applicable = 0u64;
+    let mut failures = 0u64;
+    let mut first: Option<(usize, Failure)> = None;
+    for (i, case) in outcomes {
+        match case {
+            Case::Pass => applicable += 1,
+            Case::Skip => {}
+            Case::Fail(f) => {
+                applicable += 1;
+                failures += 1;
+                if first.is_none() {
+                    first = Some((i, f));
+                }
+            }
+        }
+    }
+    ctx.findings.count_cases(applicable);
+    if applicable > 0 {
+        ctx.findings.ran(p.check, p.ep);
+    }
+    let Some((i, failure)) = first else {
+        return false;
+    };
+    let evidence = failure
+        .evidence
+        .unwrap_or_else(|| rule_evidence(ctx.spec, &failure.rule));
+    let mut reproducer = failure
+        .exchange
+        .as_ref()
+        .map(|x| ctx.reproducer(x, &failure.expected));
+    if let Some(r) = reproducer.as_mut() {
+        r.shrunk = Some(format!(
+            "{failures} of {total} chosen cases failed; this one {}",
+            cases[i].0
+        ));
+    }
+    ctx.findings.push(
+        Finding::new(p.check, p.ep.path(), p.method, &failure.rule, evidence)
+            .message(failure.message)
+            .reproducer(reproducer)
+            .occurrences(failures),
+    );
+    true
+}
+
 /// Runs `test` on `p.cases` values drawn from `strategy`; the earliest failure is shrunk and
 /// recorded as a finding of `p.check`.
 pub async fn property<S, F, Fut>(ctx: &Ctx, p: Property<'_>, strategy: S, test: F)

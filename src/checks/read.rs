@@ -4,8 +4,10 @@
 //! returned, runs them concurrently, and shrinks the first failure to a minimal request.
 
 use crate::checks::ctx::{Ctx, Expect};
-use crate::checks::judge::{self, allowed_in_selection, compare_values, filter_matches};
-use crate::checks::property::{Case, Failure, Property, property};
+use crate::checks::judge::{
+    self, Misreading, allowed_in_selection, compare_values, filter_matches,
+};
+use crate::checks::property::{self, Case, Failure, Property, property};
 use crate::checks::records::Records;
 use crate::checks::{self};
 use crate::client::{Auth, Exchange, Request};
@@ -673,10 +675,12 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "query-filter";
     let base = baseline(ctx, ep);
     if base.is_empty() {
+        note_readings(ctx, ep, &[], "the collection is empty");
         return ctx.findings.skip(C, ep, "the collection is empty");
     }
     let cands = observed(ctx, ep);
     if cands.is_empty() {
+        note_readings(ctx, ep, &[], "no filterable field");
         return ctx
             .findings
             .skip(C, ep, "no filterable field has a value in the records read");
@@ -690,40 +694,159 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
     let pool = restricted_pool(base, restrict.as_ref());
     let pool = &pool;
     let coll = &path_read(ctx, ep);
-    property(ctx, Property { check: C, ep, method: "GET", cases: ctx.settings.cases, concurrent: true }, strategy, |(i, op, a, b, cut)| async move {
+    let p = Property {
+        check: C,
+        ep,
+        method: "GET",
+        cases: ctx.settings.cases,
+        concurrent: true,
+    };
+    // First the cases chosen to tell each wrong reading of the grammar from the right one on
+    // these records, whatever the seed; then the drawn ones.
+    let chosen = discriminating(cands, pool, restrict.as_ref().map(|(k, _)| k.as_str()));
+    let separated: Vec<Misreading> = chosen
+        .iter()
+        .flat_map(|(_, _, m)| m.iter().copied())
+        .collect();
+    note_readings(ctx, ep, &separated, "");
+    let fixed: Vec<(String, (usize, String))> = chosen
+        .into_iter()
+        .map(|(i, expr, m)| {
+            let wrong: Vec<&str> = m.iter().map(|m| m.description()).collect();
+            (
+                format!(
+                    "was chosen to tell the right reading from: {}",
+                    wrong.join("; ")
+                ),
+                (i, expr),
+            )
+        })
+        .collect();
+    let failed = property::chosen(ctx, &p, fixed, |(i, expr)| async move {
+        filter_case(ctx, ep, coll, pool, restrict, &cands[i].0, expr).await
+    })
+    .await;
+    if failed {
+        return;
+    }
+    property(ctx, p, strategy, |(i, op, a, b, cut)| async move {
         let (f, vals) = &cands[i];
-        let Some(expr) = generate::build_filter(f, vals, op, a, b, cut) else { return Case::Skip };
+        let Some(expr) = generate::build_filter(f, vals, op, a, b, cut) else {
+            return Case::Skip;
+        };
         // On a large family, also restricted to the sampled records (by their keys); a filter
         // on that key itself could select the whole family, so it is not drawn there.
         if restrict.as_ref().is_some_and(|(k, _)| k == &f.path) {
             return Case::Skip;
         }
-        let only = restrict.as_ref();
-        let mut want: Vec<String> = pool
-            .iter()
-            .filter(|(_, r)| filter_matches(&expr, get_path(r, &f.path)))
-            .map(|(id, _)| id.clone())
-            .collect();
-        want.sort();
-        let mut params: Vec<(&str, &str)> = vec![(&f.path, &expr)];
-        if let Some((k, v)) = only {
-            params.push((k, v));
-        }
-        params.push(("fields", "**"));
-        let path = with_query(coll, &params);
-        let Some(x) = ctx.send(C, ep, Request::get(path)).await else { return Case::Skip };
-        if !x.response.is_success() {
-            return Case::Fail(Failure::rule("query-filter", format!("filter {}={expr} answered {}", f.path, x.response.summary()), x, "200".into()));
-        }
-        let Some(all) = all_pages(ctx, C, ep, &x).await else { return Case::Skip };
-        let mut got: Vec<String> = all.iter().map(|r| identity(ep, ctx, r)).collect();
-        got.sort();
-        if got != want {
-            return Case::Fail(Failure::rule("query-filter", format!("filter {}={expr} returned {got:?}; the unfiltered collection filtered client-side gives {want:?}", f.path), x, format!("records {want:?}")));
-        }
-        Case::Pass
+        filter_case(ctx, ep, coll, pool, restrict, f, expr).await
     })
     .await;
+}
+
+/// Per wrong reading of the filter grammar, the first expression (over the candidate fields in
+/// order, then [`generate::discriminating_exprs`] in order) whose records differ, on `pool`,
+/// between the right reading and the wrong one; one expression may separate several. Returns
+/// (field index, expression, the wrong readings it separates). Not on the restriction's key.
+fn discriminating(
+    cands: &[(Field, Vec<Value>)],
+    pool: &[(String, Value)],
+    restrict_key: Option<&str>,
+) -> Vec<(usize, String, Vec<Misreading>)> {
+    let mut open: Vec<Misreading> = Misreading::ALL.to_vec();
+    let mut out = Vec::new();
+    for (i, (f, vals)) in cands.iter().enumerate() {
+        if open.is_empty() {
+            break;
+        }
+        if restrict_key == Some(f.path.as_str()) {
+            continue;
+        }
+        let values: Vec<Option<&Value>> = pool.iter().map(|(_, r)| get_path(r, &f.path)).collect();
+        for expr in generate::discriminating_exprs(f, vals) {
+            let right: Vec<bool> = values.iter().map(|v| filter_matches(&expr, *v)).collect();
+            let (sep, rest): (Vec<Misreading>, Vec<Misreading>) = open.iter().partition(|m| {
+                values
+                    .iter()
+                    .zip(&right)
+                    .any(|(v, r)| judge::filter_matches_as(&expr, *v, **m) != *r)
+            });
+            if !sep.is_empty() {
+                open = rest;
+                out.push((i, expr, sep));
+            }
+        }
+    }
+    out
+}
+
+/// Notes for the coverage section which wrong readings of the filter grammar a case of this
+/// endpoint told apart, and why the others were not (`why`, or what the records lacked).
+fn note_readings(ctx: &Ctx, ep: &Endpoint, separated: &[Misreading], why: &str) {
+    for m in Misreading::ALL {
+        let note = if separated.contains(m) {
+            format!("reading:{}", m.name())
+        } else {
+            let why = if why.is_empty() { m.needs() } else { why };
+            format!("reading-not:{}:{why}", m.name())
+        };
+        ctx.findings.exercised(&ep.family, note);
+    }
+}
+
+/// One case of the query-filter property: `field=expr` against the target, the records it
+/// returns against those the judge selects from the records read.
+async fn filter_case(
+    ctx: &Ctx,
+    ep: &Endpoint,
+    coll: &str,
+    pool: &[(String, Value)],
+    restrict: &Option<(String, String)>,
+    f: &Field,
+    expr: String,
+) -> Case {
+    const C: &str = "query-filter";
+    let expr = expr.as_str();
+    let mut want: Vec<String> = pool
+        .iter()
+        .filter(|(_, r)| filter_matches(expr, get_path(r, &f.path)))
+        .map(|(id, _)| id.clone())
+        .collect();
+    want.sort();
+    let mut params: Vec<(&str, &str)> = vec![(&f.path, expr)];
+    if let Some((k, v)) = restrict {
+        params.push((k, v));
+    }
+    params.push(("fields", "**"));
+    let path = with_query(coll, &params);
+    let Some(x) = ctx.send(C, ep, Request::get(path)).await else {
+        return Case::Skip;
+    };
+    if !x.response.is_success() {
+        return Case::Fail(Failure::rule(
+            "query-filter",
+            format!("filter {}={expr} answered {}", f.path, x.response.summary()),
+            x,
+            "200".into(),
+        ));
+    }
+    let Some(all) = all_pages(ctx, C, ep, &x).await else {
+        return Case::Skip;
+    };
+    let mut got: Vec<String> = all.iter().map(|r| identity(ep, ctx, r)).collect();
+    got.sort();
+    if got != want {
+        return Case::Fail(Failure::rule(
+            "query-filter",
+            format!(
+                "filter {}={expr} returned {got:?}; the unfiltered collection filtered client-side gives {want:?}",
+                f.path
+            ),
+            x,
+            format!("records {want:?}"),
+        ));
+    }
+    Case::Pass
 }
 
 pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
@@ -1037,9 +1160,10 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
             let Some(all) = all_pages(ctx, C, ep, &x).await else {
                 return Case::Skip;
             };
+            // Unset values (absent or JSON null) go first or last at the target's choice (§3b).
             let vals: Vec<Value> = all
                 .iter()
-                .filter_map(|r| get_path(r, &f.path).cloned())
+                .filter_map(|r| get_path(r, &f.path).filter(|v| !v.is_null()).cloned())
                 .collect();
             order_case("order-by", &f.path, &order, dir == 2, &vals, x)
         },

@@ -57,6 +57,16 @@ pub const FAULTS: &[(&str, &[&str])] = &[
     ("collection-write-filter-ignored", &["collection-patch"]),
     ("head-options-refused", &["head-options"]),
     ("unconfigured-as-not-found", &["error-144834566"]),
+    ("filter-bound-inclusive", &["query-filter"]),
+    ("filter-bound-exclusive", &["query-filter"]),
+    ("filter-range-exclusive", &["query-filter"]),
+    ("filter-wildcard-substring", &["query-filter"]),
+    ("filter-case-insensitive", &["query-filter"]),
+    ("filter-not-unset", &["query-filter"]),
+    ("filter-not-or-grouped", &["query-filter"]),
+    ("filter-or-first", &["query-filter"]),
+    ("filter-quoted-glob", &["query-filter"]),
+    ("filter-null-literal", &["query-filter"]),
 ];
 
 /// Each variant switch of the mock (`mock --list-variants`, a freedom of a conformant ONTAP) and

@@ -379,6 +379,90 @@ pub fn build_filter(
     })
 }
 
+/// Filter expressions for one field, built from the values the target returned for it, that can
+/// tell the right reading of each operator from a plausible wrong one
+/// ([`crate::checks::judge::Misreading`]): a bound equal to a value (`<v`, `<=v`, `>v`, `>=v`),
+/// a range on one value (`v..v`), a proper prefix (`pre*`) and parts that start inside a value
+/// (`art*`), a value with its case flipped, quotes around a value and around a pattern (`"pre*"`),
+/// `!v`, `!v|v`, `null|v`, two values as alternatives, `null` and `!null`. Deterministic: the same
+/// values give the same list whatever the seed; the query-filter property keeps, per wrong
+/// reading, the first one whose records differ between the two readings on the records read.
+/// Literals stay within the field's type and enum, so a conformant target never refuses them.
+pub fn discriminating_exprs(f: &Field, values: &[Value]) -> Vec<String> {
+    let mut texts: Vec<String> = Vec::new();
+    for v in values {
+        let t = match v {
+            Value::String(s) if filter_safe(s) => s.clone(),
+            Value::Bool(x) => x.to_string(),
+            Value::Number(n) => n.to_string(),
+            _ => continue,
+        };
+        if !texts.contains(&t) {
+            texts.push(t);
+        }
+        if texts.len() == 6 {
+            break;
+        }
+    }
+    let numeric = matches!(f.ty, FieldType::Integer | FieldType::Number);
+    let free_text = f.ty == FieldType::String && f.enum_values.is_empty();
+    let mut out = vec!["null".to_string(), "!null".to_string()];
+    for (i, t) in texts.iter().enumerate() {
+        out.push(t.clone());
+        out.push(format!("!{t}"));
+        out.push(format!("!{t}|{t}"));
+        out.push(format!("null|{t}"));
+        if let Some(u) = texts.get(i + 1) {
+            out.push(format!("{t}|{u}"));
+            out.push(format!("!{t}|{u}"));
+        }
+        if numeric {
+            for op in ["<", ">", "<=", ">="] {
+                out.push(format!("{op}{t}"));
+            }
+            out.push(format!("{t}..{t}"));
+        }
+        if !free_text {
+            continue;
+        }
+        out.push(format!("\"{t}\""));
+        let flipped: String = t
+            .chars()
+            .map(|c| {
+                if c.is_lowercase() {
+                    c.to_uppercase().next().unwrap_or(c)
+                } else {
+                    c.to_lowercase().next().unwrap_or(c)
+                }
+            })
+            .collect();
+        // Not on a formatted field (a uuid, an address), whose case a target may fold.
+        if flipped != *t && filter_safe(&flipped) && f.schema.get("format").is_none() {
+            out.push(flipped);
+        }
+        let chars: Vec<char> = t.chars().collect();
+        if chars.len() < 2 {
+            continue;
+        }
+        let prefix: String = chars[..chars.len() - 1].iter().collect();
+        if filter_safe(&prefix) {
+            out.push(format!("{prefix}*"));
+            out.push(format!("\"{prefix}*\""));
+        }
+        let mut starts = vec![1, chars.len() / 2, chars.len() - 1];
+        starts.dedup();
+        for k in starts {
+            let part: String = chars[k..(k + 2).min(chars.len())].iter().collect();
+            if filter_safe(&part) {
+                out.push(format!("{part}*"));
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    out.retain(|e| seen.insert(e.clone()));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -446,6 +530,37 @@ mod tests {
                 assert_eq!(f.violation(&v), Some(kw), "{} {v}", f.path);
             }
         }
+    }
+
+    #[test]
+    fn discriminating_exprs_come_from_the_values_and_fit_the_field() {
+        let spec = Spec::builtin();
+        let duo = spec.resource("duo").unwrap();
+        let n = duo.field("max_prompts").unwrap();
+        let e = discriminating_exprs(n, &[json!(1)]);
+        for want in [
+            "<1", "<=1", ">1", ">=1", "1..1", "!1|1", "null|1", "null", "!null",
+        ] {
+            assert!(e.iter().any(|x| x == want), "{want} not in {e:?}");
+        }
+        let c = duo.field("comment").unwrap();
+        let e = discriminating_exprs(c, &[json!("Duo profile")]);
+        for want in [
+            "\"Duo profile\"",
+            "dUO PROFILE",
+            "Duo profil*",
+            "\"Duo profil*\"",
+            "uo*",
+        ] {
+            assert!(e.iter().any(|x| x == want), "{want} not in {e:?}");
+        }
+        // An enum field gets no literal outside its enum: no case flipped, no quoted pattern.
+        let fail_mode = duo.field("fail_mode").unwrap();
+        let e = discriminating_exprs(fail_mode, &[json!("safe")]);
+        assert!(
+            e.iter().all(|x| !x.contains("SAFE") && !x.contains('"')),
+            "{e:?}"
+        );
     }
 
     #[test]

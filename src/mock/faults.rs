@@ -134,6 +134,26 @@ faults! {
         "HEAD and OPTIONS answer 405 instead of being served",
     UnconfiguredAsNotFound = "unconfigured-as-not-found" @ Store:
         "a change for an existing owner without a record answers 404 code \"4\" instead of its documented code (TOTP 144834566)",
+    FilterBoundInclusive = "filter-bound-inclusive" @ Query:
+        "< and > filters also select the values equal to their bound (read as <= and >=)",
+    FilterBoundExclusive = "filter-bound-exclusive" @ Query:
+        "<= and >= filters leave out the values equal to their bound (read as < and >)",
+    FilterRangeExclusive = "filter-range-exclusive" @ Query:
+        "an a..b filter leaves out the values equal to a or b",
+    FilterWildcardSubstring = "filter-wildcard-substring" @ Query:
+        "a * pattern matches anywhere in the value (ab* selects xaby)",
+    FilterCaseInsensitive = "filter-case-insensitive" @ Query:
+        "filter patterns compare text case-insensitively",
+    FilterNotUnset = "filter-not-unset" @ Query:
+        "a !a filter also selects the records whose field is unset",
+    FilterNotOrGrouped = "filter-not-or-grouped" @ Query:
+        "!a|b is read as \"neither a nor b\" instead of \"not a, or b\"",
+    FilterOrFirst = "filter-or-first" @ Query:
+        "only the first alternative of a|b is applied",
+    FilterQuotedGlob = "filter-quoted-glob" @ Query:
+        "* inside a double-quoted filter value is still a wildcard",
+    FilterNullLiteral = "filter-null-literal" @ Query:
+        "a null filter is read as the text \"null\" instead of \"unset\"",
 }
 
 impl fmt::Display for Fault {
@@ -195,7 +215,7 @@ mod tests {
             assert_eq!(f.name().parse::<Fault>().unwrap(), *f);
             assert!(seen.insert(f.name()));
         }
-        assert_eq!(Fault::ALL.len(), 37);
+        assert_eq!(Fault::ALL.len(), 47);
     }
 
     #[test]

@@ -394,7 +394,7 @@ fn coverage(o: &mut String, r: &Report) {
     }
     let _ = writeln!(
         o,
-        "<section id=\"coverage\">\n<h2>Coverage</h2>\n<table><tr><th>family</th><th>patchable fields round-tripped</th><th>error codes provoked</th><th>unknown body fields sent to</th></tr>"
+        "<section id=\"coverage\">\n<h2>Coverage</h2>\n<table><tr><th>family</th><th>patchable fields round-tripped</th><th>error codes provoked</th><th>unknown body fields sent to</th><th>filter wrong readings told apart</th></tr>"
     );
     let why_not = |label: &str, m: &BTreeMap<String, String>| -> String {
         super::by_reason(m)
@@ -411,9 +411,10 @@ fn coverage(o: &mut String, r: &Report) {
     for c in &r.coverage {
         let fields = c.round_tripped.len() + c.not_round_tripped.len();
         let codes = c.error_codes.len() + c.error_codes_not_provoked.len();
+        let readings = c.filter_readings_separated.len() + c.filter_readings_not_separated.len();
         let _ = writeln!(
             o,
-            "<tr data-family=\"{}\"><td>{}</td><td>{} of {fields}{}</td><td>{} of {codes}{}</td><td>{}</td></tr>",
+            "<tr data-family=\"{}\"><td>{}</td><td>{} of {fields}{}</td><td>{} of {codes}{}</td><td>{}</td><td>{} of {readings}{}</td></tr>",
             escape(&c.family),
             escape(&c.family),
             c.round_tripped.len(),
@@ -424,7 +425,9 @@ fn coverage(o: &mut String, r: &Report) {
                 "none".to_string()
             } else {
                 escape(&c.unknown_fields_sent.join(", "))
-            }
+            },
+            c.filter_readings_separated.len(),
+            why_not("not told apart", &c.filter_readings_not_separated),
         );
     }
     let _ = writeln!(o, "</table>\n</section>");

@@ -757,6 +757,18 @@ fn render_tail(r: &Report, style: Style, out: &mut String) {
             for (why, codes) in by_reason(&c.error_codes_not_provoked) {
                 let _ = writeln!(out, "     not provoked ({why}): error {}", codes.join(", "));
             }
+            let readings =
+                c.filter_readings_separated.len() + c.filter_readings_not_separated.len();
+            if readings > 0 {
+                let _ = writeln!(
+                    out,
+                    "     filters: {} of {readings} wrong readings told apart by a chosen case",
+                    c.filter_readings_separated.len()
+                );
+            }
+            for (why, names) in by_reason(&c.filter_readings_not_separated) {
+                let _ = writeln!(out, "     not told apart ({why}): {}", names.join(", "));
+            }
         }
     }
     restore_problems(out, r);

@@ -118,6 +118,22 @@ pub(super) fn coverage(
             c.error_codes_not_provoked
                 .insert(code.to_string(), why.to_string());
         }
+        for d in &done {
+            if let Some(name) = d.strip_prefix("reading:") {
+                c.filter_readings_separated.push(name.to_string());
+            }
+        }
+        for d in &done {
+            if let Some((name, why)) = d
+                .strip_prefix("reading-not:")
+                .and_then(|r| r.split_once(':'))
+                && !c.filter_readings_separated.iter().any(|n| n == name)
+            {
+                c.filter_readings_not_separated
+                    .entry(name.to_string())
+                    .or_insert_with(|| why.to_string());
+            }
+        }
         for m in ["PATCH", "POST"] {
             if has(&format!("unknown:{m}")) {
                 c.unknown_fields_sent.push(m.to_string());

@@ -16,7 +16,11 @@ enum Term {
     Null,
     NotNull,
     Exact(String),
+    /// A pattern in double quotes: the text itself, `*` included.
+    Quoted(String),
     Glob(String),
+    /// A number on a number field: equal by value (`1.0` is 1).
+    Number(f64),
     Cmp(Ordering, bool, f64),
     Range(f64, f64),
 }
@@ -62,7 +66,7 @@ impl Filter {
                 if let Some(literal) = unquote(body) {
                     return Alt {
                         negated,
-                        term: Term::Exact(literal.to_string()),
+                        term: Term::Quoted(literal.to_string()),
                     };
                 }
                 let term = if numeric {
@@ -82,16 +86,20 @@ impl Filter {
     /// is a value no boolean can have, like `xyz`. Other patterns, comparisons and `null` are
     /// never refused.
     pub(super) fn misfit<'a>(&'a self, f: &Field) -> Option<&'a str> {
+        self.misfit_of(f.ty, &f.enum_values)
+    }
+
+    fn misfit_of<'a>(&'a self, ty: FieldType, enum_values: &[Value]) -> Option<&'a str> {
         self.alts.iter().find_map(|a| match &a.term {
-            Term::Glob(p) if f.ty == FieldType::Boolean => {
+            Term::Glob(p) if ty == FieldType::Boolean => {
                 (!glob(p, "true") && !glob(p, "false")).then_some(p.as_str())
             }
-            Term::Exact(s) => {
-                let fits = match f.ty {
+            Term::Exact(s) | Term::Quoted(s) => {
+                let fits = match ty {
                     FieldType::Boolean => s == "true" || s == "false",
                     FieldType::Integer | FieldType::Number => s.trim().parse::<f64>().is_ok(),
-                    _ if !f.enum_values.is_empty() => {
-                        f.enum_values.iter().any(|e| e.as_str() == Some(s.as_str()))
+                    _ if !enum_values.is_empty() => {
+                        enum_values.iter().any(|e| e.as_str() == Some(s.as_str()))
                     }
                     _ => true,
                 };
@@ -101,14 +109,29 @@ impl Filter {
         })
     }
 
-    fn matches(&self, v: Option<&Value>) -> bool {
+    /// Whether a value (None: unset) passes the filter; `faults` may misread it on purpose
+    /// (the `filter-*` faults: one plausible wrong reading of one operator each).
+    fn matches(&self, v: Option<&Value>, faults: &BTreeSet<Fault>) -> bool {
         let v = v.filter(|v| !v.is_null());
-        self.alts.iter().any(|a| match (&a.term, v) {
+        let on = |f: Fault| faults.contains(&f);
+        let alts = if on(Fault::FilterOrFirst) {
+            &self.alts[..1.min(self.alts.len())]
+        } else {
+            &self.alts[..]
+        };
+        if on(Fault::FilterNotOrGrouped) && alts.len() > 1 && alts[0].negated {
+            // `!a|b` as "neither a nor b".
+            return v.is_some_and(|v| !alts.iter().any(|a| term_matches(&a.term, v, faults)));
+        }
+        alts.iter().any(|a| match (&a.term, v) {
+            (Term::Null, _) if on(Fault::FilterNullLiteral) => {
+                v.is_some_and(|v| term_matches(&Term::Exact("null".into()), v, faults))
+            }
             (Term::Null, None) => !a.negated,
             (Term::Null, Some(_)) => a.negated,
             (Term::NotNull, v) => v.is_some(),
-            (_, None) => false,
-            (t, Some(v)) => term_matches(t, v) != a.negated,
+            (_, None) => a.negated && on(Fault::FilterNotUnset),
+            (t, Some(v)) => term_matches(t, v, faults) != a.negated,
         })
     }
 }
@@ -178,21 +201,50 @@ fn numeric_term(s: &str) -> Option<Term> {
     if let Some((a, b)) = s.split_once("..") {
         return Some(Term::Range(num(a)?, num(b)?));
     }
-    None
+    num(s).map(Term::Number)
 }
 
-fn term_matches(t: &Term, v: &Value) -> bool {
+fn term_matches(t: &Term, v: &Value, faults: &BTreeSet<Fault>) -> bool {
     if let Value::Array(items) = v {
-        return items.iter().any(|i| term_matches(t, i));
+        return items.iter().any(|i| term_matches(t, i, faults));
     }
+    let on = |f: Fault| faults.contains(&f);
+    // Text as the `filter-case-insensitive` fault compares it.
+    let fold = |s: &str| {
+        if on(Fault::FilterCaseInsensitive) {
+            s.to_lowercase()
+        } else {
+            s.to_string()
+        }
+    };
+    let text_is = |s: &str| scalar_text(v).is_some_and(|x| fold(&x) == fold(s));
+    let globs = |p: &str| {
+        let p = if on(Fault::FilterWildcardSubstring) {
+            format!("*{p}*")
+        } else {
+            p.to_string()
+        };
+        scalar_text(v).is_some_and(|x| glob(&fold(&p), &fold(&x)))
+    };
     match t {
         Term::Null | Term::NotNull => false,
-        Term::Exact(s) => scalar_text(v).is_some_and(|x| x == *s),
-        Term::Glob(p) => scalar_text(v).is_some_and(|x| glob(p, &x)),
+        Term::Exact(s) => text_is(s),
+        Term::Quoted(s) if on(Fault::FilterQuotedGlob) && s.contains('*') => globs(s),
+        Term::Quoted(s) => text_is(s),
+        Term::Glob(p) => globs(p),
+        Term::Number(n) => v.as_f64() == Some(*n),
         Term::Cmp(dir, or_equal, n) => v.as_f64().is_some_and(|x| {
+            let or_equal = if *or_equal {
+                !on(Fault::FilterBoundExclusive)
+            } else {
+                on(Fault::FilterBoundInclusive)
+            };
             let o = x.partial_cmp(n).unwrap_or(Ordering::Equal);
-            o == *dir || (*or_equal && o == Ordering::Equal)
+            o == *dir || (or_equal && o == Ordering::Equal)
         }),
+        Term::Range(a, b) if on(Fault::FilterRangeExclusive) => {
+            v.as_f64().is_some_and(|x| x > *a && x < *b)
+        }
         Term::Range(a, b) => v.as_f64().is_some_and(|x| x >= *a && x <= *b),
     }
 }
@@ -226,11 +278,37 @@ fn glob(pattern: &str, text: &str) -> bool {
     true
 }
 
+/// Whether a value of a field of type `ty` (with these enum values) passes the filter `raw`; None
+/// when the mock refuses the filter (a literal no value of the field can be). The shared table of
+/// [`crate::query_semantics`] holds this to the harness's judge.
+pub fn value_matches(
+    ty: FieldType,
+    enum_values: &[Value],
+    raw: &str,
+    v: Option<&Value>,
+) -> Option<bool> {
+    let f = Filter::parse(0, ty, raw);
+    if f.misfit_of(ty, enum_values).is_some() {
+        return None;
+    }
+    Some(f.matches(v, &BTreeSet::new()))
+}
+
 /// Whether a record passes every filter of the plan.
 pub fn matches_all(table: &ServedResource, filters: &[Filter], record: &Value) -> bool {
+    matches_under(table, filters, record, &BTreeSet::new())
+}
+
+/// [`matches_all`], with the filters read as `faults` misread them.
+fn matches_under(
+    table: &ServedResource,
+    filters: &[Filter],
+    record: &Value,
+    faults: &BTreeSet<Fault>,
+) -> bool {
     filters
         .iter()
-        .all(|f| f.matches(get_path(record, &table.res.fields[f.field].path)))
+        .all(|f| f.matches(get_path(record, &table.res.fields[f.field].path), faults))
 }
 
 /// The records that pass every filter, in their order; all of them with the `filter-ignored`
@@ -247,7 +325,7 @@ pub(super) fn filter<'r>(
     let negate = faults.contains(&Fault::FilterNegated);
     records
         .into_iter()
-        .filter(|r| matches_all(table, filters, r.value) != negate)
+        .filter(|r| matches_under(table, filters, r.value, faults) != negate)
         .collect()
 }
 
@@ -256,8 +334,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn f(raw: &str, ty: FieldType) -> Filter {
-        Filter::parse(0, ty, raw)
+    struct Clean(Filter);
+    impl Clean {
+        fn matches(&self, v: Option<&Value>) -> bool {
+            self.0.matches(v, &BTreeSet::new())
+        }
+    }
+
+    fn f(raw: &str, ty: FieldType) -> Clean {
+        Clean(Filter::parse(0, ty, raw))
     }
 
     #[test]

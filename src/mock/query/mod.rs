@@ -24,7 +24,8 @@ mod parse;
 mod project;
 mod served;
 
-pub use matching::matches_all;
+pub use matching::{matches_all, value_matches};
+pub use order::compare as order_compare;
 pub use page::{collection_get, decode_token};
 pub use parse::{QueryPlan, parse_query, reject_duplicates};
 pub use project::{

@@ -61,7 +61,7 @@ pub(super) fn sort(
 
 /// Two values of one field: unset (or null) below any value, numbers by value, strings and
 /// booleans by their order, anything else by its JSON text.
-fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
+pub fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
     let a = a.filter(|v| !v.is_null());
     let b = b.filter(|v| !v.is_null());
     match (a, b) {

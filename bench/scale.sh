@@ -7,6 +7,7 @@
 #
 #   bench/scale.sh                          # N = 0 1000 3000 10000
 #   SIZES="0 1000" bench/scale.sh
+#   SIZES="10000 100000" BIN=/work/target-scale/release/ontap-conform bench/scale.sh   # issue 23's sizes
 #   BIN=/path/to/ontap-conform bench/scale.sh    # another build (e.g. an older commit's)
 #   RUN_TIMEOUT=600 bench/scale.sh               # give up on a run after this many seconds
 #   HARNESS_BIN=... MOCK_BIN=... bench/scale.sh  # the harness of one build against the mock of another

@@ -281,8 +281,13 @@ fn netapp_ontap_import_gives_the_shipped_release() {
 fn run_with_a_shipped_release_checks_its_families_against_the_mock_read_only() {
     // Volumes, their snapshots (nested: read under the volumes' records), SVMs (which the
     // release itself defines) and the cluster singleton.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let report = format!("json={}", json.display());
     let out = bin(&[
         "run",
+        "--report",
+        &report,
         "--contract",
         "ontap-latest",
         "--family",
@@ -313,8 +318,54 @@ fn run_with_a_shipped_release_checks_its_families_against_the_mock_read_only() {
     ] {
         assert!(stdout.contains(path), "{path} in the table\n{stdout}");
     }
-    // The nested collection's checks are skipped with the reason; its records are checked.
-    assert!(stdout.contains("a nested collection: its records are read under their parent's"));
+    // The nested collection's reads run under one volume's path and pass; its writes are
+    // skipped with the reason (and --read-only here).
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let verdict = |check: &str| {
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| {
+                x["endpoint"] == "/api/storage/volumes/{volume.uuid}/snapshots"
+                    && x["check"] == check
+            })
+            .map(|x| x["verdict"].as_str().unwrap().to_string())
+    };
+    for check in [
+        "paging",
+        "query-filter",
+        "ordering",
+        "field-selection",
+        "response-schema",
+    ] {
+        assert_eq!(
+            verdict(check).as_deref(),
+            Some("passed"),
+            "{check}\n{stdout}"
+        );
+    }
+    // The default on an imported contract sends GETs, and a PUT to each path that must be
+    // refused (405): nothing that may change a record.
+    let methods: BTreeSet<&str> = r["latency"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        methods,
+        ["GET", "HEAD", "OPTIONS", "PUT"].into_iter().collect(),
+        "{stdout}"
+    );
+    let mna = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["endpoint"] == "/api/svm/svms" && x["check"] == "method-not-allowed")
+        .unwrap();
+    assert_eq!(mna["verdict"], "passed", "{mna}");
 
     // --allow-writes: the PATCH checks of the named family run (journaled, restored), the
     // others stay read only.
@@ -447,4 +498,130 @@ async fn swagger_import_fetches_a_clusters_definition_with_run_s_auth() {
     );
     assert!(!dir.path().join("bad").exists());
     task.abort();
+}
+
+/// `--family snapshot` alone still reads the volumes it is nested under (a nested collection's
+/// parent is read even when not named); where the parent family has no record (a target that
+/// serves no volume), the nested collection's checks are skipped, saying so.
+#[test]
+fn a_nested_collection_is_read_under_its_parent_or_skipped_saying_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let run = |target: Option<&str>| {
+        let report = format!("json={}", json.display());
+        let mut args = vec![
+            "run",
+            "--contract",
+            "ontap-9.19",
+            "--family",
+            "snapshot",
+            "--check",
+            "paging",
+            "--seed",
+            "2",
+            "--no-progress",
+            "--report",
+            &report,
+        ];
+        if let Some(url) = target {
+            args.extend(["--target", url, "--insecure", "--user", "admin"]);
+        }
+        let out = common::bin::oc()
+            .args(&args)
+            .env("ONTAP_PASSWORD", "netapp1!")
+            .env("XDG_STATE_HOME", dir.path())
+            .run();
+        let (stdout, stderr) = text(&out);
+        assert!(json.exists(), "{stdout}\n{stderr}");
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let row = r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| {
+                x["endpoint"] == "/api/storage/volumes/{volume.uuid}/snapshots"
+                    && x["check"] == "paging"
+            })
+            .cloned()
+            .expect("a paging row for the nested collection");
+        (out.status.code(), row)
+    };
+    // The built-in mock of the release: volumes have records, the walk runs under one.
+    let (code, row) = run(None);
+    assert_eq!(
+        (code, row["verdict"].as_str()),
+        (Some(0), Some("passed")),
+        "{row}"
+    );
+    // The mock of the built-in contract serves no volume (their reads answer 404, which the
+    // run reports): nothing to read the snapshots under.
+    let other = common::bin::MockProcess::start(&[], &[]);
+    let (_, row) = run(Some(&other.url));
+    assert_eq!(row["verdict"], "skipped", "{row}");
+    assert_eq!(
+        row["reason"],
+        "a nested collection under volume, which has no record to read it under"
+    );
+}
+
+/// An explicit --read-only sends GETs only, on an imported contract too: the 405 probe is
+/// skipped; without it the probe runs and catches a target that accepts a PUT.
+#[test]
+fn the_refused_put_probe_of_an_imported_contract_runs_unless_read_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let report = format!("json={}", json.display());
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            "--contract",
+            "ontap-9.19",
+            "--family",
+            "svm",
+            "--check",
+            "method-not-allowed",
+            "--seed",
+            "1",
+            "--no-progress",
+            "--report",
+            &report,
+        ];
+        args.extend(extra);
+        let out = bin(&args);
+        let r: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let row = r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["endpoint"] == "/api/svm/svms" && x["check"] == "method-not-allowed")
+            .cloned()
+            .unwrap();
+        let puts = r["latency"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| l["method"] == "PUT")
+            .count();
+        (out.status.code(), row, puts)
+    };
+    let (code, row, puts) = run(&["--read-only"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        (row["verdict"].as_str(), row["reason"].as_str()),
+        (Some("skipped"), Some("--read-only"))
+    );
+    assert_eq!(puts, 0);
+    let (code, row, puts) = run(&[]);
+    assert_eq!(
+        (code, row["verdict"].as_str()),
+        (Some(0), Some("passed")),
+        "{row}"
+    );
+    assert!(puts > 0);
+    let (code, row, _) = run(&["--fault", "method-not-allowed-accepted"]);
+    assert_eq!(
+        (code, row["verdict"].as_str()),
+        (Some(1), Some("failed")),
+        "{row}"
+    );
 }

@@ -1,18 +1,29 @@
 //! Real clients against the reference mock: NetApp's Ansible collection (`netapp.ontap`,
-//! unmodified) runs `tests/clients/ansible_mock.yml` against the mock binary started here.
-//! `na_ontap_login_messages` sets, re-sets (idempotent), clears and runs in check mode;
-//! `na_ontap_rest_info` pages one record at a time through next links and reads the `cluster`
-//! subset; `na_ontap_restit` tunnels into SVMs with `vserver_name` (`X-Dot-SVM-Name`). The test
-//! asserts on the modules' registered results and on the mock's state read over its REST API.
+//! unmodified) runs playbooks against the mock binary started here, and the tests assert on the
+//! modules' registered results and on the mock's state read over its REST API.
+//!
+//! `tests/clients/ansible_mock.yml`, against the default mock: `na_ontap_login_messages` sets,
+//! re-sets (idempotent), clears and runs in check mode; `na_ontap_rest_info` pages one record at a
+//! time through next links, reads the `cluster` subset and gathers every subset (`all`);
+//! `na_ontap_restit` tunnels into SVMs with `vserver_name` (`X-Dot-SVM-Name`).
+//!
+//! `tests/clients/ansible_contract.yml`, against `mock --contract ontap-9.19` (every family of the
+//! 9.19 API): `na_ontap_user` creates, re-runs, modifies and deletes a cluster account and an SVM's
+//! account; `na_ontap_rest_info` gathers every subset with `fields: '*'`.
+//!
+//! For `gather_subset: all` the served subsets are derived from the mock's catalog, not listed
+//! here: every subset whose API path the catalog routes must come back without an error, every
+//! other one with the mock's 404 "API not found" (reported in the result, not a module failure).
 //!
 //! Needs `ansible-playbook` and the netapp.ontap collection: `scripts/test` provisions both
-//! (pinned) and the test fails, saying so, when either is missing.
+//! (pinned) and the tests fail, saying so, when either is missing.
 
 mod common;
 
 use common::bin::MockProcess;
 use common::mock_client::{CLUSTER, SVM1, SVM2};
 use ontap_conform::client::{Client, ClientConfig, Credentials, Request, Trust};
+use ontap_conform::spec::Spec;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -47,9 +58,8 @@ async fn messages(client: &Client, uuid: &str) -> Value {
     x.response.json.as_deref().cloned().unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn netapp_ontap_ansible_collection_works_against_the_mock() {
-    // The tools, or a clear failure.
+/// The tools, or a clear failure.
+fn require_tools() {
     let version = run(Command::new("ansible-playbook").arg("--version"));
     assert!(
         version.status.success(),
@@ -64,21 +74,29 @@ async fn netapp_ontap_ansible_collection_works_against_the_mock() {
         "the netapp.ontap collection is not installed; {INSTALL}\n{}",
         show(&collection)
     );
+}
 
-    let mock = MockProcess::start(&[], &[]);
-    let url = mock.url.clone();
+/// Runs `tests/clients/<playbook>` against the mock at `url` and returns the results its last
+/// task wrote: each task's registered result by name.
+async fn run_playbook(playbook: &str, url: &str) -> Value {
     let port = url.rsplit(':').next().unwrap().to_string();
-    let dir = std::env::temp_dir().join(format!("ontap-conform-ansible-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "ontap-conform-ansible-{}-{}",
+        std::process::id(),
+        playbook.trim_end_matches(".yml")
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let results_file = dir.join("results.json");
-    let playbook = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/ansible_mock.yml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(playbook);
     let started = Instant::now();
     let out = tokio::task::spawn_blocking({
         let results_file = results_file.clone();
         let dir = dir.clone();
         move || {
             run(Command::new("ansible-playbook")
-                .arg(playbook)
+                .arg(path)
                 .args(["-e", &format!("ontap_port={port}")])
                 .args(["-e", &format!("results_file={}", results_file.display())])
                 .env("ANSIBLE_LOCALHOST_WARNING", "false")
@@ -90,12 +108,86 @@ async fn netapp_ontap_ansible_collection_works_against_the_mock() {
     })
     .await
     .unwrap();
-    eprintln!("ansible-playbook took {:?}", started.elapsed());
-    assert!(out.status.success(), "the playbook failed\n{}", show(&out));
+    eprintln!("ansible-playbook {playbook} took {:?}", started.elapsed());
+    assert!(
+        out.status.success(),
+        "the playbook {playbook} failed\n{}",
+        show(&out)
+    );
     let results: Value =
         serde_json::from_slice(&std::fs::read(&results_file).expect("the playbook wrote results"))
             .expect("the results are JSON");
     let _ = std::fs::remove_dir_all(&dir);
+    results
+}
+
+/// The discovery endpoints the default mock serves beside its catalog (docs/mock.md); a contract
+/// that has them (9.19) routes them itself.
+const DISCOVERY: &[&str] = &["/api/cluster", "/api/svm/svms", "/api/security/accounts"];
+
+/// `na_ontap_rest_info` with `gather_subset: all` (and `ignore_api_errors: ["API not found"]`):
+/// the module did not fail; every subset whose path `/api/<subset>` the mock's contract routes
+/// (or is a discovery endpoint) came back without an error, and every other one with the mock's
+/// 404 "API not found" and nothing else. Returns the served and the not-served subsets.
+fn check_rest_info_all(result: &Value, spec: &Spec) -> (Vec<String>, Vec<String>) {
+    assert_eq!(result["failed"].as_bool(), Some(false), "{result:#}");
+    let info = result["ontap_info"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no ontap_info: {result:#}"));
+    let (mut served, mut not_served) = (Vec::new(), Vec::new());
+    let mut wrong = Vec::new();
+    for (subset, value) in info {
+        let path = format!("/api/{subset}");
+        let routed = spec.route(&path).is_some() || DISCOVERY.contains(&path.as_str());
+        let error = value.get("error");
+        if routed {
+            // Every subset the module gathers is an object (a collection's records, or one
+            // record); a string stands for an error it let pass (code 3, a version it needs).
+            if error.is_some() || !value.is_object() {
+                wrong.push(format!("{subset} (served): {value}"));
+            }
+            served.push(subset.clone());
+        } else {
+            let e = error.cloned().unwrap_or_default();
+            if e["message"] != "API not found" || e["code"] != "4" {
+                wrong.push(format!("{subset} (not served): {value}"));
+            }
+            not_served.push(subset.clone());
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "subsets answered wrong:\n{}",
+        wrong.join("\n")
+    );
+    (served, not_served)
+}
+
+/// A GET over the mock's REST API as the admin: status and JSON body.
+async fn get(client: &Client, path: &str) -> (u16, Value) {
+    let x = client
+        .send(Request::get(path.to_string()))
+        .await
+        .expect("the mock answers");
+    let body = x.response.json.as_deref().cloned().unwrap_or_default();
+    (x.response.status, body)
+}
+
+fn admin_client(url: &str) -> Client {
+    Client::new(ClientConfig::new(
+        url.to_string(),
+        Credentials::new("admin", "netapp1!"),
+        Trust::Insecure,
+    ))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netapp_ontap_ansible_collection_works_against_the_mock() {
+    require_tools();
+    let mock = MockProcess::start(&[], &[]);
+    let url = mock.url.clone();
+    let results = run_playbook("ansible_mock.yml", &url).await;
     let task = |name: &str| -> &Value {
         let r = &results[name];
         assert!(r.is_object(), "no result for task {name}: {results:#}");
@@ -112,6 +204,7 @@ async fn netapp_ontap_ansible_collection_works_against_the_mock() {
         "cluster_check_mode",
         "rest_info_paging",
         "rest_info_cluster",
+        "rest_info_all",
         "restit_svm2",
         "restit_cluster",
     ] {
@@ -145,12 +238,7 @@ async fn netapp_ontap_ansible_collection_works_against_the_mock() {
 
     // The mock's state, over its REST API: the cluster's values (check mode stored nothing; ONTAP
     // ends each text with a line feed), svm1's cleared, svm2's untouched.
-    let client = Client::new(ClientConfig::new(
-        url.clone(),
-        Credentials::new("admin", "netapp1!"),
-        Trust::Insecure,
-    ))
-    .unwrap();
+    let client = admin_client(&url);
     let cluster = messages(&client, CLUSTER).await;
     assert_eq!(cluster["banner"], "Authorized use only\n", "{cluster:#}");
     assert_eq!(cluster["message"], "Welcome to the mock\n", "{cluster:#}");
@@ -193,6 +281,32 @@ async fn netapp_ontap_ansible_collection_works_against_the_mock() {
     assert_eq!(cluster_info["uuid"], CLUSTER);
     assert_eq!(cluster_info["version"]["generation"], 9, "{cluster_info:#}");
 
+    // na_ontap_rest_info, every subset: the ones the default mock serves (its catalog and the
+    // discovery endpoints) came back whole, the others as "API not found" in the result.
+    let (served, not_served) = check_rest_info_all(task("rest_info_all"), Spec::builtin());
+    eprintln!(
+        "rest_info gather_subset all against the default mock: {} subsets, {} served ({}), {} not served",
+        served.len() + not_served.len(),
+        served.len(),
+        served.join(", "),
+        not_served.len()
+    );
+    for s in [
+        "cluster",
+        "svm/svms",
+        "security/accounts",
+        "security/login/messages",
+    ] {
+        assert!(
+            served.contains(&s.to_string()),
+            "{s} not served: {served:?}"
+        );
+    }
+    let gathered = &task("rest_info_all")["ontap_info"];
+    assert_eq!(gathered["security/login/messages"]["num_records"], 4);
+    assert_eq!(gathered["svm/svms"]["num_records"], 3);
+    assert_eq!(gathered["cluster"]["name"], "cluster-1");
+
     // na_ontap_restit: tunnelled into svm2 it sees svm2's record only; not tunnelled, all four;
     // an unknown SVM is an error.
     let tunnelled = &task("restit_svm2")["response"];
@@ -216,4 +330,152 @@ async fn netapp_ontap_ansible_collection_works_against_the_mock() {
         !results.to_string().contains("netapp1!"),
         "a result shows the password"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn netapp_ontap_ansible_collection_works_against_the_9_19_mock() {
+    require_tools();
+    let mock = MockProcess::start(&["--contract", "ontap-9.19"], &[]);
+    let url = mock.url.clone();
+    let results = run_playbook("ansible_contract.yml", &url).await;
+    let task = |name: &str| -> &Value {
+        let r = &results[name];
+        assert!(r.is_object(), "no result for task {name}: {results:#}");
+        r
+    };
+    let changed = |name: &str| task(name)["changed"].as_bool();
+    for name in [
+        "user_create",
+        "user_create_again",
+        "user_modify",
+        "user_modify_again",
+        "user_after_modify",
+        "user_delete",
+        "user_delete_again",
+        "svm_user_create",
+        "svm_user_modify",
+        "svm_user_modify_again",
+        "rest_info_all",
+    ] {
+        assert_eq!(
+            task(name)["failed"].as_bool(),
+            Some(false),
+            "{name}: {:#}",
+            task(name)
+        );
+    }
+
+    // na_ontap_user, a cluster account: each change reported once, each rerun unchanged.
+    for (name, want) in [
+        ("user_create", true),
+        ("user_create_again", false),
+        ("user_modify", true),
+        ("user_modify_again", false),
+        ("user_delete", true),
+        ("user_delete_again", false),
+        ("svm_user_create", true),
+        ("svm_user_modify", true),
+        ("svm_user_modify_again", false),
+    ] {
+        assert_eq!(changed(name), Some(want), "{name}: {:#}", task(name));
+    }
+    // The rerun sent the password again; the mock refused it as ONTAP does, and the module took
+    // that as "unchanged", with its warning.
+    let again = task("user_create_again");
+    assert!(
+        again["warnings"].to_string().contains(
+            "Password was not changed: New password must be different than the old password."
+        ),
+        "{again:#}"
+    );
+    assert_eq!(task("user_modify")["modify"]["role_name"], "readonly");
+
+    let client = admin_client(&url);
+    let (_, cluster) = get(&client, "/api/cluster?fields=name,uuid").await;
+    let (_, svm1) = get(&client, "/api/svm/svms?name=svm1").await;
+    let svm1_uuid = svm1["records"][0]["uuid"].clone();
+
+    // After modify (read through na_ontap_restit): the account, owned by the cluster by name and
+    // uuid, with the new role and what a POST fills in.
+    let after = &task("user_after_modify")["response"];
+    assert_eq!(after["num_records"], 1, "{after:#}");
+    let account = &after["records"][0];
+    assert_eq!(account["owner"]["name"], cluster["name"], "{account:#}");
+    assert_eq!(account["owner"]["uuid"], cluster["uuid"], "{account:#}");
+    assert_eq!(account["role"]["name"], "readonly", "{account:#}");
+    assert_eq!(account["scope"], "cluster", "{account:#}");
+    let apps: Vec<&Value> = account["applications"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no applications: {account:#}"))
+        .iter()
+        .map(|a| &a["application"])
+        .collect();
+    assert_eq!(apps, ["ssh", "http"], "{account:#}");
+
+    // After delete: gone.
+    let (status, gone) = get(&client, "/api/security/accounts?name=oc_ansible").await;
+    assert_eq!(
+        (status, &gone["num_records"]),
+        (200, &Value::from(0)),
+        "{gone:#}"
+    );
+
+    // The SVM's account, read over the mock's REST API: svm1's, with its new role and apps.
+    let (status, svm_user) = get(
+        &client,
+        "/api/security/accounts?name=oc_svm_user&fields=owner,role,scope,applications",
+    )
+    .await;
+    assert_eq!(
+        (status, &svm_user["num_records"]),
+        (200, &Value::from(1)),
+        "{svm_user:#}"
+    );
+    let rec = &svm_user["records"][0];
+    assert_eq!(rec["owner"]["name"], "svm1", "{rec:#}");
+    assert_eq!(rec["owner"]["uuid"], svm1_uuid, "{rec:#}");
+    assert_eq!(rec["role"]["name"], "vsadmin-readonly", "{rec:#}");
+    assert_eq!(rec["scope"], "svm", "{rec:#}");
+    let apps: Vec<&Value> = rec["applications"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no applications: {rec:#}"))
+        .iter()
+        .map(|a| &a["application"])
+        .collect();
+    assert_eq!(apps, ["ssh", "ontapi"], "{rec:#}");
+
+    // An owner nobody has: the module fails with the mock's 404 code 4 for owner.name.
+    let unknown = task("user_unknown_owner");
+    assert_eq!(unknown["failed"].as_bool(), Some(true), "{unknown:#}");
+    let msg = unknown["msg"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("no-such-svm") && msg.contains("'code': '4'"),
+        "{unknown:#}"
+    );
+
+    // na_ontap_rest_info, every subset with every field: the 9.19 mock serves every subset whose
+    // path the 9.19 contract has; the others are answered "API not found".
+    let spec = Spec::contract("ontap-9.19").unwrap();
+    let (served, not_served) = check_rest_info_all(task("rest_info_all"), spec);
+    eprintln!(
+        "rest_info gather_subset all fields '*' against the 9.19 mock: {} subsets, {} served, {} not served ({})",
+        served.len() + not_served.len(),
+        served.len(),
+        not_served.len(),
+        not_served.join(", ")
+    );
+    // The contract routes nearly all of them: a derivation that found few would be wrong.
+    assert!(
+        served.len() > 150,
+        "only {} subsets served: {served:?}",
+        served.len()
+    );
+
+    // No task's result shows a password.
+    for secret in ["netapp1!", "Oc-ansible-1!"] {
+        assert!(
+            !results.to_string().contains(secret),
+            "a result shows the password {secret}"
+        );
+    }
 }

@@ -1164,6 +1164,127 @@ async fn duo_post_get_delete() {
     assert_eq!((r.status, code(&r).as_str()), (404, "4"));
 }
 
+/// The mock of the whole 9.19 API, in-process.
+async fn start_9_19() -> App {
+    let mut cfg = MockConfig::new();
+    cfg.spec = ontap_conform::spec::Spec::contract("ontap-9.19").unwrap();
+    cfg.version = "9.19.1".parse().unwrap();
+    start_with(cfg).await
+}
+
+#[tokio::test]
+async fn accounts_of_the_9_19_contract() {
+    const ACCOUNTS: &str = "/api/security/accounts";
+    let c = start_9_19().await;
+    let cluster = c.get("/api/cluster?fields=name,uuid").await.body;
+    let cluster_uuid = cluster["uuid"].as_str().unwrap().to_string();
+    let svm1 = c.get("/api/svm/svms?name=svm1").await;
+    let svm1_uuid = records(&svm1)[0]["uuid"].as_str().unwrap().to_string();
+
+    // By the cluster's name (what na_ontap_user sends for a cluster account): both owner fields
+    // stored, and what NetApp's client says a POST fills in.
+    let body = json!({"name": "oc_user", "owner.name": "cluster-1", "role.name": "readonly",
+        "applications": [{"application": "ssh", "authentication_methods": ["password"]}],
+        "password": "Pass-word-1"});
+    let r = c.call("POST", ACCOUNTS, Some(body.clone())).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let loc = format!("{ACCOUNTS}/{cluster_uuid}/oc_user");
+    assert_eq!(r.headers["location"].to_str().unwrap(), loc);
+    let g = c.get(&loc).await;
+    assert_eq!(g.status, 200, "{}", g.body);
+    assert_eq!(
+        g.body["owner"],
+        json!({"name": "cluster-1", "uuid": cluster_uuid})
+    );
+    assert_eq!(g.body["scope"], "cluster");
+    assert_eq!(g.body["role"]["name"], "readonly");
+    assert_eq!(g.body["locked"], false);
+    assert_eq!(
+        g.body["applications"],
+        json!([{"application": "ssh", "authentication_methods": ["password"], "second_authentication_method": "none"}])
+    );
+    assert!(g.body.get("password").is_none(), "{}", g.body);
+    let found = c
+        .get(&format!("{ACCOUNTS}?name=oc_user&owner.name=cluster-1"))
+        .await;
+    assert_eq!(found.body["num_records"], 1, "{}", found.body);
+    let r = c.call("POST", ACCOUNTS, Some(body)).await;
+    assert_eq!((r.status, code(&r).as_str()), (409, "1"), "{}", r.body);
+
+    // No owner: the cluster's; an SVM's by uuid: scope svm and the SVM administrator's role.
+    let r = c.call("POST", ACCOUNTS, Some(json!({"name": "oc_nobody", "applications": [{"application": "http", "authentication_methods": ["password"]}]}))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let g = c.get(&format!("{ACCOUNTS}/{cluster_uuid}/oc_nobody")).await;
+    assert_eq!(
+        (g.body["scope"].as_str(), g.body["role"]["name"].as_str()),
+        (Some("cluster"), Some("admin")),
+        "{}",
+        g.body
+    );
+    let r = c.call("POST", ACCOUNTS, Some(json!({"name": "oc_svm", "owner": {"uuid": svm1_uuid}, "applications": [{"application": "http", "authentication_methods": ["password"]}]}))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let g = c.get(&format!("{ACCOUNTS}/{svm1_uuid}/oc_svm")).await;
+    assert_eq!(g.body["owner"]["name"], "svm1", "{}", g.body);
+    assert_eq!(
+        (g.body["scope"].as_str(), g.body["role"]["name"].as_str()),
+        (Some("svm"), Some("vsadmin")),
+        "{}",
+        g.body
+    );
+    let r = c
+        .call(
+            "POST",
+            ACCOUNTS,
+            Some(json!({"name": "oc_x", "owner": {"name": "no-such-svm"}})),
+        )
+        .await;
+    assert_eq!(
+        (r.status, code(&r).as_str(), target(&r)),
+        (404, "4", "owner.name")
+    );
+
+    // PATCH as na_ontap_user sends it: the path's keys again as query parameters.
+    let q = format!("{loc}?name=oc_user&owner.uuid={cluster_uuid}");
+    let r = c.patch(&q, json!({"role.name": "admin", "applications": [{"application": "http", "authentication_methods": ["password"]}]})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let g = c.get(&loc).await;
+    assert_eq!(g.body["role"]["name"], "admin");
+    assert_eq!(
+        g.body["applications"][0]["second_authentication_method"],
+        "none"
+    );
+    // The same password again is refused; another one is taken.
+    let r = c.patch(&q, json!({"password": "Pass-word-1"})).await;
+    assert_eq!(
+        (r.status, code(&r).as_str(), target(&r)),
+        (400, "2", "password")
+    );
+    assert_eq!(
+        r.body["error"]["message"],
+        "New password must be different than the old password."
+    );
+    assert_eq!(
+        c.patch(&q, json!({"password": "Pass-word-2"})).await.status,
+        200
+    );
+    // A key with another value than the path's, or another parameter, is still refused.
+    let r = c
+        .patch(&format!("{loc}?name=someone"), json!({"locked": true}))
+        .await;
+    assert_eq!(
+        (r.status, code(&r).as_str(), target(&r)),
+        (400, "262179", "name")
+    );
+    let r = c
+        .patch(&format!("{loc}?comment=x"), json!({"locked": true}))
+        .await;
+    assert_eq!((r.status, code(&r).as_str()), (400, "262179"));
+
+    let r = c.call("DELETE", &loc, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(c.get(&loc).await.status, 404);
+}
+
 #[tokio::test]
 async fn totp_post_returns_secrets_once() {
     let c = start().await;

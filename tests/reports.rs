@@ -248,14 +248,14 @@ fn the_html_report_renders_the_matrix_and_the_findings_in_a_browser() {
     assert!(!page.contains("<script") && !page.contains("http://fonts"));
 
     let dom = browse(&html, None);
-    assert!(dom.contains("id=\"matrix\""), "{dom}");
-    // One matrix row per check that ran, one coloured cell per endpoint.
+    // Per family, one matrix row per check that ran in it, one coloured cell per endpoint.
+    assert!(dom.contains("class=\"matrix\""), "{dom}");
     let rows = dom.matches("<tr data-check=").count();
-    let checks: std::collections::BTreeSet<&str> = r["results"]
+    let checks: std::collections::BTreeSet<(&str, &str)> = r["results"]
         .as_array()
         .expect("results")
         .iter()
-        .filter_map(|x| x["check"].as_str())
+        .filter_map(|x| Some((x["family"].as_str()?, x["check"].as_str()?)))
         .collect();
     assert_eq!(rows, checks.len(), "{dom}");
     let cells = dom.matches("class=\"cell ").count();
@@ -445,4 +445,159 @@ fn a_target_cannot_inject_markup_into_the_html_report() {
         "{dom}"
     );
     assert!(dom.contains("id=\"latency\""), "{dom}");
+}
+
+/// A run of many families (over 12 paths) opens every report with its families, worst first:
+/// the terminal's table with the requests sent to each, the JSON's `families`, one JUnit suite
+/// per family in the same order, and the HTML page's summary table, then one folded section per
+/// family, the failing ones open and first. The fault fails some families and not others.
+#[test]
+fn a_run_of_many_families_leads_every_report_with_its_families_worst_first() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (json, xml, html) = (
+        dir.path().join("r.json"),
+        dir.path().join("r.xml"),
+        dir.path().join("r.html"),
+    );
+    let (code, out, err) = oc(
+        &[
+            "run",
+            "--contract",
+            "ontap-9.19",
+            "--family",
+            "storage*",
+            "--family",
+            "svm",
+            "--fault",
+            "wrong-type",
+            "--seed",
+            "1",
+            "--no-progress",
+            "--report",
+            &format!("json={}", path_str(&json)),
+            "--report",
+            &format!("junit={}", path_str(&xml)),
+            "--report",
+            &format!("html={}", path_str(&html)),
+        ],
+        &[],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let r: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("JSON")).expect("JSON");
+    let results = r["results"].as_array().expect("results");
+    let fams = r["families"].as_array().expect("families");
+    let names: Vec<&str> = fams.iter().map(|f| f["family"].as_str().unwrap()).collect();
+    let distinct: std::collections::BTreeSet<&str> = results
+        .iter()
+        .map(|x| x["family"].as_str().unwrap())
+        .collect();
+    assert!(names.len() > 3, "{names:?}");
+    assert_eq!(
+        names
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>(),
+        distinct
+    );
+    // Each family's counts are its rows', and they add up to the summary.
+    let mut total = [0u64; 4];
+    let mut requests = 0;
+    for f in fams {
+        let rows: Vec<&Value> = results
+            .iter()
+            .filter(|x| x["family"] == f["family"])
+            .collect();
+        for (i, v) in ["passed", "failed", "warnings", "skipped"]
+            .iter()
+            .enumerate()
+        {
+            let verdict = if *v == "warnings" { "warning" } else { v };
+            let n = rows.iter().filter(|x| x["verdict"] == verdict).count() as u64;
+            assert_eq!(f[v].as_u64(), Some(n), "{v} of {f}");
+            total[i] += n;
+        }
+        assert!(f["requests"].as_u64().unwrap() > 0, "{f}");
+        requests += f["requests"].as_u64().unwrap();
+    }
+    let s = &r["summary"];
+    assert_eq!(
+        total,
+        ["passed", "failed", "warnings", "skipped"].map(|k| s[k].as_u64().unwrap())
+    );
+    assert!(requests <= r["figures"]["requests"].as_u64().unwrap());
+    // Worst first: some fail, some do not, and no failing family comes after a clean one.
+    let failed: Vec<u64> = fams.iter().map(|f| f["failed"].as_u64().unwrap()).collect();
+    assert!(failed[0] > 0 && *failed.last().unwrap() == 0, "{failed:?}");
+    assert!(failed.windows(2).all(|w| w[0] >= w[1]), "{failed:?}");
+
+    // The terminal: the families table first, in the same order, each with its requests; the
+    // findings after it.
+    let table = out
+        .find("families, worst first")
+        .expect("the families table");
+    assert!(table < out.find("FAIL ").unwrap_or(usize::MAX), "{out}");
+    let lines: Vec<&str> = out[table..].lines().skip(2).take(names.len()).collect();
+    for (line, f) in lines.iter().zip(fams) {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cols.last(), f["family"].as_str().as_ref(), "{out}");
+        assert_eq!(cols[4], f["requests"].to_string(), "{line}");
+    }
+    assert!(
+        !out.contains("paths, worst first"),
+        "no table of 18 paths: {out}"
+    );
+    // The findings follow family by family: the first is of the worst family.
+    let first = out
+        .lines()
+        .find(|l| l.starts_with("FAIL "))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .expect("a finding");
+    let of_first = results
+        .iter()
+        .find(|x| x["endpoint"] == first)
+        .map(|x| x["family"].as_str().unwrap());
+    assert_eq!(of_first, Some(names[0]), "{out}");
+
+    // JUnit: one suite per family, in the same order.
+    let junit = std::fs::read_to_string(&xml).expect("JUnit");
+    let suites: Vec<&str> = junit
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("<testsuite name=\""))
+        .map(|l| l.split('"').next().unwrap())
+        .collect();
+    assert_eq!(suites, names, "{junit}");
+
+    // HTML: the summary table in the same order, then a folded section per family, open when
+    // it fails.
+    let dom = browse(&html, None);
+    let summary: Vec<&str> = dom
+        .split("<tr data-summary-family=\"")
+        .skip(1)
+        .map(|x| x.split('"').next().unwrap())
+        .collect();
+    assert_eq!(summary, names, "{dom}");
+    let details: Vec<(&str, bool)> = dom
+        .split("<details class=\"family\"")
+        .skip(1)
+        .map(|x| {
+            let tag = x.split('>').next().unwrap();
+            let name = tag.split("data-family-detail=\"").nth(1).unwrap();
+            (name.split('"').next().unwrap(), tag.contains(" open"))
+        })
+        .collect();
+    let expected: Vec<(&str, bool)> = fams
+        .iter()
+        .map(|f| {
+            (
+                f["family"].as_str().unwrap(),
+                f["failed"].as_u64() > Some(0),
+            )
+        })
+        .collect();
+    assert_eq!(details, expected, "{dom}");
+    assert_eq!(
+        dom.matches("<article class=\"finding").count(),
+        r["findings"].as_array().unwrap().len()
+    );
 }

@@ -34,6 +34,9 @@ pub struct Settings {
     pub max_failures: u64,
     /// Families the run may write to (`--allow-writes`); empty: every family.
     pub writable: Vec<String>,
+    /// Probes that must be refused run although the mode reads only (an imported contract's
+    /// default; not an explicit `--read-only`).
+    pub probes: bool,
 }
 
 pub struct Ctx {
@@ -48,6 +51,10 @@ pub struct Ctx {
     /// The records of each family the per-record checks touch: at most `sample`, chosen by the
     /// seed (see [`crate::checks::read::choose_sample`]), in discovery order.
     pub sampled: BTreeMap<String, Vec<Value>>,
+    /// For each nested collection (`/api/storage/volumes/{volume.uuid}/snapshots`): the one
+    /// parent's path its collection checks run at (the one with the most records under it) and
+    /// those records. A nested family with no parent record has none.
+    pub nested: BTreeMap<String, (String, crate::checks::records::Records)>,
     /// The findings, the outcome of every (check, endpoint) pair and what was exercised.
     pub findings: Findings,
     /// The passive checks, which judge every exchange [`Ctx::send`] makes.
@@ -122,6 +129,7 @@ impl Ctx {
             settings,
             records: BTreeMap::new(),
             sampled: BTreeMap::new(),
+            nested: BTreeMap::new(),
             findings: Findings::default(),
             passive: Passive::default(),
             recorder: None,
@@ -162,6 +170,11 @@ impl Ctx {
                     .any(|g| crate::spec::import::glob_match(g, family)))
     }
     /// POST, DELETE, secrets and lock-out fields: only with --allow-destructive or the built-in mock.
+    /// Whether probes that must be refused (a PUT, expecting 405) may be sent: wherever writes
+    /// may, and on an imported contract's default run.
+    pub fn may_probe(&self) -> bool {
+        self.may_write() || self.settings.probes
+    }
     pub fn may_destroy(&self) -> bool {
         let s = &self.settings;
         s.mode != Mode::ReadOnly && (s.builtin || s.mode == Mode::Destructive)
@@ -242,7 +255,7 @@ impl Ctx {
             // A read in flight ends with the stop: nothing is sent or awaited after a deadline.
             tokio::select! {
                 a = sending => a,
-                _ = crate::client::until_set(self.stop.flag()) => return None,
+                _ = self.stop.stopped() => return None,
             }
         };
         let sent = match answer {

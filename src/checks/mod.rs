@@ -30,6 +30,10 @@ pub enum Needs {
     Reads,
     /// Changes records and restores them: not with --read-only.
     Writes,
+    /// Sends requests that must be refused and change nothing (a PUT, expecting 405), each
+    /// journaled like a write: wherever writes may go, and on an imported contract's default
+    /// read-only run too; never with an explicit --read-only.
+    Probes,
 }
 
 /// The active part of a check, run once per endpoint it applies to.
@@ -73,9 +77,21 @@ pub struct Check {
     pub run: Option<CheckFn>,
 }
 
+/// Why a check does not apply to an endpoint, decided from the catalog alone (the pair is skipped
+/// with this reason).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotApplicable {
+    /// The `applies` of the check's rule does not hold: the check's own reason (`otherwise`).
+    #[error("{0}")]
+    Rule(&'static str),
+    /// The endpoint's GET does not document the query parameter the check needs.
+    #[error("its GET does not document {0}")]
+    QueryUndocumented(&'static str),
+}
+
 impl Check {
     /// Whether the check applies to `ep`, from the catalog alone; Err says why not.
-    pub fn applies_to(&self, spec: &Spec, ep: &Endpoint) -> Result<(), String> {
+    pub fn applies_to(&self, spec: &Spec, ep: &Endpoint) -> Result<(), NotApplicable> {
         let Applies::Rule {
             rule,
             query,
@@ -88,14 +104,14 @@ impl Check {
             .convention(rule)
             .unwrap_or_else(|| panic!("check {}: rule {rule} is not in the contract", self.name));
         if !r.applies_to(ep) {
-            return Err(otherwise.to_string());
+            return Err(NotApplicable::Rule(otherwise));
         }
         if let Some(q) = query
             && !ep
                 .method(Method::GET)
                 .is_some_and(|g| g.query.iter().any(|p| p == q))
         {
-            return Err(format!("its GET does not document {q}"));
+            return Err(NotApplicable::QueryUndocumented(q));
         }
         Ok(())
     }
@@ -169,7 +185,7 @@ pub const CHECKS: &[Check] = &[
     Check {
         name: "method-not-allowed",
         rules: &["method-not-allowed", "head-options"],
-        needs: Needs::Writes,
+        needs: Needs::Probes,
         description: "Methods the catalog does not list answer 405 with the error envelope; HEAD and OPTIONS answer 200.",
         applies: Applies::Everywhere,
         run: Some(check_fn!(access::method_not_allowed)),
@@ -393,10 +409,10 @@ pub fn list(spec: &Spec) -> String {
             "{:<19} {:<12} {:<7} {}\n",
             c.name,
             ev.join("/"),
-            if c.needs == Needs::Writes {
-                "yes"
-            } else {
-                "no"
+            match c.needs {
+                Needs::Writes => "yes",
+                Needs::Probes => "probes",
+                Needs::Reads => "no",
             },
             c.description
         ));
@@ -466,7 +482,8 @@ mod tests {
                 levels.iter().all(|l| ["doc", "lib", "obs"].contains(l)),
                 "{row}"
             );
-            assert!(matches!(&row[at..at + 3], "yes" | "no "), "{row}");
+            let writes = row[at..].split_whitespace().next().unwrap();
+            assert!(matches!(writes, "yes" | "no" | "probes"), "{row}");
         }
         assert!(text.contains("paging              doc/lib "), "{text}");
     }

@@ -21,7 +21,33 @@ use std::collections::BTreeSet;
 /// Records of an endpoint's family as discovered (GET collection?fields=**).
 pub fn baseline<'a>(ctx: &'a Ctx, ep: &Endpoint) -> &'a Records {
     static NONE: Records = Records::EMPTY;
+    if is_nested_collection(ep) {
+        // The records under the one parent the collection checks read.
+        return ctx.nested.get(&ep.family).map_or(&NONE, |(_, r)| r);
+    }
     ctx.records.get(&ep.family).unwrap_or(&NONE)
+}
+
+/// Whether an endpoint is a collection under a parent's key
+/// (`/api/storage/volumes/{volume.uuid}/snapshots`).
+pub fn is_nested_collection(ep: &Endpoint) -> bool {
+    ep.kind() == Kind::Collection && !ep.path_keys().is_empty()
+}
+
+/// The path a collection's checks read: its own, or for a nested collection its path under the
+/// parent record discovery chose (None: its parent family has no record; the plan skips the
+/// collection's checks then).
+pub fn collection_path(ctx: &Ctx, ep: &Endpoint) -> Option<String> {
+    if is_nested_collection(ep) {
+        ctx.nested.get(&ep.family).map(|(base, _)| base.clone())
+    } else {
+        Some(ep.path().to_string())
+    }
+}
+
+/// [`collection_path`], or the endpoint's own path where there is none.
+fn path_read(ctx: &Ctx, ep: &Endpoint) -> String {
+    collection_path(ctx, ep).unwrap_or_else(|| ep.path().to_string())
 }
 
 /// The most pages one walk of the paging check reads (its page sizes start at total / this).
@@ -104,11 +130,19 @@ pub fn identity(ep: &Endpoint, ctx: &Ctx, r: &Value) -> String {
 pub fn sample_paths(ctx: &Ctx, ep: &Endpoint, n: usize) -> Vec<String> {
     match ep.kind() {
         // A collection larger than the sample is read a page of the sample's size at a time.
-        Kind::Collection if baseline(ctx, ep).len() > ctx.settings.sample => vec![with_query(
-            ep.path(),
-            &[("max_records", &ctx.settings.sample.to_string())],
-        )],
-        Kind::Collection => vec![ep.path().to_string()],
+        Kind::Collection => {
+            let Some(path) = collection_path(ctx, ep) else {
+                return Vec::new();
+            };
+            if baseline(ctx, ep).len() > ctx.settings.sample {
+                vec![with_query(
+                    &path,
+                    &[("max_records", &ctx.settings.sample.to_string())],
+                )]
+            } else {
+                vec![path]
+            }
+        }
         // Minimal arm (mock-split): a singleton's one record is its path.
         Kind::Singleton => vec![ep.path().to_string()],
         Kind::Instance => sampled(ctx, ep)
@@ -664,6 +698,7 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
         .map(|(r, id)| (id.to_string(), r))
         .collect();
     let pool = &pool;
+    let coll = &path_read(ctx, ep);
     property(ctx, Property { check: C, ep, method: "GET", cases: ctx.settings.cases, concurrent: true }, strategy, |(i, op, a, b, cut)| async move {
         let (f, vals) = &cands[i];
         let Some(expr) = generate::build_filter(f, vals, op, a, b, cut) else { return Case::Skip };
@@ -684,7 +719,7 @@ pub async fn query_filter(ctx: &Ctx, ep: &Endpoint) {
             params.push((k, v));
         }
         params.push(("fields", "**"));
-        let path = with_query(ep.path(), &params);
+        let path = with_query(coll, &params);
         let Some(x) = ctx.send(C, ep, Request::get(path)).await else { return Case::Skip };
         if !x.response.is_success() {
             return Case::Fail(Failure::rule("query-filter", format!("filter {}={expr} answered {}", f.path, x.response.summary()), x, "200".into()));
@@ -707,6 +742,7 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
     let mut want: Vec<String> = base.ids().map(String::from).collect();
     want.sort();
     let want = &want;
+    let coll = &path_read(ctx, ep);
     // Page sizes that read the collection in at most PAGING_MAX_PAGES pages: on a large cluster a
     // walk costs a bounded number of requests, not one per record.
     let smallest = total.div_ceil(PAGING_MAX_PAGES).max(1);
@@ -718,7 +754,7 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
         (8, total.max(1) + 1)
     };
     property(ctx, Property { check: C, ep, method: "GET", cases: ctx.settings.cases.min(walks), concurrent: true }, smallest..=largest, |n: usize| async move {
-        let mut path = with_query(ep.path(), &[("max_records", &n.to_string())]);
+        let mut path = with_query(coll, &[("max_records", &n.to_string())]);
         let mut seen: Vec<String> = Vec::new();
         for _page in 0..total + 3 {
             let Some(x) = ctx.send(C, ep, Request::get(path.clone())).await else { return Case::Skip };
@@ -768,7 +804,7 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
 /// are summed.
 async fn return_records_false(ctx: &Ctx, ep: &Endpoint, total: usize) {
     const C: &str = "paging";
-    let mut path = with_query(ep.path(), &[("return_records", "false")]);
+    let mut path = with_query(&path_read(ctx, ep), &[("return_records", "false")]);
     let mut sum = 0u64;
     for _ in 0..PAGING_MAX_PAGES * 4 {
         let Some(x) = ctx.send(C, ep, Request::get(path)).await else {
@@ -827,6 +863,7 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
     let cands = &cands;
     let restrict = sample_restriction(ctx, ep);
     let restrict = &restrict;
+    let coll = &path_read(ctx, ep);
     property(
         ctx,
         Property {
@@ -850,7 +887,7 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
                 params.push((k, v));
             }
             let Some(x) = ctx
-                .send(C, ep, Request::get(with_query(ep.path(), &params)))
+                .send(C, ep, Request::get(with_query(coll, &params)))
                 .await
             else {
                 return Case::Skip;
@@ -931,7 +968,7 @@ pub async fn version_gate(ctx: &Ctx, ep: &Endpoint) {
     ctx.expect_answer(
         C,
         ep,
-        Request::get(ep.path()),
+        Request::get(path_read(ctx, ep)),
         Expect {
             rule: "version-gate",
             what: &what,

@@ -84,22 +84,35 @@ pub fn different_value(ctx: &Ctx, f: &Field, current: Option<&Value>, salt: &str
         .find(|v| Some(v) != current && f.accepts(v))
 }
 
+/// Why a write check has no record to change (the pair is skipped with this reason).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum NoRecord {
+    /// The path lacks a PATCH or a GET.
+    #[error("no PATCH and GET on this path")]
+    NoPatchAndGet,
+    /// The run read no record of it.
+    #[error("no record to change")]
+    NoneRead,
+    /// The record chosen does not show every key of its instance path.
+    #[error("{check}: a record lacks its keys")]
+    KeysMissing { check: &'static str },
+}
+
 /// The instance endpoint of a family and a record it can change, or why not.
 fn target_record<'a>(
     ctx: &'a Ctx,
     ep: &'a Endpoint,
-    check: &str,
-) -> Result<(&'a Endpoint, &'a Value, String), String> {
+    check: &'static str,
+) -> Result<(&'a Endpoint, &'a Value, String), NoRecord> {
     if !ep.has(Method::PATCH) || !ep.has(Method::GET) {
-        return Err("no PATCH and GET on this path".into());
+        return Err(NoRecord::NoPatchAndGet);
     }
     let base = crate::checks::read::sampled(ctx, ep);
     let rec = base
         .iter()
         .max_by_key(|r| changeable(ctx, ep, r).len())
-        .ok_or_else(|| "no record to change".to_string())?;
-    let path =
-        undo::instance_path(ep, rec).ok_or_else(|| format!("{check}: a record lacks its keys"))?;
+        .ok_or(NoRecord::NoneRead)?;
+    let path = undo::instance_path(ep, rec).ok_or(NoRecord::KeysMissing { check })?;
     Ok((ep, rec, path))
 }
 
@@ -120,7 +133,7 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "patch-roundtrip";
     let (ep, rec, path) = match target_record(ctx, ep, C) {
         Ok(t) => t,
-        Err(why) => return ctx.findings.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why.to_string()),
     };
     let fields: Vec<Field> = changeable(ctx, ep, rec).into_iter().cloned().collect();
     if fields.is_empty() {
@@ -280,7 +293,7 @@ pub async fn patch_forbidden(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "patch-forbidden";
     let (ep, rec, path) = match target_record(ctx, ep, C) {
         Ok(t) => t,
-        Err(why) => return ctx.findings.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why.to_string()),
     };
     let res = ctx.spec.resource_of(ep);
     let fields: Vec<&Field> = res.fields.iter().filter(|f| f.patch_rejected()).collect();
@@ -370,7 +383,7 @@ pub async fn patch_invalid(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "patch-invalid";
     let (ep, _rec, path) = match target_record(ctx, ep, C) {
         Ok(t) => t,
-        Err(why) => return ctx.findings.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why.to_string()),
     };
     let cands = invalid_candidates(ctx, ep);
     if cands.is_empty() {
@@ -510,7 +523,7 @@ pub async fn patch_atomic(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "patch-atomic";
     let (ep, rec, path) = match target_record(ctx, ep, C) {
         Ok(t) => t,
-        Err(why) => return ctx.findings.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why.to_string()),
     };
     let valid: Vec<&Field> = changeable(ctx, ep, rec)
         .into_iter()
@@ -876,16 +889,35 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     }
 }
 
+/// Why no owner can be given a new record (the check is skipped with this reason).
+#[derive(Debug, Clone, thiserror::Error)]
+enum NoVacantOwner {
+    /// The POST has no `create_for`.
+    #[error("the catalog names no owners to create a record for (create_for)")]
+    NoCreateFor,
+    /// Listing the owners got no answer.
+    #[error("could not list the owners at {from}: {source}")]
+    Unlisted {
+        from: String,
+        source: crate::client::TransportError,
+    },
+    /// Every owner listed (at this path) has a record already.
+    #[error(
+        "every owner listed at {0} already has a record; create-delete deletes only records it created"
+    )]
+    AllTaken(String),
+}
+
 /// An owner listed by the POST's `create_for` that has no record of this family yet: the values of
 /// the new record's fields (its keys among them) and its instance path.
 async fn vacant_owner(
     ctx: &Ctx,
     ep: &Endpoint,
     inst: &Endpoint,
-) -> Result<(Vec<(String, Value)>, String), String> {
+) -> Result<(Vec<(String, Value)>, String), NoVacantOwner> {
     let def = ep.method(Method::POST).expect("has POST");
     let Some(cf) = &def.create_for else {
-        return Err("the catalog names no owners to create a record for (create_for)".into());
+        return Err(NoVacantOwner::NoCreateFor);
     };
     let wanted: Vec<&str> = cf.fields.values().map(String::as_str).collect();
     let taken: BTreeSet<String> = baseline(ctx, ep)
@@ -906,7 +938,10 @@ async fn vacant_owner(
             .client
             .send(Request::get(next))
             .await
-            .map_err(|e| format!("could not list the owners at {}: {}", cf.from, e.0))?;
+            .map_err(|source| NoVacantOwner::Unlisted {
+                from: cf.from.clone(),
+                source,
+            })?;
         for owner in x.response.records().map(Vec::as_slice).unwrap_or(&[]) {
             let pairs: Option<Vec<(String, Value)>> = cf
                 .fields
@@ -927,10 +962,7 @@ async fn vacant_owner(
             .as_deref()
             .and_then(crate::client::next_path);
     }
-    Err(format!(
-        "every owner listed at {} already has a record; create-delete deletes only records it created",
-        cf.from
-    ))
+    Err(NoVacantOwner::AllTaken(cf.from.clone()))
 }
 
 pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
@@ -958,7 +990,7 @@ pub async fn create_delete(ctx: &Ctx, ep: &Endpoint) {
     }
     let (mut pairs, path) = match vacant_owner(ctx, ep, inst).await {
         Ok(v) => v,
-        Err(why) => return ctx.findings.skip(C, ep, why),
+        Err(why) => return ctx.findings.skip(C, ep, why.to_string()),
     };
     let res = ctx.spec.resource_of(ep);
     let def = ep.method(Method::POST).expect("has POST");

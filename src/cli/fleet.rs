@@ -82,7 +82,7 @@ fn plan(a: &RunArgs, env: &Env) -> Result<Plan> {
         )));
     }
     let shard: Option<Shard> = match &top.shard {
-        Some(t) => Some(t.parse().map_err(Error::Usage)?),
+        Some(t) => Some(t.parse()?),
         None => None,
     };
     if top.journal.is_some() {

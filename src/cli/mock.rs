@@ -36,8 +36,8 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
     }
     let version: OntapVersion = match &args.ontap_version {
         Some(v) => v
-            .parse()
-            .map_err(|e: String| Error::Usage(format!("--ontap-version: {e}")))?,
+            .parse::<OntapVersion>()
+            .map_err(|e| Error::Usage(format!("--ontap-version: {e}")))?,
         // An imported release reports its own version: its families are all there.
         None => spec
             .release()
@@ -51,16 +51,16 @@ pub fn prepare(args: &MockArgs) -> Result<Prepared> {
     })?;
     let mut faults = BTreeSet::new();
     for f in &args.faults {
-        let fault: Fault = f
-            .parse()
-            .map_err(|e: String| Error::Usage(format!("--fault: {e}")))?;
+        let fault = f
+            .parse::<Fault>()
+            .map_err(|e| Error::Usage(format!("--fault: {e}")))?;
         faults.insert(fault);
     }
     let mut variants = BTreeSet::new();
     for v in &args.variants {
-        let variant: Variant = v
-            .parse()
-            .map_err(|e: String| Error::Usage(format!("--variant: {e}")))?;
+        let variant = v
+            .parse::<Variant>()
+            .map_err(|e| Error::Usage(format!("--variant: {e}")))?;
         variants.insert(variant);
     }
     if variants.contains(&Variant::TrailingLf) && variants.contains(&Variant::NoTrailingLf) {

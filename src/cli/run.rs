@@ -474,7 +474,7 @@ pub fn config(s: &Settings, env: &Env, quiet: bool) -> Result<RunConfig> {
         b = b.latency_drift(f);
     }
     if let Some(text) = &s.shard {
-        let shard: run::shard::Shard = text.parse().map_err(Error::Usage)?;
+        let shard: run::shard::Shard = text.parse()?;
         if s.seed.is_none() && s.compare.is_none() {
             return Err(Error::Usage(format!(
                 "--shard {shard} needs --seed S (or seed in the config file): every shard must generate the same cases for report merge to put them together"

@@ -16,9 +16,7 @@ pub fn main(args: SpecArgs, env: &Env) -> Result<()> {
     match args.command {
         SpecCommand::Import(_) | SpecCommand::Diff { .. } => unreachable!("handled above"),
         SpecCommand::List => out(&spec::show::list(spec)),
-        SpecCommand::Show { name, json } => {
-            out(&spec::show::show(spec, &name, json).map_err(Error::Usage)?)
-        }
+        SpecCommand::Show { name, json } => out(&spec::show::show(spec, &name, json)?),
         SpecCommand::Openapi { output } => {
             let doc =
                 serde_json::to_string_pretty(&spec::openapi::openapi(spec)).expect("JSON") + "\n";

@@ -136,16 +136,29 @@ impl fmt::Display for Fault {
     }
 }
 
+/// A name `--fault` (or `--variant`) does not know; the message lists the names it does.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {name:?}; expected one of: {}", expected.join(", "))]
+pub struct UnknownName {
+    /// What was named: `fault` or `variant`.
+    pub what: &'static str,
+    /// The name given.
+    pub name: String,
+    /// Every name there is, in listing order.
+    pub expected: Vec<&'static str>,
+}
+
 impl FromStr for Fault {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
         Fault::ALL
             .iter()
             .copied()
             .find(|x| x.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Fault::ALL.iter().map(|x| x.name()).collect();
-                format!("unknown fault {s:?}; expected one of: {}", names.join(", "))
+            .ok_or_else(|| UnknownName {
+                what: "fault",
+                name: s.to_string(),
+                expected: Fault::ALL.iter().map(|x| x.name()).collect(),
             })
     }
 }
@@ -181,7 +194,7 @@ mod tests {
 
     #[test]
     fn unknown_name_lists_valid_ones() {
-        let e = "nope".parse::<Fault>().unwrap_err();
+        let e = "nope".parse::<Fault>().unwrap_err().to_string();
         assert!(
             e.contains("\"nope\"")
                 && e.contains("wrong-type")

@@ -37,7 +37,7 @@ pub use config::{
     DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_PASSWORD, DEFAULT_VERSION, DataSetError,
     MockConfig, Role, User, default_data_set, load_data_set, read_data_set,
 };
-pub use faults::Fault;
+pub use faults::{Fault, UnknownName};
 pub use server::{RunningMock, Tls, spawn};
 pub use variants::Variant;
 

@@ -502,6 +502,20 @@ impl Store {
         Some((Owner::Svm(n.clone()), n))
     }
 
+    /// The owner a name names: the cluster (by the cluster's name: ONTAP's admin SVM bears it, and
+    /// the doc's example owner `cluster-1` is the cluster), an SVM, or nobody; with its uuid.
+    pub fn owner_by_name(&self, name: &str) -> Option<(Owner, String)> {
+        if name == self.cluster_name() {
+            return Some((Owner::Cluster, self.cluster_uuid().to_string()));
+        }
+        let s = self
+            .svms
+            .iter()
+            .find(|s| s.get("name").and_then(Value::as_str) == Some(name))?;
+        let uuid = s.get("uuid").and_then(Value::as_str)?.to_string();
+        Some((Owner::Svm(name.to_string()), uuid))
+    }
+
     /// Who a record belongs to: the SVM named by the uuid of one of its objects (`svm.uuid`,
     /// `owner.uuid`), else the cluster.
     pub fn owner_of(&self, res: &Resource, record: &Value) -> Owner {

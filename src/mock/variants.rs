@@ -7,7 +7,7 @@
 //! the ones that only rewrite a finished answer (a status, a field of the envelope) are applied in
 //! [`super::rewrite`]; the others live where the behaviour they change is.
 
-use super::faults::Layer;
+use super::faults::{Layer, UnknownName};
 use std::fmt;
 use std::str::FromStr;
 
@@ -79,18 +79,16 @@ impl fmt::Display for Variant {
 }
 
 impl FromStr for Variant {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
         Variant::ALL
             .iter()
             .copied()
             .find(|x| x.name() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Variant::ALL.iter().map(|x| x.name()).collect();
-                format!(
-                    "unknown variant {s:?}; expected one of: {}",
-                    names.join(", ")
-                )
+            .ok_or_else(|| UnknownName {
+                what: "variant",
+                name: s.to_string(),
+                expected: Variant::ALL.iter().map(|x| x.name()).collect(),
             })
     }
 }
@@ -130,7 +128,7 @@ mod tests {
             assert_eq!(v.name().parse::<Variant>().unwrap(), *v);
             assert!(seen.insert(v.name()));
         }
-        let e = "nope".parse::<Variant>().unwrap_err();
+        let e = "nope".parse::<Variant>().unwrap_err().to_string();
         assert!(e.contains("\"nope\"") && e.contains("permission-400"));
         assert_eq!(listing().lines().count(), Variant::ALL.len());
     }

@@ -7,7 +7,6 @@ use super::{Report, Summary, Verdict, escape_markup as escape};
 use crate::error::Error;
 use crate::verdict::Severity;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt::Write;
 
 /// How a target's run ended, worst first: the order a fleet sorts its targets in and takes its
@@ -423,11 +422,7 @@ pub fn junit(f: &Fleet) -> String {
         };
         for row in &r.results {
             tests += 1;
-            let class = if row.family.is_empty() {
-                &row.endpoint
-            } else {
-                &row.family
-            };
+            let class = super::families::family_of(row);
             let kind = super::junit::testcase(
                 &mut cases,
                 r,
@@ -595,14 +590,9 @@ pub fn html(f: &Fleet) -> String {
         let r = &t.report.summary;
         let _ = writeln!(
             o,
-            "<tr data-target=\"{n}\"><td class=\"num\"><span class=\"verdict e{c}\">{c}</span></td><td><a href=\"#t{i}\">{n}</a></td><td>{}</td><td class=\"num\">{}</td><td class=\"num{}\">{}</td><td class=\"num{}\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            "<tr data-target=\"{n}\"><td class=\"num\"><span class=\"verdict e{c}\">{c}</span></td><td><a href=\"#t{i}\">{n}</a></td><td>{}</td>{}<td class=\"num\">{}</td><td>{}</td></tr>",
             escape(&t.report.ontap_version),
-            r.passed,
-            if r.failed > 0 { " failed" } else { "" },
-            r.failed,
-            if r.warnings > 0 { " warning" } else { "" },
-            r.warnings,
-            r.skipped,
+            super::count_cells(r),
             t.drift.map_or("-".to_string(), |d| d.to_string()),
             escape(&t.why),
             n = escape(&t.name),
@@ -670,37 +660,18 @@ fn target_section(o: &mut String, i: usize, t: &FleetTarget) {
         }
         let _ = writeln!(o, "</table></details>");
     }
-    // Per family: the verdict counts, and the findings under a drill-down.
-    let mut fams: BTreeMap<&str, [usize; 4]> = BTreeMap::new();
-    for row in &r.results {
-        let fam = if row.family.is_empty() {
-            row.endpoint.as_str()
-        } else {
-            row.family.as_str()
-        };
-        let n = fams.entry(fam).or_default();
-        n[match row.verdict {
-            Verdict::Passed => 0,
-            Verdict::Failed => 1,
-            Verdict::Warning => 2,
-            Verdict::Skipped => 3,
-        }] += 1;
-    }
+    // Per family, worst first: the verdict counts, and the findings under a drill-down.
+    let fams = super::families::of(r);
     if fams.is_empty() {
         let _ = writeln!(o, "</section>");
         return;
     }
     let _ = writeln!(
         o,
-        "<table class=\"families\"><tr><th>family</th><th>passed</th><th>failed</th><th>warnings</th><th>skipped</th><th>findings</th></tr>"
+        "<table class=\"families\"><tr><th>family</th><th>passed</th><th>failed</th><th>warnings</th><th>skipped</th><th>requests</th><th>findings</th></tr>"
     );
-    for (fam, n) in &fams {
-        let endpoints: Vec<&str> = r
-            .results
-            .iter()
-            .filter(|x| x.family == *fam || x.endpoint == *fam)
-            .map(|x| x.endpoint.as_str())
-            .collect();
+    for fam in fams.iter() {
+        let endpoints = super::families::endpoints_of(r, &fam.family);
         let findings: Vec<_> = r
             .findings
             .iter()
@@ -735,14 +706,10 @@ fn target_section(o: &mut String, i: usize, t: &FleetTarget) {
         }
         let _ = writeln!(
             o,
-            "<tr data-family=\"{f}\"><td>{f}</td><td class=\"num\">{}</td><td class=\"num{}\">{}</td><td class=\"num{}\">{}</td><td class=\"num\">{}</td><td>{detail}</td></tr>",
-            n[0],
-            if n[1] > 0 { " failed" } else { "" },
-            n[1],
-            if n[2] > 0 { " warning" } else { "" },
-            n[2],
-            n[3],
-            f = escape(fam)
+            "<tr data-family=\"{f}\"><td>{f}</td>{}<td class=\"num\">{}</td><td>{detail}</td></tr>",
+            super::count_cells(&fam.counts),
+            fam.requests,
+            f = escape(&fam.family)
         );
     }
     let _ = writeln!(o, "</table>\n</section>");

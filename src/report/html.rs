@@ -3,9 +3,9 @@
 //! Content-Security-Policy forbids it, too). Every value goes through [`escape`], because
 //! messages quote what the target answered, and a target must not be able to inject markup.
 
-use super::{Report, Verdict, summary_line};
+use super::{Report, Verdict, families, summary_line};
 use crate::checks::CHECKS;
-use crate::verdict::{RestoreProblem, Severity};
+use crate::verdict::{Finding, RestoreProblem, Severity};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -30,6 +30,8 @@ article.finding h3{font-size:1em;margin:0 0 .4em}
 pre{background:#f6f8fa;padding:.5em .7em;border-radius:3px;white-space:pre-wrap;word-break:break-all;margin:.2em 0}
 .error-box{border:1px solid #6d4c41;background:#fbe9e7;padding:.6em 1em;border-radius:4px}
 footer{margin-top:2em;color:#5b6474;font-size:.9em}
+details.family{border:1px solid #d8dde6;border-radius:4px;padding:.3em .8em;margin:.4em 0}details.family>summary{cursor:pointer}
+details.family table.matrix{margin:.5em 0}ol.endpoints{margin:.3em 0}
 ";
 
 /// Renders the whole page.
@@ -116,8 +118,8 @@ pub fn render(r: &Report) -> String {
     );
 
     sampling(&mut o, r);
-    matrix(&mut o, r);
-    findings(&mut o, r);
+    family_table(&mut o, r);
+    by_family(&mut o, r);
     skips(&mut o, r);
     coverage(&mut o, r);
     latency(&mut o, r);
@@ -164,45 +166,114 @@ pub fn render(r: &Report) -> String {
     o
 }
 
-fn endpoints(r: &Report) -> Vec<&String> {
-    let mut e: Vec<&String> = r.results.iter().map(|x| &x.endpoint).collect();
-    e.dedup();
-    e
-}
-
-/// The check × endpoint matrix, coloured by verdict.
-fn matrix(o: &mut String, r: &Report) {
-    let eps = endpoints(r);
-    if eps.is_empty() {
+/// The per-family summary, worst first: each family's counts and requests, linked to its details.
+fn family_table(o: &mut String, r: &Report) {
+    let fams = families::of(r);
+    if fams.is_empty() {
         return;
     }
     let _ = writeln!(
         o,
-        "<section id=\"results\">\n<h2>Checks × endpoints</h2>\n<ol id=\"endpoints\">"
+        "<section id=\"families\">\n<h2>Families ({}), worst first</h2>\n<table id=\"family-summary\"><tr><th>family</th><th>paths</th><th>passed</th><th>failed</th><th>warnings</th><th>skipped</th><th>findings</th><th>requests</th></tr>",
+        fams.len()
     );
+    for s in fams.iter() {
+        let _ = writeln!(
+            o,
+            "<tr data-summary-family=\"{f}\"><td><a href=\"#family-{f}\">{f}</a></td><td>{}</td>{}<td>{}</td><td>{}</td></tr>",
+            s.paths,
+            super::count_cells(&s.counts),
+            s.counts.failures + s.counts.warning_findings,
+            s.requests,
+            f = escape(&s.family)
+        );
+    }
+    let _ = writeln!(o, "</table>\n</section>");
+}
+
+/// The details, family by family in the summary's order, each folded (`<details>`), a failing
+/// family open: its check × path matrix, coloured by verdict, and its findings with their
+/// reproducers.
+fn by_family(o: &mut String, r: &Report) {
+    if r.error.is_some() {
+        return;
+    }
+    let fams = families::of(r);
+    let _ = writeln!(
+        o,
+        "<section id=\"results\">\n<h2>Results by family</h2>\n<p class=\"legend\"><span class=\"passed\">ok: passed</span><span class=\"failed\">FAIL n: failed</span><span class=\"warning\">warn n: warning</span><span class=\"skipped\">skip: not applicable</span></p>"
+    );
+    if r.findings.is_empty() {
+        let _ = writeln!(
+            o,
+            "<p id=\"no-findings\">No findings: every applicable check passed.</p>"
+        );
+    }
+    for s in fams.iter() {
+        let _ = writeln!(
+            o,
+            "<details class=\"family\" id=\"family-{f}\" data-family-detail=\"{f}\"{}>\n<summary><b>{f}</b>: {} failed, {} warnings, {} passed, {} skipped; {} findings; {} requests</summary>",
+            if s.failing(r.strict) { " open" } else { "" },
+            s.counts.failed,
+            s.counts.warnings,
+            s.counts.passed,
+            s.counts.skipped,
+            s.counts.failures + s.counts.warning_findings,
+            s.requests,
+            f = escape(&s.family)
+        );
+        matrix(o, r, &s.family);
+        let eps = families::endpoints_of(r, &s.family);
+        for f in r
+            .findings
+            .iter()
+            .filter(|f| eps.contains(&f.endpoint.as_str()))
+        {
+            finding(o, r, f);
+        }
+        let _ = writeln!(o, "</details>");
+    }
+    // Findings on a path with no result row (none today; a report of another build may have
+    // them) are not lost.
+    let other: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| !r.results.iter().any(|x| x.endpoint == f.endpoint))
+        .collect();
+    if !other.is_empty() {
+        let _ = writeln!(
+            o,
+            "<details class=\"family\" id=\"family-other\" open>\n<summary><b>other paths</b>: {} findings</summary>",
+            other.len()
+        );
+        for f in other {
+            finding(o, r, f);
+        }
+        let _ = writeln!(o, "</details>");
+    }
+    let _ = writeln!(o, "</section>");
+}
+
+/// One family's check × path matrix, coloured by verdict.
+fn matrix(o: &mut String, r: &Report, family: &str) {
+    let eps = families::endpoints_of(r, family);
+    let rows = families::rows_of(r, family);
+    let _ = writeln!(o, "<ol class=\"endpoints\">");
     for e in &eps {
         let _ = writeln!(o, "<li><code>{}</code></li>", escape(e));
     }
-    let _ = writeln!(
-        o,
-        "</ol>\n<p class=\"legend\"><span class=\"passed\">ok: passed</span><span class=\"failed\">FAIL n: failed</span><span class=\"warning\">warn n: warning</span><span class=\"skipped\">skip: not applicable</span></p>"
-    );
-    let _ = write!(o, "<table id=\"matrix\">\n<tr><th>check</th>");
+    let _ = write!(o, "</ol>\n<table class=\"matrix\">\n<tr><th>check</th>");
     for (i, e) in eps.iter().enumerate() {
         let _ = write!(o, "<th title=\"{}\">[{}]</th>", escape(e), i + 1);
     }
     let _ = writeln!(o, "</tr>");
     for c in CHECKS {
-        if !r.results.iter().any(|x| x.check == c.name) {
+        if !rows.iter().any(|x| x.check == c.name) {
             continue;
         }
         let _ = write!(o, "<tr data-check=\"{0}\"><th>{0}</th>", escape(c.name));
         for e in &eps {
-            match r
-                .results
-                .iter()
-                .find(|x| x.check == c.name && &x.endpoint == *e)
-            {
+            match rows.iter().find(|x| x.check == c.name && x.endpoint == *e) {
                 None => {
                     let _ = write!(o, "<td class=\"cell none\">-</td>");
                 }
@@ -225,91 +296,76 @@ fn matrix(o: &mut String, r: &Report) {
         }
         let _ = writeln!(o, "</tr>");
     }
-    let _ = writeln!(o, "</table>\n</section>");
+    let _ = writeln!(o, "</table>");
 }
 
-/// Each finding with its rule, message and reproducer.
-fn findings(o: &mut String, r: &Report) {
-    if r.error.is_some() {
-        return;
-    }
+/// One finding with its rule, message and reproducer.
+fn finding(o: &mut String, r: &Report, f: &Finding) {
+    let (class, tag) = match f.severity {
+        Severity::Failure => ("failure", "FAIL"),
+        Severity::Warning if r.strict => ("warning", "WARN (failing: --strict)"),
+        Severity::Warning => ("warning", "WARN"),
+    };
     let _ = writeln!(
         o,
-        "<section id=\"findings\">\n<h2>Findings ({})</h2>",
-        r.findings.len()
+        "<article class=\"finding {class}\">\n<h3>{tag} <code>{}</code> {} <code>{}</code></h3>",
+        escape(&f.check),
+        escape(&f.method),
+        escape(&f.endpoint)
     );
-    if r.findings.is_empty() {
-        let _ = writeln!(o, "<p>None: every applicable check passed.</p>");
-    }
-    for f in &r.findings {
-        let (class, tag) = match f.severity {
-            Severity::Failure => ("failure", "FAIL"),
-            Severity::Warning if r.strict => ("warning", "WARN (failing: --strict)"),
-            Severity::Warning => ("warning", "WARN"),
-        };
-        let _ = writeln!(
-            o,
-            "<article class=\"finding {class}\">\n<h3>{tag} <code>{}</code> {} <code>{}</code></h3>",
-            escape(&f.check),
-            escape(&f.method),
-            escape(&f.endpoint)
-        );
-        let seen = if f.occurrences > 1 {
-            format!(", seen {} times", f.occurrences)
-        } else {
-            String::new()
-        };
-        let _ = writeln!(
-            o,
-            "<p>rule <code>{}</code>, evidence {}{}</p>\n<p class=\"message\">{}</p>",
-            escape(&f.rule),
-            escape(f.evidence.as_str()),
-            escape(&seen),
-            escape(&f.message)
-        );
-        if let Some(rep) = &f.reproducer {
-            let _ = writeln!(o, "<dl class=\"reproducer\">");
-            if let Some(s) = &rep.shrunk {
-                let _ = writeln!(o, "<dt>shrunk</dt><dd>{}</dd>", escape(s));
-            }
-            let _ = writeln!(
-                o,
-                "<dt>reproduce</dt><dd><pre class=\"curl\">{}</pre></dd>\n<dt>expected</dt><dd><pre>{}</pre></dd>\n<dt>actual</dt><dd><pre>{}</pre></dd>\n</dl>",
-                escape(&rep.curl),
-                escape(&rep.expected),
-                escape(&rep.actual)
-            );
+    let seen = if f.occurrences > 1 {
+        format!(", seen {} times", f.occurrences)
+    } else {
+        String::new()
+    };
+    let _ = writeln!(
+        o,
+        "<p>rule <code>{}</code>, evidence {}{}</p>\n<p class=\"message\">{}</p>",
+        escape(&f.rule),
+        escape(f.evidence.as_str()),
+        escape(&seen),
+        escape(&f.message)
+    );
+    if let Some(rep) = &f.reproducer {
+        let _ = writeln!(o, "<dl class=\"reproducer\">");
+        if let Some(s) = &rep.shrunk {
+            let _ = writeln!(o, "<dt>shrunk</dt><dd>{}</dd>", escape(s));
         }
-        let _ = writeln!(o, "</article>");
+        let _ = writeln!(
+            o,
+            "<dt>reproduce</dt><dd><pre class=\"curl\">{}</pre></dd>\n<dt>expected</dt><dd><pre>{}</pre></dd>\n<dt>actual</dt><dd><pre>{}</pre></dd>\n</dl>",
+            escape(&rep.curl),
+            escape(&rep.expected),
+            escape(&rep.actual)
+        );
     }
-    let _ = writeln!(o, "</section>");
+    let _ = writeln!(o, "</article>");
 }
 
-/// Skipped checks, grouped by reason.
+/// Skipped checks, grouped by reason, with the paths each covers.
 fn skips(o: &mut String, r: &Report) {
-    let eps = endpoints(r);
-    let mut skipped: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    let mut skipped: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
     for x in r.results.iter().filter(|x| x.verdict == Verdict::Skipped) {
-        let i = eps.iter().position(|e| *e == &x.endpoint).unwrap_or(0) + 1;
         skipped
             .entry((x.check.as_str(), x.reason.as_deref().unwrap_or("")))
             .or_default()
-            .push(i);
+            .push(&x.endpoint);
     }
     if skipped.is_empty() {
         return;
     }
     let _ = writeln!(
         o,
-        "<section id=\"skips\">\n<h2>Skipped</h2>\n<table><tr><th>check</th><th>endpoints</th><th>why</th></tr>"
+        "<section id=\"skips\">\n<h2>Skipped</h2>\n<table><tr><th>check</th><th>paths</th><th>why</th></tr>"
     );
-    for ((check, why), list) in &skipped {
-        let list: Vec<String> = list.iter().map(|i| format!("[{i}]")).collect();
+    for ((check, why), paths) in &skipped {
+        let list: Vec<String> = paths.iter().map(|p| escape(p)).collect();
         let _ = writeln!(
             o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td><details><summary>{}</summary>{}</details></td><td>{}</td></tr>",
             escape(check),
-            list.join(""),
+            super::fleet::plural(paths.len(), "path"),
+            list.join("<br>"),
             escape(why)
         );
     }

@@ -1,8 +1,9 @@
-//! JUnit XML for CI test reporters (GitLab, Jenkins, GitHub): one test suite per endpoint, one
-//! test case per check. Failures carry the message and the curl reproducer; warnings are
-//! failures only with --strict and otherwise go to system-out; skipped checks say why.
+//! JUnit XML for CI test reporters (GitLab, Jenkins, GitHub): one test suite per family, worst
+//! family first, one test case per check and path (`paging /api/storage/volumes`). Failures
+//! carry the message and the curl reproducer; warnings are failures only with --strict and
+//! otherwise go to system-out; skipped checks say why.
 
-use super::{Report, ResultRow, Verdict};
+use super::{Report, ResultRow, Verdict, families};
 use crate::verdict::Severity;
 use std::fmt::Write;
 
@@ -17,8 +18,6 @@ pub fn render(r: &Report) -> String {
             msg = escape(why)
         );
     }
-    let mut endpoints: Vec<&String> = r.results.iter().map(|x| &x.endpoint).collect();
-    endpoints.dedup();
     let per_test = if r.results.is_empty() {
         0.0
     } else {
@@ -26,12 +25,15 @@ pub fn render(r: &Report) -> String {
     };
     let mut suites = String::new();
     let (mut all_tests, mut all_fail, mut all_skip) = (0, 0, 0);
-    for ep in endpoints {
-        let rows: Vec<_> = r.results.iter().filter(|x| &x.endpoint == ep).collect();
+    // One suite per family, worst first (the per-family summary: its counts are the suite's).
+    let fams = families::of(r);
+    for fam in fams.iter() {
+        let rows = families::rows_of(r, &fam.family);
         let mut cases = String::new();
         let (mut fails, mut skips) = (0, 0);
         for row in &rows {
-            match testcase(&mut cases, r, row, &row.check, ep, per_test) {
+            let name = format!("{} {}", row.check, row.endpoint);
+            match testcase(&mut cases, r, row, &name, &fam.family, per_test) {
                 Verdict::Failed => fails += 1,
                 Verdict::Skipped => skips += 1,
                 _ => {}
@@ -43,7 +45,7 @@ pub fn render(r: &Report) -> String {
         let _ = write!(
             suites,
             "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{fails}\" errors=\"0\" skipped=\"{skips}\" time=\"{:.3}\">\n{cases}  </testsuite>\n",
-            escape(ep),
+            escape(&fam.family),
             rows.len(),
             per_test * rows.len() as f64
         );

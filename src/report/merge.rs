@@ -294,13 +294,14 @@ pub fn merge(inputs: Vec<Input>, code: &dyn Fn(End) -> u8) -> Result<Fleet> {
 }
 
 /// One report from the reports of one target's shards: rows, findings, restore problems,
-/// coverage, drift, sampling and latency put together, the summary counted again, requests
-/// and cases added up, the wall time of the longest shard.
+/// coverage, drift, sampling and latency put together, the summary and the families counted
+/// again, requests and cases added up, the wall time of the longest shard.
 pub fn combine(reports: Vec<&Report>) -> Report {
     let mut it = reports.into_iter();
     let mut out = it.next().expect("one report at least").clone();
     let rest: Vec<&Report> = it.collect();
     if rest.is_empty() {
+        out.families = super::families::summarize(&out);
         return out;
     }
     let mut versions: Vec<String> = vec![out.ontap_version.clone()];
@@ -360,6 +361,7 @@ pub fn combine(reports: Vec<&Report>) -> Report {
     out.latency
         .sort_by(|a, b| (&a.endpoint, &a.method).cmp(&(&b.endpoint, &b.method)));
     out.summary = count(&out);
+    out.families = super::families::summarize(&out);
     out
 }
 

@@ -2,6 +2,7 @@
 //! rendering (JUnit in [`junit`], the HTML page in [`html`]). Every text in it was redacted ([`crate::redact`]) when the
 //! finding was made.
 
+pub mod families;
 pub mod fleet;
 pub mod html;
 pub mod junit;
@@ -34,7 +35,7 @@ impl Format {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
     /// (endpoint, check) pairs by verdict.
     pub passed: usize,
@@ -159,6 +160,9 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
     pub summary: Summary,
+    /// Per family, worst first: its paths, verdicts, findings and requests ([`families`]).
+    #[serde(default)]
+    pub families: Vec<families::FamilySummary>,
     pub figures: Figures,
     pub results: Vec<ResultRow>,
     pub findings: Vec<Finding>,
@@ -262,6 +266,7 @@ impl Report {
             interrupted,
             stopped,
             summary,
+            families: Vec::new(),
             figures,
             results: rows,
             findings,
@@ -378,6 +383,27 @@ pub(crate) fn sampled_families(r: &Report) -> Vec<String> {
         .collect()
 }
 
+/// The passed, failed, warnings and skipped cells of an HTML table row (`<td>`s), failed and
+/// warnings marked when not zero: the run page's and the fleet page's tables alike.
+pub(crate) fn count_cells(s: &Summary) -> String {
+    let mark = |n: usize, class: &str| {
+        if n > 0 {
+            format!(" {class}")
+        } else {
+            String::new()
+        }
+    };
+    format!(
+        "<td class=\"num\">{}</td><td class=\"num{}\">{}</td><td class=\"num{}\">{}</td><td class=\"num\">{}</td>",
+        s.passed,
+        mark(s.failed, "failed"),
+        s.failed,
+        mark(s.warnings, "warning"),
+        s.warnings,
+        s.skipped
+    )
+}
+
 /// Escapes text for the HTML page and the JUnit XML alike: element content and quoted
 /// attribute values (`&#39;` is valid in both), and control characters other than tab, LF and CR
 /// written out as `\u{XXXX}` (XML 1.0 forbids most of them even escaped).
@@ -433,12 +459,15 @@ impl Style {
     }
     /// A table cell, padded to `width` before it is painted (escape codes take no column).
     fn cell(&self, verdict: &Verdict, text: &str, width: usize) -> String {
-        let padded = format!("{text:<width$}");
+        self.paint_verdict(verdict, &format!("{text:<width$}"))
+    }
+    /// `text` in its verdict's colour (skipped: none).
+    fn paint_verdict(&self, verdict: &Verdict, text: &str) -> String {
         match verdict {
-            Verdict::Failed => self.paint(RED, &padded),
-            Verdict::Warning => self.paint(YELLOW, &padded),
-            Verdict::Passed => self.paint(GREEN, &padded),
-            Verdict::Skipped => padded,
+            Verdict::Failed => self.paint(RED, text),
+            Verdict::Warning => self.paint(YELLOW, text),
+            Verdict::Passed => self.paint(GREEN, text),
+            Verdict::Skipped => text.to_string(),
         }
     }
 }
@@ -513,7 +542,17 @@ pub fn render_with(r: &Report, style: Style) -> String {
     shown.ontap_version = crate::redact::escape_controls(&shown.ontap_version).into_owned();
     let r = &shown;
     let mut out = String::new();
-    for f in &r.findings {
+    let endpoints: Vec<&String> = {
+        let mut e: Vec<&String> = r.results.iter().map(|x| &x.endpoint).collect();
+        e.dedup();
+        e
+    };
+    // A whole-API run opens with its families, worst first; the findings follow.
+    let large = endpoints.len() > GRID_MAX;
+    if large && !style.quiet {
+        render_families(r, style, &mut out);
+    }
+    for f in in_family_order(r, large) {
         if style.quiet && f.severity == Severity::Warning && !r.strict {
             continue;
         }
@@ -550,13 +589,8 @@ pub fn render_with(r: &Report, style: Style) -> String {
         }
         return out;
     }
-    let endpoints: Vec<&String> = {
-        let mut e: Vec<&String> = r.results.iter().map(|x| &x.endpoint).collect();
-        e.dedup();
-        e
-    };
-    if endpoints.len() > GRID_MAX {
-        render_per_path(r, &endpoints, &mut out);
+    if large {
+        render_skip_counts(r, &mut out);
     } else {
         render_grid(r, &endpoints, style, &mut out);
     }
@@ -564,46 +598,70 @@ pub fn render_with(r: &Report, style: Style) -> String {
     out
 }
 
+/// The findings to show: in the report's order, or for a large run family by family in the
+/// order of the families table (worst first), each family's in the report's order.
+fn in_family_order(r: &Report, large: bool) -> Vec<&Finding> {
+    let mut out: Vec<&Finding> = r.findings.iter().collect();
+    if large {
+        let mut rank: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, fam) in families::of(r).iter().enumerate() {
+            for row in r
+                .results
+                .iter()
+                .filter(|x| families::family_of(x) == fam.family)
+            {
+                rank.entry(row.endpoint.as_str()).or_insert(i);
+            }
+        }
+        out.sort_by_key(|f| rank.get(f.endpoint.as_str()).copied().unwrap_or(usize::MAX));
+    }
+    out
+}
+
 /// Above this many paths (a whole-API run: hundreds), the check-by-path grid would be wider
-/// than any terminal: the summary is one line per path instead, worst first.
+/// than any terminal: the run opens with one line per family instead, worst first.
 const GRID_MAX: usize = 12;
 
-/// One line per path: how many checks passed, failed, warned and were skipped, worst first;
-/// then the skip reasons with how many paths each covers.
-fn render_per_path(r: &Report, endpoints: &[&String], out: &mut String) {
-    let mut rows: Vec<(&String, [usize; 4])> = endpoints
-        .iter()
-        .map(|e| {
-            let mut n = [0usize; 4];
-            for x in r.results.iter().filter(|x| &x.endpoint == *e) {
-                n[match x.verdict {
-                    Verdict::Failed => 0,
-                    Verdict::Warning => 1,
-                    Verdict::Passed => 2,
-                    Verdict::Skipped => 3,
-                }] += 1;
-            }
-            (*e, n)
-        })
-        .collect();
-    rows.sort_by(|a, b| (b.1[0], b.1[1]).cmp(&(a.1[0], a.1[1])).then(a.0.cmp(b.0)));
+/// One line per family, worst first: its checks failed, warned, passed and skipped, the
+/// requests sent to it and its paths.
+fn render_families(r: &Report, style: Style, out: &mut String) {
+    let fams = families::of(r);
     let _ = writeln!(
         out,
-        "{} paths, worst first (checks failed, warned, passed, skipped):",
-        rows.len()
+        "{} families, worst first (checks failed, warned, passed, skipped; requests sent; paths):",
+        fams.len()
     );
     let _ = writeln!(
         out,
-        "  {:>6} {:>6} {:>6} {:>7}  PATH",
-        "FAIL", "WARN", "OK", "SKIP"
+        "  {:>6} {:>6} {:>6} {:>6} {:>9} {:>5}  FAMILY",
+        "FAIL", "WARN", "OK", "SKIP", "REQUESTS", "PATHS"
     );
-    for (e, n) in &rows {
+    for s in fams.iter() {
+        let n = &s.counts;
+        let verdict = if n.failed > 0 {
+            Verdict::Failed
+        } else if n.warnings > 0 {
+            Verdict::Warning
+        } else {
+            Verdict::Passed
+        };
         let _ = writeln!(
             out,
-            "  {:>6} {:>6} {:>6} {:>7}  {e}",
-            n[0], n[1], n[2], n[3]
+            "  {:>6} {:>6} {:>6} {:>6} {:>9} {:>5}  {}",
+            n.failed,
+            n.warnings,
+            n.passed,
+            n.skipped,
+            s.requests,
+            s.paths,
+            style.paint_verdict(&verdict, &s.family)
         );
     }
+    out.push('\n');
+}
+
+/// The skip reasons of a large run, each with how many paths it covers.
+fn render_skip_counts(r: &Report, out: &mut String) {
     let mut skipped: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for x in r.results.iter().filter(|x| x.verdict == Verdict::Skipped) {
         *skipped
@@ -611,7 +669,7 @@ fn render_per_path(r: &Report, endpoints: &[&String], out: &mut String) {
             .or_default() += 1;
     }
     if !skipped.is_empty() {
-        let _ = writeln!(out, "\nSkipped:");
+        let _ = writeln!(out, "Skipped:");
         for ((check, why), n) in &skipped {
             let _ = writeln!(out, "  {check} ({n} paths): {why}");
         }

@@ -97,6 +97,9 @@ pub struct RunConfig {
     pub allow_writes: Vec<String>,
     /// Why the run does less than asked (said once before the run), set by `build()`.
     pub note: Option<String>,
+    /// Probes that must be refused (a PUT, expecting 405) run although the mode reads only: set
+    /// by `build()` when an imported contract turns the default mode read-only.
+    pub refusal_probes: bool,
     pub strict: bool,
     /// Keep every exchange for a recording (`--record DIR`: the command line writes it).
     pub record: bool,
@@ -151,6 +154,7 @@ impl RunConfig {
                 families: Vec::new(),
                 allow_writes: Vec::new(),
                 note: None,
+                refusal_probes: false,
                 strict: false,
                 record: false,
                 compare: None,
@@ -489,8 +493,9 @@ fn decide_writes(c: &mut RunConfig) -> Result<()> {
         // built on them cannot be trusted, so an imported contract reads only unless
         // --allow-destructive says the target is a lab or a mock.
         c.mode = Mode::ReadOnly;
+        c.refusal_probes = true;
         c.note = Some(format!(
-            "{} is imported from NetApp's definitions: the run reads only (--allow-writes GLOB writes to the families it names; --allow-destructive to all, on a lab or a mock)",
+            "{} is imported from NetApp's definitions: the run reads only, besides a PUT to each path that must be refused (405) and changes nothing (--allow-writes GLOB writes to the families it names; --allow-destructive to all, on a lab or a mock)",
             c.spec.source
         ));
     }

@@ -80,15 +80,24 @@ pub async fn discover_version(client: &Client) -> Result<OntapVersion> {
         })
 }
 
+/// What discovery read: every family's records, and for each nested collection the parent path
+/// its collection checks run at with the records under it.
+#[derive(Default)]
+pub(super) struct Discovered {
+    pub records: BTreeMap<String, checks::records::Records>,
+    pub nested: BTreeMap<String, (String, checks::records::Records)>,
+}
+
 /// Reads every record of each family: GET collection?fields=** (all fields, the costly ones
 /// too), following next links, or the one record of a singleton family. Instance-only families
-/// have no list to read.
+/// have no list to read. A nested collection is read under up to [`NESTED_PARENTS`] parents; the
+/// one with the most records under it is where its collection checks run.
 pub(super) async fn discover_records(
     ctx: &Ctx,
     endpoints: &[&'static Endpoint],
     progress: &Events,
-) -> BTreeMap<String, checks::records::Records> {
-    let mut out: BTreeMap<String, checks::records::Records> = BTreeMap::new();
+) -> Discovered {
+    let mut out = Discovered::default();
     let mut eps: Vec<&'static Endpoint> = endpoints
         .iter()
         .copied()
@@ -102,10 +111,23 @@ pub(super) async fn discover_records(
     eps.sort_by_key(|e| e.path_keys().len());
     for ep in eps {
         let mut records = checks::records::Records::default();
-        for base in collection_paths(ctx, ep, &out) {
-            read_all(ctx, ep, &base, &mut records, progress).await;
+        let nested = ep.kind() == Kind::Collection && !ep.path_keys().is_empty();
+        for base in collection_paths(ctx, ep, &out.records) {
+            if nested {
+                let mut under = checks::records::Records::default();
+                read_all(ctx, ep, &base, &mut under, progress).await;
+                for (id, r) in under.ids().zip(under.iter()) {
+                    records.push(id.to_string(), &r);
+                }
+                let most = out.nested.get(&ep.family).map_or(0, |(_, r)| r.len());
+                if most == 0 || under.len() > most {
+                    out.nested.insert(ep.family.clone(), (base, under));
+                }
+            } else {
+                read_all(ctx, ep, &base, &mut records, progress).await;
+            }
         }
-        out.insert(ep.family.clone(), records);
+        out.records.insert(ep.family.clone(), records);
     }
     out
 }

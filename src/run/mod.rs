@@ -24,6 +24,7 @@ use crate::spec::Endpoint;
 use crate::undo::{Stop, journal};
 use config::{RunConfig, Target};
 use events::{Event, Events, Observer};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -147,7 +148,7 @@ async fn connect(
 }
 
 /// What a report says about the run besides its results: the contract, the target's name in
-/// the config file, the shard, and each row's family. `execute` calls it; the command line calls
+/// the config file, the shard, each row's family and the per-family summary. `execute` calls it; the command line calls
 /// it too for the report of a run that never reached its target.
 pub fn describe(cfg: &RunConfig, report: &mut Report) {
     report.contract = cfg.spec.source.clone();
@@ -162,6 +163,7 @@ pub fn describe(cfg: &RunConfig, report: &mut Report) {
             r.family = e.family.clone();
         }
     }
+    report.families = crate::report::families::summarize(report);
 }
 
 /// What the report can say about a run that never got to its target.
@@ -449,7 +451,7 @@ async fn run_with(
     // Even the first read ends with a stop (a deadline, a signal).
     let first = tokio::select! {
         v = discover_version(&client) => v,
-        _ = crate::client::until_set(stop.flag()) => Err(Error::Stopped(format!(
+        _ = stop.stopped() => Err(Error::Stopped(format!(
             "{} before the target's version was read",
             stop.reason().unwrap_or_default()
         ))),
@@ -478,6 +480,7 @@ async fn run_with(
         selected: cfg.checks.clone(),
         max_failures: cfg.max_failures,
         writable: cfg.allow_writes.clone(),
+        probes: cfg.refusal_probes,
     };
     let mut ctx = Ctx::new(cfg.spec, client, version, settings, journal.clone(), stop);
     ctx.secrets = secrets;
@@ -498,14 +501,31 @@ async fn run_with(
         .filter(|e| cfg.endpoints.is_empty() || cfg.endpoints.iter().any(|p| p == e.path()))
         .collect();
     // Discovery reads only the families the selected endpoints belong to (--endpoint restricts
-    // what is sent, discovery included).
+    // what is sent, discovery included), and the parents a nested collection is read under.
+    let mut wanted: BTreeSet<&str> = endpoints.iter().map(|e| e.family.as_str()).collect();
+    loop {
+        let parents: Vec<&str> = cfg
+            .spec
+            .endpoints
+            .iter()
+            .filter(|e| wanted.contains(e.family.as_str()))
+            .filter_map(|e| cfg.spec.parent_of(e).map(|(p, _)| p.family.as_str()))
+            .filter(|p| !wanted.contains(p))
+            .collect();
+        if parents.is_empty() {
+            break;
+        }
+        wanted.extend(parents);
+    }
     let families: Vec<&'static Endpoint> = cfg
         .spec
         .endpoints
         .iter()
-        .filter(|e| endpoints.iter().any(|s| s.family == e.family))
+        .filter(|e| wanted.contains(e.family.as_str()))
         .collect();
-    ctx.records = discover::discover_records(&ctx, &families, &progress).await;
+    let found = discover::discover_records(&ctx, &families, &progress).await;
+    ctx.records = found.records;
+    ctx.nested = found.nested;
     ctx.sampled = discover::sample_records(&ctx);
     // A value another run wrote, anywhere: stop before changing anything (exit 3).
     if ctx.may_write()

@@ -2,14 +2,14 @@
 //! family by family) or is skipped with the reason (version, safety mode, `--allow-writes`, a
 //! nested collection, the check's own `applies`).
 
+use crate::checks::read::is_nested_collection;
 use crate::checks::{self, Applies, CheckFn, Needs, ctx::Ctx};
 use crate::spec::Endpoint;
-use crate::spec::model::Kind;
 use std::collections::BTreeMap;
 
-/// Why the checks of a collection under a parent's key are not run: their records are read
-/// through the parent's and judged on their own instance path.
-const NESTED_SKIP: &str = "a nested collection: its records are read under their parent's and checked on their instance path; collection checks on nested paths are not run yet";
+/// Why the writes of a collection under a parent's key are not sent: its reads run under one
+/// parent record, its records' writes on their own instance path.
+const NESTED_WRITES_SKIP: &str = "a nested collection: its reads run under one parent record; writes go to its records' instance path";
 
 /// Every (check, endpoint) pair that runs: the reads, and the writes by family.
 pub(super) struct Schedule {
@@ -39,13 +39,19 @@ pub(super) fn plan(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Schedule {
                 (_, true) if c.needs == Needs::Writes && !ctx.may_write() => {
                     Some("--read-only".into())
                 }
+                (_, true) if c.needs == Needs::Probes && !ctx.may_probe() => {
+                    Some("--read-only".into())
+                }
                 (_, true) if c.needs == Needs::Writes && !ctx.may_write_family(&ep.family) => {
                     Some("--allow-writes does not name this family".into())
                 }
-                (_, true) if ep.kind() == Kind::Collection && !ep.path_keys().is_empty() => {
-                    Some(NESTED_SKIP.into())
+                (_, true) if is_nested_collection(ep) && c.needs != Needs::Reads => {
+                    Some(NESTED_WRITES_SKIP.into())
                 }
-                (_, true) => c.applies_to(ctx.spec, ep).err(),
+                (_, true) if is_nested_collection(ep) && !ctx.nested.contains_key(&ep.family) => {
+                    Some(no_parent_record(ctx, ep))
+                }
+                (_, true) => c.applies_to(ctx.spec, ep).err().map(|why| why.to_string()),
             };
             if let Some(why) = why_not {
                 ctx.findings.skip(c.name, ep, why);
@@ -63,6 +69,17 @@ pub(super) fn plan(ctx: &Ctx, endpoints: &[&'static Endpoint]) -> Schedule {
         }
     }
     plan
+}
+
+/// Why a nested collection's checks do not run: no record of its parent family to read it under.
+fn no_parent_record(ctx: &Ctx, ep: &Endpoint) -> String {
+    match ctx.spec.parent_of(ep) {
+        Some((parent, _)) => format!(
+            "a nested collection under {}, which has no record to read it under",
+            parent.family
+        ),
+        None => "a nested collection whose parent family the contract does not name".into(),
+    }
 }
 
 impl Schedule {

@@ -24,21 +24,44 @@ pub const FORM: &str = "K/N with 1 ≤ K ≤ N (e.g. 2/4: the second of four sha
 /// The largest N: more shards than that is a typo, not a CI matrix.
 pub const MAX_SHARDS: u32 = 10_000;
 
+/// Why a `--shard` value is not a share; each message quotes the value and gives [`FORM`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    /// No `/` between K and N.
+    #[error("--shard {0}: not of the form K/N; expected {FORM}")]
+    NotKOfN(String),
+    /// K or N is not a whole number.
+    #[error("--shard {0}: K and N must be whole numbers; expected {FORM}")]
+    NotWholeNumbers(String),
+    /// N is 0 or above [`MAX_SHARDS`].
+    #[error("--shard {0}: N must be 1 to {MAX_SHARDS}; expected {FORM}")]
+    NOutOfRange(String),
+    /// K is 0 or above N.
+    #[error("--shard {given}: K must be 1 to N ({n}); expected {FORM}")]
+    KOutOfRange { given: String, n: u32 },
+}
+
+impl From<ShardError> for crate::error::Error {
+    fn from(e: ShardError) -> Self {
+        crate::error::Error::Usage(e.to_string())
+    }
+}
+
 impl std::str::FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Shard, String> {
-        let bad = |why: &str| Err(format!("--shard {s}: {why}; expected {FORM}"));
+    type Err = ShardError;
+    fn from_str(s: &str) -> Result<Shard, ShardError> {
+        let given = || s.to_string();
         let Some((k, n)) = s.trim().split_once('/') else {
-            return bad("not of the form K/N");
+            return Err(ShardError::NotKOfN(given()));
         };
         let (Ok(k), Ok(n)) = (k.trim().parse::<u32>(), n.trim().parse::<u32>()) else {
-            return bad("K and N must be whole numbers");
+            return Err(ShardError::NotWholeNumbers(given()));
         };
         if n == 0 || n > MAX_SHARDS {
-            return bad(&format!("N must be 1 to {MAX_SHARDS}"));
+            return Err(ShardError::NOutOfRange(given()));
         }
         if k == 0 || k > n {
-            return bad(&format!("K must be 1 to N ({n})"));
+            return Err(ShardError::KOutOfRange { given: given(), n });
         }
         Ok(Shard { k, n })
     }
@@ -150,10 +173,27 @@ mod tests {
         for bad in [
             "0/4", "5/4", "x", "1/0", "/4", "2/", "-1/4", "1.5/4", "1/4/2", "",
         ] {
-            let e = bad.parse::<Shard>().unwrap_err();
+            let e = bad.parse::<Shard>().unwrap_err().to_string();
             assert!(e.contains("expected K/N with 1 ≤ K ≤ N"), "{bad}: {e}");
             assert!(e.starts_with(&format!("--shard {bad}:")), "{bad}: {e}");
         }
+    }
+
+    #[test]
+    fn each_refusal_says_what_is_wrong() {
+        assert_eq!(
+            "5/4".parse::<Shard>().unwrap_err().to_string(),
+            "--shard 5/4: K must be 1 to N (4); expected K/N with 1 ≤ K ≤ N (e.g. 2/4: the second of four shares)"
+        );
+        assert_eq!(
+            "1/0".parse::<Shard>().unwrap_err().to_string(),
+            "--shard 1/0: N must be 1 to 10000; expected K/N with 1 ≤ K ≤ N (e.g. 2/4: the second of four shares)"
+        );
+        assert_eq!("x".parse::<Shard>(), Err(ShardError::NotKOfN("x".into())));
+        assert_eq!(
+            "1.5/4".parse::<Shard>(),
+            Err(ShardError::NotWholeNumbers("1.5/4".into()))
+        );
     }
 
     #[test]

@@ -30,7 +30,7 @@ pub use model::*;
 use resource::Resource;
 use serde_json::Value;
 use std::collections::BTreeMap;
-pub use version::OntapVersion;
+pub use version::{OntapVersion, VersionError};
 
 include!(concat!(env!("OUT_DIR"), "/embedded_specs.rs"));
 

@@ -57,9 +57,31 @@ pub fn list(spec: &Spec) -> String {
     out
 }
 
+/// Why `spec show` has nothing to show (a usage error for the command line).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShowError {
+    /// The name is neither a definition nor an endpoint; the message lists both.
+    #[error(
+        "spec show {name:?}: no such definition or endpoint; expected one of the definitions {} or the paths {}",
+        definitions.join(", "),
+        paths.join(", ")
+    )]
+    NoSuchEntry {
+        name: String,
+        definitions: Vec<String>,
+        paths: Vec<String>,
+    },
+}
+
+impl From<ShowError> for crate::error::Error {
+    fn from(e: ShowError) -> Self {
+        crate::error::Error::Usage(e.to_string())
+    }
+}
+
 /// One definition or one endpoint.
-/// Err names the unknown `name` and what exists (a usage error for the command line).
-pub fn show(spec: &Spec, name: &str, json: bool) -> Result<String, String> {
+/// Err names the unknown `name` and what exists.
+pub fn show(spec: &Spec, name: &str, json: bool) -> Result<String, ShowError> {
     let trimmed = name.trim_end_matches('/');
     let with_api = if trimmed.starts_with("/api") {
         trimmed.to_string()
@@ -80,13 +102,15 @@ pub fn show(spec: &Spec, name: &str, json: bool) -> Result<String, String> {
         }
         return Ok(show_schema(spec, schema_name));
     }
-    let defs: Vec<&str> = spec.schemas.keys().map(String::as_str).collect();
-    let paths: Vec<&str> = spec.endpoints.iter().map(|e| e.path()).collect();
-    Err(format!(
-        "spec show {name:?}: no such definition or endpoint; expected one of the definitions {} or the paths {}",
-        defs.join(", "),
-        paths.join(", ")
-    ))
+    Err(ShowError::NoSuchEntry {
+        name: name.to_string(),
+        definitions: spec.schemas.keys().cloned().collect(),
+        paths: spec
+            .endpoints
+            .iter()
+            .map(|e| e.path().to_string())
+            .collect(),
+    })
 }
 
 fn show_endpoint(spec: &Spec, ep: &Endpoint) -> String {

@@ -262,8 +262,8 @@ pub(super) fn check_endpoint(
 ) -> Result<Endpoint, SpecError> {
     let introduced: OntapVersion = ep
         .introduced_in
-        .parse()
-        .map_err(|e: String| SpecError::new(file, format!("{at}/introduced_in"), e))?;
+        .parse::<OntapVersion>()
+        .map_err(|e| SpecError::new(file, format!("{at}/introduced_in"), e.to_string()))?;
     let segments = path_segments(file, at, ep, res)?;
     let keys = segments
         .iter()
@@ -533,7 +533,7 @@ fn check_method(
     check_errors(file, mat, def, res)?;
     if let Some(r) = &def.removed_in {
         r.parse::<OntapVersion>()
-            .map_err(|e| SpecError::new(file, format!("{mat}/removed_in"), e))?;
+            .map_err(|e| SpecError::new(file, format!("{mat}/removed_in"), e.to_string()))?;
         if def.removed_error.is_none() {
             return Err(SpecError::new(
                 file,

@@ -22,15 +22,26 @@ impl OntapVersion {
     }
 }
 
+/// Why a text is not an ONTAP release number; both kinds say what was expected and what was found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    /// Not two or three parts separated by dots.
+    #[error("expected an ONTAP version like 9.14 or 9.14.1, found {0:?}")]
+    Parts(String),
+    /// A part that is not a number of one to four digits.
+    #[error("expected an ONTAP version like 9.14 or 9.14.1, found {0:?}")]
+    Number(String),
+}
+
 impl FromStr for OntapVersion {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = VersionError;
+    fn from_str(s: &str) -> Result<Self, VersionError> {
         let parts: Vec<&str> = s.trim().split('.').collect();
-        let bad = || format!("expected an ONTAP version like 9.14 or 9.14.1, found {s:?}");
         if !(2..=3).contains(&parts.len()) {
-            return Err(bad());
+            return Err(VersionError::Parts(s.to_string()));
         }
-        let num = |p: &str| -> Result<u32, String> {
+        let num = |p: &str| -> Result<u32, VersionError> {
+            let bad = || VersionError::Number(s.to_string());
             if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 4 {
                 return Err(bad());
             }
@@ -45,8 +56,8 @@ impl FromStr for OntapVersion {
 }
 
 impl TryFrom<String> for OntapVersion {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
+    type Error = VersionError;
+    fn try_from(s: String) -> Result<Self, VersionError> {
         s.parse()
     }
 }
@@ -74,8 +85,18 @@ mod tests {
         let c: OntapVersion = "9.14.1".parse().unwrap();
         assert!(a < b && b < c);
         assert_eq!(c.to_string(), "9.14.1");
-        assert!("9".parse::<OntapVersion>().is_err());
-        assert!("9.x".parse::<OntapVersion>().is_err());
+        assert_eq!(
+            "9".parse::<OntapVersion>(),
+            Err(VersionError::Parts("9".into()))
+        );
+        assert_eq!(
+            "9.x".parse::<OntapVersion>(),
+            Err(VersionError::Number("9.x".into()))
+        );
         assert!("9.14.1.2".parse::<OntapVersion>().is_err());
+        assert_eq!(
+            "9.x".parse::<OntapVersion>().unwrap_err().to_string(),
+            r#"expected an ONTAP version like 9.14 or 9.14.1, found "9.x""#
+        );
     }
 }

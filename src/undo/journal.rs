@@ -48,6 +48,34 @@ pub struct Entry {
     pub wrote: Wrote,
 }
 
+/// Why the journal could not be appended to or removed; the message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The file could not be opened, written, flushed to disk or removed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file, opened again to append to, no longer reads as a journal.
+    #[error("{}: {source}", path.display())]
+    NotAJournal {
+        path: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
+}
+
+impl JournalError {
+    fn io(path: &Path, source: std::io::Error) -> JournalError {
+        JournalError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
 /// The file's contents, as its lines replay.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Contents {
@@ -388,18 +416,21 @@ impl State {
     /// The file to append to. A resumed journal's file is opened, replayed, and cut after its
     /// last confirmed line (dropping a torn one), or rewritten as lines when an earlier version
     /// wrote it; a file `finish` removed is created afresh.
-    fn file(&mut self, path: &Path) -> std::io::Result<&mut (File, u64)> {
+    fn file(&mut self, path: &Path) -> Result<&mut (File, u64), JournalError> {
         if self.file.is_none() {
+            let io = |e| JournalError::io(path, e);
             let opened = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
                 .open(path);
-            let (mut f, mut len) = match opened {
+            let (f, len) = match opened {
                 Ok(mut f) => {
                     let mut bytes = Vec::new();
-                    f.read_to_end(&mut bytes)?;
-                    let r =
-                        replay(path, &bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+                    f.read_to_end(&mut bytes).map_err(io)?;
+                    let r = replay(path, &bytes).map_err(|e| JournalError::NotAJournal {
+                        path: path.to_path_buf(),
+                        source: Box::new(e),
+                    })?;
                     drop(bytes);
                     if r.former {
                         let c = r.contents;
@@ -408,30 +439,18 @@ impl State {
                             target: c.target,
                             user: c.user,
                         };
-                        create(path, &header, |w| lines_of(w, &c.entries))?
+                        create(path, &header, |w| lines_of(w, &c.entries)).map_err(io)?
                     } else {
                         (f, r.valid as u64)
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.unfinished == 0 => {
                     self.entries.clear();
-                    create(path, &self.header, |_| Ok(()))?
+                    create(path, &self.header, |_| Ok(())).map_err(io)?
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(io(e)),
             };
-            f.set_len(len)?;
-            f.seek(SeekFrom::Start(len))?;
-            if len > 0 {
-                // A last line written whole but for its newline ends before the next one.
-                let mut end = [0u8];
-                f.seek(SeekFrom::Start(len - 1))?;
-                f.read_exact(&mut end)?;
-                if end[0] != b'\n' {
-                    f.write_all(b"\n")?;
-                    len += 1;
-                }
-            }
-            self.file = Some((f, len));
+            self.file = Some(confirmed(f, len).map_err(io)?);
         }
         Ok(self.file.as_mut().expect("opened"))
     }
@@ -442,10 +461,8 @@ impl State {
         &mut self,
         path: &Path,
         lines: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
-    ) -> Result<(), String> {
-        let (file, len) = self
-            .file(path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+    ) -> Result<(), JournalError> {
+        let (file, len) = self.file(path)?;
         let mut w = std::io::BufWriter::with_capacity(1 << 16, &*file);
         let written = lines(&mut w).and_then(|()| w.flush());
         // Never flush what is left of a failed write.
@@ -461,10 +478,28 @@ impl State {
             Err(e) => {
                 let _ = file.set_len(*len);
                 let _ = file.seek(SeekFrom::Start(*len));
-                Err(format!("{}: {e}", path.display()))
+                Err(JournalError::io(path, e))
             }
         }
     }
+}
+
+/// A file opened to append to, cut after its last confirmed line (`len` bytes) and positioned
+/// there; a last line written whole but for its newline gets it. Returns the file and its length.
+fn confirmed(mut f: File, mut len: u64) -> std::io::Result<(File, u64)> {
+    f.set_len(len)?;
+    f.seek(SeekFrom::Start(len))?;
+    if len > 0 {
+        // A last line written whole but for its newline ends before the next one.
+        let mut end = [0u8];
+        f.seek(SeekFrom::Start(len - 1))?;
+        f.read_exact(&mut end)?;
+        if end[0] != b'\n' {
+            f.write_all(b"\n")?;
+            len += 1;
+        }
+    }
+    Ok((f, len))
 }
 
 fn line(w: &mut dyn Write, e: &EventRef) -> std::io::Result<()> {
@@ -559,7 +594,7 @@ impl Journal {
         path: &str,
         change: Change,
         original: &Value,
-    ) -> Result<(), String> {
+    ) -> Result<(), JournalError> {
         let mut st = self.state.lock().unwrap();
         match st.entries.get(path).copied() {
             Some(false) => Ok(()),
@@ -592,7 +627,7 @@ impl Journal {
         family: &str,
         paths: Option<&[String]>,
         wrote: &Wrote,
-    ) -> Result<(), String> {
+    ) -> Result<(), JournalError> {
         let mut st = self.state.lock().unwrap();
         let paths: Option<Vec<String>> = paths.map(|ps| {
             ps.iter()
@@ -608,7 +643,7 @@ impl Journal {
     }
 
     /// Adds many entries with one flush to disk (a collection PATCH journals a whole family).
-    pub fn add_many(&self, list: &[Saved]) -> Result<(), String> {
+    pub fn add_many(&self, list: &[Saved]) -> Result<(), JournalError> {
         let mut st = self.state.lock().unwrap();
         let mut seen = HashSet::new();
         let mut reopened = Vec::new();
@@ -651,7 +686,7 @@ impl Journal {
     }
 
     /// Marks many entries restored with one flush to disk.
-    pub fn restored_many(&self, paths: &[String]) -> Result<(), String> {
+    pub fn restored_many(&self, paths: &[String]) -> Result<(), JournalError> {
         let mut st = self.state.lock().unwrap();
         let mut seen = HashSet::new();
         let done: Vec<&str> = paths
@@ -671,7 +706,7 @@ impl Journal {
     }
 
     /// Marks an entry restored (a read-back proved it).
-    pub fn restored(&self, path: &str) -> Result<(), String> {
+    pub fn restored(&self, path: &str) -> Result<(), JournalError> {
         let mut st = self.state.lock().unwrap();
         if st.entries.get(path) != Some(&false) {
             return Ok(());
@@ -684,7 +719,7 @@ impl Journal {
 
     /// Removes the file when every entry is restored; true when it did. A later entry starts a
     /// new file.
-    pub fn finish(&self) -> Result<bool, String> {
+    pub fn finish(&self) -> Result<bool, JournalError> {
         let mut st = self.state.lock().unwrap();
         if st.unfinished > 0 {
             return Ok(false);
@@ -692,7 +727,7 @@ impl Journal {
         match std::fs::remove_file(&self.path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("{}: {e}", self.path.display())),
+            Err(e) => return Err(JournalError::io(&self.path, e)),
         }
         st.file = None;
         st.entries.clear();
@@ -1098,10 +1133,31 @@ mod tests {
             })
             .unwrap_err();
         drop(st);
-        assert!(err.contains("disk full"), "{err}");
+        assert!(matches!(err, JournalError::Io { .. }), "{err:?}");
+        assert_eq!(err.to_string(), format!("{}: disk full", path.display()));
         assert_eq!(std::fs::read(&path).unwrap(), before);
         j.restored("/api/x/1").unwrap();
         assert_eq!(read(&path).unwrap().unwrap().unfinished().count(), 0);
+    }
+
+    #[test]
+    fn a_resumed_journal_whose_file_was_replaced_is_not_appended_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        j.add("duo", "/api/x/1", Change::Changed, &json!({}))
+            .unwrap();
+        let resumed = Journal::resume(path.clone(), read(&path).unwrap().unwrap());
+        std::fs::write(&path, "not json\n").unwrap();
+        let err = resumed.restored("/api/x/1").unwrap_err();
+        assert!(matches!(err, JournalError::NotAJournal { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!("{}: ", path.display()))
+                && text.contains("not a journal of ontap-conform (line 1:"),
+            "{text}"
+        );
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "not json\n");
     }
 
     #[test]

@@ -632,7 +632,7 @@ impl Undo {
     }
 
     /// Records put back that the journal could not mark restored.
-    fn journal_problem(&self, record: String, e: String) {
+    fn journal_problem(&self, record: String, e: journal::JournalError) {
         self.problems.lock().unwrap().push(RestoreProblem {
             record,
             field: None,

@@ -8,7 +8,7 @@
 
 use super::journal::Journal;
 use super::{Change, Saved, Undo, Wrote, instance_path, record_endpoint};
-use crate::client::{Client, Request};
+use crate::client::{Client, Request, TransportError};
 use crate::spec::Spec;
 use crate::spec::model::Kind;
 use crate::spec::resource::{Field, FieldType, Resource, get_path, set_path};
@@ -182,12 +182,43 @@ pub async fn from_journal(spec: &Spec, client: &Client, journal: &Journal) -> Ve
     problems
 }
 
+/// Why a record could not be put back or proved back (the reason of its [`RestoreProblem`]).
+#[derive(Debug, Clone, thiserror::Error)]
+enum RestoreError {
+    /// A read-back got no answer; `what` says which (`could not read it back`, ...).
+    #[error("{what}: {source}")]
+    NoReadBack {
+        what: &'static str,
+        source: TransportError,
+    },
+    /// The DELETE of a record the run created got no answer.
+    #[error("created by the run; its DELETE got no answer: {0}")]
+    DeleteUnanswered(#[source] TransportError),
+    /// The DELETE of a record the run created was refused (its status line).
+    #[error("created by the run; its DELETE answered {0}")]
+    DeleteRefused(String),
+    /// A record the run created still answers after every DELETE (the GET's status).
+    #[error("created by the run and still there after {ATTEMPTS} DELETEs (GET answers {0})")]
+    StillThere(u16),
+}
+
+/// A field to put back that had no value before the run and that its type cannot unset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot be unset: it had no value before the run")]
+struct CannotUnset {
+    field: String,
+}
+
 /// `GET path?fields=**` straight through the client: the status and the JSON (Null when not JSON).
-async fn read_whole(client: &Client, path: &str, what: &str) -> Result<(u16, Value), String> {
+async fn read_whole(
+    client: &Client,
+    path: &str,
+    what: &'static str,
+) -> Result<(u16, Value), RestoreError> {
     let x = client
         .send(Request::get(format!("{path}?fields=**")))
         .await
-        .map_err(|e| format!("{what}: {}", e.0))?;
+        .map_err(|source| RestoreError::NoReadBack { what, source })?;
     Ok((
         x.response.status,
         x.response.json.as_deref().cloned().unwrap_or(Value::Null),
@@ -212,7 +243,7 @@ pub async fn restore_one(
     };
     match s.change {
         Change::Created => undo_create(client, s).await.map_err(|r| {
-            let mut p = problem(None, None, r);
+            let mut p = problem(None, None, r.to_string());
             p.curl = Some(client.curl(&Request::new("DELETE", s.path.clone())));
             vec![p]
         }),
@@ -254,7 +285,7 @@ pub async fn restore_one(
             for _ in 0..ATTEMPTS {
                 let (_, current) = read_whole(client, &s.path, "could not read it back")
                     .await
-                    .map_err(|r| vec![problem(None, None, r)])?;
+                    .map_err(|r| vec![problem(None, None, r.to_string())])?;
                 let diff = differences(res, &original, &current);
                 let others = theirs(&current, &diff);
                 let mine: Vec<String> = diff
@@ -272,13 +303,9 @@ pub async fn restore_one(
                 last = Some(first.clone());
                 let body = match put_back(res, &original, &mine) {
                     Ok(b) => b,
-                    Err(field) => {
+                    Err(e) => {
                         let mut all = others;
-                        all.push(problem(
-                            Some(&field),
-                            None,
-                            "cannot be unset: it had no value before the run".into(),
-                        ));
+                        all.push(problem(Some(&e.field), None, e.to_string()));
                         return Err(all);
                     }
                 };
@@ -304,7 +331,7 @@ pub async fn restore_one(
             // Still different after every attempt: name the field, its original and the fix.
             let (_, now) = read_whole(client, &s.path, "could not verify the restore")
                 .await
-                .map_err(|r| vec![problem(None, None, r)])?;
+                .map_err(|r| vec![problem(None, None, r.to_string())])?;
             let diff = differences(res, &original, &now);
             let mut all = theirs(&now, &diff);
             let mine: Vec<String> = diff
@@ -365,7 +392,7 @@ fn stored_as(f: &Field, sent: &Value, now: Option<&Value>) -> bool {
 }
 
 /// Deletes a record the run created, and proves it gone (404).
-async fn undo_create(client: &Client, s: &Saved) -> Result<(), String> {
+async fn undo_create(client: &Client, s: &Saved) -> Result<(), RestoreError> {
     for _ in 0..ATTEMPTS {
         let (status, _) = read_whole(client, &s.path, "could not read it back").await?;
         if status == 404 {
@@ -374,31 +401,30 @@ async fn undo_create(client: &Client, s: &Saved) -> Result<(), String> {
         let x = client
             .send(Request::new("DELETE", s.path.clone()))
             .await
-            .map_err(|e| format!("created by the run; its DELETE got no answer: {}", e.0))?;
+            .map_err(RestoreError::DeleteUnanswered)?;
         if !x.response.is_success() && x.response.status != 404 {
-            return Err(format!(
-                "created by the run; its DELETE answered {}",
-                x.response.summary()
-            ));
+            return Err(RestoreError::DeleteRefused(x.response.summary()));
         }
     }
     let (status, _) = read_whole(client, &s.path, "could not verify the delete").await?;
     if status == 404 {
         Ok(())
     } else {
-        Err(format!(
-            "created by the run and still there after {ATTEMPTS} DELETEs (GET answers {status})"
-        ))
+        Err(RestoreError::StillThere(status))
     }
 }
 
 /// The patchable, gettable fields whose current value differs from the original.
 fn differences(res: &Resource, original: &Value, current: &Value) -> Vec<String> {
+    let redacted = Value::String(crate::redact::REDACTED.into());
     res.patchable()
         .filter(|f| f.gettable())
         .filter(|f| {
             let (was, now) = (get_path(original, &f.path), get_path(current, &f.path));
+            // A secret's original was never written down (only its placeholder): there is
+            // nothing to compare it with, and the run never writes it back.
             !(was == now
+                || was == Some(&redacted)
                 || (was.is_none()
                     && f.flags.empty_unsets
                     && now == Some(&Value::String(String::new())))
@@ -424,14 +450,18 @@ fn put_back(
     res: &Resource,
     original: &Value,
     fields: &[String],
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, CannotUnset> {
     let mut body = Map::new();
     for path in fields {
         let f = res.field(path).expect("a field of the resource");
         match get_path(original, path) {
             Some(v) => set_path(&mut body, path, coerce(f, v)),
             None if f.flags.empty_unsets => set_path(&mut body, path, Value::String(String::new())),
-            None => return Err(path.clone()),
+            None => {
+                return Err(CannotUnset {
+                    field: path.clone(),
+                });
+            }
         }
     }
     Ok(body)
@@ -509,6 +539,20 @@ mod tests {
             ..Wrote::default()
         };
         assert!(ours(res, &any, "is_enabled", Some(&json!(false))));
+    }
+
+    #[test]
+    fn a_secret_whose_original_was_never_written_down_is_not_compared() {
+        // Cluster peers' passphrase is gettable and patchable, and a secret: its saved original
+        // is the placeholder, so the value read back is not a difference.
+        let spec = Spec::contract("ontap-9.19").unwrap();
+        let res = spec.resource_of(record_endpoint(spec, "cluster_peer").unwrap());
+        let original =
+            json!({"name": "p1", "authentication": {"passphrase": crate::redact::REDACTED}});
+        let current = json!({"name": "p1", "authentication": {"passphrase": "the real one"}});
+        assert_eq!(differences(res, &original, &current), Vec::<String>::new());
+        let renamed = json!({"name": "p2", "authentication": {"passphrase": "the real one"}});
+        assert_eq!(differences(res, &original, &renamed), ["name"]);
     }
 
     #[test]

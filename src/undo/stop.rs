@@ -15,6 +15,8 @@ pub struct Stop {
     failures_in_row: AtomicU64,
     /// ...and how many end the run (0: never).
     max_failures: u64,
+    /// Wakes whatever waits in [`Stop::stopped`] when the stop is set.
+    woken: tokio::sync::Notify,
 }
 
 impl Stop {
@@ -28,11 +30,26 @@ impl Stop {
 
     /// Stops sending changes (reads of a restore still go out). The first reason is kept.
     pub fn now(&self, why: impl Into<String>) {
-        self.requested.store(true, Ordering::SeqCst);
         self.reason
             .lock()
             .unwrap()
             .get_or_insert_with(|| why.into());
+        self.requested.store(true, Ordering::SeqCst);
+        self.woken.notify_waiters();
+    }
+
+    /// Returns once the stop is set. A waiter costs nothing while it waits (thousands of reads
+    /// queued for a connection each wait on it; a timer polling the flag for each cost a
+    /// whole-API run most of its CPU).
+    pub async fn stopped(&self) {
+        let woken = self.woken.notified();
+        tokio::pin!(woken);
+        // Registered before the flag is looked at: a stop set in between still wakes it.
+        woken.as_mut().enable();
+        if self.requested() {
+            return;
+        }
+        woken.await;
     }
 
     pub fn requested(&self) -> bool {
@@ -69,6 +86,26 @@ impl Stop {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_waiter_wakes_when_the_stop_is_set_and_not_before() {
+        let s = std::sync::Arc::new(Stop::new(0));
+        let waiter = tokio::spawn({
+            let s = s.clone();
+            async move { s.stopped().await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiter.is_finished(), "woke before the stop");
+        s.now("deadline");
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("woken by the stop")
+            .unwrap();
+        // Already set: returns at once.
+        tokio::time::timeout(std::time::Duration::from_secs(5), s.stopped())
+            .await
+            .expect("returns at once");
+    }
 
     #[test]
     fn the_first_reason_is_kept() {

@@ -5,6 +5,7 @@
 //! The answer then passes once through the fault layer ([`super::rewrite`]) on its way to
 //! the wire. Every rule applied comes from the field flags of `specs/`.
 
+mod accounts;
 mod auth;
 mod body;
 mod discovery;
@@ -93,6 +94,28 @@ pub(super) fn with_collection_params(allowed: &[String]) -> Vec<String> {
     out
 }
 
+/// The query of an instance PATCH without the path's own keys repeated as parameters with the
+/// path's values: NetApp's Ansible `na_ontap_user` sends
+/// `PATCH /api/security/accounts/{owner.uuid}/{name}?name=N&owner.uuid=U` (lib: its
+/// `patch_account`), which real clusters serve. A key with another value, or any other
+/// parameter, stays and is judged as before.
+fn without_path_keys(
+    raw: Option<&str>,
+    keys: &[(String, String)],
+) -> Result<Option<String>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let mut kept = Vec::new();
+    for part in raw.split('&').filter(|p| !p.is_empty()) {
+        let pair = query::parse_query(Some(part))?;
+        if !matches!(pair.as_slice(), [(k, v)] if keys.iter().any(|(pk, pv)| pk == k && pv == v)) {
+            kept.push(part);
+        }
+    }
+    Ok((!kept.is_empty()).then(|| kept.join("&")))
+}
+
 /// Whether the client wants HAL links: `application/hal+json`, `*/*` or no Accept at all.
 fn wants_hal(headers: &HeaderMap) -> bool {
     let Some(v) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
@@ -148,6 +171,13 @@ impl Mock {
             widened.as_slice()
         } else {
             allowed
+        };
+        let repeated_keys_dropped;
+        let raw_query = if ep.kind() == Kind::Instance && m == Method::PATCH {
+            repeated_keys_dropped = without_path_keys(raw_query, &keys)?;
+            repeated_keys_dropped.as_deref()
+        } else {
+            raw_query
         };
         let plan = self.plan(table, allowed, raw_query)?;
         let render = Render { hal };

@@ -5,6 +5,7 @@
 //! (or nothing) live here.
 
 use super::Mock;
+use super::accounts;
 use super::body::parse_body;
 use super::validate::{Write, WriteOp};
 use crate::mock::config::Role;
@@ -33,12 +34,16 @@ impl Mock {
         role: &Role,
         body: &[u8],
     ) -> Result<Reply<'_>, ApiError> {
-        let body = Value::Object(parse_body(body)?);
+        let mut body = Value::Object(parse_body(body)?);
         let mut store = self.write();
         let i = self
             .find(&store, &ep.family, table, keys, role)
             .ok_or_else(|| self.not_found(&store, ep, Method::PATCH, table, keys))?;
         let family = ep.family.as_str();
+        if accounts::is_accounts(table) {
+            accounts::patch_defaults(&mut body);
+            accounts::check_password(store.records[family][i].value(), &body)?;
+        }
         let write = Write {
             op: WriteOp::Patch,
             ep,
@@ -186,6 +191,10 @@ impl Mock {
         let res = table.res;
         let mut rec = self.new_record(ep, table, parents, role, body)?;
         let mut store = self.write();
+        let account = accounts::is_accounts(table);
+        if account {
+            accounts::default_owner(&store, res, &mut rec);
+        }
         let owner_kind = resolve_owners(&store, res, &mut rec)?;
         if let Role::Vsadmin { svm } = role
             && owner_kind != Owner::Svm(svm.clone())
@@ -208,6 +217,9 @@ impl Mock {
             ));
         }
         fill_post_defaults(&store, family, res, &owner_kind, &mut rec);
+        if account {
+            accounts::post_defaults(res, &owner_kind, &mut rec);
+        }
         derive_fields(res, &mut rec);
         let location = table.instance_href(&rec);
         let answer = if plan.return_records == Some(true) {
@@ -343,7 +355,7 @@ fn collection_answer<'a>(
     Reply::ok(Value::Object(out))
 }
 
-fn get_path_in<'a>(m: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+pub(super) fn get_path_in<'a>(m: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
     match path.split_once('.') {
         None => m.get(path),
         Some((head, rest)) => get_path(m.get(head)?, rest),
@@ -393,8 +405,9 @@ pub(super) struct Place<'a> {
 }
 
 /// Resolves the owners of a new record: an `svm` or `owner` object whose uuid is a key names
-/// the cluster or an SVM (404 otherwise), with the name that goes with it (filled in when left
-/// out). Returns the kind of owner the record has.
+/// the cluster or an SVM by its uuid or, without one, by its name (both are postable: lib), 404
+/// code 4 when none has it (ONTAP-BEHAVIOR.md §2, as for an unknown uuid); the record keeps both,
+/// the one left out filled in. Returns the kind of owner the record has.
 fn resolve_owners(store: &Store, res: &Resource, rec: &mut Value) -> Result<Owner, ApiError> {
     let mut owner_kind = Owner::Cluster;
     for obj in res.owner_objects() {
@@ -402,11 +415,32 @@ fn resolve_owners(store: &Store, res: &Resource, rec: &mut Value) -> Result<Owne
         if !res.keys.contains(&uuid_path) {
             continue;
         }
-        let Some(uuid) = get_path(rec, &uuid_path)
+        let name_path = format!("{obj}.name");
+        let given_uuid = get_path(rec, &uuid_path)
             .and_then(Value::as_str)
-            .map(String::from)
-        else {
-            continue;
+            .map(String::from);
+        let uuid = match given_uuid {
+            Some(u) => u,
+            None => {
+                let Some(name) = get_path(rec, &name_path)
+                    .and_then(Value::as_str)
+                    .map(String::from)
+                else {
+                    continue;
+                };
+                let Some((_, uuid)) = store.owner_by_name(&name) else {
+                    return Err(ApiError::new(
+                        StatusCode::NOT_FOUND,
+                        CODE_NOT_FOUND,
+                        format!("entry doesn't exist: no SVM or cluster is named \"{name}\""),
+                    )
+                    .target(name_path.as_str()));
+                };
+                if let Some(m) = rec.as_object_mut() {
+                    set_path(m, &uuid_path, Value::String(uuid.clone()));
+                }
+                uuid
+            }
         };
         let Some((kind, name)) = store.owner_by_uuid(&uuid) else {
             return Err(ApiError::new(
@@ -416,7 +450,6 @@ fn resolve_owners(store: &Store, res: &Resource, rec: &mut Value) -> Result<Owne
             )
             .target(uuid_path.as_str()));
         };
-        let name_path = format!("{obj}.name");
         if let Some(given) = get_path(rec, &name_path).and_then(Value::as_str)
             && given != name
         {

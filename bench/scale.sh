@@ -2,11 +2,12 @@
 # The harness against large clusters: the mock serves the built-in data set plus N generated SVMs
 # (`mock --svms N`: a login message each, five accounts, TOTP for two, a Duo profile for about
 # half), and `run --allow-destructive --seed 1` goes through it. Prints one row per N: the records
-# served, the requests sent, the harness's wall time (its own figure), and the peak RSS of the
-# harness and of the mock (from /usr/bin/time -v).
+# served, the requests sent, the harness's wall time (its own figure), its CPU time (user + system),
+# and the peak RSS of the harness and of the mock (from /usr/bin/time -v).
 #
 #   bench/scale.sh                          # N = 0 1000 3000 10000
 #   SIZES="0 1000" bench/scale.sh
+#   SIZES="10000 100000" BIN=/work/target-scale/release/ontap-conform bench/scale.sh   # issue 23's sizes
 #   BIN=/path/to/ontap-conform bench/scale.sh    # another build (e.g. an older commit's)
 #   RUN_TIMEOUT=600 bench/scale.sh               # give up on a run after this many seconds
 #   HARNESS_BIN=... MOCK_BIN=... bench/scale.sh  # the harness of one build against the mock of another
@@ -41,9 +42,10 @@ cleanup() {
 trap cleanup EXIT
 
 rss_mb() { awk '/Maximum resident set size/ { printf "%.0f", $NF / 1024 }' "$1"; }
+cpu_s() { awk -F': ' '/User time|System time/ { t += $2 } END { printf "%.2f", t }' "$1"; }
 
-printf '| SVMs | records (messages / duo / totp / accounts) | requests | wall | harness peak RSS | mock peak RSS |\n'
-printf '|---:|---|---:|---:|---:|---:|\n'
+printf '| SVMs | records (messages / duo / totp / accounts) | requests | wall | harness CPU | harness peak RSS | mock peak RSS |\n'
+printf '|---:|---|---:|---:|---:|---:|---:|\n'
 for N in $SIZES; do
     rm -f "$TMP/mock.out" "$TMP/report.json"
     DATA=${MOCK_DATA:-'--svms {N}'}
@@ -81,8 +83,8 @@ print(" / ".join(out))')
         exit 1
     fi
     read -r REQ WALL < <(python3 -c 'import json,sys; f=json.load(open(sys.argv[1]))["figures"]; print(f["requests"], f["wall_seconds"])' "$TMP/report.json")
-    printf '| %s | %s | %s | %.2f s | %s MB | %s MB |\n' "$N" "$COUNTS" "$(printf "%'d" "$REQ")" "$WALL" \
-        "$(rss_mb "$TMP/run.time")" "$(rss_mb "$TMP/mock.time")"
+    printf '| %s | %s | %s | %.2f s | %s s | %s MB | %s MB |\n' "$N" "$COUNTS" "$(printf "%'d" "$REQ")" "$WALL" \
+        "$(cpu_s "$TMP/run.time")" "$(rss_mb "$TMP/run.time")" "$(rss_mb "$TMP/mock.time")"
     [ "$RC" -le 1 ] || echo "   (N=$N: run exit $RC: $(tail -1 "$TMP/run.out"))" >&2
     cp "$TMP/report.json" "${KEEP_REPORTS:-$TMP}/scale-$N.json" 2>/dev/null || true
 done

@@ -453,6 +453,91 @@ async fn paging_with_next_links() {
     }
 }
 
+/// The records of every page from `first` on (next links followed to the end).
+async fn walk(c: &App, first: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut path = first.to_string();
+    for _ in 0..1000 {
+        let r = c.get(&path).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.body);
+        out.extend(records(&r).iter().cloned());
+        match r.body["_links"]["next"]["href"].as_str() {
+            Some(n) => path = n.to_string(),
+            None => return out,
+        }
+    }
+    panic!("more than 1000 pages from {first}");
+}
+
+/// A paged walk answers what one unpaged query answers, in order, whether the mock lists the
+/// records again for every page or keeps the listing of the walk's first page: with a filter and
+/// `order_by`, on a catalog family and on a discovery collection, at page sizes that do and do
+/// not divide the records. And a change of the store between two pages is seen by the next page
+/// exactly as a fresh listing shows it (the positions of the listing as it is now).
+#[tokio::test]
+async fn a_paged_walk_answers_what_one_query_answers_and_sees_changes() {
+    let mut cfg = MockConfig::new();
+    cfg.fixtures = Some(mock::scale::builtin_with_svms(40));
+    let c = start_with(cfg).await;
+    let queries = [
+        "/api/security/login/totps?enabled=true&order_by=owner.uuid%20desc&fields=comment",
+        "/api/security/login/totps?comment=TOTP*&order_by=account.name,owner.uuid%20desc",
+        "/api/security/login/messages?scope=svm&order_by=svm.name%20desc&fields=message",
+        "/api/security/accounts?name=user1|user3&order_by=owner.name%20desc",
+        "/api/svm/svms?name=scale*&order_by=name%20desc",
+    ];
+    for q in queries {
+        let whole = records(&c.get(q).await).clone();
+        assert!(whole.len() > 10, "{q}: {} records", whole.len());
+        for m in [1, 7, whole.len(), whole.len() + 1] {
+            let paged = walk(&c, &format!("{q}&max_records={m}")).await;
+            assert_eq!(paged, whole, "{q} in pages of {m}");
+        }
+        // Counted a page at a time under return_records=false: every record once.
+        let r = c.get(&format!("{q}&return_records=false")).await;
+        assert_eq!(r.body["num_records"].as_u64(), Some(whole.len() as u64));
+    }
+
+    // A change between two pages: the first page of a walk is read (its listing kept), then a
+    // record ahead of the walk's position is deleted and another changed; the second page is the
+    // one a fresh listing gives at that position, with the change shown.
+    let q = "/api/security/login/totps?enabled=true&order_by=owner.uuid%20desc&fields=comment";
+    let first = c.get(&format!("{q}&max_records=5")).await;
+    let next = first.body["_links"]["next"]["href"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let firsts = records(&first).clone();
+    let gone = &firsts[0];
+    let gone_path = format!(
+        "{TOTP}/{}/{}",
+        gone["owner"]["uuid"].as_str().unwrap(),
+        gone["account"]["name"].as_str().unwrap()
+    );
+    assert_eq!(c.call("DELETE", &gone_path, None).await.status, 200);
+    let whole = records(&c.get(q).await).clone();
+    let changed = &whole[7];
+    let changed_path = format!(
+        "{TOTP}/{}/{}",
+        changed["owner"]["uuid"].as_str().unwrap(),
+        changed["account"]["name"].as_str().unwrap()
+    );
+    let r = c
+        .patch(&changed_path, json!({"comment": "changed mid-walk"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let second = c.get(&next).await;
+    let want: Vec<Value> = records(&c.get(q).await)[5..10].to_vec();
+    assert_eq!(records(&second), &want);
+    assert!(
+        records(&second)
+            .iter()
+            .any(|r| r["comment"] == "changed mid-walk"),
+        "{}",
+        second.body
+    );
+}
+
 #[tokio::test]
 async fn return_records_false_counts() {
     let c = start().await;

@@ -33,17 +33,19 @@ impl Records {
 
     /// Adds a record (its `_links` left out: no check reads them here) with its identity.
     pub fn push(&mut self, id: String, record: &Value) {
-        use std::fmt::Write;
-        match record {
-            Value::Object(m) if m.contains_key("_links") => {
-                let mut m = m.clone();
-                m.remove("_links");
-                let _ = write!(self.texts, "{}", Value::Object(m));
-            }
-            other => {
-                let _ = write!(self.texts, "{other}");
+        /// A record's fields but `_links`, written as they are (no copy of the record).
+        struct WithoutLinks<'a>(&'a serde_json::Map<String, Value>);
+        impl serde::Serialize for WithoutLinks<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().filter(|(k, _)| *k != "_links"))
             }
         }
+        let text = match record {
+            Value::Object(m) => serde_json::to_string(&WithoutLinks(m)),
+            other => serde_json::to_string(other),
+        };
+        // Serialising a Value (or its fields) cannot fail.
+        self.texts.push_str(&text.unwrap_or_default());
         self.text_ends.push(self.texts.len());
         self.ids.push_str(&id);
         self.id_ends.push(self.ids.len());

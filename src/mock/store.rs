@@ -8,7 +8,7 @@ use super::query::{Rendered, ServedResource};
 use crate::spec::Spec;
 use crate::spec::resource::{Resource, get_path, leaf_paths, set_path};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, OnceLock};
 
 /// The built-in data set: the records of NetApp's doc examples.
@@ -87,15 +87,28 @@ pub struct Store {
     pub singletons: BTreeSet<String>,
     /// SVM uuid to its position in `svms` (who owns a record, without a scan).
     svm_index: HashMap<String, usize>,
-    /// The (owner uuid, name) of every account in `accounts` (whether a POST's account exists,
-    /// without a scan). Like `svm_index`, made once at load: the mock never changes accounts.
-    account_index: HashSet<(String, String)>,
+    /// The (owner uuid, name) of every account in `accounts` to its position there (whether a
+    /// POST's account exists, an account's GET, without a scan). Like `svm_index`, made once at
+    /// load: the mock never changes SVMs or accounts.
+    account_index: HashMap<(String, String), usize>,
 }
 
 /// A record's id in its family: the number it got when it was stored. Ids only grow, so they
 /// order the records by insertion, and removing a record changes no other record's id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RecId(u64);
+
+impl RecId {
+    /// The id as a number (a record's position in a query's listing).
+    pub fn raw(self) -> u64 {
+        self.0
+    }
+
+    /// The id a number from [`RecId::raw`] stands for.
+    pub fn from_raw(n: u64) -> RecId {
+        RecId(n)
+    }
+}
 
 /// The records of one family, in insertion order, and the id of each by its key values (in the
 /// resource's key order). Records live in an ordered map by id rather than a `Vec`, so that
@@ -328,13 +341,19 @@ impl Store {
             .enumerate()
             .filter_map(|(i, s)| Some((s.get("uuid")?.as_str()?.to_string(), i)))
             .collect();
-        let account_index = accounts
-            .iter()
-            .filter_map(|a| {
-                let owner = get_path(a, "owner.uuid")?.as_str()?;
-                Some((owner.to_string(), a.get("name")?.as_str()?.to_string()))
-            })
-            .collect();
+        let mut account_index = HashMap::with_capacity(accounts.len());
+        for (i, a) in accounts.iter().enumerate() {
+            let (Some(owner), Some(name)) = (
+                get_path(a, "owner.uuid").and_then(Value::as_str),
+                a.get("name").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            // A name is used once per owner (read_accounts); the first, as a scan finds it.
+            account_index
+                .entry((owner.to_string(), name.to_string()))
+                .or_insert(i);
+        }
         Ok(Store {
             cluster,
             svms,
@@ -380,12 +399,24 @@ impl Store {
         match owner_uuid {
             Some(o) => self
                 .account_index
-                .contains(&(o.to_string(), name.to_string())),
+                .contains_key(&(o.to_string(), name.to_string())),
             None => self
                 .accounts
                 .iter()
                 .any(|a| a.get("name").and_then(Value::as_str) == Some(name)),
         }
+    }
+
+    /// The position in `svms` of the SVM of this uuid (uuids are unique).
+    pub fn svm_position(&self, uuid: &str) -> Option<usize> {
+        self.svm_index.get(uuid).copied()
+    }
+
+    /// The position in `accounts` of the account of this owner uuid and name (unique).
+    pub fn account_position(&self, owner_uuid: &str, name: &str) -> Option<usize> {
+        self.account_index
+            .get(&(owner_uuid.to_string(), name.to_string()))
+            .copied()
     }
 
     /// Whether an owner listed at `from` (`/api/svm/svms` or `/api/security/accounts`) has

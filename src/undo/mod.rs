@@ -155,6 +155,15 @@ impl FamilyGuard {
 }
 
 /// The path that names a record (and under which it is saved), from its key values.
+/// A 128-bit hash of a record path (two fixed-seed 64-bit hashes), to tell a path from the
+/// others of a large family without keeping a copy of each.
+pub(crate) fn path_hash(path: &str) -> u128 {
+    use std::hash::BuildHasher;
+    let a = foldhash::quality::FixedState::with_seed(0x6f6e_7461_702d_636f).hash_one(path);
+    let b = foldhash::quality::FixedState::with_seed(0x6e66_6f72_6d2d_7061).hash_one(path);
+    (u128::from(a) << 64) | u128::from(b)
+}
+
 pub fn instance_path(inst: &Endpoint, record: &Value) -> Option<String> {
     let mut keys = Vec::new();
     for k in inst.path_keys() {
@@ -498,17 +507,22 @@ impl Undo {
     /// written down before it (it appeared meanwhile) is reported: the write may have changed
     /// it, and its state before is unknown.
     pub async fn check_unjournaled(&self, coll: &Endpoint, inst: &Endpoint) {
-        let saved: HashSet<String> = self
+        // The paths written down, by a 128-bit hash of each (not a second copy of every path
+        // of a large family; two paths sharing a hash are as likely as a random collision of
+        // 128 bits).
+        let saved: HashSet<u128> = self
             .saved
             .lock()
             .unwrap()
             .iter()
             .filter(|s| s.family == coll.family)
-            .map(|s| s.path.clone())
+            .map(|s| path_hash(&s.path))
             .collect();
+        // Only the keys that name a record: a large family is listed in small records.
         let mut path = format!(
-            "{}?fields=**&max_records={}",
+            "{}?fields={}&max_records={}",
             coll.path(),
+            inst.path_keys().join(","),
             crate::client::PAGE_RECORDS
         );
         let mut found = Vec::new();
@@ -525,7 +539,7 @@ impl Undo {
             };
             for r in x.response.records().into_iter().flatten() {
                 if let Some(p) = instance_path(inst, r)
-                    && !saved.contains(&p)
+                    && !saved.contains(&path_hash(&p))
                 {
                     found.push(RestoreProblem {
                         record: p,

@@ -70,19 +70,43 @@ async fn settled_by_collection(undo: &Undo, saved: &[Saved]) -> std::collections
         let wanted: HashMap<&str, &Saved> = list.iter().map(|s| (s.path.as_str(), *s)).collect();
         // Compared page by page: the family is never held whole.
         let mut equal: Vec<String> = Vec::new();
+        // Only what names a record and what a restore compares (its patchable fields): a
+        // large family is read back in small records.
+        let fields: Vec<&str> = inst
+            .path_keys()
+            .into_iter()
+            .chain(
+                res.patchable()
+                    .filter(|f| f.gettable())
+                    .map(|f| f.path.as_str()),
+            )
+            .collect();
         let mut path = format!(
-            "{}?fields=**&max_records={}",
+            "{}?fields={}&max_records={}",
             coll.path(),
+            fields.join(","),
             crate::client::PAGE_RECORDS
         );
         let mut complete = false;
+        // A target that refuses the list (a field its release does not know) is read whole.
+        let mut narrowed = true;
         for _ in 0..100_000 {
             let Ok(x) = undo.client.send(Request::get(path.clone())).await else {
                 break;
             };
+            if !x.response.is_success() && narrowed {
+                narrowed = false;
+                path = format!(
+                    "{}?fields=**&max_records={}",
+                    coll.path(),
+                    crate::client::PAGE_RECORDS
+                );
+                continue;
+            }
             if !x.response.is_success() {
                 break;
             }
+            narrowed = false;
             for r in x.response.records().into_iter().flatten() {
                 if let Some(p) = instance_path(inst, r)
                     && let Some(s) = wanted.get(p.as_str())

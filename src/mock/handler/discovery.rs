@@ -7,7 +7,10 @@
 use super::Mock;
 use crate::mock::config::Role;
 use crate::mock::errors::{ApiError, CODE_NOT_FOUND};
-use crate::mock::query::{ReadKind, Render, Row, ServedResource, collection_get, project, select};
+use crate::mock::keys::canonical_key;
+use crate::mock::query::{
+    ReadKind, Render, Row, ServedResource, collection_get, list, project, select,
+};
 use crate::mock::reply::{Reply, ReplyBody};
 use crate::mock::store::{Owner, Store};
 use crate::spec::OntapVersion;
@@ -144,42 +147,55 @@ impl Mock {
             let v = project(table, &rec, &sel, render);
             return Ok(answer(ReadKind::Instance, ReplyBody::Json(v)));
         }
-        let records: Vec<Value> = if std::ptr::eq(table, &d.svms) {
-            store
-                .svms
-                .iter()
-                .filter(|s| match role {
-                    Role::Admin => true,
-                    Role::Vsadmin { svm } => s.get("name").and_then(Value::as_str) == Some(svm),
-                })
-                .cloned()
-                .collect()
+        let is_svms = std::ptr::eq(table, &d.svms);
+        let all: &[Value] = if is_svms {
+            &store.svms
         } else {
-            store
-                .accounts
-                .iter()
-                .filter(|a| match role {
-                    Role::Admin => true,
-                    Role::Vsadmin { svm } => {
-                        store.owner_of(table.res, a) == Owner::Svm(svm.clone())
-                    }
-                })
-                .cloned()
-                .collect()
+            &store.accounts
+        };
+        let may_see = |r: &Value| match role {
+            Role::Admin => true,
+            Role::Vsadmin { svm } if is_svms => r.get("name").and_then(Value::as_str) == Some(svm),
+            Role::Vsadmin { svm } => store.owner_of(table.res, r) == Owner::Svm(svm.clone()),
         };
         if keys.is_empty() {
-            let text = collection_get(
-                table,
-                &table.collection_path,
-                records.iter().map(Row::plain).collect(),
-                &plan,
-                render,
-                self.faults(),
-            );
+            let path = &table.collection_path;
+            let listed = self.listing(path, role, &plan, || {
+                let visible = (0u64..)
+                    .zip(all)
+                    .filter(|(_, r)| may_see(r))
+                    .map(|(i, r)| (i, Row::plain(r)));
+                list(table, &plan, visible, self.faults())
+            });
+            let row = |pos: u64| all.get(usize::try_from(pos).ok()?).map(Row::plain);
+            let text = collection_get(table, path, &listed, row, &plan, render, self.faults());
             return Ok(answer(ReadKind::Collection, ReplyBody::Text(text)));
         }
         let pairs: Vec<(String, String)> = table.res.keys.iter().cloned().zip(keys).collect();
-        match records.iter().find(|r| table.has_keys(r, &pairs)) {
+        // Through the store's indexes when the keys are as records hold them (no timestamp to
+        // bring to one form), else the scan they stand for.
+        let value_of = |k: &str| {
+            pairs
+                .iter()
+                .find(|(f, _)| f == k)
+                .map(|(_, v)| v.as_str())
+                .filter(|v| canonical_key(v) == *v)
+        };
+        let indexed = if is_svms {
+            value_of("uuid").map(|u| store.svm_position(u))
+        } else {
+            match (value_of("owner.uuid"), value_of("name")) {
+                (Some(o), Some(n)) => Some(store.account_position(o, n)),
+                _ => None,
+            }
+        };
+        let found = match indexed {
+            Some(pos) => pos
+                .and_then(|i| all.get(i))
+                .filter(|r| may_see(r) && table.has_keys(r, &pairs)),
+            None => all.iter().find(|r| may_see(r) && table.has_keys(r, &pairs)),
+        };
+        match found {
             Some(rec) => {
                 let sel = select(table, &plan, ReadKind::Instance, self.faults());
                 let v = project(table, rec, &sel, render);

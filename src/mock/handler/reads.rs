@@ -5,10 +5,10 @@ use super::Mock;
 use crate::mock::config::Role;
 use crate::mock::errors::{ApiError, CODE_NOT_FOUND};
 use crate::mock::query::{
-    QueryPlan, ReadKind, Render, Row, ServedResource, collection_get, select, write_record,
+    QueryPlan, ReadKind, Render, Row, ServedResource, collection_get, list, select, write_record,
 };
 use crate::mock::reply::{Reply, ReplyBody};
-use crate::mock::store::{RecId, Store};
+use crate::mock::store::{Rec, RecId, Store};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Method};
 use axum::http::StatusCode;
@@ -26,20 +26,7 @@ impl Mock {
         render: Render,
     ) -> Reply<'a> {
         let store = self.read();
-        let recs: Vec<Row<'_>> = store
-            .records
-            .get(family)
-            .map(|v| {
-                v.iter()
-                    .filter(|r| parents.is_empty() || table.has_keys(r.value(), parents))
-                    .filter(|r| self.visible(&store, table.res, r.value(), role))
-                    .map(|r| Row {
-                        value: r.value(),
-                        rendered: Some(r.rendered(table)),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let fam = store.records.get(family);
         let path = if parents.is_empty() {
             std::borrow::Cow::Borrowed(table.collection_path.as_str())
         } else {
@@ -54,7 +41,32 @@ impl Mock {
                     .map_or_else(|| table.collection_path.clone(), |ep| ep.render(&refs)),
             )
         };
-        let text = collection_get(table, &path, recs, plan, render, self.faults());
+        fn row<'r>(table: &'r ServedResource, r: &'r Rec) -> Row<'r> {
+            Row {
+                value: r.value(),
+                rendered: Some(r.rendered(table)),
+            }
+        }
+        let listed = self.listing(&path, role, plan, || {
+            let Some(fam) = fam else {
+                return Vec::new();
+            };
+            let visible = fam
+                .entries()
+                .filter(|(_, r)| parents.is_empty() || table.has_keys(r.value(), parents))
+                .filter(|(_, r)| self.visible(&store, table.res, r.value(), role))
+                .map(|(id, r)| (id.raw(), row(table, r)));
+            list(table, plan, visible, self.faults())
+        });
+        let text = collection_get(
+            table,
+            &path,
+            &listed,
+            |pos| Some(row(table, fam?.get(RecId::from_raw(pos))?)),
+            plan,
+            render,
+            self.faults(),
+        );
         Reply::read(
             table,
             ReadKind::Collection,

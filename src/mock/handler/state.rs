@@ -5,14 +5,16 @@
 use super::auth::Logins;
 use super::discovery::{Discovery, discovery};
 use crate::error::{Error, Result};
+use crate::mock::config::Role;
 use crate::mock::config::{MockConfig, default_data_set, load_data_set};
 use crate::mock::errors::{ApiError, CODE_INTERNAL};
-use crate::mock::query::ServedResource;
+use crate::mock::query::{ListingKey, Listings, QueryPlan, ServedResource};
 use crate::mock::store::Store;
 use crate::spec::model::Kind;
 use axum::http::StatusCode;
 use std::collections::BTreeMap;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// The shared state of one mock.
 pub struct Mock {
@@ -22,6 +24,11 @@ pub struct Mock {
     pub(super) disc: &'static Discovery,
     pub(super) creds: Logins,
     store: RwLock<Store>,
+    /// Moves on whenever the store may change (each write lock taken): what a kept listing was
+    /// made at.
+    generation: AtomicU64,
+    /// The listings of recent paged walks (see [`Listings`]).
+    listings: Listings,
 }
 
 impl Mock {
@@ -75,6 +82,8 @@ impl Mock {
             disc: discovery(),
             creds,
             store: RwLock::new(store),
+            generation: AtomicU64::new(0),
+            listings: Listings::default(),
         };
         if mock.cfg.state_file.is_some() {
             let store = mock.read();
@@ -88,7 +97,29 @@ impl Mock {
     }
 
     pub(super) fn write(&self) -> RwLockWriteGuard<'_, Store> {
-        self.store.write().unwrap_or_else(|e| e.into_inner())
+        let guard = self.store.write().unwrap_or_else(|e| e.into_inner());
+        // Taken while no reader holds the store: a listing made under a read lock is of the
+        // store as this generation says.
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        guard
+    }
+
+    /// The listing of a collection GET (the positions of the records it selects, in answer
+    /// order): for a page of a walk, the one kept from an earlier page of the same query while
+    /// the store is unchanged, else `make`'s. Call it holding the store's read lock.
+    pub(super) fn listing(
+        &self,
+        path: &str,
+        role: &Role,
+        plan: &QueryPlan,
+        make: impl FnOnce() -> Vec<u64>,
+    ) -> Arc<[u64]> {
+        if !crate::mock::query::pages(plan, self.faults()) {
+            return make().into();
+        }
+        let key = ListingKey::new(path, format!("{role:?}"), &plan.carry);
+        self.listings
+            .get_or(key, self.generation.load(Ordering::SeqCst), make)
     }
 
     /// Writes the state file (a temporary sibling renamed over it, which is removed if anything

@@ -313,19 +313,19 @@ fn matches_under(
 
 /// The records that pass every filter, in their order; all of them with the `filter-ignored`
 /// fault, the ones that do not pass with `filter-negated`.
-pub(super) fn filter<'r>(
+pub(super) fn filter<'r, K>(
     table: &ServedResource,
     filters: &[Filter],
-    records: Vec<Row<'r>>,
+    records: Vec<(K, Row<'r>)>,
     faults: &BTreeSet<Fault>,
-) -> Vec<Row<'r>> {
+) -> Vec<(K, Row<'r>)> {
     if filters.is_empty() || faults.contains(&Fault::FilterIgnored) {
         return records;
     }
     let negate = faults.contains(&Fault::FilterNegated);
     records
         .into_iter()
-        .filter(|r| matches_under(table, filters, r.value, faults) != negate)
+        .filter(|(_, r)| matches_under(table, filters, r.value, faults) != negate)
         .collect()
 }
 

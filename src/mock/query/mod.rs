@@ -11,12 +11,15 @@
 //! - `order.rs`: `order_by`, unset values below every value (or where a variant puts them);
 //! - `project.rs`: the fields an answer shows and one stored record written straight as JSON
 //!   text (HAL links, secrets withheld);
-//! - `page.rs`: a collection GET's answer: `max_records` paging with `_links.next`,
-//!   `return_records=false`, `num_records`.
+//! - `page.rs`: a collection GET's listing (the records filtered and ordered) and its answer:
+//!   `max_records` paging with `_links.next`, `return_records=false`, `num_records`;
+//! - `listings.rs`: the listings of recent paged walks, kept while the store is unchanged, so
+//!   that each page of a walk looks only at its own records.
 //!
 //! The engine uses the switches (`faults`, `variants`), `errors`, `keys` and the contract only;
 //! the store and the handler use it, never the other way round.
 
+mod listings;
 mod matching;
 mod order;
 mod page;
@@ -24,9 +27,10 @@ mod parse;
 mod project;
 mod served;
 
+pub use listings::{ListingKey, Listings};
 pub use matching::{matches_all, value_matches};
 pub use order::compare as order_compare;
-pub use page::{collection_get, decode_token};
+pub use page::{collection_get, decode_token, list, pages};
 pub use parse::{QueryPlan, parse_query, reject_duplicates};
 pub use project::{
     ReadKind, Render, Rendered, Row, Selection, post_selection, project, select, write_record,

@@ -15,10 +15,10 @@ use std::collections::BTreeSet;
 /// Sorts `rows` as the plan's `order_by` asks (stable: equal records keep store order), unless
 /// the `order-ignored` fault is on; `order-reversed` flips every direction;
 /// `order-by-second-key-ignored` sorts by the first field only.
-pub(super) fn sort(
+pub(super) fn sort<K>(
     table: &ServedResource,
     plan: &QueryPlan,
-    rows: &mut [Row<'_>],
+    rows: &mut [(K, Row<'_>)],
     faults: &BTreeSet<Fault>,
 ) {
     if plan.order_by.is_empty() || faults.contains(&Fault::OrderIgnored) {
@@ -35,7 +35,7 @@ pub(super) fn sort(
         &plan.order_by[..]
     };
     let res = table.res;
-    rows.sort_by(|a, b| {
+    rows.sort_by(|(_, a), (_, b)| {
         for &(i, desc) in keys {
             let p = &res.fields[i].path;
             let (x, y) = (get_path(a.value, p), get_path(b.value, p));

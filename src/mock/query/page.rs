@@ -13,20 +13,46 @@ use crate::mock::variants::{TIME_LIMITED_PAGE, Variant};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// Runs a collection GET over the records a caller may see, in store order, and writes the
-/// answer as JSON text.
-/// `path` is the collection's path as requested (a nested one with its parents' keys filled
-/// in), which its `self` and `next` links name.
-pub fn collection_get(
+/// The records a collection GET lists, filtered and ordered as the plan asks (the `filter-*` and
+/// `order-*` faults and the `unset-*` variants included), as the positions the caller gave them:
+/// what [`collection_get`] pages through. Paging plays no part, so one listing serves every page
+/// of a walk (see [`crate::mock::query::Listings`]).
+pub fn list<'r>(
+    table: &ServedResource,
+    plan: &QueryPlan,
+    records: impl Iterator<Item = (u64, Row<'r>)>,
+    faults: &BTreeSet<Fault>,
+) -> Vec<u64> {
+    let mut rows = matching::filter(table, &plan.filters, records.collect(), faults);
+    order::sort(table, plan, &mut rows, faults);
+    rows.into_iter().map(|(pos, _)| pos).collect()
+}
+
+/// Whether a collection GET with this plan answers part of its listing (a page, or a count cut
+/// short): then a paged walk asks for the same listing again and again, and a caller keeps it.
+pub fn pages(plan: &QueryPlan, faults: &BTreeSet<Fault>) -> bool {
+    plan.start > 0
+        || if plan.return_records == Some(false) {
+            plan.variants.contains(&Variant::TimeLimitedCounts)
+        } else {
+            page_limit(plan, faults).is_some()
+        }
+}
+
+/// Answers a collection GET from its listing (see [`list`]): `listed` are the positions of the
+/// records in answer order, and `row` finds the record at a position. Only the records of the
+/// page are looked at, so a page costs the same wherever it is in the listing. Writes the answer
+/// as JSON text. `path` is the collection's path as requested (a nested one with its parents'
+/// keys filled in), which its `self` and `next` links name.
+pub fn collection_get<'r>(
     table: &ServedResource,
     path: &str,
-    records: Vec<Row<'_>>,
+    listed: &[u64],
+    row: impl Fn(u64) -> Option<Row<'r>>,
     plan: &QueryPlan,
     render: Render,
     faults: &BTreeSet<Fault>,
 ) -> Vec<u8> {
-    let mut rows = matching::filter(table, &plan.filters, records, faults);
-    order::sort(table, plan, &mut rows, faults);
     let self_href = || {
         if plan.raw_query.is_empty() {
             path.to_string()
@@ -34,41 +60,41 @@ pub fn collection_get(
             format!("{path}?{}", plan.raw_query)
         }
     };
-    let mut buf: Vec<u8> = Vec::with_capacity(256 + rows.len() * 320);
+    let total = listed.len();
     if plan.return_records == Some(false) {
+        let mut buf: Vec<u8> = Vec::with_capacity(256);
         // Under time-limited-counts, a count stops after a few records with a next link to
         // count on from, as if return_timeout ran out.
         let (start, end) = if plan.variants.contains(&Variant::TimeLimitedCounts) {
-            let start = plan.start.min(rows.len());
-            (
-                start,
-                start.saturating_add(TIME_LIMITED_PAGE).min(rows.len()),
-            )
+            let start = plan.start.min(total);
+            (start, start.saturating_add(TIME_LIMITED_PAGE).min(total))
         } else {
-            (0, rows.len())
+            (0, total)
         };
         buf.extend_from_slice(format!("{{\"num_records\":{}", end - start).as_bytes());
-        let next = (end < rows.len()).then(|| next_href(path, plan, end, faults));
+        let next = (end < total).then(|| next_href(path, plan, end, faults));
         write_links(&mut buf, render.hal.then(self_href), next);
         buf.push(b'}');
         return buf;
     }
-    let total = rows.len();
     let start = plan.start.min(total);
     let end = match page_limit(plan, faults) {
         None => total,
         Some(m) => start.saturating_add(m).min(total),
     };
-    let page = &rows[start..end];
+    let page = &listed[start..end];
     let sel = select(table, plan, ReadKind::Collection, faults);
+    let mut buf: Vec<u8> = Vec::with_capacity(256 + page.len() * 320);
     buf.extend_from_slice(b"{\"records\":[");
-    for (i, r) in page.iter().enumerate() {
-        if i > 0 {
+    let mut shown = 0usize;
+    for r in page.iter().filter_map(|&pos| row(pos)) {
+        if shown > 0 {
             buf.push(b',');
         }
-        write_record(&mut buf, table, *r, &sel, render);
+        write_record(&mut buf, table, r, &sel, render);
+        shown += 1;
     }
-    buf.extend_from_slice(format!("],\"num_records\":{}", page.len()).as_bytes());
+    buf.extend_from_slice(format!("],\"num_records\":{shown}").as_bytes());
     let next = (end < total).then(|| next_href(path, plan, end, faults));
     write_links(&mut buf, render.hal.then(self_href), next);
     buf.push(b'}');

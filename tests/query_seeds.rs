@@ -1,5 +1,6 @@
 //! Every query fault of the mock (each one plausible wrong reading of a filter operator or of
-//! `order_by`) is caught by its check with every seed, not only with lucky ones, and the clean
+//! `order_by`, and a next link that drops the query) is caught by its check with every seed, not
+//! only with lucky ones, and the clean
 //! mock passes with every seed (issue 20 item 2).
 
 mod common;
@@ -26,6 +27,8 @@ const QUERY_FAULTS: &[(&str, &str)] = &[
     ("filter-null-literal", "query-filter"),
     ("order-ignored", "ordering"),
     ("order-reversed", "ordering"),
+    ("order-by-second-key-ignored", "ordering"),
+    ("next-drops-query", "paging"),
 ];
 
 /// Whether a run of `check` with `seed` against the mock with `faults` has a failure of it.
@@ -69,7 +72,7 @@ fn every_query_fault_is_caught_with_every_seed() {
 #[test]
 fn the_clean_mock_passes_with_every_seed() {
     let mut failed = Vec::new();
-    for check in ["query-filter", "ordering"] {
+    for check in ["query-filter", "ordering", "paging"] {
         for seed in SEEDS {
             if fails(check, seed, &[]) {
                 failed.push(format!("{check} failed with seed {seed}"));

@@ -1,7 +1,6 @@
 //! Every query fault of the mock (each one plausible wrong reading of a filter operator or of
 //! `order_by`, and a next link that drops the query) is caught by its check with every seed, not
-//! only with lucky ones, and the clean
-//! mock passes with every seed (issue 20 item 2).
+//! only with lucky ones, and the clean mock passes with every seed (issue 20 item 2).
 
 mod common;
 

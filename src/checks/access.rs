@@ -135,23 +135,7 @@ async fn admin_only_write(
         };
         ran = true;
         ctx.findings.count_cases(1);
-        let Some(guard) = ctx.protect(C, ep, &path).await else {
-            continue;
-        };
-        // Never written unless its original was read.
-        if get_path(guard.original(), &f.path).is_none() {
-            continue;
-        }
-        let Some(x) = ctx
-            .send(
-                C,
-                ep,
-                Request::new("PATCH", path.clone())
-                    .json(body_of(&[(f.path.clone(), value)]))
-                    .auth(svm_auth),
-            )
-            .await
-        else {
+        let Some((x, original)) = patch_as_svm(ctx, ep, &path, f, value, svm_auth).await else {
             continue;
         };
         // The rule's answers, or the error the catalog documents for this field.
@@ -170,7 +154,7 @@ async fn admin_only_write(
             .and_then(|a| a.response.json);
         let changed = after
             .as_ref()
-            .is_some_and(|a| get_path(a, &f.path) != get_path(guard.original(), &f.path));
+            .is_some_and(|a| get_path(a, &f.path) != get_path(&original, &f.path));
         if x.response.is_success() || changed {
             ctx.finding(C, ep, "PATCH", "admin-only")
                 .evidence(f.evidence_of("x-ontap-admin-only"))
@@ -275,23 +259,7 @@ async fn other_svm_write(
         };
         probed += 1;
         ctx.findings.count_cases(1);
-        let Some(guard) = ctx.protect(C, ep, &path).await else {
-            continue;
-        };
-        // Never written unless its original was read.
-        if get_path(guard.original(), &f.path).is_none() {
-            continue;
-        }
-        let Some(x) = ctx
-            .send(
-                C,
-                ep,
-                Request::new("PATCH", path.clone())
-                    .json(body_of(&[(f.path.clone(), value)]))
-                    .auth(svm_auth),
-            )
-            .await
-        else {
+        let Some((x, original)) = patch_as_svm(ctx, ep, &path, f, value, svm_auth).await else {
             continue;
         };
         let r = &x.response;
@@ -314,7 +282,7 @@ async fn other_svm_write(
             .and_then(|a| a.response.json);
         let changed = after
             .as_ref()
-            .is_some_and(|a| get_path(a, &f.path) != get_path(guard.original(), &f.path));
+            .is_some_and(|a| get_path(a, &f.path) != get_path(&original, &f.path));
         let id = identity(ep, ctx, &rec);
         if r.is_success() || changed {
             let what = if changed {
@@ -353,6 +321,33 @@ async fn other_svm_write(
         ));
     }
     Ok(())
+}
+
+/// PATCHes one field of a record as the SVM account, the record protected first (journaled, put
+/// back after the check): the exchange and the record's original. None when it could not be
+/// protected, its original of the field was not read (never written then), or no answer came.
+async fn patch_as_svm(
+    ctx: &Ctx,
+    ep: &Endpoint,
+    path: &str,
+    f: &crate::spec::resource::Field,
+    value: serde_json::Value,
+    svm_auth: crate::client::Auth,
+) -> Option<(crate::client::Exchange, serde_json::Value)> {
+    const C: &str = "role-restrictions";
+    let guard = ctx.protect(C, ep, path).await?;
+    // Never written unless its original was read.
+    get_path(guard.original(), &f.path)?;
+    let x = ctx
+        .send(
+            C,
+            ep,
+            Request::new("PATCH", path.to_string())
+                .json(body_of(&[(f.path.clone(), value)]))
+                .auth(svm_auth),
+        )
+        .await?;
+    Some((x, guard.original().clone()))
 }
 
 /// The identities of a collection's records as the SVM administrator (or a request tunnelled

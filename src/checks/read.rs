@@ -1138,28 +1138,11 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
                 1 => format!("{} asc", f.path),
                 _ => format!("{} desc", f.path),
             };
-            // On a large family, the sampled records only (by their keys).
-            let mut params: Vec<(&str, &str)> = vec![("order_by", &order), ("fields", "**")];
-            if let Some((k, v)) = restrict {
-                params.push((k, v));
-            }
-            let Some(x) = ctx
-                .send(C, ep, Request::get(with_query(coll, &params)))
-                .await
-            else {
-                return Case::Skip;
-            };
-            if !x.response.is_success() {
-                return Case::Fail(Failure::rule(
-                    "order-by",
-                    format!("order_by={order} answered {}", x.response.summary()),
-                    x,
-                    "200".into(),
-                ));
-            }
-            let Some(all) = all_pages(ctx, C, ep, &x).await else {
-                return Case::Skip;
-            };
+            let (x, all) =
+                match ordered_read(ctx, ep, coll, &order, restrict.as_ref(), "order-by").await {
+                    Ok(read) => read,
+                    Err(case) => return case,
+                };
             // Unset values (absent or JSON null) go first or last at the target's choice (§3b).
             let vals: Vec<Value> = all
                 .iter()
@@ -1170,6 +1153,42 @@ pub async fn ordering(ctx: &Ctx, ep: &Endpoint) {
     )
     .await;
     order_by_two_keys(ctx, ep).await;
+}
+
+/// One `order_by` read of an ordering case: the collection ordered by `order` (on a large family
+/// only the sampled records, by their keys), every page of it; Err is the case's end (a refusal
+/// fails `rule`, a read cut short skips).
+async fn ordered_read(
+    ctx: &Ctx,
+    ep: &Endpoint,
+    coll: &str,
+    order: &str,
+    restrict: Option<&(String, String)>,
+    rule: &str,
+) -> Result<(Exchange, Vec<Value>), Case> {
+    const C: &str = "ordering";
+    let mut params: Vec<(&str, &str)> = vec![("order_by", order), ("fields", "**")];
+    if let Some((k, v)) = restrict {
+        params.push((k, v));
+    }
+    let Some(x) = ctx
+        .send(C, ep, Request::get(with_query(coll, &params)))
+        .await
+    else {
+        return Err(Case::Skip);
+    };
+    if !x.response.is_success() {
+        return Err(Case::Fail(Failure::rule(
+            rule,
+            format!("order_by={order} answered {}", x.response.summary()),
+            x,
+            "200".into(),
+        )));
+    }
+    let Some(all) = all_pages(ctx, C, ep, &x).await else {
+        return Err(Case::Skip);
+    };
+    Ok((x, all))
 }
 
 /// The records of a family a property over the whole collection is judged against, with their
@@ -1253,27 +1272,12 @@ async fn order_by_two_keys(ctx: &Ctx, ep: &Endpoint) {
             };
             let sep = if spaced { ", " } else { "," };
             let order = format!("{a}{}{sep}{b}{}", dir(da), dir(db));
-            let mut params: Vec<(&str, &str)> = vec![("order_by", &order), ("fields", "**")];
-            if let Some((k, v)) = restrict {
-                params.push((k, v));
-            }
-            let Some(x) = ctx
-                .send(C, ep, Request::get(with_query(coll, &params)))
-                .await
-            else {
-                return Case::Skip;
-            };
-            if !x.response.is_success() {
-                return Case::Fail(Failure::rule(
-                    "order-by-keys",
-                    format!("order_by={order} answered {}", x.response.summary()),
-                    x,
-                    "200".into(),
-                ));
-            }
-            let Some(all) = all_pages(ctx, C, ep, &x).await else {
-                return Case::Skip;
-            };
+            let (x, all) =
+                match ordered_read(ctx, ep, coll, &order, restrict.as_ref(), "order-by-keys").await
+                {
+                    Ok(read) => read,
+                    Err(case) => return case,
+                };
             // The records with the first field set, in the answer's order.
             let firsts: Vec<(&Value, Option<&Value>)> = all
                 .iter()

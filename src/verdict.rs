@@ -146,6 +146,14 @@ pub struct Coverage {
     /// Those no case told apart, each with why.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub filter_readings_not_separated: std::collections::BTreeMap<String, String>,
+    /// The discriminating cases of other rules (by rule: `paging-next-query`, a filtered,
+    /// ordered walk over several pages; `order-by-keys`, two keys with ties in the first;
+    /// `role-write-scope`, a write to another SVM's record) a case reached on this family.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cases_reached: Vec<String>,
+    /// Those not reached, each with why (what the records lacked).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub cases_not_reached: std::collections::BTreeMap<String, String>,
 }
 
 /// Whether a (check, endpoint) pair ran or why it did not.

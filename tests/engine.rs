@@ -92,6 +92,28 @@ fn the_clean_mock_is_covered_whole_and_the_report_says_so() {
             "{c:?}"
         );
     }
+    // The discriminating cases of the paging, ordering and role rules: each reached, or why
+    // not. Duo's two records leave no filter that selects two and leaves one out.
+    let rules = ["order-by-keys", "paging-next-query", "role-write-scope"];
+    for c in &r.coverage {
+        let mut all: Vec<&str> = c.cases_reached.iter().map(String::as_str).collect();
+        all.extend(c.cases_not_reached.keys().map(String::as_str));
+        all.sort();
+        assert_eq!(all, rules, "{c:?}");
+        if c.family != "duo" {
+            assert!(c.cases_not_reached.is_empty(), "{c:?}");
+        }
+    }
+    let duo = r.coverage.iter().find(|c| c.family == "duo").unwrap();
+    assert_eq!(
+        duo.cases_not_reached.keys().collect::<Vec<_>>(),
+        ["paging-next-query"]
+    );
+    assert!(
+        ontap_conform::report::render(&r).contains("discriminating cases reached: 3 of 3"),
+        "{}",
+        ontap_conform::report::render(&r)
+    );
     let json: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
     assert_eq!(json["coverage"].as_array().map(Vec::len), Some(3));
     // In --read-only nothing is round-tripped, and the report says why.

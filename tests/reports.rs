@@ -406,6 +406,8 @@ fn a_target_cannot_inject_markup_into_the_html_report() {
         unknown_fields_sent: vec![evil.into()],
         filter_readings_separated: vec![evil.into()],
         filter_readings_not_separated: [(evil.to_string(), evil.to_string())].into(),
+        cases_reached: vec![evil.into()],
+        cases_not_reached: [(evil.to_string(), evil.to_string())].into(),
     }];
     report.sampling = ontap_conform::report::Sampling {
         per_family: 2,

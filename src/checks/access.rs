@@ -85,6 +85,11 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
             // Both writes of an SVM administrator a target must refuse: to a record outside its
             // SVM, and to an admin-only field of its own records.
             let scope = other_svm_write(ctx, ep, svm_auth, &who).await;
+            ctx.findings.case(
+                &ep.family,
+                "role-write-scope",
+                scope.as_ref().map(|_| ()).map_err(String::as_str),
+            );
             let admin = admin_only_write(ctx, ep, svm_auth, &who).await;
             match (scope, admin) {
                 (Err(a), Err(b)) => ctx.findings.skip(C, ep, format!("{b}; {a}")),

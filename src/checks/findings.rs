@@ -103,6 +103,18 @@ impl Findings {
 
     /// Notes that a family's field was round-tripped, an error code provoked, an unknown field
     /// sent (`field:comment`, `code:4`, `unknown:PATCH`), for the coverage section.
+    /// Notes for the coverage section that the discriminating case of `rule` was reached on
+    /// `family` (Ok), or why not (Err).
+    pub fn case(&self, family: &str, rule: &str, reached: Result<(), &str>) {
+        self.exercised(
+            family,
+            match reached {
+                Ok(()) => format!("case:{rule}"),
+                Err(why) => format!("case-not:{rule}:{why}"),
+            },
+        );
+    }
+
     pub fn exercised(&self, family: &str, what: String) {
         self.exercised
             .lock()

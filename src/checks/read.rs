@@ -984,12 +984,15 @@ async fn paging_keeps_query(ctx: &Ctx, ep: &Endpoint) {
         .map(|(f, _)| f.path.as_str())
         .collect();
     if filters.is_empty() || orders.is_empty() {
+        const WHY: &str = "no filter on the records read selects two records or more and leaves one out, with a field of two values to order by";
+        ctx.findings.case(&ep.family, "paging-next-query", Err(WHY));
         return ctx.findings.skip(
             C,
             ep,
-            "no filter on the records read selects two records or more and leaves one out, with a field of two values to order by (a next link keeping the query is not judged)",
+            format!("{WHY} (a next link keeping the query is not judged)"),
         );
     }
+    ctx.findings.case(&ep.family, "paging-next-query", Ok(()));
     let by_id = base.positions();
     let (filters, orders, by_id, restrict) = (&filters, &orders, &by_id, &restrict);
     let coll = &path_read(ctx, ep);
@@ -1244,12 +1247,14 @@ async fn order_by_two_keys(ctx: &Ctx, ep: &Endpoint) {
         }
     }
     if pairs.is_empty() {
-        return ctx.findings.skip(
-            C,
-            ep,
-            "no field has a value shared by two records that another field tells apart (two-key order_by)",
-        );
+        const WHY: &str =
+            "no field has a value shared by two records that another field tells apart";
+        ctx.findings.case(&ep.family, "order-by-keys", Err(WHY));
+        return ctx
+            .findings
+            .skip(C, ep, format!("{WHY} (two-key order_by)"));
     }
+    ctx.findings.case(&ep.family, "order-by-keys", Ok(()));
     let pairs = &pairs;
     let restrict = &restrict;
     let coll = &path_read(ctx, ep);

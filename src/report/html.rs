@@ -394,7 +394,7 @@ fn coverage(o: &mut String, r: &Report) {
     }
     let _ = writeln!(
         o,
-        "<section id=\"coverage\">\n<h2>Coverage</h2>\n<table><tr><th>family</th><th>patchable fields round-tripped</th><th>error codes provoked</th><th>unknown body fields sent to</th><th>filter wrong readings told apart</th></tr>"
+        "<section id=\"coverage\">\n<h2>Coverage</h2>\n<table><tr><th>family</th><th>patchable fields round-tripped</th><th>error codes provoked</th><th>unknown body fields sent to</th><th>filter wrong readings told apart</th><th>discriminating cases reached (next link keeps the query, two-key order_by, a write outside the SVM)</th></tr>"
     );
     let why_not = |label: &str, m: &BTreeMap<String, String>| -> String {
         super::by_reason(m)
@@ -414,7 +414,7 @@ fn coverage(o: &mut String, r: &Report) {
         let readings = c.filter_readings_separated.len() + c.filter_readings_not_separated.len();
         let _ = writeln!(
             o,
-            "<tr data-family=\"{}\"><td>{}</td><td>{} of {fields}{}</td><td>{} of {codes}{}</td><td>{}</td><td>{} of {readings}{}</td></tr>",
+            "<tr data-family=\"{}\"><td>{}</td><td>{} of {fields}{}</td><td>{} of {codes}{}</td><td>{}</td><td>{} of {readings}{}</td><td>{} of {}{}</td></tr>",
             escape(&c.family),
             escape(&c.family),
             c.round_tripped.len(),
@@ -428,6 +428,9 @@ fn coverage(o: &mut String, r: &Report) {
             },
             c.filter_readings_separated.len(),
             why_not("not told apart", &c.filter_readings_not_separated),
+            c.cases_reached.len(),
+            c.cases_reached.len() + c.cases_not_reached.len(),
+            why_not("not reached", &c.cases_not_reached),
         );
     }
     let _ = writeln!(o, "</table>\n</section>");

@@ -769,6 +769,22 @@ fn render_tail(r: &Report, style: Style, out: &mut String) {
             for (why, names) in by_reason(&c.filter_readings_not_separated) {
                 let _ = writeln!(out, "     not told apart ({why}): {}", names.join(", "));
             }
+            let cases = c.cases_reached.len() + c.cases_not_reached.len();
+            if cases > 0 {
+                let _ = writeln!(
+                    out,
+                    "     discriminating cases reached: {} of {cases}{}",
+                    c.cases_reached.len(),
+                    if c.cases_reached.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", c.cases_reached.join(", "))
+                    }
+                );
+            }
+            for (why, names) in by_reason(&c.cases_not_reached) {
+                let _ = writeln!(out, "     not reached ({why}): {}", names.join(", "));
+            }
         }
     }
     restore_problems(out, r);

@@ -134,6 +134,22 @@ pub(super) fn coverage(
                     .or_insert_with(|| why.to_string());
             }
         }
+        for d in &done {
+            if let Some(rule) = d.strip_prefix("case:")
+                && !c.cases_reached.iter().any(|n| n == rule)
+            {
+                c.cases_reached.push(rule.to_string());
+            }
+        }
+        for d in &done {
+            if let Some((rule, why)) = d.strip_prefix("case-not:").and_then(|r| r.split_once(':'))
+                && !c.cases_reached.iter().any(|n| n == rule)
+            {
+                c.cases_not_reached
+                    .entry(rule.to_string())
+                    .or_insert_with(|| why.to_string());
+            }
+        }
         for m in ["PATCH", "POST"] {
             if has(&format!("unknown:{m}")) {
                 c.unknown_fields_sent.push(m.to_string());

@@ -432,7 +432,7 @@ pub async fn each_page(
     mut each: impl FnMut(&[&Value]),
 ) -> bool {
     each(&answer_records(ep, first));
-    let mut next = first.response.json.as_deref().and_then(next_path);
+    let mut next = first.response.next_path();
     for _ in 0..1000 {
         let Some(path) = next else { break };
         let Some(x) = ctx.send(check, ep, Request::get(path)).await else {
@@ -442,7 +442,7 @@ pub async fn each_page(
             return false;
         }
         each(&answer_records(ep, &x));
-        next = x.response.json.as_deref().and_then(next_path);
+        next = x.response.next_path();
     }
     true
 }
@@ -890,7 +890,7 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
                 Some(href) if seen.len() >= total => {
                     return Case::Fail(Failure::rule("paging-next", format!("after all {total} records a next link remains ({href})"), x, "no next link on the last page".into()));
                 }
-                Some(href) => match x.response.json.as_deref().and_then(next_path) {
+                Some(href) => match x.response.next_path() {
                     Some(p) => path = p,
                     None => return Case::Fail(Failure::rule("paging-next", format!("the next link {href:?} is not a URL path"), x, "a next link to a path (/api/...)".into())),
                 },
@@ -1037,7 +1037,7 @@ async fn paging_keeps_query(ctx: &Ctx, ep: &Endpoint) {
                 }
                 seen.push(id);
             }
-            let next = x.response.json.as_deref().and_then(next_path);
+            let next = x.response.next_path();
             if first.is_none() {
                 first = Some(x);
             }

@@ -956,11 +956,7 @@ async fn vacant_owner(
                 return Ok((pairs, path));
             }
         }
-        page = x
-            .response
-            .json
-            .as_deref()
-            .and_then(crate::client::next_path);
+        page = x.response.next_path();
     }
     Err(NoVacantOwner::AllTaken(cf.from.clone()))
 }

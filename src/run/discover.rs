@@ -4,7 +4,7 @@
 
 use super::events::Events;
 use crate::checks::{self, ctx::Ctx};
-use crate::client::{Client, PAGE_RECORDS, Request, next_path};
+use crate::client::{Client, PAGE_RECORDS, Request};
 use crate::error::{Error, Result};
 use crate::spec::model::{Kind, Method};
 use crate::spec::{Endpoint, OntapVersion};
@@ -215,7 +215,7 @@ async fn read_all(
             for r in found {
                 records.push(checks::read::identity(ep, ctx, r), r);
             }
-            match x.response.json.as_deref().and_then(next_path) {
+            match x.response.next_path() {
                 Some(next) => path = next,
                 None => break,
             }

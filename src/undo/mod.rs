@@ -550,12 +550,7 @@ impl Undo {
                     });
                 }
             }
-            match x
-                .response
-                .json
-                .as_deref()
-                .and_then(crate::client::next_path)
-            {
+            match x.response.next_path() {
                 Some(next) => path = next,
                 None => break,
             }

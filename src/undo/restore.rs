@@ -115,12 +115,7 @@ async fn settled_by_collection(undo: &Undo, saved: &[Saved]) -> std::collections
                     equal.push(p);
                 }
             }
-            match x
-                .response
-                .json
-                .as_deref()
-                .and_then(crate::client::next_path)
-            {
+            match x.response.next_path() {
                 Some(next) => path = next,
                 None => {
                     complete = true;

@@ -125,6 +125,24 @@ where
     let Some((i, failure)) = first else {
         return false;
     };
+    let shrunk = format!(
+        "{failures} of {total} chosen cases failed; this one {}",
+        cases[i].0
+    );
+    record(ctx, (p.check, p.ep, p.method), failure, shrunk, failures);
+    true
+}
+
+/// Records the finding of a property's failing case: the rule's evidence (unless the case
+/// set its own), the reproducer of its exchange with `shrunk` saying which case it was, and
+/// how many cases failed.
+fn record(
+    ctx: &Ctx,
+    (check, ep, method): (&str, &Endpoint, &str),
+    failure: Failure,
+    shrunk: String,
+    failures: u64,
+) {
     let evidence = failure
         .evidence
         .unwrap_or_else(|| rule_evidence(ctx.spec, &failure.rule));
@@ -133,18 +151,14 @@ where
         .as_ref()
         .map(|x| ctx.reproducer(x, &failure.expected));
     if let Some(r) = reproducer.as_mut() {
-        r.shrunk = Some(format!(
-            "{failures} of {total} chosen cases failed; this one {}",
-            cases[i].0
-        ));
+        r.shrunk = Some(shrunk);
     }
     ctx.findings.push(
-        Finding::new(p.check, p.ep.path(), p.method, &failure.rule, evidence)
+        Finding::new(check, ep.path(), method, &failure.rule, evidence)
             .message(failure.message)
             .reproducer(reproducer)
             .occurrences(failures),
     );
-    true
 }
 
 /// Runs `test` on `p.cases` values drawn from `strategy`; the earliest failure is shrunk and
@@ -247,36 +261,22 @@ where
         Case::Fail(f) => f,
         _ => *first_failure,
     };
-    let evidence = failure
-        .evidence
-        .unwrap_or_else(|| rule_evidence(ctx.spec, &failure.rule));
-    let mut reproducer = failure
-        .exchange
-        .as_ref()
-        .map(|x| ctx.reproducer(x, &failure.expected));
-    if let Some(r) = reproducer.as_mut() {
-        let of = if concurrent {
-            format!("{failures} of {total} cases failed")
-        } else {
-            format!("case {} of {total} failed", first + 1)
-        };
-        r.shrunk = Some(if format!("{original:?}") == format!("{minimal:?}") {
-            format!(
-                "{of}; already minimal: {}",
-                crate::redact::redact_text(ctx.spec, &format!("{minimal:?}"))
-            )
-        } else {
-            format!(
-                "{of}; shrunk in {steps} steps from {} to {}",
-                crate::redact::redact_text(ctx.spec, &format!("{original:?}")),
-                crate::redact::redact_text(ctx.spec, &format!("{minimal:?}"))
-            )
-        });
-    }
-    ctx.findings.push(
-        Finding::new(check, ep.path(), method, &failure.rule, evidence)
-            .message(failure.message)
-            .reproducer(reproducer)
-            .occurrences(failures as u64),
-    );
+    let of = if concurrent {
+        format!("{failures} of {total} cases failed")
+    } else {
+        format!("case {} of {total} failed", first + 1)
+    };
+    let shrunk = if format!("{original:?}") == format!("{minimal:?}") {
+        format!(
+            "{of}; already minimal: {}",
+            crate::redact::redact_text(ctx.spec, &format!("{minimal:?}"))
+        )
+    } else {
+        format!(
+            "{of}; shrunk in {steps} steps from {} to {}",
+            crate::redact::redact_text(ctx.spec, &format!("{original:?}")),
+            crate::redact::redact_text(ctx.spec, &format!("{minimal:?}"))
+        )
+    };
+    record(ctx, (check, ep, method), failure, shrunk, failures as u64);
 }

@@ -5,7 +5,7 @@ use crate::checks;
 use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::read::{baseline, collection_path, identity, sample_paths};
 use crate::checks::write::{body_of, changeable, different_value, visible_to_svm};
-use crate::client::{Auth, Request, next_path, with_query};
+use crate::client::{Auth, Request, with_query};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Evidence, Kind, Method};
 use crate::spec::resource::get_path;
@@ -151,15 +151,7 @@ async fn admin_only_write(
                     && x.response.error_code().as_deref() == Some(e.code.as_str())
             });
         let denied = checks::describe(ctx.spec, "role-denied");
-        let after = ctx
-            .client
-            .send(Request::get(format!("{path}?fields=*")))
-            .await
-            .ok()
-            .and_then(|a| a.response.json);
-        let changed = after
-            .as_ref()
-            .is_some_and(|a| get_path(a, &f.path) != get_path(&original, &f.path));
+        let (after, changed) = read_back(ctx, &path, "*", &f.path, &original).await;
         if x.response.is_success() || changed {
             ctx.finding(C, ep, "PATCH", "admin-only")
                 .evidence(f.evidence_of("x-ontap-admin-only"))
@@ -279,15 +271,7 @@ async fn other_svm_write(
             e.status.contains(&r.status) && r.error_code().as_deref() == Some(e.code.as_str())
         });
         let refused = checks::answers(ctx.spec, RULE, r) || documented;
-        let after = ctx
-            .client
-            .send(Request::get(format!("{path}?fields=**")))
-            .await
-            .ok()
-            .and_then(|a| a.response.json);
-        let changed = after
-            .as_ref()
-            .is_some_and(|a| get_path(a, &f.path) != get_path(&original, &f.path));
+        let (after, changed) = read_back(ctx, &path, "**", &f.path, &original).await;
         let id = identity(ep, ctx, &rec);
         if r.is_success() || changed {
             let what = if changed {
@@ -326,6 +310,27 @@ async fn other_svm_write(
         ));
     }
     Ok(())
+}
+
+/// The record at `path` read back after a write (`fields=` as given), and whether `field` now
+/// differs from its `original`.
+async fn read_back(
+    ctx: &Ctx,
+    path: &str,
+    fields: &str,
+    field: &str,
+    original: &serde_json::Value,
+) -> (Option<std::sync::Arc<serde_json::Value>>, bool) {
+    let after = ctx
+        .client
+        .send(Request::get(format!("{path}?fields={fields}")))
+        .await
+        .ok()
+        .and_then(|a| a.response.json);
+    let changed = after
+        .as_ref()
+        .is_some_and(|a| get_path(a, field) != get_path(original, field));
+    (after, changed)
 }
 
 /// PATCHes one field of a record as the SVM account, the record protected first (journaled, put
@@ -378,7 +383,7 @@ async fn seen_by_svm(
         for r in x.response.records().into_iter().flatten() {
             seen.insert(identity(coll, ctx, r));
         }
-        next = x.response.json.as_deref().and_then(next_path);
+        next = x.response.next_path();
     }
     None
 }

@@ -85,10 +85,11 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
             // Both writes of an SVM administrator a target must refuse: to a record outside its
             // SVM, and to an admin-only field of its own records.
             let scope = other_svm_write(ctx, ep, svm_auth, &who).await;
+            let why_not = scope.as_ref().err().map(ToString::to_string);
             ctx.findings.case(
                 &ep.family,
                 "role-write-scope",
-                scope.as_ref().map(|_| ()).map_err(String::as_str),
+                why_not.as_deref().map_or(Ok(()), Err),
             );
             let admin = admin_only_write(ctx, ep, svm_auth, &who).await;
             match (scope, admin) {
@@ -99,6 +100,29 @@ pub async fn role_restrictions(ctx: &Ctx, ep: &Endpoint) {
     }
 }
 
+/// Why a write case of the SVM account sent nothing (a skip reason).
+#[derive(Debug, thiserror::Error)]
+enum NotProbed {
+    #[error("no admin-only field to protect")]
+    NoAdminOnlyField,
+    #[error("admin-only fields are about the role: {}", TUNNEL_KEEPS_ROLE)]
+    TunnelKeepsRole,
+    #[error("no admin-only field with a value on a record {0} sees")]
+    NoAdminOnlyValue(String),
+    #[error("no PATCH and GET on this path")]
+    NoPatchAndGet,
+    #[error("no collection to tell the records of other SVMs by")]
+    NoCollection,
+    #[error("no record to read")]
+    NoRecord,
+    #[error("the collection could not be read as {0}")]
+    Unreadable(String),
+    #[error("{0} sees every record read: none outside its SVM to write to")]
+    SeesEverything(String),
+    #[error("no field {0} could be sent to a record outside its SVM")]
+    NothingSendable(String),
+}
+
 /// admin-only: the SVM administrator's PATCH of an admin-only field of a record it sees is
 /// refused (role-denied) and changes nothing. Err: why nothing was sent.
 async fn admin_only_write(
@@ -106,17 +130,15 @@ async fn admin_only_write(
     ep: &Endpoint,
     svm_auth: Auth,
     who: &str,
-) -> Result<(), String> {
+) -> Result<(), NotProbed> {
     const C: &str = "role-restrictions";
     let res = ctx.spec.resource_of(ep);
     let guarded: Vec<_> = res.patchable().filter(|f| f.flags.admin_only).collect();
     if guarded.is_empty() || !ep.has(Method::PATCH) {
-        return Err("no admin-only field to protect".into());
+        return Err(NotProbed::NoAdminOnlyField);
     }
     if svm_auth == Auth::Tunnel {
-        return Err(format!(
-            "admin-only fields are about the role: {TUNNEL_KEEPS_ROLE}"
-        ));
+        return Err(NotProbed::TunnelKeepsRole);
     }
     let visible = visible_to_svm(ctx, ep).await;
     let mut ran = false;
@@ -177,9 +199,7 @@ async fn admin_only_write(
     if ran {
         Ok(())
     } else {
-        Err(format!(
-            "no admin-only field with a value on a record {who} sees"
-        ))
+        Err(NotProbed::NoAdminOnlyValue(who.to_string()))
     }
 }
 
@@ -197,20 +217,20 @@ async fn other_svm_write(
     ep: &Endpoint,
     svm_auth: Auth,
     who: &str,
-) -> Result<(), String> {
+) -> Result<(), NotProbed> {
     const C: &str = "role-restrictions";
     const RULE: &str = "role-write-scope";
     if !ep.has(Method::PATCH) || !ep.has(Method::GET) {
-        return Err("no PATCH and GET on this path".into());
+        return Err(NotProbed::NoPatchAndGet);
     }
     let Some(coll) = ctx.spec.collection_of(ep) else {
-        return Err("no collection to tell the records of other SVMs by".into());
+        return Err(NotProbed::NoCollection);
     };
     let Some(coll_path) = collection_path(ctx, coll) else {
-        return Err("no record to read".into());
+        return Err(NotProbed::NoRecord);
     };
     let Some(seen) = seen_by_svm(ctx, coll, &coll_path, svm_auth).await else {
-        return Err(format!("the collection could not be read as {who}"));
+        return Err(NotProbed::Unreadable(who.to_string()));
     };
     let base = baseline(ctx, coll);
     let others: Vec<usize> = base
@@ -220,9 +240,7 @@ async fn other_svm_write(
         .map(|(i, _)| i)
         .collect();
     if others.is_empty() {
-        return Err(format!(
-            "{who} sees every record read: none outside its SVM to write to"
-        ));
+        return Err(NotProbed::SeesEverything(who.to_string()));
     }
     // The tunnelling statement of §4 is lib evidence; the SVM administrator's role is observed.
     let evidence = if svm_auth == Auth::Tunnel {
@@ -305,9 +323,7 @@ async fn other_svm_write(
         }
     }
     if probed == 0 {
-        return Err(format!(
-            "no field {who} could be sent to a record outside its SVM"
-        ));
+        return Err(NotProbed::NothingSendable(who.to_string()));
     }
     Ok(())
 }

@@ -68,7 +68,7 @@ fn at_once(n: usize, path: &std::path::Path) {
         .collect();
     let j = Journal::start(path.to_path_buf(), "https://bench", "admin").unwrap();
     let t = Instant::now();
-    j.add_many(&list).unwrap();
+    j.add_many(list.iter().cloned()).unwrap();
     let bulk = t.elapsed();
     let t = Instant::now();
     for i in 0..100 {

@@ -77,6 +77,12 @@ pub fn redact_secrets(spec: &Spec, v: &mut Value) {
     redact_value(v, &secret_names(spec));
 }
 
+/// [`redact_secrets`] with the contract's [`secret_names`] worked out once by the caller (who
+/// redacts many records).
+pub fn redact_named(v: &mut Value, names: &[String]) {
+    redact_value(v, names);
+}
+
 /// The secret values a run knows, to be replaced wherever they appear in any output, in every
 /// encoding a target may echo them in (see [`forms`]).
 #[derive(Debug, Default)]

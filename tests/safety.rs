@@ -1226,6 +1226,55 @@ fn records_a_wrongly_accepted_put_changed_come_back() {
     rt.block_on(m.shutdown());
 }
 
+/// A target that takes a PUT on a collection as a collection PATCH: the probe is aimed at no
+/// record (a filter on a key value none has), so nothing changes although nothing of the family
+/// was journaled for it, and the probe still fails.
+#[test]
+fn a_put_on_a_collection_taken_as_a_write_is_aimed_at_no_record() {
+    let rt = rt();
+    let m = start(&rt, MockConfig::new());
+    let collections = [
+        "/api/security/login/messages",
+        "/api/security/authentication/duo/profiles",
+        "/api/security/login/totps",
+    ];
+    let puts = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut script = Script::new();
+    let seen = puts.clone();
+    script.before = Box::new(move |req| {
+        let bare = req.path.split('?').next().unwrap_or("");
+        if req.method == "PUT" && collections.contains(&bare) {
+            seen.lock().unwrap().push(req.path.clone());
+            let body = if bare.contains("/messages") {
+                r#"{"message":"changed by a PUT"}"#
+            } else {
+                r#"{"comment":"changed by a PUT"}"#
+            };
+            Act::Rewrite("PATCH", body.to_string())
+        } else {
+            Act::Forward
+        }
+    });
+    let url = proxy(m.addr, script);
+    let dir = tempfile::tempdir().unwrap();
+    let before = snapshot(&rt, &m.base_url);
+    let out = harness(&url, &dir.path().join("j"))
+        .args(["--check", "method-not-allowed", "--seed", "1"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    let puts = puts.lock().unwrap().clone();
+    assert_eq!(puts.len(), 3, "{puts:?}");
+    for p in &puts {
+        assert!(p.contains("=00000000-0000-4000-8000-"), "{p}");
+    }
+    assert!(stdout.contains("FAIL method-not-allowed PUT"), "{stdout}");
+    assert!(!stdout.contains("NOT RESTORED"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(before, snapshot(&rt, &m.base_url), "nothing changed");
+    rt.block_on(m.shutdown());
+}
+
 /// A target whose instance GET leaves `message` out (the collection still lists it): the run
 /// never writes a field whose original it did not read, and says why.
 #[test]

@@ -4,11 +4,11 @@
 use crate::checks;
 use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::read::{baseline, collection_path, identity, sample_paths};
-use crate::checks::write::{body_of, changeable, different_value, visible_to_svm};
+use crate::checks::write::{body_of, changeable, different_value, shared_records, visible_to_svm};
 use crate::client::{Auth, Request, with_query};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Evidence, Kind, Method};
-use crate::spec::resource::get_path;
+use crate::spec::resource::{FieldType, get_path};
 use crate::undo;
 use serde_json::json;
 
@@ -404,10 +404,42 @@ async fn seen_by_svm(
     None
 }
 
+/// A filter on a collection's first key that selects no record: a value of the key's type that
+/// no record read has (None: the key is neither text nor a number, or the value is taken).
+fn nothing_selected(ctx: &Ctx, ep: &Endpoint) -> Option<(String, String)> {
+    let res = ctx.spec.resource_of(ep);
+    let key = res.keys.first()?;
+    let value = match res.field(key)?.ty {
+        FieldType::String => format!(
+            "00000000-0000-4000-8000-{:012x}",
+            ctx.settings.seed & 0xffff_ffff_ffff
+        ),
+        FieldType::Integer | FieldType::Number => u64::MAX.to_string(),
+        _ => return None,
+    };
+    // The identities begin with the first key's value (see [`identity`]): nothing is parsed.
+    let taken = baseline(ctx, ep)
+        .ids()
+        .any(|id| id.split('/').next() == Some(value.as_str()));
+    (!taken).then(|| (key.clone(), value))
+}
+
 pub async fn method_not_allowed(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "method-not-allowed";
-    let Some(path) = sample_paths(ctx, ep, 1).into_iter().next() else {
+    let Some(read_at) = sample_paths(ctx, ep, 1).into_iter().next() else {
         return ctx.findings.skip(C, ep, "no record to address");
+    };
+    // On a collection the probes are aimed at no record (a filter on a key value none has): a
+    // target that wrongly takes one as a collection write changes nothing, so nothing of a
+    // large family is journaled and read back for it.
+    let aimed = match ep.kind() {
+        Kind::Collection => nothing_selected(ctx, ep).map(|(k, v)| {
+            with_query(
+                &collection_path(ctx, ep).unwrap_or(read_at.clone()),
+                &[(&k, &v)],
+            )
+        }),
+        _ => None,
     };
     let mut methods: Vec<&str> = vec!["PUT"];
     if ctx.may_destroy() {
@@ -419,14 +451,17 @@ pub async fn method_not_allowed(ctx: &Ctx, ep: &Endpoint) {
     }
     // A probe meant to be refused is journaled like a write (the record read first, verified
     // after): a target that accepts it may change what it names.
-    let protected = match ep.kind() {
-        Kind::Collection => ctx.spec.instance_of(ep).is_some_and(|inst| {
+    // Elsewhere the record it names is journaled like a write (read first, verified after).
+    let protected = match (ep.kind(), &aimed) {
+        (Kind::Collection, Some(_)) => true,
+        (Kind::Collection, None) => ctx.spec.instance_of(ep).is_some_and(|inst| {
             ctx.undo
-                .protect_known(inst, crate::checks::read::baseline(ctx, ep).iter())
+                .protect_known(inst, shared_records(ctx, ep))
                 .is_some()
         }),
-        _ => ctx.protect(C, ep, &path).await.is_some(),
+        _ => ctx.protect(C, ep, &read_at).await.is_some(),
     };
+    let path = aimed.unwrap_or_else(|| read_at.clone());
     if !protected {
         return ctx
             .findings
@@ -457,7 +492,7 @@ pub async fn method_not_allowed(ctx: &Ctx, ep: &Endpoint) {
             ctx.expect_answer(
                 C,
                 ep,
-                Request::new(m, path.clone()),
+                Request::new(m, read_at.clone()),
                 Expect {
                     rule: "head-options",
                     what: &what,

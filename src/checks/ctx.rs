@@ -47,14 +47,14 @@ pub struct Ctx {
     pub settings: Settings,
     /// Records of each family as `GET collection?fields=**` returned them at discovery (read
     /// once, in pages, and shared by every check that must see a whole collection), compactly.
-    pub records: BTreeMap<String, crate::checks::records::Records>,
+    pub records: BTreeMap<String, Arc<crate::checks::records::Records>>,
     /// The records of each family the per-record checks touch: at most `sample`, chosen by the
     /// seed (see [`crate::checks::read::choose_sample`]), in discovery order.
     pub sampled: BTreeMap<String, Vec<Value>>,
     /// For each nested collection (`/api/storage/volumes/{volume.uuid}/snapshots`): the one
     /// parent's path its collection checks run at (the one with the most records under it) and
     /// those records. A nested family with no parent record has none.
-    pub nested: BTreeMap<String, (String, crate::checks::records::Records)>,
+    pub nested: BTreeMap<String, (String, Arc<crate::checks::records::Records>)>,
     /// The findings, the outcome of every (check, endpoint) pair and what was exercised.
     pub findings: Findings,
     /// The passive checks, which judge every exchange [`Ctx::send`] makes.

@@ -23,11 +23,16 @@ use std::collections::BTreeSet;
 /// Records of an endpoint's family as discovered (GET collection?fields=**).
 pub fn baseline<'a>(ctx: &'a Ctx, ep: &Endpoint) -> &'a Records {
     static NONE: Records = Records::EMPTY;
+    baseline_shared(ctx, ep).map_or(&NONE, |r| &**r)
+}
+
+/// [`baseline`], shared (for [`crate::undo::Undo::protect_known`], which keeps them).
+pub fn baseline_shared<'a>(ctx: &'a Ctx, ep: &Endpoint) -> Option<&'a std::sync::Arc<Records>> {
     if is_nested_collection(ep) {
         // The records under the one parent the collection checks read.
-        return ctx.nested.get(&ep.family).map_or(&NONE, |(_, r)| r);
+        return ctx.nested.get(&ep.family).map(|(_, r)| r);
     }
-    ctx.records.get(&ep.family).unwrap_or(&NONE)
+    ctx.records.get(&ep.family)
 }
 
 /// Whether an endpoint is a collection under a parent's key
@@ -853,9 +858,9 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "paging";
     let base = baseline(ctx, ep);
     let total = base.len();
-    let mut want: Vec<String> = base.ids().map(String::from).collect();
-    want.sort();
-    let want = &want;
+    // Every identity by a 128-bit hash of it: a large family's walk is compared without a
+    // second copy of every identity, let alone two sorted ones.
+    let want = &WalkTally::expected(base);
     let coll = &path_read(ctx, ep);
     // Page sizes that read the collection in at most PAGING_MAX_PAGES pages: on a large cluster a
     // walk costs a bounded number of requests, not one per record.
@@ -867,51 +872,208 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
     } else {
         (8, total.max(1) + 1)
     };
-    property(ctx, Property { check: C, ep, method: "GET", cases: ctx.settings.cases.min(walks), concurrent: true }, smallest..=largest, |n: usize| async move {
-        let mut path = with_query(coll, &[("max_records", &n.to_string())]);
-        let mut seen: Vec<String> = Vec::new();
-        for _page in 0..total + 3 {
-            let Some(x) = ctx.send(C, ep, Request::get(path.clone())).await else { return Case::Skip };
-            if !x.response.is_success() {
-                return Case::Fail(Failure::rule("paging-max-records", format!("max_records={n} answered {}", x.response.summary()), x, "200".into()));
-            }
-            let ids: Vec<String> = answer_records(ep, &x).iter().map(|r| identity(ep, ctx, r)).collect();
-            let count = ids.len();
-            let num = x.response.json.as_ref().and_then(|j| j.get("num_records")).and_then(Value::as_u64);
-            if count > n {
-                return Case::Fail(Failure::rule("paging-max-records", format!("max_records={n} returned {count} records"), x, format!("at most {n} records")));
-            }
-            if num != Some(count as u64) {
-                return Case::Fail(Failure::rule("num-records", format!("num_records is {num:?} for {count} records"), x, format!("num_records {count}")));
-            }
-            seen.extend(ids);
-            let next = x.response.json.as_ref().and_then(|j| j.pointer("/_links/next/href")).and_then(Value::as_str).map(String::from);
-            match next {
-                Some(href) if seen.len() >= total => {
-                    return Case::Fail(Failure::rule("paging-next", format!("after all {total} records a next link remains ({href})"), x, "no next link on the last page".into()));
+    property(
+        ctx,
+        Property {
+            check: C,
+            ep,
+            method: "GET",
+            cases: ctx.settings.cases.min(walks),
+            concurrent: true,
+        },
+        smallest..=largest,
+        |n: usize| async move {
+            let mut path = with_query(coll, &[("max_records", &n.to_string())]);
+            let mut seen = WalkTally::default();
+            for _page in 0..total + 3 {
+                let Some(x) = ctx.send(C, ep, Request::get(path.clone())).await else {
+                    return Case::Skip;
+                };
+                if !x.response.is_success() {
+                    return Case::Fail(Failure::rule(
+                        "paging-max-records",
+                        format!("max_records={n} answered {}", x.response.summary()),
+                        x,
+                        "200".into(),
+                    ));
                 }
-                Some(href) => match x.response.next_path() {
-                    Some(p) => path = p,
-                    None => return Case::Fail(Failure::rule("paging-next", format!("the next link {href:?} is not a URL path"), x, "a next link to a path (/api/...)".into())),
-                },
-                None if seen.len() < total => {
-                    return Case::Fail(Failure::rule("paging-next", format!("no next link after {} of {total} records", seen.len()), x, "a next link while records remain".into()));
+                let records = answer_records(ep, &x);
+                let count = records.len();
+                let num = x
+                    .response
+                    .json
+                    .as_ref()
+                    .and_then(|j| j.get("num_records"))
+                    .and_then(Value::as_u64);
+                if count > n {
+                    return Case::Fail(Failure::rule(
+                        "paging-max-records",
+                        format!("max_records={n} returned {count} records"),
+                        x,
+                        format!("at most {n} records"),
+                    ));
                 }
-                None => {
-                    let mut sorted = seen.clone();
-                    sorted.sort();
-                    if &sorted != want {
-                        return Case::Fail(Failure::rule("paging-next", format!("following next with max_records={n} gave {seen:?}; every record once is {want:?}"), x, format!("{want:?}")));
+                if num != Some(count as u64) {
+                    return Case::Fail(Failure::rule(
+                        "num-records",
+                        format!("num_records is {num:?} for {count} records"),
+                        x,
+                        format!("num_records {count}"),
+                    ));
+                }
+                for r in records {
+                    seen.add(identity(ep, ctx, r), want);
+                }
+                let next = x
+                    .response
+                    .json
+                    .as_ref()
+                    .and_then(|j| j.pointer("/_links/next/href"))
+                    .and_then(Value::as_str)
+                    .map(String::from);
+                match next {
+                    Some(href) if seen.count >= total => {
+                        return Case::Fail(Failure::rule(
+                            "paging-next",
+                            format!("after all {total} records a next link remains ({href})"),
+                            x,
+                            "no next link on the last page".into(),
+                        ));
                     }
-                    return Case::Pass;
+                    Some(href) => match x.response.next_path() {
+                        Some(p) => path = p,
+                        None => {
+                            return Case::Fail(Failure::rule(
+                                "paging-next",
+                                format!("the next link {href:?} is not a URL path"),
+                                x,
+                                "a next link to a path (/api/...)".into(),
+                            ));
+                        }
+                    },
+                    None if seen.count < total => {
+                        return Case::Fail(Failure::rule(
+                            "paging-next",
+                            format!("no next link after {} of {total} records", seen.count),
+                            x,
+                            "a next link while records remain".into(),
+                        ));
+                    }
+                    None => {
+                        if let Some(wrong) = seen.differs(base, want) {
+                            return Case::Fail(Failure::rule(
+                                "paging-next",
+                                format!(
+                                    "following next with max_records={n} gave {} records: {wrong}",
+                                    seen.count
+                                ),
+                                x,
+                                format!("every one of the {total} records once"),
+                            ));
+                        }
+                        return Case::Pass;
+                    }
                 }
             }
-        }
-        Case::Fail(Failure::plain("paging-next", format!("next links did not end after {} pages", total + 3)))
-    })
+            Case::Fail(Failure::plain(
+                "paging-next",
+                format!("next links did not end after {} pages", total + 3),
+            ))
+        },
+    )
     .await;
     return_records_false(ctx, ep, total).await;
     paging_keeps_query(ctx, ep).await;
+}
+
+/// The identities a paged walk returned, by a 128-bit hash of each (see [`undo::path_hash`]),
+/// counted, with the first few that came twice or are not in the collection, by name.
+#[derive(Default)]
+struct WalkTally {
+    count: usize,
+    /// How many times each identity came.
+    seen: std::collections::HashMap<u128, u32>,
+    repeats: usize,
+    unknowns: usize,
+    repeated: Vec<String>,
+    unknown: Vec<String>,
+}
+
+/// Identities a message names, at most, of each kind.
+const NAMED: usize = 5;
+
+/// Each identity of a family (by [`undo::path_hash`]) and how many of its records have it
+/// (records listed twice at discovery, such as two without keys, may come twice again).
+type Expected = std::collections::HashMap<u128, u32>;
+
+impl WalkTally {
+    fn expected(base: &Records) -> Expected {
+        let mut want = Expected::with_capacity(base.len());
+        for id in base.ids() {
+            *want.entry(undo::path_hash(id)).or_default() += 1;
+        }
+        want
+    }
+
+    fn add(&mut self, id: String, want: &Expected) {
+        self.count += 1;
+        let h = undo::path_hash(&id);
+        let Some(&most) = want.get(&h) else {
+            self.unknowns += 1;
+            if self.unknown.len() < NAMED {
+                self.unknown.push(id);
+            }
+            return;
+        };
+        let n = self.seen.entry(h).or_default();
+        *n += 1;
+        if *n > most {
+            self.repeats += 1;
+            if self.repeated.len() < NAMED {
+                self.repeated.push(id);
+            }
+        }
+    }
+
+    /// What is wrong with the walk, when it did not return every record of `base` once.
+    fn differs(&self, base: &Records, want: &Expected) -> Option<String> {
+        // No identity came more often than the family has it, and as many came as it has
+        // records: each came exactly as often.
+        if self.count == base.len() && self.unknowns == 0 && self.repeats == 0 {
+            return None;
+        }
+        let mut parts = Vec::new();
+        let had = |h: &u128| self.seen.get(h).copied().unwrap_or(0);
+        let absent: usize = want
+            .iter()
+            .map(|(h, n)| n.saturating_sub(had(h)) as usize)
+            .sum();
+        if absent > 0 {
+            let mut named = std::collections::HashSet::new();
+            let missing: Vec<&str> = base
+                .ids()
+                .filter(|id| {
+                    let h = undo::path_hash(id);
+                    had(&h) < want[&h] && named.insert(h)
+                })
+                .take(NAMED)
+                .collect();
+            parts.push(format!("{absent} missing (such as {missing:?})"));
+        }
+        if self.repeats > 0 {
+            parts.push(format!(
+                "{} repeated (such as {:?})",
+                self.repeats, self.repeated
+            ));
+        }
+        if self.unknowns > 0 {
+            parts.push(format!(
+                "{} not in the collection (such as {:?})",
+                self.unknowns, self.unknown
+            ));
+        }
+        Some(parts.join(", "))
+    }
 }
 
 /// Filters the query case of the paging check draws from, at most.
@@ -1197,10 +1359,17 @@ async fn ordered_read(
 /// The records of a family a property over the whole collection is judged against, with their
 /// identities: on a large family only those its restriction to the sample selects.
 fn restricted_pool(base: &Records, restrict: Option<&(String, String)>) -> Vec<(String, Value)> {
-    base.iter()
+    let Some((key, expr)) = restrict else {
+        return base.ids().map(String::from).zip(base.iter()).collect();
+    };
+    // The restriction is the first key's sampled values, and an identity begins with the first
+    // key's value (see [`identity`]): only records whose identity begins with one are parsed.
+    let starts: Vec<&str> = expr.split('|').collect();
+    (0..base.len())
         .zip(base.ids())
-        .filter(|(r, _)| restrict.is_none_or(|(k, v)| filter_matches(v, get_path(r, k))))
-        .map(|(r, id)| (id.to_string(), r))
+        .filter(|(_, id)| starts.iter().any(|s| id.starts_with(s)))
+        .filter_map(|(i, id)| Some((id.to_string(), base.get(i)?)))
+        .filter(|(_, r)| filter_matches(expr, get_path(r, key)))
         .collect()
 }
 
@@ -1411,5 +1580,50 @@ pub async fn auth_required(ctx: &Ctx, ep: &Endpoint) {
             },
         )
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn family(ids: &[&str]) -> Records {
+        let mut r = Records::default();
+        for id in ids {
+            r.push(id.to_string(), &json!({"uuid": id}));
+        }
+        r
+    }
+
+    fn walk(base: &Records, got: &[&str]) -> Option<String> {
+        let want = WalkTally::expected(base);
+        let mut t = WalkTally::default();
+        for id in got {
+            t.add(id.to_string(), &want);
+        }
+        t.differs(base, &want)
+    }
+
+    #[test]
+    fn a_walk_is_every_record_once_in_any_order_and_says_what_is_wrong_otherwise() {
+        let base = family(&["a", "b", "c", "d"]);
+        assert_eq!(walk(&base, &["d", "b", "a", "c"]), None);
+        assert_eq!(
+            walk(&base, &["a", "b", "b", "c"]).as_deref(),
+            Some(r#"1 missing (such as ["d"]), 1 repeated (such as ["b"])"#)
+        );
+        assert_eq!(
+            walk(&base, &["a", "b", "c", "d", "e"]).as_deref(),
+            Some(r#"1 not in the collection (such as ["e"])"#)
+        );
+        assert_eq!(
+            walk(&base, &["a", "b", "c"]).as_deref(),
+            Some(r#"1 missing (such as ["d"])"#)
+        );
+        // Records listed twice at discovery (two without keys) may come twice again.
+        let twice = family(&["a", "(no key)", "(no key)"]);
+        assert_eq!(walk(&twice, &["(no key)", "a", "(no key)"]), None);
+        assert!(walk(&twice, &["(no key)", "a", "a"]).is_some());
     }
 }

@@ -1,21 +1,31 @@
-//! The records the discovery read returned, kept for the whole run. A large cluster has tens of
-//! thousands of them, and a `serde_json::Value` tree costs five to six times the record's text
+//! The records the discovery read returned, kept for the whole run. A large cluster has hundreds
+//! of thousands of them, and a `serde_json::Value` tree costs five to six times the record's text
 //! (maps, keys and strings each allocated), so each record is kept as its compact JSON text beside
-//! its identity, and parsed again only when a check looks at it. Checks that need a whole family
-//! look at it one record at a time ([`Records::iter`]); the identities answer most of their
-//! questions without parsing anything.
+//! its identity, and parsed again only when a check looks at it. The texts are kept in blocks of
+//! about [`BLOCK`] bytes, each compressed with LZ4 once full (records of one family repeat their
+//! field names and many values: a block takes a third to a fifth of its text). Checks that need a
+//! whole family look at it one record at a time ([`Records::iter`], a block decompressed at a
+//! time); the identities, kept plain, answer most of their questions without parsing anything.
 
 use serde_json::Value;
 
-/// The records of one family, in the order the target listed them: every record's text in one
-/// buffer and every identity in another (two allocations for a family, not two a record, so a
+/// The text a block holds before it is compressed (a record longer than this has a block of its
+/// own).
+pub const BLOCK: usize = 64 * 1024;
+
+/// The records of one family, in the order the target listed them: their texts in compressed
+/// blocks, every identity in one buffer (a few allocations for a family, not two a record, so a
 /// large family neither pays a header per record nor scatters itself among short-lived blocks).
 #[derive(Debug, Default, Clone)]
 pub struct Records {
-    /// Each record without `_links`, as compact JSON text, one after the other.
-    texts: String,
-    /// Where each record's text ends in `texts`.
-    text_ends: Vec<usize>,
+    /// The full blocks, each the LZ4 of its records' texts one after the other.
+    blocks: Vec<Box<[u8]>>,
+    /// The index of the first record of each full block, and of the open one after them.
+    block_first: Vec<usize>,
+    /// The texts of the records after the full blocks, not compressed yet.
+    open: String,
+    /// Where each record's text ends in its block (or in `open`).
+    text_ends: Vec<u32>,
     /// Each record's identity (its key values joined, see [`crate::checks::read::identity`]).
     ids: String,
     /// Where each identity ends in `ids`.
@@ -25,7 +35,9 @@ pub struct Records {
 impl Records {
     /// No record (a family the run did not read).
     pub const EMPTY: Records = Records {
-        texts: String::new(),
+        blocks: Vec::new(),
+        block_first: Vec::new(),
+        open: String::new(),
         text_ends: Vec::new(),
         ids: String::new(),
         id_ends: Vec::new(),
@@ -45,8 +57,18 @@ impl Records {
             other => serde_json::to_string(other),
         };
         // Serialising a Value (or its fields) cannot fail.
-        self.texts.push_str(&text.unwrap_or_default());
-        self.text_ends.push(self.texts.len());
+        let text = text.unwrap_or_default();
+        if self.block_first.is_empty() {
+            self.block_first.push(0);
+        }
+        if !self.open.is_empty() && self.open.len() + text.len() > BLOCK {
+            let full = std::mem::take(&mut self.open);
+            self.blocks
+                .push(lz4_flex::compress_prepend_size(full.as_bytes()).into_boxed_slice());
+            self.block_first.push(self.text_ends.len());
+        }
+        self.open.push_str(&text);
+        self.text_ends.push(self.open.len() as u32);
         self.ids.push_str(&id);
         self.id_ends.push(self.ids.len());
     }
@@ -59,27 +81,80 @@ impl Records {
         self.text_ends.is_empty()
     }
 
-    fn slice<'a>(buf: &'a str, ends: &[usize], i: usize) -> Option<&'a str> {
-        let end = *ends.get(i)?;
-        let start = if i == 0 { 0 } else { ends[i - 1] };
-        Some(&buf[start..end])
-    }
-
     /// The identities, in the target's order.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
-        (0..self.len()).filter_map(|i| Self::slice(&self.ids, &self.id_ends, i))
+        (0..self.len()).map(|i| {
+            let start = if i == 0 { 0 } else { self.id_ends[i - 1] };
+            &self.ids[start..self.id_ends[i]]
+        })
+    }
+
+    /// Block `b`'s text (decompressed, or the open block's).
+    fn block_text(&self, b: usize) -> std::borrow::Cow<'_, str> {
+        match self.blocks.get(b) {
+            // A block was compressed from a String here: it decompresses to UTF-8.
+            Some(z) => std::borrow::Cow::Owned(
+                String::from_utf8(
+                    lz4_flex::decompress_size_prepended(z).expect("a block compressed here"),
+                )
+                .expect("a block of JSON texts"),
+            ),
+            None => std::borrow::Cow::Borrowed(&self.open),
+        }
+    }
+
+    /// The records of block `b`: (the index of its first record, its text, where each ends).
+    fn block(&self, b: usize) -> (usize, std::borrow::Cow<'_, str>, &[u32]) {
+        let first = self.block_first[b];
+        let end = self.block_first.get(b + 1).copied().unwrap_or(self.len());
+        (first, self.block_text(b), &self.text_ends[first..end])
+    }
+
+    /// Calls `f` with every record's compact JSON text, in order (nothing parsed: a caller
+    /// looking for a word parses only the records whose text has it).
+    pub fn each_text(&self, mut f: impl FnMut(&str)) {
+        for b in 0..self.block_first.len() {
+            let (_, text, ends) = self.block(b);
+            let mut start = 0;
+            for &end in ends {
+                f(&text[start..end as usize]);
+                start = end as usize;
+            }
+        }
     }
 
     /// The record at `i`, parsed.
     pub fn get(&self, i: usize) -> Option<Value> {
+        if i >= self.len() {
+            return None;
+        }
+        let b = self.block_first.partition_point(|&f| f <= i) - 1;
+        let (first, text, ends) = self.block(b);
+        let k = i - first;
+        let start = if k == 0 { 0 } else { ends[k - 1] as usize };
         // The text was written by serde_json from a Value: it parses.
-        Self::slice(&self.texts, &self.text_ends, i)
-            .map(|t| serde_json::from_str(t).expect("a record's own JSON text"))
+        Some(
+            serde_json::from_str(&text[start..ends[k] as usize]).expect("a record's own JSON text"),
+        )
     }
 
-    /// Every record, parsed one at a time (none is held longer than the caller keeps it).
+    /// Every record, parsed one at a time (a block's text decompressed at a time; no record is
+    /// held longer than the caller keeps it).
     pub fn iter(&self) -> impl Iterator<Item = Value> + '_ {
-        (0..self.len()).filter_map(|i| self.get(i))
+        (0..self.block_first.len()).flat_map(move |b| {
+            let (_, text, ends) = self.block(b);
+            let mut start = 0;
+            let mut out = Vec::with_capacity(ends.len());
+            for &end in ends {
+                // The text was written by serde_json from a Value: it parses.
+                out.push(
+                    serde_json::from_str(&text[start..end as usize])
+                        .expect("a record's own JSON text"),
+                );
+                start = end as usize;
+            }
+            out
+        })
     }
 
     /// The records at `indices`, parsed.
@@ -94,6 +169,18 @@ impl Records {
             out.entry(id).or_insert(i);
         }
         out
+    }
+}
+
+impl crate::undo::Originals for Records {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn record(&self, i: usize) -> Option<Value> {
+        self.get(i)
+    }
+    fn each(&self) -> Box<dyn Iterator<Item = Value> + '_> {
+        Box::new(self.iter())
     }
 }
 
@@ -122,5 +209,35 @@ mod tests {
         assert_eq!(r.iter().count(), 2);
         assert_eq!(r.pick(&[1]), vec![b]);
         assert_eq!(r.positions()["vs2"], 1);
+    }
+
+    #[test]
+    fn records_over_many_compressed_blocks_come_back_in_order_one_by_one_and_all_together() {
+        let mut r = Records::default();
+        let made: Vec<Value> = (0..5000)
+            .map(|i| json!({"uuid": format!("u{i}"), "comment": "x".repeat(i % 97), "n": i}))
+            .collect();
+        for (i, v) in made.iter().enumerate() {
+            r.push(format!("u{i}"), v);
+        }
+        // A record longer than a block gets one of its own.
+        let long = json!({"uuid": "long", "comment": "y".repeat(BLOCK * 2)});
+        r.push("long".into(), &long);
+        assert!(r.blocks.len() > 4, "{} blocks", r.blocks.len());
+        assert_eq!(r.len(), 5001);
+        assert_eq!(r.iter().take(5000).collect::<Vec<_>>(), made);
+        assert_eq!(r.iter().last(), Some(long.clone()));
+        for i in [0, 1, 63, 64, 1000, 2047, 4999] {
+            assert_eq!(r.get(i).as_ref(), Some(&made[i]), "record {i}");
+        }
+        assert_eq!(r.get(5000), Some(long));
+        assert_eq!(r.get(5001), None);
+        let mut texts = 0;
+        r.each_text(|t| {
+            assert!(t.starts_with("{\"uuid\""));
+            texts += 1;
+        });
+        assert_eq!(texts, 5001);
+        assert_eq!(r.ids().nth(4999), Some("u4999"));
     }
 }

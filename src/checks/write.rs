@@ -753,50 +753,53 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
             .findings
             .skip(C, ep, "no filter value to select part of the collection");
     }
-    // Only records whose field can be put back are eligible.
+    // Only records whose field can be put back are eligible. The records each filter selects,
+    // in one pass over the family (none parsed twice).
     let safe = |r: &Value| get_path(r, &field.path).is_some();
+    let mut matching: Vec<(std::collections::HashSet<String>, bool)> =
+        filters.iter().map(|_| Default::default()).collect();
+    for (r, id) in base.iter().zip(base.ids()) {
+        for ((fname, fval), (ids, unsafe_)) in filters.iter().zip(matching.iter_mut()) {
+            if judge::filter_matches(fval, get_path(&r, fname)) {
+                *unsafe_ |= !safe(&r);
+                ids.insert(id.to_string());
+            }
+        }
+    }
     ctx.findings.ran(C, ep);
-    for (fname, fval) in filters {
+    let mut guard: Option<crate::undo::FamilyGuard> = None;
+    for ((fname, fval), (matching, unsafe_)) in filters.into_iter().zip(matching) {
         // Each case starts from the records as discovered.
         ctx.undo.restore(Some(&ep.family)).await;
         ctx.findings.count_cases(1);
-        // The records the filter selects, and the field's value in every record (to tell a
-        // record the PATCH should have left alone from one it changed).
-        let mut matching: std::collections::HashSet<String> = Default::default();
-        let mut all_safe = true;
-        let mut was: std::collections::HashMap<String, Option<Value>> =
-            std::collections::HashMap::with_capacity(base.len());
-        for (r, id) in base.iter().zip(base.ids()) {
-            if judge::filter_matches(&fval, get_path(&r, &fname)) {
-                all_safe &= safe(&r);
-                matching.insert(id.to_string());
-            }
-            was.insert(id.to_string(), get_path(&r, &field.path).cloned());
-        }
-        if !all_safe {
+        if unsafe_ {
             continue;
         }
         // Every record of the family is written down first: a target that ignores the filter
         // changes records beyond the match, and those must come back too.
-        // They are taken from the shared discovery read (one journal write, no read each).
-        let Some(_family) = ctx.undo.protect_known(inst, base.iter()) else {
-            continue;
+        // They are taken from the shared discovery read (one journal write, no read each), once.
+        let protected = match &guard {
+            Some(g) => ctx.undo.protect_again(g),
+            None => {
+                guard = ctx.undo.protect_known(inst, shared_records(ctx, ep));
+                guard.is_some()
+            }
         };
+        if !protected {
+            continue;
+        }
         let Some(value) = different_value(ctx, field, None, &format!("{C} {fname}")) else {
             continue;
         };
         let path = with_query(ep.path(), &[(&fname, &fval)]);
-        let sent = ctx
+        let Some(x) = ctx
             .send(
                 C,
                 ep,
                 Request::new("PATCH", path).json(body_of(&[(field.path.clone(), value.clone())])),
             )
-            .await;
-        // A record that appeared meanwhile (someone else created it) was not written down: the
-        // PATCH may have changed it, and nobody can tell from what.
-        ctx.undo.check_unjournaled(ep, inst).await;
-        let Some(x) = sent else {
+            .await
+        else {
             continue;
         };
         let num = x
@@ -805,7 +808,8 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
             .as_ref()
             .and_then(|j| j.get("num_records"))
             .and_then(Value::as_u64);
-        if !x.response.is_success() || num != Some(matching.len() as u64) {
+        let answered = x.response.is_success() && num == Some(matching.len() as u64);
+        if !answered {
             ctx.finding(C, ep, "PATCH", "collection-patch")
                 .message(format!(
                     "PATCH ?{fname}={fval} answered {} with num_records {num:?}; {} records match",
@@ -817,16 +821,13 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                     &format!("200 with num_records {}", matching.len()),
                 )
                 .record();
-            continue;
         }
-        // The keys and the changed field only, in pages: a large family is read back in small
-        // records, and no answer holds all of it.
-        let fields: Vec<&str> = res
-            .keys
-            .iter()
-            .map(String::as_str)
-            .chain([field.path.as_str()])
-            .collect();
+        // The family is listed once after the PATCH, in large pages of the keys and the
+        // patchable fields: it shows what the PATCH changed, proves back every record it left
+        // equal to its original (the restore then reads back only the others), and finds
+        // records that appeared meanwhile (someone else created them: the PATCH may have
+        // changed them, and nobody can tell from what).
+        let mut listing = ctx.undo.listing(ep, inst);
         let Some(after) = ctx
             .send(
                 C,
@@ -834,13 +835,15 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                 Request::get(with_query(
                     ep.path(),
                     &[
-                        ("fields", &fields.join(",")),
-                        ("max_records", &crate::client::PAGE_RECORDS.to_string()),
+                        ("fields", &ctx.undo.listing_fields(inst).join(",")),
+                        ("max_records", &crate::client::WALK_RECORDS.to_string()),
                     ],
                 )),
             )
             .await
+            .filter(|a| a.response.is_success())
         else {
+            listing.finish(false);
             continue;
         };
         let want = expected_after_patch(field, &value);
@@ -849,8 +852,9 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         let mut wrong: Option<(String, bool, String)> = None;
         let complete = crate::checks::read::each_page(ctx, C, ep, &after, |page| {
             for r in page {
-                if wrong.is_some() {
-                    break;
+                let seen = listing.record(r);
+                if wrong.is_some() || !answered {
+                    continue;
                 }
                 let id = identity(ep, ctx, r);
                 let matched = matching.contains(&id);
@@ -858,7 +862,11 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                 let ok = if matched {
                     meets(&want, now)
                 } else {
-                    was.get(&id).is_none_or(|b| b.as_ref() == now)
+                    // A record not written down is not judged (its value before is unknown).
+                    match &seen {
+                        undo::Seen::Same | undo::Seen::NotSaved => true,
+                        undo::Seen::Differs(o) => get_path(o, &field.path) == now,
+                    }
                 };
                 if !ok {
                     wrong = Some((id, matched, crate::verdict::show_value(now)));
@@ -866,6 +874,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
             }
         })
         .await;
+        listing.finish(complete);
         if !complete {
             continue;
         }
@@ -886,6 +895,15 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                 )
                 .record();
         }
+    }
+}
+
+/// A family's discovered records, for [`crate::undo::Undo::protect_known`] to read originals
+/// from (none: an empty family).
+pub fn shared_records(ctx: &Ctx, ep: &Endpoint) -> std::sync::Arc<dyn undo::Originals> {
+    match crate::checks::read::baseline_shared(ctx, ep) {
+        Some(r) => r.clone(),
+        None => std::sync::Arc::new(Vec::<Value>::new()),
     }
 }
 

@@ -10,6 +10,7 @@ use crate::spec::model::{Kind, Method};
 use crate::spec::{Endpoint, OntapVersion};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Reads the ONTAP version from /api/cluster; anything else ends the run with exit 3 (or 2 for
 /// refused credentials). A transport failure is one line, with a hint when the cause is common:
@@ -84,8 +85,8 @@ pub async fn discover_version(client: &Client) -> Result<OntapVersion> {
 /// its collection checks run at with the records under it.
 #[derive(Default)]
 pub(super) struct Discovered {
-    pub records: BTreeMap<String, checks::records::Records>,
-    pub nested: BTreeMap<String, (String, checks::records::Records)>,
+    pub records: BTreeMap<String, Arc<checks::records::Records>>,
+    pub nested: BTreeMap<String, (String, Arc<checks::records::Records>)>,
 }
 
 /// Reads every record of each family: GET collection?fields=** (all fields, the costly ones
@@ -121,13 +122,14 @@ pub(super) async fn discover_records(
                 }
                 let most = out.nested.get(&ep.family).map_or(0, |(_, r)| r.len());
                 if most == 0 || under.len() > most {
-                    out.nested.insert(ep.family.clone(), (base, under));
+                    out.nested
+                        .insert(ep.family.clone(), (base, Arc::new(under)));
                 }
             } else {
                 read_all(ctx, ep, &base, &mut records, progress).await;
             }
         }
-        out.records.insert(ep.family.clone(), records);
+        out.records.insert(ep.family.clone(), Arc::new(records));
     }
     out
 }
@@ -141,7 +143,7 @@ const NESTED_PARENTS: usize = 3;
 fn collection_paths(
     ctx: &Ctx,
     ep: &Endpoint,
-    read: &BTreeMap<String, checks::records::Records>,
+    read: &BTreeMap<String, Arc<checks::records::Records>>,
 ) -> Vec<String> {
     if ep.kind() != Kind::Collection || ep.path_keys().is_empty() {
         return vec![ep.path().to_string()];

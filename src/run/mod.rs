@@ -334,7 +334,16 @@ fn foreign_anywhere(ctx: &Ctx) -> Option<String> {
         }) else {
             continue;
         };
-        for r in records.iter() {
+        // Only a record whose text holds the mark can hold a value another run wrote.
+        let mut marked = Vec::new();
+        records.each_text(|t| {
+            if t.contains(crate::generate::MARK)
+                && let Ok(v) = serde_json::from_str::<serde_json::Value>(t)
+            {
+                marked.push(v);
+            }
+        });
+        for r in marked {
             let path = crate::undo::instance_path(inst, &r).unwrap_or_else(|| family.clone());
             if let Some(why) = crate::undo::foreign(ctx.spec, inst, &path, &r) {
                 return Some(why);

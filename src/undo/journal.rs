@@ -23,7 +23,7 @@
 //! tens of thousands of records. A journal an earlier version wrote (one JSON document, rewritten
 //! whole) is read too, and rewritten as lines before its first append.
 
-use super::{Change, Saved, Wrote};
+use super::{Change, Saved, Wrote, path_hash};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -396,8 +396,9 @@ fn lines_of(w: &mut dyn Write, entries: &[Entry]) -> std::io::Result<()> {
 #[derive(Debug)]
 struct State {
     header: Header,
-    /// Every entry's path, and whether a read-back proved it restored.
-    entries: HashMap<String, bool>,
+    /// Every entry's path (by [`super::path_hash`]: a collection PATCH journals a whole family,
+    /// and the file has the paths), and whether a read-back proved it restored.
+    entries: HashMap<u128, bool>,
     unfinished: usize,
     /// The file, once opened for appending, and its length up to the last confirmed line.
     file: Option<(File, u64)>,
@@ -562,7 +563,7 @@ impl Journal {
             if !e.restored {
                 state.unfinished += 1;
             }
-            state.entries.insert(e.path, e.restored);
+            state.entries.insert(path_hash(&e.path), e.restored);
         }
         Journal {
             path,
@@ -596,11 +597,11 @@ impl Journal {
         original: &Value,
     ) -> Result<(), JournalError> {
         let mut st = self.state.lock().unwrap();
-        match st.entries.get(path).copied() {
+        match st.entries.get(&path_hash(path)).copied() {
             Some(false) => Ok(()),
             Some(true) => {
                 st.append(&self.path, |w| line(w, &EventRef::Reopened(&[path])))?;
-                st.entries.insert(path.to_string(), false);
+                st.entries.insert(path_hash(path), false);
                 st.unfinished += 1;
                 Ok(())
             }
@@ -612,7 +613,7 @@ impl Journal {
                     original,
                 };
                 st.append(&self.path, |w| line(w, &add))?;
-                st.entries.insert(path.to_string(), false);
+                st.entries.insert(path_hash(path), false);
                 st.unfinished += 1;
                 Ok(())
             }
@@ -631,7 +632,7 @@ impl Journal {
         let mut st = self.state.lock().unwrap();
         let paths: Option<Vec<String>> = paths.map(|ps| {
             ps.iter()
-                .filter(|p| st.entries.contains_key(p.as_str()))
+                .filter(|p| st.entries.contains_key(&path_hash(p)))
                 .cloned()
                 .collect()
         });
@@ -642,45 +643,50 @@ impl Journal {
         st.append(&self.path, |w| line(w, &EventRef::Wrote(&e)))
     }
 
-    /// Adds many entries with one flush to disk (a collection PATCH journals a whole family).
-    pub fn add_many(&self, list: &[Saved]) -> Result<(), JournalError> {
+    /// Adds many entries with one flush to disk (a collection PATCH journals a whole family),
+    /// each written as it comes (none is kept: a family may be hundreds of thousands).
+    pub fn add_many(&self, list: impl IntoIterator<Item = Saved>) -> Result<(), JournalError> {
         let mut st = self.state.lock().unwrap();
-        let mut seen = HashSet::new();
-        let mut reopened = Vec::new();
-        let mut fresh = Vec::new();
-        for s in list.iter().filter(|s| seen.insert(s.path.as_str())) {
-            match st.entries.get(&s.path).copied() {
-                Some(false) => {}
-                Some(true) => reopened.push(s.path.as_str()),
-                None => fresh.push(s),
-            }
-        }
-        if reopened.is_empty() && fresh.is_empty() {
+        let mut list = list.into_iter().peekable();
+        if list.peek().is_none() {
             return Ok(());
         }
-        st.append(&self.path, |w| {
-            if !reopened.is_empty() {
-                line(w, &EventRef::Reopened(&reopened))?;
+        // Looked up while the lines are written, put back after.
+        let entries = std::mem::take(&mut st.entries);
+        let mut added: HashSet<u128> = HashSet::new();
+        let mut reopened: Vec<String> = Vec::new();
+        let written = st.append(&self.path, |w| {
+            for s in list {
+                let h = path_hash(&s.path);
+                match entries.get(&h).copied() {
+                    Some(false) => {}
+                    Some(true) => reopened.push(s.path.clone()),
+                    None if added.insert(h) => line(
+                        w,
+                        &EventRef::Add {
+                            family: &s.family,
+                            path: &s.path,
+                            change: s.change,
+                            original: &s.original(),
+                        },
+                    )?,
+                    None => {}
+                }
             }
-            for s in &fresh {
-                line(
-                    w,
-                    &EventRef::Add {
-                        family: &s.family,
-                        path: &s.path,
-                        change: s.change,
-                        original: &s.original(),
-                    },
-                )?;
+            if !reopened.is_empty() {
+                let r: Vec<&str> = reopened.iter().map(String::as_str).collect();
+                line(w, &EventRef::Reopened(&r))?;
             }
             Ok(())
-        })?;
-        for p in reopened
-            .into_iter()
-            .chain(fresh.iter().map(|s| s.path.as_str()))
-        {
-            st.entries.insert(p.to_string(), false);
-            st.unfinished += 1;
+        });
+        st.entries = entries;
+        written?;
+        st.unfinished += added.len() + reopened.len();
+        for h in added {
+            st.entries.insert(h, false);
+        }
+        for p in &reopened {
+            st.entries.insert(path_hash(p), false);
         }
         Ok(())
     }
@@ -692,14 +698,14 @@ impl Journal {
         let done: Vec<&str> = paths
             .iter()
             .map(String::as_str)
-            .filter(|p| st.entries.get(*p) == Some(&false) && seen.insert(*p))
+            .filter(|p| st.entries.get(&path_hash(p)) == Some(&false) && seen.insert(*p))
             .collect();
         if done.is_empty() {
             return Ok(());
         }
         st.append(&self.path, |w| line(w, &EventRef::Restored(&done)))?;
         for p in done {
-            st.entries.insert(p.to_string(), true);
+            st.entries.insert(path_hash(p), true);
             st.unfinished -= 1;
         }
         Ok(())
@@ -708,11 +714,11 @@ impl Journal {
     /// Marks an entry restored (a read-back proved it).
     pub fn restored(&self, path: &str) -> Result<(), JournalError> {
         let mut st = self.state.lock().unwrap();
-        if st.entries.get(path) != Some(&false) {
+        if st.entries.get(&path_hash(path)) != Some(&false) {
             return Ok(());
         }
         st.append(&self.path, |w| line(w, &EventRef::Restored(&[path])))?;
-        st.entries.insert(path.to_string(), true);
+        st.entries.insert(path_hash(path), true);
         st.unfinished -= 1;
         Ok(())
     }
@@ -861,7 +867,7 @@ mod tests {
             .unwrap();
         j.add("duo", "/api/x/3", Change::Changed, &json!({"v": 1}))
             .unwrap();
-        j.add_many(&[
+        j.add_many([
             saved("/api/x/1", json!({"v": 9})),
             saved("/api/x/3", json!({"v": 9})),
             saved("/api/x/4", json!({"v": 4})),
@@ -883,14 +889,19 @@ mod tests {
                 ("/api/x/4", &json!({"v": 4}), false),
             ]
         );
+        // The entries are written as they come, the reopened ones after them.
         let last: Vec<String> = lines(&path).into_iter().rev().take(2).collect();
         assert_eq!(
-            serde_json::from_str::<Value>(&last[1]).unwrap(),
+            serde_json::from_str::<Value>(&last[0]).unwrap(),
             json!({"reopened": ["/api/x/1"]})
+        );
+        assert_eq!(
+            serde_json::from_str::<Value>(&last[1]).unwrap()["add"]["path"],
+            json!("/api/x/4")
         );
         // Nothing new: nothing written.
         let before = std::fs::metadata(&path).unwrap().len();
-        j.add_many(&[saved("/api/x/4", json!({"v": 9}))]).unwrap();
+        j.add_many([saved("/api/x/4", json!({"v": 9}))]).unwrap();
         assert_eq!(std::fs::metadata(&path).unwrap().len(), before);
     }
 
@@ -951,7 +962,7 @@ mod tests {
         let list: Vec<Saved> = (0..5)
             .map(|i| saved(&format!("/api/x/{i}"), json!({"i": i})))
             .collect();
-        j.add_many(&list).unwrap();
+        j.add_many(list.clone()).unwrap();
         assert_eq!(lines(&path).len(), 6, "a header and one line per entry");
         j.restored_many(&[
             "/api/x/0".to_string(),
@@ -1169,15 +1180,15 @@ mod tests {
         let list: Vec<Saved> = (0..10_000)
             .map(|i| saved(&format!("/api/x/{i}"), big.clone()))
             .collect();
-        j.add_many(&list).unwrap();
-        drop(list);
+        // Taken one at a time, as a collection PATCH's family comes.
+        j.add_many(list).unwrap();
         assert!(std::fs::metadata(&path).unwrap().len() > 10_000_000);
         let st = j.state.lock().unwrap();
         assert_eq!(st.entries.len(), 10_000);
         assert_eq!(st.unfinished, 10_000);
-        // The state is a map of path to flag (no JSON value in it): what it holds is the paths.
-        let held: usize = st.entries.keys().map(String::len).sum();
-        assert!(held < 200_000, "{held}");
+        // The state is a map of path hash to flag (no JSON value, no path text in it).
+        assert!(st.entries.keys().all(|h| *h != 0));
+        assert!(st.entries.contains_key(&path_hash("/api/x/9999")));
     }
 
     #[test]

@@ -115,6 +115,257 @@ impl Saved {
     }
 }
 
+/// Records written down in bulk, read where the run keeps them anyway (the discovery's records
+/// of a family, see [`Undo::protect_known`]) rather than copied: a collection PATCH on a large
+/// cluster writes down hundreds of thousands.
+pub trait Originals: Send + Sync {
+    fn count(&self) -> usize;
+    /// The record at `i`.
+    fn record(&self, i: usize) -> Option<Value>;
+    /// Every record, in order.
+    fn each(&self) -> Box<dyn Iterator<Item = Value> + '_>;
+}
+
+impl Originals for Vec<Value> {
+    fn count(&self) -> usize {
+        self.len()
+    }
+    fn record(&self, i: usize) -> Option<Value> {
+        self.get(i).cloned()
+    }
+    fn each(&self) -> Box<dyn Iterator<Item = Value> + '_> {
+        Box::new(self.iter().cloned())
+    }
+}
+
+/// A family written down in bulk: where its records are, and per record (by position) the
+/// hash of its path and of what a restore compares (see [`compared`]).
+struct Bulk {
+    family: String,
+    inst: &'static Endpoint,
+    records: Arc<dyn Originals>,
+    paths: Vec<u128>,
+    compared: Vec<u64>,
+}
+
+/// Where a saved record is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Loc {
+    /// Saved one by one, at this index.
+    One(usize),
+    /// Written down in bulk: (which bulk, the record's position in it).
+    Bulk(usize, usize),
+}
+
+/// The saved records, found by path through a 128-bit hash of it ([`path_hash`]): a collection
+/// PATCH saves a whole family, and every later write asks whether its record is saved.
+#[derive(Default)]
+struct SavedList {
+    list: Vec<Saved>,
+    bulks: Vec<Bulk>,
+    at: HashMap<u128, Loc>,
+    /// How many are saved of each family.
+    per_family: HashMap<String, usize>,
+}
+
+impl SavedList {
+    fn find(&self, k: &Keep, path: &str) -> Option<Saved> {
+        match *self.at.get(&path_hash(path))? {
+            Loc::One(i) => Some(self.list[i].clone()),
+            Loc::Bulk(b, i) => self.bulk_saved(k, b, i),
+        }
+    }
+    fn loc(&self, path: &str) -> Option<Loc> {
+        self.at.get(&path_hash(path)).copied()
+    }
+    fn contains(&self, path: &str) -> bool {
+        self.at.contains_key(&path_hash(path))
+    }
+    fn is_bulk(&self, hash: &u128) -> bool {
+        matches!(self.at.get(hash), Some(Loc::Bulk(..)))
+    }
+    fn count(&mut self, family: &str, n: usize) {
+        match self.per_family.get_mut(family) {
+            Some(k) => *k += n,
+            None => {
+                self.per_family.insert(family.to_string(), n);
+            }
+        }
+    }
+    fn push(&mut self, s: Saved) {
+        self.count(&s.family, 1);
+        self.at
+            .insert(path_hash(&s.path), Loc::One(self.list.len()));
+        self.list.push(s);
+    }
+    /// A bulk record as a [`Saved`] (read from where it is kept).
+    fn bulk_saved(&self, k: &Keep, b: usize, i: usize) -> Option<Saved> {
+        let bulk = &self.bulks[b];
+        bulk_entry(k, bulk, &bulk.records.record(i)?)
+    }
+    /// The saved records of one family (or all) whose path hash `keep` accepts: those saved one
+    /// by one, then those written down in bulk (read in order, parsed only when kept).
+    fn select(&self, k: &Keep, family: Option<&str>, keep: impl Fn(u128) -> bool) -> Vec<Saved> {
+        let mut out: Vec<Saved> = self
+            .list
+            .iter()
+            .filter(|s| family.is_none_or(|f| f == s.family) && keep(path_hash(&s.path)))
+            .cloned()
+            .collect();
+        for (b, bulk) in self.bulks.iter().enumerate() {
+            if family.is_some_and(|f| f != bulk.family) {
+                continue;
+            }
+            let mine = |i: usize| {
+                let h = bulk.paths[i];
+                self.at.get(&h) == Some(&Loc::Bulk(b, i)) && keep(h)
+            };
+            let wanted: Vec<usize> = (0..bulk.paths.len()).filter(|&i| mine(i)).collect();
+            if wanted.len() * 8 < bulk.paths.len() {
+                out.extend(wanted.into_iter().filter_map(|i| self.bulk_saved(k, b, i)));
+            } else {
+                // Many: the family is read in order once, not a record at a time.
+                out.extend(
+                    bulk.records
+                        .each()
+                        .enumerate()
+                        .filter(|(i, _)| mine(*i))
+                        .filter_map(|(_, r)| bulk_entry(k, bulk, &r)),
+                );
+            }
+        }
+        out
+    }
+}
+
+/// A record of a bulk family as a [`Saved`].
+fn bulk_entry(k: &Keep, bulk: &Bulk, r: &Value) -> Option<Saved> {
+    let p = instance_path(bulk.inst, r)?;
+    Some(Saved::new(
+        &bulk.family,
+        &p,
+        Change::Changed,
+        &kept_original(k, bulk.inst, r),
+    ))
+}
+
+/// What reading a bulk record's original needs: the contract, and its secret fields' names
+/// (worked out once, not once a record).
+struct Keep {
+    spec: &'static Spec,
+    names: Vec<String>,
+}
+
+/// What a restore compares and writes back of a record written down in bulk: its patchable,
+/// gettable fields, secrets redacted (the path names the record).
+fn kept_original(k: &Keep, inst: &Endpoint, r: &Value) -> Value {
+    let mut kept = serde_json::Map::new();
+    for f in k
+        .spec
+        .resource_of(inst)
+        .patchable()
+        .filter(|f| f.gettable())
+    {
+        if let Some(v) = get_path(r, &f.path) {
+            set_path(&mut kept, &f.path, v.clone());
+        }
+    }
+    let mut original = Value::Object(kept);
+    crate::redact::redact_named(&mut original, &k.names);
+    original
+}
+
+/// A hash of [`kept_original`]: two records hash alike when a restore would find nothing to
+/// write back (where they differ only as a restore's finer comparison forgives, the listing
+/// reads the original and compares as a restore does).
+fn compared(k: &Keep, inst: &Endpoint, r: &Value) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x6f63_636d_7072)
+        .hash_one(kept_original(k, inst, r).to_string())
+}
+
+/// What a listing shows of one record (see [`Listing::record`]).
+#[derive(Debug)]
+pub enum Seen {
+    /// Equal to what was written down of it.
+    Same,
+    /// Not equal to what was written down of it: that original.
+    Differs(Value),
+    /// Not written down (or not named by its keys).
+    NotSaved,
+}
+
+/// A listing of a family after a collection write (see [`Undo::listing`]).
+pub struct Listing<'u> {
+    undo: &'u Undo,
+    coll: &'u Endpoint,
+    inst: &'u Endpoint,
+    /// Records the listing showed equal to their originals.
+    equal: Vec<String>,
+    unjournaled: Vec<RestoreProblem>,
+}
+
+impl Listing<'_> {
+    /// One record of the listing, against what was written down of it.
+    pub fn record(&mut self, r: &Value) -> Seen {
+        let Some(p) = instance_path(self.inst, r) else {
+            return Seen::NotSaved;
+        };
+        let (spec, keep) = (self.undo.spec, &self.undo.keep);
+        let saved = self.undo.saved.lock().unwrap();
+        let seen = match saved.loc(&p) {
+            Some(Loc::Bulk(b, i)) if saved.bulks[b].compared[i] == compared(keep, self.inst, r) => {
+                Seen::Same
+            }
+            Some(_) => match saved.find(keep, &p) {
+                Some(s) => {
+                    let o = s.original();
+                    if restore::differences(spec.resource_of(self.inst), &o, r).is_empty() {
+                        Seen::Same
+                    } else {
+                        Seen::Differs(o)
+                    }
+                }
+                None => Seen::NotSaved,
+            },
+            None => {
+                self.unjournaled.push(RestoreProblem {
+                    record: p.clone(),
+                    field: None,
+                    original: None,
+                    reason: "appeared during a collection PATCH (created by someone else?): not journaled before it, so the PATCH may have changed it and its state before is unknown; check it by hand".into(),
+                    curl: None,
+                });
+                Seen::NotSaved
+            }
+        };
+        if matches!(seen, Seen::Same) {
+            self.equal.push(p);
+        }
+        seen
+    }
+
+    /// The listing ended; `complete`: it read every page, so the records it showed equal are
+    /// proved back (in the journal too). Records not written down are reported either way.
+    pub fn finish(self, complete: bool) {
+        if complete && !self.equal.is_empty() {
+            self.undo.verified_many(&self.equal);
+            self.undo.mark_clean(&self.equal);
+        }
+        let mut lasting = self.undo.lasting.lock().unwrap();
+        if !complete {
+            lasting.push(RestoreProblem {
+                record: self.coll.path().to_string(),
+                field: None,
+                original: None,
+                reason: "could not be listed after a collection PATCH to find records not written down before it".into(),
+                curl: None,
+            });
+        }
+        lasting.extend(self.unjournaled);
+    }
+}
+
 /// The endpoint that names one record of a family (an instance or a singleton).
 fn record_endpoint<'s>(spec: &'s Spec, family: &str) -> Option<&'s Endpoint> {
     spec.endpoints
@@ -144,13 +395,14 @@ impl Guard {
 #[must_use = "records are protected to be changed: send the change while holding the guard"]
 #[derive(Debug)]
 pub struct FamilyGuard {
-    records: usize,
+    /// The records it covers, by [`path_hash`].
+    paths: Vec<u128>,
 }
 
 impl FamilyGuard {
     /// How many records it covers.
     pub fn records(&self) -> usize {
-        self.records
+        self.paths.len()
     }
 }
 
@@ -205,11 +457,11 @@ pub struct Undo {
     stop: Arc<Stop>,
     /// The on-disk journal (remote targets); None: saved records are kept in memory only.
     journal: Option<Arc<Journal>>,
-    saved: Mutex<Vec<Saved>>,
-    /// Saved records journaled in bulk from the discovery read (a collection PATCH's family)...
-    bulk: Mutex<HashSet<String>>,
-    /// ...and those of them a read-back proved as saved, untouched since: a restore skips them.
-    clean: Mutex<HashSet<String>>,
+    saved: Mutex<SavedList>,
+    keep: Keep,
+    /// Saved records journaled in bulk (a collection PATCH's family) that a read-back proved as
+    /// saved, untouched since: a restore skips them.
+    clean: Mutex<HashSet<u128>>,
     problems: Mutex<Vec<RestoreProblem>>,
     /// Problems no later restore clears (see [`Undo::problems`]).
     lasting: Mutex<Vec<RestoreProblem>>,
@@ -243,7 +495,10 @@ impl Undo {
             stop,
             journal,
             saved: Mutex::default(),
-            bulk: Mutex::default(),
+            keep: Keep {
+                spec,
+                names: crate::redact::secret_names(spec),
+            },
             clean: Mutex::default(),
             problems: Mutex::default(),
             lasting: Mutex::default(),
@@ -272,7 +527,7 @@ impl Undo {
         let paths: Option<Vec<String>> = if collection {
             None
         } else {
-            if !self.saved.lock().unwrap().iter().any(|s| s.path == path) {
+            if !self.saved.lock().unwrap().contains(path) {
                 return true;
             }
             Some(vec![path.to_string()])
@@ -299,7 +554,7 @@ impl Undo {
                 .entry(ep.family.clone())
                 .or_default()
                 .merge(w);
-        } else if self.saved.lock().unwrap().iter().any(|s| s.path == path) {
+        } else if self.saved.lock().unwrap().contains(path) {
             self.wrote
                 .lock()
                 .unwrap()
@@ -367,9 +622,10 @@ impl Undo {
         path: &str,
         read: impl Future<Output = Option<Value>>,
     ) -> Option<Guard> {
-        if let Some(s) = self.saved.lock().unwrap().iter().find(|s| s.path == path) {
+        let found = self.saved.lock().unwrap().find(&self.keep, path);
+        if let Some(s) = found {
             // About to change again: the next restore reads it back.
-            self.clean.lock().unwrap().remove(path);
+            self.clean.lock().unwrap().remove(&path_hash(path));
             return Some(Guard {
                 original: s.original(),
             });
@@ -389,66 +645,93 @@ impl Undo {
     }
 
     /// Writes down records as the shared discovery read returned them (before the run changed
-    /// anything), in one journal write, without reading each again: what a collection PATCH
-    /// does for the whole family. None: not all could be written down, or a record has no key
-    /// values to name it by (it could not be read back or put back): then nothing is written
-    /// and the change must not be sent.
+    /// anything), in one journal write, without reading each again and without a copy of them
+    /// (a restore reads them where they are kept): what a collection PATCH does for the whole
+    /// family. None: not all could be written down, or a record has no key values to name it
+    /// by (it could not be read back or put back): then nothing is written and the change must
+    /// not be sent.
     pub fn protect_known(
         &self,
-        inst: &Endpoint,
-        records: impl Iterator<Item = Value>,
+        inst: &'static Endpoint,
+        records: Arc<dyn Originals>,
     ) -> Option<FamilyGuard> {
         if self.stop.requested() {
             return None;
         }
-        let res = self.spec.resource_of(inst);
         let mut saved = self.saved.lock().unwrap();
-        let known: HashSet<&str> = saved.iter().map(|s| s.path.as_str()).collect();
-        let mut paths: Vec<String> = Vec::with_capacity(records.size_hint().0);
-        let mut fresh: Vec<Saved> = Vec::new();
-        for r in records {
+        let mut paths: Vec<u128> = Vec::with_capacity(records.count());
+        let mut hashes: Vec<u64> = Vec::with_capacity(records.count());
+        let mut fresh: Vec<usize> = Vec::new();
+        let mut fresh_paths: HashSet<u128> = HashSet::new();
+        for (i, r) in records.each().enumerate() {
             let p = instance_path(inst, &r)?;
             if let Some(why) = foreign(self.spec, inst, &p, &r) {
                 drop(saved);
                 self.stop.now(why);
                 return None;
             }
-            if !known.contains(p.as_str()) {
-                // What a restore compares and writes back: the patchable fields (the path
-                // names the record; a whole family is journaled, so nothing else is kept).
-                let mut kept = serde_json::Map::new();
-                for f in res.patchable().filter(|f| f.gettable()) {
-                    if let Some(v) = get_path(&r, &f.path) {
-                        set_path(&mut kept, &f.path, v.clone());
-                    }
+            let h = path_hash(&p);
+            if !saved.at.contains_key(&h) && fresh_paths.insert(h) {
+                fresh.push(i);
+            }
+            paths.push(h);
+            hashes.push(compared(&self.keep, inst, &r));
+        }
+        let bulk = Bulk {
+            family: inst.family.clone(),
+            inst,
+            records,
+            paths,
+            compared: hashes,
+        };
+        if let Some(j) = &self.journal {
+            // Read a second time, in order: each original is written as it is read.
+            let mut next = fresh.iter().copied().peekable();
+            let entries = bulk.records.each().enumerate().filter_map(|(i, r)| {
+                if next.peek() != Some(&i) {
+                    return None;
                 }
-                let mut original = Value::Object(kept);
-                crate::redact::redact_secrets(self.spec, &mut original);
-                fresh.push(Saved::new(&inst.family, &p, Change::Changed, &original));
+                next.next();
+                bulk_entry(&self.keep, &bulk, &r)
+            });
+            if let Err(e) = j.add_many(entries) {
+                drop(saved);
+                self.stop
+                    .now(format!("the restore journal could not be written: {e}"));
+                return None;
             }
-            paths.push(p);
         }
-        drop(known);
-        if let Some(j) = &self.journal
-            && let Err(e) = j.add_many(&fresh)
         {
-            drop(saved);
-            self.stop
-                .now(format!("the restore journal could not be written: {e}"));
-            return None;
-        }
-        let records = paths.len();
-        {
-            let mut bulk = self.bulk.lock().unwrap();
             let mut clean = self.clean.lock().unwrap();
-            for p in paths {
+            for p in &bulk.paths {
                 // A collection PATCH is about to be sent: every record may change.
-                clean.remove(&p);
-                bulk.insert(p);
+                clean.remove(p);
             }
         }
-        saved.extend(fresh);
-        Some(FamilyGuard { records })
+        let b = saved.bulks.len();
+        for &i in &fresh {
+            saved.at.insert(bulk.paths[i], Loc::Bulk(b, i));
+        }
+        saved.count(&inst.family, fresh.len());
+        let guard = FamilyGuard {
+            paths: bulk.paths.clone(),
+        };
+        saved.bulks.push(bulk);
+        Some(guard)
+    }
+
+    /// Before another collection write to a family [`Undo::protect_known`] wrote down: every
+    /// record it covers may change again, so the next restore reads them back. False: the run
+    /// stops, and the write must not be sent.
+    pub fn protect_again(&self, g: &FamilyGuard) -> bool {
+        if self.stop.requested() {
+            return false;
+        }
+        let mut clean = self.clean.lock().unwrap();
+        for p in &g.paths {
+            clean.remove(p);
+        }
+        true
     }
 
     /// Writes down a record the run is about to create (so that an interrupted run deletes it);
@@ -467,7 +750,7 @@ impl Undo {
             return false;
         }
         let mut saved = self.saved.lock().unwrap();
-        if saved.iter().any(|o| o.path == s.path) {
+        if saved.contains(&s.path) {
             return true;
         }
         if let Some(j) = &self.journal
@@ -503,59 +786,33 @@ impl Undo {
         problems
     }
 
-    /// After a collection write: every record of the family the target lists now that was not
-    /// written down before it (it appeared meanwhile) is reported: the write may have changed
-    /// it, and its state before is unknown.
-    pub async fn check_unjournaled(&self, coll: &Endpoint, inst: &Endpoint) {
-        // The paths written down, by a 128-bit hash of each (not a second copy of every path
-        // of a large family; two paths sharing a hash are as likely as a random collision of
-        // 128 bits).
-        let saved: HashSet<u128> = self
-            .saved
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|s| s.family == coll.family)
-            .map(|s| path_hash(&s.path))
-            .collect();
-        // Only the keys that name a record: a large family is listed in small records.
-        let mut path = format!(
-            "{}?fields={}&max_records={}",
-            coll.path(),
-            inst.path_keys().join(","),
-            crate::client::PAGE_RECORDS
-        );
-        let mut found = Vec::new();
-        for _ in 0..100_000 {
-            let Ok(x) = self.client.send(Request::get(path.clone())).await else {
-                found.push(RestoreProblem {
-                    record: coll.path().to_string(),
-                    field: None,
-                    original: None,
-                    reason: "could not be listed after a collection PATCH to find records not written down before it".into(),
-                    curl: None,
-                });
-                break;
-            };
-            for r in x.response.records().into_iter().flatten() {
-                if let Some(p) = instance_path(inst, r)
-                    && !saved.contains(&path_hash(&p))
-                {
-                    found.push(RestoreProblem {
-                        record: p,
-                        field: None,
-                        original: None,
-                        reason: "appeared during a collection PATCH (created by someone else?): not journaled before it, so the PATCH may have changed it and its state before is unknown; check it by hand".into(),
-                        curl: None,
-                    });
-                }
-            }
-            match x.response.next_path() {
-                Some(next) => path = next,
-                None => break,
-            }
+    /// The fields a listing of a family reads (see [`Undo::listing`]): the keys that name a
+    /// record and what a restore compares (its patchable, gettable fields).
+    pub fn listing_fields<'e>(&self, inst: &'e Endpoint) -> Vec<&'e str> {
+        let res = self.spec.resource_of(inst);
+        inst.path_keys()
+            .into_iter()
+            .chain(
+                res.patchable()
+                    .filter(|f| f.gettable())
+                    .map(|f| f.path.as_str()),
+            )
+            .collect()
+    }
+
+    /// After a collection write, a listing of the family the caller reads page by page (with
+    /// [`Undo::listing_fields`]) and hands over record by record: a record equal to what was
+    /// written down is proved back by it (a restore then skips it); one not written down before
+    /// the write (it appeared meanwhile) is reported: the write may have changed it, and its
+    /// state before is unknown.
+    pub fn listing<'u>(&'u self, coll: &'u Endpoint, inst: &'u Endpoint) -> Listing<'u> {
+        Listing {
+            undo: self,
+            coll,
+            inst,
+            equal: Vec::new(),
+            unjournaled: Vec::new(),
         }
-        self.lasting.lock().unwrap().extend(found);
     }
 
     /// The restore was cut off (its bound ran out): what it did not verify stays in the journal.
@@ -592,20 +849,21 @@ impl Undo {
         // Locked in the order every other user takes them: saved, then clean.
         let saved = self.saved.lock().unwrap();
         let clean = self.clean.lock().unwrap();
-        saved
-            .iter()
-            .filter(|s| family.is_none_or(|f| f == s.family) && !clean.contains(&s.path))
-            .cloned()
-            .collect()
+        saved.select(&self.keep, family, |h| !clean.contains(&h))
     }
 
     /// Records a read-back proved as saved; those journaled in bulk are skipped by later
     /// restores until a change is announced for them again (records saved one by one are
     /// always read back).
     fn mark_clean(&self, paths: &[String]) {
-        let bulk = self.bulk.lock().unwrap();
+        let saved = self.saved.lock().unwrap();
         let mut clean = self.clean.lock().unwrap();
-        clean.extend(paths.iter().filter(|p| bulk.contains(*p)).cloned());
+        clean.extend(
+            paths
+                .iter()
+                .map(|p| path_hash(p))
+                .filter(|p| saved.is_bulk(p)),
+        );
     }
 
     /// A saved record was proved back to its original (or gone, for a created one).
@@ -615,6 +873,12 @@ impl Undo {
         {
             self.journal_problem(path.to_string(), e);
         }
+    }
+
+    /// How many records of a family are saved.
+    fn saved_of(&self, family: &str) -> usize {
+        let saved = self.saved.lock().unwrap();
+        saved.per_family.get(family).copied().unwrap_or(0)
     }
 
     /// Marks many records restored (a read-back proved each), in one journal write.
@@ -766,8 +1030,73 @@ mod tests {
         let p = instance_path(ep, &record).unwrap();
         assert!(block_on(u.protect(&ep.family, &p, async { Some(json!({})) })).is_none());
         assert!(u.will_create(&ep.family, "/api/new").is_none());
-        assert!(u.protect_known(ep, std::iter::once(record)).is_none());
+        assert!(u.protect_known(ep, Arc::new(vec![record])).is_none());
         assert!(u.saved_to_restore(None).is_empty());
+    }
+
+    #[test]
+    fn a_family_written_down_in_bulk_is_read_where_it_is_kept_and_a_listing_proves_it_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let j = Arc::new(Journal::start(path.clone(), "https://c", "admin").unwrap());
+        let u = undo(Some(j.clone()));
+        let (ep, _) = instance();
+        let key = ep.path_keys()[0];
+        let field = u
+            .spec
+            .resource_of(ep)
+            .patchable()
+            .find(|f| f.gettable() && f.ty == crate::spec::resource::FieldType::String)
+            .expect("a patchable text field")
+            .path
+            .clone();
+        let rec = |k: &str, v: &str| {
+            let mut r = serde_json::Map::new();
+            set_path(&mut r, key, json!(k));
+            set_path(&mut r, &field, json!(v));
+            Value::Object(r)
+        };
+        let family: Vec<Value> = (0..100).map(|i| rec(&format!("k{i}"), "was")).collect();
+        let g = u.protect_known(ep, Arc::new(family)).unwrap();
+        assert_eq!(g.records(), 100);
+        // Journaled one by one in the file, kept in memory as positions only.
+        assert_eq!(j.contents().unwrap().unfinished().count(), 100);
+        assert!(u.saved.lock().unwrap().list.is_empty());
+        let found = u
+            .saved
+            .lock()
+            .unwrap()
+            .find(&u.keep, &ep.render(&[(key, "k7")]));
+        // Read back from where the family is kept, as a restore writes it back.
+        assert_eq!(
+            get_path(&found.unwrap().original(), &field),
+            Some(&json!("was"))
+        );
+        // A listing after the write: two records changed, one appeared meanwhile.
+        let coll = u.spec.collection_of(ep).expect("its collection");
+        let mut listing = u.listing(coll, ep);
+        for i in 0..100 {
+            let seen = listing.record(&rec(&format!("k{i}"), if i < 2 { "new" } else { "was" }));
+            match (i < 2, seen) {
+                (true, Seen::Differs(o)) => assert_eq!(get_path(&o, &field), Some(&json!("was"))),
+                (false, Seen::Same) => {}
+                (_, other) => panic!("record {i}: {other:?}"),
+            }
+        }
+        assert!(matches!(listing.record(&rec("k-new", "x")), Seen::NotSaved));
+        listing.finish(true);
+        // Only the two changed records are left to put back; the newcomer is reported.
+        let left: Vec<String> = u
+            .saved_to_restore(None)
+            .into_iter()
+            .map(|s| s.path)
+            .collect();
+        assert_eq!(left, [ep.render(&[(key, "k0")]), ep.render(&[(key, "k1")])]);
+        assert!(u.problems().iter().any(|p| p.record.ends_with("k-new")));
+        assert_eq!(j.contents().unwrap().unfinished().count(), 2);
+        // Another write to the family: every record may change again.
+        assert!(u.protect_again(&g));
+        assert_eq!(u.saved_to_restore(None).len(), 100);
     }
 
     #[test]
@@ -776,11 +1105,11 @@ mod tests {
         let (ep, record) = instance();
         let nameless = json!({"comment": "no keys"});
         assert!(
-            u.protect_known(ep, [record.clone(), nameless].into_iter())
+            u.protect_known(ep, Arc::new(vec![record.clone(), nameless]))
                 .is_none()
         );
         assert!(u.saved_to_restore(None).is_empty(), "nothing written down");
-        let g = u.protect_known(ep, std::iter::once(record)).unwrap();
+        let g = u.protect_known(ep, Arc::new(vec![record])).unwrap();
         assert_eq!(g.records(), 1);
         assert_eq!(u.saved_to_restore(None).len(), 1);
         // A read-back proved it: later restores skip it, until it is protected again.

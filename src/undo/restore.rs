@@ -55,7 +55,12 @@ async fn settled_by_collection(undo: &Undo, saved: &[Saved]) -> std::collections
         by_family.entry(s.family.as_str()).or_default().push(s);
     }
     let mut out = HashSet::new();
-    for (family, list) in by_family.into_iter().filter(|(_, l)| l.len() >= BATCH) {
+    // A family is listed when that takes fewer requests than a read of each record: a large
+    // family's few records changed since a listing proved the rest are read one by one.
+    let listed = |family: &str, n: usize| {
+        n >= BATCH && n * crate::client::WALK_RECORDS >= undo.saved_of(family)
+    };
+    for (family, list) in by_family.into_iter().filter(|(f, l)| listed(f, l.len())) {
         let (Some(coll), Some(inst)) = (
             undo.spec.endpoints.iter().find(|e| {
                 e.family == family
@@ -85,7 +90,7 @@ async fn settled_by_collection(undo: &Undo, saved: &[Saved]) -> std::collections
             "{}?fields={}&max_records={}",
             coll.path(),
             fields.join(","),
-            crate::client::PAGE_RECORDS
+            crate::client::WALK_RECORDS
         );
         let mut complete = false;
         // A target that refuses the list (a field its release does not know) is read whole.
@@ -410,7 +415,7 @@ async fn undo_create(client: &Client, s: &Saved) -> Result<(), RestoreError> {
 }
 
 /// The patchable, gettable fields whose current value differs from the original.
-fn differences(res: &Resource, original: &Value, current: &Value) -> Vec<String> {
+pub(super) fn differences(res: &Resource, original: &Value, current: &Value) -> Vec<String> {
     let redacted = Value::String(crate::redact::REDACTED.into());
     res.patchable()
         .filter(|f| f.gettable())

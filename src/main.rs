@@ -12,19 +12,25 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// the crate does not export the v3 option numbers, and the test below proves this one).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// For `run`, memory the process frees goes back to the system at once rather than a second
-/// later (mimalloc v3's default). A run against a large cluster frees pages of decoded records as
-/// fast as it reads them; with the delay, those freed pages still counted in its RSS (10,000
-/// SVMs: about 140 MB peak with the delay, 102 to 108 MB without), at about 5% more CPU. The
-/// mock keeps the default: it allocates and frees per request at tens of thousands of requests a
-/// second, and purging at once cost it 30% of its throughput (`bench/mock_rps.sh`).
-/// `MIMALLOC_PURGE_DELAY` in the environment still wins.
+/// For `run`, memory the process frees goes back to the system after [`RUN_PURGE_DELAY_MS`]
+/// rather than a second later (mimalloc v3's default). A run against a large cluster frees pages
+/// of decoded records as fast as it reads them; with a second's delay, those freed pages still
+/// counted in its RSS (10,000 SVMs: about 140 MB peak, 102 to 108 MB without a delay). Without
+/// any delay, though, every page freed is faulted in and zeroed again moments later: at 100,000
+/// SVMs (`bench/scale.sh`) the harness spent 19.7 to 20.9 s of CPU with no delay, 14.0 to 15.9 s
+/// with 50 ms, 14.9 s with 200 ms and 17.0 s with a second, for a peak RSS of 239 to 242, 249
+/// to 257, 246 and 257 MB. The mock keeps the default: it allocates and frees per request at
+/// tens of thousands of requests a second, and purging at once cost it 30% of its throughput
+/// (`bench/mock_rps.sh`). `MIMALLOC_PURGE_DELAY` in the environment still wins.
 fn tune_allocator() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets one of mimalloc's global options; no memory is touched.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, RUN_PURGE_DELAY_MS) };
     }
 }
+
+/// How long `run` keeps freed memory before it goes back to the system (see [`tune_allocator`]).
+const RUN_PURGE_DELAY_MS: std::os::raw::c_long = 50;
 
 fn main() -> ExitCode {
     if std::env::args_os().nth(1).is_some_and(|a| a == "run") {
@@ -50,7 +56,7 @@ mod tests {
         tune_allocator();
         assert_eq!(
             unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) },
-            0
+            RUN_PURGE_DELAY_MS
         );
     }
 }

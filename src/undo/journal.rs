@@ -646,8 +646,32 @@ impl Journal {
     /// Adds many entries with one flush to disk (a collection PATCH journals a whole family),
     /// each written as it comes (none is kept: a family may be hundreds of thousands).
     pub fn add_many(&self, list: impl IntoIterator<Item = Saved>) -> Result<(), JournalError> {
+        self.add_entries(list.into_iter().map(|s| {
+            let original = s.original();
+            (s.family, s.path, s.change, original)
+        }))
+    }
+
+    /// [`Journal::add_many`] for records of one family about to be changed, given as (path,
+    /// original): no [`Saved`] is made for each.
+    pub fn add_changed(
+        &self,
+        family: &str,
+        list: impl IntoIterator<Item = (String, Value)>,
+    ) -> Result<(), JournalError> {
+        self.add_entries(
+            list.into_iter()
+                .map(|(path, original)| (family.to_string(), path, Change::Changed, original)),
+        )
+    }
+
+    /// Writes (family, path, change, original) entries as they come, with one flush to disk.
+    fn add_entries(
+        &self,
+        list: impl Iterator<Item = (String, String, Change, Value)>,
+    ) -> Result<(), JournalError> {
         let mut st = self.state.lock().unwrap();
-        let mut list = list.into_iter().peekable();
+        let mut list = list.peekable();
         if list.peek().is_none() {
             return Ok(());
         }
@@ -656,18 +680,18 @@ impl Journal {
         let mut added: HashSet<u128> = HashSet::new();
         let mut reopened: Vec<String> = Vec::new();
         let written = st.append(&self.path, |w| {
-            for s in list {
-                let h = path_hash(&s.path);
+            for (family, path, change, original) in list {
+                let h = path_hash(&path);
                 match entries.get(&h).copied() {
                     Some(false) => {}
-                    Some(true) => reopened.push(s.path.clone()),
+                    Some(true) => reopened.push(path),
                     None if added.insert(h) => line(
                         w,
                         &EventRef::Add {
-                            family: &s.family,
-                            path: &s.path,
-                            change: s.change,
-                            original: &s.original(),
+                            family: &family,
+                            path: &path,
+                            change,
+                            original: &original,
                         },
                     )?,
                     None => {}

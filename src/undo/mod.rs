@@ -692,9 +692,10 @@ impl Undo {
                     return None;
                 }
                 next.next();
-                bulk_entry(&self.keep, &bulk, &r)
+                let p = instance_path(inst, &r)?;
+                Some((p, kept_original(&self.keep, inst, &r)))
             });
-            if let Err(e) = j.add_many(entries) {
+            if let Err(e) = j.add_changed(&inst.family, entries) {
                 drop(saved);
                 self.stop
                     .now(format!("the restore journal could not be written: {e}"));

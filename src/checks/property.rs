@@ -75,6 +75,27 @@ pub struct Property<'a> {
     pub concurrent: bool,
 }
 
+/// Sends one case's request and hands back its answer when it is a success; otherwise how the
+/// case ends: skipped without an answer, failed under `rule` ("{asked} answered {status}",
+/// expecting 200).
+pub async fn send_ok(
+    ctx: &Ctx,
+    check: &str,
+    ep: &Endpoint,
+    req: crate::client::Request,
+    rule: &str,
+    asked: &str,
+) -> Result<Exchange, Case> {
+    let Some(x) = ctx.send(check, ep, req).await else {
+        return Err(Case::Skip);
+    };
+    if !x.response.is_success() {
+        let message = format!("{asked} answered {}", x.response.summary());
+        return Err(Case::Fail(Failure::rule(rule, message, x, "200".into())));
+    }
+    Ok(x)
+}
+
 /// Runs cases chosen rather than drawn (each with a label saying why it was chosen), concurrently
 /// when the property only reads, before the property's drawn cases. The first failing one, in the
 /// order given, is recorded as a finding of `p.check` (already minimal: nothing to shrink).

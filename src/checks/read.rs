@@ -7,7 +7,7 @@ use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::judge::{
     self, Misreading, allowed_in_selection, compare_values, filter_matches,
 };
-use crate::checks::property::{self, Case, Failure, Property, property};
+use crate::checks::property::{self, Case, Failure, Property, property, send_ok};
 use crate::checks::records::Records;
 use crate::checks::{self};
 use crate::client::{Auth, Exchange, Request};
@@ -489,20 +489,12 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
             let path = path.clone();
             async move {
                 let list = want.join(",");
-                let Some(x) = ctx
-                    .send(C, ep, Request::get(with_query(&path, &[("fields", &list)])))
-                    .await
-                else {
-                    return Case::Skip;
+                let req = Request::get(with_query(&path, &[("fields", &list)]));
+                let asked = format!("fields={list}");
+                let x = match send_ok(ctx, C, ep, req, "fields-subset", &asked).await {
+                    Ok(x) => x,
+                    Err(end) => return end,
                 };
-                if !x.response.is_success() {
-                    return Case::Fail(Failure::rule(
-                        "fields-subset",
-                        format!("fields={list} answered {}", x.response.summary()),
-                        x,
-                        "200".into(),
-                    ));
-                }
                 subset_case(ep, res, &want, &list, x, find_base)
             }
         },
@@ -886,25 +878,15 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
             let mut path = with_query(coll, &[("max_records", &n.to_string())]);
             let mut seen = WalkTally::default();
             for _page in 0..total + 3 {
-                let Some(x) = ctx.send(C, ep, Request::get(path.clone())).await else {
-                    return Case::Skip;
+                let req = Request::get(path.clone());
+                let asked = format!("max_records={n}");
+                let x = match send_ok(ctx, C, ep, req, "paging-max-records", &asked).await {
+                    Ok(x) => x,
+                    Err(end) => return end,
                 };
-                if !x.response.is_success() {
-                    return Case::Fail(Failure::rule(
-                        "paging-max-records",
-                        format!("max_records={n} answered {}", x.response.summary()),
-                        x,
-                        "200".into(),
-                    ));
-                }
                 let records = answer_records(ep, &x);
                 let count = records.len();
-                let num = x
-                    .response
-                    .json
-                    .as_ref()
-                    .and_then(|j| j.get("num_records"))
-                    .and_then(Value::as_u64);
+                let num = x.response.num_records();
                 if count > n {
                     return Case::Fail(Failure::rule(
                         "paging-max-records",

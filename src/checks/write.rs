@@ -6,7 +6,7 @@
 use crate::checks::access::TUNNEL_KEEPS_ROLE;
 use crate::checks::ctx::{Ctx, Expect};
 use crate::checks::judge::{self, expected_after_patch, meets};
-use crate::checks::property::{Case, Failure, Property, property};
+use crate::checks::property::{Case, Failure, Property, property, send_ok};
 use crate::checks::read::{baseline, identity};
 use crate::checks::{self};
 use crate::client::with_query;
@@ -217,20 +217,11 @@ async fn roundtrip_property(ctx: &Ctx, ep: &Endpoint, path: &str, fields: &[Fiel
         generate::patch_body(fields.clone()),
         |pairs: Vec<(String, Value)>| async move {
             let body = body_of(&pairs);
-            let Some(x) = ctx
-                .send(C, ep, Request::new("PATCH", path.clone()).json(body))
-                .await
-            else {
-                return Case::Skip;
+            let req = Request::new("PATCH", path.clone()).json(body);
+            let x = match send_ok(ctx, C, ep, req, "patch-roundtrip", "a valid PATCH").await {
+                Ok(x) => x,
+                Err(end) => return end,
             };
-            if !x.response.is_success() {
-                return Case::Fail(Failure::rule(
-                    "patch-roundtrip",
-                    format!("a valid PATCH answered {}", x.response.summary()),
-                    x,
-                    "200".into(),
-                ));
-            }
             let Some((after, gx)) = read_back(ctx, C, ep, path).await else {
                 return Case::Skip;
             };
@@ -802,12 +793,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         else {
             continue;
         };
-        let num = x
-            .response
-            .json
-            .as_ref()
-            .and_then(|j| j.get("num_records"))
-            .and_then(Value::as_u64);
+        let num = x.response.num_records();
         let answered = x.response.is_success() && num == Some(matching.len() as u64);
         if !answered {
             ctx.finding(C, ep, "PATCH", "collection-patch")

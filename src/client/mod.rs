@@ -120,6 +120,10 @@ impl Response {
     pub fn error_target(&self) -> Option<&str> {
         self.json.as_ref()?.get("error")?.get("target")?.as_str()
     }
+    /// The answer's `num_records`, when it has one.
+    pub fn num_records(&self) -> Option<u64> {
+        self.json.as_ref()?.get("num_records")?.as_u64()
+    }
     /// The path of the answer's `next` link, if it has one to follow ([`next_path`]).
     pub fn next_path(&self) -> Option<String> {
         self.json.as_deref().and_then(next_path)

@@ -675,6 +675,9 @@ impl Journal {
         if list.peek().is_none() {
             return Ok(());
         }
+        // The file is opened first: a journal finished and removed starts anew, forgetting its
+        // entries, before they are looked up.
+        st.file(&self.path)?;
         // Looked up while the lines are written, put back after.
         let entries = std::mem::take(&mut st.entries);
         let mut added: HashSet<u128> = HashSet::new();
@@ -1045,6 +1048,29 @@ mod tests {
         j.restored("/api/x/2").unwrap();
         assert!(j.finish().unwrap());
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn entries_added_in_bulk_after_the_journal_was_finished_start_a_new_file_with_their_originals()
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        j.add_changed("duo", [("/api/x/1".to_string(), json!({"v": 1}))])
+            .unwrap();
+        j.restored("/api/x/1").unwrap();
+        assert!(j.finish().unwrap());
+        assert!(!path.exists());
+        // The same record changed again later in the run: written down anew, not "reopened".
+        j.add_changed("duo", [("/api/x/1".to_string(), json!({"v": 2}))])
+            .unwrap();
+        let c = read(&path).unwrap().unwrap();
+        let got: Vec<(&str, &Value, bool)> = c
+            .entries
+            .iter()
+            .map(|e| (e.path.as_str(), &e.original, e.restored))
+            .collect();
+        assert_eq!(got, vec![("/api/x/1", &json!({"v": 2}), false)]);
     }
 
     #[test]

@@ -77,15 +77,7 @@ async fn settled_by_collection(undo: &Undo, saved: &[Saved]) -> std::collections
         let mut equal: Vec<String> = Vec::new();
         // Only what names a record and what a restore compares (its patchable fields): a
         // large family is read back in small records.
-        let fields: Vec<&str> = inst
-            .path_keys()
-            .into_iter()
-            .chain(
-                res.patchable()
-                    .filter(|f| f.gettable())
-                    .map(|f| f.path.as_str()),
-            )
-            .collect();
+        let fields = undo.listing_fields(inst);
         let mut path = format!(
             "{}?fields={}&max_records={}",
             coll.path(),

@@ -120,7 +120,23 @@ pub struct FamilyRecords {
     keys: Vec<String>,
     recs: BTreeMap<RecId, Rec>,
     by_key: HashMap<Vec<String>, RecId>,
+    /// The ids of the records by the value of their first key field (as [`key_text`] writes
+    /// it), each list in id order: what a query that names values of that field looks at (the
+    /// sample of a large family, a nested collection's parent), instead of every record.
+    by_first: HashMap<String, Vec<RecId>>,
+    /// The records whose first key field holds a value [`key_text`] has no text for (a
+    /// boolean, an array, an object): a filter may still match them, so they are always looked at.
+    odd_first: BTreeSet<RecId>,
     next: u64,
+}
+
+/// Where a record stands in [`FamilyRecords::by_first`].
+#[derive(PartialEq)]
+enum FirstKey {
+    /// The field is unset or null: no literal matches it.
+    Unset,
+    Text(String),
+    Odd,
 }
 
 impl FamilyRecords {
@@ -156,6 +172,21 @@ impl FamilyRecords {
     /// The records in insertion order, with their ids.
     pub fn entries(&self) -> impl Iterator<Item = (RecId, &Rec)> {
         self.recs.iter().map(|(id, r)| (*id, r))
+    }
+
+    /// [`FamilyRecords::entries`], or only the records of `only` (ids in order, such as
+    /// [`FamilyRecords::ids_by_first_key`] gives) when there are such ids.
+    pub fn entries_among(
+        &self,
+        only: Option<Vec<RecId>>,
+    ) -> Box<dyn Iterator<Item = (RecId, &Rec)> + '_> {
+        match only {
+            Some(ids) => Box::new(
+                ids.into_iter()
+                    .filter_map(|id| Some((id, self.recs.get(&id)?))),
+            ),
+            None => Box::new(self.entries()),
+        }
     }
 
     /// The first record stored (a singleton's one record).
@@ -200,18 +231,100 @@ impl FamilyRecords {
         if let Some(k) = self.key_of(rec.value()) {
             self.by_key.insert(k, id);
         }
+        let first = self.first_key_of(rec.value());
+        self.index_first(first, id);
         self.recs.insert(id, rec);
         id
     }
 
+    /// The first key field's value in a record, as [`FamilyRecords::by_first`] files it.
+    fn first_key_of(&self, v: &Value) -> FirstKey {
+        match self.keys.first().and_then(|k| get_path(v, k)) {
+            None | Some(Value::Null) => FirstKey::Unset,
+            Some(x) => key_text(x).map_or(FirstKey::Odd, FirstKey::Text),
+        }
+    }
+
+    fn index_first(&mut self, first: FirstKey, id: RecId) {
+        match first {
+            FirstKey::Unset => {}
+            FirstKey::Odd => {
+                self.odd_first.insert(id);
+            }
+            FirstKey::Text(t) => {
+                let ids = self.by_first.entry(t).or_default();
+                // Ids only grow, so a new record goes last; a changed one finds its place.
+                match ids.last() {
+                    Some(last) if *last > id => {
+                        if let Err(at) = ids.binary_search(&id) {
+                            ids.insert(at, id);
+                        }
+                    }
+                    Some(last) if *last == id => {}
+                    _ => ids.push(id),
+                }
+            }
+        }
+    }
+
+    fn unindex_first(&mut self, first: FirstKey, id: RecId) {
+        match first {
+            FirstKey::Unset => {}
+            FirstKey::Odd => {
+                self.odd_first.remove(&id);
+            }
+            FirstKey::Text(t) => {
+                if let Some(ids) = self.by_first.get_mut(&t) {
+                    if let Ok(at) = ids.binary_search(&id) {
+                        ids.remove(at);
+                    }
+                    if ids.is_empty() {
+                        self.by_first.remove(&t);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The first key field (None: the family has no key fields).
+    pub fn first_key(&self) -> Option<&str> {
+        self.keys.first().map(String::as_str)
+    }
+
+    /// The ids, in id order, of every record whose first key field may equal one of `values`
+    /// (compared as [`key_text`] writes a value, so a literal filter on that field passes no
+    /// record outside them): the records with one of the values, and those whose value has no
+    /// text. A hash lookup per value, whatever the number of records.
+    pub fn ids_by_first_key(&self, values: &[&str]) -> Vec<RecId> {
+        let mut ids: Vec<RecId> = values
+            .iter()
+            .filter_map(|v| self.by_first.get(&canonical_key(v)))
+            .flatten()
+            .chain(&self.odd_first)
+            .copied()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     /// Changes a record (see [`Rec::update`]); should its key values change, the index follows.
     pub fn update(&mut self, id: RecId, f: impl FnOnce(&mut Value)) {
-        let Some(rec) = self.recs.get_mut(&id) else {
+        let Some(rec) = self.recs.get(&id) else {
             return;
         };
         let before = key_values(&self.keys, rec.value());
+        let first_before = self.first_key_of(rec.value());
+        let Some(rec) = self.recs.get_mut(&id) else {
+            return;
+        };
         rec.update(f);
         let after = key_values(&self.keys, rec.value());
+        let first_after = self.first_key_of(self.recs[&id].value());
+        if first_before != first_after {
+            self.unindex_first(first_before, id);
+            self.index_first(first_after, id);
+        }
         if before != after {
             if let Some(k) = before
                 && self.by_key.get(&k) == Some(&id)
@@ -227,6 +340,8 @@ impl FamilyRecords {
     /// Removes a record and its index entry; no other record moves.
     pub fn remove(&mut self, id: RecId) -> Option<Rec> {
         let rec = self.recs.remove(&id)?;
+        let first = self.first_key_of(rec.value());
+        self.unindex_first(first, id);
         if let Some(k) = self.key_of(rec.value())
             && self.by_key.get(&k) == Some(&id)
         {
@@ -895,6 +1010,73 @@ pub fn fingerprint(secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    proptest::proptest! {
+        /// Whatever records come, change and go, the records looked up by their first key's
+        /// values are exactly those a scan finds: the ones whose value has that text, the ones
+        /// whose value has no text (a filter still decides on them), in id order.
+        #[test]
+        fn the_first_key_index_finds_what_a_scan_finds(
+            ops in proptest::collection::vec((0u8..3, 0usize..12, 0usize..7), 0..60),
+            asked in proptest::collection::vec(0usize..7, 0..4),
+        ) {
+            let values = [
+                json!("a"),
+                json!("b"),
+                json!(7),
+                json!(true),
+                json!(null),
+                json!("2026-01-01T10:00:00Z"),
+                json!(["a"]),
+            ];
+            let rec = |i: usize| {
+                let mut v = json!({"name": "n"});
+                if i < values.len() - 1 || i == 6 {
+                    v["owner"] = json!({"uuid": values[i].clone()});
+                }
+                v
+            };
+            let mut fam = FamilyRecords::new(vec!["owner.uuid".into(), "name".into()], vec![]);
+            for (op, at, val) in ops {
+                let ids: Vec<RecId> = fam.entries().map(|(id, _)| id).collect();
+                match op {
+                    0 => {
+                        fam.push(Rec::new(rec(val)));
+                    }
+                    1 if !ids.is_empty() => {
+                        fam.update(ids[at % ids.len()], |v| *v = rec(val));
+                    }
+                    2 if !ids.is_empty() => {
+                        fam.remove(ids[at % ids.len()]);
+                    }
+                    _ => {}
+                }
+            }
+            let texts: Vec<String> = asked
+                .iter()
+                .map(|&i| match &values[i] {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .collect();
+            // The same instant written the other way finds the same records.
+            let mut texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+            if texts.contains(&"2026-01-01T10:00:00Z") {
+                texts.push("2026-01-01 10:00:00+00:00");
+            }
+            let scanned: Vec<RecId> = fam
+                .entries()
+                .filter(|(_, r)| match get_path(r.value(), "owner.uuid") {
+                    None | Some(Value::Null) => false,
+                    Some(v) => key_text(v)
+                        .is_none_or(|t| texts.iter().any(|x| canonical_key(x) == t)),
+                })
+                .map(|(id, _)| id)
+                .collect();
+            proptest::prop_assert_eq!(fam.ids_by_first_key(&texts), scanned);
+        }
+    }
 
     #[test]
     fn builtin_fixtures_load() {

@@ -5,10 +5,11 @@ use super::Mock;
 use crate::mock::config::Role;
 use crate::mock::errors::{ApiError, CODE_NOT_FOUND};
 use crate::mock::query::{
-    QueryPlan, ReadKind, Render, Row, ServedResource, collection_get, list, select, write_record,
+    QueryPlan, ReadKind, Render, Row, ServedResource, collection_get, list, literals_on, select,
+    write_record,
 };
 use crate::mock::reply::{Reply, ReplyBody};
-use crate::mock::store::{Rec, RecId, Store};
+use crate::mock::store::{FamilyRecords, Rec, RecId, Store};
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Method};
 use axum::http::StatusCode;
@@ -52,7 +53,7 @@ impl Mock {
                 return Vec::new();
             };
             let visible = fam
-                .entries()
+                .entries_among(narrowed(fam, table, parents, plan, self.faults()))
                 .filter(|(_, r)| parents.is_empty() || table.has_keys(r.value(), parents))
                 .filter(|(_, r)| self.visible(&store, table.res, r.value(), role))
                 .map(|(id, r)| (id.raw(), row(table, r)));
@@ -174,4 +175,23 @@ impl Mock {
             .collect();
         store.owner_matches(&cf.from, &want)
     }
+}
+
+/// The ids, in order, of the only records a collection GET may list, when its path's parent keys
+/// or a filter of literals name values of the family's first key field: those records are
+/// looked up, not every record tried (the sample of a large family, a nested collection under
+/// one parent). None: any record may be listed. The filters still decide; this only leaves out
+/// records they could not pass.
+pub(super) fn narrowed(
+    fam: &FamilyRecords,
+    table: &ServedResource,
+    parents: &[(String, String)],
+    plan: &QueryPlan,
+    faults: &std::collections::BTreeSet<crate::mock::faults::Fault>,
+) -> Option<Vec<RecId>> {
+    let first = fam.first_key()?;
+    if let Some((_, v)) = parents.iter().find(|(k, _)| k == first) {
+        return Some(fam.ids_by_first_key(&[v.as_str()]));
+    }
+    literals_on(table, &plan.filters, first, faults).map(|vals| fam.ids_by_first_key(&vals))
 }

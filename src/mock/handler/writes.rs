@@ -166,7 +166,12 @@ impl Mock {
             .records
             .get(family)
             .map(|v| {
-                v.entries()
+                let narrowed = if self.has(Fault::CollectionWriteFilterIgnored) {
+                    None
+                } else {
+                    super::reads::narrowed(v, table, &[], plan, self.faults())
+                };
+                v.entries_among(narrowed)
                     .filter(|(_, r)| {
                         self.visible(store, table.res, r.value(), role)
                             && (self.has(Fault::CollectionWriteFilterIgnored)

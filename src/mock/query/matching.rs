@@ -7,6 +7,7 @@ use super::served::ServedResource;
 use crate::mock::faults::Fault;
 use crate::spec::resource::{Field, FieldType, get_path};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
@@ -210,21 +211,25 @@ fn term_matches(t: &Term, v: &Value, faults: &BTreeSet<Fault>) -> bool {
     }
     let on = |f: Fault| faults.contains(&f);
     // Text as the `filter-case-insensitive` fault compares it.
-    let fold = |s: &str| {
-        if on(Fault::FilterCaseInsensitive) {
-            s.to_lowercase()
+    // (Borrowed unless a fault asks for a changed copy: a filter tries every record.)
+    fn folded(lower: bool, s: Cow<'_, str>) -> Cow<'_, str> {
+        if lower {
+            Cow::Owned(s.to_lowercase())
         } else {
-            s.to_string()
+            s
         }
+    }
+    let lower = on(Fault::FilterCaseInsensitive);
+    let text_is = |s: &str| {
+        scalar_text(v).is_some_and(|x| folded(lower, x) == folded(lower, Cow::Borrowed(s)))
     };
-    let text_is = |s: &str| scalar_text(v).is_some_and(|x| fold(&x) == fold(s));
     let globs = |p: &str| {
         let p = if on(Fault::FilterWildcardSubstring) {
-            format!("*{p}*")
+            Cow::Owned(format!("*{p}*"))
         } else {
-            p.to_string()
+            Cow::Borrowed(p)
         };
-        scalar_text(v).is_some_and(|x| glob(&fold(&p), &fold(&x)))
+        scalar_text(v).is_some_and(|x| glob(&folded(lower, p), &folded(lower, x)))
     };
     match t {
         Term::Null | Term::NotNull => false,
@@ -249,11 +254,11 @@ fn term_matches(t: &Term, v: &Value, faults: &BTreeSet<Fault>) -> bool {
     }
 }
 
-fn scalar_text(v: &Value) -> Option<String> {
+fn scalar_text(v: &Value) -> Option<Cow<'_, str>> {
     match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
         _ => None,
     }
 }
@@ -309,6 +314,34 @@ fn matches_under(
     filters
         .iter()
         .all(|f| f.matches(get_path(record, &table.res.fields[f.field].path), faults))
+}
+
+/// The literals a record's `path` must equal for it to pass the filters, when one filter on
+/// that field is nothing but literals (`a|b|"c"`, no `!`, pattern, comparison or `null`): then
+/// a store can look up the records holding those values rather than try every record (see
+/// [`crate::mock::store::FamilyRecords::ids_by_first_key`]). None: any record may pass, or a
+/// `filter-*` fault reads the filters otherwise.
+pub fn literals_on<'p>(
+    table: &ServedResource,
+    filters: &'p [Filter],
+    path: &str,
+    faults: &BTreeSet<Fault>,
+) -> Option<Vec<&'p str>> {
+    if faults.iter().any(|f| f.name().starts_with("filter-")) {
+        return None;
+    }
+    filters
+        .iter()
+        .filter(|f| table.res.fields[f.field].path == path)
+        .find_map(|f| {
+            f.alts
+                .iter()
+                .map(|a| match &a.term {
+                    Term::Exact(s) | Term::Quoted(s) if !a.negated => Some(s.as_str()),
+                    _ => None,
+                })
+                .collect()
+        })
 }
 
 /// The records that pass every filter, in their order; all of them with the `filter-ignored`

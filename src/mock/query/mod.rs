@@ -28,7 +28,7 @@ mod project;
 mod served;
 
 pub use listings::{ListingKey, Listings};
-pub use matching::{matches_all, value_matches};
+pub use matching::{literals_on, matches_all, value_matches};
 pub use order::compare as order_compare;
 pub use page::{collection_get, decode_token, list, pages};
 pub use parse::{QueryPlan, parse_query, reject_duplicates};

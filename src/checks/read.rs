@@ -859,10 +859,25 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
     let smallest = total.div_ceil(PAGING_MAX_PAGES).max(1);
     // A family larger than the sample is walked whole twice, not eight times, in 8 to 16
     // pages (no answer holds all of a large cluster's records).
-    let (walks, largest) = if total > ctx.settings.sample {
+    let large = total > ctx.settings.sample;
+    let (walks, largest) = if large {
         (2, total.div_ceil(PAGING_MAX_PAGES / 2).max(smallest))
     } else {
         (8, total.max(1) + 1)
+    };
+    // A large family's walks ask for the key fields only: paging is judged by the records'
+    // identities (their keys), discovery has already read and judged every field of every
+    // record, and answers of a few fields cost the target and the harness a fraction.
+    let keys = &ctx.spec.resource_of(ep).keys;
+    let keys_only = large
+        && !keys.is_empty()
+        && ep
+            .method(Method::GET)
+            .is_some_and(|g| g.query.iter().any(|p| p == "fields"));
+    let coll = &if keys_only {
+        with_query(coll, &[("fields", &keys.join(","))])
+    } else {
+        coll.clone()
     };
     property(
         ctx,

@@ -406,7 +406,6 @@ impl FamilyGuard {
     }
 }
 
-/// The path that names a record (and under which it is saved), from its key values.
 /// A 128-bit hash of a record path (two fixed-seed 64-bit hashes), to tell a path from the
 /// others of a large family without keeping a copy of each.
 pub(crate) fn path_hash(path: &str) -> u128 {
@@ -416,18 +415,9 @@ pub(crate) fn path_hash(path: &str) -> u128 {
     (u128::from(a) << 64) | u128::from(b)
 }
 
+/// The path that names a record (and under which it is saved), from its key values.
 pub fn instance_path(inst: &Endpoint, record: &Value) -> Option<String> {
-    let mut keys = Vec::new();
-    for k in inst.path_keys() {
-        let v = get_path(record, k)?;
-        let s = match v {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        keys.push((k, s));
-    }
-    let pairs: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    Some(inst.render(&pairs))
+    inst.render_with(|k| get_path(record, k))
 }
 
 /// Why a record must not be changed: a patchable text field holds a value another run of the

@@ -450,7 +450,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "N")]
     pub concurrency: Option<usize>,
     /// Worker threads of the harness [default: 1 against --target, which leaves the other cores
-    /// to a target on the same machine; every core with the built-in mock, which shares them]
+    /// to a target on the same machine; every core with the built-in mock, which shares them].
+    /// Decoding a large answer and a pass over a large family take one more thread while they
+    /// last, so the requests of other checks go on meanwhile
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
     /// TOML file with run settings and targets (docs/running-on-a-cluster.md); its keys are

@@ -203,6 +203,23 @@ const CACHE_BODY_MAX: usize = 16 * 1024;
 const CACHE_BYTES_MAX: usize = 2 * 1024 * 1024;
 const CACHE_SEEN_MAX: usize = 1 << 16;
 
+/// An answer this large (a page of a large family) is decoded as [`heavy`] work.
+const HEAVY_BODY: usize = 64 * 1024;
+
+/// Runs CPU-heavy work (decoding a large answer, a pass over a large family) so that the
+/// runtime's other tasks go on meanwhile: on a multi-thread runtime the worker hands its other
+/// tasks to another thread for the time (`tokio::task::block_in_place`), so that even with one
+/// worker (`--threads 1`) requests of other checks are sent and answered on the other core.
+/// Elsewhere (a current-thread runtime, or none) it simply runs.
+pub fn heavy<R>(f: impl FnOnce() -> R) -> R {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
 /// A decoded body: its text, its JSON when it is JSON, and its id when it is remembered.
 type DecodedBody = (Arc<str>, Option<Arc<Value>>, Option<u64>);
 
@@ -915,7 +932,11 @@ impl Client {
         let took = start.elapsed();
         self.log(&req, &status.to_string(), took);
         self.latencies.add(&req.method, &req.path, took);
-        let (text, json, body_id) = self.bodies.get(bytes);
+        let (text, json, body_id) = if bytes.len() >= HEAVY_BODY {
+            heavy(|| self.bodies.get(bytes))
+        } else {
+            self.bodies.get(bytes)
+        };
         Ok((
             Exchange {
                 request: req,
@@ -1232,6 +1253,44 @@ pub fn with_query(path: &str, params: &[(&str, &str)]) -> String {
         out.push_str(&percent_encoding::utf8_percent_encode(v, SET).to_string());
     }
     out
+}
+
+#[cfg(test)]
+mod heavy_tests {
+    use super::heavy;
+
+    /// Heavy work gives its result on every runtime: on a multi-thread one it hands the worker's
+    /// other tasks over meanwhile (they go on: the spawned task ends while the work waits for
+    /// it); on a current-thread one (`restore`, `spec`) and outside a runtime it simply runs,
+    /// where `block_in_place` would panic.
+    #[test]
+    fn heavy_work_runs_on_every_runtime() {
+        assert_eq!(heavy(|| 1 + 1), 2);
+        let current = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(current.block_on(async { heavy(|| 3) }), 3);
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let other_ran = multi.block_on(async {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let h = tokio::spawn(async move {
+                heavy(|| {
+                    // Waits for a task that can only run on the runtime's one worker.
+                    rx.recv_timeout(std::time::Duration::from_secs(10)).is_ok()
+                })
+            });
+            tokio::spawn(async move { tx.send(()).unwrap() });
+            h.await.unwrap()
+        });
+        assert!(
+            other_ran,
+            "the runtime's other task ran during the heavy work"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -281,7 +281,9 @@ impl Ctx {
         match sent {
             Ok(x) => {
                 self.stop.answered();
-                let judgement = self.passive.judge(self.spec, ep, &x);
+                let judgement = crate::client::heavy_for(x.response.text.len(), || {
+                    self.passive.judge(self.spec, ep, &x)
+                });
                 self.keep_judgement(ep, &x, judgement);
                 if let Some(r) = &self.recorder {
                     r.add(ep.path(), check, &x);

@@ -436,7 +436,10 @@ pub async fn each_page(
     first: &Exchange,
     mut each: impl FnMut(&[&Value]),
 ) -> bool {
-    each(&answer_records(ep, first));
+    let mut each = |x: &Exchange| {
+        crate::client::heavy_for(x.response.text.len(), || each(&answer_records(ep, x)));
+    };
+    each(first);
     let mut next = first.response.next_path();
     for _ in 0..1000 {
         let Some(path) = next else { break };
@@ -446,7 +449,7 @@ pub async fn each_page(
         if !x.response.is_success() {
             return false;
         }
-        each(&answer_records(ep, &x));
+        each(&x);
         next = x.response.next_path();
     }
     true
@@ -918,9 +921,11 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
                         format!("num_records {count}"),
                     ));
                 }
-                for r in records {
-                    seen.add(identity(ep, ctx, r), want);
-                }
+                crate::client::heavy_for(x.response.text.len(), || {
+                    for r in records {
+                        seen.add(identity(ep, ctx, r), want);
+                    }
+                });
                 let next = x
                     .response
                     .json

@@ -220,6 +220,12 @@ pub fn heavy<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
+/// Work on an answer of `len` bytes (decoding it, judging it, a pass over its records): as
+/// [`heavy`] work when the answer is large (a page of a large family), else simply run.
+pub fn heavy_for<R>(len: usize, f: impl FnOnce() -> R) -> R {
+    if len >= HEAVY_BODY { heavy(f) } else { f() }
+}
+
 /// A decoded body: its text, its JSON when it is JSON, and its id when it is remembered.
 type DecodedBody = (Arc<str>, Option<Arc<Value>>, Option<u64>);
 
@@ -932,11 +938,7 @@ impl Client {
         let took = start.elapsed();
         self.log(&req, &status.to_string(), took);
         self.latencies.add(&req.method, &req.path, took);
-        let (text, json, body_id) = if bytes.len() >= HEAVY_BODY {
-            heavy(|| self.bodies.get(bytes))
-        } else {
-            self.bodies.get(bytes)
-        };
+        let (text, json, body_id) = heavy_for(bytes.len(), || self.bodies.get(bytes));
         Ok((
             Exchange {
                 request: req,

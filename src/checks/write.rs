@@ -696,7 +696,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     let res = ctx.spec.resource_of(ep);
     // The family is looked at one record at a time, in one pass (a large cluster's family is
     // never parsed whole at once).
-    let survey = crate::client::heavy(|| survey_family(ctx, ep, inst));
+    let survey = crate::client::heavy_pass(base.len(), || survey_family(ctx, ep, inst));
     // Every record is written down before a collection PATCH (the target may change them all):
     // one without its keys could be neither written down nor put back.
     if survey.unnamed > 0 {
@@ -747,7 +747,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     // Only records whose field can be put back are eligible. The records each filter selects,
     // in one pass over the family (none parsed twice).
     let safe = |r: &Value| get_path(r, &field.path).is_some();
-    let matching = crate::client::heavy(|| {
+    let matching = crate::client::heavy_pass(base.len(), || {
         let mut matching: Vec<(std::collections::HashSet<String>, bool)> =
             filters.iter().map(|_| Default::default()).collect();
         for (r, id) in base.iter().zip(base.ids()) {
@@ -775,8 +775,9 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         let protected = match &guard {
             Some(g) => ctx.undo.protect_again(g),
             None => {
-                guard =
-                    crate::client::heavy(|| ctx.undo.protect_known(inst, shared_records(ctx, ep)));
+                guard = crate::client::heavy_pass(base.len(), || {
+                    ctx.undo.protect_known(inst, shared_records(ctx, ep))
+                });
                 guard.is_some()
             }
         };

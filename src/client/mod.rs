@@ -226,6 +226,15 @@ pub fn heavy_for<R>(len: usize, f: impl FnOnce() -> R) -> R {
     if len >= HEAVY_BODY { heavy(f) } else { f() }
 }
 
+/// A pass over this many records (a large family) is [`heavy`] work.
+const HEAVY_RECORDS: usize = 2_000;
+
+/// A pass over `n` records: as [`heavy`] work for a large family, else simply run (handing the
+/// worker over costs a thread, and on a whole-API run of small families, memory).
+pub fn heavy_pass<R>(n: usize, f: impl FnOnce() -> R) -> R {
+    if n >= HEAVY_RECORDS { heavy(f) } else { f() }
+}
+
 /// A decoded body: its text, its JSON when it is JSON, and its id when it is remembered.
 type DecodedBody = (Arc<str>, Option<Arc<Value>>, Option<u64>);
 

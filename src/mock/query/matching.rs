@@ -416,6 +416,35 @@ mod tests {
         assert!(f("a..b", s).matches(Some(&json!("a..b"))));
     }
 
+    /// Only a filter of plain literals on the field tells a lookup which records it may pass
+    /// over; a negation, a pattern, `null`, another field or a `filter-*` fault makes every
+    /// record a candidate again.
+    #[test]
+    fn literals_on_a_field_are_only_plain_alternatives() {
+        let spec = crate::spec::Spec::builtin();
+        let ep = spec.endpoint("/api/security/login/totps").unwrap();
+        let res = spec.resource_of(ep);
+        let table = ServedResource::new(res, ep.path().into(), None);
+        let filter = |p: &str, raw: &str| {
+            let i = res.fields.iter().position(|f| f.path == p).unwrap();
+            Filter::parse(i, res.fields[i].ty, raw)
+        };
+        let none = BTreeSet::new();
+        let fs = vec![filter("comment", "!x"), filter("owner.uuid", "a|\"b\"")];
+        assert_eq!(
+            literals_on(&table, &fs, "owner.uuid", &none),
+            Some(vec!["a", "b"])
+        );
+        for raw in ["!a", "a*", "a|!b", "null", "!null", "a|b*"] {
+            let fs = [filter("owner.uuid", raw)];
+            assert_eq!(literals_on(&table, &fs, "owner.uuid", &none), None, "{raw}");
+        }
+        let other = [filter("comment", "a")];
+        assert_eq!(literals_on(&table, &other, "owner.uuid", &none), None);
+        let faulted: BTreeSet<Fault> = [Fault::FilterCaseInsensitive].into();
+        assert_eq!(literals_on(&table, &fs, "owner.uuid", &faulted), None);
+    }
+
     #[test]
     fn globbing() {
         assert!(glob("a*c", "abc"));

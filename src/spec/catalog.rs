@@ -78,22 +78,9 @@ impl Endpoint {
     }
     /// The path with key values filled in, each percent-encoded.
     pub fn render(&self, keys: &[(&str, &str)]) -> String {
-        let mut out = String::new();
-        for seg in &self.segments {
-            out.push('/');
-            match seg {
-                Segment::Literal(l) => out.push_str(l),
-                Segment::Key(k) => {
-                    let v = keys
-                        .iter()
-                        .find(|(n, _)| n == k)
-                        .map(|(_, v)| *v)
-                        .unwrap_or("");
-                    out.push_str(&encode_segment(v));
-                }
-            }
-        }
-        out
+        let value = |k: &str| keys.iter().find(|(n, _)| *n == k).map_or("", |(_, v)| *v);
+        self.render_by(|k| Some(std::borrow::Cow::Borrowed(value(k))))
+            .unwrap_or_default()
     }
     /// [`Endpoint::render`] with each key's value taken from `value_of` (a string as it is,
     /// any other value as its JSON text); None when a key has no value. Written straight into
@@ -102,20 +89,30 @@ impl Endpoint {
         &self,
         value_of: impl Fn(&str) -> Option<&'v serde_json::Value>,
     ) -> Option<String> {
+        self.render_by(|k| {
+            Some(match value_of(k)? {
+                serde_json::Value::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
+                other => std::borrow::Cow::Owned(other.to_string()),
+            })
+        })
+    }
+    /// The path with each key segment `value_of` the key, percent-encoded; None when a key has
+    /// no value.
+    fn render_by<'v>(
+        &self,
+        value_of: impl Fn(&str) -> Option<std::borrow::Cow<'v, str>>,
+    ) -> Option<String> {
         let mut out = String::with_capacity(96);
         for seg in &self.segments {
             out.push('/');
             match seg {
                 Segment::Literal(l) => out.push_str(l),
-                Segment::Key(k) => match value_of(k)? {
-                    serde_json::Value::String(s) => {
-                        out.extend(percent_encoding::utf8_percent_encode(s, SEGMENT));
-                    }
-                    other => out.extend(percent_encoding::utf8_percent_encode(
-                        &other.to_string(),
+                Segment::Key(k) => {
+                    out.extend(percent_encoding::utf8_percent_encode(
+                        &value_of(k)?,
                         SEGMENT,
-                    )),
-                },
+                    ));
+                }
             }
         }
         Some(out)

@@ -166,7 +166,8 @@ impl Mock {
             .records
             .get(family)
             .map(|v| {
-                let narrowed = if self.has(Fault::CollectionWriteFilterIgnored) {
+                let ignored = self.has(Fault::CollectionWriteFilterIgnored);
+                let narrowed = if ignored {
                     None
                 } else {
                     super::reads::narrowed(v, table, &[], plan, self.faults())
@@ -174,8 +175,7 @@ impl Mock {
                 v.entries_among(narrowed)
                     .filter(|(_, r)| {
                         self.visible(store, table.res, r.value(), role)
-                            && (self.has(Fault::CollectionWriteFilterIgnored)
-                                || matches_all(table, &plan.filters, r.value()))
+                            && (ignored || matches_all(table, &plan.filters, r.value()))
                     })
                     .map(|(i, _)| i)
                     .collect()

@@ -6,11 +6,17 @@ use crate::error::{Error, Result};
 use std::io::Write;
 use std::path::Path;
 
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
+/// The directory a file is written in: its parent, or `.` for a bare name (`--journal j.json`,
+/// whose parent is the empty path, which no call can open).
+pub fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
-    };
+    }
+}
+
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = dir_of(path);
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
     set_mode(tmp.path(), FILE_MODE)?;
     tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
@@ -45,4 +51,16 @@ pub fn create_dirs(dir: &Path, mode: u32) -> std::io::Result<()> {
         .recursive(true)
         .mode(mode)
         .create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_name_is_written_in_the_current_directory() {
+        assert_eq!(dir_of(Path::new("j.json")), Path::new("."));
+        assert_eq!(dir_of(Path::new("out/j.json")), Path::new("out"));
+        assert_eq!(dir_of(Path::new("/j.json")), Path::new("/"));
+    }
 }

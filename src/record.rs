@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
 /// Bumped when the files' meaning changes; a baseline of another format is refused.
@@ -263,10 +263,7 @@ fn pretty<T: Serialize>(v: &T) -> String {
 /// Writes a recording: into a fresh temporary directory beside `dir`, then renamed over it, so a
 /// crash never leaves a half-written baseline.
 pub fn write(dir: &Path, rec: &Recording) -> Result<()> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let parent = crate::fsutil::dir_of(dir).to_path_buf();
     crate::fsutil::create_dirs(&parent, crate::fsutil::DIR_MODE)
         .map_err(|e| Error::io(&parent, e))?;
     if dir.exists() {

@@ -1809,3 +1809,26 @@ fn the_mock_closes_idle_connections_and_caps_open_ones() {
     assert!(get(&mut d).starts_with("HTTP/1.1 200"));
     rt.block_on(m.shutdown());
 }
+
+/// `--journal j.json`, a bare name as users type it, is a file in the current directory (its
+/// parent is the empty path, which no call can open: the run used to refuse to start).
+#[test]
+fn a_journal_named_without_a_directory_is_written_in_the_current_one() {
+    let rt = rt();
+    let m = start(&rt, MockConfig::new());
+    let dir = tempfile::tempdir().unwrap();
+    let before = snapshot(&rt, &m.base_url);
+    let out = harness(&m.base_url, Path::new("j.json"))
+        .env("HOME", dir.path())
+        .current_dir(dir.path())
+        .args(["--seed", "1", "--check", "patch-roundtrip"])
+        .run();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}{}", text(&out.stdout));
+    assert!(!err.contains("cannot write the restore journal"), "{err}");
+    assert_eq!(before, snapshot(&rt, &m.base_url), "the target is as found");
+    assert!(
+        !dir.path().join("j.json").exists(),
+        "a finished run removes its journal"
+    );
+}

@@ -119,10 +119,7 @@ pub(super) fn check_report_destination(path: &Path) -> Result<()> {
     if path.is_dir() {
         return fail("a directory".into());
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = ontap_conform::fsutil::dir_of(path);
     tempfile::NamedTempFile::new_in(dir)
         .map(|_| ())
         .or_else(|e| {
@@ -135,10 +132,7 @@ pub(super) fn check_report_destination(path: &Path) -> Result<()> {
 
 /// Refuses, before the first request, a recording directory that cannot be made.
 pub(super) fn check_record_destination(dir: &Path) -> Result<()> {
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let parent = ontap_conform::fsutil::dir_of(dir);
     if dir.exists() && !dir.is_dir() {
         return Err(Error::Usage(format!(
             "--record {}: exists and is not a directory; expected a directory to record into",
@@ -508,10 +502,7 @@ fn resolved(path: &Path) -> PathBuf {
     if let Ok(p) = path.canonicalize() {
         return p;
     }
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let parent = ontap_conform::fsutil::dir_of(path);
     match (parent.canonicalize(), path.file_name()) {
         (Ok(dir), Some(name)) => dir.join(name),
         _ => path.to_path_buf(),

@@ -339,7 +339,7 @@ fn create(
     header: &Header,
     body: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> std::io::Result<(File, u64)> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = crate::fsutil::dir_of(path);
     crate::fsutil::create_dirs(dir, 0o700)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".journal")

@@ -90,9 +90,7 @@ impl TargetLock {
                 path.display()
             ))
         };
-        if let Some(dir) = path.parent() {
-            crate::fsutil::create_dirs(dir, 0o700).map_err(cannot)?;
-        }
+        crate::fsutil::create_dirs(crate::fsutil::dir_of(&path), 0o700).map_err(cannot)?;
         let mut file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)

@@ -130,10 +130,7 @@ impl Mock {
                 .map_err(|e| Error::Internal(format!("state: {e}")))?;
             text.push('\n');
             crate::fsutil::write_atomic(p, text.as_bytes())?;
-            let dir = match p.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => std::path::Path::new("."),
-            };
+            let dir = crate::fsutil::dir_of(p);
             std::fs::File::open(dir)
                 .and_then(|d| d.sync_all())
                 .map_err(|e| Error::io(dir, e))?;

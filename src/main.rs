@@ -22,11 +22,25 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// to 257, 246 and 257 MB. The mock keeps the default: it allocates and frees per request at
 /// tens of thousands of requests a second, and purging at once cost it 30% of its throughput
 /// (`bench/mock_rps.sh`). `MIMALLOC_PURGE_DELAY` in the environment still wins.
+///
+/// `run` also turns transparent huge pages off for itself (`prctl(PR_SET_THP_DISABLE)`, the
+/// kernel's per-process switch; `MIMALLOC_ALLOW_THP=0` does the same). mimalloc asks for huge
+/// pages on its arenas (`MADV_HUGEPAGE`), so with the kernel's usual `madvise` setting every page
+/// purged and touched again was faulted back in as 2 MiB, zeroed whole: 12% of the harness's
+/// samples in `bench/harness_rps.sh` were the kernel clearing pages. At 100,000 SVMs
+/// (`bench/scale.sh`'s run, one mock, runs alternated) the harness went from 5.2 to 6.7 s of
+/// system CPU to 1.7 to 3.2 s, and from 244 to 254 MB peak RSS to 203 to 207 MB.
 fn tune_allocator() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets one of mimalloc's global options; no memory is touched.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, RUN_PURGE_DELAY_MS) };
     }
+    // SAFETY: sets a flag of this process's memory map; no memory is touched. Where the kernel
+    // lacks the switch the call fails and huge pages stay as they were: nothing else depends on it.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0)
+    };
 }
 
 /// How long `run` keeps freed memory before it goes back to the system (see [`tune_allocator`]).
@@ -57,6 +71,13 @@ mod tests {
         assert_eq!(
             unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) },
             RUN_PURGE_DELAY_MS
+        );
+        // SAFETY: reads a flag of this process's memory map.
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) },
+            1,
+            "run turns transparent huge pages off for itself"
         );
     }
 }

@@ -44,9 +44,7 @@ done
 {
     echo "seed = $SEED"
     for i in $(seq 1 "$N"); do
-        for _ in $(seq 1 100); do grep -q 'http://' "$TMP/mock$i.out" 2>/dev/null && break; sleep 0.1; done
-        URL=$(grep -o 'http://[0-9.:]*' "$TMP/mock$i.out" | head -1)
-        [ -n "$URL" ] || { cat "$TMP/mock$i.out" >&2; exit 1; }
+        URL=$(mock_url "$TMP/mock$i.out" 30)
         printf '\n[[targets]]\nname = "t%02d"\nurl = "%s"\n' "$i" "$URL"
     done
 } >"$TMP/fleet.toml"

@@ -38,9 +38,7 @@ fi
 # The mock stops by itself after 5 minutes even if this script is killed.
 timeout 300 "$BIN" mock --plain-http --listen 127.0.0.1:0 >"$TMP/mock.out" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 1 100); do grep -qo 'http://[0-9.:]*' "$TMP/mock.out" 2>/dev/null && break; sleep 0.1; done
-URL=$(grep -o 'http://[0-9.:]*' "$TMP/mock.out" | head -1)
-[ -n "$URL" ] || { cat "$TMP/mock.out" >&2; exit 1; }
+URL=$(mock_url "$TMP/mock.out" 30 "${PIDS[-1]}")
 
 AUTH="Authorization: Basic $(printf '%s' 'admin:netapp1!' | base64)"
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

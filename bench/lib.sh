@@ -8,3 +8,5 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
+
+. bench/mock_url.sh

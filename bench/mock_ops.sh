@@ -27,6 +27,7 @@ if [ -z "${BIN:-}" ]; then
     BIN=target/release/ontap-conform
 fi
 
+. bench/mock_url.sh
 TMP=$(mktemp -d)
 MOCK_PID=
 cleanup() {
@@ -87,9 +88,7 @@ printf '|---:|---|---:|---:|\n'
 for N in $SIZES; do
     "$BIN" mock --plain-http --listen 127.0.0.1:0 --svms "$N" >"$TMP/mock.out" 2>&1 &
     MOCK_PID=$!
-    for _ in $(seq 1 300); do grep -qo 'http://[0-9.:]*' "$TMP/mock.out" 2>/dev/null && break; sleep 0.2; done
-    URL=$(grep -o 'http://[0-9.:]*' "$TMP/mock.out" | head -1)
-    [ -n "$URL" ] || { cat "$TMP/mock.out" >&2; exit 1; }
+    URL=$(mock_url "$TMP/mock.out" 300 "$MOCK_PID")
     python3 "$TMP/ops.py" "$URL" "$CYCLES" "$K"
     kill "$MOCK_PID" 2>/dev/null || true
     wait "$MOCK_PID" 2>/dev/null || true

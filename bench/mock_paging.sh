@@ -72,9 +72,7 @@ printf '|---:|---|---:|---:|---:|---:|\n'
 for N in $SIZES; do
     "$BIN" mock --plain-http --listen 127.0.0.1:0 --svms "$N" >"$TMP/mock-$N.out" 2>&1 &
     PIDS+=($!)
-    for _ in $(seq 1 600); do grep -qo 'http://[0-9.:]*' "$TMP/mock-$N.out" 2>/dev/null && break; sleep 0.2; done
-    URL=$(grep -o 'http://[0-9.:]*' "$TMP/mock-$N.out" | head -1)
-    [ -n "$URL" ] || { cat "$TMP/mock-$N.out" >&2; exit 1; }
+    URL=$(mock_url "$TMP/mock-$N.out" 300 "${PIDS[-1]}")
     python3 "$TMP/walk.py" "$URL" "$N" "$MAX_RECORDS" "$PAGES"
     kill "${PIDS[-1]}" 2>/dev/null || true
     wait "${PIDS[-1]}" 2>/dev/null || true

@@ -28,29 +28,15 @@ TRIVIAL=target/release/examples/trivial_server
 
 . bench/lib.sh
 
-# Waits for a "listening on URL" line in $1 and prints the URL.
-url_from() {
-    for _ in $(seq 1 100); do
-        if grep -qo 'http://[0-9.:]*' "$1" 2>/dev/null; then
-            grep -o 'http://[0-9.:]*' "$1" | head -1
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "server did not start; its output:" >&2
-    cat "$1" >&2
-    return 1
-}
-
 # Both servers stop by themselves after 15 minutes even if this script is killed.
 timeout 900 "$BIN" mock --plain-http --listen 127.0.0.1:0 >"$TMP/mock.out" 2>&1 &
 PIDS+=($!)
-MOCK_URL=$(url_from "$TMP/mock.out")
+MOCK_URL=$(mock_url "$TMP/mock.out" 10 "${PIDS[-1]}")
 
 curl -sf -u 'admin:netapp1!' "$MOCK_URL$PATH_Q" >"$TMP/body.json"
 timeout 900 "$TRIVIAL" --listen 127.0.0.1:0 --body "$TMP/body.json" >"$TMP/trivial.out" 2>&1 &
 PIDS+=($!)
-TRIVIAL_URL=$(url_from "$TMP/trivial.out")
+TRIVIAL_URL=$(mock_url "$TMP/trivial.out" 10 "${PIDS[-1]}")
 
 AUTH="Authorization: Basic $(printf '%s' 'admin:netapp1!' | base64)"
 

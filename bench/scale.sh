@@ -32,6 +32,7 @@ fi
 HARNESS_BIN=${HARNESS_BIN:-$BIN}
 MOCK_BIN=${MOCK_BIN:-$BIN}
 
+. bench/mock_url.sh
 TMP=$(mktemp -d)
 MOCK_PID=
 cleanup() {
@@ -53,9 +54,7 @@ for N in $SIZES; do
     /usr/bin/time -v -o "$TMP/mock.time" "$MOCK_BIN" mock --plain-http --listen 127.0.0.1:0 \
         "${DATA_ARGS[@]}" >"$TMP/mock.out" 2>&1 &
     MOCK_PID=$!
-    for _ in $(seq 1 300); do grep -qo 'http://[0-9.:]*' "$TMP/mock.out" 2>/dev/null && break; sleep 0.2; done
-    URL=$(grep -o 'http://[0-9.:]*' "$TMP/mock.out" | head -1)
-    [ -n "$URL" ] || { cat "$TMP/mock.out" >&2; exit 1; }
+    URL=$(mock_url "$TMP/mock.out" 300 "$MOCK_PID")
     COUNTS=$(curl -s -u 'admin:netapp1!' "$URL/api/security/login/messages?return_records=false" \
         "$URL/api/security/authentication/duo/profiles?return_records=false" \
         "$URL/api/security/login/totps?return_records=false" \

@@ -28,8 +28,9 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// pages on its arenas (`MADV_HUGEPAGE`), so with the kernel's usual `madvise` setting every page
 /// purged and touched again was faulted back in as 2 MiB, zeroed whole: 12% of the harness's
 /// samples in `bench/harness_rps.sh` were the kernel clearing pages. At 100,000 SVMs
-/// (`bench/scale.sh`'s run, one mock, runs alternated) the harness went from 5.2 to 6.7 s of
-/// system CPU to 1.7 to 3.2 s, and from 244 to 254 MB peak RSS to 203 to 207 MB.
+/// (`bench/scale.sh`'s run, one mock, runs alternated, four with huge pages and four without)
+/// the harness went from 3.6 to 6.7 s of system CPU to 1.7 to 3.2 s, and from 244 to 254 MB
+/// peak RSS to 203 to 207 MB.
 fn tune_allocator() {
     if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
         // SAFETY: sets one of mimalloc's global options; no memory is touched.

@@ -263,9 +263,9 @@ fn pretty<T: Serialize>(v: &T) -> String {
 /// Writes a recording: into a fresh temporary directory beside `dir`, then renamed over it, so a
 /// crash never leaves a half-written baseline.
 pub fn write(dir: &Path, rec: &Recording) -> Result<()> {
-    let parent = crate::fsutil::dir_of(dir).to_path_buf();
-    crate::fsutil::create_dirs(&parent, crate::fsutil::DIR_MODE)
-        .map_err(|e| Error::io(&parent, e))?;
+    let parent = crate::fsutil::dir_of(dir);
+    crate::fsutil::create_dirs(parent, crate::fsutil::DIR_MODE)
+        .map_err(|e| Error::io(parent, e))?;
     if dir.exists() {
         let is_recording = dir.join(MANIFEST).is_file();
         let empty = std::fs::read_dir(dir)
@@ -280,8 +280,8 @@ pub fn write(dir: &Path, rec: &Recording) -> Result<()> {
     }
     let tmp = tempfile::Builder::new()
         .prefix(".ontap-conform-record-")
-        .tempdir_in(&parent)
-        .map_err(|e| Error::io(&parent, e))?;
+        .tempdir_in(parent)
+        .map_err(|e| Error::io(parent, e))?;
     for (ep, file) in &rec.manifest.endpoints {
         let path = tmp.path().join(file);
         crate::fsutil::write_file(&path, pretty(&rec.endpoints[ep]).as_bytes())?;

@@ -443,7 +443,10 @@ pub async fn each_page(
     let mut next = first.response.next_path();
     for _ in 0..1000 {
         let Some(path) = next else { break };
-        let Some(x) = ctx.send(check, ep, Request::get(path)).await else {
+        // The next pages are read as the first was (whole, or only the fields the caller reads).
+        let mut req = Request::get(path);
+        req.keep = first.request.keep.clone();
+        let Some(x) = ctx.send(check, ep, req).await else {
             return false;
         };
         if !x.response.is_success() {
@@ -896,7 +899,11 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
             let mut path = with_query(coll, &[("max_records", &n.to_string())]);
             let mut seen = WalkTally::default();
             for _page in 0..total + 3 {
-                let req = Request::get(path.clone());
+                let mut req = Request::get(path.clone());
+                if keys_only {
+                    // Only the keys are read: the rest of each record is not built.
+                    req = req.keeping(keys.iter().map(String::as_str));
+                }
                 let asked = format!("max_records={n}");
                 let x = match send_ok(ctx, C, ep, req, "paging-max-records", &asked).await {
                     Ok(x) => x,

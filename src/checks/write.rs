@@ -157,7 +157,20 @@ pub async fn patch_roundtrip(ctx: &Ctx, ep: &Endpoint) {
     // Every patchable field at least once: a field the chosen record cannot take (no value to
     // put back) is round-tripped on another record that can, as many records as needed.
     let mut missing: Vec<Field> = Vec::new();
+    // The most any record can offer: once every one of these is taken or found missing, the
+    // rest of a large family need not be parsed.
+    let offered = ctx
+        .spec
+        .resource_of(ep)
+        .patchable()
+        .filter(|f| !f.flags.lockout || ctx.may_destroy())
+        .filter(|f| !f.flags.write_only || ctx.may_destroy())
+        .filter(|f| !fields.iter().any(|g| g.path == f.path))
+        .count();
     for r in baseline(ctx, ep).iter() {
+        if missing.len() == offered {
+            break;
+        }
         for f in changeable(ctx, ep, &r) {
             if !fields.iter().any(|g| g.path == f.path) && !missing.iter().any(|g| g.path == f.path)
             {
@@ -665,10 +678,13 @@ fn survey_family(ctx: &Ctx, ep: &Endpoint, inst: &Endpoint) -> Survey {
             }
         }
         for (path, seen) in &mut out.values {
-            let Some(v) = get_path(&r, path).filter(|v| filter_text(v).is_some()) else {
-                continue;
+            // What filter_text could write, hashed without writing it.
+            let h = match get_path(&r, path) {
+                Some(Value::String(s)) if generate::filter_safe(s) => hash.hash_one((0u8, s)),
+                Some(Value::Bool(b)) => hash.hash_one((1u8, b)),
+                _ => continue,
             };
-            seen.entry(hash.hash_one(v.to_string()))
+            seen.entry(h)
                 .or_insert(FilterValue { first: i, count: 0 })
                 .count += 1;
         }
@@ -750,7 +766,15 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     let matching = crate::client::heavy_pass(base.len(), || {
         let mut matching: Vec<(std::collections::HashSet<String>, bool)> =
             filters.iter().map(|_| Default::default()).collect();
-        for (r, id) in base.iter().zip(base.ids()) {
+        // Only the filtered fields and the field to change are read of each record.
+        let keep = crate::client::slim::Keep::fields(
+            filters
+                .iter()
+                .map(|(f, _)| f.as_str())
+                .chain([field.path.as_str()]),
+        )
+        .expect("at least the field to change");
+        for (r, id) in base.iter_keeping(&keep).zip(base.ids()) {
             for ((fname, fval), (ids, unsafe_)) in filters.iter().zip(matching.iter_mut()) {
                 if judge::filter_matches(fval, get_path(&r, fname)) {
                     *unsafe_ |= !safe(&r);
@@ -829,7 +853,14 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                         ("fields", &ctx.undo.listing_fields(inst).join(",")),
                         ("max_records", &crate::client::WALK_RECORDS.to_string()),
                     ],
-                )),
+                ))
+                // What the listing and the judgement below read of each record, built alone.
+                .keeping(
+                    ctx.undo
+                        .listing_fields(inst)
+                        .into_iter()
+                        .chain(ctx.spec.resource_of(ep).keys.iter().map(String::as_str)),
+                ),
             )
             .await
             .filter(|a| a.response.is_success())
@@ -929,10 +960,15 @@ async fn vacant_owner(
         return Err(NoVacantOwner::NoCreateFor);
     };
     let wanted: Vec<&str> = cf.fields.values().map(String::as_str).collect();
-    let taken: BTreeSet<String> = baseline(ctx, ep)
-        .iter()
-        .filter_map(|r| undo::instance_path(inst, &r))
-        .collect();
+    // Of each record, only what names it is read.
+    let names = crate::client::slim::Keep::fields(inst.path_keys());
+    let base = baseline(ctx, ep);
+    let taken: BTreeSet<String> = match &names {
+        Some(k) => Box::new(base.iter_keeping(k)) as Box<dyn Iterator<Item = Value>>,
+        None => Box::new(base.iter()),
+    }
+    .filter_map(|r| undo::instance_path(inst, &r))
+    .collect();
     // The owners a page at a time, until one has no record: a large cluster's list of
     // accounts is never read whole.
     let mut page = Some(with_query(

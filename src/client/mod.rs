@@ -5,6 +5,7 @@
 
 pub mod pace;
 mod proxy;
+pub mod slim;
 
 pub use pace::LatencyRow;
 pub use proxy::{Proxies, ProxyUrl, no_proxy_matches};
@@ -53,6 +54,9 @@ pub struct Request {
     pub auth: Auth,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accept: Option<String>,
+    /// The fields of each record the caller reads ([`Request::keeping`]); None: all of them.
+    #[serde(skip)]
+    pub keep: Option<Arc<slim::Keep>>,
 }
 
 impl Request {
@@ -63,7 +67,15 @@ impl Request {
             body: None,
             auth: Auth::Admin,
             accept: None,
+            keep: None,
         }
+    }
+    /// Of each record of the answer, the caller reads only the fields at these dotted paths
+    /// (a walk judged by the keys): the answer's JSON holds only those of each record (its text
+    /// is whole), built without the rest ([`slim`]). With no path, nothing changes.
+    pub fn keeping<'a>(mut self, paths: impl IntoIterator<Item = &'a str>) -> Self {
+        self.keep = slim::Keep::fields(paths).map(Arc::new);
+        self
     }
     pub fn get(path: impl Into<String>) -> Self {
         Request::new("GET", path)
@@ -949,7 +961,14 @@ impl Client {
         let took = start.elapsed();
         self.log(&req, &status.to_string(), took);
         self.latencies.add(&req.method, &req.path, took);
-        let (text, json, body_id) = heavy_for(bytes.len(), || self.bodies.get(bytes));
+        let (text, json, body_id) = heavy_for(bytes.len(), || match &req.keep {
+            // A slim answer is not remembered: the same text asked whole must be read whole.
+            Some(keep) => {
+                let json = slim::decode(&bytes, keep).map(Arc::new);
+                (String::from_utf8_lossy(&bytes).into(), json, None)
+            }
+            None => self.bodies.get(bytes),
+        });
         Ok((
             Exchange {
                 request: req,

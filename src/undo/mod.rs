@@ -124,6 +124,15 @@ pub trait Originals: Send + Sync {
     fn record(&self, i: usize) -> Option<Value>;
     /// Every record, in order.
     fn each(&self) -> Box<dyn Iterator<Item = Value> + '_>;
+    /// Every record, in order, with at least the fields `keep` names (a pass that reads only
+    /// those need not build the rest).
+    fn each_keeping<'a>(
+        &'a self,
+        keep: &'a crate::client::slim::Keep,
+    ) -> Box<dyn Iterator<Item = Value> + 'a> {
+        let _ = keep;
+        self.each()
+    }
 }
 
 impl Originals for Vec<Value> {
@@ -653,7 +662,23 @@ impl Undo {
         let mut hashes: Vec<u64> = Vec::with_capacity(records.count());
         let mut fresh: Vec<usize> = Vec::new();
         let mut fresh_paths: HashSet<u128> = HashSet::new();
-        for (i, r) in records.each().enumerate() {
+        // What is read of each record here: what names it and its patchable fields.
+        let res = self.spec.resource_of(inst);
+        let keep = crate::client::slim::Keep::fields(
+            inst.path_keys()
+                .into_iter()
+                .chain(res.patchable().map(|f| f.path.as_str())),
+        );
+        fn each<'a>(
+            records: &'a Arc<dyn Originals>,
+            keep: &'a Option<crate::client::slim::Keep>,
+        ) -> Box<dyn Iterator<Item = Value> + 'a> {
+            match keep {
+                Some(k) => records.each_keeping(k),
+                None => records.each(),
+            }
+        }
+        for (i, r) in each(&records, &keep).enumerate() {
             let p = instance_path(inst, &r)?;
             if let Some(why) = foreign(self.spec, inst, &p, &r) {
                 drop(saved);
@@ -677,7 +702,7 @@ impl Undo {
         if let Some(j) = &self.journal {
             // Read a second time, in order: each original is written as it is read.
             let mut next = fresh.iter().copied().peekable();
-            let entries = bulk.records.each().enumerate().filter_map(|(i, r)| {
+            let entries = each(&bulk.records, &keep).enumerate().filter_map(|(i, r)| {
                 if next.peek() != Some(&i) {
                     return None;
                 }

@@ -88,7 +88,9 @@ async fn settled_by_collection(undo: &Undo, saved: &[Saved]) -> std::collections
         // A target that refuses the list (a field its release does not know) is read whole.
         let mut narrowed = true;
         for _ in 0..100_000 {
-            let Ok(x) = undo.client.send(Request::get(path.clone())).await else {
+            // What names a record and what is compared, built alone for each record.
+            let req = Request::get(path.clone()).keeping(fields.iter().copied());
+            let Ok(x) = undo.client.send(req).await else {
                 break;
             };
             if !x.response.is_success() && narrowed {

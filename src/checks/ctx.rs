@@ -151,7 +151,9 @@ impl Ctx {
                 .iter()
                 .any(|n| x.response.text.contains(n.as_str()))
         {
-            self.secrets.add_fields(j, &self.secret_names);
+            if let Some(tree) = secrets_tree(x, j) {
+                self.secrets.add_fields(&tree, &self.secret_names);
+            }
         }
     }
 
@@ -355,5 +357,59 @@ impl Ctx {
                 .filter(|_| x.response.status == 200)
         };
         self.undo.protect(&inst.family, path, read).await
+    }
+}
+
+/// The tree an answer's secrets are learnt from: its JSON, or for a slim answer (whose tree lacks
+/// the fields nobody reads, while its text, which a report may show, holds them) the whole text
+/// read again.
+fn secrets_tree<'a>(x: &Exchange, json: &'a Value) -> Option<std::borrow::Cow<'a, Value>> {
+    if x.request.keep.is_none() {
+        return Some(std::borrow::Cow::Borrowed(json));
+    }
+    serde_json::from_str(&x.response.text)
+        .ok()
+        .map(std::borrow::Cow::Owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Request, Response};
+    use std::sync::Arc;
+
+    #[test]
+    fn a_slim_answers_secrets_are_learnt_from_its_whole_text() {
+        let text = r#"{"records":[{"uuid":"u","secret_key":"s3cr3t-value"}],"num_records":1}"#;
+        let exchange = |req: Request| {
+            let keep = req.keep.clone();
+            let json = match &keep {
+                Some(k) => crate::client::slim::decode(text.as_bytes(), k),
+                None => serde_json::from_str(text).ok(),
+            };
+            Exchange {
+                request: req,
+                response: Response {
+                    status: 200,
+                    location: None,
+                    content_type: Some("application/json".into()),
+                    text: text.into(),
+                    json: json.map(Arc::new),
+                    body_id: None,
+                    millis: 0,
+                },
+            }
+        };
+        let slim = exchange(Request::get("/api/x?fields=uuid").keeping(["uuid"]));
+        let tree = slim.response.json.as_deref().unwrap();
+        assert_eq!(tree["records"][0].get("secret_key"), None, "the slim tree");
+        let learnt = secrets_tree(&slim, tree).unwrap();
+        assert_eq!(learnt["records"][0]["secret_key"], "s3cr3t-value");
+        let whole = exchange(Request::get("/api/x?fields=**"));
+        let tree = whole.response.json.as_deref().unwrap();
+        assert!(matches!(
+            secrets_tree(&whole, tree),
+            Some(std::borrow::Cow::Borrowed(_))
+        ));
     }
 }

@@ -142,20 +142,8 @@ impl Records {
     /// Every record, parsed one at a time (a block's text decompressed at a time; no record is
     /// held longer than the caller keeps it).
     pub fn iter(&self) -> impl Iterator<Item = Value> + '_ {
-        (0..self.block_first.len()).flat_map(move |b| {
-            let (_, text, ends) = self.block(b);
-            let mut start = 0;
-            let mut out = Vec::with_capacity(ends.len());
-            for &end in ends {
-                // The text was written by serde_json from a Value: it parses.
-                out.push(
-                    serde_json::from_str(&text[start..end as usize])
-                        .expect("a record's own JSON text"),
-                );
-                start = end as usize;
-            }
-            out
-        })
+        // The text was written by serde_json from a Value: it parses.
+        self.parsed(|t| serde_json::from_str(t).expect("a record's own JSON text"))
     }
 
     /// Every record, as [`Records::iter`], with only the fields `keep` names built (the rest of
@@ -164,16 +152,22 @@ impl Records {
         &'a self,
         keep: &'a crate::client::slim::Keep,
     ) -> impl Iterator<Item = Value> + 'a {
+        self.parsed(move |t| {
+            crate::client::slim::record(t, keep).expect("a record's own JSON text")
+        })
+    }
+
+    /// Every record's text, parsed by `parse`, a block at a time.
+    fn parsed<'a>(
+        &'a self,
+        parse: impl Fn(&str) -> Value + 'a,
+    ) -> impl Iterator<Item = Value> + 'a {
         (0..self.block_first.len()).flat_map(move |b| {
             let (_, text, ends) = self.block(b);
             let mut start = 0;
             let mut out = Vec::with_capacity(ends.len());
             for &end in ends {
-                // The text was written by serde_json from a Value: it parses.
-                out.push(
-                    crate::client::slim::record(&text[start..end as usize], keep)
-                        .expect("a record's own JSON text"),
-                );
+                out.push(parse(&text[start..end as usize]));
                 start = end as usize;
             }
             out

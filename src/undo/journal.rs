@@ -648,8 +648,9 @@ impl Journal {
     pub fn add_many(&self, list: impl IntoIterator<Item = Saved>) -> Result<(), JournalError> {
         self.add_entries(list.into_iter().map(|s| {
             let original = s.original();
-            (s.family, s.path, s.change, original)
+            Some((s.family, s.path, s.change, original))
         }))
+        .map(|_| ())
     }
 
     /// [`Journal::add_many`] for records of one family about to be changed, given as (path,
@@ -660,20 +661,37 @@ impl Journal {
         list: impl IntoIterator<Item = (String, Value)>,
     ) -> Result<(), JournalError> {
         self.add_entries(
-            list.into_iter()
-                .map(|(path, original)| (family.to_string(), path, Change::Changed, original)),
+            list.into_iter().map(|(path, original)| {
+                Some((family.to_string(), path, Change::Changed, original))
+            }),
         )
+        .map(|_| ())
+    }
+
+    /// [`Journal::add_changed`], given as they are found; a None among them ends the write with
+    /// nothing of it kept (the lines written so far are cut off, no entry is added): Ok(false).
+    pub fn add_changed_unless(
+        &self,
+        family: &str,
+        list: impl IntoIterator<Item = Option<(String, Value)>>,
+    ) -> Result<bool, JournalError> {
+        self.add_entries(list.into_iter().map(|e| {
+            e.map(|(path, original)| (family.to_string(), path, Change::Changed, original))
+        }))
     }
 
     /// Writes (family, path, change, original) entries as they come, with one flush to disk.
+    /// A None among them ends the write with nothing of it kept: Ok(false).
     fn add_entries(
         &self,
-        list: impl Iterator<Item = (String, String, Change, Value)>,
-    ) -> Result<(), JournalError> {
+        list: impl Iterator<Item = Option<(String, String, Change, Value)>>,
+    ) -> Result<bool, JournalError> {
         let mut st = self.state.lock().unwrap();
         let mut list = list.peekable();
-        if list.peek().is_none() {
-            return Ok(());
+        match list.peek() {
+            None => return Ok(true),
+            Some(None) => return Ok(false),
+            Some(Some(_)) => {}
         }
         // The file is opened first: a journal finished and removed starts anew, forgetting its
         // entries, before they are looked up.
@@ -682,8 +700,14 @@ impl Journal {
         let entries = std::mem::take(&mut st.entries);
         let mut added: HashSet<u128> = HashSet::new();
         let mut reopened: Vec<String> = Vec::new();
+        let mut ended = false;
         let written = st.append(&self.path, |w| {
-            for (family, path, change, original) in list {
+            for item in list {
+                let Some((family, path, change, original)) = item else {
+                    // Cut off by append, as a failed write is.
+                    ended = true;
+                    return Err(std::io::Error::other("ended by the caller"));
+                };
                 let h = path_hash(&path);
                 match entries.get(&h).copied() {
                     Some(false) => {}
@@ -707,6 +731,9 @@ impl Journal {
             Ok(())
         });
         st.entries = entries;
+        if ended {
+            return Ok(false);
+        }
         written?;
         st.unfinished += added.len() + reopened.len();
         for h in added {
@@ -715,7 +742,7 @@ impl Journal {
         for p in &reopened {
             st.entries.insert(path_hash(p), false);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Marks many entries restored with one flush to disk.
@@ -1071,6 +1098,32 @@ mod tests {
             .map(|e| (e.path.as_str(), &e.original, e.restored))
             .collect();
         assert_eq!(got, vec![("/api/x/1", &json!({"v": 2}), false)]);
+    }
+
+    #[test]
+    fn a_bulk_write_ended_by_its_caller_keeps_nothing_of_it_however_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        j.add_changed("duo", [("/api/x/0".to_string(), json!({"v": 0}))])
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        // Longer than the write buffer: lines already reached the file when the end came.
+        let entry = |i: usize| Some((format!("/api/x/{i}"), json!({"v": "x".repeat(200)})));
+        for end_at in [0, 1, 5_000] {
+            let list = (1..=5_000).map(entry).take(end_at).chain([None]);
+            assert!(
+                !j.add_changed_unless("duo", list).unwrap(),
+                "ended at {end_at}"
+            );
+            assert_eq!(std::fs::read(&path).unwrap(), before, "ended at {end_at}");
+            let c = j.contents().unwrap();
+            assert_eq!(c.unfinished().count(), 1, "ended at {end_at}");
+        }
+        // Not ended: every line is kept, and counts.
+        assert!(j.add_changed_unless("duo", (1..=3).map(entry)).unwrap());
+        assert_eq!(j.contents().unwrap().unfinished().count(), 4);
+        assert!(j.add_changed_unless("duo", std::iter::empty()).unwrap());
     }
 
     #[test]

@@ -288,9 +288,13 @@ fn kept_original(k: &Keep, inst: &Endpoint, r: &Value) -> Value {
 /// write back (where they differ only as a restore's finer comparison forgives, the listing
 /// reads the original and compares as a restore does).
 fn compared(k: &Keep, inst: &Endpoint, r: &Value) -> u64 {
+    hash_kept(&kept_original(k, inst, r))
+}
+
+/// [`compared`], of a [`kept_original`] already made.
+fn hash_kept(kept: &Value) -> u64 {
     use std::hash::BuildHasher;
-    foldhash::quality::FixedState::with_seed(0x6f63_636d_7072)
-        .hash_one(kept_original(k, inst, r).to_string())
+    foldhash::quality::FixedState::with_seed(0x6f63_636d_7072).hash_one(kept.to_string())
 }
 
 /// What a listing shows of one record (see [`Listing::record`]).
@@ -678,19 +682,57 @@ impl Undo {
                 None => records.each(),
             }
         }
-        for (i, r) in each(&records, &keep).enumerate() {
-            let p = instance_path(inst, &r)?;
-            if let Some(why) = foreign(self.spec, inst, &p, &r) {
-                drop(saved);
+        // One pass: each record is named, checked and hashed, and with a journal, a record not
+        // written down before has its line written as it is read. A record that cannot be
+        // written down ends the pass, and the journal keeps nothing of it.
+        // Some(None): a record without its keys; Some(Some(why)): another run's value.
+        let mut refused: Option<Option<String>> = None;
+        let written = {
+            let at = &saved.at;
+            let pass = each(&records, &keep).enumerate().map(|(i, r)| {
+                let Some(p) = instance_path(inst, &r) else {
+                    refused = Some(None);
+                    return None;
+                };
+                if let Some(why) = foreign(self.spec, inst, &p, &r) {
+                    refused = Some(Some(why));
+                    return None;
+                }
+                let h = path_hash(&p);
+                let kept = kept_original(&self.keep, inst, &r);
+                paths.push(h);
+                hashes.push(hash_kept(&kept));
+                if !at.contains_key(&h) && fresh_paths.insert(h) {
+                    fresh.push(i);
+                    Some(Some((p, kept)))
+                } else {
+                    Some(None)
+                }
+            });
+            // What is left for the journal: the fresh records' lines, and an end where the pass
+            // was refused.
+            let mut lines = pass.filter_map(|x| match x {
+                Some(Some(line)) => Some(Some(line)),
+                Some(None) => None,
+                None => Some(None),
+            });
+            match &self.journal {
+                Some(j) => j.add_changed_unless(&inst.family, lines),
+                None => Ok(lines.all(|l| l.is_some())),
+            }
+        };
+        if let Some(why) = refused {
+            drop(saved);
+            if let Some(why) = why {
                 self.stop.now(why);
-                return None;
             }
-            let h = path_hash(&p);
-            if !saved.at.contains_key(&h) && fresh_paths.insert(h) {
-                fresh.push(i);
-            }
-            paths.push(h);
-            hashes.push(compared(&self.keep, inst, &r));
+            return None;
+        }
+        if let Err(e) = written {
+            drop(saved);
+            self.stop
+                .now(format!("the restore journal could not be written: {e}"));
+            return None;
         }
         let bulk = Bulk {
             family: inst.family.clone(),
@@ -699,24 +741,6 @@ impl Undo {
             paths,
             compared: hashes,
         };
-        if let Some(j) = &self.journal {
-            // Read a second time, in order: each original is written as it is read.
-            let mut next = fresh.iter().copied().peekable();
-            let entries = each(&bulk.records, &keep).enumerate().filter_map(|(i, r)| {
-                if next.peek() != Some(&i) {
-                    return None;
-                }
-                next.next();
-                let p = instance_path(inst, &r)?;
-                Some((p, kept_original(&self.keep, inst, &r)))
-            });
-            if let Err(e) = j.add_changed(&inst.family, entries) {
-                drop(saved);
-                self.stop
-                    .now(format!("the restore journal could not be written: {e}"));
-                return None;
-            }
-        }
         {
             let mut clean = self.clean.lock().unwrap();
             for p in &bulk.paths {
@@ -1048,6 +1072,63 @@ mod tests {
         assert!(u.will_create(&ep.family, "/api/new").is_none());
         assert!(u.protect_known(ep, Arc::new(vec![record])).is_none());
         assert!(u.saved_to_restore(None).is_empty());
+    }
+
+    #[test]
+    fn a_family_with_a_record_that_cannot_be_written_down_leaves_the_journal_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let j = Arc::new(Journal::start(path.clone(), "https://c", "admin").unwrap());
+        let (ep, _) = instance();
+        let key = ep.path_keys()[0];
+        let field = crate::spec::Spec::builtin()
+            .resource_of(ep)
+            .patchable()
+            .find(|f| f.gettable() && f.ty == crate::spec::resource::FieldType::String)
+            .expect("a patchable text field")
+            .path
+            .clone();
+        let rec = |k: &str, v: &str| {
+            let mut r = serde_json::Map::new();
+            set_path(&mut r, key, json!(k));
+            set_path(&mut r, &field, json!(v));
+            Value::Object(r)
+        };
+        // Many records (their lines outgrow the write buffer), then one that cannot be written
+        // down: without its keys, or holding another run's value.
+        let family = |last: Value| -> Vec<Value> {
+            (0..3000)
+                .map(|i| rec(&format!("k{i}"), &"was".repeat(40)))
+                .chain([last])
+                .collect()
+        };
+        let before = std::fs::read(&path).unwrap();
+        let u = undo(Some(j.clone()));
+        assert!(u.protect_known(ep, Arc::new(family(json!({})))).is_none());
+        assert!(
+            !u.stop.requested(),
+            "a record without keys is not another run"
+        );
+        let theirs = format!("{}theirs", crate::generate::MARK);
+        assert!(
+            u.protect_known(ep, Arc::new(family(rec("k9", &theirs))))
+                .is_none()
+        );
+        assert!(
+            u.stop
+                .reason()
+                .unwrap()
+                .starts_with("another run may be in progress: "),
+            "{:?}",
+            u.stop.reason()
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the journal as it was"
+        );
+        assert_eq!(j.contents().unwrap().unfinished().count(), 0);
+        assert!(u.saved_to_restore(None).is_empty(), "nothing written down");
     }
 
     #[test]

@@ -477,10 +477,26 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
         // A family whose every field is written only (a password change): nothing to select.
         return ctx.findings.skip(C, ep, "no gettable field to select");
     }
-    // Looked up by identity and parsed when an answer shows the record.
+    // Looked up by identity and parsed when an answer shows the record, once: every case
+    // reads the same record, and parsing it again would decompress its block again.
     let by_id = base.positions();
     let by_id = &by_id;
-    let find_base = |r: &Value| base.get(*by_id.get(identity(ep, ctx, r).as_str())?);
+    let parsed: std::sync::Mutex<std::collections::HashMap<usize, Value>> = Default::default();
+    let parsed = &parsed;
+    let find_base = |r: &Value| {
+        let i = *by_id.get(identity(ep, ctx, r).as_str())?;
+        let mut known = parsed.lock().unwrap();
+        if let Some(v) = known.get(&i) {
+            return Some(v.clone());
+        }
+        let v = base.get(i)?;
+        // A page of the sample's size, or one record; a target that ignores max_records is
+        // not remembered whole.
+        if known.len() < 4 * ctx.settings.sample.max(16) {
+            known.insert(i, v.clone());
+        }
+        Some(v)
+    };
     property(
         ctx,
         Property {

@@ -960,15 +960,37 @@ async fn vacant_owner(
         return Err(NoVacantOwner::NoCreateFor);
     };
     let wanted: Vec<&str> = cf.fields.values().map(String::as_str).collect();
-    // Of each record, only what names it is read.
-    let names = crate::client::slim::Keep::fields(inst.path_keys());
     let base = baseline(ctx, ep);
-    let taken: BTreeSet<String> = match &names {
-        Some(k) => Box::new(base.iter_keeping(k)) as Box<dyn Iterator<Item = Value>>,
-        None => Box::new(base.iter()),
+    // Where the identities discovery keeps are made of the instance path's keys, in its order,
+    // a record's path is taken exactly when its identity is: nothing is parsed. Else each
+    // record's path is made from its keys (only they are read of it).
+    let by_identity = ctx
+        .spec
+        .resource_of(ep)
+        .keys
+        .iter()
+        .map(String::as_str)
+        .eq(inst.path_keys());
+    let mut taken_ids: std::collections::HashSet<&str> = Default::default();
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    if by_identity {
+        taken_ids = base.ids().collect();
+    } else {
+        let names = crate::client::slim::Keep::fields(inst.path_keys());
+        taken = match &names {
+            Some(k) => Box::new(base.iter_keeping(k)) as Box<dyn Iterator<Item = Value>>,
+            None => Box::new(base.iter()),
+        }
+        .filter_map(|r| undo::instance_path(inst, &r))
+        .collect();
     }
-    .filter_map(|r| undo::instance_path(inst, &r))
-    .collect();
+    let is_taken = |body: &Value, path: &String| {
+        if by_identity {
+            taken_ids.contains(identity(ep, ctx, body).as_str())
+        } else {
+            taken.contains(path)
+        }
+    };
     // The owners a page at a time, until one has no record: a large cluster's list of
     // accounts is never read whole.
     let mut page = Some(with_query(
@@ -994,10 +1016,11 @@ async fn vacant_owner(
                 .map(|(mine, theirs)| Some((mine.clone(), get_path(owner, theirs)?.clone())))
                 .collect();
             let Some(pairs) = pairs else { continue };
-            let Some(path) = undo::instance_path(inst, &body_of(&pairs)) else {
+            let body = body_of(&pairs);
+            let Some(path) = undo::instance_path(inst, &body) else {
                 continue;
             };
-            if !taken.contains(&path) {
+            if !is_taken(&body, &path) {
                 return Ok((pairs, path));
             }
         }

@@ -1074,26 +1074,34 @@ mod tests {
         assert!(u.saved_to_restore(None).is_empty());
     }
 
-    #[test]
-    fn a_family_with_a_record_that_cannot_be_written_down_leaves_the_journal_as_it_was() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j");
-        let j = Arc::new(Journal::start(path.clone(), "https://c", "admin").unwrap());
+    /// The tests' instance endpoint, its first key and a patchable text field of its family.
+    fn keyed_text_field() -> (&'static Endpoint, &'static str, String) {
         let (ep, _) = instance();
-        let key = ep.path_keys()[0];
-        let field = crate::spec::Spec::builtin()
+        let field = Spec::builtin()
             .resource_of(ep)
             .patchable()
             .find(|f| f.gettable() && f.ty == crate::spec::resource::FieldType::String)
             .expect("a patchable text field")
             .path
             .clone();
-        let rec = |k: &str, v: &str| {
-            let mut r = serde_json::Map::new();
-            set_path(&mut r, key, json!(k));
-            set_path(&mut r, &field, json!(v));
-            Value::Object(r)
-        };
+        (ep, ep.path_keys()[0], field)
+    }
+
+    /// A record of only its key value `k` and the text field's value `v`.
+    fn keyed_record(key: &str, field: &str, k: &str, v: &str) -> Value {
+        let mut r = serde_json::Map::new();
+        set_path(&mut r, key, json!(k));
+        set_path(&mut r, field, json!(v));
+        Value::Object(r)
+    }
+
+    #[test]
+    fn a_family_with_a_record_that_cannot_be_written_down_leaves_the_journal_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let j = Arc::new(Journal::start(path.clone(), "https://c", "admin").unwrap());
+        let (ep, key, field) = keyed_text_field();
+        let rec = |k: &str, v: &str| keyed_record(key, &field, k, v);
         // Many records (their lines outgrow the write buffer), then one that cannot be written
         // down: without its keys, or holding another run's value.
         let family = |last: Value| -> Vec<Value> {
@@ -1137,22 +1145,8 @@ mod tests {
         let path = dir.path().join("j");
         let j = Arc::new(Journal::start(path.clone(), "https://c", "admin").unwrap());
         let u = undo(Some(j.clone()));
-        let (ep, _) = instance();
-        let key = ep.path_keys()[0];
-        let field = u
-            .spec
-            .resource_of(ep)
-            .patchable()
-            .find(|f| f.gettable() && f.ty == crate::spec::resource::FieldType::String)
-            .expect("a patchable text field")
-            .path
-            .clone();
-        let rec = |k: &str, v: &str| {
-            let mut r = serde_json::Map::new();
-            set_path(&mut r, key, json!(k));
-            set_path(&mut r, &field, json!(v));
-            Value::Object(r)
-        };
+        let (ep, key, field) = keyed_text_field();
+        let rec = |k: &str, v: &str| keyed_record(key, &field, k, v);
         let family: Vec<Value> = (0..100).map(|i| rec(&format!("k{i}"), "was")).collect();
         let g = u.protect_known(ep, Arc::new(family)).unwrap();
         assert_eq!(g.records(), 100);

@@ -1051,14 +1051,7 @@ mod tests {
         let g = block_on(u.protect("duo", p, async { Some(json!({"comment": "~oc~theirs"})) }));
         assert!(g.is_none());
         assert!(u.stop.requested());
-        assert!(
-            u.stop
-                .reason()
-                .unwrap()
-                .starts_with("another run may be in progress: "),
-            "{:?}",
-            u.stop.reason()
-        );
+        assert_stopped_for_another_run(&u);
         assert!(u.saved_to_restore(None).is_empty(), "nothing written down");
     }
 
@@ -1072,6 +1065,18 @@ mod tests {
         assert!(u.will_create(&ep.family, "/api/new").is_none());
         assert!(u.protect_known(ep, Arc::new(vec![record])).is_none());
         assert!(u.saved_to_restore(None).is_empty());
+    }
+
+    /// The run stopped because a record held a value another run writes.
+    fn assert_stopped_for_another_run(u: &Undo) {
+        assert!(
+            u.stop
+                .reason()
+                .unwrap()
+                .starts_with("another run may be in progress: "),
+            "{:?}",
+            u.stop.reason()
+        );
     }
 
     /// The tests' instance endpoint, its first key and a patchable text field of its family.
@@ -1122,14 +1127,7 @@ mod tests {
             u.protect_known(ep, Arc::new(family(rec("k9", &theirs))))
                 .is_none()
         );
-        assert!(
-            u.stop
-                .reason()
-                .unwrap()
-                .starts_with("another run may be in progress: "),
-            "{:?}",
-            u.stop.reason()
-        );
+        assert_stopped_for_another_run(&u);
         assert_eq!(
             std::fs::read(&path).unwrap(),
             before,

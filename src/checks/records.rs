@@ -28,9 +28,52 @@ pub struct Records {
     /// Where each record's text ends in its block (or in `open`).
     text_ends: Vec<u32>,
     /// Each record's identity (its key values joined, see [`crate::checks::read::identity`]).
-    ids: String,
-    /// Where each identity ends in `ids`.
-    id_ends: Vec<usize>,
+    ids: TextList,
+}
+
+/// Texts one after another in one buffer, with where each ends: a list of hundreds of thousands
+/// of short texts (a large family's identities or paths) in two allocations, not one a text (a
+/// `String` costs 24 bytes and an allocation's rounding on top of its text).
+#[derive(Debug, Default, Clone)]
+pub struct TextList {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl TextList {
+    pub const fn new() -> TextList {
+        TextList {
+            text: String::new(),
+            ends: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, t: &str) {
+        self.text.push_str(t);
+        self.ends.push(self.text.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The texts, in the order they were pushed.
+    pub fn iter(&self) -> impl Iterator<Item = &str> + Clone {
+        (0..self.len()).map(|i| {
+            let start = if i == 0 { 0 } else { self.ends[i - 1] };
+            &self.text[start..self.ends[i]]
+        })
+    }
+
+    /// Gives back what the buffers hold beyond their texts (a list that is complete).
+    pub fn shrink_to_fit(&mut self) {
+        self.text.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
 }
 
 impl Records {
@@ -40,8 +83,7 @@ impl Records {
         block_first: Vec::new(),
         open: String::new(),
         text_ends: Vec::new(),
-        ids: String::new(),
-        id_ends: Vec::new(),
+        ids: TextList::new(),
     };
 
     /// Adds a record (its `_links` left out: no check reads them here) with its identity.
@@ -70,12 +112,21 @@ impl Records {
         }
         self.open.push_str(&text);
         self.text_ends.push(self.open.len() as u32);
-        self.ids.push_str(&id);
-        self.id_ends.push(self.ids.len());
+        self.ids.push(&id);
     }
 
     pub fn len(&self) -> usize {
         self.text_ends.len()
+    }
+
+    /// Gives back what the buffers hold beyond the records (the family is read whole; more may
+    /// still be pushed, at the cost of growing again).
+    pub fn shrink_to_fit(&mut self) {
+        self.blocks.shrink_to_fit();
+        self.block_first.shrink_to_fit();
+        self.open.shrink_to_fit();
+        self.text_ends.shrink_to_fit();
+        self.ids.shrink_to_fit();
     }
 
     pub fn is_empty(&self) -> bool {
@@ -84,10 +135,7 @@ impl Records {
 
     /// The identities, in the target's order.
     pub fn ids(&self) -> impl Iterator<Item = &str> {
-        (0..self.len()).map(|i| {
-            let start = if i == 0 { 0 } else { self.id_ends[i - 1] };
-            &self.ids[start..self.id_ends[i]]
-        })
+        self.ids.iter()
     }
 
     /// Block `b`'s text (decompressed, or the open block's).

@@ -117,6 +117,7 @@ pub(super) async fn discover_records(
             if nested {
                 let mut under = checks::records::Records::default();
                 read_all(ctx, ep, &base, &mut under, progress).await;
+                under.shrink_to_fit();
                 for (id, r) in under.ids().zip(under.iter()) {
                     records.push(id.to_string(), &r);
                 }
@@ -129,6 +130,7 @@ pub(super) async fn discover_records(
                 read_all(ctx, ep, &base, &mut records, progress).await;
             }
         }
+        records.shrink_to_fit();
         out.records.insert(ep.family.clone(), Arc::new(records));
     }
     out

@@ -755,6 +755,9 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
     }) {
         filters.push((path, text));
     }
+    // Its value counts (a map a field, as long as the family on a unique field) are not held
+    // through the writes below.
+    drop(survey);
     if filters.is_empty() {
         return ctx
             .findings

@@ -1017,7 +1017,7 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
 struct WalkTally {
     count: usize,
     /// How many times each identity came.
-    seen: std::collections::HashMap<u128, u32>,
+    seen: undo::PathMap<u32>,
     repeats: usize,
     unknowns: usize,
     repeated: Vec<String>,
@@ -1029,11 +1029,11 @@ const NAMED: usize = 5;
 
 /// Each identity of a family (by [`undo::path_hash`]) and how many of its records have it
 /// (records listed twice at discovery, such as two without keys, may come twice again).
-type Expected = std::collections::HashMap<u128, u32>;
+type Expected = undo::PathMap<u32>;
 
 impl WalkTally {
     fn expected(base: &Records) -> Expected {
-        let mut want = Expected::with_capacity(base.len());
+        let mut want = Expected::with_capacity_and_hasher(base.len(), Default::default());
         for id in base.ids() {
             *want.entry(undo::path_hash(id)).or_default() += 1;
         }
@@ -1068,7 +1068,7 @@ impl WalkTally {
             return None;
         }
         let mut parts = Vec::new();
-        let had = |h: &u128| self.seen.get(h).copied().unwrap_or(0);
+        let had = |h: &undo::PathHash| self.seen.get(h).copied().unwrap_or(0);
         let absent: usize = want
             .iter()
             .map(|(h, n)| n.saturating_sub(had(h)) as usize)

@@ -23,11 +23,11 @@
 //! tens of thousands of records. A journal an earlier version wrote (one JSON document, rewritten
 //! whole) is read too, and rewritten as lines before its first append.
 
-use super::{Change, Saved, Wrote, path_hash};
+use super::{Change, PathMap, PathSet, Saved, Wrote, path_hash};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -398,7 +398,7 @@ struct State {
     header: Header,
     /// Every entry's path (by [`super::path_hash`]: a collection PATCH journals a whole family,
     /// and the file has the paths), and whether a read-back proved it restored.
-    entries: HashMap<u128, bool>,
+    entries: PathMap<bool>,
     unfinished: usize,
     /// The file, once opened for appending, and its length up to the last confirmed line.
     file: Option<(File, u64)>,
@@ -408,7 +408,7 @@ impl State {
     fn new(header: Header) -> State {
         State {
             header,
-            entries: HashMap::new(),
+            entries: PathMap::default(),
             unfinished: 0,
             file: None,
         }
@@ -698,7 +698,7 @@ impl Journal {
         st.file(&self.path)?;
         // Looked up while the lines are written, put back after.
         let entries = std::mem::take(&mut st.entries);
-        let mut added: HashSet<u128> = HashSet::new();
+        let mut added = PathSet::default();
         let mut reopened: Vec<String> = Vec::new();
         let mut ended = false;
         let written = st.append(&self.path, |w| {
@@ -745,21 +745,30 @@ impl Journal {
         Ok(true)
     }
 
-    /// Marks many entries restored with one flush to disk.
-    pub fn restored_many(&self, paths: &[String]) -> Result<(), JournalError> {
+    /// Marks many entries restored with one flush to disk. Err: the write failed, with how many
+    /// records it would have marked.
+    pub fn restored_many<'a>(
+        &self,
+        paths: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), (usize, JournalError)> {
         let mut st = self.state.lock().unwrap();
-        let mut seen = HashSet::new();
-        let done: Vec<&str> = paths
-            .iter()
-            .map(String::as_str)
-            .filter(|p| st.entries.get(&path_hash(p)) == Some(&false) && seen.insert(*p))
-            .collect();
+        let mut seen = PathSet::default();
+        let mut done: Vec<&str> = Vec::new();
+        let mut hashes: Vec<super::PathHash> = Vec::new();
+        for p in paths {
+            let h = path_hash(p);
+            if st.entries.get(&h) == Some(&false) && seen.insert(h) {
+                done.push(p);
+                hashes.push(h);
+            }
+        }
         if done.is_empty() {
             return Ok(());
         }
-        st.append(&self.path, |w| line(w, &EventRef::Restored(&done)))?;
-        for p in done {
-            st.entries.insert(path_hash(p), true);
+        st.append(&self.path, |w| line(w, &EventRef::Restored(&done)))
+            .map_err(|e| (done.len(), e))?;
+        for h in hashes {
+            st.entries.insert(h, true);
             st.unfinished -= 1;
         }
         Ok(())
@@ -917,8 +926,7 @@ mod tests {
         // In bulk too: one restored and one unrestored entry, one new, duplicates in the list.
         j.add("duo", "/api/x/2", Change::Changed, &json!({"v": 1}))
             .unwrap();
-        j.restored_many(&["/api/x/1".to_string(), "/api/x/2".to_string()])
-            .unwrap();
+        j.restored_many(["/api/x/1", "/api/x/2"]).unwrap();
         j.add("duo", "/api/x/3", Change::Changed, &json!({"v": 1}))
             .unwrap();
         j.add_many([
@@ -1018,13 +1026,8 @@ mod tests {
             .collect();
         j.add_many(list.clone()).unwrap();
         assert_eq!(lines(&path).len(), 6, "a header and one line per entry");
-        j.restored_many(&[
-            "/api/x/0".to_string(),
-            "/api/x/3".to_string(),
-            "/api/x/3".to_string(),
-            "/api/unknown".to_string(),
-        ])
-        .unwrap();
+        j.restored_many(["/api/x/0", "/api/x/3", "/api/x/3", "/api/unknown"])
+            .unwrap();
         let l = lines(&path);
         assert_eq!(l.len(), 7, "one line for many");
         assert_eq!(
@@ -1036,7 +1039,7 @@ mod tests {
         assert_eq!(open, ["/api/x/1", "/api/x/2", "/api/x/4"]);
         assert!(!j.finish().unwrap());
         let rest: Vec<String> = open.iter().map(|p| p.to_string()).collect();
-        j.restored_many(&rest).unwrap();
+        j.restored_many(rest.iter().map(String::as_str)).unwrap();
         assert!(j.finish().unwrap());
         assert!(!path.exists());
     }
@@ -1221,8 +1224,7 @@ mod tests {
         assert_eq!(c.entries[..2], former.entries[..]);
         assert_eq!(c.unfinished().count(), 2);
         // A finished journal of the former format is replaced by a run.
-        j.restored_many(&["/api/x/2".to_string(), "/api/x/3".to_string()])
-            .unwrap();
+        j.restored_many(["/api/x/2", "/api/x/3"]).unwrap();
         let mut done = former.clone();
         done.entries[1].restored = true;
         std::fs::write(&path, serde_json::to_string_pretty(&done).unwrap()).unwrap();
@@ -1290,7 +1292,7 @@ mod tests {
         assert_eq!(st.entries.len(), 10_000);
         assert_eq!(st.unfinished, 10_000);
         // The state is a map of path hash to flag (no JSON value, no path text in it).
-        assert!(st.entries.keys().all(|h| *h != 0));
+        assert!(st.entries.keys().all(|h| *h != path_hash("")));
         assert!(st.entries.contains_key(&path_hash("/api/x/9999")));
     }
 

@@ -153,17 +153,18 @@ struct Bulk {
     family: String,
     inst: &'static Endpoint,
     records: Arc<dyn Originals>,
-    paths: Vec<u128>,
+    paths: Arc<[PathHash]>,
     compared: Vec<u64>,
 }
 
-/// Where a saved record is.
+/// Where a saved record is. Eight bytes: with its [`PathHash`], an entry of [`SavedList::at`]
+/// takes 24 bytes (a large family has one a record).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Loc {
     /// Saved one by one, at this index.
-    One(usize),
+    One(u32),
     /// Written down in bulk: (which bulk, the record's position in it).
-    Bulk(usize, usize),
+    Bulk(u16, u32),
 }
 
 /// The saved records, found by path through a 128-bit hash of it ([`path_hash`]): a collection
@@ -172,7 +173,7 @@ enum Loc {
 struct SavedList {
     list: Vec<Saved>,
     bulks: Vec<Bulk>,
-    at: HashMap<u128, Loc>,
+    at: PathMap<Loc>,
     /// How many are saved of each family.
     per_family: HashMap<String, usize>,
 }
@@ -180,8 +181,8 @@ struct SavedList {
 impl SavedList {
     fn find(&self, k: &Keep, path: &str) -> Option<Saved> {
         match *self.at.get(&path_hash(path))? {
-            Loc::One(i) => Some(self.list[i].clone()),
-            Loc::Bulk(b, i) => self.bulk_saved(k, b, i),
+            Loc::One(i) => Some(self.list[i as usize].clone()),
+            Loc::Bulk(b, i) => self.bulk_saved(k, b.into(), i as usize),
         }
     }
     fn loc(&self, path: &str) -> Option<Loc> {
@@ -190,7 +191,7 @@ impl SavedList {
     fn contains(&self, path: &str) -> bool {
         self.at.contains_key(&path_hash(path))
     }
-    fn is_bulk(&self, hash: &u128) -> bool {
+    fn is_bulk(&self, hash: &PathHash) -> bool {
         matches!(self.at.get(hash), Some(Loc::Bulk(..)))
     }
     fn count(&mut self, family: &str, n: usize) {
@@ -201,10 +202,15 @@ impl SavedList {
             }
         }
     }
+    /// Whether one more record can be saved one by one (its index must fit a [`Loc`]).
+    fn has_room(&self) -> bool {
+        u32::try_from(self.list.len()).is_ok()
+    }
+    /// Keeps a record saved one by one (the caller made sure of [`SavedList::has_room`]).
     fn push(&mut self, s: Saved) {
+        let i = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
         self.count(&s.family, 1);
-        self.at
-            .insert(path_hash(&s.path), Loc::One(self.list.len()));
+        self.at.insert(path_hash(&s.path), Loc::One(i));
         self.list.push(s);
     }
     /// A bulk record as a [`Saved`] (read from where it is kept).
@@ -214,7 +220,12 @@ impl SavedList {
     }
     /// The saved records of one family (or all) whose path hash `keep` accepts: those saved one
     /// by one, then those written down in bulk (read in order, parsed only when kept).
-    fn select(&self, k: &Keep, family: Option<&str>, keep: impl Fn(u128) -> bool) -> Vec<Saved> {
+    fn select(
+        &self,
+        k: &Keep,
+        family: Option<&str>,
+        keep: impl Fn(PathHash) -> bool,
+    ) -> Vec<Saved> {
         let mut out: Vec<Saved> = self
             .list
             .iter()
@@ -227,7 +238,8 @@ impl SavedList {
             }
             let mine = |i: usize| {
                 let h = bulk.paths[i];
-                self.at.get(&h) == Some(&Loc::Bulk(b, i)) && keep(h)
+                matches!(self.at.get(&h), Some(&Loc::Bulk(x, y)) if usize::from(x) == b && y as usize == i)
+                    && keep(h)
             };
             let wanted: Vec<usize> = (0..bulk.paths.len()).filter(|&i| mine(i)).collect();
             if wanted.len() * 8 < bulk.paths.len() {
@@ -313,8 +325,8 @@ pub struct Listing<'u> {
     undo: &'u Undo,
     coll: &'u Endpoint,
     inst: &'u Endpoint,
-    /// Records the listing showed equal to their originals.
-    equal: Vec<String>,
+    /// Records the listing showed equal to their originals (a large family's, in one buffer).
+    equal: crate::checks::records::TextList,
     unjournaled: Vec<RestoreProblem>,
 }
 
@@ -327,7 +339,10 @@ impl Listing<'_> {
         let (spec, keep) = (self.undo.spec, &self.undo.keep);
         let saved = self.undo.saved.lock().unwrap();
         let seen = match saved.loc(&p) {
-            Some(Loc::Bulk(b, i)) if saved.bulks[b].compared[i] == compared(keep, self.inst, r) => {
+            Some(Loc::Bulk(b, i))
+                if saved.bulks[usize::from(b)].compared[i as usize]
+                    == compared(keep, self.inst, r) =>
+            {
                 Seen::Same
             }
             Some(_) => match saved.find(keep, &p) {
@@ -353,7 +368,7 @@ impl Listing<'_> {
             }
         };
         if matches!(seen, Seen::Same) {
-            self.equal.push(p);
+            self.equal.push(&p);
         }
         seen
     }
@@ -362,8 +377,8 @@ impl Listing<'_> {
     /// proved back (in the journal too). Records not written down are reported either way.
     pub fn finish(self, complete: bool) {
         if complete && !self.equal.is_empty() {
-            self.undo.verified_many(&self.equal);
-            self.undo.mark_clean(&self.equal);
+            self.undo.verified_many(self.equal.iter());
+            self.undo.mark_clean(self.equal.iter());
         }
         let mut lasting = self.undo.lasting.lock().unwrap();
         if !complete {
@@ -408,8 +423,8 @@ impl Guard {
 #[must_use = "records are protected to be changed: send the change while holding the guard"]
 #[derive(Debug)]
 pub struct FamilyGuard {
-    /// The records it covers, by [`path_hash`].
-    paths: Vec<u128>,
+    /// The records it covers, by [`path_hash`] (shared with the bulk that wrote them down).
+    paths: Arc<[PathHash]>,
 }
 
 impl FamilyGuard {
@@ -421,12 +436,25 @@ impl FamilyGuard {
 
 /// A 128-bit hash of a record path (two fixed-seed 64-bit hashes), to tell a path from the
 /// others of a large family without keeping a copy of each.
-pub(crate) fn path_hash(path: &str) -> u128 {
+pub(crate) fn path_hash(path: &str) -> PathHash {
     use std::hash::BuildHasher;
     let a = foldhash::quality::FixedState::with_seed(0x6f6e_7461_702d_636f).hash_one(path);
     let b = foldhash::quality::FixedState::with_seed(0x6e66_6f72_6d2d_7061).hash_one(path);
-    (u128::from(a) << 64) | u128::from(b)
+    PathHash(a, b)
 }
+
+/// A record path's [`path_hash`]: two 64-bit words, aligned to 8 (a `u128`, aligned to 16, made
+/// every map entry keyed by it 32 or 48 bytes; a large family has one a record in each map).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct PathHash(u64, u64);
+
+/// The hasher of maps keyed by [`PathHash`]: the key is a hash already, so a fast one will do
+/// (std's SipHash cost more than the lookup).
+pub(crate) type PathHasher = foldhash::fast::FixedState;
+/// A map keyed by [`PathHash`].
+pub(crate) type PathMap<V> = HashMap<PathHash, V, PathHasher>;
+/// A set of [`PathHash`]es.
+pub(crate) type PathSet = HashSet<PathHash, PathHasher>;
 
 /// The path that names a record (and under which it is saved), from its key values.
 pub fn instance_path(inst: &Endpoint, record: &Value) -> Option<String> {
@@ -464,7 +492,7 @@ pub struct Undo {
     keep: Keep,
     /// Saved records journaled in bulk (a collection PATCH's family) that a read-back proved as
     /// saved, untouched since: a restore skips them.
-    clean: Mutex<HashSet<u128>>,
+    clean: Mutex<PathSet>,
     problems: Mutex<Vec<RestoreProblem>>,
     /// Problems no later restore clears (see [`Undo::problems`]).
     lasting: Mutex<Vec<RestoreProblem>>,
@@ -662,10 +690,19 @@ impl Undo {
             return None;
         }
         let mut saved = self.saved.lock().unwrap();
-        let mut paths: Vec<u128> = Vec::with_capacity(records.count());
+        // Where this bulk's records will be; past 65,535 bulks or 4 billion records of one,
+        // nothing more is written down (and the change is not sent).
+        let (Ok(b), Ok(_)) = (
+            u16::try_from(saved.bulks.len()),
+            u32::try_from(records.count()),
+        ) else {
+            return None;
+        };
+        let mut paths: Vec<PathHash> = Vec::with_capacity(records.count());
         let mut hashes: Vec<u64> = Vec::with_capacity(records.count());
+        // The records not written down before, entered in `at` as the pass finds them (and
+        // taken out again when it is refused).
         let mut fresh: Vec<usize> = Vec::new();
-        let mut fresh_paths: HashSet<u128> = HashSet::new();
         // What is read of each record here: what names it and its patchable fields.
         let res = self.spec.resource_of(inst);
         let keep = crate::client::slim::Keep::fields(
@@ -688,7 +725,7 @@ impl Undo {
         // Some(None): a record without its keys; Some(Some(why)): another run's value.
         let mut refused: Option<Option<String>> = None;
         let written = {
-            let at = &saved.at;
+            let at = &mut saved.at;
             let pass = each(&records, &keep).enumerate().map(|(i, r)| {
                 let Some(p) = instance_path(inst, &r) else {
                     refused = Some(None);
@@ -702,11 +739,14 @@ impl Undo {
                 let kept = kept_original(&self.keep, inst, &r);
                 paths.push(h);
                 hashes.push(hash_kept(&kept));
-                if !at.contains_key(&h) && fresh_paths.insert(h) {
-                    fresh.push(i);
-                    Some(Some((p, kept)))
-                } else {
-                    Some(None)
+                match at.entry(h) {
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        // The count was checked above: every position fits.
+                        e.insert(Loc::Bulk(b, i as u32));
+                        fresh.push(i);
+                        Some(Some((p, kept)))
+                    }
+                    std::collections::hash_map::Entry::Occupied(_) => Some(None),
                 }
             });
             // What is left for the journal: the fresh records' lines, and an end where the pass
@@ -721,36 +761,33 @@ impl Undo {
                 None => Ok(lines.all(|l| l.is_some())),
             }
         };
-        if let Some(why) = refused {
-            drop(saved);
-            if let Some(why) = why {
-                self.stop.now(why);
+        if refused.is_some() || written.is_err() {
+            // Nothing of this pass stays written down.
+            for &i in &fresh {
+                saved.at.remove(&paths[i]);
             }
-            return None;
-        }
-        if let Err(e) = written {
             drop(saved);
-            self.stop
-                .now(format!("the restore journal could not be written: {e}"));
+            if let Some(Some(why)) = refused {
+                self.stop.now(why);
+            } else if let (None, Err(e)) = (refused, written) {
+                self.stop
+                    .now(format!("the restore journal could not be written: {e}"));
+            }
             return None;
         }
         let bulk = Bulk {
             family: inst.family.clone(),
             inst,
             records,
-            paths,
+            paths: paths.into(),
             compared: hashes,
         };
         {
             let mut clean = self.clean.lock().unwrap();
-            for p in &bulk.paths {
+            for p in bulk.paths.iter() {
                 // A collection PATCH is about to be sent: every record may change.
                 clean.remove(p);
             }
-        }
-        let b = saved.bulks.len();
-        for &i in &fresh {
-            saved.at.insert(bulk.paths[i], Loc::Bulk(b, i));
         }
         saved.count(&inst.family, fresh.len());
         let guard = FamilyGuard {
@@ -768,7 +805,7 @@ impl Undo {
             return false;
         }
         let mut clean = self.clean.lock().unwrap();
-        for p in &g.paths {
+        for p in g.paths.iter() {
             clean.remove(p);
         }
         true
@@ -792,6 +829,9 @@ impl Undo {
         let mut saved = self.saved.lock().unwrap();
         if saved.contains(&s.path) {
             return true;
+        }
+        if !saved.has_room() {
+            return false;
         }
         if let Some(j) = &self.journal
             && let Err(e) = j.add(&s.family, &s.path, s.change, &s.original())
@@ -850,7 +890,7 @@ impl Undo {
             undo: self,
             coll,
             inst,
-            equal: Vec::new(),
+            equal: Default::default(),
             unjournaled: Vec::new(),
         }
     }
@@ -895,13 +935,13 @@ impl Undo {
     /// Records a read-back proved as saved; those journaled in bulk are skipped by later
     /// restores until a change is announced for them again (records saved one by one are
     /// always read back).
-    fn mark_clean(&self, paths: &[String]) {
+    fn mark_clean<'a>(&self, paths: impl IntoIterator<Item = &'a str>) {
         let saved = self.saved.lock().unwrap();
         let mut clean = self.clean.lock().unwrap();
         clean.extend(
             paths
-                .iter()
-                .map(|p| path_hash(p))
+                .into_iter()
+                .map(path_hash)
                 .filter(|p| saved.is_bulk(p)),
         );
     }
@@ -922,11 +962,11 @@ impl Undo {
     }
 
     /// Marks many records restored (a read-back proved each), in one journal write.
-    fn verified_many(&self, paths: &[String]) {
+    fn verified_many<'a>(&self, paths: impl IntoIterator<Item = &'a str>) {
         if let Some(j) = &self.journal
-            && let Err(e) = j.restored_many(paths)
+            && let Err((n, e)) = j.restored_many(paths)
         {
-            self.journal_problem(format!("{} records", paths.len()), e);
+            self.journal_problem(format!("{n} records"), e);
         }
     }
 
@@ -1138,6 +1178,32 @@ mod tests {
     }
 
     #[test]
+    fn a_family_refused_part_way_leaves_none_of_its_records_taken_for_written_down() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Arc::new(Journal::start(dir.path().join("j"), "https://c", "admin").unwrap());
+        let u = undo(Some(j.clone()));
+        let (ep, key, field) = keyed_text_field();
+        let family: Vec<Value> = (0..300)
+            .map(|i| keyed_record(key, &field, &format!("k{i}"), "was"))
+            .collect();
+        // The last record has no keys: the pass has entered the others before it is refused.
+        let refused: Vec<Value> = family.iter().cloned().chain([json!({})]).collect();
+        assert!(u.protect_known(ep, Arc::new(refused)).is_none());
+        assert!(u.saved.lock().unwrap().at.is_empty());
+        // So the family, written down again, is written down whole (none skipped as known).
+        let g = u.protect_known(ep, Arc::new(family)).unwrap();
+        assert_eq!(g.records(), 300);
+        assert_eq!(j.contents().unwrap().unfinished().count(), 300);
+        assert_eq!(u.saved_to_restore(None).len(), 300);
+    }
+
+    #[test]
+    fn a_record_written_down_costs_its_map_entry_24_bytes() {
+        // A large family has an entry a record: a u128 key and a usize position made it 48.
+        assert_eq!(std::mem::size_of::<(PathHash, Loc)>(), 24);
+    }
+
+    #[test]
     fn a_family_written_down_in_bulk_is_read_where_it_is_kept_and_a_listing_proves_it_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j");
@@ -1203,7 +1269,7 @@ mod tests {
         assert_eq!(u.saved_to_restore(None).len(), 1);
         // A read-back proved it: later restores skip it, until it is protected again.
         let p = u.saved_to_restore(None)[0].path.clone();
-        u.mark_clean(std::slice::from_ref(&p));
+        u.mark_clean([p.as_str()]);
         assert!(u.saved_to_restore(None).is_empty());
         let _again = block_on(u.protect(&ep.family, &p, async { None }));
         assert_eq!(u.saved_to_restore(None).len(), 1);

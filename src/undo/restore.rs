@@ -27,7 +27,7 @@ pub(super) async fn saved(undo: &Undo, family: Option<&str>) -> Vec<RestoreProbl
     let settled = settled_by_collection(undo, &saved).await;
     let mut clean: Vec<String> = settled.iter().cloned().collect();
     if !clean.is_empty() {
-        undo.verified_many(&clean);
+        undo.verified_many(clean.iter().map(String::as_str));
     }
     for s in saved.iter().filter(|s| !settled.contains(&s.path)) {
         match restore_one(undo.spec, &undo.client, s, &undo.wrote_of(s)).await {
@@ -38,7 +38,7 @@ pub(super) async fn saved(undo: &Undo, family: Option<&str>) -> Vec<RestoreProbl
             Err(p) => problems.extend(p),
         }
     }
-    undo.mark_clean(&clean);
+    undo.mark_clean(clean.iter().map(String::as_str));
     problems
 }
 

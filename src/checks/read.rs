@@ -479,12 +479,12 @@ pub async fn field_selection(ctx: &Ctx, ep: &Endpoint) {
     }
     // Looked up by identity and parsed when an answer shows the record, once: every case
     // reads the same record, and parsing it again would decompress its block again.
-    let by_id = base.positions();
+    let by_id = base.finder();
     let by_id = &by_id;
     let parsed: std::sync::Mutex<std::collections::HashMap<usize, Value>> = Default::default();
     let parsed = &parsed;
     let find_base = |r: &Value| {
-        let i = *by_id.get(identity(ep, ctx, r).as_str())?;
+        let i = by_id.position(&identity(ep, ctx, r))?;
         let mut known = parsed.lock().unwrap();
         if let Some(v) = known.get(&i) {
             return Some(v.clone());
@@ -1180,7 +1180,7 @@ async fn paging_keeps_query(ctx: &Ctx, ep: &Endpoint) {
         );
     }
     ctx.findings.case(&ep.family, "paging-next-query", Ok(()));
-    let by_id = base.positions();
+    let by_id = base.finder();
     let (filters, orders, by_id, restrict) = (&filters, &orders, &by_id, &restrict);
     let coll = &path_read(ctx, ep);
     property(ctx, Property { check: C, ep, method: "GET", cases: ctx.settings.cases.min(8), concurrent: true }, (0..filters.len(), 0..orders.len(), proptest::bool::ANY, 0..PAGING_MAX_PAGES), |(i, j, desc, size)| async move {
@@ -1213,7 +1213,7 @@ async fn paging_keeps_query(ctx: &Ctx, ep: &Endpoint) {
                 if want.binary_search(&id).is_err() {
                     return Case::Fail(Failure::rule("paging-next-query", format!("page {page} of {asked} holds record {id}, which the filter does not select"), x, format!("only the records {want:?}")));
                 }
-                let had = by_id.get(id.as_str()).and_then(|&p| base.get(p)).and_then(|b| get_path(&b, of).filter(|v| !v.is_null()).cloned());
+                let had = by_id.position(&id).and_then(|p| base.get(p)).and_then(|b| get_path(&b, of).filter(|v| !v.is_null()).cloned());
                 // An unset value is left out of the order (where it goes is a freedom, section 3b).
                 match get_path(r, of).filter(|v| !v.is_null()) {
                     Some(v) => vals.push(v.clone()),

@@ -114,47 +114,69 @@ pub struct LatencyRow {
 /// Every exchange's duration, by endpoint (its catalog path, `{key}`s and all) and method.
 #[derive(Debug, Default)]
 pub struct Latencies {
-    /// The catalog's paths, split at `/`, to name a request's endpoint.
-    templates: Vec<(String, Vec<String>)>,
-    by: Mutex<HashMap<(String, String), Vec<u32>>>,
+    /// The catalog's paths split at `/`, by how many segments they have (in the catalog's order
+    /// within each count), to name a request's endpoint: a whole-API catalog has some 700, and
+    /// a request is compared with those of its own length only.
+    templates: HashMap<usize, Vec<(String, Vec<Segment>)>>,
+    /// Durations by endpoint, then method (looked up without making a key a request).
+    by: Mutex<HashMap<String, HashMap<String, Vec<u32>>>>,
+}
+
+/// One segment of a catalog path: a `{key}` takes any value.
+#[derive(Debug)]
+enum Segment {
+    Any,
+    Literal(String),
 }
 
 impl Latencies {
     pub fn new(templates: impl IntoIterator<Item = String>) -> Latencies {
-        Latencies {
-            templates: templates
-                .into_iter()
-                .map(|t| {
-                    let parts = t.split('/').map(String::from).collect();
-                    (t, parts)
+        let mut by_len: HashMap<usize, Vec<(String, Vec<Segment>)>> = HashMap::new();
+        for t in templates {
+            let parts: Vec<Segment> = t
+                .split('/')
+                .map(|p| match p.starts_with('{') && p.ends_with('}') {
+                    true => Segment::Any,
+                    false => Segment::Literal(p.to_string()),
                 })
-                .collect(),
+                .collect();
+            by_len.entry(parts.len()).or_default().push((t, parts));
+        }
+        Latencies {
+            templates: by_len,
             by: Mutex::default(),
         }
     }
 
-    /// The catalog path a request's path is an instance of, or the path itself (without its
-    /// query) when none is.
-    pub fn endpoint_of(&self, path: &str) -> String {
+    /// The catalog path a request's path is an instance of (the first in the catalog's order),
+    /// or the path itself (without its query) when none is.
+    pub fn endpoint_of<'a>(&'a self, path: &'a str) -> &'a str {
         let bare = path.split(['?', '#']).next().unwrap_or(path);
-        let segs: Vec<&str> = bare.split('/').collect();
-        for (t, parts) in &self.templates {
-            if parts.len() == segs.len()
-                && parts
-                    .iter()
-                    .zip(&segs)
-                    .all(|(p, s)| p == s || (p.starts_with('{') && p.ends_with('}')))
-            {
-                return t.clone();
+        let n = bare.split('/').count();
+        for (t, parts) in self.templates.get(&n).into_iter().flatten() {
+            if parts.iter().zip(bare.split('/')).all(|(p, s)| match p {
+                Segment::Any => true,
+                Segment::Literal(l) => l == s,
+            }) {
+                return t;
             }
         }
-        bare.to_string()
+        bare
     }
 
     pub fn add(&self, method: &str, path: &str, took: Duration) {
-        let key = (self.endpoint_of(path), method.to_string());
+        let endpoint = self.endpoint_of(path);
         let micros = took.as_micros().min(u128::from(u32::MAX)) as u32;
-        self.by.lock().unwrap().entry(key).or_default().push(micros);
+        let mut by = self.by.lock().unwrap();
+        if let Some(v) = by.get_mut(endpoint).and_then(|m| m.get_mut(method)) {
+            v.push(micros);
+            return;
+        }
+        by.entry(endpoint.to_string())
+            .or_default()
+            .entry(method.to_string())
+            .or_default()
+            .push(micros);
     }
 
     /// The figures of every endpoint and method, sorted by endpoint then method.
@@ -162,7 +184,8 @@ impl Latencies {
         let by = self.by.lock().unwrap();
         let mut rows: Vec<LatencyRow> = by
             .iter()
-            .map(|((endpoint, method), v)| {
+            .flat_map(|(endpoint, m)| m.iter().map(move |(method, v)| (endpoint, method, v)))
+            .map(|(endpoint, method, v)| {
                 let mut v = v.clone();
                 v.sort_unstable();
                 LatencyRow {
@@ -237,6 +260,14 @@ mod tests {
         assert_eq!(l.endpoint_of("/api/a?fields=**"), "/api/a");
         assert_eq!(l.endpoint_of("/api/a/123?fields=x"), "/api/a/{uuid}");
         assert_eq!(l.endpoint_of("/api/cluster"), "/api/cluster");
+        assert_eq!(l.endpoint_of("/api/a/1/2"), "/api/a/1/2");
+        // The first catalog path that matches, in the catalog's order.
+        let two = |a: &str, b: &str| Latencies::new([a.to_string(), b.to_string()]);
+        let l2 = two("/api/b/{uuid}", "/api/b/x");
+        assert_eq!(l2.endpoint_of("/api/b/x"), "/api/b/{uuid}");
+        let l2 = two("/api/b/x", "/api/b/{uuid}");
+        assert_eq!(l2.endpoint_of("/api/b/x#f"), "/api/b/x");
+        assert_eq!(l2.endpoint_of("/api/b/y"), "/api/b/{uuid}");
         for ms in 1..=100u64 {
             l.add("GET", &format!("/api/a/{ms}"), Duration::from_millis(ms));
         }

@@ -155,6 +155,10 @@ struct Bulk {
     records: Arc<dyn Originals>,
     paths: Arc<[PathHash]>,
     compared: Vec<u64>,
+    /// Per record: a read-back proved it as written down, and no change was announced for it
+    /// since (a restore skips it; see [`Undo::mark_clean`]). A byte a record, where a set of
+    /// their path hashes took 16 and the set's slack.
+    clean: Vec<bool>,
 }
 
 /// Where a saved record is. Eight bytes: with its [`PathHash`], an entry of [`SavedList::at`]
@@ -191,8 +195,12 @@ impl SavedList {
     fn contains(&self, path: &str) -> bool {
         self.at.contains_key(&path_hash(path))
     }
-    fn is_bulk(&self, hash: &PathHash) -> bool {
-        matches!(self.at.get(hash), Some(Loc::Bulk(..)))
+    /// Marks a record written down in bulk clean or not (records saved one by one are always
+    /// read back: nothing to mark).
+    fn set_clean(&mut self, hash: &PathHash, clean: bool) {
+        if let Some(&Loc::Bulk(b, i)) = self.at.get(hash) {
+            self.bulks[usize::from(b)].clean[i as usize] = clean;
+        }
     }
     fn count(&mut self, family: &str, n: usize) {
         match self.per_family.get_mut(family) {
@@ -218,18 +226,14 @@ impl SavedList {
         let bulk = &self.bulks[b];
         bulk_entry(k, bulk, &bulk.records.record(i)?)
     }
-    /// The saved records of one family (or all) whose path hash `keep` accepts: those saved one
-    /// by one, then those written down in bulk (read in order, parsed only when kept).
-    fn select(
-        &self,
-        k: &Keep,
-        family: Option<&str>,
-        keep: impl Fn(PathHash) -> bool,
-    ) -> Vec<Saved> {
+    /// The saved records of one family (or all) a restore must look at: those saved one by one,
+    /// then those written down in bulk but the clean ones (read in order, parsed only when
+    /// kept).
+    fn select(&self, k: &Keep, family: Option<&str>) -> Vec<Saved> {
         let mut out: Vec<Saved> = self
             .list
             .iter()
-            .filter(|s| family.is_none_or(|f| f == s.family) && keep(path_hash(&s.path)))
+            .filter(|s| family.is_none_or(|f| f == s.family))
             .cloned()
             .collect();
         for (b, bulk) in self.bulks.iter().enumerate() {
@@ -239,7 +243,7 @@ impl SavedList {
             let mine = |i: usize| {
                 let h = bulk.paths[i];
                 matches!(self.at.get(&h), Some(&Loc::Bulk(x, y)) if usize::from(x) == b && y as usize == i)
-                    && keep(h)
+                    && !bulk.clean[i]
             };
             let wanted: Vec<usize> = (0..bulk.paths.len()).filter(|&i| mine(i)).collect();
             if wanted.len() * 8 < bulk.paths.len() {
@@ -492,7 +496,6 @@ pub struct Undo {
     keep: Keep,
     /// Saved records journaled in bulk (a collection PATCH's family) that a read-back proved as
     /// saved, untouched since: a restore skips them.
-    clean: Mutex<PathSet>,
     problems: Mutex<Vec<RestoreProblem>>,
     /// Problems no later restore clears (see [`Undo::problems`]).
     lasting: Mutex<Vec<RestoreProblem>>,
@@ -530,7 +533,6 @@ impl Undo {
                 spec,
                 names: crate::redact::secret_names(spec),
             },
-            clean: Mutex::default(),
             problems: Mutex::default(),
             lasting: Mutex::default(),
             wrote: Mutex::default(),
@@ -653,10 +655,16 @@ impl Undo {
         path: &str,
         read: impl Future<Output = Option<Value>>,
     ) -> Option<Guard> {
-        let found = self.saved.lock().unwrap().find(&self.keep, path);
+        let found = {
+            let mut saved = self.saved.lock().unwrap();
+            let found = saved.find(&self.keep, path);
+            if found.is_some() {
+                // About to change again: the next restore reads it back.
+                saved.set_clean(&path_hash(path), false);
+            }
+            found
+        };
         if let Some(s) = found {
-            // About to change again: the next restore reads it back.
-            self.clean.lock().unwrap().remove(&path_hash(path));
             return Some(Guard {
                 original: s.original(),
             });
@@ -779,21 +787,20 @@ impl Undo {
             family: inst.family.clone(),
             inst,
             records,
+            clean: vec![false; paths.len()],
             paths: paths.into(),
             compared: hashes,
         };
-        {
-            let mut clean = self.clean.lock().unwrap();
-            for p in bulk.paths.iter() {
-                // A collection PATCH is about to be sent: every record may change.
-                clean.remove(p);
-            }
-        }
         saved.count(&inst.family, fresh.len());
         let guard = FamilyGuard {
             paths: bulk.paths.clone(),
         };
         saved.bulks.push(bulk);
+        for p in guard.paths.iter() {
+            // A collection PATCH is about to be sent: every record may change (those written
+            // down by an earlier bulk too).
+            saved.set_clean(p, false);
+        }
         Some(guard)
     }
 
@@ -804,9 +811,9 @@ impl Undo {
         if self.stop.requested() {
             return false;
         }
-        let mut clean = self.clean.lock().unwrap();
+        let mut saved = self.saved.lock().unwrap();
         for p in g.paths.iter() {
-            clean.remove(p);
+            saved.set_clean(p, false);
         }
         true
     }
@@ -926,24 +933,17 @@ impl Undo {
     /// The saved records of one family (or all) that a restore must look at: all but those
     /// journaled in bulk that a read-back proved, untouched since (see [`Undo::mark_clean`]).
     fn saved_to_restore(&self, family: Option<&str>) -> Vec<Saved> {
-        // Locked in the order every other user takes them: saved, then clean.
-        let saved = self.saved.lock().unwrap();
-        let clean = self.clean.lock().unwrap();
-        saved.select(&self.keep, family, |h| !clean.contains(&h))
+        self.saved.lock().unwrap().select(&self.keep, family)
     }
 
     /// Records a read-back proved as saved; those journaled in bulk are skipped by later
     /// restores until a change is announced for them again (records saved one by one are
     /// always read back).
     fn mark_clean<'a>(&self, paths: impl IntoIterator<Item = &'a str>) {
-        let saved = self.saved.lock().unwrap();
-        let mut clean = self.clean.lock().unwrap();
-        clean.extend(
-            paths
-                .into_iter()
-                .map(path_hash)
-                .filter(|p| saved.is_bulk(p)),
-        );
+        let mut saved = self.saved.lock().unwrap();
+        for p in paths {
+            saved.set_clean(&path_hash(p), true);
+        }
     }
 
     /// A saved record was proved back to its original (or gone, for a created one).
@@ -1251,6 +1251,17 @@ mod tests {
         assert_eq!(j.contents().unwrap().unfinished().count(), 2);
         // Another write to the family: every record may change again.
         assert!(u.protect_again(&g));
+        assert_eq!(u.saved_to_restore(None).len(), 100);
+        // Proved back again, then written down by a second bulk (none of its records fresh):
+        // the first bulk's records are read back again too, each once.
+        let all: Vec<String> = (0..100)
+            .map(|i| ep.render(&[(key, &format!("k{i}"))]))
+            .collect();
+        u.mark_clean(all.iter().map(String::as_str));
+        assert!(u.saved_to_restore(None).is_empty());
+        let again: Vec<Value> = (0..100).map(|i| rec(&format!("k{i}"), "was")).collect();
+        let g2 = u.protect_known(ep, Arc::new(again)).unwrap();
+        assert_eq!(g2.records(), 100);
         assert_eq!(u.saved_to_restore(None).len(), 100);
     }
 

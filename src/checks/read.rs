@@ -913,7 +913,7 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
         smallest..=largest,
         |n: usize| async move {
             let mut path = with_query(coll, &[("max_records", &n.to_string())]);
-            let mut seen = WalkTally::default();
+            let mut seen = WalkTally::new(want);
             for _page in 0..total + 3 {
                 let mut req = Request::get(path.clone());
                 if keys_only {
@@ -1011,13 +1011,14 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
     paging_keeps_query(ctx, ep).await;
 }
 
-/// The identities a paged walk returned, by a 128-bit hash of each (see [`undo::path_hash`]),
-/// counted, with the first few that came twice or are not in the collection, by name.
-#[derive(Default)]
+/// The identities a paged walk returned, counted by their place in [`Expected`], with the first
+/// few that came twice or are not in the collection, by name.
 struct WalkTally {
     count: usize,
-    /// How many times each identity came.
-    seen: undo::PathMap<u32>,
+    /// How many times each identity came, by its place in [`Expected`] (4 bytes an identity a
+    /// walk, where a map of their hashes took 24 and its slack; a large family is walked twice
+    /// at once).
+    seen: Vec<u32>,
     repeats: usize,
     unknowns: usize,
     repeated: Vec<String>,
@@ -1027,30 +1028,44 @@ struct WalkTally {
 /// Identities a message names, at most, of each kind.
 const NAMED: usize = 5;
 
-/// Each identity of a family (by [`undo::path_hash`]) and how many of its records have it
-/// (records listed twice at discovery, such as two without keys, may come twice again).
-type Expected = undo::PathMap<u32>;
+/// Each identity of a family (by [`undo::path_hash`]): how many of its records have it (records
+/// listed twice at discovery, such as two without keys, may come twice again) and its place
+/// (the identities numbered as first seen).
+type Expected = undo::PathMap<(u32, u32)>;
 
 impl WalkTally {
     fn expected(base: &Records) -> Expected {
         let mut want = Expected::with_capacity_and_hasher(base.len(), Default::default());
         for id in base.ids() {
-            *want.entry(undo::path_hash(id)).or_default() += 1;
+            let next = want.len() as u32;
+            want.entry(undo::path_hash(id)).or_insert((0, next)).0 += 1;
         }
         want
+    }
+
+    /// A walk against `want`: nothing seen yet.
+    fn new(want: &Expected) -> WalkTally {
+        WalkTally {
+            count: 0,
+            seen: vec![0; want.len()],
+            repeats: 0,
+            unknowns: 0,
+            repeated: Vec::new(),
+            unknown: Vec::new(),
+        }
     }
 
     fn add(&mut self, id: String, want: &Expected) {
         self.count += 1;
         let h = undo::path_hash(&id);
-        let Some(&most) = want.get(&h) else {
+        let Some(&(most, place)) = want.get(&h) else {
             self.unknowns += 1;
             if self.unknown.len() < NAMED {
                 self.unknown.push(id);
             }
             return;
         };
-        let n = self.seen.entry(h).or_default();
+        let n = &mut self.seen[place as usize];
         *n += 1;
         if *n > most {
             self.repeats += 1;
@@ -1068,10 +1083,10 @@ impl WalkTally {
             return None;
         }
         let mut parts = Vec::new();
-        let had = |h: &undo::PathHash| self.seen.get(h).copied().unwrap_or(0);
+        let had = |place: u32| self.seen[place as usize];
         let absent: usize = want
-            .iter()
-            .map(|(h, n)| n.saturating_sub(had(h)) as usize)
+            .values()
+            .map(|&(n, place)| n.saturating_sub(had(place)) as usize)
             .sum();
         if absent > 0 {
             let mut named = std::collections::HashSet::new();
@@ -1079,7 +1094,8 @@ impl WalkTally {
                 .ids()
                 .filter(|id| {
                     let h = undo::path_hash(id);
-                    had(&h) < want[&h] && named.insert(h)
+                    let (n, place) = want[&h];
+                    had(place) < n && named.insert(h)
                 })
                 .take(NAMED)
                 .collect();
@@ -1623,7 +1639,7 @@ mod tests {
 
     fn walk(base: &Records, got: &[&str]) -> Option<String> {
         let want = WalkTally::expected(base);
-        let mut t = WalkTally::default();
+        let mut t = WalkTally::new(&want);
         for id in got {
             t.add(id.to_string(), &want);
         }

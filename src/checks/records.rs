@@ -221,18 +221,22 @@ impl Records {
     /// Every record, parsed one at a time (a block's text decompressed at a time; no record is
     /// held longer than the caller keeps it).
     pub fn iter(&self) -> impl Iterator<Item = Value> + '_ {
-        // The text was written by serde_json from a Value: it parses.
-        self.parsed(|t| serde_json::from_str(t).expect("a record's own JSON text"))
+        self.iter_keeping(None)
     }
 
     /// Every record, as [`Records::iter`], with only the fields `keep` names built (the rest of
-    /// each text is read over): a pass that looks at a few fields of a large family.
+    /// each text is read over): a pass that looks at a few fields of a large family. None: whole.
     pub fn iter_keeping<'a>(
         &'a self,
-        keep: &'a crate::client::slim::Keep,
+        keep: Option<&'a crate::client::slim::Keep>,
     ) -> impl Iterator<Item = Value> + 'a {
+        // The text was written by serde_json from a Value: it parses.
         self.parsed(move |t| {
-            crate::client::slim::record(t, keep).expect("a record's own JSON text")
+            match keep {
+                Some(k) => crate::client::slim::record(t, k),
+                None => serde_json::from_str(t).ok(),
+            }
+            .expect("a record's own JSON text")
         })
     }
 
@@ -337,7 +341,7 @@ impl crate::undo::Originals for Records {
     }
     fn each_keeping<'a>(
         &'a self,
-        keep: &'a crate::client::slim::Keep,
+        keep: Option<&'a crate::client::slim::Keep>,
     ) -> Box<dyn Iterator<Item = Value> + 'a> {
         Box::new(self.iter_keeping(keep))
     }
@@ -399,7 +403,7 @@ mod tests {
         assert_eq!(texts, 5001);
         assert_eq!(r.ids().nth(4999), Some("u4999"));
         let keep = crate::client::slim::Keep::fields(["n"]).unwrap();
-        let slim: Vec<Value> = r.iter_keeping(&keep).collect();
+        let slim: Vec<Value> = r.iter_keeping(Some(&keep)).collect();
         assert_eq!(slim.len(), 5001);
         for i in [0, 64, 4999] {
             assert_eq!(slim[i], json!({"n": i}), "record {i}");

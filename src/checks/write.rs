@@ -777,7 +777,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                 .chain([field.path.as_str()]),
         )
         .expect("at least the field to change");
-        for (r, id) in base.iter_keeping(&keep).zip(base.ids()) {
+        for (r, id) in base.iter_keeping(Some(&keep)).zip(base.ids()) {
             for ((fname, fval), (ids, unsafe_)) in filters.iter().zip(matching.iter_mut()) {
                 if judge::filter_matches(fval, get_path(&r, fname)) {
                     *unsafe_ |= !safe(&r);
@@ -967,6 +967,10 @@ async fn vacant_owner(
     // Where the identities discovery keeps are made of the instance path's keys, in its order,
     // a record's path is taken exactly when its identity is: nothing is parsed. Else each
     // record's path is made from its keys (only they are read of it).
+    enum Taken<'a> {
+        Identities(std::collections::HashSet<&'a str>),
+        Paths(BTreeSet<String>),
+    }
     let by_identity = ctx
         .spec
         .resource_of(ep)
@@ -974,25 +978,19 @@ async fn vacant_owner(
         .iter()
         .map(String::as_str)
         .eq(inst.path_keys());
-    let mut taken_ids: std::collections::HashSet<&str> = Default::default();
-    let mut taken: BTreeSet<String> = BTreeSet::new();
-    if by_identity {
-        taken_ids = base.ids().collect();
+    let taken = if by_identity {
+        Taken::Identities(base.ids().collect())
     } else {
         let names = crate::client::slim::Keep::fields(inst.path_keys());
-        taken = match &names {
-            Some(k) => Box::new(base.iter_keeping(k)) as Box<dyn Iterator<Item = Value>>,
-            None => Box::new(base.iter()),
-        }
-        .filter_map(|r| undo::instance_path(inst, &r))
-        .collect();
-    }
-    let is_taken = |body: &Value, path: &String| {
-        if by_identity {
-            taken_ids.contains(identity(ep, ctx, body).as_str())
-        } else {
-            taken.contains(path)
-        }
+        Taken::Paths(
+            base.iter_keeping(names.as_ref())
+                .filter_map(|r| undo::instance_path(inst, &r))
+                .collect(),
+        )
+    };
+    let is_taken = |body: &Value, path: &String| match &taken {
+        Taken::Identities(ids) => ids.contains(identity(ep, ctx, body).as_str()),
+        Taken::Paths(paths) => paths.contains(path),
     };
     // The owners a page at a time, until one has no record: a large cluster's list of
     // accounts is never read whole.

@@ -125,10 +125,10 @@ pub trait Originals: Send + Sync {
     /// Every record, in order.
     fn each(&self) -> Box<dyn Iterator<Item = Value> + '_>;
     /// Every record, in order, with at least the fields `keep` names (a pass that reads only
-    /// those need not build the rest).
+    /// those need not build the rest); None: whole.
     fn each_keeping<'a>(
         &'a self,
-        keep: &'a crate::client::slim::Keep,
+        keep: Option<&'a crate::client::slim::Keep>,
     ) -> Box<dyn Iterator<Item = Value> + 'a> {
         let _ = keep;
         self.each()
@@ -718,15 +718,6 @@ impl Undo {
                 .into_iter()
                 .chain(res.patchable().map(|f| f.path.as_str())),
         );
-        fn each<'a>(
-            records: &'a Arc<dyn Originals>,
-            keep: &'a Option<crate::client::slim::Keep>,
-        ) -> Box<dyn Iterator<Item = Value> + 'a> {
-            match keep {
-                Some(k) => records.each_keeping(k),
-                None => records.each(),
-            }
-        }
         // One pass: each record is named, checked and hashed, and with a journal, a record not
         // written down before has its line written as it is read. A record that cannot be
         // written down ends the pass, and the journal keeps nothing of it.
@@ -734,29 +725,32 @@ impl Undo {
         let mut refused: Option<Option<String>> = None;
         let written = {
             let at = &mut saved.at;
-            let pass = each(&records, &keep).enumerate().map(|(i, r)| {
-                let Some(p) = instance_path(inst, &r) else {
-                    refused = Some(None);
-                    return None;
-                };
-                if let Some(why) = foreign(self.spec, inst, &p, &r) {
-                    refused = Some(Some(why));
-                    return None;
-                }
-                let h = path_hash(&p);
-                let kept = kept_original(&self.keep, inst, &r);
-                paths.push(h);
-                hashes.push(hash_kept(&kept));
-                match at.entry(h) {
-                    std::collections::hash_map::Entry::Vacant(e) => {
-                        // The count was checked above: every position fits.
-                        e.insert(Loc::Bulk(b, i as u32));
-                        fresh.push(i);
-                        Some(Some((p, kept)))
+            let pass = records
+                .each_keeping(keep.as_ref())
+                .enumerate()
+                .map(|(i, r)| {
+                    let Some(p) = instance_path(inst, &r) else {
+                        refused = Some(None);
+                        return None;
+                    };
+                    if let Some(why) = foreign(self.spec, inst, &p, &r) {
+                        refused = Some(Some(why));
+                        return None;
                     }
-                    std::collections::hash_map::Entry::Occupied(_) => Some(None),
-                }
-            });
+                    let h = path_hash(&p);
+                    let kept = kept_original(&self.keep, inst, &r);
+                    paths.push(h);
+                    hashes.push(hash_kept(&kept));
+                    match at.entry(h) {
+                        std::collections::hash_map::Entry::Vacant(e) => {
+                            // The count was checked above: every position fits.
+                            e.insert(Loc::Bulk(b, i as u32));
+                            fresh.push(i);
+                            Some(Some((p, kept)))
+                        }
+                        std::collections::hash_map::Entry::Occupied(_) => Some(None),
+                    }
+                });
             // What is left for the journal: the fresh records' lines, and an end where the pass
             // was refused.
             let mut lines = pass.filter_map(|x| match x {

@@ -846,6 +846,7 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
         // records that appeared meanwhile (someone else created them: the PATCH may have
         // changed them, and nobody can tell from what).
         let mut listing = ctx.undo.listing(ep, inst);
+        let listed = ctx.undo.listing_fields(inst);
         let Some(after) = ctx
             .send(
                 C,
@@ -853,15 +854,15 @@ pub async fn collection_patch(ctx: &Ctx, ep: &Endpoint) {
                 Request::get(with_query(
                     ep.path(),
                     &[
-                        ("fields", &ctx.undo.listing_fields(inst).join(",")),
+                        ("fields", &listed.join(",")),
                         ("max_records", &crate::client::WALK_RECORDS.to_string()),
                     ],
                 ))
                 // What the listing and the judgement below read of each record, built alone.
                 .keeping(
-                    ctx.undo
-                        .listing_fields(inst)
-                        .into_iter()
+                    listed
+                        .iter()
+                        .copied()
                         .chain(ctx.spec.resource_of(ep).keys.iter().map(String::as_str)),
                 ),
             )

@@ -444,8 +444,7 @@ pub async fn each_page(
     for _ in 0..1000 {
         let Some(path) = next else { break };
         // The next pages are read as the first was (whole, or only the fields the caller reads).
-        let mut req = Request::get(path);
-        req.keep = first.request.keep.clone();
+        let req = Request::get(path).kept(first.request.keep.clone());
         let Some(x) = ctx.send(check, ep, req).await else {
             return false;
         };
@@ -901,6 +900,11 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
     } else {
         coll.clone()
     };
+    // Only the keys are read of a large family's pages: the rest of each record is not built.
+    let keep = &keys_only
+        .then(|| crate::client::slim::Keep::fields(keys.iter().map(String::as_str)))
+        .flatten()
+        .map(std::sync::Arc::new);
     property(
         ctx,
         Property {
@@ -915,11 +919,7 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
             let mut path = with_query(coll, &[("max_records", &n.to_string())]);
             let mut seen = WalkTally::new(want);
             for _page in 0..total + 3 {
-                let mut req = Request::get(path.clone());
-                if keys_only {
-                    // Only the keys are read: the rest of each record is not built.
-                    req = req.keeping(keys.iter().map(String::as_str));
-                }
+                let req = Request::get(path.clone()).kept(keep.clone());
                 let asked = format!("max_records={n}");
                 let x = match send_ok(ctx, C, ep, req, "paging-max-records", &asked).await {
                     Ok(x) => x,

@@ -77,6 +77,12 @@ impl Request {
         self.keep = slim::Keep::fields(paths).map(Arc::new);
         self
     }
+    /// [`Request::keeping`] with the fields worked out once (a walk asks every page for the
+    /// same ones).
+    pub fn kept(mut self, keep: Option<Arc<slim::Keep>>) -> Self {
+        self.keep = keep;
+        self
+    }
     pub fn get(path: impl Into<String>) -> Self {
         Request::new("GET", path)
     }

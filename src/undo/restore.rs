@@ -87,9 +87,11 @@ async fn settled_by_collection(undo: &Undo, saved: &[Saved]) -> std::collections
         let mut complete = false;
         // A target that refuses the list (a field its release does not know) is read whole.
         let mut narrowed = true;
+        // What names a record and what is compared, built alone for each record.
+        let keep =
+            crate::client::slim::Keep::fields(fields.iter().copied()).map(std::sync::Arc::new);
         for _ in 0..100_000 {
-            // What names a record and what is compared, built alone for each record.
-            let req = Request::get(path.clone()).keeping(fields.iter().copied());
+            let req = Request::get(path.clone()).kept(keep.clone());
             let Ok(x) = undo.client.send(req).await else {
                 break;
             };

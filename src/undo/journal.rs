@@ -23,7 +23,7 @@
 //! tens of thousands of records. A journal an earlier version wrote (one JSON document, rewritten
 //! whole) is read too, and rewritten as lines before its first append.
 
-use super::{Change, PathMap, PathSet, Saved, Wrote, path_hash};
+use super::{Change, PathMap, PathSet, Wrote, path_hash};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -643,9 +643,12 @@ impl Journal {
         st.append(&self.path, |w| line(w, &EventRef::Wrote(&e)))
     }
 
-    /// Adds many entries with one flush to disk (a collection PATCH journals a whole family),
-    /// each written as it comes (none is kept: a family may be hundreds of thousands).
-    pub fn add_many(&self, list: impl IntoIterator<Item = Saved>) -> Result<(), JournalError> {
+    /// Adds many entries with one flush to disk, each written as it comes (none is kept: a
+    /// family may be hundreds of thousands; `examples/journal_append.rs` measures it).
+    pub fn add_many(
+        &self,
+        list: impl IntoIterator<Item = super::Saved>,
+    ) -> Result<(), JournalError> {
         self.add_entries(list.into_iter().map(|s| {
             let original = s.original();
             Some((s.family, s.path, s.change, original))
@@ -653,23 +656,21 @@ impl Journal {
         .map(|_| ())
     }
 
-    /// [`Journal::add_many`] for records of one family about to be changed, given as (path,
-    /// original): no [`Saved`] is made for each.
+    /// [`Journal::add_changed_unless`] with nothing that ends it (the tests' way in).
+    #[cfg(test)]
     pub fn add_changed(
         &self,
         family: &str,
         list: impl IntoIterator<Item = (String, Value)>,
     ) -> Result<(), JournalError> {
-        self.add_entries(
-            list.into_iter().map(|(path, original)| {
-                Some((family.to_string(), path, Change::Changed, original))
-            }),
-        )
-        .map(|_| ())
+        self.add_changed_unless(family, list.into_iter().map(Some))
+            .map(|_| ())
     }
 
-    /// [`Journal::add_changed`], given as they are found; a None among them ends the write with
-    /// nothing of it kept (the lines written so far are cut off, no entry is added): Ok(false).
+    /// Adds entries of one family about to be changed, given as (path, original) as they are
+    /// found, with one flush to disk (no [`super::Saved`] is made for each); a None among them ends the
+    /// write with nothing of it kept (the lines written so far are cut off, no entry is added):
+    /// Ok(false).
     pub fn add_changed_unless(
         &self,
         family: &str,
@@ -807,6 +808,7 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::undo::Saved;
     use serde_json::json;
 
     fn saved(path: &str, original: Value) -> Saved {

@@ -255,6 +255,11 @@ pub fn heavy_pass<R>(n: usize, f: impl FnOnce() -> R) -> R {
     if n >= HEAVY_RECORDS { heavy(f) } else { f() }
 }
 
+/// An answer's text as reports show it (bytes that are not UTF-8 replaced).
+fn answer_text(bytes: &[u8]) -> Arc<str> {
+    String::from_utf8_lossy(bytes).into()
+}
+
 /// A decoded body: its text, its JSON when it is JSON, and its id when it is remembered.
 type DecodedBody = (Arc<str>, Option<Arc<Value>>, Option<u64>);
 
@@ -267,7 +272,7 @@ impl BodyCache {
 
     fn decode(bytes: &[u8]) -> (Arc<str>, Option<Arc<Value>>) {
         let json = serde_json::from_slice::<Value>(bytes).ok().map(Arc::new);
-        (String::from_utf8_lossy(bytes).into(), json)
+        (answer_text(bytes), json)
     }
 
     fn get(&self, bytes: bytes::Bytes) -> DecodedBody {
@@ -1005,7 +1010,7 @@ impl Client {
             // A slim answer is not remembered: the same text asked whole must be read whole.
             Some(keep) => {
                 let json = slim::decode(&bytes, keep).map(Arc::new);
-                (String::from_utf8_lossy(&bytes).into(), json, None)
+                (answer_text(&bytes), json, None)
             }
             None => self.bodies.get(bytes),
         });

@@ -983,6 +983,14 @@ mod tests {
     use crate::spec::model::Kind;
     use serde_json::json;
 
+    /// A new journal in a directory of its own (kept while the caller holds it), and its path.
+    fn journal() -> (tempfile::TempDir, std::path::PathBuf, Arc<Journal>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.json");
+        let j = Arc::new(Journal::start(path.clone(), "https://t", "admin").unwrap());
+        (dir, path, j)
+    }
+
     /// An Undo over the built-in contract whose client is never used (nothing here restores).
     fn undo(journal: Option<Arc<Journal>>) -> Undo {
         let client = Client::new(ClientConfig::new(
@@ -1016,9 +1024,7 @@ mod tests {
 
     #[test]
     fn a_record_is_read_and_written_down_once_and_its_first_original_handed_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j.json");
-        let j = Arc::new(Journal::start(path.clone(), "https://t", "admin").unwrap());
+        let (_dir, path, j) = journal();
         let u = undo(Some(j.clone()));
         let (ep, record) = instance();
         let p = instance_path(ep, &record).unwrap();
@@ -1047,9 +1053,7 @@ mod tests {
 
     #[test]
     fn what_a_change_sends_is_journaled_first_without_its_secrets() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j.json");
-        let j = Arc::new(Journal::start(path.clone(), "https://t", "admin").unwrap());
+        let (_dir, path, j) = journal();
         let u = undo(Some(j));
         let ep = Spec::builtin()
             .endpoints
@@ -1136,9 +1140,7 @@ mod tests {
 
     #[test]
     fn a_family_with_a_record_that_cannot_be_written_down_leaves_the_journal_as_it_was() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j");
-        let j = Arc::new(Journal::start(path.clone(), "https://c", "admin").unwrap());
+        let (_dir, path, j) = journal();
         let (ep, key, field) = keyed_text_field();
         let rec = |k: &str, v: &str| keyed_record(key, &field, k, v);
         // Many records (their lines outgrow the write buffer), then one that cannot be written
@@ -1173,8 +1175,7 @@ mod tests {
 
     #[test]
     fn a_family_refused_part_way_leaves_none_of_its_records_taken_for_written_down() {
-        let dir = tempfile::tempdir().unwrap();
-        let j = Arc::new(Journal::start(dir.path().join("j"), "https://c", "admin").unwrap());
+        let (_dir, _, j) = journal();
         let u = undo(Some(j.clone()));
         let (ep, key, field) = keyed_text_field();
         let family: Vec<Value> = (0..300)
@@ -1199,9 +1200,7 @@ mod tests {
 
     #[test]
     fn a_family_written_down_in_bulk_is_read_where_it_is_kept_and_a_listing_proves_it_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("j");
-        let j = Arc::new(Journal::start(path.clone(), "https://c", "admin").unwrap());
+        let (_dir, _, j) = journal();
         let u = undo(Some(j.clone()));
         let (ep, key, field) = keyed_text_field();
         let rec = |k: &str, v: &str| keyed_record(key, &field, k, v);

@@ -57,7 +57,9 @@ fn path_read(ctx: &Ctx, ep: &Endpoint) -> String {
     collection_path(ctx, ep).unwrap_or_else(|| ep.path().to_string())
 }
 
-/// The most pages one walk of the paging check reads (its page sizes start at total / this).
+/// The most pages one walk of the paging check reads (its page sizes start at total / this),
+/// but for a family so large that such pages would hold more than
+/// [`crate::client::WALK_RECORDS`] records.
 pub const PAGING_MAX_PAGES: usize = 16;
 
 /// The records of an endpoint's family that per-record checks touch (`--sample`).
@@ -877,12 +879,21 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
     let coll = &path_read(ctx, ep);
     // Page sizes that read the collection in at most PAGING_MAX_PAGES pages: on a large cluster a
     // walk costs a bounded number of requests, not one per record.
-    let smallest = total.div_ceil(PAGING_MAX_PAGES).max(1);
+    let mut smallest = total.div_ceil(PAGING_MAX_PAGES).max(1);
     // A family larger than the sample is walked whole twice, not eight times, in 8 to 16
-    // pages (no answer holds all of a large cluster's records).
+    // pages (no answer holds all of a large cluster's records), and in pages of WALK_RECORDS
+    // records at most: each record of a page is built as a `Value` (1.3 KB for a TOTP
+    // profile's two keys) and a large family's two walks run at once with the other families'.
+    // At 100,000 SVMs pages of up to 25,000 took the paging check's peak RSS from 76 to 155 MB;
+    // pages of 2,000 hold it at 97, for 414 more requests (`docs/performance.md`).
     let large = total > ctx.settings.sample;
     let (walks, largest) = if large {
-        (2, total.div_ceil(PAGING_MAX_PAGES / 2).max(smallest))
+        let most = crate::client::WALK_RECORDS;
+        smallest = smallest.min(most / 2);
+        (
+            2,
+            total.div_ceil(PAGING_MAX_PAGES / 2).clamp(smallest, most),
+        )
     } else {
         (8, total.max(1) + 1)
     };

@@ -333,6 +333,9 @@ impl crate::undo::Originals for Records {
     fn count(&self) -> usize {
         self.len()
     }
+    fn ids(&self) -> Option<Box<dyn Iterator<Item = &str> + '_>> {
+        Some(Box::new(self.ids.iter()))
+    }
     fn record(&self, i: usize) -> Option<Value> {
         self.get(i)
     }

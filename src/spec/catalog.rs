@@ -98,7 +98,7 @@ impl Endpoint {
     }
     /// The path with each key segment `value_of` the key, percent-encoded; None when a key has
     /// no value.
-    fn render_by<'v>(
+    pub fn render_by<'v>(
         &self,
         value_of: impl Fn(&str) -> Option<std::borrow::Cow<'v, str>>,
     ) -> Option<String> {

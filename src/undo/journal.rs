@@ -522,23 +522,21 @@ fn mark(entries: &mut PathMap<bool>, marked: &mut Vec<super::PathHash>, p: &str)
     }
 }
 
-/// The line `{"restored":[...]}` ([`EventRef::Restored`]) of the paths still open in `entries`,
-/// written as they come and marked as they are written.
-fn restored_line<'a>(
+/// The line `{"restored":[...]}` ([`EventRef::Restored`]): `first` (marked by the caller), then
+/// the paths still open in `entries`, written as they come and marked as they are written.
+fn restored_line<S: AsRef<str>>(
     w: &mut dyn Write,
     entries: &mut PathMap<bool>,
     marked: &mut Vec<super::PathHash>,
-    paths: impl Iterator<Item = &'a str>,
+    first: &str,
+    rest: impl Iterator<Item = S>,
 ) -> std::io::Result<()> {
     w.write_all(b"{\"restored\":[")?;
-    let mut first = true;
-    for p in paths {
-        if mark(entries, marked, p) {
-            if !first {
-                w.write_all(b",")?;
-            }
-            first = false;
-            serde_json::to_writer(&mut *w, p)?;
+    serde_json::to_writer(&mut *w, first)?;
+    for p in rest {
+        if mark(entries, marked, p.as_ref()) {
+            w.write_all(b",")?;
+            serde_json::to_writer(&mut *w, p.as_ref())?;
         }
     }
     w.write_all(b"]}\n")
@@ -789,35 +787,31 @@ impl Journal {
     /// named twice is written once): a listing proves back a family of 200,000 records, and a
     /// list of their paths and a set of their hashes beside the caller's own list cost 9 MB more
     /// at the run's peak. Only the hashes marked are kept, to unmark them if the write fails.
-    pub fn restored_many<'a>(
+    pub fn restored_many<S: AsRef<str>>(
         &self,
-        paths: impl IntoIterator<Item = &'a str>,
+        paths: impl IntoIterator<Item = S>,
     ) -> Result<(), (usize, JournalError)> {
         let mut st = self.state.lock().unwrap();
         let mut paths = paths.into_iter();
         let open = |entries: &PathMap<bool>, p: &str| entries.get(&path_hash(p)) == Some(&false);
         // No path still open: no line.
-        let Some(first) = paths.by_ref().find(|p| open(&st.entries, p)) else {
+        let Some(first) = paths.by_ref().find(|p| open(&st.entries, p.as_ref())) else {
             return Ok(());
         };
         // Marked while the line is written, put back after.
         let mut entries = std::mem::take(&mut st.entries);
         let mut marked: Vec<super::PathHash> = Vec::with_capacity(paths.size_hint().0 + 1);
+        mark(&mut entries, &mut marked, first.as_ref());
         let written = match st.file(&self.path) {
             Ok(_) => st.append(&self.path, |w| {
-                restored_line(
-                    w,
-                    &mut entries,
-                    &mut marked,
-                    std::iter::once(first).chain(&mut paths),
-                )
+                restored_line(w, &mut entries, &mut marked, first.as_ref(), &mut paths)
             }),
             Err(e) => Err(e),
         };
         if let Err(e) = written {
             // How many it would have marked: the rest counted the same way, then all unmarked.
-            for p in std::iter::once(first).chain(paths) {
-                mark(&mut entries, &mut marked, p);
+            for p in paths {
+                mark(&mut entries, &mut marked, p.as_ref());
             }
             for h in &marked {
                 entries.insert(*h, false);
@@ -1116,11 +1110,13 @@ mod tests {
         let mut marked = Vec::new();
         let mut out = Vec::new();
         // The second path twice: written once.
+        assert!(mark(&mut entries, &mut marked, paths[0]));
         restored_line(
             &mut out,
             &mut entries,
             &mut marked,
-            [paths[0], paths[1], paths[1], paths[2], paths[3]].into_iter(),
+            paths[0],
+            [paths[1], paths[1], paths[2], paths[3]].into_iter(),
         )
         .unwrap();
         let whole = serde_json::to_string(&EventRef::Restored(&paths[..3])).unwrap() + "\n";

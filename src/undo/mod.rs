@@ -22,7 +22,7 @@ use crate::spec::{Endpoint, Spec};
 use crate::verdict::RestoreProblem;
 use journal::Journal;
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -542,8 +542,6 @@ pub(crate) struct PathHash(u64, u64);
 pub(crate) type PathHasher = foldhash::fast::FixedState;
 /// A map keyed by [`PathHash`].
 pub(crate) type PathMap<V> = HashMap<PathHash, V, PathHasher>;
-/// A set of [`PathHash`]es.
-pub(crate) type PathSet = HashSet<PathHash, PathHasher>;
 
 /// The path that names a record (and under which it is saved), from its key values.
 pub fn instance_path(inst: &Endpoint, record: &Value) -> Option<String> {
@@ -793,9 +791,9 @@ impl Undo {
         };
         let mut paths: Vec<PathHash> = Vec::with_capacity(records.count());
         let mut hashes: Vec<u64> = Vec::with_capacity(records.count());
-        // The records not written down before, entered in `at` as the pass finds them (and
-        // taken out again when it is refused).
-        let mut fresh: Vec<usize> = Vec::new();
+        // How many records were not written down before: each is entered in `at` as the pass
+        // finds it (at this bulk, its position), and taken out again when the pass is refused.
+        let mut fresh = 0;
         // What is read of each record here: what names it and its patchable fields.
         let res = self.spec.resource_of(inst);
         let keep = crate::client::slim::Keep::fields(
@@ -830,7 +828,7 @@ impl Undo {
                         std::collections::hash_map::Entry::Vacant(e) => {
                             // The count was checked above: every position fits.
                             e.insert(Loc::Bulk(b, i as u32));
-                            fresh.push(i);
+                            fresh += 1;
                             Some(Some((p, kept)))
                         }
                         std::collections::hash_map::Entry::Occupied(_) => Some(None),
@@ -850,8 +848,10 @@ impl Undo {
         };
         if refused.is_some() || written.is_err() {
             // Nothing of this pass stays written down.
-            for &i in &fresh {
-                saved.at.remove(&paths[i]);
+            for (i, h) in paths.iter().enumerate() {
+                if saved.at.get(h) == Some(&Loc::Bulk(b, i as u32)) {
+                    saved.at.remove(h);
+                }
             }
             drop(saved);
             if let Some(Some(why)) = refused {
@@ -870,7 +870,7 @@ impl Undo {
             paths: paths.into(),
             compared: hashes,
         };
-        saved.count(&inst.family, fresh.len());
+        saved.count(&inst.family, fresh);
         let guard = FamilyGuard {
             paths: bulk.paths.clone(),
         };

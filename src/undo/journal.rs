@@ -901,6 +901,18 @@ mod tests {
         Saved::new("accounts", path, Change::Changed, &original)
     }
 
+    /// A journal started in a temporary directory, with `n` entries `/api/x/0`, `/api/x/1`, ...
+    fn journal_of(n: usize) -> (tempfile::TempDir, PathBuf, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.json");
+        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
+        let list: Vec<Saved> = (0..n)
+            .map(|i| saved(&format!("/api/x/{i}"), json!({"i": i})))
+            .collect();
+        j.add_many(list).unwrap();
+        (dir, path, j)
+    }
+
     fn lines(path: &Path) -> Vec<String> {
         std::fs::read_to_string(path)
             .unwrap()
@@ -1106,13 +1118,7 @@ mod tests {
 
     #[test]
     fn restored_many_marks_every_named_entry_in_one_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.json");
-        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
-        let list: Vec<Saved> = (0..5)
-            .map(|i| saved(&format!("/api/x/{i}"), json!({"i": i})))
-            .collect();
-        j.add_many(list.clone()).unwrap();
+        let (_dir, path, j) = journal_of(5);
         assert_eq!(lines(&path).len(), 6, "a header and one line per entry");
         j.restored_many(["/api/x/0", "/api/x/3", "/api/x/3", "/api/unknown"])
             .unwrap();
@@ -1169,13 +1175,7 @@ mod tests {
 
     #[test]
     fn a_failed_restored_many_marks_nothing_and_counts_what_it_would_have_marked() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.json");
-        let j = Journal::start(path.clone(), "https://c1", "admin").unwrap();
-        let list: Vec<Saved> = (0..4)
-            .map(|i| saved(&format!("/api/x/{i}"), json!({"i": i})))
-            .collect();
-        j.add_many(list).unwrap();
+        let (_dir, path, j) = journal_of(4);
         let before = std::fs::read(&path).unwrap();
         // The file the journal appends to, swapped for one that refuses writes.
         {

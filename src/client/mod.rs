@@ -782,7 +782,7 @@ impl Client {
                 c.secrets().iter().for_each(|v| log.secrets.add(v));
             }
         }
-        let cfg_base = cfg.base_url.clone();
+        let base = parsed_base(&cfg.base_url).map(Arc::new);
         Ok(Client {
             http,
             limiter: cfg.rate.map(|r| Arc::new(pace::RateLimiter::new(r))),
@@ -796,7 +796,7 @@ impl Client {
             bodies: Arc::new(BodyCache::new()),
             retried: Arc::new(AtomicU64::new(0)),
             meter: Arc::new(pace::RateMeter::default()),
-            base: parsed_base(&cfg_base).map(Arc::new),
+            base,
         })
     }
 

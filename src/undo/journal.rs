@@ -839,12 +839,10 @@ impl Journal {
         let mut entries = std::mem::take(&mut st.entries);
         let mut marked: Vec<super::PathHash> = Vec::with_capacity(paths.size_hint().0 + 1);
         mark(&mut entries, &mut marked, first.as_ref());
-        let written = match st.file(&self.path) {
-            Ok(_) => st.append(&self.path, |w| {
-                restored_line(w, &mut entries, &mut marked, first.as_ref(), &mut paths)
-            }),
-            Err(e) => Err(e),
-        };
+        // An open entry means an unfinished journal: opening its file forgets no entry.
+        let written = st.append(&self.path, |w| {
+            restored_line(w, &mut entries, &mut marked, first.as_ref(), &mut paths)
+        });
         if let Err(e) = written {
             // How many it would have marked: the rest counted the same way, then all unmarked.
             for p in paths {

@@ -114,12 +114,24 @@ pub struct LatencyRow {
 /// Every exchange's duration, by endpoint (its catalog path, `{key}`s and all) and method.
 #[derive(Debug, Default)]
 pub struct Latencies {
-    /// The catalog's paths split at `/`, by how many segments they have (in the catalog's order
-    /// within each count), to name a request's endpoint: a whole-API catalog has some 700, and
-    /// a request is compared with those of its own length only.
-    templates: HashMap<usize, Vec<(String, Vec<Segment>)>>,
-    /// Durations by endpoint, then method (looked up without making a key a request).
-    by: Mutex<HashMap<String, HashMap<String, Vec<u32>>>>,
+    /// The catalog's paths, in the catalog's order.
+    names: Vec<String>,
+    /// The catalog's paths split at `/` (with their place in `names`), by how many segments
+    /// they have (in the catalog's order within each count), to name a request's endpoint: a
+    /// whole-API catalog has some 700, and a request is compared with those of its own length
+    /// only.
+    templates: HashMap<usize, Vec<(usize, Vec<Segment>)>>,
+    by: Mutex<Durations>,
+}
+
+/// The durations, by endpoint then method.
+#[derive(Debug, Default)]
+struct Durations {
+    /// A catalog path's, by its place in [`Latencies::names`] (found without hashing a path:
+    /// this is every request's bookkeeping).
+    known: Vec<Vec<(String, Vec<u32>)>>,
+    /// A path that is no catalog path's instance, by the path (without its query).
+    other: HashMap<String, Vec<(String, Vec<u32>)>>,
 }
 
 /// One segment of a catalog path: a `{key}` takes any value.
@@ -129,9 +141,14 @@ enum Segment {
     Literal(String),
 }
 
+/// A request's path split at `/` once, for the comparisons with every catalog path of its
+/// length: up to this many segments (a deeper path is split again for each).
+const SPLIT_ONCE: usize = 16;
+
 impl Latencies {
     pub fn new(templates: impl IntoIterator<Item = String>) -> Latencies {
-        let mut by_len: HashMap<usize, Vec<(String, Vec<Segment>)>> = HashMap::new();
+        let mut by_len: HashMap<usize, Vec<(usize, Vec<Segment>)>> = HashMap::new();
+        let mut names = Vec::new();
         for t in templates {
             let parts: Vec<Segment> = t
                 .split('/')
@@ -140,50 +157,94 @@ impl Latencies {
                     false => Segment::Literal(p.to_string()),
                 })
                 .collect();
-            by_len.entry(parts.len()).or_default().push((t, parts));
+            by_len
+                .entry(parts.len())
+                .or_default()
+                .push((names.len(), parts));
+            names.push(t);
         }
         Latencies {
+            names,
             templates: by_len,
             by: Mutex::default(),
         }
     }
 
+    /// The place in the catalog of the path a request's path is an instance of (the first in
+    /// the catalog's order), and the request's path without its query.
+    fn place_of<'a>(&self, path: &'a str) -> (Option<usize>, &'a str) {
+        // A query can be long: both marks are found by memchr.
+        let bare = memchr::memchr2(b'?', b'#', path.as_bytes()).map_or(path, |i| &path[..i]);
+        let mut segments = [""; SPLIT_ONCE];
+        let mut n = 0;
+        for s in bare.split('/') {
+            if n < SPLIT_ONCE {
+                segments[n] = s;
+            }
+            n += 1;
+        }
+        let matches = |parts: &[Segment]| {
+            let same = |(p, s): (&Segment, &str)| match p {
+                Segment::Any => true,
+                Segment::Literal(l) => l == s,
+            };
+            match n <= SPLIT_ONCE {
+                true => parts.iter().zip(segments[..n].iter().copied()).all(same),
+                false => parts.iter().zip(bare.split('/')).all(same),
+            }
+        };
+        let place = self
+            .templates
+            .get(&n)
+            .into_iter()
+            .flatten()
+            .find(|(_, parts)| matches(parts))
+            .map(|(i, _)| *i);
+        (place, bare)
+    }
+
     /// The catalog path a request's path is an instance of (the first in the catalog's order),
     /// or the path itself (without its query) when none is.
     pub fn endpoint_of<'a>(&'a self, path: &'a str) -> &'a str {
-        let bare = path.split(['?', '#']).next().unwrap_or(path);
-        let n = bare.split('/').count();
-        for (t, parts) in self.templates.get(&n).into_iter().flatten() {
-            if parts.iter().zip(bare.split('/')).all(|(p, s)| match p {
-                Segment::Any => true,
-                Segment::Literal(l) => l == s,
-            }) {
-                return t;
-            }
+        match self.place_of(path) {
+            (Some(i), _) => &self.names[i],
+            (None, bare) => bare,
         }
-        bare
     }
 
     pub fn add(&self, method: &str, path: &str, took: Duration) {
-        let endpoint = self.endpoint_of(path);
+        let (place, bare) = self.place_of(path);
         let micros = took.as_micros().min(u128::from(u32::MAX)) as u32;
         let mut by = self.by.lock().unwrap();
-        if let Some(v) = by.get_mut(endpoint).and_then(|m| m.get_mut(method)) {
-            v.push(micros);
-            return;
+        let Durations { known, other } = &mut *by;
+        let methods = match place {
+            Some(i) => {
+                if known.len() <= i {
+                    known.resize_with(i + 1, Vec::new);
+                }
+                &mut known[i]
+            }
+            None => match other.get_mut(bare) {
+                Some(m) => m,
+                None => other.entry(bare.to_string()).or_default(),
+            },
+        };
+        match methods.iter_mut().find(|(m, _)| m == method) {
+            Some((_, v)) => v.push(micros),
+            None => methods.push((method.to_string(), vec![micros])),
         }
-        by.entry(endpoint.to_string())
-            .or_default()
-            .entry(method.to_string())
-            .or_default()
-            .push(micros);
     }
 
     /// The figures of every endpoint and method, sorted by endpoint then method.
     pub fn rows(&self) -> Vec<LatencyRow> {
         let by = self.by.lock().unwrap();
-        let mut rows: Vec<LatencyRow> = by
+        let known = by
+            .known
             .iter()
+            .enumerate()
+            .map(|(i, m)| (&self.names[i], m));
+        let mut rows: Vec<LatencyRow> = known
+            .chain(by.other.iter())
             .flat_map(|(endpoint, m)| m.iter().map(move |(method, v)| (endpoint, method, v)))
             .map(|(endpoint, method, v)| {
                 let mut v = v.clone();
@@ -287,6 +348,46 @@ mod tests {
         );
         assert_eq!(rows[1].method, "PATCH");
         assert_eq!(rows[1].p95_ms, 1.5);
+    }
+
+    /// Paths deeper than the split kept on the stack are matched too, and paths of no catalog
+    /// path are kept by themselves (without their query), each method apart, sorted with the
+    /// rest.
+    #[test]
+    fn latency_of_deep_paths_and_paths_outside_the_catalog() {
+        let deep = |n: usize, last: &str| {
+            let mut p: String = (0..n).map(|i| format!("/s{i}")).collect();
+            p.push('/');
+            p.push_str(last);
+            p
+        };
+        let l = Latencies::new([deep(20, "{k}"), deep(20, "x"), "/api/a".to_string()]);
+        assert_eq!(l.endpoint_of(&deep(20, "7")), deep(20, "{k}"));
+        assert_eq!(l.endpoint_of(&deep(19, "7")), deep(19, "7"));
+        assert_eq!(
+            l.endpoint_of(&format!("{}?q=1", deep(21, "7"))),
+            deep(21, "7")
+        );
+        l.add("GET", &deep(20, "x"), Duration::from_millis(1));
+        l.add("GET", "/api/zz/1?fields=*", Duration::from_millis(2));
+        l.add("GET", "/api/zz/1", Duration::from_millis(4));
+        l.add("DELETE", "/api/zz/1#f", Duration::from_millis(3));
+        l.add("GET", "/api/a", Duration::from_millis(5));
+        let rows: Vec<(String, String, u64, f64)> = l
+            .rows()
+            .into_iter()
+            .map(|r| (r.endpoint, r.method, r.requests, r.max_ms))
+            .collect();
+        let row = |e: &str, m: &str, n: u64, max: f64| (e.to_string(), m.to_string(), n, max);
+        assert_eq!(
+            rows,
+            [
+                row("/api/a", "GET", 1, 5.0),
+                row("/api/zz/1", "DELETE", 1, 3.0),
+                row("/api/zz/1", "GET", 2, 4.0),
+                row(&deep(20, "{k}"), "GET", 1, 1.0),
+            ]
+        );
     }
 
     #[test]

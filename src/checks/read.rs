@@ -875,7 +875,7 @@ pub async fn paging(ctx: &Ctx, ep: &Endpoint) {
     const C: &str = "paging";
     let base = baseline(ctx, ep);
     let total = base.len();
-    // Every identity by a 128-bit hash of it: a large family's walk is compared without a
+    // Every identity by a 96-bit hash of it: a large family's walk is compared without a
     // second copy of every identity, let alone two sorted ones.
     let want = &crate::client::heavy_pass(base.len(), || WalkTally::expected(base));
     let coll = &path_read(ctx, ep);

@@ -1,7 +1,9 @@
 //! Large clusters: the generated data set, the sample the per-record checks touch, requests that
 //! do not grow with the records, the rate cap, and answers 429/503 retried after Retry-After.
 
+use ontap_conform::checks::Severity;
 use ontap_conform::client::{Client, ClientConfig, Credentials, Request, Trust};
+use ontap_conform::mock::Fault;
 use ontap_conform::mock::scale::builtin_with_svms;
 use ontap_conform::run::config::RunConfig;
 use ontap_conform::run::run_blocking;
@@ -94,6 +96,40 @@ fn a_large_data_set_is_sampled_by_the_seed_and_stays_clean_with_bounded_requests
     let sum: u64 = a.latency.iter().map(|l| l.requests).sum();
     assert_eq!(sum, a.figures.requests);
     assert!(json["latency"].as_array().is_some_and(|v| !v.is_empty()));
+}
+
+/// At 1,000 SVMs only 1 to 3 records of each family lack a value the others have, which 16
+/// records drawn by the seed miss: the sample takes the rarest records first, so the
+/// query-filter check tells `!a` selecting unset fields from the right reading on every family
+/// (it did not, before), and the clean mock stays clean with the same sample.
+#[test]
+fn a_filter_that_selects_unset_fields_is_caught_at_scale_through_the_rarest_records() {
+    let at_scale = |faults: Vec<Fault>| {
+        let b = RunConfig::builder()
+            .seed(1)
+            .cases(8)
+            .threads(2)
+            .fixtures(builtin_with_svms(1000))
+            .checks(["query-filter"])
+            .faults(faults);
+        run_blocking(&b.build().unwrap()).unwrap().report
+    };
+    let faulty = at_scale(vec![Fault::FilterNotUnset]);
+    let families: std::collections::BTreeSet<&str> = faulty
+        .findings
+        .iter()
+        .filter(|f| f.check == "query-filter" && f.severity == Severity::Failure)
+        .filter(|f| {
+            let shown = serde_json::to_string(f).unwrap();
+            shown.contains("!a read as selecting unset fields too")
+        })
+        .map(|f| f.endpoint.as_str())
+        .collect();
+    assert_eq!(families.len(), 3, "{}", faulty.to_json());
+    let clean = at_scale(Vec::new());
+    assert_eq!(clean.summary.failures, 0, "{}", clean.to_json());
+    let (records, picked) = sampled(&clean, "login_messages");
+    assert_eq!((records, picked.len()), (1004, 16));
 }
 
 #[test]

@@ -29,6 +29,45 @@ pub struct Records {
     text_ends: Vec<u32>,
     /// Each record's identity (its key values joined, see [`crate::checks::read::identity`]).
     ids: TextList,
+    /// The records' shapes (which fields have a value): per shape, how many records have it and
+    /// the first that does (at most [`SHAPES_KEPT`] shapes).
+    shapes: Vec<Shape>,
+}
+
+/// Records of one set of fields with a value ([`shape_of`]).
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    hash: u64,
+    count: u32,
+    first: u32,
+}
+
+/// Shapes counted per family: a family whose records differ more than that is varied enough
+/// without them.
+const SHAPES_KEPT: usize = 64;
+
+/// Which fields of a record have a value (not null; `_links` left out), as a hash independent
+/// of the fields' order.
+fn shape_of(record: &Value) -> u64 {
+    use std::hash::BuildHasher;
+    fn walk(v: &Value, at: u64, sum: &mut u64) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, child) in m {
+                    if at == 0 && k == "_links" {
+                        continue;
+                    }
+                    let h = foldhash::fast::FixedState::with_seed(at).hash_one(k.as_str());
+                    walk(child, h | 1, sum);
+                }
+            }
+            Value::Null => {}
+            _ => *sum = sum.wrapping_add(at),
+        }
+    }
+    let mut sum = 0;
+    walk(record, 0, &mut sum);
+    sum
 }
 
 /// Texts one after another in chunks of about [`TEXT_CHUNK`] bytes, with where each ends: a list
@@ -115,6 +154,7 @@ impl Records {
         open: String::new(),
         text_ends: Vec::new(),
         ids: TextList::new(),
+        shapes: Vec::new(),
     };
 
     /// Adds a record (its `_links` left out: no check reads them here) with its identity.
@@ -141,9 +181,38 @@ impl Records {
                 .push(lz4_flex::compress_prepend_size(full.as_bytes()).into_boxed_slice());
             self.block_first.push(self.text_ends.len());
         }
+        let shape = shape_of(record);
+        let kept = self.shapes.len();
+        match self.shapes.iter_mut().find(|s| s.hash == shape) {
+            Some(s) => s.count = s.count.saturating_add(1),
+            None if kept < SHAPES_KEPT => self.shapes.push(Shape {
+                hash: shape,
+                count: 1,
+                first: self.text_ends.len() as u32,
+            }),
+            None => {}
+        }
         self.open.push_str(&text);
         self.text_ends.push(self.open.len() as u32);
         self.ids.push(&id);
+    }
+
+    /// Up to `n` records of the rarest shapes (fields with a value) other than the commonest,
+    /// the first of each, rarest first: the records that lack a value the others have, or have
+    /// one they lack. Empty when every record has the same fields.
+    pub fn rare_shapes(&self, n: usize) -> Vec<usize> {
+        let Some(commonest) = self
+            .shapes
+            .iter()
+            .max_by_key(|s| (s.count, std::cmp::Reverse(s.first)))
+        else {
+            return Vec::new();
+        };
+        let mut rare: Vec<&Shape> = (self.shapes.iter())
+            .filter(|s| s.hash != commonest.hash)
+            .collect();
+        rare.sort_by_key(|s| (s.count, s.first));
+        rare.iter().take(n).map(|s| s.first as usize).collect()
     }
 
     pub fn len(&self) -> usize {
@@ -375,6 +444,53 @@ mod tests {
         assert_eq!(r.iter().count(), 2);
         assert_eq!(r.pick(&[1]), vec![b]);
         assert_eq!(r.positions()["vs2"], 1);
+    }
+
+    /// The rarest shapes come first, each by its first record; the commonest never; a field's
+    /// order, its `_links` and a null do not make a shape; a field of the same name at another
+    /// depth does.
+    #[test]
+    fn rare_shapes_are_the_records_whose_fields_differ_from_the_most() {
+        let mut r = Records::default();
+        let full = |i: u32| json!({"uuid": i.to_string(), "message": "m", "svm": {"name": "s"}});
+        for i in 0..10 {
+            r.push(i.to_string(), &full(i));
+        }
+        assert!(r.rare_shapes(2).is_empty(), "one shape: nothing is rare");
+        // The same fields, in another order, with links and a null: the commonest shape still.
+        let same = json!({"svm": {"name": "s"}, "message": "m", "uuid": "10", "banner": null,
+            "_links": {"self": {"href": "/x"}}});
+        r.push("10".into(), &same);
+        assert!(r.rare_shapes(2).is_empty());
+        // Lacks message (twice), lacks svm.name (once), has message one level down (once).
+        r.push("11".into(), &json!({"uuid": "11", "svm": {"name": "s"}}));
+        r.push(
+            "12".into(),
+            &json!({"uuid": "12", "message": "m", "svm": {}}),
+        );
+        r.push("13".into(), &json!({"uuid": "13", "svm": {"name": "s"}}));
+        r.push(
+            "14".into(),
+            &json!({"uuid": "14", "svm": {"message": "m", "name": "s"}}),
+        );
+        assert_eq!(r.rare_shapes(1), [12]);
+        assert_eq!(r.rare_shapes(2), [12, 14]);
+        assert_eq!(r.rare_shapes(9), [12, 14, 11]);
+        assert!(r.rare_shapes(0).is_empty());
+    }
+
+    /// Past `SHAPES_KEPT` shapes, new ones are not counted (a family of records all different
+    /// keeps a bounded list), and those counted still are.
+    #[test]
+    fn shapes_counted_are_bounded() {
+        let mut r = Records::default();
+        for i in 0..SHAPES_KEPT + 10 {
+            r.push(i.to_string(), &json!({ format!("f{i}"): 1 }));
+        }
+        r.push("again".into(), &json!({"f0": 2}));
+        assert_eq!(r.shapes.len(), SHAPES_KEPT);
+        assert_eq!(r.shapes[0].count, 2);
+        assert_eq!(r.rare_shapes(1), [1]);
     }
 
     #[test]

@@ -561,8 +561,9 @@ pub struct RunArgs {
     /// Bound the whole run: after SECS no new change is sent, the run restores and exits 3
     #[arg(long, value_name = "SECS")]
     pub deadline: Option<u64>,
-    /// Records per family the per-record checks touch, chosen by the seed (checks that must see
-    /// a whole collection read it once, in pages) [default: 16]
+    /// Records per family the per-record checks touch: one in eight of the rarest field sets
+    /// (a record that lacks a value the others have), the rest chosen by the seed (checks that
+    /// must see a whole collection read it once, in pages) [default: 16]
     #[arg(long, value_name = "N")]
     pub sample: Option<usize>,
     /// At most R requests per second; answers 429 and 503 are retried after their Retry-After

@@ -380,7 +380,7 @@ fn sampling(o: &mut String, r: &Report) {
     }
     let _ = writeln!(
         o,
-        "<p id=\"sampling\">Per-record checks touched {} (--sample {}, by the seed); whole collections were read once, in pages.</p>",
+        "<p id=\"sampling\">Per-record checks touched {} (--sample {}: the records of the rarest field sets, then by the seed); whole collections were read once, in pages.</p>",
         escape(&sampled.join(", ")),
         r.sampling.per_family
     );

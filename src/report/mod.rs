@@ -816,7 +816,7 @@ fn render_tail(r: &Report, style: Style, out: &mut String) {
     if !sampled.is_empty() {
         let _ = writeln!(
             out,
-            "sample: per-record checks touched {} (--sample {}, by the seed); whole collections were read once, in pages",
+            "sample: per-record checks touched {} (--sample {}: the records of the rarest field sets, then by the seed); whole collections were read once, in pages",
             sampled.join(", "),
             r.sampling.per_family
         );

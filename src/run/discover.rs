@@ -3,7 +3,7 @@
 //! and the sample of records the per-record checks touch.
 
 use super::events::Events;
-use crate::checks::{self, ctx::Ctx};
+use crate::checks::{self, ctx::Ctx, records::Records};
 use crate::client::{Client, PAGE_RECORDS, Request};
 use crate::error::{Error, Result};
 use crate::spec::model::{Kind, Method};
@@ -227,7 +227,31 @@ async fn read_all(
     }
 }
 
-/// The records of each family the per-record checks touch: `--sample` of them, by the seed.
+/// Of a family larger than the sample, the records of the rarest shapes ([`Records::rare_shapes`])
+/// the sample takes first: one in eight of it (2 of the default 16; none of a sample under 8).
+const RARE_IN_SAMPLE: usize = 8;
+
+/// The records of a family the per-record checks touch, by their place: up to `sample / 8` of
+/// the rarest shapes (a record that lacks a value the others have: what a filter on an unset
+/// field is judged against, which 16 records drawn by the seed of a family of 1,000 where two
+/// differ would miss), then as many more as the sample holds, by the seed. A family of `sample`
+/// records or fewer is taken whole.
+pub(crate) fn sample_of(records: &Records, ids: &[&str], seed: u64, sample: usize) -> Vec<usize> {
+    if ids.len() <= sample {
+        return (0..ids.len()).collect();
+    }
+    let rare = records.rare_shapes(sample / RARE_IN_SAMPLE);
+    let mut picked = checks::read::choose_sample(seed, sample - rare.len(), ids);
+    for i in rare {
+        if !picked.contains(&i) {
+            picked.push(i);
+        }
+    }
+    picked.sort_unstable();
+    picked
+}
+
+/// The records of each family the per-record checks touch: `--sample` of them ([`sample_of`]).
 pub(super) fn sample_records(ctx: &Ctx) -> BTreeMap<String, Vec<Value>> {
     let mut out = BTreeMap::new();
     for (family, records) in &ctx.records {
@@ -242,8 +266,48 @@ pub(super) fn sample_records(ctx: &Ctx) -> BTreeMap<String, Vec<Value>> {
             continue;
         }
         let ids: Vec<&str> = records.ids().collect();
-        let picked = checks::read::choose_sample(ctx.settings.seed, ctx.settings.sample, &ids);
+        let picked = sample_of(records, &ids, ctx.settings.seed, ctx.settings.sample);
         out.insert(family.clone(), records.pick(&picked));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A family larger than the sample gives it its rarest records first (one in eight of the
+    /// sample), then the seed's; a family within the sample is taken whole; a sample under 8
+    /// is the seed's alone.
+    #[test]
+    fn the_sample_takes_the_rarest_records_then_the_seeds() {
+        let mut r = Records::default();
+        for i in 0..1000 {
+            let rec = match i {
+                700 => json!({"uuid": "700"}),
+                900 => json!({"uuid": "900", "extra": true, "message": "m"}),
+                _ => json!({"uuid": i.to_string(), "message": "m"}),
+            };
+            r.push(i.to_string(), &rec);
+        }
+        let ids: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        let picked = sample_of(&r, &ids, 1, 16);
+        assert_eq!(picked.len(), 16);
+        assert!(picked.contains(&700) && picked.contains(&900), "{picked:?}");
+        assert!(picked.windows(2).all(|w| w[0] < w[1]), "in discovery order");
+        let by_seed = checks::read::choose_sample(1, 14, &ids);
+        assert!(by_seed.iter().all(|i| picked.contains(i)));
+        assert_eq!(
+            sample_of(&r, &ids, 1, 7),
+            checks::read::choose_sample(1, 7, &ids)
+        );
+        assert_eq!(
+            sample_of(&r, &ids[..10], 1, 16),
+            (0..10).collect::<Vec<_>>()
+        );
+        // The same records for the same seed.
+        assert_eq!(sample_of(&r, &ids, 1, 16), picked);
+    }
 }

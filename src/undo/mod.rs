@@ -209,8 +209,8 @@ fn path_from_identity(inst: &Endpoint, keys: &[String], id: &str) -> Option<Stri
     })
 }
 
-/// Where a saved record is. Eight bytes: with its [`PathHash`], an entry of [`SavedList::at`]
-/// takes 20 bytes (a large family has one a record).
+/// Where a saved record is. Eight bytes: an entry of [`SavedList::at`] (a large family has one
+/// a record).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Loc {
     /// Saved one by one, at this index.
@@ -224,29 +224,72 @@ enum Loc {
 #[derive(Default)]
 struct SavedList {
     list: Vec<Saved>,
+    /// The path hash of each record of `list`.
+    list_paths: Vec<PathHash>,
     bulks: Vec<Bulk>,
-    at: PathMap<Loc>,
+    /// Where each saved record is (the first place it was saved), by its path's hash. A table
+    /// of [`Loc`]s alone: the hash of an entry is read where its record is kept (`list_paths`,
+    /// a bulk's paths), so an entry takes 8 bytes, where a map of hash and place took 20 (a
+    /// large family has an entry a record: 11 MB at 350,000).
+    at: hashbrown::HashTable<Loc>,
     /// How many are saved of each family.
     per_family: HashMap<String, usize>,
 }
 
+/// Where the path hashes of saved records are kept: records saved one by one, the bulks, and the
+/// bulk being written down (its place in `bulks` is `bulks.len()`).
+#[derive(Clone, Copy)]
+struct Hashes<'a> {
+    list: &'a [PathHash],
+    bulks: &'a [Bulk],
+    writing: &'a [PathHash],
+}
+
+impl Hashes<'_> {
+    fn of(&self, loc: Loc) -> PathHash {
+        match loc {
+            Loc::One(i) => self.list[i as usize],
+            Loc::Bulk(b, i) if usize::from(b) == self.bulks.len() => self.writing[i as usize],
+            Loc::Bulk(b, i) => self.bulks[usize::from(b)].paths[i as usize],
+        }
+    }
+    /// The place of a path hash in `at`, if it is saved.
+    fn find(&self, at: &hashbrown::HashTable<Loc>, h: &PathHash) -> Option<Loc> {
+        at.find(h.word(), |&l| self.of(l) == *h).copied()
+    }
+    /// Enters a place of a hash not in `at`.
+    fn insert(&self, at: &mut hashbrown::HashTable<Loc>, h: &PathHash, loc: Loc) {
+        at.insert_unique(h.word(), loc, |&l| self.of(l).word());
+    }
+}
+
 impl SavedList {
+    fn hashes(&self) -> Hashes<'_> {
+        Hashes {
+            list: &self.list_paths,
+            bulks: &self.bulks,
+            writing: &[],
+        }
+    }
+    fn get(&self, h: &PathHash) -> Option<Loc> {
+        self.hashes().find(&self.at, h)
+    }
     fn find(&self, k: &Keep, path: &str) -> Option<Saved> {
-        match *self.at.get(&path_hash(path))? {
+        match self.get(&path_hash(path))? {
             Loc::One(i) => Some(self.list[i as usize].clone()),
             Loc::Bulk(b, i) => self.bulk_saved(k, b.into(), i as usize),
         }
     }
     fn loc(&self, path: &str) -> Option<Loc> {
-        self.at.get(&path_hash(path)).copied()
+        self.get(&path_hash(path))
     }
     fn contains(&self, path: &str) -> bool {
-        self.at.contains_key(&path_hash(path))
+        self.get(&path_hash(path)).is_some()
     }
     /// Marks a record written down in bulk clean or not (records saved one by one are always
     /// read back: nothing to mark).
     fn set_clean(&mut self, hash: &PathHash, clean: bool) {
-        if let Some(&Loc::Bulk(b, i)) = self.at.get(hash) {
+        if let Some(Loc::Bulk(b, i)) = self.get(hash) {
             self.bulks[usize::from(b)].clean[i as usize] = clean;
         }
     }
@@ -266,7 +309,14 @@ impl SavedList {
     fn push(&mut self, s: Saved) {
         let i = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
         self.count(&s.family, 1);
-        self.at.insert(path_hash(&s.path), Loc::One(i));
+        let h = path_hash(&s.path);
+        self.list_paths.push(h);
+        let hashes = Hashes {
+            list: &self.list_paths,
+            bulks: &self.bulks,
+            writing: &[],
+        };
+        hashes.insert(&mut self.at, &h, Loc::One(i));
         self.list.push(s);
     }
     /// A bulk record as a [`Saved`] (read from where it is kept).
@@ -290,7 +340,7 @@ impl SavedList {
             }
             let mine = |i: usize| {
                 let h = bulk.paths[i];
-                matches!(self.at.get(&h), Some(&Loc::Bulk(x, y)) if usize::from(x) == b && y as usize == i)
+                matches!(self.get(&h), Some(Loc::Bulk(x, y)) if usize::from(x) == b && y as usize == i)
                     && !bulk.clean[i]
             };
             let wanted: Vec<usize> = (0..bulk.paths.len()).filter(|&i| mine(i)).collect();
@@ -538,6 +588,13 @@ pub(crate) fn path_hash(path: &str) -> PathHash {
 /// of value 24 bytes, and a `u128` (aligned to 16) 32; this makes it 16.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct PathHash([u32; 3]);
+
+impl PathHash {
+    /// The first 64 bits: what a table keyed by the hash hashes it by (it is a hash already).
+    fn word(&self) -> u64 {
+        u64::from(self.0[0]) | u64::from(self.0[1]) << 32
+    }
+}
 
 impl std::hash::Hash for PathHash {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
@@ -817,7 +874,12 @@ impl Undo {
         // Some(None): a record without its keys; Some(Some(why)): another run's value.
         let mut refused: Option<Option<String>> = None;
         let written = {
-            let at = &mut saved.at;
+            let SavedList {
+                at,
+                list_paths,
+                bulks,
+                ..
+            } = &mut *saved;
             let pass = records
                 .each_keeping(keep.as_ref())
                 .enumerate()
@@ -834,14 +896,19 @@ impl Undo {
                     let kept = kept_original(&self.keep, inst, &r);
                     paths.push(h);
                     hashes.push(hash_kept(&kept));
-                    match at.entry(h) {
-                        std::collections::hash_map::Entry::Vacant(e) => {
+                    let places = Hashes {
+                        list: list_paths,
+                        bulks,
+                        writing: &paths,
+                    };
+                    match places.find(at, &h) {
+                        None => {
                             // The count was checked above: every position fits.
-                            e.insert(Loc::Bulk(b, i as u32));
+                            places.insert(at, &h, Loc::Bulk(b, i as u32));
                             fresh += 1;
                             Some(Some((p, kept)))
                         }
-                        std::collections::hash_map::Entry::Occupied(_) => Some(None),
+                        Some(_) => Some(None),
                     }
                 });
             // What is left for the journal: the fresh records' lines, and an end where the pass
@@ -859,8 +926,9 @@ impl Undo {
         if refused.is_some() || written.is_err() {
             // Nothing of this pass stays written down.
             for (i, h) in paths.iter().enumerate() {
-                if saved.at.get(h) == Some(&Loc::Bulk(b, i as u32)) {
-                    saved.at.remove(h);
+                let this = Loc::Bulk(b, i as u32);
+                if let Ok(e) = saved.at.find_entry(h.word(), |&l| l == this) {
+                    e.remove();
                 }
             }
             drop(saved);
@@ -1288,11 +1356,52 @@ mod tests {
         assert_eq!(u.saved_to_restore(None).len(), 300);
     }
 
+    /// A record is found where it was first written down: a path twice in one bulk at its
+    /// first position, a record of an earlier bulk there and not in the later one, and a bulk
+    /// refused part way leaves the others' places as they were. Hundreds of records make the
+    /// table grow while a bulk is written down (its hashes read from the bulk being written).
     #[test]
-    fn a_record_written_down_costs_its_map_entries_20_and_16_bytes() {
+    fn each_record_is_found_where_it_was_first_written_down() {
+        let (_dir, _, j) = journal();
+        let u = undo(Some(j.clone()));
+        let (ep, key, field) = keyed_text_field();
+        let rec = |i: usize| keyed_record(key, &field, &format!("k{i}"), "was");
+        let loc = |i: usize| {
+            let p = instance_path(ep, &rec(i)).unwrap();
+            u.saved.lock().unwrap().loc(&p)
+        };
+        // Record 5 twice: once written down, at its first position.
+        let first: Vec<Value> = (0..300).map(rec).chain([rec(5)]).collect();
+        assert_eq!(u.protect_known(ep, Arc::new(first)).unwrap().records(), 301);
+        assert_eq!(j.contents().unwrap().unfinished().count(), 300);
+        assert_eq!(u.saved_to_restore(None).len(), 300);
+        assert_eq!(loc(5), Some(Loc::Bulk(0, 5)));
+        // A second bulk from 250 to 549: 250 new records; those of the first stay there.
+        let second: Vec<Value> = (250..550).map(rec).collect();
+        assert_eq!(
+            u.protect_known(ep, Arc::new(second)).unwrap().records(),
+            300
+        );
+        assert_eq!(j.contents().unwrap().unfinished().count(), 550);
+        assert_eq!(u.saved_to_restore(None).len(), 550);
+        assert_eq!(loc(260), Some(Loc::Bulk(0, 260)));
+        assert_eq!(loc(300), Some(Loc::Bulk(1, 50)));
+        assert_eq!(loc(549), Some(Loc::Bulk(1, 299)));
+        // A third refused by its last record (no keys): nothing of it is kept.
+        let third: Vec<Value> = (500..900).map(rec).chain([json!({})]).collect();
+        assert!(u.protect_known(ep, Arc::new(third)).is_none());
+        assert_eq!(loc(600), None);
+        assert_eq!(loc(520), Some(Loc::Bulk(1, 270)));
+        assert_eq!(loc(0), Some(Loc::Bulk(0, 0)));
+        assert_eq!(u.saved.lock().unwrap().at.len(), 550);
+    }
+
+    #[test]
+    fn a_record_written_down_costs_its_map_entries_8_and_16_bytes() {
         // A large family has an entry a record in each: a u128 key and a usize position made
-        // the first 48, two u64 words 24; the journal's (a byte of value) was 24.
-        assert_eq!(std::mem::size_of::<(PathHash, Loc)>(), 20);
+        // the first 48, two u64 words 24, three u32 words 20 (it keeps the place alone now);
+        // the journal's (a byte of value) was 24.
+        assert_eq!(std::mem::size_of::<Loc>(), 8);
         assert_eq!(std::mem::size_of::<(PathHash, u8)>(), 16);
         assert_eq!(std::mem::size_of::<PathHash>(), 12);
     }

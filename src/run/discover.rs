@@ -241,14 +241,23 @@ pub(crate) fn sample_of(records: &Records, ids: &[&str], seed: u64, sample: usiz
         return (0..ids.len()).collect();
     }
     let rare = records.rare_shapes(sample / RARE_IN_SAMPLE);
-    let mut picked = checks::read::choose_sample(seed, sample - rare.len(), ids);
-    for i in rare {
-        if !picked.contains(&i) {
-            picked.push(i);
+    // The seed's first n by rank, n grown by as many as it drew among the rare ones (a larger
+    // draw holds a smaller one), so that the sample is whole.
+    let mut n = sample - rare.len();
+    loop {
+        let mut picked = checks::read::choose_sample(seed, n, ids);
+        let drawn = picked.len();
+        picked.extend(
+            rare.iter()
+                .filter(|i| !picked.contains(i))
+                .collect::<Vec<_>>(),
+        );
+        if picked.len() >= sample || drawn >= ids.len() {
+            picked.sort_unstable();
+            return picked;
         }
+        n += sample - picked.len();
     }
-    picked.sort_unstable();
-    picked
 }
 
 /// The records of each family the per-record checks touch: `--sample` of them ([`sample_of`]).
@@ -309,5 +318,21 @@ mod tests {
         );
         // The same records for the same seed.
         assert_eq!(sample_of(&r, &ids, 1, 16), picked);
+        // A rare record the seed draws too: the sample is still whole, with one more of the
+        // seed's.
+        let drawn = checks::read::choose_sample(1, 14, &ids)[0];
+        let mut r = Records::default();
+        for i in 0..1000 {
+            let rec = match i == drawn {
+                true => json!({"uuid": i.to_string()}),
+                false => json!({"uuid": i.to_string(), "message": "m"}),
+            };
+            r.push(i.to_string(), &rec);
+        }
+        let picked = sample_of(&r, &ids, 1, 16);
+        assert_eq!(picked.len(), 16);
+        assert!(picked.contains(&drawn));
+        // The one rare shape's record is among the seed's first 15, so the seed's 16th joins.
+        assert_eq!(picked, checks::read::choose_sample(1, 16, &ids));
     }
 }

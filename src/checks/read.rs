@@ -71,10 +71,10 @@ pub fn sampled<'a>(ctx: &'a Ctx, ep: &Endpoint) -> &'a [Value] {
         .unwrap_or(&[])
 }
 
-/// At most `n` records of `records`, the same ones for the same seed and the same records
-/// (ranked by a hash of the seed and each record's identity), kept in their discovery order.
-/// A family of `n` records or fewer is taken whole.
-pub fn choose_sample(seed: u64, n: usize, ids: &[&str]) -> Vec<usize> {
+/// At most `n` records of `records`: those at the places `first` names, then the rest the same
+/// ones for the same seed and the same records (ranked by a hash of the seed and each record's
+/// identity), kept in their discovery order. A family of `n` records or fewer is taken whole.
+pub fn choose_sample(seed: u64, n: usize, ids: &[&str], first: &[usize]) -> Vec<usize> {
     if ids.len() <= n {
         return (0..ids.len()).collect();
     }
@@ -90,10 +90,12 @@ pub fn choose_sample(seed: u64, n: usize, ids: &[&str]) -> Vec<usize> {
     let mut order: Vec<(u64, usize)> = ids
         .iter()
         .enumerate()
+        .filter(|(i, _)| !first.contains(i))
         .map(|(i, id)| (rank(id), i))
         .collect();
     order.sort_unstable();
-    let mut picked: Vec<usize> = order.into_iter().take(n).map(|(_, i)| i).collect();
+    let ranked = order.into_iter().map(|(_, i)| i);
+    let mut picked: Vec<usize> = first.iter().copied().chain(ranked).take(n).collect();
     picked.sort_unstable();
     picked
 }

@@ -237,27 +237,11 @@ const RARE_IN_SAMPLE: usize = 8;
 /// differ would miss), then as many more as the sample holds, by the seed. A family of `sample`
 /// records or fewer is taken whole.
 pub(crate) fn sample_of(records: &Records, ids: &[&str], seed: u64, sample: usize) -> Vec<usize> {
-    if ids.len() <= sample {
-        return (0..ids.len()).collect();
-    }
-    let rare = records.rare_shapes(sample / RARE_IN_SAMPLE);
-    // The seed's first n by rank, n grown by as many as it drew among the rare ones (a larger
-    // draw holds a smaller one), so that the sample is whole.
-    let mut n = sample - rare.len();
-    loop {
-        let mut picked = checks::read::choose_sample(seed, n, ids);
-        let drawn = picked.len();
-        picked.extend(
-            rare.iter()
-                .filter(|i| !picked.contains(i))
-                .collect::<Vec<_>>(),
-        );
-        if picked.len() >= sample || drawn >= ids.len() {
-            picked.sort_unstable();
-            return picked;
-        }
-        n += sample - picked.len();
-    }
+    let rare = match ids.len() > sample {
+        true => records.rare_shapes(sample / RARE_IN_SAMPLE),
+        false => Vec::new(),
+    };
+    checks::read::choose_sample(seed, sample, ids, &rare)
 }
 
 /// The records of each family the per-record checks touch: `--sample` of them ([`sample_of`]).
@@ -306,11 +290,11 @@ mod tests {
         assert_eq!(picked.len(), 16);
         assert!(picked.contains(&700) && picked.contains(&900), "{picked:?}");
         assert!(picked.windows(2).all(|w| w[0] < w[1]), "in discovery order");
-        let by_seed = checks::read::choose_sample(1, 14, &ids);
+        let by_seed = checks::read::choose_sample(1, 14, &ids, &[]);
         assert!(by_seed.iter().all(|i| picked.contains(i)));
         assert_eq!(
             sample_of(&r, &ids, 1, 7),
-            checks::read::choose_sample(1, 7, &ids)
+            checks::read::choose_sample(1, 7, &ids, &[])
         );
         assert_eq!(
             sample_of(&r, &ids[..10], 1, 16),
@@ -320,7 +304,7 @@ mod tests {
         assert_eq!(sample_of(&r, &ids, 1, 16), picked);
         // A rare record the seed draws too: the sample is still whole, with one more of the
         // seed's.
-        let drawn = checks::read::choose_sample(1, 14, &ids)[0];
+        let drawn = checks::read::choose_sample(1, 14, &ids, &[])[0];
         let mut r = Records::default();
         for i in 0..1000 {
             let rec = match i == drawn {
@@ -333,6 +317,6 @@ mod tests {
         assert_eq!(picked.len(), 16);
         assert!(picked.contains(&drawn));
         // The one rare shape's record is among the seed's first 15, so the seed's 16th joins.
-        assert_eq!(picked, checks::read::choose_sample(1, 16, &ids));
+        assert_eq!(picked, checks::read::choose_sample(1, 16, &ids, &[]));
     }
 }

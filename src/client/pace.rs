@@ -163,10 +163,14 @@ impl Latencies {
                 .push((names.len(), parts));
             names.push(t);
         }
+        let by = Durations {
+            known: vec![Vec::new(); names.len()],
+            other: HashMap::new(),
+        };
         Latencies {
             names,
             templates: by_len,
-            by: Mutex::default(),
+            by: Mutex::new(by),
         }
     }
 
@@ -218,12 +222,7 @@ impl Latencies {
         let mut by = self.by.lock().unwrap();
         let Durations { known, other } = &mut *by;
         let methods = match place {
-            Some(i) => {
-                if known.len() <= i {
-                    known.resize_with(i + 1, Vec::new);
-                }
-                &mut known[i]
-            }
+            Some(i) => &mut known[i],
             None => match other.get_mut(bare) {
                 Some(m) => m,
                 None => other.entry(bare.to_string()).or_default(),

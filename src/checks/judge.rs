@@ -72,8 +72,42 @@ pub fn missing_keys(res: &Resource, record: &Value) -> Vec<String> {
         .collect()
 }
 
+/// Whether a dotted path is `_links`, starts with `_links.` or holds `._links`: each `_` is
+/// looked at where memchr finds it (`str::contains` on every leaf of every answer cost more).
 pub fn is_link(path: &str) -> bool {
-    path == "_links" || path.starts_with("_links.") || path.contains("._links")
+    let b = path.as_bytes();
+    memchr::memchr_iter(b'_', b).any(|i| {
+        b[i..].starts_with(b"_links")
+            && match i {
+                0 => b.len() == 6 || b[6] == b'.',
+                _ => b[i - 1] == b'.',
+            }
+    })
+}
+
+/// Whether every leaf below `prefix` (a dotted path to an object of a record) may appear in an
+/// answer to `fields=requested`, whatever the leaf: `prefix` is a link, or a requested or
+/// filter field or inside one, or inside a key object (see [`allowed_in_selection`], whose
+/// rules all hold for a leaf below such a prefix). A walk need not look below it.
+pub fn all_allowed_below(
+    res: &Resource,
+    requested: &[&str],
+    filters: &[&str],
+    prefix: &str,
+) -> bool {
+    let covered = |sel: &str| {
+        prefix == sel
+            || (prefix.starts_with(sel) && prefix.as_bytes().get(sel.len()) == Some(&b'.'))
+    };
+    is_link(prefix)
+        || requested.iter().chain(filters).any(|s| covered(s))
+        || res.keys.iter().any(|k| {
+            k.rsplit_once('.').is_some_and(|(kp, _)| {
+                prefix
+                    .strip_prefix(kp)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
+        })
 }
 
 /// Whether a record's leaf path may appear in an answer to `fields=requested` (plus keys, filter
@@ -503,5 +537,59 @@ mod tests {
             &["api_host"],
             "api_host"
         ));
+    }
+
+    /// What `is_link` was before it looked for `_` with memchr.
+    fn is_link_as_written(path: &str) -> bool {
+        path == "_links" || path.starts_with("_links.") || path.contains("._links")
+    }
+
+    /// A record of names that keys, requests and links share, nested three deep.
+    fn record() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let name =
+            prop::sample::select(vec!["uuid", "name", "svm", "owner", "_links", "self", "a"]);
+        let leaf = prop_oneof![Just(json!("x")), Just(json!({})), Just(json!([1]))];
+        leaf.prop_recursive(3, 40, 4, move |inner| {
+            prop::collection::vec((name.clone(), inner), 0..4).prop_map(|kv| {
+                Value::Object(kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            })
+        })
+    }
+
+    proptest::proptest! {
+        /// `is_link` says what its three conditions, as first written, say.
+        #[test]
+        fn is_link_reads_as_written(path in "[_.a-z]{0,6}(_links|_link|\\._links)?[._a-z]{0,4}") {
+            proptest::prop_assert_eq!(is_link(&path), is_link_as_written(&path), "{}", path);
+        }
+
+        /// A walk that does not look below what `all_allowed_below` allows finds the leaf a
+        /// whole walk finds: the first one not allowed in the selection, or none.
+        #[test]
+        fn pruned_selection_walk_finds_what_the_whole_walk_finds(
+            r in record(),
+            requested in proptest::collection::vec(
+                proptest::sample::select(vec!["name", "svm", "svm.name", "owner.uuid", "a.self", "_links"]),
+                0..3,
+            ),
+            keys in proptest::sample::select(vec![vec!["uuid"], vec!["svm.uuid", "name"], vec!["owner.uuid", "a.name"]]),
+        ) {
+            let res = Resource {
+                name: "t".into(),
+                keys: keys.iter().map(|k| k.to_string()).collect(),
+                fields: vec![],
+                objects: vec![],
+            };
+            let whole = crate::spec::resource::find_leaf(&r, |p, _| {
+                !allowed_in_selection(&res, &requested, &[], p)
+            });
+            let pruned = crate::spec::resource::find_leaf_below(
+                &r,
+                |p| !all_allowed_below(&res, &requested, &[], p),
+                |p, _| !allowed_in_selection(&res, &requested, &[], p),
+            );
+            proptest::prop_assert_eq!(pruned, whole);
+        }
     }
 }

@@ -15,7 +15,7 @@ use crate::client::{next_path, with_query};
 use crate::generate;
 use crate::spec::Endpoint;
 use crate::spec::model::{Condition, Kind, Method};
-use crate::spec::resource::{Field, FieldType, Resource, find_leaf, get_path, leaf_paths};
+use crate::spec::resource::{Field, FieldType, Resource, find_leaf_below, get_path, leaf_paths};
 use crate::undo;
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -544,7 +544,10 @@ fn subset_case(
 ) -> Case {
     let requested: Vec<&str> = want.iter().map(String::as_str).collect();
     for r in answer_records(ep, &x) {
-        if let Some(p) = find_leaf(r, |p, _| !allowed_in_selection(res, &requested, &[], p)) {
+        // Not below a link, a field asked for or a key object: every leaf there is allowed.
+        let below = |p: &str| !judge::all_allowed_below(res, &requested, &[], p);
+        let asked = |p: &str, _: &Value| !allowed_in_selection(res, &requested, &[], p);
+        if let Some(p) = find_leaf_below(r, below, asked) {
             return Case::Fail(Failure::rule(
                 "fields-subset",
                 format!("fields={list} returned {p}, which was not asked for"),

@@ -181,7 +181,7 @@ impl Latencies {
         let bare = memchr::memchr2(b'?', b'#', path.as_bytes()).map_or(path, |i| &path[..i]);
         let mut segments = [""; SPLIT_ONCE];
         let mut n = 0;
-        for s in bare.split('/') {
+        for s in crate::spec::resource::split_ascii(bare, b'/') {
             if n < SPLIT_ONCE {
                 segments[n] = s;
             }
@@ -194,7 +194,10 @@ impl Latencies {
             };
             match n <= SPLIT_ONCE {
                 true => parts.iter().zip(segments[..n].iter().copied()).all(same),
-                false => parts.iter().zip(bare.split('/')).all(same),
+                false => parts
+                    .iter()
+                    .zip(crate::spec::resource::split_ascii(bare, b'/'))
+                    .all(same),
             }
         };
         let place = self

@@ -685,6 +685,9 @@ fn url_for(
     }
 }
 
+/// The Accept header of a request that names none.
+const HAL_JSON: http::HeaderValue = http::HeaderValue::from_static("application/hal+json");
+
 /// Returns once `flag` is set (polled every 20 ms).
 pub async fn until_set(flag: &std::sync::atomic::AtomicBool) {
     while !flag.load(Ordering::SeqCst) {
@@ -876,6 +879,7 @@ impl Client {
             .await
             .map_err(|_| Some(TransportError("client closed".into())))?;
         let mut attempt = 0;
+        let mut req = req;
         loop {
             if let Some(l) = &self.limiter {
                 // A slow rate never holds a stopping run: the wait ends with the stop.
@@ -888,31 +892,33 @@ impl Client {
             if stop.load(std::sync::atomic::Ordering::SeqCst) {
                 return Err(None);
             }
-            let (x, retry_after) = self.send_once(&req).await.map_err(Some)?;
+            let (x, retry_after) = self.send_once(req).await.map_err(Some)?;
             if matches!(x.response.status, 429 | 503) && attempt < self.cfg.max_retries {
                 tokio::time::sleep(pace::retry_wait(retry_after.as_deref(), attempt)).await;
                 attempt += 1;
                 self.retried.fetch_add(1, Ordering::Relaxed);
+                // The same request again, taken back from the answer it got.
+                req = x.request;
                 continue;
             }
             return Ok(x);
         }
     }
 
-    /// One exchange, and the answer's `Retry-After`.
-    async fn send_once(&self, req: &Request) -> Result<(Exchange, Option<String>), TransportError> {
-        let req = req.clone();
+    /// One exchange, and the answer's `Retry-After`. The request goes into the exchange.
+    async fn send_once(&self, req: Request) -> Result<(Exchange, Option<String>), TransportError> {
         let method = reqwest::Method::from_bytes(req.method.as_bytes())
             .map_err(|_| TransportError(format!("bad method {}", req.method)))?;
         // A path that is no URL goes as text: reqwest reports it as it did.
         let mut b = match url_for(self.base.as_deref(), &self.cfg.base_url, &req.path) {
             Ok(url) => self.http.request(method, url),
             Err(text) => self.http.request(method, text),
-        }
-        .header(
-            http::header::ACCEPT,
-            req.accept.as_deref().unwrap_or("application/hal+json"),
-        );
+        };
+        // The usual Accept is a header value made once, not checked again on every request.
+        b = match req.accept.as_deref() {
+            None => b.header(http::header::ACCEPT, HAL_JSON),
+            Some(a) => b.header(http::header::ACCEPT, a),
+        };
         let auth = match req.auth {
             Auth::Admin | Auth::Tunnel => &self.auth[0],
             Auth::Svm => &self.auth[1],
@@ -1009,7 +1015,7 @@ impl Client {
                 }
             };
         let took = start.elapsed();
-        self.log(&req, &status.to_string(), took);
+        self.log(&req, status, took);
         self.latencies.add(&req.method, &req.path, took);
         let (text, json, body_id) = heavy_for(bytes.len(), || match &req.keep {
             // A slim answer is not remembered: the same text asked whole must be read whole.
@@ -1038,7 +1044,7 @@ impl Client {
 
     /// With `-v`, one line to the log's sink for an exchange: method, path, the status (or why
     /// there was none), latency, and whose credentials it carried when not the administrator's.
-    fn log(&self, req: &Request, outcome: &str, took: Duration) {
+    fn log(&self, req: &Request, outcome: impl std::fmt::Display, took: Duration) {
         let Some(log) = &self.cfg.log else {
             return;
         };

@@ -85,59 +85,72 @@ pub fn is_link(path: &str) -> bool {
     })
 }
 
-/// Whether every leaf below `prefix` (a dotted path to an object of a record) may appear in an
-/// answer to `fields=requested`, whatever the leaf: `prefix` is a link, or a requested or
-/// filter field or inside one, or inside a key object (see [`allowed_in_selection`], whose
-/// rules all hold for a leaf below such a prefix). A walk need not look below it.
-pub fn all_allowed_below(
-    res: &Resource,
-    requested: &[&str],
-    filters: &[&str],
-    prefix: &str,
-) -> bool {
-    let covered = |sel: &str| {
-        prefix == sel
-            || (prefix.starts_with(sel) && prefix.as_bytes().get(sel.len()) == Some(&b'.'))
-    };
-    is_link(prefix)
-        || requested.iter().chain(filters).any(|s| covered(s))
-        || res.keys.iter().any(|k| {
-            k.rsplit_once('.').is_some_and(|(kp, _)| {
-                prefix
-                    .strip_prefix(kp)
-                    .is_some_and(|rest| rest.starts_with('.'))
-            })
-        })
+/// What an answer to `fields=requested` may hold besides what was asked: keys, filter fields,
+/// `_links`, and the siblings of a key inside its key object. The objects that hold a key are
+/// found once, not again for every leaf of every record.
+pub struct Selection<'a> {
+    keys: &'a [String],
+    /// The objects that hold a key (`owner` of `owner.uuid`): what is inside one may come whole.
+    key_objects: Vec<&'a str>,
+    /// The fields asked for and the filter fields.
+    named: Vec<&'a str>,
 }
 
-/// Whether a record's leaf path may appear in an answer to `fields=requested` (plus keys, filter
-/// fields, `_links`, and the siblings of a key inside its key object).
+impl<'a> Selection<'a> {
+    pub fn new(res: &'a Resource, requested: &[&'a str], filters: &[&'a str]) -> Selection<'a> {
+        Selection {
+            keys: &res.keys,
+            key_objects: res
+                .keys
+                .iter()
+                .filter_map(|k| k.rsplit_once('.').map(|(kp, _)| kp))
+                .collect(),
+            named: requested.iter().chain(filters).copied().collect(),
+        }
+    }
+
+    /// `path` is a field named, or inside one.
+    fn named_covers(&self, path: &str) -> bool {
+        self.named.iter().any(|sel| {
+            path == *sel || (path.starts_with(sel) && path.as_bytes().get(sel.len()) == Some(&b'.'))
+        })
+    }
+
+    /// `path` is inside an object that holds a key (an owner, an SVM, an account; an imported
+    /// `lun` of a LUN map), which may come whole, with the objects inside it.
+    fn in_key_object(&self, path: &str) -> bool {
+        self.key_objects.iter().any(|kp| {
+            path.strip_prefix(kp)
+                .is_some_and(|rest| rest.starts_with('.'))
+        })
+    }
+
+    /// Whether a record's leaf path may appear in the answer.
+    pub fn allows(&self, path: &str) -> bool {
+        is_link(path)
+            || self.named_covers(path)
+            || self.keys.iter().any(|k| k == path)
+            || self.in_key_object(path)
+    }
+
+    /// Whether every leaf below `prefix` (a dotted path to an object of a record) may appear in
+    /// the answer, whatever the leaf: `prefix` is a link, a field named or inside one, or inside
+    /// a key object; each rule of [`Selection::allows`] then holds for any leaf below it. A walk
+    /// need not look below it.
+    pub fn allows_all_below(&self, prefix: &str) -> bool {
+        is_link(prefix) || self.named_covers(prefix) || self.in_key_object(prefix)
+    }
+}
+
+/// Whether a record's leaf path may appear in an answer to `fields=requested` (see
+/// [`Selection`]).
 pub fn allowed_in_selection(
     res: &Resource,
     requested: &[&str],
     filters: &[&str],
     path: &str,
 ) -> bool {
-    if is_link(path) {
-        return true;
-    }
-    let covered = |sel: &str| {
-        path == sel || (path.starts_with(sel) && path.as_bytes().get(sel.len()) == Some(&b'.'))
-    };
-    if requested.iter().chain(filters).any(|s| covered(s)) {
-        return true;
-    }
-    if res.keys.iter().any(|k| k == path) {
-        return true;
-    }
-    // A key object (owner, svm, account; an imported `lun` of a LUN map) may come whole, with
-    // the objects inside it.
-    res.keys.iter().any(|k| {
-        k.rsplit_once('.').is_some_and(|(kp, _)| {
-            path.strip_prefix(kp)
-                .is_some_and(|rest| rest.starts_with('.'))
-        })
-    })
+    Selection::new(res, requested, filters).allows(path)
 }
 
 /// ONTAP's query-filter semantics, evaluated client-side: does `value` match `expr`?
@@ -544,6 +557,33 @@ mod tests {
         path == "_links" || path.starts_with("_links.") || path.contains("._links")
     }
 
+    /// What `allowed_in_selection` was before [`Selection`] found the key objects once.
+    fn allowed_as_written(
+        res: &Resource,
+        requested: &[&str],
+        filters: &[&str],
+        path: &str,
+    ) -> bool {
+        if is_link_as_written(path) {
+            return true;
+        }
+        let covered = |sel: &str| {
+            path == sel || (path.starts_with(sel) && path.as_bytes().get(sel.len()) == Some(&b'.'))
+        };
+        if requested.iter().chain(filters).any(|s| covered(s)) {
+            return true;
+        }
+        if res.keys.iter().any(|k| k == path) {
+            return true;
+        }
+        res.keys.iter().any(|k| {
+            k.rsplit_once('.').is_some_and(|(kp, _)| {
+                path.strip_prefix(kp)
+                    .is_some_and(|rest| rest.starts_with('.'))
+            })
+        })
+    }
+
     /// A record of names that keys, requests and links share, nested three deep.
     fn record() -> impl proptest::strategy::Strategy<Value = Value> {
         use proptest::prelude::*;
@@ -564,8 +604,9 @@ mod tests {
             proptest::prop_assert_eq!(is_link(&path), is_link_as_written(&path), "{}", path);
         }
 
-        /// A walk that does not look below what `all_allowed_below` allows finds the leaf a
-        /// whole walk finds: the first one not allowed in the selection, or none.
+        /// A walk that does not look below what `allows_all_below` allows finds the leaf a
+        /// whole walk finds: the first one not allowed in the selection, or none; and
+        /// `Selection::allows` says of every leaf what the rules as first written say.
         #[test]
         fn pruned_selection_walk_finds_what_the_whole_walk_finds(
             r in record(),
@@ -582,14 +623,18 @@ mod tests {
                 objects: vec![],
             };
             let whole = crate::spec::resource::find_leaf(&r, |p, _| {
-                !allowed_in_selection(&res, &requested, &[], p)
+                !allowed_as_written(&res, &requested, &[], p)
             });
+            let sel = Selection::new(&res, &requested, &[]);
             let pruned = crate::spec::resource::find_leaf_below(
                 &r,
-                |p| !all_allowed_below(&res, &requested, &[], p),
-                |p, _| !allowed_in_selection(&res, &requested, &[], p),
+                |p| !sel.allows_all_below(p),
+                |p, _| !sel.allows(p),
             );
             proptest::prop_assert_eq!(pruned, whole);
+            for (p, _) in crate::spec::resource::leaf_paths(&r) {
+                proptest::prop_assert_eq!(sel.allows(&p), allowed_as_written(&res, &requested, &[], &p), "{}", p);
+            }
         }
     }
 }

@@ -543,11 +543,10 @@ fn subset_case(
     find_base: impl Fn(&Value) -> Option<Arc<Value>>,
 ) -> Case {
     let requested: Vec<&str> = want.iter().map(String::as_str).collect();
+    let sel = judge::Selection::new(res, &requested, &[]);
     for r in answer_records(ep, &x) {
         // Not below a link, a field asked for or a key object: every leaf there is allowed.
-        let below = |p: &str| !judge::all_allowed_below(res, &requested, &[], p);
-        let asked = |p: &str, _: &Value| !allowed_in_selection(res, &requested, &[], p);
-        if let Some(p) = find_leaf_below(r, below, asked) {
+        if let Some(p) = find_leaf_below(r, |p| !sel.allows_all_below(p), |p, _| !sel.allows(p)) {
             return Case::Fail(Failure::rule(
                 "fields-subset",
                 format!("fields={list} returned {p}, which was not asked for"),

@@ -155,6 +155,11 @@ impl Policy {
     pub(crate) fn is_default(&self) -> bool {
         matches!(self.inner, PolicyKind::Limit(10))
     }
+
+    /// ontap-conform: whether this is `Policy::none()`.
+    pub(crate) fn is_none(&self) -> bool {
+        matches!(self.inner, PolicyKind::None)
+    }
 }
 
 impl Default for Policy {

@@ -202,6 +202,15 @@ impl Builder {
         }
     }
 
+    /// ontap-conform: whether this policy retries nothing on HTTP/1.1: it retries no request,
+    /// or only HTTP/2 and HTTP/3 refusals (the default).
+    pub(crate) fn retries_nothing_on_http1(&self) -> bool {
+        matches!(
+            self.classifier,
+            classify::Classifier::Never | classify::Classifier::ProtocolNacks
+        )
+    }
+
     pub(crate) fn into_policy(self) -> Policy {
         let budget = self
             .budget

@@ -1019,6 +1019,22 @@ impl ClientBuilder {
             hyper: hyper_client,
         };
 
+        // ontap-conform: a client that follows no redirect, speaks HTTP/1.1 only (so the
+        // default retry policy, which retries HTTP/2 and HTTP/3 refusals, has nothing to retry),
+        // keeps no cookies and decompresses nothing sends its requests to hyper directly: the
+        // layers would change nothing, but each copied every request to be ready to.
+        let direct = (config.redirect_policy.is_none()
+            && config.retry_policy.retries_nothing_on_http1()
+            && matches!(config.http_version_pref, HttpVersionPref::Http1)
+            && cfg!(not(any(
+                feature = "cookies",
+                feature = "gzip",
+                feature = "brotli",
+                feature = "zstd",
+                feature = "deflate"
+            ))))
+        .then(|| hyper_service.clone());
+
         let redirect_policy = {
             let mut p = TowerRedirectPolicy::new(config.redirect_policy);
             p.with_referer(config.referer)
@@ -1105,6 +1121,7 @@ impl ClientBuilder {
                 proxies_maybe_http_custom_headers,
                 https_only: config.https_only,
                 redirect_policy_desc,
+                direct,
             }),
         })
     }
@@ -2661,9 +2678,18 @@ impl Client {
             }
             _ => {
                 let mut req = builder.body(body).expect("valid request parts");
-                *req.headers_mut() = headers.clone();
-                let mut hyper = self.inner.hyper.clone();
-                ResponseFuture::Default(hyper.call(req))
+                match &self.inner.direct {
+                    // ontap-conform: nothing reads the headers kept for a redirect then.
+                    Some(direct) => {
+                        *req.headers_mut() = std::mem::take(&mut headers);
+                        ResponseFuture::Direct(direct.clone().call(req))
+                    }
+                    None => {
+                        *req.headers_mut() = headers.clone();
+                        let mut hyper = self.inner.hyper.clone();
+                        ResponseFuture::Default(hyper.call(req))
+                    }
+                }
             }
         };
 
@@ -2966,6 +2992,8 @@ struct ClientRef {
     cookie_store: Option<Arc<dyn cookie::CookieStore>>,
     headers: HeaderMap,
     hyper: LayeredService<HyperService>,
+    /// ontap-conform: hyper without the layers, when they would change nothing (see `build`).
+    direct: Option<HyperService>,
     #[cfg(feature = "http3")]
     h3_client: Option<LayeredService<H3Client>>,
     referer: bool,
@@ -3046,6 +3074,8 @@ pin_project! {
 
 enum ResponseFuture {
     Default(LayeredFuture<HyperService>),
+    /// ontap-conform: see `ClientRef::direct`.
+    Direct(<HyperService as Service<http::Request<Body>>>::Future),
     #[cfg(feature = "http3")]
     H3(LayeredFuture<H3Client>),
 }
@@ -3112,6 +3142,12 @@ impl Future for PendingRequest {
 
         let res = match self.as_mut().in_flight().get_mut() {
             ResponseFuture::Default(r) => match ready!(Pin::new(r).poll(cx)) {
+                Err(e) => {
+                    return Poll::Ready(Err(e.if_no_url(|| self.url.clone())));
+                }
+                Ok(res) => res.map(super::body::boxed),
+            },
+            ResponseFuture::Direct(r) => match ready!(r.as_mut().poll(cx)) {
                 Err(e) => {
                     return Poll::Ready(Err(e.if_no_url(|| self.url.clone())));
                 }

@@ -252,6 +252,34 @@ fn a_redirect_is_answered_not_followed() {
     );
 }
 
+/// The request carries one Host header, the target's host and port, as hyper writes it when the
+/// client sets none (the client sets it itself, once).
+#[test]
+fn a_request_names_its_host_once_with_the_port() {
+    let rt = runtime();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let addr = serve(move |s| {
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut w = s;
+        while let Some(head) = read_head(&mut r) {
+            log.lock().unwrap().extend(head);
+            let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}");
+        }
+    });
+    let c = Client::new(client(&format!("http://{addr}"), Trust::System)).unwrap();
+    let x = rt.block_on(c.send(Request::get("/api/cluster"))).unwrap();
+    assert_eq!(x.response.status, 200);
+    let hosts: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.to_ascii_lowercase().starts_with("host:"))
+        .cloned()
+        .collect();
+    assert_eq!(hosts, vec![format!("host: {addr}")]);
+}
+
 #[test]
 fn the_timeout_bounds_headers_and_body_together() {
     let rt = runtime();

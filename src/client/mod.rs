@@ -657,6 +657,20 @@ pub struct Client {
     latencies: Arc<pace::Latencies>,
     /// The base URL parsed once, when a request's path can be joined to it (see [`url_for`]).
     base: Option<Arc<reqwest::Url>>,
+    /// The `Host` header of a request joined to [`Client::base`] (see [`host_of`]).
+    host: Option<http::HeaderValue>,
+}
+
+/// The `Host` header hyper would write for a request to `base`: the host, and the port when it
+/// is not the scheme's own. Made once here, hyper leaves it as it is, where it would format it
+/// again for every request to a port such as the mock's (1% of the harness's instructions).
+fn host_of(base: &reqwest::Url) -> Option<http::HeaderValue> {
+    let host = base.host_str()?;
+    let value = match base.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    http::HeaderValue::from_str(&value).ok()
 }
 
 /// The base URL parsed, when a request URL is the base URL's scheme and authority followed by
@@ -678,15 +692,20 @@ fn url_for(
     path: &str,
 ) -> Result<reqwest::Url, String> {
     let whole = || format!("{}{}", base_url.trim_end_matches('/'), path);
-    let joinable = path.starts_with('/') && !matches!(path.as_bytes().get(1), Some(b'/' | b'\\'));
     match base {
-        Some(b) if joinable => b.join(path).map_err(|_| whole()),
+        Some(b) if joinable(path) => b.join(path).map_err(|_| whole()),
         _ => reqwest::Url::parse(&whole()).map_err(|_| whole()),
     }
 }
 
 /// The Accept header of a request that names none.
 const HAL_JSON: http::HeaderValue = http::HeaderValue::from_static("application/hal+json");
+
+/// Whether a request's path is joined to the parsed base URL: it starts with one `/` (not
+/// `//` or `/\\`, which would name another host).
+fn joinable(path: &str) -> bool {
+    path.starts_with('/') && !matches!(path.as_bytes().get(1), Some(b'/' | b'\\'))
+}
 
 /// Returns once `flag` is set (polled every 20 ms).
 pub async fn until_set(flag: &std::sync::atomic::AtomicBool) {
@@ -786,6 +805,7 @@ impl Client {
             }
         }
         let base = parsed_base(&cfg.base_url).map(Arc::new);
+        let host = base.as_deref().and_then(host_of);
         Ok(Client {
             http,
             limiter: cfg.rate.map(|r| Arc::new(pace::RateLimiter::new(r))),
@@ -800,6 +820,7 @@ impl Client {
             retried: Arc::new(AtomicU64::new(0)),
             meter: Arc::new(pace::RateMeter::default()),
             base,
+            host,
         })
     }
 
@@ -919,6 +940,11 @@ impl Client {
             None => b.header(http::header::ACCEPT, HAL_JSON),
             Some(a) => b.header(http::header::ACCEPT, a),
         };
+        if let Some(host) = &self.host
+            && joinable(&req.path)
+        {
+            b = b.header(http::header::HOST, host.clone());
+        }
         let auth = match req.auth {
             Auth::Admin | Auth::Tunnel => &self.auth[0],
             Auth::Svm => &self.auth[1],
@@ -1356,7 +1382,7 @@ pub fn with_query(path: &str, params: &[(&str, &str)]) -> String {
 
 #[cfg(test)]
 mod url_tests {
-    use super::{parsed_base, url_for};
+    use super::{host_of, parsed_base, url_for};
     use proptest::prelude::*;
 
     /// What a request's URL was before the base was parsed once: the whole text parsed.
@@ -1388,6 +1414,22 @@ mod url_tests {
             ("http://[::1]:8080", "/api/cluster?fields=**"),
         ] {
             assert_eq!(joined(base, path), whole(base, path), "{base} + {path}");
+        }
+    }
+
+    /// The Host header made once is hyper's: the port only when it is not the scheme's own.
+    #[test]
+    fn the_host_header_names_the_port_unless_it_is_the_schemes() {
+        for (base, host) in [
+            ("https://cluster1", "cluster1"),
+            ("https://cluster1:443", "cluster1"),
+            ("http://127.0.0.1:80/", "127.0.0.1"),
+            ("http://127.0.0.1:18080", "127.0.0.1:18080"),
+            ("https://[::1]:8443", "[::1]:8443"),
+            ("https://C1.Example.com", "c1.example.com"),
+        ] {
+            let url = reqwest::Url::parse(base).unwrap();
+            assert_eq!(host_of(&url).unwrap(), host, "{base}");
         }
     }
 
